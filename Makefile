@@ -1,0 +1,73 @@
+# Makefile for opencode.el --- works with or without Cask.
+#   make            build the module (lisp/opencode-module.so)
+#   make test       every test: C unit tests (ASan+UBSan, TSan, valgrind),
+#                   ERT unit tests, and integration tests against the real
+#                   OpenCode server (installed by `make deps')
+#   make lint       byte-compile with warnings as errors, checkdoc
+#   make run        Emacs with the package and the session list
+#   make clean
+
+EMACS   ?= emacs
+CC      ?= gcc
+CLANG   ?= clang
+CFLAGS  ?= -O2 -g
+WARN     = -std=gnu11 -Wall -Wextra -Werror
+PKGS     = libcurl json-c
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lcurl -ljson-c) -lpthread
+OPENCODE_VERSION = 1.18.33
+
+CORE_SRC = module/oc-sse.c module/oc-queue.c module/oc-event.c module/oc-conn.c
+HEADERS  = $(wildcard module/*.h)
+MODULE   = lisp/opencode-module.so
+ELS      = $(wildcard lisp/*.el)
+BUILD    = build
+SAN      = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+C_TESTS  = sse queue event conn
+
+.PHONY: all module test test-c test-ert lint clean deps run bench
+
+all: module
+module: $(MODULE)
+
+$(MODULE): $(CORE_SRC) module/opencode-module.c $(HEADERS)
+	$(CC) $(WARN) $(CFLAGS) -fPIC -shared $(PKG_CFLAGS) -o $@ \
+	  $(CORE_SRC) module/opencode-module.c $(PKG_LIBS)
+
+$(BUILD):
+	mkdir -p $@
+
+# C unit tests, built three ways: ASan+UBSan, TSan, and plain for valgrind.
+$(BUILD)/test-%-asan: test/c/test-%.c test/c/oc-test.h $(CORE_SRC) $(HEADERS) | $(BUILD)
+	$(CC) $(WARN) -O1 -g $(SAN) -Imodule $(PKG_CFLAGS) -o $@ $< $(CORE_SRC) $(PKG_LIBS)
+$(BUILD)/test-%-tsan: test/c/test-%.c test/c/oc-test.h $(CORE_SRC) $(HEADERS) | $(BUILD)
+	$(CC) $(WARN) -O1 -g -fsanitize=thread -Imodule $(PKG_CFLAGS) -o $@ $< $(CORE_SRC) $(PKG_LIBS)
+$(BUILD)/test-%-plain: test/c/test-%.c test/c/oc-test.h $(CORE_SRC) $(HEADERS) | $(BUILD)
+	$(CC) $(WARN) -O0 -g -Imodule $(PKG_CFLAGS) -o $@ $< $(CORE_SRC) $(PKG_LIBS)
+
+test-c: $(foreach t,$(C_TESTS),$(BUILD)/test-$(t)-asan) $(BUILD)/test-conn-tsan $(BUILD)/test-queue-tsan $(BUILD)/test-conn-plain
+	bash test/run-c-tests.sh $(BUILD) "$(C_TESTS)"
+
+test-ert: $(MODULE)
+	$(EMACS) -Q --batch --module-assertions -L lisp -L test -l test/opencode-test-run.el
+
+test: $(MODULE) deps
+	bash test/run-all.sh
+
+lint: $(MODULE)
+	$(EMACS) -Q --batch -L lisp -L test --eval '(setq byte-compile-error-on-warn t)' \
+	  -f batch-byte-compile $(ELS) test/*.el
+	$(EMACS) -Q --batch -L lisp -l test/opencode-test-lint.el $(ELS)
+	rm -f lisp/*.elc test/*.elc
+
+# The pinned OpenCode server, from npm, into .deps/ (not on PATH).
+deps: .deps/node_modules/.bin/opencode
+.deps/node_modules/.bin/opencode:
+	mkdir -p .deps
+	npm install --prefix .deps --no-audit --no-fund --loglevel=error opencode-ai@$(OPENCODE_VERSION)
+
+run: $(MODULE) deps
+	$(EMACS) -Q -L lisp -l opencode --eval '(opencode-sessions)'
+
+clean:
+	rm -rf $(BUILD) $(MODULE) lisp/*.elc test/*.elc

@@ -1,0 +1,750 @@
+/* oc-conn.c --- one connection to an OpenCode server  */
+/* Pure C: no emacs-module.h.  See oc-conn.h.  */
+
+#include "oc-conn.h"
+
+#include <curl/curl.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "oc-event.h"
+#include "oc-sse.h"
+
+typedef struct oc_req
+{
+  struct oc_req *next;
+  long id;
+  char *method;
+  char *url;
+  char *body;
+  size_t body_len;
+  long timeout_ms;
+  CURL *easy;
+  struct curl_slist *headers;
+  oc_buf resp;
+  char errbuf[CURL_ERROR_SIZE];
+} oc_req;
+
+struct oc_conn
+{
+  oc_queue queue;
+  pthread_t thread;
+  CURLM *multi;
+
+  /* Shared with other threads, under `lock'.  */
+  pthread_mutex_t lock;
+  oc_req *inbox;
+  long *cancels;
+  size_t ncancels, capcancels;
+  long next_id;
+  bool abandoned;
+  atomic_bool stop;
+
+  /* Configuration (immutable after start).  */
+  char *base_url;
+  char *event_url;
+  char *user, *password;
+  bool insecure;
+  long connect_timeout_ms, stall_timeout_s, backoff_min_ms, backoff_max_ms;
+
+  /* Worker-only state.  */
+  oc_req *active;
+  CURL *sse;
+  struct curl_slist *sse_headers;
+  oc_sse parser;
+  bool sse_open;              /* The stream answered 200 and sent bytes.  */
+  long sse_status;
+  oc_buf sse_errbody;
+  char sse_errbuf[CURL_ERROR_SIZE];
+  int attempt;
+  long retry_hint_ms;
+  long long next_connect_ms;
+  unsigned rng;
+};
+
+static long long
+oc_now_ms (void)
+{
+  struct timespec ts;
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+bool
+oc_conn_global_init (void)
+{
+  return curl_global_init (CURL_GLOBAL_DEFAULT) == CURLE_OK;
+}
+
+static char *
+oc_strdup0 (const char *s)
+{
+  return s ? strdup (s) : NULL;
+}
+
+/* True when S holds no byte that could split an HTTP request line or
+   header: control characters, spaces, or non-ASCII.  */
+static bool
+oc_clean_path (const char *s)
+{
+  for (; *s; s++)
+    if ((unsigned char) *s <= 0x20 || (unsigned char) *s >= 0x7f)
+      return false;
+  return true;
+}
+
+static char *
+oc_join (const char *a, const char *b)
+{
+  size_t la = strlen (a), lb = strlen (b);
+  char *p = malloc (la + lb + 1);
+  if (p)
+    {
+      memcpy (p, a, la);
+      memcpy (p + la, b, lb + 1);
+    }
+  return p;
+}
+
+/* Options shared by the stream and the requests.  */
+static void
+oc_conn_setup_easy (oc_conn *c, CURL *e, const char *url, char *errbuf)
+{
+  curl_easy_setopt (e, CURLOPT_URL, url);
+  curl_easy_setopt (e, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt (e, CURLOPT_ERRORBUFFER, errbuf);
+  curl_easy_setopt (e, CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
+  curl_easy_setopt (e, CURLOPT_NOPROXY, "127.0.0.1,localhost,::1");
+#if LIBCURL_VERSION_NUM >= 0x075500
+  curl_easy_setopt (e, CURLOPT_PROTOCOLS_STR, "http,https");
+#endif
+  curl_easy_setopt (e, CURLOPT_FOLLOWLOCATION, 0L);
+  if (c->user)
+    {
+      curl_easy_setopt (e, CURLOPT_HTTPAUTH, (long) CURLAUTH_BASIC);
+      curl_easy_setopt (e, CURLOPT_USERNAME, c->user);
+      curl_easy_setopt (e, CURLOPT_PASSWORD, c->password ? c->password : "");
+    }
+  if (c->insecure)
+    {
+      curl_easy_setopt (e, CURLOPT_SSL_VERIFYPEER, 0L);
+      curl_easy_setopt (e, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+  curl_easy_setopt (e, CURLOPT_PRIVATE, c);
+}
+
+/* ---- The event stream ------------------------------------------------ */
+
+static void
+oc_sse_on_event (void *ud, const char *type, const char *data, size_t len,
+                 const char *id)
+{
+  (void) type;
+  (void) id;
+  oc_conn *c = ud;
+  oc_event_route (&c->queue, data, len);
+}
+
+static void
+oc_sse_on_oversize (void *ud, size_t bytes)
+{
+  oc_conn *c = ud;
+  oc_queue_warn (&c->queue, "event of %zu bytes skipped: over the size limit",
+                 bytes);
+}
+
+static void
+oc_sse_on_retry (void *ud, long ms)
+{
+  oc_conn *c = ud;
+  c->retry_hint_ms = ms;
+}
+
+static size_t
+oc_sse_write (char *ptr, size_t size, size_t nmemb, void *ud)
+{
+  oc_conn *c = ud;
+  size_t n = size * nmemb;
+  if (atomic_load (&c->stop))
+    return 0;
+  if (!c->sse_open)
+    {
+      long code = 0;
+      curl_easy_getinfo (c->sse, CURLINFO_RESPONSE_CODE, &code);
+      c->sse_status = code;
+      if (code != 200)
+        {
+          /* Keep the start of the error body for the message.  */
+          if (c->sse_errbody.len < 512)
+            oc_buf_append (&c->sse_errbody, ptr,
+                           n < 512 - c->sse_errbody.len
+                           ? n : 512 - c->sse_errbody.len);
+          return n;
+        }
+      c->sse_open = true;
+      c->attempt = 0;
+      oc_queue_state (&c->queue, "connected", 0, NULL);
+    }
+  oc_sse_feed (&c->parser, ptr, n);
+  return n;
+}
+
+static void
+oc_conn_open_stream (oc_conn *c)
+{
+  CURL *e = curl_easy_init ();
+  if (!e)
+    {
+      c->next_connect_ms = oc_now_ms () + c->backoff_max_ms;
+      oc_queue_state (&c->queue, "disconnected", c->backoff_max_ms,
+                      "out of memory");
+      return;
+    }
+  c->sse_errbuf[0] = '\0';
+  oc_conn_setup_easy (c, e, c->event_url, c->sse_errbuf);
+  curl_easy_setopt (e, CURLOPT_HTTPHEADER, c->sse_headers);
+  curl_easy_setopt (e, CURLOPT_WRITEFUNCTION, oc_sse_write);
+  curl_easy_setopt (e, CURLOPT_WRITEDATA, c);
+  /* A stream silent for this long is dead: drop it and reconnect.  */
+  curl_easy_setopt (e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+  curl_easy_setopt (e, CURLOPT_LOW_SPEED_TIME, c->stall_timeout_s);
+  curl_easy_setopt (e, CURLOPT_TCP_KEEPALIVE, 1L);
+  c->sse = e;
+  c->sse_open = false;
+  c->sse_status = 0;
+  oc_buf_clear (&c->sse_errbody);
+  oc_sse_reset (&c->parser);
+  oc_queue_state (&c->queue, "connecting", c->attempt, NULL);
+  curl_multi_add_handle (c->multi, e);
+}
+
+static long
+oc_conn_backoff (oc_conn *c)
+{
+  long base = c->backoff_min_ms;
+  for (int i = 0; i < c->attempt && base < c->backoff_max_ms; i++)
+    base *= 2;
+  if (base > c->backoff_max_ms)
+    base = c->backoff_max_ms;
+  /* Jitter: between 3/4 and 5/4 of the base, then clamped.  */
+  long spread = base / 2 + 1;
+  long delay = base - base / 4 + (long) (rand_r (&c->rng) % (unsigned) spread);
+  if (delay < c->backoff_min_ms)
+    delay = c->backoff_min_ms;
+  if (delay > c->backoff_max_ms)
+    delay = c->backoff_max_ms;
+  if (c->retry_hint_ms > delay)
+    delay = c->retry_hint_ms < c->backoff_max_ms
+      ? c->retry_hint_ms : c->backoff_max_ms;
+  return delay;
+}
+
+static void
+oc_conn_stream_done (oc_conn *c, CURLcode rc)
+{
+  char reason[700];
+  if (c->sse_status && c->sse_status != 200)
+    {
+      const char *hint = c->sse_status == 401
+        ? " (wrong or missing password)" : "";
+      size_t k = 0;
+      const char *b = c->sse_errbody.data ? c->sse_errbody.data : "";
+      while (k < c->sse_errbody.len && k < 200 && b[k] >= 0x20 && b[k] < 0x7f)
+        k++;
+      snprintf (reason, sizeof reason, "HTTP %ld%s%s%.*s", c->sse_status,
+                hint, k ? ": " : "", (int) k, b);
+    }
+  else if (rc != CURLE_OK)
+    snprintf (reason, sizeof reason, "%s%s%s", curl_easy_strerror (rc),
+              c->sse_errbuf[0] ? ": " : "", c->sse_errbuf);
+  else
+    snprintf (reason, sizeof reason, "the server closed the stream");
+
+  if (c->parser.has_data || c->parser.line.len)
+    oc_queue_warn (&c->queue, "stream cut in the middle of an event");
+  curl_multi_remove_handle (c->multi, c->sse);
+  curl_easy_cleanup (c->sse);
+  c->sse = NULL;
+  c->sse_open = false;
+
+  long delay = oc_conn_backoff (c);
+  c->attempt++;
+  c->next_connect_ms = oc_now_ms () + delay;
+  oc_queue_state (&c->queue, "disconnected", delay, "%s", reason);
+}
+
+/* ---- Requests -------------------------------------------------------- */
+
+static void
+oc_req_free (oc_req *r)
+{
+  if (!r)
+    return;
+  if (r->easy)
+    curl_easy_cleanup (r->easy);
+  curl_slist_free_all (r->headers);
+  free (r->method);
+  free (r->url);
+  free (r->body);
+  oc_buf_free (&r->resp);
+  free (r);
+}
+
+static size_t
+oc_req_write (char *ptr, size_t size, size_t nmemb, void *ud)
+{
+  oc_req *r = ud;
+  size_t n = size * nmemb;
+  return oc_buf_append (&r->resp, ptr, n) ? n : 0;
+}
+
+static void
+oc_conn_start_request (oc_conn *c, oc_req *r)
+{
+  CURL *e = curl_easy_init ();
+  struct curl_slist *h = curl_slist_append (NULL, "Accept: application/json");
+  struct curl_slist *h2 = h ? curl_slist_append (h, "Content-Type: application/json") : NULL;
+  if (!e || !h2)
+    {
+      if (e)
+        curl_easy_cleanup (e);
+      curl_slist_free_all (h);
+      oc_item *it = oc_item_new (OC_ITEM_FAILURE);
+      if (it)
+        {
+          it->id = r->id;
+          it->number = CURLE_OUT_OF_MEMORY;
+          oc_buf_append (&it->text, "out of memory", 13);
+          oc_queue_push (&c->queue, it);
+        }
+      oc_req_free (r);
+      return;
+    }
+  r->easy = e;
+  r->headers = h2;
+  oc_conn_setup_easy (c, e, r->url, r->errbuf);
+  curl_easy_setopt (e, CURLOPT_HTTPHEADER, r->headers);
+  curl_easy_setopt (e, CURLOPT_CUSTOMREQUEST, r->method);
+  if (r->body)
+    {
+      curl_easy_setopt (e, CURLOPT_POSTFIELDS, r->body);
+      curl_easy_setopt (e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) r->body_len);
+    }
+  else if (strcmp (r->method, "GET") == 0)
+    curl_easy_setopt (e, CURLOPT_HTTPGET, 1L);
+  else if (strcmp (r->method, "POST") == 0 || strcmp (r->method, "PATCH") == 0
+           || strcmp (r->method, "PUT") == 0)
+    {
+      curl_easy_setopt (e, CURLOPT_POSTFIELDS, "");
+      curl_easy_setopt (e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) 0);
+    }
+  curl_easy_setopt (e, CURLOPT_WRITEFUNCTION, oc_req_write);
+  curl_easy_setopt (e, CURLOPT_WRITEDATA, r);
+  curl_easy_setopt (e, CURLOPT_TIMEOUT_MS, r->timeout_ms);
+  r->next = c->active;
+  c->active = r;
+  curl_multi_add_handle (c->multi, e);
+}
+
+static void
+oc_conn_unlink_request (oc_conn *c, oc_req *r)
+{
+  for (oc_req **pp = &c->active; *pp; pp = &(*pp)->next)
+    if (*pp == r)
+      {
+        *pp = r->next;
+        break;
+      }
+  curl_multi_remove_handle (c->multi, r->easy);
+}
+
+static void
+oc_conn_request_done (oc_conn *c, oc_req *r, CURLcode rc)
+{
+  oc_conn_unlink_request (c, r);
+  oc_item *it;
+  if (rc != CURLE_OK)
+    {
+      it = oc_item_new (OC_ITEM_FAILURE);
+      if (it)
+        {
+          it->id = r->id;
+          it->number = rc;
+          char msg[CURL_ERROR_SIZE + 128];
+          int n = snprintf (msg, sizeof msg, "%s%s%s", curl_easy_strerror (rc),
+                            r->errbuf[0] ? ": " : "", r->errbuf);
+          if (n > 0)
+            oc_buf_append (&it->text, msg,
+                           (size_t) n < sizeof msg ? (size_t) n : sizeof msg - 1);
+        }
+    }
+  else
+    {
+      it = oc_item_new (OC_ITEM_RESPONSE);
+      if (it)
+        {
+          long code = 0;
+          curl_easy_getinfo (r->easy, CURLINFO_RESPONSE_CODE, &code);
+          it->id = r->id;
+          it->status = code;
+          if (r->resp.len)
+            it->json = oc_json_parse (r->resp.data, r->resp.len, NULL);
+          it->text = r->resp;
+          oc_buf_init (&r->resp);
+        }
+    }
+  oc_req_free (r);
+  if (it)
+    oc_queue_push (&c->queue, it);
+}
+
+/* ---- The worker ------------------------------------------------------ */
+
+static void
+oc_conn_absorb_inbox (oc_conn *c)
+{
+  pthread_mutex_lock (&c->lock);
+  oc_req *in = c->inbox;
+  c->inbox = NULL;
+  size_t ncancels = c->ncancels;
+  long *cancels = NULL;
+  if (ncancels)
+    {
+      cancels = c->cancels;
+      c->cancels = NULL;
+      c->ncancels = c->capcancels = 0;
+    }
+  pthread_mutex_unlock (&c->lock);
+
+  /* The inbox is newest first: start the oldest first.  */
+  oc_req *rev = NULL;
+  while (in)
+    {
+      oc_req *next = in->next;
+      in->next = rev;
+      rev = in;
+      in = next;
+    }
+  while (rev)
+    {
+      oc_req *next = rev->next;
+      oc_conn_start_request (c, rev);
+      rev = next;
+    }
+  for (size_t i = 0; i < ncancels; i++)
+    for (oc_req *r = c->active; r; r = r->next)
+      if (r->id == cancels[i])
+        {
+          oc_conn_unlink_request (c, r);
+          oc_req_free (r);
+          break;
+        }
+  free (cancels);
+}
+
+static void oc_conn_free (oc_conn *c);
+
+static void *
+oc_conn_worker (void *arg)
+{
+  oc_conn *c = arg;
+  while (!atomic_load (&c->stop))
+    {
+      oc_conn_absorb_inbox (c);
+      long long now = oc_now_ms ();
+      if (c->event_url && !c->sse && now >= c->next_connect_ms)
+        oc_conn_open_stream (c);
+
+      int running = 0;
+      curl_multi_perform (c->multi, &running);
+      CURLMsg *msg;
+      int left;
+      while ((msg = curl_multi_info_read (c->multi, &left)))
+        {
+          if (msg->msg != CURLMSG_DONE)
+            continue;
+          CURL *e = msg->easy_handle;
+          CURLcode rc = msg->data.result;
+          if (e == c->sse)
+            oc_conn_stream_done (c, rc);
+          else
+            {
+              oc_req *r = NULL;
+              for (oc_req *x = c->active; x; x = x->next)
+                if (x->easy == e)
+                  {
+                    r = x;
+                    break;
+                  }
+              if (r)
+                oc_conn_request_done (c, r, rc);
+            }
+        }
+
+      long timeout = -1;
+      curl_multi_timeout (c->multi, &timeout);
+      if (timeout < 0 || timeout > 1000)
+        timeout = 1000;
+      if (c->event_url && !c->sse)
+        {
+          long long wait = c->next_connect_ms - oc_now_ms ();
+          if (wait < timeout)
+            timeout = wait < 0 ? 0 : (long) wait;
+        }
+      if (timeout > 0)
+        curl_multi_poll (c->multi, NULL, 0, (int) timeout, NULL);
+    }
+
+  /* Stopping: drop the stream and every request.  */
+  if (c->sse)
+    {
+      curl_multi_remove_handle (c->multi, c->sse);
+      curl_easy_cleanup (c->sse);
+      c->sse = NULL;
+    }
+  while (c->active)
+    {
+      oc_req *r = c->active;
+      oc_conn_unlink_request (c, r);
+      oc_req_free (r);
+    }
+  pthread_mutex_lock (&c->lock);
+  bool abandoned = c->abandoned;
+  pthread_mutex_unlock (&c->lock);
+  if (abandoned)
+    oc_conn_free (c);
+  return NULL;
+}
+
+/* ---- Life cycle ------------------------------------------------------ */
+
+static void
+oc_conn_free (oc_conn *c)
+{
+  oc_req *in = c->inbox;
+  while (in)
+    {
+      oc_req *next = in->next;
+      oc_req_free (in);
+      in = next;
+    }
+  free (c->cancels);
+  if (c->multi)
+    curl_multi_cleanup (c->multi);
+  curl_slist_free_all (c->sse_headers);
+  oc_sse_free (&c->parser);
+  oc_buf_free (&c->sse_errbody);
+  if (c->queue.notify_fd >= 0)
+    close (c->queue.notify_fd);
+  oc_queue_destroy (&c->queue);
+  pthread_mutex_destroy (&c->lock);
+  free (c->base_url);
+  free (c->event_url);
+  free (c->user);
+  if (c->password)
+    {
+      /* Leave no password in freed memory.  */
+      volatile char *p = c->password;
+      while (*p)
+        *p++ = '\0';
+      free (c->password);
+    }
+  free (c);
+}
+
+oc_conn *
+oc_conn_start (const oc_conn_config *cfg, const char **err)
+{
+  if (!cfg->base_url || !oc_clean_path (cfg->base_url)
+      || (strncmp (cfg->base_url, "http://", 7) != 0
+          && strncmp (cfg->base_url, "https://", 8) != 0))
+    {
+      *err = "the server URL must start with http:// or https://";
+      return NULL;
+    }
+  if (cfg->event_path && (cfg->event_path[0] != '/'
+                          || !oc_clean_path (cfg->event_path)))
+    {
+      *err = "the event path must start with / and be URL-encoded";
+      return NULL;
+    }
+  oc_conn *c = calloc (1, sizeof *c);
+  if (!c)
+    {
+      *err = "out of memory";
+      return NULL;
+    }
+  oc_queue_init (&c->queue, -1);
+  pthread_mutex_init (&c->lock, NULL);
+  atomic_init (&c->stop, false);
+  c->next_id = 1;
+  c->base_url = strdup (cfg->base_url);
+  c->event_url = cfg->event_path ? oc_join (cfg->base_url, cfg->event_path) : NULL;
+  c->user = oc_strdup0 (cfg->user);
+  c->password = oc_strdup0 (cfg->password);
+  c->insecure = cfg->insecure;
+  c->connect_timeout_ms = cfg->connect_timeout_ms > 0 ? cfg->connect_timeout_ms : 10000;
+  c->stall_timeout_s = cfg->stall_timeout_s > 0 ? cfg->stall_timeout_s : 90;
+  c->backoff_min_ms = cfg->backoff_min_ms > 0 ? cfg->backoff_min_ms : 1000;
+  c->backoff_max_ms = cfg->backoff_max_ms > 0 ? cfg->backoff_max_ms : 30000;
+  if (c->backoff_max_ms < c->backoff_min_ms)
+    c->backoff_max_ms = c->backoff_min_ms;
+  c->rng = (unsigned) oc_now_ms () ^ (unsigned) (uintptr_t) c;
+  oc_buf_init (&c->sse_errbody);
+  static const oc_sse_handler handler = {
+    oc_sse_on_event, oc_sse_on_oversize, oc_sse_on_retry
+  };
+  oc_sse_init (&c->parser, &handler, c,
+               cfg->max_event ? cfg->max_event : (size_t) 16 << 20);
+  c->sse_headers = curl_slist_append (NULL, "Accept: text/event-stream");
+  c->multi = curl_multi_init ();
+  if (!c->base_url || (cfg->event_path && !c->event_url)
+      || (cfg->user && !c->user) || (cfg->password && !c->password)
+      || !c->sse_headers || !c->multi)
+    {
+      oc_conn_free (c);
+      *err = "out of memory";
+      return NULL;
+    }
+
+  if (cfg->notify_fd >= 0)
+    {
+      int fl = fcntl (cfg->notify_fd, F_GETFL);
+      if (fl >= 0)
+        fcntl (cfg->notify_fd, F_SETFL, fl | O_NONBLOCK);
+      fcntl (cfg->notify_fd, F_SETFD, FD_CLOEXEC);
+    }
+  c->queue.notify_fd = cfg->notify_fd;
+
+  /* The worker gets every signal blocked: Emacs's handlers run on the
+     main thread, and a write to a closed pipe gives EPIPE, not death.  */
+  sigset_t all, old;
+  sigfillset (&all);
+  pthread_sigmask (SIG_BLOCK, &all, &old);
+  int rc = pthread_create (&c->thread, NULL, oc_conn_worker, c);
+  pthread_sigmask (SIG_SETMASK, &old, NULL);
+  if (rc != 0)
+    {
+      c->queue.notify_fd = -1;  /* Not ours after all.  */
+      oc_conn_free (c);
+      *err = "could not start the worker thread";
+      return NULL;
+    }
+  return c;
+}
+
+long
+oc_conn_request (oc_conn *c, const char *method, const char *path,
+                 const char *body, size_t body_len, long timeout_ms,
+                 const char **err)
+{
+  static const char *const methods[] = { "GET", "POST", "PATCH", "PUT", "DELETE" };
+  bool known = false;
+  for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
+    if (strcmp (method, methods[i]) == 0)
+      known = true;
+  if (!known)
+    {
+      *err = "unknown HTTP method";
+      return -1;
+    }
+  if (path[0] != '/' || !oc_clean_path (path))
+    {
+      *err = "the path must start with / and be URL-encoded";
+      return -1;
+    }
+  oc_req *r = calloc (1, sizeof *r);
+  if (!r)
+    {
+      *err = "out of memory";
+      return -1;
+    }
+  oc_buf_init (&r->resp);
+  r->method = strdup (method);
+  r->url = oc_join (c->base_url, path);
+  r->timeout_ms = timeout_ms > 0 ? timeout_ms : 30000;
+  if (body)
+    {
+      r->body = malloc (body_len + 1);
+      if (r->body)
+        {
+          memcpy (r->body, body, body_len);
+          r->body[body_len] = '\0';
+          r->body_len = body_len;
+        }
+    }
+  if (!r->method || !r->url || (body && !r->body))
+    {
+      oc_req_free (r);
+      *err = "out of memory";
+      return -1;
+    }
+  pthread_mutex_lock (&c->lock);
+  r->id = c->next_id++;
+  r->next = c->inbox;
+  c->inbox = r;
+  long id = r->id;
+  pthread_mutex_unlock (&c->lock);
+  curl_multi_wakeup (c->multi);
+  return id;
+}
+
+void
+oc_conn_cancel (oc_conn *c, long id)
+{
+  pthread_mutex_lock (&c->lock);
+  if (c->ncancels == c->capcancels)
+    {
+      size_t cap = c->capcancels ? c->capcancels * 2 : 8;
+      long *p = realloc (c->cancels, cap * sizeof *p);
+      if (!p)
+        {
+          pthread_mutex_unlock (&c->lock);
+          return;
+        }
+      c->cancels = p;
+      c->capcancels = cap;
+    }
+  c->cancels[c->ncancels++] = id;
+  pthread_mutex_unlock (&c->lock);
+  curl_multi_wakeup (c->multi);
+}
+
+oc_item *
+oc_conn_drain (oc_conn *c)
+{
+  return oc_queue_drain (&c->queue);
+}
+
+oc_queue *
+oc_conn_queue (oc_conn *c)
+{
+  return &c->queue;
+}
+
+void
+oc_conn_stop (oc_conn *c)
+{
+  atomic_store (&c->stop, true);
+  curl_multi_wakeup (c->multi);
+  pthread_join (c->thread, NULL);
+  oc_conn_free (c);
+}
+
+void
+oc_conn_abandon (oc_conn *c)
+{
+  pthread_detach (c->thread);
+  pthread_mutex_lock (&c->lock);
+  c->abandoned = true;
+  atomic_store (&c->stop, true);
+  curl_multi_wakeup (c->multi);
+  pthread_mutex_unlock (&c->lock);
+}

@@ -1,0 +1,222 @@
+/* oc-queue.c --- the queue between the worker thread and Emacs  */
+/* Pure C: no emacs-module.h.  See oc-queue.h.  */
+
+#include "oc-queue.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+void
+oc_queue_init (oc_queue *q, int notify_fd)
+{
+  memset (q, 0, sizeof *q);
+  pthread_mutex_init (&q->lock, NULL);
+  q->notify_fd = notify_fd;
+}
+
+void
+oc_queue_destroy (oc_queue *q)
+{
+  oc_item_free_list (q->head);
+  q->head = q->tail = NULL;
+  q->count = 0;
+  pthread_mutex_destroy (&q->lock);
+}
+
+oc_item *
+oc_item_new (oc_item_kind kind)
+{
+  oc_item *it = calloc (1, sizeof *it);
+  if (it)
+    {
+      it->kind = kind;
+      oc_buf_init (&it->text);
+    }
+  return it;
+}
+
+void
+oc_item_free (oc_item *it)
+{
+  if (!it)
+    return;
+  free (it->type);
+  free (it->session);
+  free (it->message);
+  free (it->part);
+  free (it->field);
+  oc_buf_free (&it->text);
+  if (it->json)
+    json_object_put (it->json);
+  free (it);
+}
+
+void
+oc_item_free_list (oc_item *it)
+{
+  while (it)
+    {
+      oc_item *next = it->next;
+      oc_item_free (it);
+      it = next;
+    }
+}
+
+/* Write the wake-up byte.  The fd is non-blocking: a full pipe already
+   holds a pending wake-up, so EAGAIN is fine.  */
+static void
+oc_queue_notify (oc_queue *q)
+{
+  if (q->notify_fd < 0)
+    return;
+  ssize_t r;
+  do
+    r = write (q->notify_fd, "!", 1);
+  while (r < 0 && errno == EINTR);
+}
+
+/* Link IT at the tail; the lock is held.  Returns true when the caller
+   must write the wake-up byte (after unlocking).  */
+static bool
+oc_queue_link (oc_queue *q, oc_item *it)
+{
+  it->next = NULL;
+  if (q->tail)
+    q->tail->next = it;
+  else
+    q->head = it;
+  q->tail = it;
+  q->count++;
+  if (q->signaled)
+    return false;
+  q->signaled = true;
+  q->wakeups++;
+  return true;
+}
+
+void
+oc_queue_push (oc_queue *q, oc_item *it)
+{
+  if (!it)
+    return;
+  pthread_mutex_lock (&q->lock);
+  bool wake = oc_queue_link (q, it);
+  pthread_mutex_unlock (&q->lock);
+  if (wake)
+    oc_queue_notify (q);
+}
+
+static bool
+oc_streq (const char *a, const char *b)
+{
+  return a && b && strcmp (a, b) == 0;
+}
+
+bool
+oc_queue_push_delta (oc_queue *q, const char *session, const char *message,
+                     const char *part, const char *field,
+                     const char *text, size_t len)
+{
+  pthread_mutex_lock (&q->lock);
+  oc_item *t = q->tail;
+  if (t && t->kind == OC_ITEM_DELTA
+      && oc_streq (t->part, part) && oc_streq (t->field, field)
+      && oc_streq (t->message, message) && oc_streq (t->session, session))
+    {
+      bool ok = oc_buf_append (&t->text, text, len);
+      if (ok)
+        q->merged++;
+      pthread_mutex_unlock (&q->lock);
+      return ok;
+    }
+  pthread_mutex_unlock (&q->lock);
+
+  /* Build the new item outside the lock.  */
+  oc_item *it = oc_item_new (OC_ITEM_DELTA);
+  if (!it)
+    return false;
+  it->session = strdup (session);
+  it->message = strdup (message);
+  it->part = strdup (part);
+  it->field = strdup (field);
+  if (!it->session || !it->message || !it->part || !it->field
+      || !oc_buf_append (&it->text, text, len))
+    {
+      oc_item_free (it);
+      return false;
+    }
+  oc_queue_push (q, it);
+  return true;
+}
+
+static void
+oc_vformat (oc_buf *b, const char *fmt, va_list ap)
+{
+  char tmp[512];
+  int n = vsnprintf (tmp, sizeof tmp, fmt, ap);
+  if (n < 0)
+    return;
+  oc_buf_append (b, tmp, (size_t) n < sizeof tmp ? (size_t) n
+                 : sizeof tmp - 1);
+}
+
+void
+oc_queue_warn (oc_queue *q, const char *fmt, ...)
+{
+  oc_item *it = oc_item_new (OC_ITEM_WARNING);
+  if (!it)
+    return;
+  va_list ap;
+  va_start (ap, fmt);
+  oc_vformat (&it->text, fmt, ap);
+  va_end (ap);
+  oc_queue_push (q, it);
+}
+
+void
+oc_queue_state (oc_queue *q, const char *state, long ms, const char *fmt, ...)
+{
+  oc_item *it = oc_item_new (OC_ITEM_STATE);
+  if (!it)
+    return;
+  it->type = strdup (state);
+  it->number = ms;
+  if (fmt)
+    {
+      va_list ap;
+      va_start (ap, fmt);
+      oc_vformat (&it->text, fmt, ap);
+      va_end (ap);
+    }
+  if (!it->type)
+    {
+      oc_item_free (it);
+      return;
+    }
+  oc_queue_push (q, it);
+}
+
+oc_item *
+oc_queue_drain (oc_queue *q)
+{
+  pthread_mutex_lock (&q->lock);
+  oc_item *h = q->head;
+  q->head = q->tail = NULL;
+  q->count = 0;
+  q->signaled = false;
+  pthread_mutex_unlock (&q->lock);
+  return h;
+}
+
+size_t
+oc_queue_length (oc_queue *q)
+{
+  pthread_mutex_lock (&q->lock);
+  size_t n = q->count;
+  pthread_mutex_unlock (&q->lock);
+  return n;
+}

@@ -1,0 +1,79 @@
+/* oc-queue.h --- the queue between the worker thread and Emacs  -*- c -*- */
+/* Pure C: no emacs-module.h.  The worker appends C-owned items under a
+   mutex and writes one byte to the notification fd only when the
+   `signaled' flag flips from false to true; Emacs takes the whole queue
+   and clears the flag under the same lock, so no wake-up is lost and the
+   pipe never fills.  Consecutive text deltas for the same part and field
+   are merged into one item on the way in.  */
+#ifndef OC_QUEUE_H
+#define OC_QUEUE_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <json-c/json.h>
+#include "oc-buf.h"
+
+typedef enum
+{
+  OC_ITEM_EVENT,     /* type, json = the event's `properties'.  */
+  OC_ITEM_DELTA,     /* session, message, part, field, text.  */
+  OC_ITEM_STATE,     /* type = state name, text = detail, number = ms.  */
+  OC_ITEM_RESPONSE,  /* id, status, json (or NULL) and text = raw body.  */
+  OC_ITEM_FAILURE,   /* id, number = curl code, text = message.  */
+  OC_ITEM_WARNING    /* text = what was wrong with the input.  */
+} oc_item_kind;
+
+typedef struct oc_item
+{
+  struct oc_item *next;
+  oc_item_kind kind;
+  char *type;
+  char *session, *message, *part, *field;
+  oc_buf text;
+  json_object *json;
+  long id;
+  long status;
+  long number;
+} oc_item;
+
+typedef struct oc_queue
+{
+  pthread_mutex_t lock;
+  oc_item *head, *tail;
+  size_t count;
+  bool signaled;
+  int notify_fd;              /* -1: none (tests poll instead).  */
+  unsigned long merged;       /* Deltas folded into an earlier item.  */
+  unsigned long wakeups;      /* Bytes written to notify_fd.  */
+} oc_queue;
+
+void oc_queue_init (oc_queue *q, int notify_fd);
+/* Free all pending items; does not close notify_fd.  */
+void oc_queue_destroy (oc_queue *q);
+
+oc_item *oc_item_new (oc_item_kind kind);
+void oc_item_free (oc_item *it);
+/* Free a whole list linked through `next'.  */
+void oc_item_free_list (oc_item *it);
+
+/* Append IT (ownership passes to the queue).  */
+void oc_queue_push (oc_queue *q, oc_item *it);
+/* Append a text delta, merged into the tail item when that is a delta
+   of the same session, message, part and field.  Returns false when
+   memory ran out (the delta is then lost and reported as a warning).  */
+bool oc_queue_push_delta (oc_queue *q, const char *session,
+                          const char *message, const char *part,
+                          const char *field, const char *text, size_t len);
+/* Convenience: push a warning or a state change.  */
+void oc_queue_warn (oc_queue *q, const char *fmt, ...)
+  __attribute__ ((format (printf, 2, 3)));
+void oc_queue_state (oc_queue *q, const char *state, long ms,
+                     const char *fmt, ...)
+  __attribute__ ((format (printf, 4, 5)));
+
+/* Take every pending item, oldest first, and clear the flag.  */
+oc_item *oc_queue_drain (oc_queue *q);
+size_t oc_queue_length (oc_queue *q);
+
+#endif /* OC_QUEUE_H */
