@@ -1,5 +1,5 @@
 # Makefile for opencode.el --- works with or without Cask.
-#   make            build the module (lisp/opencode-module.so)
+#   make            build the module (module/opencode-module.so)
 #   make test       every test: C unit tests (ASan+UBSan, TSan, valgrind),
 #                   ERT unit tests, and integration tests against the real
 #                   OpenCode server (installed by `make deps')
@@ -19,7 +19,7 @@ OPENCODE_VERSION = 1.18.33
 
 CORE_SRC = module/oc-sse.c module/oc-queue.c module/oc-event.c module/oc-conn.c
 HEADERS  = $(wildcard module/*.h)
-MODULE   = lisp/opencode-module.so
+MODULE   = module/opencode-module.so
 ELS      = $(wildcard lisp/*.el)
 BUILD    = build
 SAN      = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all

@@ -311,7 +311,7 @@ oc_handle_finalize (void *ptr)
 static oc_handle *
 oc_get_handle (emacs_env *env, emacs_value v, bool live)
 {
-  if (env->type_of (env, v) != oc_intern (env, "user-ptr")
+  if (!env->eq (env, env->type_of (env, v), oc_intern (env, "user-ptr"))
       || env->get_user_finalizer (env, v) != oc_handle_finalize)
     {
       oc_signal (env, "not an OpenCode connection handle");

@@ -1,0 +1,339 @@
+;;; opencode-connection.el --- Connections to OpenCode servers  -*- lexical-binding: t; -*-
+
+;; Copyright (C) 2026 The opencode.el authors
+;; SPDX-License-Identifier: GPL-3.0-or-later
+
+;; This file is not part of GNU Emacs.
+
+;;; Commentary:
+
+;; A connection is one server URL and one project directory.  It owns a
+;; module handle (a worker thread holding the event stream and running
+;; HTTP requests) and a pipe process that the worker pokes when items
+;; are queued.  The pipe's filter drains the queue and dispatches:
+;; events go to `opencode-event-functions', request results to their
+;; callbacks, connection state changes to
+;; `opencode-connection-state-functions'.
+;;
+;; Events are plists as `json-parse-string' would give with
+;; :object-type plist :null-object :null :false-object :false.
+
+;;; Code:
+
+(require 'cl-lib)
+(require 'subr-x)
+(require 'url-util)
+(require 'opencode-module)
+
+;;;; Options
+
+(defcustom opencode-request-timeout 30
+  "Seconds an HTTP request to the server may take."
+  :type 'number
+  :group 'opencode)
+
+(defcustom opencode-reconnect-min-delay 1.0
+  "Seconds to wait before the first reconnection attempt.
+Each further attempt waits twice as long, with jitter, up to
+`opencode-reconnect-max-delay'."
+  :type 'number
+  :group 'opencode)
+
+(defcustom opencode-reconnect-max-delay 30.0
+  "Longest wait, in seconds, between reconnection attempts."
+  :type 'number
+  :group 'opencode)
+
+(defcustom opencode-stream-stall-timeout 35
+  "Seconds without a byte after which the event stream is reconnected.
+The server sends a heartbeat every 10 seconds."
+  :type 'integer
+  :group 'opencode)
+
+(defcustom opencode-max-event-size (* 16 1024 1024)
+  "Largest event, in bytes, the stream accepts; larger ones are skipped."
+  :type 'integer
+  :group 'opencode)
+
+(defcustom opencode-tls-insecure nil
+  "When non-nil, do not verify TLS certificates of https servers.
+This is unsafe; a warning is shown each time a connection uses it."
+  :type 'boolean
+  :group 'opencode)
+
+(defcustom opencode-log-max-lines 2000
+  "Lines kept in the *opencode-log* buffer."
+  :type 'integer
+  :group 'opencode)
+
+;;;; Hooks
+
+(defvar opencode-event-functions nil
+  "Abnormal hook run for every event from a server.
+Each function gets CONNECTION, TYPE (a string such as
+\"session.updated\") and PROPERTIES (a plist).  Consecutive text deltas
+of one part arrive merged, as one \"message.part.delta\" event.")
+
+(defvar opencode-connection-state-functions nil
+  "Abnormal hook run when a connection's stream changes state.
+Each function gets CONNECTION, STATE (`connecting', `connected' or
+`disconnected') and DETAIL (a string or nil).")
+
+;;;; The connection object
+
+(cl-defstruct (opencode-connection
+               (:constructor opencode-connection--make)
+               (:copier nil))
+  "A connection to one OpenCode server for one project directory."
+  (url nil :documentation "Base URL, without a trailing slash.")
+  (directory nil :documentation "Project directory, absolute, no trailing slash.")
+  (handle nil :documentation "The module's handle.")
+  (process nil :documentation "The pipe process the worker wakes.")
+  (callbacks (make-hash-table :test 'eql)
+             :documentation "Request id -> (METHOD PATH CALLBACK ERRBACK).")
+  (state 'connecting :documentation "Stream state symbol.")
+  (state-detail nil :documentation "Why the stream is in its state.")
+  (server nil :documentation "The local server process this uses, if any.")
+  (plist nil :documentation "Free slot for other parts of the package."))
+
+(defvar opencode-connections nil
+  "Open connections, newest first.")
+
+(defun opencode--log (format-string &rest args)
+  "Append a line made from FORMAT-STRING and ARGS to *opencode-log*."
+  (let ((line (apply #'format format-string args)))
+    (with-current-buffer (get-buffer-create "*opencode-log*")
+      (let ((inhibit-read-only t))
+        (save-excursion
+          (goto-char (point-max))
+          (insert (format-time-string "%T ") line "\n")
+          (when (> (count-lines (point-min) (point-max)) opencode-log-max-lines)
+            (goto-char (point-min))
+            (forward-line (/ opencode-log-max-lines 4))
+            (delete-region (point-min) (point))))))
+    line))
+
+(defun opencode-show-log ()
+  "Show the *opencode-log* buffer of warnings and connection changes."
+  (interactive)
+  (display-buffer (get-buffer-create "*opencode-log*")))
+
+(defun opencode--normalize-directory (dir)
+  "Return DIR absolute, expanded, without a trailing slash."
+  (directory-file-name (expand-file-name dir)))
+
+(defun opencode--query-string (query)
+  "Encode QUERY, an alist of (NAME . VALUE), as a URL query string.
+Entries whose value is nil are left out; t becomes \"true\"."
+  (mapconcat (lambda (kv)
+               (concat (url-hexify-string (format "%s" (car kv))) "="
+                       (url-hexify-string
+                        (pcase (cdr kv)
+                          ('t "true")
+                          ((pred numberp) (number-to-string (cdr kv)))
+                          (v v)))))
+             (cl-remove-if-not #'cdr query) "&"))
+
+(defun opencode--path (&rest segments)
+  "Join SEGMENTS into a URL path, each segment percent-encoded."
+  (mapconcat (lambda (s) (concat "/" (url-hexify-string (format "%s" s))))
+             segments ""))
+
+(defun opencode-connection-open (url directory &rest args)
+  "Open a connection to the server at URL for DIRECTORY and return it.
+ARGS is a plist: :user and :password for HTTP basic auth, :server the
+server process this connection uses."
+  (opencode-module-ensure)
+  (let* ((url (string-remove-suffix "/" url))
+         (dir (opencode--normalize-directory directory))
+         (conn (opencode-connection--make :url url :directory dir
+                                          :server (plist-get args :server)))
+         (proc (make-pipe-process
+                :name (format " *opencode-notify %s*" dir)
+                :noquery t :coding 'binary
+                :filter (lambda (_p _s) (opencode-connection--drain conn))
+                :sentinel #'ignore)))
+    (when (and opencode-tls-insecure (string-prefix-p "https:" url))
+      (display-warning 'opencode
+                       (format "TLS certificates are not checked for %s" url)))
+    (condition-case err
+        (setf (opencode-connection-handle conn)
+              (opencode--module-open
+               url
+               (concat "/event?" (opencode--query-string `(("directory" . ,dir))))
+               (plist-get args :user) (plist-get args :password)
+               opencode-tls-insecure proc
+               (round (* 1000 opencode-reconnect-min-delay))
+               (round (* 1000 opencode-reconnect-max-delay))
+               opencode-stream-stall-timeout opencode-max-event-size))
+      (error (delete-process proc)
+             (signal (car err) (cdr err))))
+    (setf (opencode-connection-process conn) proc)
+    (push conn opencode-connections)
+    conn))
+
+(defun opencode-connection-live-p (conn)
+  "Return non-nil if CONN is open."
+  (and (opencode-connection-handle conn)
+       (opencode--module-live-p (opencode-connection-handle conn))))
+
+(defun opencode-connection-close (conn)
+  "Close CONN: stop its stream, drop its pending requests."
+  (when-let ((h (opencode-connection-handle conn)))
+    (opencode--module-close h))
+  (when-let ((p (opencode-connection-process conn)))
+    (when (process-live-p p) (delete-process p)))
+  (clrhash (opencode-connection-callbacks conn))
+  (setf (opencode-connection-state conn) 'closed)
+  (setq opencode-connections (delq conn opencode-connections))
+  nil)
+
+;;;; Dispatch
+
+(defun opencode-connection--drain (conn)
+  "Take CONN's pending items from the module and dispatch each one.
+An error in one handler is logged and does not stop the others."
+  (let ((h (opencode-connection-handle conn)))
+    (when (and h (opencode--module-live-p h))
+      (dolist (item (opencode--module-drain h))
+        (condition-case err
+            (opencode-connection--dispatch conn item)
+          (error (opencode--log "error while handling %S: %S"
+                                (car-safe item) err)))))))
+
+(defun opencode-connection--dispatch (conn item)
+  "Dispatch one ITEM drained from CONN's module handle."
+  (pcase item
+    (`(event ,type ,props)
+     (run-hook-with-args 'opencode-event-functions conn type props))
+    (`(delta ,session ,message ,part ,field ,text)
+     (run-hook-with-args 'opencode-event-functions conn "message.part.delta"
+                         (list :sessionID session :messageID message
+                               :partID part :field field :delta text)))
+    (`(state ,state ,ms ,detail)
+     (opencode-connection--set-state conn state ms detail))
+    (`(response ,id ,status ,data ,raw)
+     (opencode-connection--complete conn id status data raw))
+    (`(failure ,id ,code ,message)
+     (opencode-connection--fail conn id code message))
+    (`(warning ,message)
+     (opencode--log "%s: %s" (opencode-connection-directory conn) message))
+    (_ (opencode--log "unknown item from the module: %S" item))))
+
+(defun opencode-connection--set-state (conn state ms detail)
+  "Record STATE of CONN's stream; MS is the retry delay, DETAIL why."
+  (let ((old (opencode-connection-state conn)))
+    (setf (opencode-connection-state conn) state
+          (opencode-connection-state-detail conn) detail)
+    (pcase state
+      ('disconnected
+       (opencode--log "%s: disconnected (%s); retrying in %.1fs"
+                      (opencode-connection-url conn) detail (/ ms 1000.0))
+       (when (eq old 'connected)
+         (message "OpenCode: lost %s (%s); reconnecting"
+                  (opencode-connection-url conn) detail)))
+      ('connected
+       (opencode--log "%s: connected" (opencode-connection-url conn))))
+    (run-hook-with-args 'opencode-connection-state-functions conn state detail)))
+
+;;;; Requests
+
+(defun opencode--http-reason (status data raw)
+  "Return a short human reason for an HTTP error STATUS with DATA or RAW."
+  (let ((msg (or (and (listp data)
+                      (or (plist-get (plist-get data :data) :message)
+                          (plist-get data :message)
+                          (plist-get (plist-get data :error) :message)
+                          (and (stringp (plist-get data :name))
+                               (plist-get data :name))))
+                 (and raw (string-trim
+                           (truncate-string-to-width
+                            (decode-coding-string raw 'utf-8) 200))))))
+    (format "HTTP %d%s" status
+            (if (and msg (not (string-empty-p msg))) (concat ": " msg) ""))))
+
+(defun opencode--default-errback (method path)
+  "Return an error handler that reports a failure of METHOD on PATH."
+  (lambda (err)
+    (message "OpenCode: %s %s failed: %s" method path
+             (error-message-string err))))
+
+(defun opencode-connection--complete (conn id status data raw)
+  "Deliver response ID of CONN: STATUS with parsed DATA or RAW body."
+  (when-let ((entry (gethash id (opencode-connection-callbacks conn))))
+    (remhash id (opencode-connection-callbacks conn))
+    (pcase-let ((`(,method ,path ,callback ,errback) entry))
+      (if (and (>= status 200) (< status 300))
+          (if (and raw (not data))
+              (funcall errback
+                       (list 'opencode-json-error
+                             (format "%s %s: the reply is not JSON" method path)))
+            (when callback (funcall callback data)))
+        (funcall errback
+                 (list 'opencode-http-error
+                       (format "%s %s: %s" method path
+                               (opencode--http-reason status data raw))
+                       status data))))))
+
+(defun opencode-connection--fail (conn id code message)
+  "Deliver failure ID of CONN: curl error CODE with MESSAGE."
+  (when-let ((entry (gethash id (opencode-connection-callbacks conn))))
+    (remhash id (opencode-connection-callbacks conn))
+    (pcase-let ((`(,method ,path ,_callback ,errback) entry))
+      (funcall errback
+               (list (if (eq code 28) 'opencode-timeout 'opencode-curl-error)
+                     (format "%s %s: %s" method path message) code)))))
+
+(cl-defun opencode-request (conn method path
+                                 &key query body callback errback timeout)
+  "Send an HTTP request on CONN; return its id.
+METHOD is a string (\"GET\", \"POST\", …); PATH starts with /, each
+segment already encoded (see `opencode--path').  QUERY is an alist; the
+connection's directory is added to it.  BODY is a Lisp value encoded
+with `json-serialize' (plists with keyword keys, :null, :false).
+CALLBACK gets the parsed reply; ERRBACK gets an error object (ERROR-SYMBOL
+. DATA), whose symbol is a child of `opencode-error', and defaults to a
+message in the echo area.  TIMEOUT is in seconds."
+  (let* ((full (concat path "?"
+                       (opencode--query-string
+                        (append query `(("directory" . ,(opencode-connection-directory conn)))))))
+         (json (and body (json-serialize body)))
+         (id (opencode--module-request
+              (opencode-connection-handle conn) method full json
+              (round (* 1000 (or timeout opencode-request-timeout))))))
+    (puthash id (list method path callback
+                      (or errback (opencode--default-errback method path)))
+             (opencode-connection-callbacks conn))
+    id))
+
+(defun opencode-request-sync (conn method path &rest args)
+  "Send a request on CONN and wait for its reply, which is returned.
+METHOD, PATH and ARGS (:query, :body, :timeout) are as for
+`opencode-request'.  Signal the request's error.  \\[keyboard-quit]
+cancels the request."
+  (let* ((done nil) (result nil) (failure nil)
+         (timeout (or (plist-get args :timeout) opencode-request-timeout))
+         (id (apply #'opencode-request conn method path
+                    :callback (lambda (data) (setq done t result data))
+                    :errback (lambda (err) (setq done t failure err))
+                    args))
+         (deadline (+ (float-time) timeout 2)))
+    (unwind-protect
+        (while (not done)
+          (when (> (float-time) deadline)
+            (setq done t
+                  failure (list 'opencode-timeout
+                                (format "%s %s: no reply in %ss" method path timeout))))
+          (accept-process-output (opencode-connection-process conn) 0.05)
+          (opencode-connection--drain conn))
+      ;; Timed out, quit or failed while waiting: forget the request.
+      (when (gethash id (opencode-connection-callbacks conn))
+        (remhash id (opencode-connection-callbacks conn))
+        (when (opencode-connection-live-p conn)
+          (opencode--module-cancel (opencode-connection-handle conn) id))))
+    (when failure
+      (signal (car failure) (cdr failure)))
+    result))
+
+(provide 'opencode-connection)
+;;; opencode-connection.el ends here
