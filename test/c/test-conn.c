@@ -1,0 +1,335 @@
+/* test-conn.c --- the connection worker against a loopback server  */
+/* A small HTTP server runs in a thread of this test on 127.0.0.1: it
+   serves an event stream that it cuts after a few events (so the worker
+   must reconnect), and a JSON echo route.  Built under ASan+UBSan, TSan,
+   and plain for valgrind.  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <curl/curl.h>
+#include "oc-conn.h"
+#include "oc-test.h"
+
+static int srv_fd;
+static int srv_port;
+static atomic_int stream_connects;
+static atomic_bool srv_stop;
+
+static void
+send_all (int fd, const char *s, size_t n)
+{
+  while (n > 0)
+    {
+      ssize_t w = send (fd, s, n, MSG_NOSIGNAL);
+      if (w <= 0)
+        return;
+      s += w;
+      n -= (size_t) w;
+    }
+}
+
+static void
+serve_one (int fd)
+{
+  char req[8192];
+  size_t len = 0;
+  while (len < sizeof req - 1)
+    {
+      ssize_t r = recv (fd, req + len, sizeof req - 1 - len, 0);
+      if (r <= 0)
+        return;
+      len += (size_t) r;
+      req[len] = '\0';
+      char *end = strstr (req, "\r\n\r\n");
+      if (end)
+        {
+          char *cl = strstr (req, "Content-Length: ");
+          size_t want = cl ? (size_t) atol (cl + 16) : 0;
+          if (len - (size_t) (end + 4 - req) >= want)
+            break;
+        }
+    }
+  if (strncmp (req, "GET /event", 10) == 0)
+    {
+      int n = atomic_fetch_add (&stream_connects, 1);
+      const char *head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+        "Cache-Control: no-cache\r\n\r\n";
+      send_all (fd, head, strlen (head));
+      char ev[512];
+      snprintf (ev, sizeof ev,
+                "data: {\"type\":\"server.connected\",\"properties\":{\"n\":%d}}\n\n"
+                "data: {\"type\":\"message.part.delta\",\"properties\":{\"sessionID\":\"s\","
+                "\"messageID\":\"m\",\"partID\":\"p\",\"field\":\"text\",\"delta\":\"Hel\"}}\n\n"
+                "data: {\"type\":\"message.part.delta\",\"properties\":{\"sessionID\":\"s\","
+                "\"messageID\":\"m\",\"partID\":\"p\",\"field\":\"text\",\"delta\":\"lo\"}}\n\n"
+                "data: {broken\n\n"
+                "data: {\"type\":\"cut\"", n);
+      send_all (fd, ev, strlen (ev));
+      usleep (50000);
+      return;                   /* Cut in the middle of an event.  */
+    }
+  if (strncmp (req, "POST /echo", 10) == 0 || strncmp (req, "GET /echo", 9) == 0)
+    {
+      char *body = strstr (req, "\r\n\r\n") + 4;
+      char resp[9000];
+      char out[8200];
+      snprintf (out, sizeof out, "{\"auth\":%s,\"body\":%s}",
+                strstr (req, "Authorization: Basic b3BlbmNvZGU6c2VjcmV0") ? "true" : "false",
+                *body ? body : "null");
+      snprintf (resp, sizeof resp, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                "Content-Length: %zu\r\nConnection: close\r\n\r\n%s", strlen (out), out);
+      send_all (fd, resp, strlen (resp));
+      return;
+    }
+  if (strncmp (req, "GET /slow", 9) == 0)
+    {
+      usleep (1500000);
+      return;
+    }
+  const char *nf = "HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\n"
+    "Content-Length: 9\r\nConnection: close\r\n\r\nnot found";
+  send_all (fd, nf, strlen (nf));
+}
+
+static void *
+server_thread (void *arg)
+{
+  (void) arg;
+  while (!atomic_load (&srv_stop))
+    {
+      int c = accept (srv_fd, NULL, NULL);
+      if (c < 0)
+        continue;
+      serve_one (c);
+      close (c);
+    }
+  return NULL;
+}
+
+static pthread_t srv_thread;
+
+static void
+server_start (void)
+{
+  srv_fd = socket (AF_INET, SOCK_STREAM, 0);
+  int one = 1;
+  setsockopt (srv_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  struct timeval tv = { 0, 200000 };
+  setsockopt (srv_fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  struct sockaddr_in a;
+  memset (&a, 0, sizeof a);
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+  bind (srv_fd, (struct sockaddr *) &a, sizeof a);
+  socklen_t l = sizeof a;
+  getsockname (srv_fd, (struct sockaddr *) &a, &l);
+  srv_port = ntohs (a.sin_port);
+  listen (srv_fd, 16);
+  pthread_create (&srv_thread, NULL, server_thread, NULL);
+}
+
+static void
+server_stop (void)
+{
+  atomic_store (&srv_stop, true);
+  pthread_join (srv_thread, NULL);
+  close (srv_fd);
+}
+
+static char base_url[64];
+
+/* Collect items until PRED says stop or SECONDS pass.  */
+typedef struct
+{
+  int connected, disconnected, events, warnings, responses, failures;
+  char text[256];
+  long last_delay;
+  long status;
+  char body[512];
+  long curl_code;
+} tally;
+
+static void
+count (tally *t, oc_item *items)
+{
+  for (oc_item *it = items; it; it = it->next)
+    switch (it->kind)
+      {
+      case OC_ITEM_STATE:
+        if (strcmp (it->type, "connected") == 0)
+          t->connected++;
+        else if (strcmp (it->type, "disconnected") == 0)
+          {
+            t->disconnected++;
+            t->last_delay = it->number;
+          }
+        break;
+      case OC_ITEM_EVENT:
+        t->events++;
+        break;
+      case OC_ITEM_DELTA:
+        if (strlen (t->text) + it->text.len < sizeof t->text)
+          strcat (t->text, it->text.data);
+        break;
+      case OC_ITEM_WARNING:
+        t->warnings++;
+        break;
+      case OC_ITEM_RESPONSE:
+        t->responses++;
+        t->status = it->status;
+        snprintf (t->body, sizeof t->body, "%s",
+                  it->json ? json_object_to_json_string_ext (it->json, JSON_C_TO_STRING_PLAIN)
+                  : it->text.data ? it->text.data : "");
+        break;
+      case OC_ITEM_FAILURE:
+        t->failures++;
+        t->curl_code = it->number;
+        break;
+      }
+  oc_item_free_list (items);
+}
+
+static void
+wait_for (oc_conn *c, tally *t, int (*pred) (tally *), double seconds)
+{
+  struct timespec d = { 0, 10 * 1000000 };
+  for (int i = 0; i < seconds * 100 && !pred (t); i++)
+    {
+      nanosleep (&d, NULL);
+      count (t, oc_conn_drain (c));
+    }
+}
+
+static int three_connects (tally *t) { return t->connected >= 3; }
+static int one_response (tally *t) { return t->responses + t->failures >= 1; }
+
+static void
+test_stream_reconnects (void)
+{
+  oc_conn_config cfg;
+  memset (&cfg, 0, sizeof cfg);
+  cfg.base_url = base_url;
+  cfg.event_path = "/event?directory=%2Ftmp";
+  cfg.backoff_min_ms = 20;
+  cfg.backoff_max_ms = 80;
+  cfg.notify_fd = -1;
+  const char *err = NULL;
+  oc_conn *c = oc_conn_start (&cfg, &err);
+  CHECK (c != NULL);
+  tally t;
+  memset (&t, 0, sizeof t);
+  wait_for (c, &t, three_connects, 10);
+  CHECK (t.connected >= 3);
+  CHECK (t.disconnected >= 2);
+  CHECK (t.last_delay >= 20 && t.last_delay <= 80);
+  CHECK (t.events >= 3);
+  /* Each connection: one malformed event and one cut event.  */
+  CHECK (t.warnings >= 4);
+  CHECK (strncmp (t.text, "HelloHelloHello", 15) == 0);
+  oc_conn_stop (c);
+}
+
+static void
+test_requests (void)
+{
+  oc_conn_config cfg;
+  memset (&cfg, 0, sizeof cfg);
+  cfg.base_url = base_url;
+  cfg.user = "opencode";
+  cfg.password = "secret";
+  cfg.notify_fd = -1;
+  const char *err = NULL;
+  oc_conn *c = oc_conn_start (&cfg, &err);
+  CHECK (c != NULL);
+
+  tally t;
+  memset (&t, 0, sizeof t);
+  long id = oc_conn_request (c, "POST", "/echo?x=1", "{\"a\":[1,2]}", 11, 5000, &err);
+  CHECK (id > 0);
+  wait_for (c, &t, one_response, 5);
+  CHECK (t.status == 200);
+  CHECK_STR (t.body, "{\"auth\":true,\"body\":{\"a\":[1,2]}}");
+
+  memset (&t, 0, sizeof t);
+  oc_conn_request (c, "GET", "/missing", NULL, 0, 5000, &err);
+  wait_for (c, &t, one_response, 5);
+  CHECK (t.status == 404);
+  CHECK_STR (t.body, "not found");
+
+  memset (&t, 0, sizeof t);
+  oc_conn_request (c, "GET", "/slow", NULL, 0, 300, &err);
+  wait_for (c, &t, one_response, 5);
+  CHECK (t.failures == 1 && t.curl_code == 28);   /* Timed out.  */
+
+  /* Refused arguments: header injection and unknown methods.  */
+  CHECK (oc_conn_request (c, "GET", "/a\r\nX-Evil: 1", NULL, 0, 0, &err) == -1);
+  CHECK (oc_conn_request (c, "GET", "/a b", NULL, 0, 0, &err) == -1);
+  CHECK (oc_conn_request (c, "TRACE", "/a", NULL, 0, 0, &err) == -1);
+
+  /* A cancelled request never reports.  */
+  memset (&t, 0, sizeof t);
+  long slow = oc_conn_request (c, "GET", "/slow", NULL, 0, 5000, &err);
+  oc_conn_cancel (c, slow);
+  oc_conn_request (c, "GET", "/echo", NULL, 0, 5000, &err);
+  wait_for (c, &t, one_response, 5);
+  CHECK (t.responses == 1 && t.failures == 0);
+  oc_conn_stop (c);
+}
+
+static void
+test_refused_port (void)
+{
+  oc_conn_config cfg;
+  memset (&cfg, 0, sizeof cfg);
+  cfg.base_url = "http://127.0.0.1:1";
+  cfg.event_path = "/event";
+  cfg.backoff_min_ms = 10;
+  cfg.backoff_max_ms = 40;
+  cfg.notify_fd = -1;
+  const char *err = NULL;
+  oc_conn *c = oc_conn_start (&cfg, &err);
+  tally t;
+  memset (&t, 0, sizeof t);
+  oc_conn_request (c, "GET", "/x", NULL, 0, 2000, &err);
+  wait_for (c, &t, one_response, 5);
+  CHECK (t.failures == 1 && t.curl_code == 7);
+  CHECK (t.disconnected >= 1 && t.connected == 0);
+  oc_conn_stop (c);
+  CHECK (oc_conn_start (&(oc_conn_config) { .base_url = "ftp://x", .notify_fd = -1 }, &err) == NULL);
+}
+
+static void
+test_abandon (void)
+{
+  oc_conn_config cfg;
+  memset (&cfg, 0, sizeof cfg);
+  cfg.base_url = base_url;
+  cfg.event_path = "/event";
+  cfg.notify_fd = -1;
+  const char *err = NULL;
+  oc_conn *c = oc_conn_start (&cfg, &err);
+  CHECK (c != NULL);
+  usleep (20000);
+  oc_conn_abandon (c);          /* The worker frees itself.  */
+  usleep (200000);
+}
+
+int
+main (void)
+{
+  oc_conn_global_init ();
+  server_start ();
+  snprintf (base_url, sizeof base_url, "http://127.0.0.1:%d", srv_port);
+  RUN (test_stream_reconnects);
+  RUN (test_requests);
+  RUN (test_refused_port);
+  RUN (test_abandon);
+  server_stop ();
+  curl_global_cleanup ();
+  DONE ();
+}

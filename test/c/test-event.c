@@ -1,0 +1,102 @@
+/* test-event.c --- unit tests of event routing and JSON checks  */
+#include "oc-event.h"
+#include "oc-test.h"
+
+static oc_item *
+route (const char *s, size_t len)
+{
+  oc_queue q;
+  oc_queue_init (&q, -1);
+  oc_event_route (&q, s, len);
+  oc_item *it = oc_queue_drain (&q);
+  oc_queue_destroy (&q);
+  return it;
+}
+
+#define ROUTE(s) route ((s), sizeof (s) - 1)
+
+static void
+test_event_properties (void)
+{
+  oc_item *it = ROUTE ("{\"id\":\"evt_1\",\"type\":\"session.status\","
+                       "\"properties\":{\"sessionID\":\"ses_1\",\"status\":{\"type\":\"busy\"}}}");
+  CHECK (it && it->kind == OC_ITEM_EVENT);
+  CHECK_STR (it->type, "session.status");
+  CHECK_STR (json_object_get_string (json_object_object_get (it->json, "sessionID")), "ses_1");
+  oc_item_free_list (it);
+}
+
+static void
+test_delta (void)
+{
+  oc_item *it = ROUTE ("{\"type\":\"message.part.delta\",\"properties\":{"
+                       "\"sessionID\":\"ses\",\"messageID\":\"msg\",\"partID\":\"prt\","
+                       "\"field\":\"text\",\"delta\":\"h\\u00e9\\n\"}}");
+  CHECK (it && it->kind == OC_ITEM_DELTA);
+  CHECK_STR (it->part, "prt");
+  CHECK_STR (it->text.data, "h\xc3\xa9\n");
+  oc_item_free_list (it);
+}
+
+static void
+test_global_wrapper (void)
+{
+  oc_item *it = ROUTE ("{\"directory\":\"/p\",\"payload\":{\"type\":\"todo.updated\",\"properties\":{}}}");
+  CHECK (it && it->kind == OC_ITEM_EVENT);
+  CHECK_STR (it->type, "todo.updated");
+  oc_item_free_list (it);
+}
+
+static void
+expect_warning (const char *s, size_t len)
+{
+  oc_item *it = route (s, len);
+  CHECK (it && it->kind == OC_ITEM_WARNING && !it->next);
+  oc_item_free_list (it);
+}
+
+static void
+test_bad_input (void)
+{
+  expect_warning ("{\"type\":", 8);                         /* truncated */
+  expect_warning ("not json", 8);
+  expect_warning ("{\"type\":\"x\"} trailing", 21);
+  expect_warning ("{\"properties\":{}}", 17);               /* no type */
+  expect_warning ("[1,2]", 5);
+  expect_warning ("{\"type\":\"a\xff\xfe\"}", 14);            /* bad UTF-8 */
+  expect_warning ("{\"type\":\"\xc0\xaf\"}", 12);             /* overlong */
+  expect_warning ("{\"type\":\"message.part.delta\",\"properties\":{\"delta\":1}}", 53);
+  expect_warning ("", 0);
+}
+
+static void
+test_unknown_type_passes (void)
+{
+  oc_item *it = ROUTE ("{\"type\":\"future.thing\",\"properties\":{\"x\":[1,null,false]}}");
+  CHECK (it && it->kind == OC_ITEM_EVENT);
+  CHECK_STR (it->type, "future.thing");
+  oc_item_free_list (it);
+}
+
+static void
+test_nul_and_surrogates (void)
+{
+  oc_item *it = ROUTE ("{\"type\":\"t\",\"properties\":{\"s\":\"a\\u0000b\\ud83d\\ude00\"}}");
+  CHECK (it && it->kind == OC_ITEM_EVENT);
+  json_object *s = json_object_object_get (it->json, "s");
+  CHECK (json_object_get_string_len (s) == 7);
+  CHECK (memcmp (json_object_get_string (s), "a\0b\xf0\x9f\x98\x80", 7) == 0);
+  oc_item_free_list (it);
+}
+
+int
+main (void)
+{
+  RUN (test_event_properties);
+  RUN (test_delta);
+  RUN (test_global_wrapper);
+  RUN (test_bad_input);
+  RUN (test_unknown_type_passes);
+  RUN (test_nul_and_surrogates);
+  DONE ();
+}
