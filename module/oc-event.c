@@ -25,6 +25,14 @@ oc_json_parse (const char *text, size_t len, const char **err)
                           | JSON_TOKENER_VALIDATE_UTF8);
   json_object *obj = json_tokener_parse_ex (tok, text, (int) len);
   enum json_tokener_error e = json_tokener_get_error (tok);
+  size_t end = (size_t) json_tokener_get_parse_end (tok);
+  if (e == json_tokener_continue && !obj)
+    {
+      /* A top-level number only ends at a delimiter: give it one.  */
+      obj = json_tokener_parse_ex (tok, " ", 1);
+      e = json_tokener_get_error (tok);
+      end = len;
+    }
   if (e == json_tokener_continue)
     {
       /* The text ended inside a value.  */
@@ -40,10 +48,10 @@ oc_json_parse (const char *text, size_t len, const char **err)
       if (err)
         *err = json_tokener_error_desc (e);
     }
-  else if ((size_t) json_tokener_get_parse_end (tok) < len)
+  else if (end < len)
     {
       /* Only white space may follow the value.  */
-      for (size_t i = json_tokener_get_parse_end (tok); i < len; i++)
+      for (size_t i = end; i < len; i++)
         if (!strchr (" \t\r\n", text[i]))
           {
             json_object_put (obj);

@@ -67,6 +67,7 @@ test_bad_input (void)
   expect_warning ("{\"type\":\"\xc0\xaf\"}", 12);             /* overlong */
   expect_warning ("{\"type\":\"message.part.delta\",\"properties\":{\"delta\":1}}", 53);
   expect_warning ("", 0);
+  expect_warning ("12", 2);                                 /* not an object */
 }
 
 static void

@@ -1,0 +1,197 @@
+;;; opencode-connection-test.el --- Tests of the module and connections  -*- lexical-binding: t; -*-
+
+;;; Commentary:
+
+;; The module against a loopback SSE server inside the test Emacs, fed
+;; with a recorded stream in several chunk sizes; dropped connections,
+;; malformed events, HTTP errors and refused arguments.
+
+;;; Code:
+
+(require 'ert)
+(require 'opencode-test-helpers)
+
+(defun opencode-test--log-count (regexp)
+  "Count lines of *opencode-log* matching REGEXP."
+  (with-current-buffer (get-buffer-create "*opencode-log*")
+    (count-matches regexp (point-min) (point-max))))
+
+(defun opencode-test--replay (fixture chunk &optional until)
+  "Replay FIXTURE in pieces of CHUNK bytes to a new connection.
+Collect (TYPE . PROPS) of every event until UNTIL (a predicate on the
+list, newest first) holds; return the list oldest first, and the
+connection states seen, as (EVENTS . STATES)."
+  (let* ((bytes (opencode-test-fixture fixture))
+         (server (opencode-test-http-start
+                  (lambda (proc _method path _headers _body)
+                    (if (string-prefix-p "/event" path)
+                        (progn
+                          (process-send-string
+                           proc "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\n")
+                          (opencode-test-send-chunked proc bytes chunk))
+                      (opencode-test-respond proc "404 Not Found" "text/plain" "no")))))
+         (opencode-reconnect-min-delay 0.05)
+         (opencode-reconnect-max-delay 0.2)
+         (events nil) (states nil)
+         (conn (opencode-connection-open
+                (format "http://127.0.0.1:%d" (opencode-test-port server)) "/tmp"))
+         (opencode-event-functions
+          (list (lambda (c type props) (when (eq c conn) (push (cons type props) events)))))
+         (opencode-connection-state-functions
+          (list (lambda (c state _d) (when (eq c conn) (push state states))))))
+    (unwind-protect
+        (opencode-test-wait
+         (lambda ()
+           (funcall (or until
+                        (lambda (evs)
+                          (cl-find-if (lambda (e)
+                                        (and (equal (car e) "session.status")
+                                             (equal (plist-get (plist-get (cdr e) :status) :type)
+                                                    "idle")))
+                                      evs)))
+                    events))
+         30)
+      (opencode-connection-close conn)
+      (delete-process server))
+    (cons (nreverse events) (nreverse states))))
+
+(defun opencode-test--delta-text (events part)
+  "Concatenate the deltas of PART in EVENTS."
+  (mapconcat (lambda (e) (plist-get (cdr e) :delta))
+             (cl-remove-if-not (lambda (e) (and (equal (car e) "message.part.delta")
+                                                (equal (plist-get (cdr e) :partID) part)))
+                               events)
+             ""))
+
+(defconst opencode-test--expected-text
+  (concat (mapconcat (lambda (i) (format "tok%d é中😀 " i)) (number-sequence 0 49) "")
+          "END"))
+
+(ert-deftest opencode-connection/replay-chunk-sizes ()
+  "The recorded stream gives the same events in every chunk size."
+  (dolist (chunk '(1 7 400 8192))
+    (let* ((warnings-before (opencode-test--log-count "malformed event skipped"))
+           (result (opencode-test--replay "stream-basic.sse" chunk))
+           (events (car result))
+           (types (delete-dups (mapcar #'car events))))
+      (ert-info ((format "chunk size %d" chunk))
+        (should (equal (car types) "server.connected"))
+        (should (equal types '("server.connected" "session.created" "session.status"
+                               "message.updated" "message.part.updated"
+                               "message.part.delta" "future.unknown.type")))
+        (should (equal (opencode-test--delta-text events "prt_r")
+                       (mapconcat (lambda (i) (format "think%d " i)) (number-sequence 0 9) "")))
+        (should (equal (opencode-test--delta-text events "prt_t") opencode-test--expected-text))
+        ;; Deltas are merged: never more events than the stream had.
+        (should (<= (cl-count "message.part.delta" events :key #'car :test #'equal) 61))
+        ;; Unknown types pass through with their data.
+        (should (equal (plist-get (cdr (assoc "future.unknown.type" events)) :anything)
+                       [1 :null :false t 1.5]))
+        ;; The broken JSON and the invalid UTF-8 event were logged and skipped.
+        (should (>= (- (opencode-test--log-count "malformed event skipped") warnings-before) 2))
+        (should (equal (seq-take (cdr result) 2) '(connecting connected)))))))
+
+(ert-deftest opencode-connection/reconnects-after-drop ()
+  "A stream the server closes is reopened, with backoff, and events go on."
+  (let* ((result (opencode-test--replay
+                  "stream-basic.sse" 8192
+                  (lambda (evs) (>= (cl-count "server.connected" evs :key #'car :test #'equal) 3))))
+         (states (cdr result)))
+    (should (>= (cl-count "server.connected" (car result) :key #'car :test #'equal) 3))
+    (should (equal (seq-take states 6)
+                   '(connecting connected disconnected connecting connected disconnected)))))
+
+(ert-deftest opencode-connection/parse-json-matches-emacs ()
+  "The module's JSON objects are what `json-parse-string' gives."
+  (opencode-module-ensure)
+  (dolist (s '("{\"a\":1,\"b\":[true,false,null],\"c\":{\"d\":\"é\"},\"e\":-2.5}"
+               "[]" "{}" "[{\"k\":{}}]" "12345678901"))
+    (should (equal (opencode--module-parse-json s)
+                   (json-parse-string s :object-type 'plist :null-object :null
+                                      :false-object :false))))
+  ;; NUL, which Emacs's own parser refuses, is kept.
+  (should (equal (opencode--module-parse-json "\"x\\u0000y\"") "x\0y"))
+  (should-error (opencode--module-parse-json "{\"a\":") :type 'opencode-module-error)
+  (should-error (opencode--module-parse-json (decode-coding-string "\"\xff\"" 'binary))
+                :type 'opencode-module-error))
+
+(ert-deftest opencode-connection/requests-and-errors ()
+  "Replies, HTTP errors, non-JSON bodies and timeouts reach Lisp typed."
+  (let* ((server (opencode-test-http-start
+                  (lambda (proc method path headers body)
+                    (pcase path
+                      ((pred (string-prefix-p "/ok"))
+                       (opencode-test-respond
+                        proc "200 OK" "application/json"
+                        (json-serialize `(:method ,method :path ,path :body ,body
+                                                  :auth ,(or (cdr (assoc "authorization" headers)) "")))))
+                      ((pred (string-prefix-p "/boom"))
+                       (opencode-test-respond proc "500 Internal Server Error" "application/json"
+                                              "{\"name\":\"UnknownError\",\"data\":{\"message\":\"it broke\"}}"))
+                      ((pred (string-prefix-p "/html"))
+                       (opencode-test-respond proc "200 OK" "text/html" "<html>"))
+                      ((pred (string-prefix-p "/slow")) nil)
+                      (_ (opencode-test-respond proc "404 Not Found" "text/plain" "nope"))))))
+         (conn (opencode-connection-open
+                (format "http://127.0.0.1:%d" (opencode-test-port server)) "/tmp/my dir"
+                :user "opencode" :password "pw")))
+    (unwind-protect
+        (progn
+          (let ((r (opencode-request-sync conn "POST" "/ok" :body '(:x "é" :y [1 2]))))
+            (should (equal (plist-get r :method) "POST"))
+            (should (equal (plist-get r :path) "/ok?directory=%2Ftmp%2Fmy%20dir"))
+            (should (equal (json-parse-string (plist-get r :body) :object-type 'plist)
+                           '(:x "é" :y [1 2])))
+            (should (equal (plist-get r :auth)
+                           (concat "Basic " (base64-encode-string "opencode:pw")))))
+          (let ((err (should-error (opencode-request-sync conn "GET" "/boom")
+                                   :type 'opencode-http-error)))
+            (should (string-match-p "GET /boom: HTTP 500: it broke" (cadr err)))
+            (should (equal (nth 2 err) 500)))
+          (should-error (opencode-request-sync conn "GET" "/html") :type 'opencode-json-error)
+          (should-error (opencode-request-sync conn "GET" "/slow" :timeout 0.3)
+                        :type 'opencode-timeout)
+          (should-error (opencode-request conn "GET" "/a\nb") :type 'opencode-module-error)
+          (should-error (opencode-request conn "TRACE" "/a") :type 'opencode-module-error)
+          ;; Async: the callback runs later, from the pipe's filter.
+          (let ((got nil))
+            (opencode-request conn "GET" (opencode--path "ok" "ses/../x")
+                              :callback (lambda (d) (setq got d)))
+            (should (opencode-test-wait (lambda () got) 10))
+            (should (equal (plist-get got :path) "/ok/ses%2F..%2Fx?directory=%2Ftmp%2Fmy%20dir")))
+          (should (zerop (hash-table-count (opencode-connection-callbacks conn)))))
+      (opencode-connection-close conn)
+      (delete-process server))))
+
+(ert-deftest opencode-connection/wrong-password-and-dead-server ()
+  "A 401 and a refused port give clear states; closing is clean."
+  (let* ((server (opencode-test-http-start
+                  (lambda (proc _m _p _h _b)
+                    (opencode-test-respond proc "401 Unauthorized" "text/plain" "Unauthorized"))))
+         (opencode-reconnect-min-delay 0.05)
+         (opencode-reconnect-max-delay 0.1)
+         (conn (opencode-connection-open
+                (format "http://127.0.0.1:%d" (opencode-test-port server)) "/tmp")))
+    (unwind-protect
+        (progn
+          (should (opencode-test-wait
+                   (lambda () (opencode-connection--drain conn)
+                     (eq (opencode-connection-state conn) 'disconnected))))
+          (should (string-match-p "HTTP 401 (wrong or missing password)"
+                                  (opencode-connection-state-detail conn))))
+      (opencode-connection-close conn)
+      (delete-process server)))
+  (let ((conn (opencode-connection-open "http://127.0.0.1:1" "/tmp")))
+    (unwind-protect
+        (progn
+          (should-error (opencode-request-sync conn "GET" "/x") :type 'opencode-curl-error)
+          (should (opencode-test-wait
+                   (lambda () (eq (opencode-connection-state conn) 'disconnected)))))
+      (should (null (opencode-connection-close conn)))
+      (should-not (opencode-connection-live-p conn))
+      (should-error (opencode--module-request (opencode-connection-handle conn) "GET" "/" nil)
+                    :type 'opencode-module-error)
+      (should-error (opencode--module-drain 42) :type 'opencode-module-error))))
+
+(provide 'opencode-connection-test)
+;;; opencode-connection-test.el ends here

@@ -1,0 +1,202 @@
+;;; opencode-test-helpers.el --- Loopback servers for the tests  -*- lexical-binding: t; -*-
+
+;;; Commentary:
+
+;; Everything the tests serve runs inside the test Emacs, on 127.0.0.1:
+;; a tiny HTTP server (`opencode-test-http-start'), an SSE replayer that
+;; sends a recorded stream in chunks of a chosen size, and a scripted
+;; mock of an OpenAI-compatible Chat Completions endpoint that the real
+;; OpenCode server uses as its model.  Also: starting the real server in
+;; a scratch HOME and project (`opencode-test-with-real-server').
+
+;;; Code:
+
+(require 'cl-lib)
+(require 'ert)
+(require 'json)
+(require 'opencode)
+
+(defconst opencode-test-dir
+  (file-name-directory (or load-file-name buffer-file-name))
+  "The test directory.")
+
+(defun opencode-test-wait (pred &optional seconds)
+  "Process events until PRED returns non-nil or SECONDS (default 20) pass.
+Return PRED's value, or nil on timeout."
+  (let ((deadline (+ (float-time) (or seconds 20)))
+        (v nil))
+    (while (and (not (setq v (funcall pred))) (< (float-time) deadline))
+      (accept-process-output nil 0.02))
+    v))
+
+;;;; A tiny HTTP server
+
+(defun opencode-test--http-filter (handler)
+  "Return a process filter that parses one request and calls HANDLER."
+  (lambda (proc string)
+    (let ((buf (concat (or (process-get proc 'buf) "") string)))
+      (process-put proc 'buf buf)
+      (when-let ((end (string-search "\r\n\r\n" buf)))
+        (let* ((head (substring buf 0 end))
+               (lines (split-string head "\r\n"))
+               (request (split-string (car lines) " "))
+               (headers (mapcar (lambda (l)
+                                  (when (string-match "\\`\\([^:]+\\): *\\(.*\\)\\'" l)
+                                    (cons (downcase (match-string 1 l)) (match-string 2 l))))
+                                (cdr lines)))
+               (len (string-to-number (or (cdr (assoc "content-length" headers)) "0")))
+               (body (substring buf (+ end 4))))
+          (when (and (>= (length body) len) (not (process-get proc 'handled)))
+            (process-put proc 'handled t)
+            (funcall handler proc (nth 0 request) (nth 1 request) headers
+                     (decode-coding-string body 'utf-8))))))))
+
+(defun opencode-test-http-start (handler)
+  "Start a loopback HTTP server calling HANDLER; return the server process.
+HANDLER gets PROC METHOD PATH HEADERS BODY and answers on PROC."
+  (make-network-process :name "opencode-test-http" :server t
+                        :host "127.0.0.1" :service t :family 'ipv4
+                        :coding 'binary :noquery t
+                        :filter (opencode-test--http-filter handler)))
+
+(defun opencode-test-port (server)
+  "Return the port SERVER listens on."
+  (process-contact server :service))
+
+(defun opencode-test-respond (proc status content-type body)
+  "Answer on PROC with STATUS, CONTENT-TYPE and BODY, then close."
+  (let ((bytes (encode-coding-string body 'utf-8)))
+    (process-send-string
+     proc (format "HTTP/1.1 %s\r\nContent-Type: %s\r\nContent-Length: %d\r\nConnection: close\r\n\r\n"
+                  status content-type (length bytes)))
+    (process-send-string proc bytes)
+    (process-send-eof proc)))
+
+(defun opencode-test-send-chunked (proc bytes size &optional keep-open)
+  "Send unibyte BYTES on PROC in pieces of SIZE bytes, then close.
+Each piece is flushed on its own so the reader sees the boundaries.
+With KEEP-OPEN, do not close."
+  (let ((i 0) (n (length bytes)))
+    (while (< i n)
+      (when (process-live-p proc)
+        (process-send-string proc (substring bytes i (min n (+ i size)))))
+      (setq i (+ i size))
+      (when (< size 64) (accept-process-output nil 0.0005))))
+  (unless keep-open
+    (when (process-live-p proc) (delete-process proc))))
+
+(defun opencode-test-fixture (name)
+  "Return the bytes of fixture NAME, unibyte."
+  (with-temp-buffer
+    (set-buffer-multibyte nil)
+    (insert-file-contents-literally (expand-file-name (concat "fixtures/" name) opencode-test-dir))
+    (buffer-string)))
+
+;;;; The scripted mock model
+
+(defvar opencode-test-mock-script nil
+  "What the mock model answers, a list of turns consumed in order.
+Each turn is a list of chunk deltas (plists such as (:content \"Hi\")),
+optionally followed by a finish reason keyword :stop or :tool_calls.
+When empty, the mock answers \"Hello from the mock.\".")
+
+(defvar opencode-test-mock-requests nil
+  "The parsed bodies of chat requests the mock received, newest first.")
+
+(defun opencode-test--mock-chunk (delta &optional finish)
+  "Return one SSE chunk carrying DELTA with FINISH reason."
+  (concat "data: "
+          (json-serialize
+           `(:id "chatcmpl-mock" :object "chat.completion.chunk" :created 0
+                 :model "mock-1"
+                 :choices [(:index 0 :delta ,(or delta (make-hash-table))
+                                   :finish_reason ,(or finish :null))]))
+          "\n\n"))
+
+(defun opencode-test--mock-handler (proc method path _headers body)
+  "Answer a request to the mock model: PROC, METHOD, PATH and BODY."
+  (cond
+   ((and (equal method "POST") (string-suffix-p "/chat/completions" path))
+    (let* ((req (json-parse-string body :object-type 'plist))
+           (tools (plist-get req :tools))
+           (turn (cond ((or (null tools) (equal tools [])) ; title request
+                        '((:content "Mock title") :stop))
+                       (opencode-test-mock-script (pop opencode-test-mock-script))
+                       (t '((:content "Hello") (:content " from the")
+                            (:content " mock.") :stop))))
+           (finish (if (keywordp (car (last turn)))
+                       (substring (symbol-name (car (last turn))) 1)
+                     "stop"))
+           (deltas (cl-remove-if #'keywordp turn)))
+      (push req opencode-test-mock-requests)
+      (process-send-string
+       proc "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n")
+      (process-send-string proc (opencode-test--mock-chunk '(:role "assistant" :content "")))
+      (dolist (d deltas)
+        (process-send-string proc (encode-coding-string (opencode-test--mock-chunk d) 'utf-8)))
+      (process-send-string proc (opencode-test--mock-chunk nil finish))
+      (process-send-string proc "data: [DONE]\n\n")
+      (process-send-eof proc)))
+   (t (opencode-test-respond proc "404 Not Found" "application/json"
+                             "{\"error\":\"not found\"}"))))
+
+;;;; The real server
+
+(defun opencode-test-server-program ()
+  "Return the pinned `opencode' binary, or nil."
+  (let ((pinned (expand-file-name "../.deps/node_modules/.bin/opencode" opencode-test-dir)))
+    (or (getenv "OPENCODE_TEST_SERVER")
+        (and (file-executable-p pinned) pinned))))
+
+(defmacro opencode-test-with-real-server (conn-var &rest body)
+  "Run BODY with CONN-VAR connected to a fresh real OpenCode server.
+The server runs with a scratch HOME in a scratch git project whose
+opencode.json points at the mock model; everything is stopped and
+removed afterwards."
+  (declare (indent 1) (debug (symbolp body)))
+  `(let* ((root (make-temp-file "opencode-test-" t))
+          (home (expand-file-name "home" root))
+          (project (expand-file-name "project" root))
+          (mock (opencode-test-http-start #'opencode-test--mock-handler))
+          (opencode-test-mock-requests nil)
+          (process-environment
+           (append (list (concat "HOME=" home)
+                         (concat "XDG_CONFIG_HOME=" home "/.config")
+                         (concat "XDG_DATA_HOME=" home "/.local/share")
+                         (concat "XDG_CACHE_HOME=" home "/.cache")
+                         (concat "XDG_STATE_HOME=" home "/.local/state")
+                         "OPENCODE_DISABLE_AUTOUPDATE=1"
+                         "OPENCODE_DISABLE_SHARE=1")
+                   process-environment))
+          (opencode-server-program (opencode-test-server-program))
+          (opencode-server-url nil)
+          (opencode-server--local nil)
+          (opencode-connections nil)
+          (,conn-var nil))
+     (unless opencode-server-program
+       (error "No OpenCode server: run `make deps'"))
+     (make-directory home t)
+     (make-directory project t)
+     (call-process "git" nil nil nil "-C" project "init" "-q")
+     (with-temp-file (expand-file-name "opencode.json" project)
+       (insert (json-serialize
+                `(:$schema "https://opencode.ai/config.json"
+                  :provider (:mock (:npm "@ai-sdk/openai-compatible" :name "Mock"
+                                    :options (:baseURL ,(format "http://127.0.0.1:%d/v1"
+                                                                (opencode-test-port mock))
+                                              :apiKey "x")
+                                    :models (:mock-1 (:name "Mock 1"))))
+                  :model "mock/mock-1" :small_model "mock/mock-1"))))
+     (unwind-protect
+         (let ((default-directory (file-name-as-directory project)))
+           (setq ,conn-var (opencode-connect project))
+           (should (opencode-test-wait
+                    (lambda () (eq (opencode-connection-state ,conn-var) 'connected))
+                    30))
+           ,@body)
+       (opencode-disconnect-all)
+       (delete-process mock)
+       (delete-directory root t))))
+
+(provide 'opencode-test-helpers)
+;;; opencode-test-helpers.el ends here
