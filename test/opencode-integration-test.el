@@ -1,0 +1,97 @@
+;;; opencode-integration-test.el --- Tests against the real OpenCode server  -*- lexical-binding: t; -*-
+
+;;; Commentary:
+
+;; These start the real `opencode serve' (the pinned npm package,
+;; `make deps') on 127.0.0.1 with a scratch HOME and project, whose
+;; model is the scripted mock in opencode-test-helpers.el.  See
+;; test/README.md for running the server offline by hand.
+
+;;; Code:
+
+(require 'ert)
+(require 'opencode-test-helpers)
+(require 'opencode-api)
+(require 'opencode-sessions)
+
+(ert-deftest opencode-integration/prompt-streams-text ()
+  "A prompt sent from Emacs streams the mock's text back through the module."
+  (opencode-test-with-real-server conn
+    (let* ((events nil)
+           (opencode-event-functions
+            (list (lambda (c type props) (when (eq c conn) (push (cons type props) events)))))
+           (session (opencode-request-sync conn "POST" "/session"
+                                           :body '(:title "integration")))
+           (sid (plist-get session :id)))
+      (should (string-prefix-p "ses_" sid))
+      (opencode-api-session-prompt-async conn sid "Say hello")
+      ;; Wait for the reply to finish: the session goes idle after busy.
+      (should (opencode-test-wait
+               (lambda ()
+                 (and (cl-find-if (lambda (e) (and (equal (car e) "session.status")
+                                                   (equal (plist-get (plist-get (cdr e) :status) :type) "busy")))
+                                  events)
+                      (cl-find-if (lambda (e) (and (equal (car e) "session.status")
+                                                   (equal (plist-get (cdr e) :sessionID) sid)
+                                                   (equal (plist-get (plist-get (cdr e) :status) :type) "idle")))
+                                  events)))
+               60))
+      (let* ((deltas (cl-remove-if-not (lambda (e) (and (equal (car e) "message.part.delta")
+                                                        (equal (plist-get (cdr e) :sessionID) sid)
+                                                        (equal (plist-get (cdr e) :field) "text")))
+                                       (reverse events)))
+             (streamed (mapconcat (lambda (e) (plist-get (cdr e) :delta)) deltas "")))
+        ;; The text streamed as deltas, merged or not, is the mock's reply...
+        (should (string-match-p "Hello from the mock\\." streamed))
+        ;; ...and what the server stored.
+        (let* ((messages (opencode-request-sync conn "GET" (opencode--path "session" sid "message")))
+               (assistant (cl-find-if (lambda (m) (equal (plist-get (plist-get m :info) :role)
+                                                         "assistant"))
+                                      messages))
+               (text (cl-find-if (lambda (p) (equal (plist-get p :type) "text"))
+                                 (plist-get assistant :parts))))
+          (should (equal (plist-get text :text) "Hello from the mock."))
+          (should (equal (plist-get text :text) streamed))))
+      ;; The mock was asked with the user's words.
+      (should (cl-some (lambda (req) (string-match-p "Say hello" (json-serialize req)))
+                       opencode-test-mock-requests)))))
+
+(ert-deftest opencode-integration/sessions-crud ()
+  "Create, rename, list, search and delete sessions on the real server."
+  (opencode-test-with-real-server conn
+    (let* ((a (opencode-request-sync conn "POST" "/session" :body '(:title "alpha one")))
+           (b (opencode-request-sync conn "POST" "/session" :body '(:title "beta two"))))
+      (opencode-request-sync conn "PATCH" (opencode--path "session" (plist-get b :id))
+                             :body '(:title "gamma three"))
+      (let ((all (opencode-request-sync conn "GET" "/session"))
+            (found (opencode-request-sync conn "GET" "/session" :query '(("search" . "gamma")))))
+        (should (= (length all) 2))
+        (should (equal (mapcar (lambda (s) (plist-get s :title)) found) '("gamma three"))))
+      (opencode-request-sync conn "DELETE" (opencode--path "session" (plist-get a :id)))
+      (should (= (length (opencode-request-sync conn "GET" "/session")) 1))
+      (let ((err (should-error (opencode-request-sync conn "GET" (opencode--path "session" (plist-get a :id)))
+                               :type 'opencode-http-error)))
+        (should (string-match-p "404" (cadr err)))))))
+
+(ert-deftest opencode-integration/session-list-buffer-is-live ()
+  "`opencode-sessions' lists the project's sessions and follows events."
+  (opencode-test-with-real-server conn
+    (opencode-request-sync conn "POST" "/session" :body '(:title "first session"))
+    (let ((buf (opencode-sessions (opencode-connection-directory conn))))
+      (unwind-protect
+          (with-current-buffer buf
+            (should (opencode-test-wait
+                     (lambda () (save-excursion
+                                  (goto-char (point-min))
+                                  (search-forward "first session" nil t)))))
+            ;; A session made elsewhere shows up through session.created.
+            (opencode-request conn "POST" "/session" :body '(:title "made elsewhere"))
+            (should (opencode-test-wait
+                     (lambda () (save-excursion
+                                  (goto-char (point-min))
+                                  (search-forward "made elsewhere" nil t)))))
+            (should (= 2 (length tabulated-list-entries))))
+        (kill-buffer buf)))))
+
+(provide 'opencode-integration-test)
+;;; opencode-integration-test.el ends here
