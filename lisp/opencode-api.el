@@ -20,24 +20,32 @@
                                           callback errback)
   "List the sessions of CONN's project (GET /session).
 SEARCH filters by title, LIMIT caps the count, ROOTS non-nil leaves out
-forks, START is a time (ms) of last update to list from."
+forks, START is a time (ms) of last update to list from.
+CONN is the connection; CALLBACK and ERRBACK are as for
+`opencode-request'."
   (opencode-request conn "GET" "/session"
                     :query `(("search" . ,search) ("limit" . ,limit)
                              ("roots" . ,roots) ("start" . ,start))
                     :callback callback :errback errback))
 
 (cl-defun opencode-api-session-status (conn &key callback errback)
-  "Get the status of every busy session (GET /session/status)."
+  "Get the status of every busy session (GET /session/status).
+CONN is the connection; CALLBACK and ERRBACK are as for
+`opencode-request'."
   (opencode-request conn "GET" "/session/status"
                     :callback callback :errback errback))
 
 (cl-defun opencode-api-session-get (conn id &key callback errback)
-  "Get session ID (GET /session/:id)."
+  "Get session ID (GET /session/:id).
+CONN is the connection; CALLBACK and ERRBACK are as for
+`opencode-request'."
   (opencode-request conn "GET" (opencode--path "session" id)
                     :callback callback :errback errback))
 
 (cl-defun opencode-api-session-create (conn &key title parent callback errback)
-  "Create a session (POST /session) with TITLE, a fork of PARENT if given."
+  "Create a session (POST /session) with TITLE, a fork of PARENT if given.
+CONN is the connection; CALLBACK and ERRBACK are as for
+`opencode-request'."
   (opencode-request conn "POST" "/session"
                     :body (let ((h (make-hash-table :test 'equal)))
                             (when title (puthash "title" title h))
@@ -47,7 +55,9 @@ forks, START is a time (ms) of last update to list from."
 
 (cl-defun opencode-api-session-update (conn id &key title archived
                                             callback errback)
-  "Update session ID (PATCH /session/:id): TITLE, or ARCHIVED time (ms)."
+  "Update session ID (PATCH /session/:id): TITLE, or ARCHIVED time (ms).
+CONN is the connection; CALLBACK and ERRBACK are as for
+`opencode-request'."
   (opencode-request conn "PATCH" (opencode--path "session" id)
                     :body (let ((h (make-hash-table :test 'equal)))
                             (when title (puthash "title" title h))
@@ -57,19 +67,25 @@ forks, START is a time (ms) of last update to list from."
                     :callback callback :errback errback))
 
 (cl-defun opencode-api-session-delete (conn id &key callback errback)
-  "Delete session ID and its children (DELETE /session/:id)."
+  "Delete session ID and its children (DELETE /session/:id).
+CONN is the connection; CALLBACK and ERRBACK are as for
+`opencode-request'."
   (opencode-request conn "DELETE" (opencode--path "session" id)
                     :callback callback :errback errback))
 
 (cl-defun opencode-api-session-abort (conn id &key callback errback)
-  "Abort the running reply of session ID (POST /session/:id/abort)."
+  "Abort the running reply of session ID (POST /session/:id/abort).
+CONN is the connection; CALLBACK and ERRBACK are as for
+`opencode-request'."
   (opencode-request conn "POST" (opencode--path "session" id "abort")
                     :callback callback :errback errback))
 
 (cl-defun opencode-api-session-messages (conn id &key limit before
                                               callback errback)
   "Get messages of session ID (GET /session/:id/message).
-LIMIT caps the count; BEFORE is a message id to page backwards from."
+LIMIT caps the count; BEFORE is a message id to page backwards from.
+CONN is the connection; CALLBACK and ERRBACK are as for
+`opencode-request'."
   (opencode-request conn "GET" (opencode--path "session" id "message")
                     :query `(("limit" . ,limit) ("before" . ,before))
                     :callback callback :errback errback))
@@ -78,7 +94,9 @@ LIMIT caps the count; BEFORE is a message id to page backwards from."
                                                   callback errback)
   "Send TEXT to session ID without waiting for the reply.
 POST /session/:id/prompt_async.  MODEL is (PROVIDER-ID . MODEL-ID);
-AGENT an agent name."
+AGENT an agent name.
+CONN is the connection; CALLBACK and ERRBACK are as for
+`opencode-request'."
   (opencode-request conn "POST" (opencode--path "session" id "prompt_async")
                     :body `(:parts [(:type "text" :text ,text)]
                                    ,@(and model

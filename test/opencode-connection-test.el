@@ -11,6 +11,10 @@
 (require 'ert)
 (require 'opencode-test-helpers)
 
+(declare-function opencode--module-drain "ext:opencode-module" (handle))
+(declare-function opencode--module-request "ext:opencode-module" (handle method path body &optional timeout))
+(declare-function opencode--module-parse-json "ext:opencode-module" (string))
+
 (defun opencode-test--log-count (regexp)
   "Count lines of *opencode-log* matching REGEXP."
   (with-current-buffer (get-buffer-create "*opencode-log*")

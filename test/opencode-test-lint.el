@@ -1,0 +1,63 @@
+;;; opencode-test-lint.el --- checkdoc and package-lint over the package  -*- lexical-binding: t; -*-
+
+;;; Commentary:
+
+;; Run as: emacs -Q --batch -L lisp -l test/opencode-test-lint.el FILES...
+;; Exits non-zero when checkdoc or package-lint (when installed, as
+;; Debian's elpa-package-lint or from Cask) finds anything.
+
+;;; Code:
+
+(require 'checkdoc)
+(require 'package)
+
+(defvar opencode-test-lint--problems 0
+  "Problems found so far.")
+
+(let ((elpa "/usr/share/emacs/site-lisp/elpa"))
+  (when (file-directory-p elpa)
+    (dolist (d (directory-files elpa t "\\`\\(package-lint\\|let-alist\\)-[0-9]"))
+      (add-to-list 'load-path d))))
+
+(setq checkdoc-spellcheck-documentation-flag nil
+      checkdoc-arguments-in-order-flag nil
+      checkdoc-verb-check-experimental-flag nil)
+
+(dolist (file command-line-args-left)
+  (with-current-buffer (find-file-noselect file)
+    (let ((checkdoc-diagnostic-buffer "*checkdoc*"))
+      (when (get-buffer "*checkdoc*")
+        (with-current-buffer "*checkdoc*" (let ((inhibit-read-only t)) (erase-buffer))))
+      (checkdoc-current-buffer t)
+      (with-current-buffer (get-buffer-create "*checkdoc*")
+        (goto-char (point-min))
+        (while (re-search-forward "^.*:[0-9]+: .*$" nil t)
+          (message "checkdoc: %s" (match-string 0))
+          (cl-incf opencode-test-lint--problems))))))
+
+(if (not (require 'package-lint nil t))
+    (message "package-lint is not installed: skipped (apt-get install elpa-package-lint)")
+  (progn
+    (defvar package-lint-main-file)
+    (declare-function package-lint-buffer "package-lint" (&optional buffer))
+    (setq package-lint-main-file
+          (expand-file-name
+           (car (seq-filter (lambda (f) (string-suffix-p "/opencode.el" f))
+                           command-line-args-left))))
+    (dolist (file command-line-args-left)
+      (with-current-buffer (find-file-noselect file)
+        (progn
+          (dolist (p (package-lint-buffer))
+            ;; The module's functions come from a .so it cannot see, and
+            ;; Debian's package-lint 0.16 predates Emacs 28's release.
+            (unless (or (string-match-p "opencode--module-" (nth 3 p))
+                        (string-match-p "uninstallable in all released Emacs" (nth 3 p)))
+              (message "package-lint: %s:%d:%d: %s: %s" file (nth 0 p) (nth 1 p)
+                       (nth 2 p) (nth 3 p))
+              (cl-incf opencode-test-lint--problems))))))))
+
+(setq command-line-args-left nil)
+(message "lint: %d problem(s)" opencode-test-lint--problems)
+(kill-emacs (if (zerop opencode-test-lint--problems) 0 1))
+
+;;; opencode-test-lint.el ends here
