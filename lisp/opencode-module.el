@@ -78,6 +78,13 @@ It lives beside its sources in module/, off `load-path'."
              (cl-some (lambda (f) (file-newer-than-file-p f so))
                       (directory-files src t "\\.[ch]\\'"))))))
 
+(defun opencode-module--have-library-p (pkg-config-name headers)
+  "Return non-nil if PKG-CONFIG-NAME's development files are installed.
+HEADERS are the header files to look for when pkg-config is absent."
+  (or (cl-some #'file-exists-p headers)
+      (and (executable-find "pkg-config")
+           (eq 0 (call-process "pkg-config" nil nil nil "--exists" pkg-config-name)))))
+
 (defun opencode-module--missing-packages ()
   "Return the Debian packages the build needs and this machine lacks."
   (let (missing)
@@ -85,16 +92,13 @@ It lives beside its sources in module/, off `load-path'."
     (unless (or (executable-find "gcc") (executable-find "cc"))
       (push "gcc" missing))
     (unless (executable-find "pkg-config") (push "pkg-config" missing))
-    (unless (or (file-exists-p "/usr/include/json-c/json.h")
-                (and (executable-find "pkg-config")
-                     (eq 0 (call-process "pkg-config" nil nil nil
-                                         "--exists" "json-c"))))
+    (unless (opencode-module--have-library-p
+             "json-c" '("/usr/include/json-c/json.h"))
       (push "libjson-c-dev" missing))
-    (unless (or (file-exists-p "/usr/include/x86_64-linux-gnu/curl/curl.h")
-                (file-exists-p "/usr/include/curl/curl.h")
-                (and (executable-find "pkg-config")
-                     (eq 0 (call-process "pkg-config" nil nil nil
-                                         "--exists" "libcurl"))))
+    (unless (opencode-module--have-library-p
+             "libcurl" '("/usr/include/x86_64-linux-gnu/curl/curl.h"
+                         "/usr/include/aarch64-linux-gnu/curl/curl.h"
+                         "/usr/include/curl/curl.h"))
       (push "libcurl4-openssl-dev" missing))
     (nreverse missing)))
 

@@ -199,3 +199,102 @@ connection states seen, as (EVENTS . STATES)."
 
 (provide 'opencode-connection-test)
 ;;; opencode-connection-test.el ends here
+
+;;;; Bad input and dead servers
+
+(defun opencode-test--stream-server (send)
+  "Start a server whose /event answers 200 then calls SEND with the process."
+  (opencode-test-http-start
+   (lambda (proc _method path _headers _body)
+     (if (string-prefix-p "/event" path)
+         (progn
+           (process-send-string
+            proc "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\n")
+           (funcall send proc))
+       (opencode-test-respond proc "404 Not Found" "text/plain" "no")))))
+
+(defmacro opencode-test--with-stream (send &rest body)
+  "Open a connection to a stream server using SEND; run BODY with `conn', `events'."
+  (declare (indent 1))
+  `(let* ((server (opencode-test--stream-server ,send))
+          (opencode-reconnect-min-delay 0.05)
+          (opencode-reconnect-max-delay 0.2)
+          (events nil)
+          (conn (opencode-connection-open
+                 (format "http://127.0.0.1:%d" (opencode-test-port server)) "/tmp"))
+          (opencode-event-functions
+           (list (lambda (c type props) (when (eq c conn) (push (cons type props) events))))))
+     (unwind-protect (progn ,@body)
+       (opencode-connection-close conn)
+       (delete-process server))))
+
+(ert-deftest opencode-connection/huge-event-skipped ()
+  "An event over 16 MiB is logged and skipped; the next one arrives."
+  (let ((before (opencode-test--log-count "over the size limit")))
+    (opencode-test--with-stream
+        (lambda (proc)
+          (process-send-string proc "data: {\"type\":\"big\",\"properties\":{\"x\":\"")
+          (let ((chunk (make-string (* 1024 1024) ?x)))
+            (dotimes (_ 17) (process-send-string proc chunk)))
+          (process-send-string proc "\"}}\n\ndata: {\"type\":\"after.big\",\"properties\":{}}\n\n"))
+      (should (opencode-test-wait (lambda () (assoc "after.big" events)) 30))
+      (should-not (assoc "big" events))
+      (should (= (1+ before) (opencode-test--log-count "over the size limit"))))))
+
+(ert-deftest opencode-connection/cut-mid-event ()
+  "A stream cut inside an event is logged, dropped and reopened."
+  (let ((before (opencode-test--log-count "stream cut in the middle")))
+    (opencode-test--with-stream
+        (lambda (proc)
+          (process-send-string proc "data: {\"type\":\"whole\",\"properties\":{}}\n\ndata: {\"type\":\"half")
+          (delete-process proc))
+      (should (opencode-test-wait
+               (lambda () (>= (cl-count "whole" events :key #'car :test #'equal) 2))))
+      (should-not (cl-find-if (lambda (e) (string-prefix-p "half" (car e))) events))
+      (should (> (opencode-test--log-count "stream cut in the middle") before)))))
+
+(ert-deftest opencode-connection/silent-server-is-dropped ()
+  "A stream that sends nothing for the stall timeout is reconnected."
+  (let ((opencode-stream-stall-timeout 1)
+        (opened 0))
+    (opencode-test--with-stream
+        (lambda (_proc) (cl-incf opened))   ; Headers, then silence.
+      (should (opencode-test-wait (lambda () (>= opened 2)) 15))
+      (should (eq (opencode-connection-state conn) 'connecting)))))
+
+(ert-deftest opencode-connection/sync-request-quits ()
+  "\\[keyboard-quit] during a synchronous request cancels it."
+  (let ((server (opencode-test-http-start (lambda (&rest _) nil))))  ; Never answers.
+    (let ((conn (opencode-connection-open
+                 (format "http://127.0.0.1:%d" (opencode-test-port server)) "/tmp")))
+      (unwind-protect
+          (progn
+            (run-with-timer 0.3 nil (lambda () (setq quit-flag t)))
+            (should (eq 'quit
+                        (condition-case nil
+                            (let ((inhibit-quit nil))
+                              (opencode-request-sync conn "GET" "/never" :timeout 20)
+                              'returned)
+                          (quit 'quit))))
+            (should (zerop (hash-table-count (opencode-connection-callbacks conn)))))
+        (opencode-connection-close conn)
+        (delete-process server)))))
+
+(ert-deftest opencode-connection/loading-builds-nothing ()
+  "Loading the package neither builds nor loads the module."
+  (let ((out (with-temp-buffer
+               (call-process (expand-file-name invocation-name invocation-directory)
+                             nil t nil "-Q" "--batch" "-L"
+                             (expand-file-name "../lisp" opencode-test-dir)
+                             "-l" "opencode" "-l" "opencode-sessions"
+                             "--eval" "(princ (list (fboundp 'opencode--module-open) (get-buffer \"*opencode-module-build*\")))")
+               (buffer-string))))
+    (should (string-match-p "(nil nil)" out))))
+
+(ert-deftest opencode-connection/missing-headers-named ()
+  "Without the C headers, the build error names the Debian packages."
+  (cl-letf (((symbol-function 'opencode-module--have-library-p) (lambda (&rest _) nil)))
+    (let ((err (should-error (opencode-module-compile) :type 'opencode-module-error)))
+      (should (string-match-p "libjson-c-dev" (cadr err)))
+      (should (string-match-p "libcurl4-openssl-dev" (cadr err)))
+      (should (string-match-p "apt-get install" (cadr err))))))

@@ -95,3 +95,41 @@
 
 (provide 'opencode-integration-test)
 ;;; opencode-integration-test.el ends here
+
+(ert-deftest opencode-integration/two-projects-at-once ()
+  "Two connections, one per project, each see their own sessions and events."
+  (opencode-test-with-real-server conn
+    (let* ((other-dir (make-temp-file "opencode-test-other-" t))
+           (_ (call-process "git" nil nil nil "-C" other-dir "init" "-q"))
+           (other (opencode-connect other-dir))
+           (seen nil)
+           (opencode-event-functions
+            (list (lambda (c type props)
+                    (when (equal type "session.created")
+                      (push (cons c (plist-get (plist-get props :info) :title)) seen))))))
+      (unwind-protect
+          (progn
+            (should (not (eq other conn)))
+            (should (eq (opencode-connect (opencode-connection-directory conn)) conn))
+            (should (opencode-test-wait
+                     (lambda () (eq (opencode-connection-state other) 'connected)) 30))
+            (opencode-request-sync conn "POST" "/session" :body '(:title "in first"))
+            (opencode-request-sync other "POST" "/session" :body '(:title "in second"))
+            (should (opencode-test-wait (lambda () (>= (length seen) 2))))
+            (should (member (cons conn "in first") seen))
+            (should (member (cons other "in second") seen))
+            (should-not (member (cons conn "in second") seen))
+            (should (equal (mapcar (lambda (s) (plist-get s :title))
+                                   (opencode-request-sync other "GET" "/session"))
+                           '("in second"))))
+        (opencode-connection-close other)
+        (delete-directory other-dir t)))))
+
+(ert-deftest opencode-integration/local-server-stops-with-emacs ()
+  "The local server is registered to stop when Emacs exits, and stops."
+  (opencode-test-with-real-server conn
+    (let ((server (opencode-connection-server conn)))
+      (should (memq #'opencode-server--stop-local kill-emacs-hook))
+      (should (process-live-p (opencode-server-process server)))
+      (opencode-server--stop-local)
+      (should-not (process-live-p (opencode-server-process server))))))
