@@ -298,3 +298,71 @@ connection states seen, as (EVENTS . STATES)."
       (should (string-match-p "libjson-c-dev" (cadr err)))
       (should (string-match-p "libcurl4-openssl-dev" (cadr err)))
       (should (string-match-p "apt-get install" (cadr err))))))
+
+;;;; TLS and credentials
+
+(defun opencode-test--free-port ()
+  "Return a loopback port that was free a moment ago."
+  (let* ((p (make-network-process :name "opencode-test-port" :server t
+                                  :host "127.0.0.1" :service t :family 'ipv4))
+         (port (process-contact p :service)))
+    (delete-process p)
+    port))
+
+(ert-deftest opencode-connection/https-checks-certificates ()
+  "A self-signed certificate is refused unless `opencode-tls-insecure'."
+  (let* ((dir (make-temp-file "opencode-tls-" t))
+         (cert (expand-file-name "cert.pem" dir))
+         (key (expand-file-name "key.pem" dir))
+         (port (opencode-test--free-port))
+         (proc nil))
+    (unwind-protect
+        (progn
+          (should (eq 0 (call-process "openssl" nil nil nil "req" "-x509" "-newkey" "rsa:2048"
+                                      "-nodes" "-keyout" key "-out" cert "-days" "1"
+                                      "-subj" "/CN=127.0.0.1")))
+          (setq proc (start-process "opencode-test-tls" nil "openssl" "s_server" "-quiet"
+                                    "-accept" (format "127.0.0.1:%d" port)
+                                    "-cert" cert "-key" key "-www"))
+          (should (opencode-test-wait
+                   (lambda () (ignore-errors
+                                (delete-process
+                                 (make-network-process :name "probe" :host "127.0.0.1"
+                                                       :service port))
+                                t))
+                   10))
+          (let* ((url (format "https://127.0.0.1:%d" port))
+                 (conn (opencode-connection-open url "/tmp")))
+            (unwind-protect
+                (let ((err (should-error (opencode-request-sync conn "GET" "/x" :timeout 5)
+                                         :type 'opencode-curl-error)))
+                  (should (string-match-p "certificate\\|SSL" (cadr err))))
+              (opencode-connection-close conn)))
+          (let* ((opencode-tls-insecure t)
+                 (warning-minimum-log-level :emergency)
+                 (conn (opencode-connection-open (format "https://127.0.0.1:%d" port) "/tmp")))
+            (unwind-protect
+                ;; The TLS handshake succeeds; s_server's page is HTML, not JSON.
+                (should-error (opencode-request-sync conn "GET" "/x" :timeout 5)
+                              :type 'opencode-json-error)
+              (opencode-connection-close conn))))
+      (when (and proc (process-live-p proc)) (delete-process proc))
+      (delete-directory dir t))))
+
+(ert-deftest opencode-connection/credentials-from-auth-source ()
+  "The password comes from auth-source, else the environment."
+  (let* ((netrc (make-temp-file "opencode-netrc"))
+         (auth-sources (list netrc))
+         (auth-source-cache-expiry nil)
+         (process-environment (cons "OPENCODE_SERVER_PASSWORD" process-environment)))
+    (unwind-protect
+        (progn
+          (with-temp-file netrc
+            (insert "machine 127.0.0.1 port 4999 login alice password s3cret\n"))
+          (should (equal (opencode-server--auth "http://127.0.0.1:4999")
+                         '("alice" . "s3cret")))
+          (should (null (opencode-server--auth "http://127.0.0.1:5000")))
+          (setenv "OPENCODE_SERVER_PASSWORD" "fromenv")
+          (should (equal (opencode-server--auth "http://127.0.0.1:5000")
+                         '("opencode" . "fromenv"))))
+      (delete-file netrc))))
