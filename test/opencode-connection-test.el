@@ -339,7 +339,6 @@ connection states seen, as (EVENTS . STATES)."
                   (should (string-match-p "certificate\\|SSL" (cadr err))))
               (opencode-connection-close conn)))
           (let* ((opencode-tls-insecure t)
-                 (warning-minimum-log-level :emergency)
                  (conn (opencode-connection-open (format "https://127.0.0.1:%d" port) "/tmp")))
             (unwind-protect
                 ;; The TLS handshake succeeds; s_server's page is HTML, not JSON.
