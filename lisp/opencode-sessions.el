@@ -9,15 +9,43 @@
 
 ;; M-x opencode-sessions lists the sessions of the current project in a
 ;; `tabulated-list-mode' buffer, kept live by the server's events:
-;; session.created/updated/deleted change rows, session.status changes
-;; the status badge.  After every (re)connection the list and the
-;; statuses are fetched again, so nothing missed while away stays stale.
+;; session.created/updated/deleted change rows, session.status,
+;; session.error, permission.* and question.* change the status badge of
+;; one row in place.  After every (re)connection the list, the statuses
+;; and the pending permissions and questions are fetched again, so
+;; nothing missed while away stays stale.
+;;
+;; Child sessions (those with a parentID, such as a sub-agent's) are
+;; shown indented under their parent; TAB folds them.  Archived
+;; sessions are hidden until `a' ... `A' toggles them.  The list loads a
+;; page at a time; `+' (or RET on the last line) loads the next.
 
 ;;; Code:
 
 (require 'tabulated-list)
 (require 'opencode)
 (require 'opencode-api)
+
+;;;; Options and faces
+
+(defcustom opencode-sessions-columns '(status title slug updated changes share)
+  "Columns of the session list, in order.
+Each is one of the symbols `status', `title', `slug', `updated',
+`created', `changes', `share' and `id'."
+  :type '(repeat (choice (const status) (const title) (const slug)
+                         (const updated) (const created) (const changes)
+                         (const share) (const id)))
+  :group 'opencode)
+
+(defcustom opencode-sessions-page-size 100
+  "How many sessions the list loads at a time."
+  :type 'integer
+  :group 'opencode)
+
+(defcustom opencode-sessions-show-archived nil
+  "Whether session lists show archived sessions when they open."
+  :type 'boolean
+  :group 'opencode)
 
 (defface opencode-status-idle '((t :inherit shadow))
   "Face of the idle status badge."
@@ -31,6 +59,20 @@
   "Face of the retry status badge."
   :group 'opencode)
 
+(defface opencode-status-error '((t :inherit error :weight bold))
+  "Face of the error status badge."
+  :group 'opencode)
+
+(defface opencode-status-needs-user '((t :inherit highlight :weight bold))
+  "Face of the badge of a session waiting for a permission or an answer."
+  :group 'opencode)
+
+(defface opencode-sessions-archived '((t :inherit shadow :slant italic))
+  "Face of archived sessions."
+  :group 'opencode)
+
+;;;; State
+
 (defvar-local opencode-sessions--conn nil
   "The connection whose sessions this buffer lists.")
 
@@ -40,82 +82,224 @@
 (defvar-local opencode-sessions--status nil
   "Hash table: session id -> status plist (idle sessions are absent).")
 
+(defvar-local opencode-sessions--errors nil
+  "Hash table: session id -> the error of its last session.error.")
+
+(defvar-local opencode-sessions--requests nil
+  "Hash table: permission or question request id -> session id.")
+
+(defvar-local opencode-sessions--folded nil
+  "Hash table: ids of sessions whose children are hidden.")
+
+(defvar-local opencode-sessions--archived nil
+  "Non-nil when archived sessions are shown.")
+
+(defvar-local opencode-sessions--search nil
+  "The search string the list is filtered by, or nil.")
+
+(defvar-local opencode-sessions--cursor nil
+  "Cursor of the next page (the update time of the last loaded session).
+nil when every session is loaded.")
+
 (defvar-local opencode-sessions--redraw-timer nil
   "Timer of a pending redraw, so a burst of events redraws once.")
 
-(defvar opencode-sessions-mode-map
-  (let ((map (make-sparse-keymap)))
-    (set-keymap-parent map tabulated-list-mode-map)
-    (define-key map "g" #'opencode-sessions-refresh)
-    (define-key map "c" #'opencode-sessions-create)
-    (define-key map "r" #'opencode-sessions-rename)
-    (define-key map "d" #'opencode-sessions-delete)
-    (define-key map "k" #'opencode-sessions-abort)
-    (define-key map "n" #'next-line)
-    (define-key map "p" #'previous-line)
-    map)
-  "Keymap of `opencode-sessions-mode'.")
+(defvar opencode-sessions--tick-timer nil
+  "Timer animating busy spinners and retry countdowns.")
 
-(define-derived-mode opencode-sessions-mode tabulated-list-mode "OpenCode-Sessions"
-  "Major mode listing the sessions of an OpenCode project.
-\\{opencode-sessions-mode-map}"
-  (setq tabulated-list-format
-        [("Status" 8 t) ("Title" 40 t) ("Slug" 18 t) ("Updated" 17 t)
-         ("Changes" 0 nil)])
-  (setq tabulated-list-sort-key nil)
-  (setq opencode-sessions--sessions (make-hash-table :test 'equal)
-        opencode-sessions--status (make-hash-table :test 'equal))
-  (tabulated-list-init-header))
+(defconst opencode-sessions--spinner ["⠋" "⠙" "⠹" "⠸" "⠼" "⠴" "⠦" "⠧" "⠇" "⠏"]
+  "Frames of the busy spinner.")
 
-(defun opencode-sessions--buffers (conn)
-  "Return the session list buffers showing CONN."
-  (cl-remove-if-not
-   (lambda (b) (eq (buffer-local-value 'opencode-sessions--conn b) conn))
-   (buffer-list)))
+;;;; Columns
 
-(defun opencode-sessions--status-badge (id)
+(defun opencode-sessions--time (s key)
+  "Return time KEY (`:updated', `:created', `:archived') of session S, or 0."
+  (let ((v (plist-get (plist-get s :time) key)))
+    (if (numberp v) v 0)))
+
+(defun opencode-sessions--summary-number (s key)
+  "Return KEY of session S's change summary, or 0."
+  (let* ((sum (plist-get s :summary))
+         (v (and (listp sum) (plist-get sum key))))
+    (if (numberp v) v 0)))
+
+(defun opencode-sessions--sorter (fn)
+  "Return a tabulated-list sort predicate comparing sessions by FN."
+  (lambda (a b)
+    (let ((sa (gethash (car a) opencode-sessions--sessions))
+          (sb (gethash (car b) opencode-sessions--sessions)))
+      (> (funcall fn sa) (funcall fn sb)))))
+
+(defun opencode-sessions--status-rank (s)
+  "Return a number ordering session S by how much it needs attention."
+  (pcase (opencode-sessions--state (plist-get s :id))
+    ('needs 4) ('error 3) ('retry 2) ('busy 1) (_ 0)))
+
+(defun opencode-sessions--column-spec (column)
+  "Return (NAME WIDTH SORT) of COLUMN for `tabulated-list-format'."
+  (pcase column
+    ('status `("Status" 12 ,(opencode-sessions--sorter #'opencode-sessions--status-rank)))
+    ('title `("Title" 42 ,(lambda (a b)
+                           (string< (or (plist-get (gethash (car a) opencode-sessions--sessions) :title) "")
+                                    (or (plist-get (gethash (car b) opencode-sessions--sessions) :title) "")))))
+    ('slug '("Slug" 18 t))
+    ('updated `("Updated" 16 ,(opencode-sessions--sorter
+                              (lambda (s) (opencode-sessions--time s :updated)))))
+    ('created `("Created" 16 ,(opencode-sessions--sorter
+                              (lambda (s) (opencode-sessions--time s :created)))))
+    ('changes `("Changes" 16 ,(opencode-sessions--sorter
+                              (lambda (s) (+ (opencode-sessions--summary-number s :additions)
+                                             (opencode-sessions--summary-number s :deletions))))))
+    ('share '("Shared" 6 t))
+    ('id '("Id" 32 t))
+    (_ (user-error "Unknown column in `opencode-sessions-columns': %S" column))))
+
+(defun opencode-sessions--format-time (ms)
+  "Format MS (milliseconds since the epoch) for the list."
+  (if (and (numberp ms) (> ms 0))
+      (format-time-string "%F %R" (/ ms 1000.0))
+    ""))
+
+;;;; Status
+
+(defun opencode-sessions--state (id)
+  "Return the state of session ID: `needs', `error', `retry', `busy' or `idle'."
+  (cond ((cl-loop for v being the hash-values of opencode-sessions--requests
+                  thereis (equal v id))
+         'needs)
+        ((gethash id opencode-sessions--errors) 'error)
+        (t (pcase (plist-get (gethash id opencode-sessions--status) :type)
+             ("retry" 'retry)
+             ("busy" 'busy)
+             (_ 'idle)))))
+
+(defun opencode-sessions--error-message (err)
+  "Return a one-line description of ERR, a session.error error plist."
+  (let ((name (plist-get err :name))
+        (msg (plist-get (plist-get err :data) :message)))
+    (string-join (delq nil (list (and (stringp name) name) (and (stringp msg) msg))) ": ")))
+
+(defun opencode-sessions--badge (id)
   "Return the status badge of session ID."
-  (let* ((st (gethash id opencode-sessions--status))
-         (type (or (plist-get st :type) "idle")))
-    (pcase type
-      ("busy" (propertize "busy" 'face 'opencode-status-busy))
-      ("retry" (propertize (format "retry %s" (plist-get st :attempt))
-                           'face 'opencode-status-retry
-                           'help-echo (plist-get st :message)))
+  (let ((st (gethash id opencode-sessions--status)))
+    (pcase (opencode-sessions--state id)
+      ('needs (propertize "needs you" 'face 'opencode-status-needs-user
+                          'help-echo "Waiting for a permission or an answer"))
+      ('error (propertize "error" 'face 'opencode-status-error
+                          'help-echo (opencode-sessions--error-message
+                                      (gethash id opencode-sessions--errors))))
+      ('retry
+       (let* ((next (plist-get st :next))
+              (secs (and (numberp next)
+                         (max 0 (ceiling (- (/ next 1000.0) (float-time)))))))
+         (propertize (format "retry %s%s" (or (plist-get st :attempt) "?")
+                             (if secs (format " %ds" secs) ""))
+                     'face 'opencode-status-retry
+                     'help-echo (plist-get st :message))))
+      ('busy (propertize
+              (concat (aref opencode-sessions--spinner
+                            (mod (truncate (* 10 (float-time)))
+                                 (length opencode-sessions--spinner)))
+                      " busy")
+              'face 'opencode-status-busy))
       (_ (propertize "idle" 'face 'opencode-status-idle)))))
 
-(defun opencode-sessions--entry (s)
-  "Return the tabulated-list entry of session plist S."
-  (let* ((id (plist-get s :id))
-         (time (plist-get s :time))
-         (updated (plist-get time :updated))
-         (summary (plist-get s :summary))
-         (changes (if (and summary (listp summary) (plist-get summary :files)
-                           (> (plist-get summary :files) 0))
-                      (format "+%s -%s (%s files)" (plist-get summary :additions)
-                              (plist-get summary :deletions)
-                              (plist-get summary :files))
-                    "")))
-    (list id (vector (opencode-sessions--status-badge id)
-                     (or (plist-get s :title) "")
-                     (or (plist-get s :slug) "")
-                     (if (numberp updated)
-                         (format-time-string "%F %R" (/ updated 1000.0))
-                       "")
-                     changes))))
+;;;; Rendering
+
+(defun opencode-sessions--by-parent ()
+  "Index the loaded sessions by parent: a hash table id -> children.
+Roots, and children whose parent is not loaded, are under the key
+`root'.  Each list is sorted newest first."
+  (let ((index (make-hash-table :test 'equal)))
+    (maphash (lambda (_ s)
+               (let* ((parent (plist-get s :parentID))
+                      (key (if (and (stringp parent)
+                                    (gethash parent opencode-sessions--sessions))
+                               parent
+                             'root)))
+                 (push s (gethash key index))))
+             opencode-sessions--sessions)
+    (maphash (lambda (k v)
+               (puthash k (sort v (lambda (a b) (> (opencode-sessions--time a :updated)
+                                                   (opencode-sessions--time b :updated))))
+                        index))
+             index)
+    index))
+
+(defun opencode-sessions--children (id)
+  "Return the loaded sessions whose parent is ID, newest first."
+  (gethash id (opencode-sessions--by-parent)))
+
+(defun opencode-sessions--cell (column s depth has-children)
+  "Return the text of COLUMN for session S at DEPTH.
+HAS-CHILDREN is non-nil when S has child sessions."
+  (let ((id (plist-get s :id)))
+    (pcase column
+      ('status (opencode-sessions--badge id))
+      ('title
+       (let ((title (concat (make-string (* 2 depth) ?\s)
+                            (cond ((not has-children) (if (> depth 0) "└ " ""))
+                                  ((gethash id opencode-sessions--folded) "▸ ")
+                                  (t "▾ "))
+                            (or (plist-get s :title) ""))))
+         (if (> (opencode-sessions--time s :archived) 0)
+             (propertize title 'face 'opencode-sessions-archived)
+           title)))
+      ('slug (or (plist-get s :slug) ""))
+      ('updated (opencode-sessions--format-time (opencode-sessions--time s :updated)))
+      ('created (opencode-sessions--format-time (opencode-sessions--time s :created)))
+      ('changes (let ((files (opencode-sessions--summary-number s :files)))
+                  (if (zerop files) ""
+                    (format "+%d −%d %dF"
+                            (opencode-sessions--summary-number s :additions)
+                            (opencode-sessions--summary-number s :deletions)
+                            files))))
+      ('share (let ((url (plist-get (plist-get s :share) :url)))
+                (if (stringp url) (propertize "⇗" 'help-echo url) "")))
+      ('id id))))
+
+(defun opencode-sessions--entries ()
+  "Return the tabulated-list entries: roots newest first, children below."
+  (let ((index (opencode-sessions--by-parent))
+        (entries nil))
+    (cl-labels ((walk (s depth)
+                  (let* ((id (plist-get s :id))
+                         (kids (gethash id index)))
+                    (push (list id (apply #'vector
+                                          (mapcar (lambda (c)
+                                                    (opencode-sessions--cell c s depth kids))
+                                                  opencode-sessions-columns)))
+                          entries)
+                    (unless (gethash id opencode-sessions--folded)
+                      (dolist (k kids) (walk k (1+ depth)))))))
+      (dolist (s (gethash 'root index))
+        (walk s 0)))
+    (nreverse entries)))
+
+(defun opencode-sessions--header ()
+  "Return the header line: project, filters and what is loaded."
+  (concat
+   (abbreviate-file-name (opencode-connection-directory opencode-sessions--conn))
+   (format "  %d sessions%s" (hash-table-count opencode-sessions--sessions)
+           (if opencode-sessions--cursor " (more: +)" ""))
+   (if opencode-sessions--search (format "  search: %S" opencode-sessions--search) "")
+   (if opencode-sessions--archived "  +archived" "")
+   (pcase (opencode-connection-state opencode-sessions--conn)
+     ('connected "")
+     (state (propertize (format "  [%s]" state) 'face 'warning)))))
 
 (defun opencode-sessions--redraw ()
-  "Redraw the current session list now, keeping point."
+  "Redraw the current session list now, keeping point on its session."
+  (when opencode-sessions--redraw-timer
+    (cancel-timer opencode-sessions--redraw-timer))
   (setq opencode-sessions--redraw-timer nil)
-  (let (sessions)
-    (maphash (lambda (_ s) (push s sessions)) opencode-sessions--sessions)
-    (setq sessions
-          (sort sessions
-                (lambda (a b)
-                  (> (or (plist-get (plist-get a :time) :updated) 0)
-                     (or (plist-get (plist-get b :time) :updated) 0)))))
-    (setq tabulated-list-entries (mapcar #'opencode-sessions--entry sessions))
-    (tabulated-list-print t)))
+  (setq tabulated-list-format
+        (apply #'vector (mapcar #'opencode-sessions--column-spec opencode-sessions-columns)))
+  (tabulated-list-init-header)
+  (setq tabulated-list-entries (opencode-sessions--entries))
+  (tabulated-list-print t)
+  (opencode-sessions--update-ticker)
+  (force-mode-line-update t))
 
 (defun opencode-sessions--schedule-redraw (buffer)
   "Redraw BUFFER soon, once for a burst of changes."
@@ -128,65 +312,217 @@
                                 (with-current-buffer buffer
                                   (opencode-sessions--redraw)))))))))
 
+(defun opencode-sessions--goto (id)
+  "Move point to the row of session ID; return non-nil if found."
+  (let ((pos (save-excursion
+               (goto-char (point-min))
+               (let (found)
+                 (while (and (not found) (not (eobp)))
+                   (if (equal (tabulated-list-get-id) id)
+                       (setq found (point))
+                     (forward-line 1)))
+                 found))))
+    (when pos (goto-char pos))))
+
+(defun opencode-sessions--update-status-cell (id)
+  "Redraw the status badge of session ID's row in place."
+  (let ((col (cl-position 'status opencode-sessions-columns)))
+    (when col
+      (save-excursion
+        (when (opencode-sessions--goto id)
+          (let ((inhibit-read-only t))
+            (tabulated-list-set-col col (opencode-sessions--badge id) t)))))))
+
+(defun opencode-sessions--update-ticker ()
+  "Start or stop the timer that animates spinners and countdowns."
+  (let ((animated (cl-some (lambda (b)
+                             (with-current-buffer b
+                               (cl-loop for st being the hash-values of opencode-sessions--status
+                                        thereis (member (plist-get st :type) '("busy" "retry")))))
+                           (opencode-sessions--all-buffers))))
+    (cond ((and animated (not opencode-sessions--tick-timer))
+           (setq opencode-sessions--tick-timer
+                 (run-with-timer 0.25 0.25 #'opencode-sessions--tick)))
+          ((and (not animated) opencode-sessions--tick-timer)
+           (cancel-timer opencode-sessions--tick-timer)
+           (setq opencode-sessions--tick-timer nil)))))
+
+(defun opencode-sessions--tick ()
+  "Advance spinners and countdowns in visible session lists."
+  (dolist (buf (opencode-sessions--all-buffers))
+    (when (get-buffer-window buf 'visible)
+      (with-current-buffer buf
+        (maphash (lambda (id st)
+                   (when (member (plist-get st :type) '("busy" "retry"))
+                     (opencode-sessions--update-status-cell id)))
+                 opencode-sessions--status))))
+  (opencode-sessions--update-ticker))
+
+;;;; Live updates
+
+(defun opencode-sessions--all-buffers ()
+  "Return every session list buffer."
+  (cl-remove-if-not (lambda (b) (buffer-local-value 'opencode-sessions--conn b))
+                    (buffer-list)))
+
+(defun opencode-sessions--buffers (conn)
+  "Return the session list buffers showing CONN."
+  (cl-remove-if-not
+   (lambda (b) (eq (buffer-local-value 'opencode-sessions--conn b) conn))
+   (buffer-list)))
+
+(defun opencode-sessions--wanted-p (s)
+  "Return non-nil if session S belongs in this list."
+  (and (or opencode-sessions--archived
+           (zerop (opencode-sessions--time s :archived)))
+       (or (null opencode-sessions--search)
+           (string-match-p (regexp-quote opencode-sessions--search)
+                           (or (plist-get s :title) "")))))
+
 (defun opencode-sessions--on-event (conn type props)
   "Update the session lists of CONN for event TYPE with PROPS."
   (dolist (buf (opencode-sessions--buffers conn))
     (with-current-buffer buf
-      (pcase type
-        ((or "session.created" "session.updated")
-         (let ((info (plist-get props :info)))
-           (puthash (plist-get info :id) info opencode-sessions--sessions)))
-        ("session.deleted"
-         (remhash (plist-get (plist-get props :info) :id)
-                  opencode-sessions--sessions))
-        ("session.status"
-         (let ((st (plist-get props :status)))
-           (if (equal (plist-get st :type) "idle")
-               (remhash (plist-get props :sessionID) opencode-sessions--status)
-             (puthash (plist-get props :sessionID) st
-                      opencode-sessions--status))))
-        (_ nil))
-      (when (member type '("session.created" "session.updated"
-                           "session.deleted" "session.status"))
-        (opencode-sessions--schedule-redraw buf)))))
+      (let ((sid (plist-get props :sessionID)))
+        (pcase type
+          ((or "session.created" "session.updated")
+           (let ((info (plist-get props :info)))
+             (if (opencode-sessions--wanted-p info)
+                 (puthash (plist-get info :id) info opencode-sessions--sessions)
+               (remhash (plist-get info :id) opencode-sessions--sessions))
+             (opencode-sessions--schedule-redraw buf)))
+          ("session.deleted"
+           (let ((id (plist-get (plist-get props :info) :id)))
+             (remhash id opencode-sessions--sessions)
+             (remhash id opencode-sessions--status)
+             (remhash id opencode-sessions--errors)
+             (opencode-sessions--schedule-redraw buf)))
+          ("session.status"
+           (let ((st (plist-get props :status)))
+             (if (equal (plist-get st :type) "idle")
+                 (remhash sid opencode-sessions--status)
+               (puthash sid st opencode-sessions--status)
+               ;; Working again: the last error is history.
+               (remhash sid opencode-sessions--errors))
+             (opencode-sessions--changed-status sid)))
+          ("session.error"
+           (when sid
+             (puthash sid (or (plist-get props :error) '(:name "Error"))
+                      opencode-sessions--errors)
+             (opencode-sessions--changed-status sid)))
+          ((or "permission.asked" "question.asked")
+           (puthash (plist-get props :id) sid opencode-sessions--requests)
+           (opencode-sessions--changed-status sid))
+          ((or "permission.replied" "question.replied" "question.rejected")
+           (remhash (plist-get props :requestID) opencode-sessions--requests)
+           (opencode-sessions--changed-status sid)))))))
+
+(defun opencode-sessions--changed-status (id)
+  "Show the new status of session ID, in place, and update the mode line."
+  (when (and id (gethash id opencode-sessions--sessions)
+             (not opencode-sessions--redraw-timer))
+    (opencode-sessions--update-status-cell id))
+  (opencode-sessions--update-ticker)
+  (force-mode-line-update t))
 
 (defun opencode-sessions--on-state (conn state _detail)
-  "Fetch CONN's sessions again when its stream reconnects (STATE)."
-  (when (eq state 'connected)
-    (dolist (buf (opencode-sessions--buffers conn))
-      (with-current-buffer buf
-        (opencode-sessions-refresh)))))
+  "Fetch CONN's sessions again when its stream (re)connects (STATE)."
+  (dolist (buf (opencode-sessions--buffers conn))
+    (with-current-buffer buf
+      (if (eq state 'connected)
+          (opencode-sessions-refresh)
+        (force-mode-line-update)))))
 
 (add-hook 'opencode-event-functions #'opencode-sessions--on-event)
 (add-hook 'opencode-connection-state-functions #'opencode-sessions--on-state)
 
+;;;; Loading
+
+(defun opencode-sessions--in-project-p (s)
+  "Return non-nil if session S was made in this list's project."
+  (let ((dir (plist-get s :directory)))
+    (or (not (stringp dir))
+        (file-in-directory-p dir (opencode-connection-directory opencode-sessions--conn)))))
+
+(defun opencode-sessions--load-page (buf cursor)
+  "Load one page of sessions into BUF, from CURSOR (nil: the first page)."
+  (with-current-buffer buf
+    (let ((conn opencode-sessions--conn)
+          (limit opencode-sessions-page-size))
+      (opencode-request
+       conn "GET" "/experimental/session"
+       :query `(("limit" . ,limit) ("cursor" . ,cursor)
+                ("search" . ,opencode-sessions--search)
+                ;; Always ask for archived sessions too and filter here: the
+                ;; server keeps an unarchived session's `archived' time at 0,
+                ;; which its own list still counts as archived.
+                ("archived" . t))
+       :callback
+       (lambda (list)
+         (when (buffer-live-p buf)
+           (with-current-buffer buf
+             (unless cursor (clrhash opencode-sessions--sessions))
+             (seq-doseq (s list)
+               (when (and (opencode-sessions--in-project-p s)
+                          (opencode-sessions--wanted-p s))
+                 (puthash (plist-get s :id) s opencode-sessions--sessions)))
+             (setq opencode-sessions--cursor
+                   (and (= (length list) limit) (> limit 0)
+                        (opencode-sessions--time (aref list (1- (length list))) :updated)))
+             (opencode-sessions--redraw))))))))
+
+(defun opencode-sessions--hydrate (buf)
+  "Fetch statuses and pending permissions and questions into BUF."
+  (with-current-buffer buf
+    (let ((conn opencode-sessions--conn))
+      (opencode-api-session-status
+       conn :callback
+       (lambda (status)
+         (when (buffer-live-p buf)
+           (with-current-buffer buf
+             (clrhash opencode-sessions--status)
+             (cl-loop for (k v) on status by #'cddr
+                      unless (equal (plist-get v :type) "idle")
+                      do (puthash (substring (symbol-name k) 1) v
+                                  opencode-sessions--status))
+             (opencode-sessions--schedule-redraw buf)))))
+      (dolist (route '("/permission" "/question"))
+        (opencode-request
+         conn "GET" route
+         :callback
+         (lambda (reqs)
+           (when (buffer-live-p buf)
+             (with-current-buffer buf
+               (seq-doseq (r reqs)
+                 (puthash (plist-get r :id) (plist-get r :sessionID)
+                          opencode-sessions--requests))
+               (opencode-sessions--schedule-redraw buf)))))))))
+
 (defun opencode-sessions-refresh ()
-  "Fetch the sessions and their statuses from the server again."
+  "Fetch the sessions, their statuses and pending requests again."
   (interactive)
-  (let ((buf (current-buffer))
-        (conn opencode-sessions--conn))
-    (opencode-api-session-list
-     conn :limit 100
-     :callback (lambda (list)
-                 (when (buffer-live-p buf)
-                   (with-current-buffer buf
-                     (clrhash opencode-sessions--sessions)
-                     (seq-doseq (s list)
-                       (puthash (plist-get s :id) s opencode-sessions--sessions))
-                     (opencode-sessions--redraw)))))
-    (opencode-api-session-status
-     conn :callback (lambda (status)
-                      (when (buffer-live-p buf)
-                        (with-current-buffer buf
-                          (clrhash opencode-sessions--status)
-                          (cl-loop for (k v) on status by #'cddr
-                                   do (puthash (substring (symbol-name k) 1) v
-                                               opencode-sessions--status))
-                          (opencode-sessions--schedule-redraw buf)))))))
+  (let ((buf (current-buffer)))
+    (clrhash opencode-sessions--requests)
+    (clrhash opencode-sessions--errors)
+    (opencode-sessions--load-page buf nil)
+    (opencode-sessions--hydrate buf)))
+
+(defun opencode-sessions-load-more ()
+  "Load the next page of sessions."
+  (interactive)
+  (if opencode-sessions--cursor
+      (opencode-sessions--load-page (current-buffer) opencode-sessions--cursor)
+    (message "Every session is loaded")))
+
+;;;; Commands
 
 (defun opencode-sessions--id-at-point ()
   "Return the id of the session at point, or signal a `user-error'."
   (or (tabulated-list-get-id) (user-error "No session at point")))
+
+(defun opencode-sessions--session-at-point ()
+  "Return the session plist at point, or signal a `user-error'."
+  (gethash (opencode-sessions--id-at-point) opencode-sessions--sessions))
 
 (defun opencode-sessions-create (title)
   "Create a session titled TITLE (empty: let the server name it)."
@@ -199,25 +535,220 @@
 (defun opencode-sessions-rename (id title)
   "Rename session ID to TITLE."
   (interactive
-   (let ((id (opencode-sessions--id-at-point)))
-     (list id (read-string "New title: "
-                           (plist-get (gethash id opencode-sessions--sessions)
-                                      :title)))))
+   (let ((s (opencode-sessions--session-at-point)))
+     (list (plist-get s :id) (read-string "New title: " (plist-get s :title)))))
+  (when (string-empty-p (string-trim title))
+    (user-error "A title cannot be empty"))
   (opencode-api-session-update opencode-sessions--conn id :title title))
 
 (defun opencode-sessions-delete (id)
-  "Delete session ID and its forks, after confirmation."
+  "Delete session ID and its child sessions, after confirmation."
   (interactive (list (opencode-sessions--id-at-point)))
-  (let ((s (gethash id opencode-sessions--sessions)))
-    (when (yes-or-no-p (format "Delete session \"%s\" and its forks? "
-                               (or (plist-get s :title) id)))
-      (opencode-api-session-delete opencode-sessions--conn id))))
+  (let* ((s (gethash id opencode-sessions--sessions))
+         (kids (length (opencode-sessions--children id))))
+    (when (yes-or-no-p (format "Delete session \"%s\"%s? "
+                               (or (plist-get s :title) id)
+                               (if (> kids 0) (format " and its %d child sessions" kids) "")))
+      (opencode-api-session-delete opencode-sessions--conn id
+                                   :callback (lambda (_) (message "Deleted"))))))
 
 (defun opencode-sessions-abort (id)
   "Abort the running reply of session ID."
   (interactive (list (opencode-sessions--id-at-point)))
   (opencode-api-session-abort opencode-sessions--conn id
                               :callback (lambda (_) (message "Aborted"))))
+
+(defun opencode-sessions-fork (id)
+  "Fork session ID into a new session with the same history."
+  (interactive (list (opencode-sessions--id-at-point)))
+  (opencode-request opencode-sessions--conn "POST" (opencode--path "session" id "fork")
+                    :body (make-hash-table)
+                    :callback (lambda (s) (message "Forked into %s" (plist-get s :title)))))
+
+(defun opencode-sessions-archive-toggle (id)
+  "Archive session ID, or unarchive it if it is archived."
+  (interactive (list (opencode-sessions--id-at-point)))
+  (let* ((s (gethash id opencode-sessions--sessions))
+         (archived (> (opencode-sessions--time s :archived) 0)))
+    (opencode-request opencode-sessions--conn "PATCH" (opencode--path "session" id)
+                      :body `(:time (:archived ,(if archived 0 (truncate (* 1000 (float-time))))))
+                      :callback (lambda (_) (message (if archived "Unarchived" "Archived"))))))
+
+(defun opencode-sessions-toggle-archived ()
+  "Show or hide archived sessions."
+  (interactive)
+  (setq opencode-sessions--archived (not opencode-sessions--archived))
+  (opencode-sessions-refresh)
+  (message (if opencode-sessions--archived "Showing archived sessions"
+             "Hiding archived sessions")))
+
+(defun opencode-sessions-share-toggle (id)
+  "Share session ID and copy its URL, or unshare it if it is shared."
+  (interactive (list (opencode-sessions--id-at-point)))
+  (let* ((s (gethash id opencode-sessions--sessions))
+         (url (plist-get (plist-get s :share) :url)))
+    (if (and (stringp url)
+             (yes-or-no-p (format "Unshare %s? " url)))
+        (opencode-request opencode-sessions--conn "DELETE" (opencode--path "session" id "share")
+                          :callback (lambda (_) (message "Unshared")))
+      (unless (stringp url)
+        (opencode-request opencode-sessions--conn "POST" (opencode--path "session" id "share")
+                          :callback
+                          (lambda (s)
+                            (let ((url (plist-get (plist-get s :share) :url)))
+                              (if (not (stringp url))
+                                  (message "The server did not share the session (sharing may be disabled)")
+                                (kill-new url)
+                                (message "Shared: %s (copied)" url)))))))))
+
+(defun opencode-sessions-search (string)
+  "Show only sessions whose title matches STRING (empty: all)."
+  (interactive (list (read-string "Search sessions (empty for all): "
+                                  opencode-sessions--search)))
+  (setq opencode-sessions--search (and (not (string-empty-p string)) string))
+  (opencode-sessions-refresh))
+
+(defun opencode-sessions-goto-parent ()
+  "Move to the parent of the session at point."
+  (interactive)
+  (let ((parent (plist-get (opencode-sessions--session-at-point) :parentID)))
+    (cond ((not (stringp parent)) (user-error "This session has no parent"))
+          ((not (opencode-sessions--goto parent))
+           (user-error "The parent session is not loaded")))))
+
+(defun opencode-sessions-toggle-children ()
+  "Fold or unfold the child sessions of the session at point."
+  (interactive)
+  (let ((id (opencode-sessions--id-at-point)))
+    (unless (opencode-sessions--children id)
+      (user-error "This session has no child sessions"))
+    (if (gethash id opencode-sessions--folded)
+        (remhash id opencode-sessions--folded)
+      (puthash id t opencode-sessions--folded))
+    (opencode-sessions--redraw)))
+
+(defun opencode-sessions-copy-id ()
+  "Copy the id of the session at point."
+  (interactive)
+  (let ((id (opencode-sessions--id-at-point)))
+    (kill-new id)
+    (message "Copied %s" id)))
+
+(defun opencode-sessions-describe ()
+  "Show the status message or error of the session at point."
+  (interactive)
+  (let* ((id (opencode-sessions--id-at-point))
+         (s (gethash id opencode-sessions--sessions))
+         (st (gethash id opencode-sessions--status))
+         (err (gethash id opencode-sessions--errors)))
+    (message "%s [%s] %s%s%s" (plist-get s :title) (plist-get s :slug)
+             (opencode-sessions--state id)
+             (if (stringp (plist-get st :message)) (concat ": " (plist-get st :message)) "")
+             (if err (concat ": " (opencode-sessions--error-message err)) ""))))
+
+;;;; Mode line
+
+(defun opencode-sessions-mode-line ()
+  "Return the mode-line summary of every session list: busy and waiting."
+  (let ((busy 0) (needs 0) (errors 0))
+    (dolist (b (opencode-sessions--all-buffers))
+      (with-current-buffer b
+        (maphash (lambda (_ st) (when (member (plist-get st :type) '("busy" "retry"))
+                                  (cl-incf busy)))
+                 opencode-sessions--status)
+        (cl-incf errors (hash-table-count opencode-sessions--errors))
+        (cl-incf needs (length (delete-dups
+                                (hash-table-values opencode-sessions--requests))))))
+    (if (= 0 busy needs errors) ""
+      (concat " OC["
+              (string-join
+               (delq nil (list (and (> busy 0) (format "%d busy" busy))
+                               (and (> needs 0)
+                                    (propertize (format "%d waiting" needs)
+                                                'face 'opencode-status-needs-user))
+                               (and (> errors 0)
+                                    (propertize (format "%d error" errors)
+                                                'face 'opencode-status-error))))
+               " ")
+              "]"))))
+
+(defvar opencode-sessions--mode-line-entry '(:eval (opencode-sessions-mode-line))
+  "The entry added to `global-mode-string'.")
+(put 'opencode-sessions--mode-line-entry 'risky-local-variable t)
+
+;;;; Mode
+
+(defvar opencode-sessions-mode-map
+  (let ((map (make-sparse-keymap)))
+    (set-keymap-parent map tabulated-list-mode-map)
+    (define-key map "g" #'opencode-sessions-refresh)
+    (define-key map "c" #'opencode-sessions-create)
+    (define-key map "r" #'opencode-sessions-rename)
+    (define-key map "d" #'opencode-sessions-delete)
+    (define-key map "k" #'opencode-sessions-abort)
+    (define-key map "f" #'opencode-sessions-fork)
+    (define-key map "a" #'opencode-sessions-archive-toggle)
+    (define-key map "A" #'opencode-sessions-toggle-archived)
+    (define-key map "s" #'opencode-sessions-share-toggle)
+    (define-key map "/" #'opencode-sessions-search)
+    (define-key map "^" #'opencode-sessions-goto-parent)
+    (define-key map "+" #'opencode-sessions-load-more)
+    (define-key map "w" #'opencode-sessions-copy-id)
+    (define-key map "i" #'opencode-sessions-describe)
+    (define-key map (kbd "TAB") #'opencode-sessions-toggle-children)
+    (define-key map "n" #'next-line)
+    (define-key map "p" #'previous-line)
+    (define-key map "?" #'opencode-sessions-menu)
+    map)
+  "Keymap of `opencode-sessions-mode'.")
+
+(define-derived-mode opencode-sessions-mode tabulated-list-mode "OpenCode-Sessions"
+  "Major mode listing the sessions of an OpenCode project.
+The list follows the server live.  \\<opencode-sessions-mode-map>\
+\\[opencode-sessions-menu] shows every command.
+
+\\{opencode-sessions-mode-map}"
+  (setq opencode-sessions--sessions (make-hash-table :test 'equal)
+        opencode-sessions--status (make-hash-table :test 'equal)
+        opencode-sessions--errors (make-hash-table :test 'equal)
+        opencode-sessions--requests (make-hash-table :test 'equal)
+        opencode-sessions--folded (make-hash-table :test 'equal)
+        opencode-sessions--archived opencode-sessions-show-archived)
+  (setq tabulated-list-sort-key nil)
+  (setq tabulated-list-padding 1)
+  (setq mode-line-process '(:eval (concat " " (opencode-sessions--header))))
+  (add-hook 'kill-buffer-hook #'opencode-sessions--cleanup nil t)
+  (unless (member 'opencode-sessions--mode-line-entry global-mode-string)
+    (setq global-mode-string
+          (append (or global-mode-string '("")) '(opencode-sessions--mode-line-entry)))))
+
+(defun opencode-sessions--cleanup ()
+  "Cancel this buffer's timer when it is killed."
+  (when opencode-sessions--redraw-timer
+    (cancel-timer opencode-sessions--redraw-timer)))
+
+(require 'transient)
+
+(transient-define-prefix opencode-sessions-menu ()
+  "The commands of the OpenCode session list."
+  [["Session at point"
+    ("r" "rename" opencode-sessions-rename)
+    ("f" "fork" opencode-sessions-fork)
+    ("a" "archive / unarchive" opencode-sessions-archive-toggle)
+    ("s" "share / unshare" opencode-sessions-share-toggle)
+    ("k" "abort reply" opencode-sessions-abort)
+    ("d" "delete" opencode-sessions-delete)
+    ("w" "copy id" opencode-sessions-copy-id)
+    ("i" "describe status" opencode-sessions-describe)]
+   ["List"
+    ("c" "create" opencode-sessions-create)
+    ("g" "refresh" opencode-sessions-refresh)
+    ("/" "search" opencode-sessions-search)
+    ("A" "show archived" opencode-sessions-toggle-archived)
+    ("+" "load more" opencode-sessions-load-more)
+    ("TAB" "fold children" opencode-sessions-toggle-children)
+    ("^" "go to parent" opencode-sessions-goto-parent)
+    ("q" "quit" quit-window)]])
 
 ;;;###autoload
 (defun opencode-sessions (&optional directory)
@@ -236,9 +767,52 @@ With a prefix argument, ask for the directory."
       (setq opencode-sessions--conn conn)
       (setq default-directory (file-name-as-directory
                                (opencode-connection-directory conn)))
+      (opencode-sessions--redraw)
       (opencode-sessions-refresh))
     (pop-to-buffer-same-window buf)
     buf))
+
+;;;###autoload
+(defun opencode-switch-session (&optional directory)
+  "Pick a session of DIRECTORY's project with completion; show it in the list.
+DIRECTORY defaults to the current project.  Candidates are annotated with
+their status, age and slug."
+  (interactive)
+  (let* ((conn (opencode-connect directory))
+         (sessions (opencode-request-sync conn "GET" "/experimental/session"
+                                          :query `(("limit" . ,opencode-sessions-page-size))))
+         (status (opencode-request-sync conn "GET" "/session/status"))
+         (table (make-hash-table :test 'equal))
+         (cands nil))
+    (seq-doseq (s sessions)
+      (let ((key (format "%s  ‹%s›" (plist-get s :title) (plist-get s :slug))))
+        (puthash key s table)
+        (push key cands)))
+    (when (null cands) (user-error "No sessions in %s" (opencode-connection-directory conn)))
+    (setq cands (nreverse cands))
+    (let* ((annotate
+            (lambda (key)
+              (let* ((s (gethash key table))
+                     (st (plist-get (plist-get status (intern (concat ":" (plist-get s :id))))
+                                    :type)))
+                (format "  %-6s %s" (or st "idle")
+                        (opencode-sessions--format-time (opencode-sessions--time s :updated))))))
+           (choice (completing-read
+                    "Session: "
+                    (lambda (str pred action)
+                      (if (eq action 'metadata)
+                          `(metadata (annotation-function . ,annotate)
+                                     (display-sort-function . identity)
+                                     (category . opencode-session))
+                        (complete-with-action action cands str pred)))
+                    nil t))
+           (s (gethash choice table))
+           (buf (opencode-sessions (opencode-connection-directory conn))))
+      (with-current-buffer buf
+        (puthash (plist-get s :id) s opencode-sessions--sessions)
+        (opencode-sessions--redraw)
+        (opencode-sessions--goto (plist-get s :id)))
+      s)))
 
 (provide 'opencode-sessions)
 ;;; opencode-sessions.el ends here

@@ -133,3 +133,98 @@
       (should (process-live-p (opencode-server-process server)))
       (opencode-server--stop-local)
       (should-not (process-live-p (opencode-server-process server))))))
+
+(defun opencode-test--list-titles ()
+  "Return the session titles shown in the current list buffer."
+  (save-excursion
+    (goto-char (point-min))
+    (let (titles)
+      (while (not (eobp))
+        (when-let ((id (tabulated-list-get-id)))
+          (push (plist-get (gethash id opencode-sessions--sessions) :title) titles))
+        (forward-line 1))
+      (nreverse titles))))
+
+(ert-deftest opencode-integration/session-list-actions ()
+  "Archive, show archived, search, page and delete from the list."
+  (opencode-test-with-real-server conn
+    (dotimes (i 5)
+      (opencode-request-sync conn "POST" "/session" :body `(:title ,(format "item %d" i)))
+      (sleep-for 0.01))
+    (let* ((opencode-sessions-page-size 2)
+           (buf (opencode-sessions (opencode-connection-directory conn))))
+      (unwind-protect
+          (with-current-buffer buf
+            (cl-flet ((shows (titles)
+                        (opencode-test-wait (lambda () (equal (opencode-test--list-titles) titles))))
+                      (shows-set (titles)
+                        (opencode-test-wait (lambda () (equal (sort (opencode-test--list-titles) #'string<)
+                                                              (sort (copy-sequence titles) #'string<))))))
+              ;; The first page, then more on demand.
+              (should (shows '("item 4" "item 3")))
+              (opencode-sessions-load-more)
+              (should (shows '("item 4" "item 3" "item 2" "item 1")))
+              (opencode-sessions-load-more)
+              (should (shows '("item 4" "item 3" "item 2" "item 1" "item 0")))
+              (should-not opencode-sessions--cursor)
+              ;; Archive: the row goes away; the toggle shows it again.
+              (opencode-sessions--goto (cl-loop for id being the hash-keys of opencode-sessions--sessions
+                                                using (hash-values s)
+                                                when (equal (plist-get s :title) "item 3") return id))
+              (opencode-sessions-archive-toggle (tabulated-list-get-id))
+              (should (opencode-test-wait
+                       (lambda () (not (member "item 3" (opencode-test--list-titles))))))
+              (let ((opencode-sessions-page-size 100))
+                (opencode-sessions-toggle-archived)
+                (should (opencode-test-wait
+                         (lambda () (member "item 3" (opencode-test--list-titles)))))
+                ;; Unarchive from the list.
+                (opencode-sessions--goto (cl-loop for id being the hash-keys of opencode-sessions--sessions
+                                                  using (hash-values s)
+                                                  when (equal (plist-get s :title) "item 3") return id))
+                (opencode-sessions-archive-toggle (tabulated-list-get-id))
+                (should (opencode-test-wait
+                         (lambda () (zerop (opencode-sessions--time
+                                            (gethash (tabulated-list-get-id) opencode-sessions--sessions)
+                                            :archived)))))
+                (opencode-sessions-toggle-archived)
+                ;; Search uses the server's filter.
+                (opencode-sessions-search "item 2")
+                (should (shows '("item 2")))
+                (opencode-sessions-search "")
+                ;; (Unarchiving updated "item 3", so it moved up.)
+                (should (shows-set '("item 4" "item 3" "item 2" "item 1" "item 0")))
+                ;; Rename and delete, confirmed.
+                (opencode-sessions--goto (cl-loop for id being the hash-keys of opencode-sessions--sessions
+                                                  using (hash-values s)
+                                                  when (equal (plist-get s :title) "item 0") return id))
+                (opencode-sessions-rename (tabulated-list-get-id) "renamed zero")
+                (should (opencode-test-wait
+                         (lambda () (member "renamed zero" (opencode-test--list-titles)))))
+                (cl-letf (((symbol-function 'yes-or-no-p) (lambda (_) t)))
+                  (opencode-sessions-delete (tabulated-list-get-id)))
+                (should (shows-set '("item 4" "item 3" "item 2" "item 1"))))))
+        (kill-buffer buf)))))
+
+(ert-deftest opencode-integration/switch-session ()
+  "`opencode-switch-session' offers annotated sessions and shows the pick."
+  (opencode-test-with-real-server conn
+    (opencode-request-sync conn "POST" "/session" :body '(:title "pick me"))
+    (opencode-request-sync conn "POST" "/session" :body '(:title "not me"))
+    (let (seen-annotation)
+      (cl-letf (((symbol-function 'completing-read)
+                 (lambda (_prompt table &rest _)
+                   (let* ((cands (all-completions "" table))
+                          (meta (funcall table "" nil 'metadata))
+                          (annot (cdr (assq 'annotation-function (cdr meta))))
+                          (pick (cl-find-if (lambda (c) (string-prefix-p "pick me" c)) cands)))
+                     (setq seen-annotation (funcall annot pick))
+                     pick))))
+        (let ((s (opencode-switch-session (opencode-connection-directory conn))))
+          (should (equal (plist-get s :title) "pick me"))
+          (should (string-match-p "idle +20[0-9][0-9]-" seen-annotation))
+          (with-current-buffer (get-buffer (format "*opencode-sessions: %s*"
+                                                   (abbreviate-file-name
+                                                    (opencode-connection-directory conn))))
+            (should (equal (tabulated-list-get-id) (plist-get s :id)))
+            (kill-buffer)))))))

@@ -1,0 +1,188 @@
+;;; opencode-sessions-test.el --- Tests of the session list  -*- lexical-binding: t; -*-
+
+;;; Commentary:
+
+;; The list rendered from fixtures and driven by events, with no server:
+;; the buffer gets a connection object that is never opened.
+
+;;; Code:
+
+(require 'ert)
+(require 'opencode-test-helpers)
+(require 'opencode-sessions)
+
+(defun opencode-test--fixture-sessions ()
+  "Return the sessions of fixtures/sessions.json as plists."
+  (append (json-parse-string (decode-coding-string (opencode-test-fixture "sessions.json") 'utf-8)
+                             :object-type 'plist :null-object :null :false-object :false)
+          nil))
+
+(defmacro opencode-test-with-session-list (&rest body)
+  "Run BODY in a session list buffer filled from the fixture."
+  (declare (indent 0))
+  `(let ((buf (generate-new-buffer "*opencode-sessions-test*"))
+         (conn (opencode-connection--make :url "http://127.0.0.1:1" :directory "/tmp/proj"
+                                          :state 'connected)))
+     (unwind-protect
+         (with-current-buffer buf
+           (opencode-sessions-mode)
+           (setq opencode-sessions--conn conn)
+           (dolist (s (opencode-test--fixture-sessions))
+             (when (opencode-sessions--wanted-p s)
+               (puthash (plist-get s :id) s opencode-sessions--sessions)))
+           (opencode-sessions--redraw)
+           ,@body)
+       (kill-buffer buf))))
+
+(defun opencode-test--rows ()
+  "Return the visible rows as lists of trimmed cells."
+  (save-excursion
+    (goto-char (point-min))
+    (let (rows)
+      (while (not (eobp))
+        (when-let ((e (tabulated-list-get-entry)))
+          (push (mapcar #'string-trim (append e nil)) rows))
+        (forward-line 1))
+      (nreverse rows))))
+
+(defun opencode-test--titles ()
+  "Return the titles of the visible rows, in order."
+  (mapcar #'cadr (opencode-test--rows)))
+
+(defun opencode-test--event (type props)
+  "Deliver event TYPE with PROPS to the list in the current buffer."
+  (opencode-sessions--on-event opencode-sessions--conn type props)
+  (when opencode-sessions--redraw-timer (opencode-sessions--redraw)))
+
+(ert-deftest opencode-sessions/renders-tree-newest-first ()
+  "Roots newest first, children indented under their parent, archived hidden."
+  (opencode-test-with-session-list
+    (should (equal (opencode-test--titles)
+                   '("newest root" "▾ parent with children" "└ child two" "└ child one"
+                     "oldest root")))
+    (let ((parent (assoc "idle" (opencode-test--rows))))
+      (should parent))
+    (should (equal (nth 4 (nth 1 (opencode-test--rows))) "+12 −3 2F"))
+    (should (equal (nth 5 (nth 2 (opencode-test--rows))) "⇗"))
+    (should (string-match-p "5 sessions" (opencode-sessions--header)))))
+
+(ert-deftest opencode-sessions/columns-are-a-defcustom ()
+  "`opencode-sessions-columns' picks and orders the columns."
+  (let ((opencode-sessions-columns '(slug title)))
+    (opencode-test-with-session-list
+      (should (equal (car (opencode-test--rows)) '("slug-6" "newest root")))
+      (should (equal (aref tabulated-list-format 0) '("Slug" 18 t))))))
+
+(ert-deftest opencode-sessions/sorts-by-column ()
+  "Sorting by a column orders all rows by it."
+  (opencode-test-with-session-list
+    (setq tabulated-list-sort-key (cons "Title" nil))
+    (tabulated-list-print t)
+    ;; By the titles themselves, not their tree indentation.
+    (should (equal (mapcar (lambda (r) (string-trim-left (cadr r) "[└▾▸ ]+"))
+                           (opencode-test--rows))
+                   '("child one" "child two" "newest root" "oldest root"
+                     "parent with children")))
+    (setq tabulated-list-sort-key (cons "Updated" t))
+    (tabulated-list-print t)
+    (should (equal (car (opencode-test--titles)) "oldest root"))))
+
+(ert-deftest opencode-sessions/live-events ()
+  "Created, updated and deleted events change rows; point stays on its session."
+  (opencode-test-with-session-list
+    (opencode-sessions--goto "ses_0001")
+    (opencode-test--event "session.created"
+                          `(:sessionID "ses_0009"
+                            :info (:id "ses_0009" :slug "brand-new" :title "brand new"
+                                   :directory "/tmp/proj"
+                                   :time (:created 1795579000000 :updated 1795579000000))))
+    (should (equal (car (opencode-test--titles)) "brand new"))
+    (should (equal (tabulated-list-get-id) "ses_0001"))
+    (opencode-test--event "session.updated"
+                          `(:sessionID "ses_0001"
+                            :info (:id "ses_0001" :slug "slug-1" :title "renamed"
+                                   :directory "/tmp/proj"
+                                   :time (:created 1795570001000 :updated 1795570001000))))
+    (should (member "renamed" (opencode-test--titles)))
+    (should (equal (tabulated-list-get-id) "ses_0001"))
+    (opencode-test--event "session.deleted" '(:sessionID "ses_0009" :info (:id "ses_0009")))
+    (should-not (member "brand new" (opencode-test--titles)))
+    ;; Archiving elsewhere hides the session.
+    (opencode-test--event "session.updated"
+                          `(:sessionID "ses_0006"
+                            :info (:id "ses_0006" :title "newest root" :directory "/tmp/proj"
+                                   :time (:created 1 :updated 1795570006000 :archived 5))))
+    (should-not (member "newest root" (opencode-test--titles)))))
+
+(ert-deftest opencode-sessions/status-badges ()
+  "Busy, retry with countdown, error and waiting badges, updated in place."
+  (opencode-test-with-session-list
+    (cl-flet ((badge (id) (progn (opencode-sessions--goto id)
+                                 (string-trim (aref (tabulated-list-get-entry) 0)))))
+      (should (equal (badge "ses_0006") "idle"))
+      (opencode-test--event "session.status" '(:sessionID "ses_0006" :status (:type "busy")))
+      (should (string-suffix-p " busy" (badge "ses_0006")))
+      (should (string-match-p "1 busy" (opencode-sessions-mode-line)))
+      (opencode-test--event "session.status"
+                            `(:sessionID "ses_0006"
+                              :status (:type "retry" :attempt 2 :message "rate limited"
+                                       :next ,(+ (* 1000 (float-time)) 7500))))
+      (should (string-match-p "\\`retry 2 [78]s\\'" (badge "ses_0006")))
+      (should (equal (get-text-property 0 'help-echo (aref (tabulated-list-get-entry) 0))
+                     "rate limited"))
+      (opencode-test--event "session.error"
+                            '(:sessionID "ses_0001"
+                              :error (:name "ProviderAuthError" :data (:message "bad key"))))
+      (should (equal (badge "ses_0001") "error"))
+      (should (string-match-p "1 error" (opencode-sessions-mode-line)))
+      (opencode-test--event "permission.asked" '(:id "per_1" :sessionID "ses_0003"
+                                                 :permission "bash" :patterns ["ls"]))
+      (should (equal (badge "ses_0003") "needs you"))
+      (should (string-match-p "1 waiting" (opencode-sessions-mode-line)))
+      (opencode-test--event "permission.replied" '(:sessionID "ses_0003" :requestID "per_1"
+                                                   :reply "once"))
+      (should (equal (badge "ses_0003") "idle"))
+      (opencode-test--event "session.status" '(:sessionID "ses_0006" :status (:type "idle")))
+      (should (equal (badge "ses_0006") "idle"))
+      ;; A session that works again loses its old error.
+      (opencode-test--event "session.status" '(:sessionID "ses_0001" :status (:type "busy")))
+      (should (string-suffix-p " busy" (badge "ses_0001")))
+      (opencode-test--event "session.status" '(:sessionID "ses_0001" :status (:type "idle")))
+      (should (equal (opencode-sessions-mode-line) "")))))
+
+(ert-deftest opencode-sessions/fold-and-parent ()
+  "TAB folds children; ^ jumps to the parent."
+  (opencode-test-with-session-list
+    (opencode-sessions--goto "ses_0003")
+    (opencode-sessions-goto-parent)
+    (should (equal (tabulated-list-get-id) "ses_0002"))
+    (opencode-sessions-toggle-children)
+    (should (equal (opencode-test--titles)
+                   '("newest root" "▸ parent with children" "oldest root")))
+    (should (equal (tabulated-list-get-id) "ses_0002"))
+    (opencode-sessions-toggle-children)
+    (should (= 5 (length (opencode-test--titles))))
+    (opencode-sessions--goto "ses_0006")
+    (should-error (opencode-sessions-goto-parent) :type 'user-error)
+    (should-error (opencode-sessions-toggle-children) :type 'user-error)))
+
+(ert-deftest opencode-sessions/ten-thousand-sessions ()
+  "A list of 10,000 sessions renders every row, and a status update finds its row."
+  (opencode-test-with-session-list
+    (clrhash opencode-sessions--sessions)
+    (dotimes (i 10000)
+      (let ((id (format "ses_%06d" i)))
+        (puthash id `(:id ,id :slug ,(format "s-%d" i) :title ,(format "session %d" i)
+                          :directory "/tmp/proj"
+                          :time (:created ,i :updated ,(+ 1795570000000 i)))
+                 opencode-sessions--sessions)))
+    (opencode-sessions--redraw)
+    (should (= 10000 (count-lines (point-min) (point-max))))
+    (goto-char (point-min))
+    (should (equal (tabulated-list-get-id) "ses_009999"))
+    (opencode-test--event "session.status" '(:sessionID "ses_000000" :status (:type "busy")))
+    (opencode-sessions--goto "ses_000000")
+    (should (string-suffix-p " busy" (string-trim (aref (tabulated-list-get-entry) 0))))))
+
+(provide 'opencode-sessions-test)
+;;; opencode-sessions-test.el ends here
