@@ -25,6 +25,7 @@
 (require 'tabulated-list)
 (require 'opencode)
 (require 'opencode-api)
+(require 'opencode-chat)
 
 ;;;; Options and faces
 
@@ -524,6 +525,11 @@ HAS-CHILDREN is non-nil when S has child sessions."
   "Return the session plist at point, or signal a `user-error'."
   (gethash (opencode-sessions--id-at-point) opencode-sessions--sessions))
 
+(defun opencode-sessions-open (id)
+  "Open the chat of session ID."
+  (interactive (list (opencode-sessions--id-at-point)))
+  (opencode-chat-open opencode-sessions--conn (gethash id opencode-sessions--sessions)))
+
 (defun opencode-sessions-create (title)
   "Create a session titled TITLE (empty: let the server name it)."
   (interactive "sTitle of the new session (empty for default): ")
@@ -681,6 +687,7 @@ HAS-CHILDREN is non-nil when S has child sessions."
 (defvar opencode-sessions-mode-map
   (let ((map (make-sparse-keymap)))
     (set-keymap-parent map tabulated-list-mode-map)
+    (define-key map (kbd "RET") #'opencode-sessions-open)
     (define-key map "g" #'opencode-sessions-refresh)
     (define-key map "c" #'opencode-sessions-create)
     (define-key map "r" #'opencode-sessions-rename)

@@ -13,6 +13,7 @@
 (require 'opencode-test-helpers)
 (require 'opencode-api)
 (require 'opencode-sessions)
+(require 'opencode-chat-test)
 
 (ert-deftest opencode-integration/prompt-streams-text ()
   "A prompt sent from Emacs streams the mock's text back through the module."
@@ -228,3 +229,42 @@
                                                     (opencode-connection-directory conn))))
             (should (equal (tabulated-list-get-id) (plist-get s :id)))
             (kill-buffer)))))))
+
+(ert-deftest opencode-integration/chat-prompt-and-stream ()
+  "Open a chat from the list, send from its prompt, watch the reply stream in."
+  (opencode-test-with-real-server conn
+    (let ((opencode-test-mock-script
+           (list '((:reasoning_content "Pondering") (:content "Streamed ") (:content "answer.") :stop)))
+          (session (opencode-request-sync conn "POST" "/session" :body '(:title "chatting")))
+          (list-buf nil) (chat nil) (prompt nil))
+      (unwind-protect
+          (progn
+            (setq list-buf (opencode-sessions (opencode-connection-directory conn)))
+            (with-current-buffer list-buf
+              (should (opencode-test-wait (lambda () (opencode-sessions--goto (plist-get session :id)))))
+              (setq chat (opencode-sessions-open (tabulated-list-get-id))))
+            (with-current-buffer chat
+              (should (eq major-mode 'opencode-chat-mode))
+              (setq prompt (save-window-excursion (opencode-chat-prompt))))
+            (with-current-buffer prompt
+              (insert "Tell me something")
+              (opencode-prompt-send)
+              (should (opencode-test-wait (lambda () (= (buffer-size) 0)) 30)))
+            (should (equal (car opencode-prompt-history) "Tell me something"))
+            (with-current-buffer chat
+              (should (opencode-test-wait
+                       (lambda () (string-match-p "^Streamed answer\\.$" (opencode-test--visible-text)))
+                       60))
+              (should (opencode-test-wait
+                       (lambda () (equal (plist-get opencode-chat--status :type) "idle")) 30))
+              (let ((text (opencode-test--visible-text)))
+                (should (string-match-p "^You .*\nTell me something\n" text))
+                (should (string-match-p "^▸ Thinking$" text))
+                (should-not (string-match-p "Pondering" text)))
+              ;; What streamed in is what a fresh load shows.
+              (let ((streamed (opencode-test--visible-text)))
+                (opencode-chat-reload)
+                (should (opencode-test-wait
+                         (lambda () (equal (opencode-test--visible-text) streamed)) 10)))))
+        (dolist (b (list prompt chat list-buf))
+          (when (buffer-live-p b) (kill-buffer b)))))))

@@ -1,0 +1,668 @@
+;;; opencode-chat.el --- A session's timeline and its prompt  -*- lexical-binding: t; -*-
+
+;; Copyright (C) 2026 The opencode.el authors
+;; SPDX-License-Identifier: GPL-3.0-or-later
+
+;; This file is not part of GNU Emacs.
+
+;;; Commentary:
+
+;; One chat buffer per session shows its messages: each message is a
+;; header line and its parts.  Every part owns a region of the buffer
+;; (two markers), followed by a newline that belongs to no part, so a
+;; part can be redrawn, grown by a streamed delta or removed without
+;; touching its neighbours.  Reasoning and tool parts start folded
+;; (TAB toggles one, S-TAB cycles the buffer); folding is an overlay
+;; whose state survives redraws.
+;;
+;; The prompt is a buffer of its own below the chat: C-c C-c sends it
+;; (the text is cleared only once the server has accepted it), C-c C-k
+;; aborts the running reply, M-p / M-n walk the history.
+
+;;; Code:
+
+(require 'json)
+(require 'text-property-search)
+(require 'opencode)
+(require 'opencode-api)
+
+;;;; Options and faces
+
+(defcustom opencode-chat-fold-reasoning t
+  "Whether reasoning parts start folded."
+  :type 'boolean
+  :group 'opencode)
+
+(defcustom opencode-chat-fold-tools t
+  "Whether tool parts start folded."
+  :type 'boolean
+  :group 'opencode)
+
+(defcustom opencode-chat-message-limit 400
+  "How many of the newest messages a chat buffer loads when it opens."
+  :type 'integer
+  :group 'opencode)
+
+(defcustom opencode-chat-prompt-height 6
+  "Height, in lines, of the prompt window below a chat."
+  :type 'integer
+  :group 'opencode)
+
+(defface opencode-chat-user '((t :inherit font-lock-keyword-face :weight bold))
+  "Face of user message headers."
+  :group 'opencode)
+
+(defface opencode-chat-assistant '((t :inherit font-lock-function-name-face :weight bold))
+  "Face of assistant message headers."
+  :group 'opencode)
+
+(defface opencode-chat-heading '((t :inherit font-lock-type-face))
+  "Face of part headings (reasoning, tools, files...)."
+  :group 'opencode)
+
+(defface opencode-chat-dim '((t :inherit shadow))
+  "Face of secondary information: steps, tokens, costs."
+  :group 'opencode)
+
+(defface opencode-chat-reasoning '((t :inherit shadow :slant italic))
+  "Face of reasoning text."
+  :group 'opencode)
+
+(defface opencode-chat-error '((t :inherit error))
+  "Face of errors in the timeline."
+  :group 'opencode)
+
+;;;; Buffer state
+
+(defvar-local opencode-chat--conn nil "The connection of this chat.")
+(defvar-local opencode-chat--session nil "The session plist of this chat.")
+(defvar-local opencode-chat--messages nil
+  "Hash table: message id -> (:info INFO :beg MARKER :end MARKER :parts IDS).")
+(defvar-local opencode-chat--parts nil
+  "Hash table: part id -> (:part PART :beg MARKER :end MARKER :body MARKER).")
+(defvar-local opencode-chat--folded nil
+  "Hash table: part id -> `folded' or `open', the user's choice.")
+(defvar-local opencode-chat--status nil "The session's status plist.")
+(defvar-local opencode-chat--error nil "The session's last error, or nil.")
+(defvar-local opencode-chat--fold-cycle nil "Where S-TAB is in its cycle.")
+
+(defun opencode-chat--session-id ()
+  "Return the id of this buffer's session."
+  (plist-get opencode-chat--session :id))
+
+;;;; Rendering parts
+
+(defun opencode-chat--foldable-p (part)
+  "Return non-nil if PART has a heading and a body that can fold."
+  (not (member (plist-get part :type) '("text" "step-start" "compaction"))))
+
+(defun opencode-chat--default-folded-p (part)
+  "Return non-nil if PART starts folded."
+  (pcase (plist-get part :type)
+    ("reasoning" opencode-chat-fold-reasoning)
+    ("tool" opencode-chat-fold-tools)
+    ((or "step-finish" "snapshot" "patch") t)
+    (_ nil)))
+
+(defun opencode-chat--first-line (s &optional width)
+  "Return the first line of S, cut to WIDTH (default 60) characters."
+  (let ((line (car (split-string (or s "") "\n"))))
+    (truncate-string-to-width (or line "") (or width 60) nil nil "…")))
+
+(defun opencode-chat--tool-input-summary (input)
+  "Return a one-line summary of tool INPUT, a plist."
+  (let ((v (or (plist-get input :command) (plist-get input :filePath)
+               (plist-get input :pattern) (plist-get input :url)
+               (plist-get input :description) (plist-get input :path))))
+    (if (stringp v) (opencode-chat--first-line v)
+      (opencode-chat--first-line
+       (ignore-errors (json-serialize input :null-object :null :false-object :false))))))
+
+(defun opencode-chat--duration (time)
+  "Return a duration string from TIME's :start and :end (ms), or nil."
+  (let ((s (plist-get time :start)) (e (plist-get time :end)))
+    (and (numberp s) (numberp e) (format "%.1fs" (/ (- e s) 1000.0)))))
+
+(defun opencode-chat--heading (part)
+  "Return the heading line of foldable PART (without newline)."
+  (pcase (plist-get part :type)
+    ("reasoning" "Thinking")
+    ("tool"
+     (let* ((state (plist-get part :state))
+            (status (plist-get state :status)))
+       (concat (format "Tool %s [%s]" (plist-get part :tool) status)
+               (let ((d (opencode-chat--duration (plist-get state :time))))
+                 (if d (concat " " d) ""))
+               (let ((s (opencode-chat--tool-input-summary (plist-get state :input))))
+                 (if (and s (not (string-empty-p s))) (concat ": " s) "")))))
+    ("step-finish"
+     (let ((tokens (plist-get part :tokens)))
+       (format "Step done (%s): %s in, %s out, cost %s" (plist-get part :reason)
+               (plist-get tokens :input) (plist-get tokens :output)
+               (plist-get part :cost))))
+    ("file" (format "File %s" (or (plist-get part :filename) (plist-get part :url))))
+    ("patch" (format "Patch: %d files" (length (plist-get part :files))))
+    ("snapshot" "Snapshot")
+    ("agent" (format "Agent %s" (plist-get part :name)))
+    ("subtask" (format "Subtask (%s): %s" (plist-get part :agent)
+                       (opencode-chat--first-line (plist-get part :description))))
+    ("retry" (format "Retry %s" (plist-get part :attempt)))
+    (type (format "Part %s" type))))
+
+(defun opencode-chat--pretty-json (value)
+  "Return VALUE (a plist or vector) as indented JSON text."
+  (with-temp-buffer
+    (insert (json-serialize value :null-object :null :false-object :false))
+    (ignore-errors (json-pretty-print-buffer))
+    (buffer-string)))
+
+(defun opencode-chat--body (part)
+  "Return the body text of PART."
+  (pcase (plist-get part :type)
+    ((or "text" "reasoning") (or (plist-get part :text) ""))
+    ("tool"
+     (let* ((state (plist-get part :state))
+            (input (plist-get state :input))
+            (output (plist-get state :output))
+            (err (plist-get state :error)))
+       (concat (if input (concat "Input:\n" (opencode-chat--pretty-json input) "\n") "")
+               (if (stringp output) (concat "Output:\n" output) "")
+               (if (stringp err) (propertize (concat "Error: " err) 'face 'opencode-chat-error) ""))))
+    ("patch" (mapconcat #'identity (plist-get part :files) "\n"))
+    ("snapshot" (or (plist-get part :snapshot) ""))
+    ("step-finish" "")
+    ("file" (or (plist-get part :url) ""))
+    ("subtask" (or (plist-get part :prompt) ""))
+    ("retry" (let ((e (plist-get part :error)))
+               (or (plist-get (plist-get e :data) :message) (format "%S" e))))
+    ("agent" "")
+    (_ (opencode-chat--pretty-json part))))
+
+(defun opencode-chat--insert-part (part)
+  "Insert PART at point; return (BEG END BODY) positions."
+  (let ((beg (point)) body)
+    (pcase (plist-get part :type)
+      ("step-start" (setq body (point)))
+      ("compaction"
+       (insert (propertize "──── context compacted: earlier messages were summarised ────"
+                           'face 'opencode-chat-dim))
+       (setq body (point)))
+      ("text"
+       (setq body (point))
+       (insert (opencode-chat--body part)))
+      (_
+       (let ((folded (opencode-chat--part-folded-p part)))
+         (insert (propertize (concat (if folded "▸ " "▾ ") (opencode-chat--heading part))
+                             'face (if (equal (plist-get part :type) "step-finish")
+                                       'opencode-chat-dim
+                                     'opencode-chat-heading)))
+         (setq body (point))
+         (let ((text (opencode-chat--body part)))
+           (unless (string-empty-p text)
+             (insert "\n"
+                     (if (equal (plist-get part :type) "reasoning")
+                         (propertize text 'face 'opencode-chat-reasoning)
+                       text)))))))
+    (list beg (point) body)))
+
+(defun opencode-chat--part-folded-p (part)
+  "Return non-nil if PART is folded now."
+  (pcase (gethash (plist-get part :id) opencode-chat--folded)
+    ('folded t)
+    ('open nil)
+    (_ (opencode-chat--default-folded-p part))))
+
+(defun opencode-chat--apply-fold (entry)
+  "Hide or show the body of part ENTRY as its fold state says."
+  (let* ((part (plist-get entry :part))
+         (body (plist-get entry :body))
+         (end (plist-get entry :end)))
+    (remove-overlays body end 'opencode-fold t)
+    (when (and (opencode-chat--foldable-p part)
+               (opencode-chat--part-folded-p part)
+               (< body end))
+      (let ((ov (make-overlay body end nil nil t)))
+        (overlay-put ov 'opencode-fold t)
+        (overlay-put ov 'invisible 'opencode-fold)
+        (overlay-put ov 'evaporate t)))))
+
+(defun opencode-chat--render-part (part entry)
+  "Draw PART in the region of ENTRY (a plist with :beg and :end markers)."
+  (let ((inhibit-read-only t)
+        (beg (plist-get entry :beg))
+        (end (plist-get entry :end)))
+    (save-excursion
+      (delete-region beg end)
+      (goto-char beg)
+      (pcase-let ((`(,_b ,_e ,body) (opencode-chat--insert-part part)))
+        (set-marker end (point))
+        (let ((bm (or (plist-get entry :body) (make-marker))))
+          (set-marker bm body)
+          (setq entry (plist-put entry :body bm)))
+        (setq entry (plist-put entry :part part))
+        (put-text-property beg end 'opencode-part (plist-get part :id))
+        (opencode-chat--apply-fold entry)
+        entry))))
+
+;;;; Messages
+
+(defun opencode-chat--message-header (info)
+  "Return the header line of message INFO."
+  (let ((time (plist-get (plist-get info :time) :created)))
+    (if (equal (plist-get info :role) "user")
+        (concat (propertize "You" 'face 'opencode-chat-user)
+                (propertize (if (numberp time)
+                                (format-time-string "  %F %T" (/ time 1000.0))
+                              "")
+                            'face 'opencode-chat-dim))
+      (concat (propertize "Assistant" 'face 'opencode-chat-assistant)
+              (propertize
+               (concat
+                (format "  %s/%s" (or (plist-get info :providerID) "?")
+                        (or (plist-get info :modelID) "?"))
+                (if (stringp (plist-get info :agent)) (format "  agent %s" (plist-get info :agent)) "")
+                (let ((tokens (plist-get info :tokens)))
+                  (if tokens (format "  tokens %s/%s" (plist-get tokens :input)
+                                     (plist-get tokens :output))
+                    ""))
+                (if (numberp (plist-get info :cost)) (format "  $%.4f" (plist-get info :cost)) ""))
+               'face 'opencode-chat-dim)
+              (let ((err (plist-get info :error)))
+                (if err
+                    (concat "\n" (propertize (format "Error: %s" (opencode-chat--error-text err))
+                                             'face 'opencode-chat-error))
+                  ""))))))
+
+(defun opencode-chat--error-text (err)
+  "Return a one-line description of ERR, an error plist from the server."
+  (let ((name (plist-get err :name))
+        (msg (plist-get (plist-get err :data) :message)))
+    (string-join (delq nil (list (and (stringp name) name) (and (stringp msg) msg))) ": ")))
+
+(defun opencode-chat--insert-message (info)
+  "Insert message INFO at the end of the buffer, with no parts yet."
+  (let ((inhibit-read-only t)
+        (id (plist-get info :id)))
+    (save-excursion
+      (goto-char (point-max))
+      (let ((beg (copy-marker (point)))
+            header-end)
+        (insert (propertize (opencode-chat--message-header info) 'opencode-header t))
+        (setq header-end (copy-marker (point)))
+        ;; The header's newline, then the newline that separates this
+        ;; message from the next; parts go between the two.
+        (insert "\n\n")
+        (let ((end (copy-marker (1- (point)) t)))
+          (put-text-property beg end 'opencode-message id)
+          (puthash id (list :info info :beg beg :header-end header-end :end end :parts nil)
+                   opencode-chat--messages))))))
+
+(defun opencode-chat--update-message (info)
+  "Add message INFO, or redraw the header of a known one."
+  (let ((entry (gethash (plist-get info :id) opencode-chat--messages)))
+    (if (not entry)
+        (opencode-chat--insert-message info)
+      (let ((inhibit-read-only t))
+        (save-excursion
+          (delete-region (plist-get entry :beg) (plist-get entry :header-end))
+          (goto-char (plist-get entry :beg))
+          (insert (propertize (opencode-chat--message-header info) 'opencode-header t))
+          (set-marker (plist-get entry :header-end) (point))
+          (put-text-property (plist-get entry :beg) (point) 'opencode-message
+                             (plist-get info :id))))
+      (puthash (plist-get info :id) (plist-put entry :info info) opencode-chat--messages))))
+
+(defun opencode-chat--update-part (part)
+  "Add PART to its message, or redraw it if known."
+  (let* ((id (plist-get part :id))
+         (entry (gethash id opencode-chat--parts)))
+    (if entry
+        (puthash id (opencode-chat--render-part part entry) opencode-chat--parts)
+      (let ((msg (gethash (plist-get part :messageID) opencode-chat--messages)))
+        (unless msg
+          ;; A part before its message: make a placeholder message.
+          (opencode-chat--insert-message
+           (list :id (plist-get part :messageID) :role "assistant"
+                 :sessionID (plist-get part :sessionID)))
+          (setq msg (gethash (plist-get part :messageID) opencode-chat--messages)))
+        (let ((inhibit-read-only t)
+              (mend (plist-get msg :end)))
+          (save-excursion
+            (goto-char mend)
+            (let* ((beg (copy-marker (point)))
+                   (end (copy-marker (point) t))
+                   (new (list :beg beg :end end)))
+              ;; The separator after the part, owned by no part.
+              (insert "\n")
+              (set-marker end (1- (point)))
+              (set-marker beg (1- (point)))
+              (setq new (opencode-chat--render-part part new))
+              (puthash id new opencode-chat--parts)
+              (puthash (plist-get part :messageID)
+                       (plist-put msg :parts (append (plist-get msg :parts) (list id)))
+                       opencode-chat--messages))))))))
+
+(defun opencode-chat--remove-part (id)
+  "Remove part ID from the buffer."
+  (when-let ((entry (gethash id opencode-chat--parts)))
+    (let ((inhibit-read-only t))
+      (delete-region (plist-get entry :beg) (1+ (plist-get entry :end))))
+    (remhash id opencode-chat--parts)))
+
+(defun opencode-chat--remove-message (id)
+  "Remove message ID and its parts from the buffer."
+  (when-let ((entry (gethash id opencode-chat--messages)))
+    (dolist (p (plist-get entry :parts)) (remhash p opencode-chat--parts))
+    (let ((inhibit-read-only t))
+      (delete-region (plist-get entry :beg) (1+ (plist-get entry :end))))
+    (remhash id opencode-chat--messages)))
+
+(defun opencode-chat--append-delta (part-id field text)
+  "Append TEXT to FIELD of part PART-ID where it is shown."
+  (let ((entry (gethash part-id opencode-chat--parts)))
+    (when entry
+      (let* ((part (plist-get entry :part))
+             (old (plist-get part (intern (concat ":" field)))))
+        (setq part (plist-put part (intern (concat ":" field))
+                              (concat (if (stringp old) old "") text)))
+        (setq entry (plist-put entry :part part))
+        (puthash part-id entry opencode-chat--parts)
+        (if (and (equal field "text")
+                 (member (plist-get part :type) '("text" "reasoning"))
+                 (> (length old) 0))
+            ;; Append in place: no redraw of what is already there.
+            (let ((inhibit-read-only t))
+              (save-excursion
+                (goto-char (plist-get entry :end))
+                (insert (if (equal (plist-get part :type) "reasoning")
+                            (propertize text 'face 'opencode-chat-reasoning
+                                        'opencode-part part-id)
+                          (propertize text 'opencode-part part-id)))))
+          (puthash part-id (opencode-chat--render-part part entry) opencode-chat--parts))))))
+
+(defmacro opencode-chat--following (&rest body)
+  "Run BODY; windows whose point was at the end of the buffer follow it."
+  (declare (indent 0) (debug t))
+  `(let ((at-end (cl-remove-if-not (lambda (w) (= (window-point w) (point-max)))
+                                   (get-buffer-window-list (current-buffer) nil t)))
+         (was-at-end (= (point) (point-max))))
+     (prog1 (progn ,@body)
+       (when was-at-end (goto-char (point-max)))
+       (dolist (w at-end) (set-window-point w (point-max))))))
+
+;;;; Loading
+
+(defun opencode-chat--render-all (messages)
+  "Erase the buffer and draw MESSAGES, a vector of (:info :parts)."
+  (let ((inhibit-read-only t))
+    (erase-buffer)
+    (clrhash opencode-chat--messages)
+    (clrhash opencode-chat--parts)
+    (seq-doseq (m messages)
+      (opencode-chat--insert-message (plist-get m :info))
+      (seq-doseq (p (plist-get m :parts))
+        (opencode-chat--update-part p)))))
+
+(defun opencode-chat-reload ()
+  "Fetch the session's messages again and redraw the buffer."
+  (interactive)
+  (let ((buf (current-buffer)))
+    (opencode-api-session-messages
+     opencode-chat--conn (opencode-chat--session-id)
+     :limit opencode-chat-message-limit
+     :callback (lambda (messages)
+                 (when (buffer-live-p buf)
+                   (with-current-buffer buf
+                     (let ((pos (point)))
+                       (opencode-chat--render-all messages)
+                       (goto-char (min pos (point-max))))))))
+    (opencode-api-session-status
+     opencode-chat--conn
+     :callback (lambda (all)
+                 (when (buffer-live-p buf)
+                   (with-current-buffer buf
+                     (setq opencode-chat--status
+                           (plist-get all (intern (concat ":" (opencode-chat--session-id)))))
+                     (force-mode-line-update)))))))
+
+;;;; Events
+
+(defun opencode-chat--buffer (conn session-id)
+  "Return the live chat buffer of SESSION-ID on CONN, or nil."
+  (cl-find-if (lambda (b)
+                (and (eq (buffer-local-value 'opencode-chat--conn b) conn)
+                     (equal (plist-get (buffer-local-value 'opencode-chat--session b) :id)
+                            session-id)))
+              (buffer-list)))
+
+(defun opencode-chat--on-event (conn type props)
+  "Update the chat of the session named in event TYPE with PROPS on CONN."
+  (let* ((sid (or (plist-get props :sessionID)
+                  (plist-get (plist-get props :info) :sessionID)
+                  (plist-get (plist-get props :part) :sessionID)))
+         (buf (and (stringp sid) (opencode-chat--buffer conn sid))))
+    (when buf
+      (with-current-buffer buf
+        (opencode-chat--following
+          (pcase type
+            ("message.updated" (opencode-chat--update-message (plist-get props :info)))
+            ("message.removed" (opencode-chat--remove-message (plist-get props :messageID)))
+            ("message.part.updated" (opencode-chat--update-part (plist-get props :part)))
+            ("message.part.removed" (opencode-chat--remove-part (plist-get props :partID)))
+            ("message.part.delta"
+             (opencode-chat--append-delta (plist-get props :partID) (plist-get props :field)
+                                          (plist-get props :delta)))
+            ("session.updated"
+             (setq opencode-chat--session (plist-get props :info))
+             (rename-buffer (opencode-chat--buffer-name opencode-chat--session) t))
+            ("session.status"
+             (setq opencode-chat--status (plist-get props :status))
+             (when (member (plist-get opencode-chat--status :type) '("busy"))
+               (setq opencode-chat--error nil)))
+            ("session.error" (setq opencode-chat--error (plist-get props :error))
+             (message "OpenCode: %s" (opencode-chat--error-text opencode-chat--error)))
+            ("session.compacted" (opencode-chat-reload))))
+        (force-mode-line-update)))))
+
+(add-hook 'opencode-event-functions #'opencode-chat--on-event)
+
+;;;; Folding and moving
+
+(defun opencode-chat--part-at (pos)
+  "Return the id of the part at POS, or nil."
+  (get-text-property pos 'opencode-part))
+
+(defun opencode-chat-toggle-fold ()
+  "Fold or unfold the part at point."
+  (interactive)
+  (let* ((id (or (opencode-chat--part-at (point)) (user-error "No part at point")))
+         (entry (gethash id opencode-chat--parts))
+         (part (plist-get entry :part)))
+    (unless (opencode-chat--foldable-p part) (user-error "This part does not fold"))
+    (puthash id (if (opencode-chat--part-folded-p part) 'open 'folded) opencode-chat--folded)
+    (puthash id (opencode-chat--render-part part entry) opencode-chat--parts)
+    (goto-char (plist-get entry :beg))))
+
+(defun opencode-chat-cycle-folds ()
+  "Cycle every part: all folded, then all open, then the defaults."
+  (interactive)
+  (setq opencode-chat--fold-cycle
+        (pcase opencode-chat--fold-cycle ('folded 'open) ('open nil) (_ 'folded)))
+  (maphash (lambda (id entry)
+             (let ((part (plist-get entry :part)))
+               (when (opencode-chat--foldable-p part)
+                 (if opencode-chat--fold-cycle
+                     (puthash id opencode-chat--fold-cycle opencode-chat--folded)
+                   (remhash id opencode-chat--folded))
+                 (puthash id (opencode-chat--render-part part entry) opencode-chat--parts))))
+           opencode-chat--parts)
+  (message "Parts: %s" (pcase opencode-chat--fold-cycle
+                         ('folded "all folded") ('open "all open") (_ "as they start"))))
+
+(defun opencode-chat-next-message (n)
+  "Move to the header of the Nth next message (previous if N < 0)."
+  (interactive "p")
+  (dotimes (_ (abs n))
+    (let ((m (save-excursion
+               (if (> n 0)
+                   (progn (end-of-line)
+                          (text-property-search-forward 'opencode-header t t))
+                 (beginning-of-line)
+                 (text-property-search-backward 'opencode-header t t)))))
+      (if m (goto-char (prop-match-beginning m))
+        (user-error (if (> n 0) "No next message" "No previous message"))))))
+
+(defun opencode-chat-previous-message (n)
+  "Move to the start of the Nth previous message."
+  (interactive "p")
+  (opencode-chat-next-message (- n)))
+
+;;;; The header line
+
+(defun opencode-chat--header-line ()
+  "Return the header line of the chat: title, status, branch of work."
+  (let ((st (plist-get opencode-chat--status :type)))
+    (concat " " (or (plist-get opencode-chat--session :title) "")
+            "  " (pcase st
+                   ("busy" (propertize "busy" 'face 'warning))
+                   ("retry" (propertize (format "retry %s: %s" (plist-get opencode-chat--status :attempt)
+                                                (plist-get opencode-chat--status :message))
+                                        'face 'error))
+                   (_ (propertize "idle" 'face 'shadow)))
+            (if opencode-chat--error
+                (propertize (concat "  " (opencode-chat--error-text opencode-chat--error))
+                            'face 'opencode-chat-error)
+              ""))))
+
+;;;; Prompt
+
+(defvar-local opencode-prompt--chat nil "The chat buffer this prompt sends to.")
+(defvar opencode-prompt-history nil "Prompts sent, newest first.")
+(defvar-local opencode-prompt--history-index -1 "Position in the history.")
+
+(defun opencode-prompt-send ()
+  "Send the prompt's text to the session; keep it if sending fails."
+  (interactive)
+  (let* ((text (string-trim (buffer-string)))
+         (prompt (current-buffer))
+         (chat opencode-prompt--chat))
+    (when (string-empty-p text) (user-error "Nothing to send"))
+    (unless (buffer-live-p chat) (user-error "The chat of this prompt is gone"))
+    (with-current-buffer chat
+      (opencode-api-session-prompt-async
+       opencode-chat--conn (opencode-chat--session-id) text
+       :callback (lambda (_)
+                   (push text opencode-prompt-history)
+                   (when (buffer-live-p prompt)
+                     (with-current-buffer prompt
+                       (when (equal (string-trim (buffer-string)) text)
+                         (erase-buffer))
+                       (setq opencode-prompt--history-index -1))))
+       :errback (lambda (err)
+                  (message "OpenCode: not sent (your text is kept): %s"
+                           (error-message-string err)))))))
+
+(defun opencode-prompt-abort ()
+  "Abort the reply running in this prompt's session."
+  (interactive)
+  (with-current-buffer (or opencode-prompt--chat (current-buffer))
+    (opencode-api-session-abort opencode-chat--conn (opencode-chat--session-id)
+                                :callback (lambda (_) (message "Aborted")))))
+
+(defun opencode-prompt-history-previous (n)
+  "Replace the prompt with the Nth previous prompt from the history."
+  (interactive "p")
+  (let ((i (+ opencode-prompt--history-index n)))
+    (cond ((>= i (length opencode-prompt-history)) (user-error "No older prompt"))
+          ((< i -1) (user-error "No newer prompt")))
+    (setq opencode-prompt--history-index i)
+    (erase-buffer)
+    (when (>= i 0) (insert (nth i opencode-prompt-history)))))
+
+(defun opencode-prompt-history-next (n)
+  "Replace the prompt with the Nth next prompt from the history."
+  (interactive "p")
+  (opencode-prompt-history-previous (- n)))
+
+(defvar opencode-prompt-mode-map
+  (let ((map (make-sparse-keymap)))
+    (define-key map (kbd "C-c C-c") #'opencode-prompt-send)
+    (define-key map (kbd "C-c C-k") #'opencode-prompt-abort)
+    (define-key map (kbd "M-p") #'opencode-prompt-history-previous)
+    (define-key map (kbd "M-n") #'opencode-prompt-history-next)
+    map)
+  "Keymap of `opencode-prompt-mode'.")
+
+(define-derived-mode opencode-prompt-mode text-mode "OpenCode-Prompt"
+  "Major mode of the prompt under an OpenCode chat.
+\\{opencode-prompt-mode-map}")
+
+(defun opencode-chat-prompt ()
+  "Show this chat's prompt below it and select it."
+  (interactive)
+  (let* ((chat (current-buffer))
+         (buf (get-buffer-create (concat (buffer-name chat) " prompt"))))
+    (with-current-buffer buf
+      (unless (derived-mode-p 'opencode-prompt-mode) (opencode-prompt-mode))
+      (setq opencode-prompt--chat chat)
+      (setq header-line-format
+            (substitute-command-keys
+             "\\<opencode-prompt-mode-map>\\[opencode-prompt-send] send  \\[opencode-prompt-abort] abort  \\[opencode-prompt-history-previous]/\\[opencode-prompt-history-next] history")))
+    (select-window
+     (display-buffer buf `(display-buffer-below-selected
+                           (window-height . ,opencode-chat-prompt-height))))
+    buf))
+
+;;;; Mode and entry point
+
+(defun opencode-chat-abort ()
+  "Abort the running reply of this chat's session."
+  (interactive)
+  (opencode-api-session-abort opencode-chat--conn (opencode-chat--session-id)
+                              :callback (lambda (_) (message "Aborted"))))
+
+(defvar opencode-chat-mode-map
+  (let ((map (make-sparse-keymap)))
+    (set-keymap-parent map special-mode-map)
+    (define-key map (kbd "TAB") #'opencode-chat-toggle-fold)
+    (define-key map (kbd "<backtab>") #'opencode-chat-cycle-folds)
+    (define-key map "n" #'opencode-chat-next-message)
+    (define-key map "p" #'opencode-chat-previous-message)
+    (define-key map "g" #'opencode-chat-reload)
+    (define-key map "i" #'opencode-chat-prompt)
+    (define-key map (kbd "RET") #'opencode-chat-prompt)
+    (define-key map (kbd "C-c C-k") #'opencode-chat-abort)
+    map)
+  "Keymap of `opencode-chat-mode'.")
+
+(define-derived-mode opencode-chat-mode special-mode "OpenCode-Chat"
+  "Major mode of an OpenCode session's timeline.
+\\{opencode-chat-mode-map}"
+  (setq opencode-chat--messages (make-hash-table :test 'equal)
+        opencode-chat--parts (make-hash-table :test 'equal)
+        opencode-chat--folded (make-hash-table :test 'equal))
+  (setq buffer-invisibility-spec '((opencode-fold . t)))
+  (setq truncate-lines nil)
+  (visual-line-mode 1)
+  (setq header-line-format '(:eval (opencode-chat--header-line))))
+
+(defun opencode-chat--buffer-name (session)
+  "Return the chat buffer name of SESSION."
+  (format "*opencode: %s*" (or (plist-get session :title) (plist-get session :id))))
+
+(defun opencode-chat-open (conn session)
+  "Show the chat of SESSION (a plist with :id) on CONN; return its buffer."
+  (let ((buf (or (opencode-chat--buffer conn (plist-get session :id))
+                 (generate-new-buffer (opencode-chat--buffer-name session)))))
+    (with-current-buffer buf
+      (unless (derived-mode-p 'opencode-chat-mode)
+        (opencode-chat-mode)
+        (setq opencode-chat--conn conn
+              opencode-chat--session session)
+        (setq default-directory (file-name-as-directory (opencode-connection-directory conn)))
+        (opencode-chat-reload)))
+    (pop-to-buffer buf)
+    buf))
+
+(provide 'opencode-chat)
+;;; opencode-chat.el ends here

@@ -1,0 +1,171 @@
+;;; opencode-chat-test.el --- Tests of the chat buffer  -*- lexical-binding: t; -*-
+
+;;; Commentary:
+
+;; The timeline drawn from messages recorded from the real server, the
+;; same timeline built from the recorded event stream, folding, and the
+;; prompt keeping its text when sending fails.
+
+;;; Code:
+
+(require 'ert)
+(require 'opencode-test-helpers)
+(require 'opencode-chat)
+
+(defun opencode-test--visible-text ()
+  "Return the text of the current buffer a person sees (no folded parts)."
+  (let ((out nil) (pos (point-min)))
+    (while (< pos (point-max))
+      (let ((next (next-char-property-change pos)))
+        (unless (invisible-p pos)
+          (push (buffer-substring-no-properties pos next) out))
+        (setq pos next)))
+    (apply #'concat (nreverse out))))
+
+(defun opencode-test--json-fixture (name)
+  "Parse fixture NAME as JSON into plists."
+  (json-parse-string (decode-coding-string (opencode-test-fixture name) 'utf-8)
+                     :object-type 'plist :null-object :null :false-object :false))
+
+(defun opencode-test--stream-events (name)
+  "Return the events of SSE fixture NAME as (TYPE . PROPS), in order."
+  (let (events)
+    (dolist (line (split-string (decode-coding-string (opencode-test-fixture name) 'utf-8) "\n"))
+      (when (string-prefix-p "data: " line)
+        (let ((e (json-parse-string (substring line 6) :object-type 'plist
+                                    :null-object :null :false-object :false)))
+          (push (cons (plist-get e :type) (plist-get e :properties)) events))))
+    (nreverse events)))
+
+(defmacro opencode-test-with-chat (session-id &rest body)
+  "Run BODY in a chat buffer for SESSION-ID on an unopened connection `conn'."
+  (declare (indent 1))
+  `(let* ((conn (opencode-connection--make :url "http://127.0.0.1:1" :directory "/tmp"))
+          (buf (generate-new-buffer "*opencode-chat-test*")))
+     (unwind-protect
+         (with-current-buffer buf
+           (opencode-chat-mode)
+           (setq opencode-chat--conn conn
+                 opencode-chat--session (list :id ,session-id :title "fixture"))
+           ,@body)
+       (kill-buffer buf))))
+
+(defconst opencode-test--session "ses_def9c3453ffehtI2eUFnUm4WV5"
+  "The session of the recorded fixtures.")
+
+(ert-deftest opencode-chat/renders-recorded-messages ()
+  "Messages from the real server render with folded reasoning and tools."
+  (opencode-test-with-chat opencode-test--session
+    (opencode-chat--render-all (opencode-test--json-fixture "real-messages.json"))
+    (let ((text (opencode-test--visible-text)))
+      (should (string-match-p "^You  20[0-9-]+ [0-9:]+\nPlan the work\n" text))
+      (should (string-match-p "^Assistant  mock/mock-1  agent build  tokens 0/0  \\$0.0000$" text))
+      (should (string-match-p "^▸ Thinking$" text))
+      (should-not (string-match-p "Let me think" text))
+      (should (string-match-p "^I will make a todo list\\.$" text))
+      (should (string-match-p "^▸ Tool todowrite \\[completed\\]" text))
+      (should-not (string-match-p "Ship it" text))
+      (should (string-match-p "^▸ Step done (stop)" text))
+      (should (string-match-p "Done: \\*\\*two\\*\\* todos\\." text)))))
+
+(ert-deftest opencode-chat/folding ()
+  "TAB toggles one part; S-TAB cycles all; fold state survives a redraw."
+  (opencode-test-with-chat opencode-test--session
+    (opencode-chat--render-all (opencode-test--json-fixture "real-messages.json"))
+    (goto-char (point-min))
+    (search-forward "Thinking")
+    (opencode-chat-toggle-fold)
+    (should (string-match-p "^▾ Thinking\nLet me think about it\\.$" (opencode-test--visible-text)))
+    ;; A redraw of the part (as message.part.updated does) keeps it open.
+    (let* ((id (opencode-chat--part-at (point)))
+           (entry (gethash id opencode-chat--parts)))
+      (opencode-chat--update-part (plist-get entry :part)))
+    (should (string-match-p "Let me think about it\\." (opencode-test--visible-text)))
+    (opencode-chat-toggle-fold)
+    (should-not (string-match-p "Let me think" (opencode-test--visible-text)))
+    (opencode-chat-cycle-folds)             ; all folded
+    (should-not (string-match-p "Let me think" (opencode-test--visible-text)))
+    (opencode-chat-cycle-folds)             ; all open
+    (let ((text (opencode-test--visible-text)))
+      (should (string-match-p "Let me think about it\\." text))
+      (should (string-match-p "\"content\": \"Ship it\"" text)))
+    (opencode-chat-cycle-folds)             ; defaults again
+    (should-not (string-match-p "Ship it" (opencode-test--visible-text)))
+    (goto-char (point-min))
+    (search-forward "I will make")
+    (should-error (opencode-chat-toggle-fold) :type 'user-error)))
+
+(ert-deftest opencode-chat/stream-builds-what-the-server-stored ()
+  "Replaying the recorded events gives the buffer that the stored messages give."
+  (let (from-messages from-stream)
+    (opencode-test-with-chat opencode-test--session
+      (opencode-chat--render-all (opencode-test--json-fixture "real-messages.json"))
+      (setq from-messages (opencode-test--visible-text)))
+    (opencode-test-with-chat opencode-test--session
+      (let ((opencode-event-functions (list #'opencode-chat--on-event)))
+        (dolist (e (opencode-test--stream-events "real-stream.sse"))
+          (run-hook-with-args 'opencode-event-functions conn (car e) (cdr e))))
+      (setq from-stream (opencode-test--visible-text)))
+    (should (equal from-stream from-messages))))
+
+(ert-deftest opencode-chat/stream-merged-deltas ()
+  "Deltas merged as the module merges them give the same buffer."
+  (let (one-by-one merged)
+    (dolist (merge '(nil t))
+      (opencode-test-with-chat opencode-test--session
+        (let ((pending nil))
+          (dolist (e (opencode-test--stream-events "real-stream.sse"))
+            (if (and merge (equal (car e) "message.part.delta") pending
+                     (equal (plist-get (cdr pending) :partID) (plist-get (cdr e) :partID)))
+                (setcdr pending (plist-put (copy-sequence (cdr pending)) :delta
+                                           (concat (plist-get (cdr pending) :delta)
+                                                   (plist-get (cdr e) :delta))))
+              (when pending (opencode-chat--on-event conn (car pending) (cdr pending)))
+              (setq pending (cons (car e) (copy-sequence (cdr e))))))
+          (when pending (opencode-chat--on-event conn (car pending) (cdr pending))))
+        (if merge (setq merged (opencode-test--visible-text))
+          (setq one-by-one (opencode-test--visible-text)))))
+    (should (equal merged one-by-one))))
+
+(ert-deftest opencode-chat/parts-removed-and-unknown ()
+  "Removed parts and messages vanish; unknown part types show their fields."
+  (opencode-test-with-chat "ses_x"
+    (opencode-chat--update-message '(:id "msg_1" :sessionID "ses_x" :role "assistant"))
+    (opencode-chat--update-part '(:id "prt_1" :messageID "msg_1" :sessionID "ses_x"
+                                  :type "text" :text "first"))
+    (opencode-chat--update-part '(:id "prt_2" :messageID "msg_1" :sessionID "ses_x"
+                                  :type "hologram" :beam "blue"))
+    (opencode-chat--update-part '(:id "prt_3" :messageID "msg_1" :sessionID "ses_x"
+                                  :type "text" :text "third"))
+    (should (string-match-p "first\n▾ Part hologram\n{[^}]*\"beam\": \"blue\"" (opencode-test--visible-text)))
+    (opencode-chat--remove-part "prt_2")
+    (should (string-match-p "first\nthird" (opencode-test--visible-text)))
+    (opencode-chat--append-delta "prt_1" "text" " more")
+    (should (string-match-p "first more\nthird" (opencode-test--visible-text)))
+    (opencode-chat--update-message '(:id "msg_2" :sessionID "ses_x" :role "user"))
+    (opencode-chat--update-part '(:id "prt_4" :messageID "msg_2" :sessionID "ses_x"
+                                  :type "text" :text "question"))
+    (opencode-chat--remove-message "msg_1")
+    (should-not (string-match-p "first" (opencode-test--visible-text)))
+    (should (string-match-p "^You\nquestion\n" (opencode-test--visible-text)))))
+
+(ert-deftest opencode-chat/failed-send-keeps-text ()
+  "A prompt that cannot be sent stays in the prompt buffer."
+  (opencode-test-with-chat "ses_x"
+    (let* ((dead (opencode-connection-open "http://127.0.0.1:1" "/tmp"))
+           (chat (current-buffer))
+           (prompt (progn (setq opencode-chat--conn dead)
+                          (save-window-excursion (opencode-chat-prompt)))))
+      (unwind-protect
+          (with-current-buffer prompt
+            (insert "do not lose me")
+            (opencode-prompt-send)
+            (should (opencode-test-wait
+                     (lambda () (zerop (hash-table-count (opencode-connection-callbacks dead))))))
+            (should (equal (buffer-string) "do not lose me"))
+            (should (eq opencode-prompt--chat chat)))
+        (kill-buffer prompt)
+        (opencode-connection-close dead)))))
+
+(provide 'opencode-chat-test)
+;;; opencode-chat-test.el ends here
