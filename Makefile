@@ -5,6 +5,7 @@
 #                   OpenCode server (installed by `make deps')
 #   make lint       byte-compile with warnings as errors, checkdoc
 #   make run        Emacs with the package and the session list
+#   make demo       the same, offline, with the tests' mock model
 #   make clean
 
 EMACS   ?= emacs
@@ -25,7 +26,7 @@ BUILD    = build
 SAN      = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 C_TESTS  = sse queue event conn
 
-.PHONY: all module test test-c test-ert lint clean deps run bench
+.PHONY: all module test test-c test-ert lint clean deps run demo
 
 all: module
 module: $(MODULE)
@@ -68,6 +69,10 @@ deps: .deps/node_modules/.bin/opencode
 
 run: $(MODULE) deps
 	$(EMACS) -Q -L lisp -l opencode --eval '(opencode-sessions)'
+
+# Offline: the real server with the tests' mock model, no API key.
+demo: $(MODULE) deps
+	$(EMACS) -Q -L lisp -L test -l test/opencode-demo.el
 
 clean:
 	rm -rf $(BUILD) $(MODULE) lisp/*.elc test/*.elc

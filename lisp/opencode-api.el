@@ -105,5 +105,70 @@ CONN is the connection; CALLBACK and ERRBACK are as for
                                    ,@(and agent `(:agent ,agent)))
                     :callback callback :errback errback))
 
+;;;; Ids and models
+
+(defvar opencode--id-last-ms 0 "Milliseconds of the last id made.")
+(defvar opencode--id-counter 0 "Ids made within `opencode--id-last-ms'.")
+
+(defun opencode--ascending-id (prefix)
+  "Return a new time-ordered id with PREFIX, such as \"msg\".
+Made as the server makes them: twelve hex digits of the time in
+ms times 4096 plus a counter, then fourteen random base-62 characters."
+  (let ((ms (truncate (* 1000 (float-time))))
+        (alphabet "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"))
+    (if (= ms opencode--id-last-ms)
+        (cl-incf opencode--id-counter)
+      (setq opencode--id-last-ms ms opencode--id-counter 0))
+    (concat prefix "_"
+            (format "%012x" (mod (+ (* ms 4096) opencode--id-counter) (expt 2 48)))
+            (apply #'string (cl-loop repeat 14 collect (aref alphabet (random 62)))))))
+
+(defun opencode--parse-model (string)
+  "Return (PROVIDER-ID . MODEL-ID) from STRING \"provider/model\", or nil."
+  (when (and (stringp string) (string-match "\\`\\([^/]+\\)/\\(.+\\)\\'" string))
+    (cons (match-string 1 string) (match-string 2 string))))
+
+(cl-defun opencode-api-config (conn &key callback errback)
+  "Get the project's configuration (GET /config).
+CONN is the connection; CALLBACK and ERRBACK are as for
+`opencode-request'."
+  (opencode-request conn "GET" "/config" :callback callback :errback errback))
+
+(defun opencode-api-session-model (conn session callback)
+  "Call CALLBACK with the model of SESSION as (PROVIDER-ID . MODEL-ID).
+SESSION's own model when it has one, else the project's configured
+model.  CONN is the connection.  Signal a `user-error' through a
+message when neither is known."
+  (let ((m (plist-get session :model)))
+    (if (and (stringp (plist-get m :providerID)) (stringp (plist-get m :id)))
+        (funcall callback (cons (plist-get m :providerID) (plist-get m :id)))
+      (opencode-api-config
+       conn :callback
+       (lambda (config)
+         (let ((model (opencode--parse-model (plist-get config :model))))
+           (if model (funcall callback model)
+             (message "OpenCode: no model is configured for %s"
+                      (opencode-connection-directory conn)))))))))
+
+(cl-defun opencode-api-session-init (conn id model &key callback errback)
+  "Run /init in session ID with MODEL, (PROVIDER-ID . MODEL-ID).
+The agent reads the project and writes AGENTS.md
+\(POST /session/:id/init).  CONN is the connection; CALLBACK and
+ERRBACK are as for `opencode-request'."
+  (opencode-request conn "POST" (opencode--path "session" id "init")
+                    :body `(:providerID ,(car model) :modelID ,(cdr model)
+                                        :messageID ,(opencode--ascending-id "msg"))
+                    :timeout 600
+                    :callback callback :errback errback))
+
+(cl-defun opencode-api-session-summarize (conn id model &key callback errback)
+  "Compact session ID: summarize it with MODEL, (PROVIDER-ID . MODEL-ID).
+POST /session/:id/summarize.  CONN is the connection; CALLBACK and
+ERRBACK are as for `opencode-request'."
+  (opencode-request conn "POST" (opencode--path "session" id "summarize")
+                    :body `(:providerID ,(car model) :modelID ,(cdr model))
+                    :timeout 600
+                    :callback callback :errback errback))
+
 (provide 'opencode-api)
 ;;; opencode-api.el ends here

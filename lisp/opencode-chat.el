@@ -241,6 +241,9 @@
           (setq entry (plist-put entry :body bm)))
         (setq entry (plist-put entry :part part))
         (put-text-property beg end 'opencode-part (plist-get part :id))
+        ;; An empty part (a step start) takes no line: hide its separator.
+        (when (< end (point-max))
+          (put-text-property end (1+ end) 'invisible (and (= beg end) 'opencode-empty)))
         (opencode-chat--apply-fold entry)
         entry))))
 
@@ -641,7 +644,7 @@
   (setq opencode-chat--messages (make-hash-table :test 'equal)
         opencode-chat--parts (make-hash-table :test 'equal)
         opencode-chat--folded (make-hash-table :test 'equal))
-  (setq buffer-invisibility-spec '((opencode-fold . t)))
+  (setq buffer-invisibility-spec '((opencode-fold . t) opencode-empty))
   (setq truncate-lines nil)
   (visual-line-mode 1)
   (setq header-line-format '(:eval (opencode-chat--header-line))))

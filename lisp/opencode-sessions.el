@@ -38,6 +38,14 @@ Each is one of the symbols `status', `title', `slug', `updated',
                          (const share) (const id)))
   :group 'opencode)
 
+(defcustom opencode-session-init-after-create t
+  "Whether a session created from Emacs runs /init right away.
+/init is a model turn in which the agent reads the project and writes
+or updates AGENTS.md, as OpenCode's own clients do for a new session.
+Set to nil to create plain sessions."
+  :type 'boolean
+  :group 'opencode)
+
 (defcustom opencode-sessions-page-size 100
   "How many sessions the list loads at a time."
   :type 'integer
@@ -531,12 +539,32 @@ HAS-CHILDREN is non-nil when S has child sessions."
   (opencode-chat-open opencode-sessions--conn (gethash id opencode-sessions--sessions)))
 
 (defun opencode-sessions-create (title)
-  "Create a session titled TITLE (empty: let the server name it)."
+  "Create a session titled TITLE (empty: let the server name it).
+Then run /init in it when `opencode-session-init-after-create' is set."
   (interactive "sTitle of the new session (empty for default): ")
-  (opencode-api-session-create
-   opencode-sessions--conn
-   :title (and (not (string-empty-p title)) title)
-   :callback (lambda (s) (message "Created session %s" (plist-get s :slug)))))
+  (let ((conn opencode-sessions--conn))
+    (opencode-api-session-create
+     conn
+     :title (and (not (string-empty-p title)) title)
+     :callback
+     (lambda (s)
+       (message "Created session %s" (plist-get s :slug))
+       (when opencode-session-init-after-create
+         (opencode-api-session-model
+          conn s
+          (lambda (model)
+            (opencode-api-session-init conn (plist-get s :id) model))))))))
+
+(defun opencode-sessions-compact (id)
+  "Compact session ID: replace its history by a summary, with its model."
+  (interactive (list (opencode-sessions--id-at-point)))
+  (let ((conn opencode-sessions--conn))
+    (opencode-api-session-model
+     conn (gethash id opencode-sessions--sessions)
+     (lambda (model)
+       (message "Compacting with %s/%s..." (car model) (cdr model))
+       (opencode-api-session-summarize conn id model
+                                       :callback (lambda (_) (message "Compacted")))))))
 
 (defun opencode-sessions-rename (id title)
   "Rename session ID to TITLE."
@@ -694,6 +722,7 @@ HAS-CHILDREN is non-nil when S has child sessions."
     (define-key map "d" #'opencode-sessions-delete)
     (define-key map "k" #'opencode-sessions-abort)
     (define-key map "f" #'opencode-sessions-fork)
+    (define-key map "C" #'opencode-sessions-compact)
     (define-key map "a" #'opencode-sessions-archive-toggle)
     (define-key map "A" #'opencode-sessions-toggle-archived)
     (define-key map "s" #'opencode-sessions-share-toggle)
@@ -741,6 +770,7 @@ The list follows the server live.  \\<opencode-sessions-mode-map>\
   [["Session at point"
     ("r" "rename" opencode-sessions-rename)
     ("f" "fork" opencode-sessions-fork)
+    ("C" "compact" opencode-sessions-compact)
     ("a" "archive / unarchive" opencode-sessions-archive-toggle)
     ("s" "share / unshare" opencode-sessions-share-toggle)
     ("k" "abort reply" opencode-sessions-abort)

@@ -268,3 +268,71 @@
                          (lambda () (equal (opencode-test--visible-text) streamed)) 10)))))
         (dolist (b (list prompt chat list-buf))
           (when (buffer-live-p b) (kill-buffer b)))))))
+
+(ert-deftest opencode-integration/create-init-and-compact ()
+  "`c' creates a session and runs /init; `C' compacts with the session's model."
+  (opencode-test-with-real-server conn
+    (let ((buf (opencode-sessions (opencode-connection-directory conn)))
+          (opencode-session-init-after-create t))
+      (unwind-protect
+          (with-current-buffer buf
+            (opencode-sessions-create "with init")
+            (should (opencode-test-wait
+                     (lambda () (opencode-sessions--goto
+                                 (cl-loop for id being the hash-keys of opencode-sessions--sessions
+                                          using (hash-values s)
+                                          when (equal (plist-get s :title) "with init") return id)))))
+            (let ((id (tabulated-list-get-id)))
+              ;; /init is a model turn: the mock is asked, the session gets messages.
+              (should (opencode-test-wait
+                       (lambda () (cl-some (lambda (req) (string-match-p "AGENTS\\.md" (json-serialize req)))
+                                           opencode-test-mock-requests))
+                       60))
+              (should (opencode-test-wait
+                       (lambda () (> (length (opencode-request-sync conn "GET" (opencode--path "session" id "message")))
+                                     1))
+                       60))
+              (should (opencode-test-wait
+                       (lambda () (null (gethash id opencode-sessions--status))) 60))
+              (setq opencode-test-mock-requests nil)
+              (opencode-sessions-compact id)
+              (should (opencode-test-wait
+                       (lambda ()
+                         (cl-some (lambda (m) (cl-some (lambda (p) (equal (plist-get p :type) "compaction"))
+                                                       (plist-get m :parts)))
+                                  (opencode-request-sync conn "GET" (opencode--path "session" id "message"))))
+                       60))
+              ;; The summary is a model turn too.
+              (should (opencode-test-wait (lambda () opencode-test-mock-requests) 30))))
+        (kill-buffer buf)))))
+
+(ert-deftest opencode-integration/abort-a-running-reply ()
+  "A reply that does not end shows busy; C-c C-k in the chat aborts it."
+  (opencode-test-with-real-server conn
+    (let* ((opencode-test-mock-script (list '((:content "Working on it") :hang)))
+           (session (opencode-request-sync conn "POST" "/session" :body '(:title "slow")))
+           (sid (plist-get session :id))
+           (list-buf (opencode-sessions (opencode-connection-directory conn)))
+           (chat (save-window-excursion (opencode-chat-open conn session))))
+      (unwind-protect
+          (progn
+            (opencode-api-session-prompt-async conn sid "Take your time")
+            (with-current-buffer chat
+              (should (opencode-test-wait
+                       (lambda () (string-match-p "Working on it" (opencode-test--visible-text))) 30))
+              (should (equal (plist-get opencode-chat--status :type) "busy")))
+            (with-current-buffer list-buf
+              (should (opencode-test-wait
+                       (lambda () (string-match-p "busy" (opencode-sessions-mode-line))) 10)))
+            (with-current-buffer chat
+              (opencode-chat-abort)
+              (should (opencode-test-wait
+                       (lambda () (equal (plist-get opencode-chat--status :type) "idle")) 30))
+              ;; The aborted reply says so.
+              (should (opencode-test-wait
+                       (lambda () (string-match-p "Abort" (opencode-test--visible-text))) 10)))
+            (with-current-buffer list-buf
+              (should (opencode-test-wait
+                       (lambda () (not (string-match-p "busy" (opencode-sessions-mode-line)))) 10))))
+        (kill-buffer chat)
+        (kill-buffer list-buf)))))

@@ -186,3 +186,15 @@
 
 (provide 'opencode-sessions-test)
 ;;; opencode-sessions-test.el ends here
+
+(ert-deftest opencode-sessions/ascending-ids ()
+  "Client-made ids look like the server's and sort by creation."
+  (let ((ids (cl-loop repeat 50 collect (opencode--ascending-id "msg"))))
+    (dolist (id ids)
+      (should (string-match-p "\\`msg_[0-9a-f]\\{12\\}[0-9A-Za-z]\\{14\\}\\'" id)))
+    (should (equal (mapcar (lambda (id) (substring id 0 16)) ids)
+                   (sort (mapcar (lambda (id) (substring id 0 16)) (copy-sequence ids)) #'string<)))
+    (should (= 50 (length (delete-dups (copy-sequence ids)))))
+    (should (equal (opencode--parse-model "mock/mock-1") '("mock" . "mock-1")))
+    (should (equal (opencode--parse-model "a/b/c") '("a" . "b/c")))
+    (should-not (opencode--parse-model "nomodel"))))

@@ -97,8 +97,12 @@ With KEEP-OPEN, do not close."
 (defvar opencode-test-mock-script nil
   "What the mock model answers, a list of turns consumed in order.
 Each turn is a list of chunk deltas (plists such as (:content \"Hi\")),
-optionally followed by a finish reason keyword :stop or :tool_calls.
+optionally followed by a finish reason keyword :stop or :tool_calls;
+with :hang, the reply stays open after its deltas, like a slow model.
 When empty, the mock answers \"Hello from the mock.\".")
+
+(defvar opencode-test-mock-hanging nil
+  "Connections of replies the mock keeps open (turns with :hang).")
 
 (defvar opencode-test-mock-requests nil
   "The parsed bodies of chat requests the mock received, newest first.")
@@ -124,6 +128,7 @@ When empty, the mock answers \"Hello from the mock.\".")
                        (opencode-test-mock-script (pop opencode-test-mock-script))
                        (t '((:content "Hello") (:content " from the")
                             (:content " mock.") :stop))))
+           (hang (memq :hang turn))
            (finish (if (keywordp (car (last turn)))
                        (substring (symbol-name (car (last turn))) 1)
                      "stop"))
@@ -134,9 +139,12 @@ When empty, the mock answers \"Hello from the mock.\".")
       (process-send-string proc (opencode-test--mock-chunk '(:role "assistant" :content "")))
       (dolist (d deltas)
         (process-send-string proc (encode-coding-string (opencode-test--mock-chunk d) 'utf-8)))
-      (process-send-string proc (opencode-test--mock-chunk nil finish))
-      (process-send-string proc "data: [DONE]\n\n")
-      (process-send-eof proc)))
+      (if hang
+          ;; Keep the reply open, as a slow model would, until aborted.
+          (push proc opencode-test-mock-hanging)
+        (process-send-string proc (opencode-test--mock-chunk nil finish))
+        (process-send-string proc "data: [DONE]\n\n")
+        (process-send-eof proc))))
    (t (opencode-test-respond proc "404 Not Found" "application/json"
                              "{\"error\":\"not found\"}"))))
 
@@ -159,6 +167,7 @@ removed afterwards."
           (project (expand-file-name "project" root))
           (mock (opencode-test-http-start #'opencode-test--mock-handler))
           (opencode-test-mock-requests nil)
+          (opencode-test-mock-hanging nil)
           (process-environment
            (append (list (concat "HOME=" home)
                          (concat "XDG_CONFIG_HOME=" home "/.config")
@@ -195,6 +204,7 @@ removed afterwards."
                     30))
            ,@body)
        (opencode-disconnect-all)
+       (mapc #'delete-process opencode-test-mock-hanging)
        (delete-process mock)
        (delete-directory root t))))
 
