@@ -336,3 +336,24 @@
                        (lambda () (not (string-match-p "busy" (opencode-sessions-mode-line)))) 10))))
         (kill-buffer chat)
         (kill-buffer list-buf)))))
+
+(ert-deftest opencode-integration/fork-and-share-from-list ()
+  "`f' forks the session at point; `s' asks the server to share it."
+  (opencode-test-with-real-server conn
+    (let* ((s (opencode-request-sync conn "POST" "/session" :body '(:title "original")))
+           (buf (opencode-sessions (opencode-connection-directory conn))))
+      (unwind-protect
+          (with-current-buffer buf
+            (should (opencode-test-wait (lambda () (opencode-sessions--goto (plist-get s :id)))))
+            (opencode-sessions-fork (tabulated-list-get-id))
+            (should (opencode-test-wait
+                     (lambda () (member "original (fork #1)" (opencode-test--list-titles)))))
+            ;; Sharing is off on this offline server: the reply says so, nothing breaks.
+            (let ((messages nil))
+              (cl-letf (((symbol-function 'message)
+                         (lambda (fmt &rest args) (push (apply #'format fmt args) messages))))
+                (opencode-sessions-share-toggle (plist-get s :id))
+                (should (opencode-test-wait
+                         (lambda () (cl-some (lambda (m) (string-match-p "did not share\\|Shared:" m))
+                                             messages)))))))
+        (kill-buffer buf)))))
