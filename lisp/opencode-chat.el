@@ -469,6 +469,16 @@
 
 (add-hook 'opencode-event-functions #'opencode-chat--on-event)
 
+(defun opencode-chat--on-state (conn state _detail)
+  "Reload CONN's chats when its stream (re)connects (STATE).
+Events missed while the stream was down are then not missing."
+  (when (eq state 'connected)
+    (dolist (b (buffer-list))
+      (when (eq (buffer-local-value 'opencode-chat--conn b) conn)
+        (with-current-buffer b (opencode-chat-reload))))))
+
+(add-hook 'opencode-connection-state-functions #'opencode-chat--on-state)
+
 ;;;; Folding and moving
 
 (defun opencode-chat--part-at (pos)
@@ -663,7 +673,9 @@
         (setq opencode-chat--conn conn
               opencode-chat--session session)
         (setq default-directory (file-name-as-directory (opencode-connection-directory conn)))
-        (opencode-chat-reload)))
+        ;; Still connecting: `opencode-chat--on-state' loads it once connected.
+        (when (eq (opencode-connection-state conn) 'connected)
+          (opencode-chat-reload))))
     (pop-to-buffer buf)
     buf))
 

@@ -34,21 +34,6 @@
 (define-error 'opencode-server-error "OpenCode server process error"
   'opencode-error)
 
-;;;; Module entry points (defined by the C module)
-
-(declare-function opencode--module-open "ext:opencode-module"
-                  (url event-path user password insecure process
-                       &optional backoff-min backoff-max stall max-event))
-(declare-function opencode--module-close "ext:opencode-module" (handle))
-(declare-function opencode--module-live-p "ext:opencode-module" (handle))
-(declare-function opencode--module-drain "ext:opencode-module" (handle))
-(declare-function opencode--module-request "ext:opencode-module"
-                  (handle method path body &optional timeout))
-(declare-function opencode--module-cancel "ext:opencode-module" (handle id))
-(declare-function opencode--module-stats "ext:opencode-module" (handle))
-(declare-function opencode--module-version "ext:opencode-module" ())
-(declare-function opencode--module-parse-json "ext:opencode-module" (string))
-
 ;;;; Building
 
 (defconst opencode-module--lisp-dir

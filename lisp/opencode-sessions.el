@@ -805,7 +805,10 @@ With a prefix argument, ask for the directory."
       (setq default-directory (file-name-as-directory
                                (opencode-connection-directory conn)))
       (opencode-sessions--redraw)
-      (opencode-sessions-refresh))
+      ;; A connection still connecting fetches when it connects (see
+      ;; `opencode-sessions--on-state'), so no event is missed between.
+      (when (eq (opencode-connection-state conn) 'connected)
+        (opencode-sessions-refresh)))
     (pop-to-buffer-same-window buf)
     buf))
 
