@@ -22,6 +22,7 @@
 ;;; Code:
 
 (require 'json)
+(require 'diff-mode)
 (require 'text-property-search)
 (require 'opencode)
 (require 'opencode-api)
@@ -72,6 +73,10 @@
   "Face of errors in the timeline."
   :group 'opencode)
 
+(defface opencode-chat-needs-user '((t :inherit highlight :weight bold))
+  "Face of a permission or question waiting for the user."
+  :group 'opencode)
+
 ;;;; Buffer state
 
 (defvar-local opencode-chat--conn nil "The connection of this chat.")
@@ -85,6 +90,10 @@
 (defvar-local opencode-chat--status nil "The session's status plist.")
 (defvar-local opencode-chat--error nil "The session's last error, or nil.")
 (defvar-local opencode-chat--fold-cycle nil "Where S-TAB is in its cycle.")
+(defvar-local opencode-chat--requests nil
+  "Pending permission and question requests of the session, oldest first.
+Each is (KIND . PROPS) with KIND `permission' or `question'.")
+(defvar-local opencode-chat--todos nil "The session's todo list, a vector.")
 
 (defun opencode-chat--session-id ()
   "Return the id of this buffer's session."
@@ -419,6 +428,14 @@
                      (let ((pos (point)))
                        (opencode-chat--render-all messages)
                        (goto-char (min pos (point-max))))))))
+    (opencode-chat--load-requests buf)
+    (opencode-request
+     opencode-chat--conn "GET" (opencode--path "session" (opencode-chat--session-id) "todo")
+     :callback (lambda (todos)
+                 (when (buffer-live-p buf)
+                   (with-current-buffer buf
+                     (setq opencode-chat--todos todos)
+                     (opencode-chat--refresh-todos)))))
     (opencode-api-session-status
      opencode-chat--conn
      :callback (lambda (all)
@@ -464,7 +481,15 @@
                (setq opencode-chat--error nil)))
             ("session.error" (setq opencode-chat--error (plist-get props :error))
              (message "OpenCode: %s" (opencode-chat--error-text opencode-chat--error)))
-            ("session.compacted" (opencode-chat-reload))))
+            ("session.compacted" (opencode-chat-reload))
+            ((or "permission.asked" "question.asked")
+             (opencode-chat--add-request (if (equal type "permission.asked") 'permission 'question)
+                                         props))
+            ((or "permission.replied" "question.replied" "question.rejected")
+             (opencode-chat--drop-request (plist-get props :requestID)))
+            ("todo.updated"
+             (setq opencode-chat--todos (plist-get props :todos))
+             (opencode-chat--refresh-todos))))
         (force-mode-line-update)))))
 
 (add-hook 'opencode-event-functions #'opencode-chat--on-event)
@@ -478,6 +503,178 @@ Events missed while the stream was down are then not missing."
         (with-current-buffer b (opencode-chat-reload))))))
 
 (add-hook 'opencode-connection-state-functions #'opencode-chat--on-state)
+
+;;;; Permissions and questions
+
+(defun opencode-chat--request-summary (request)
+  "Return a one-line description of REQUEST, (KIND . PROPS)."
+  (let ((props (cdr request)))
+    (pcase (car request)
+      ('permission
+       (format "Permission: %s %s" (plist-get props :permission)
+               (mapconcat #'identity (plist-get props :patterns) " ")))
+      ('question
+       (format "Question: %s"
+               (let ((q (and (> (length (plist-get props :questions)) 0)
+                             (aref (plist-get props :questions) 0))))
+                 (or (plist-get q :question) "?")))))))
+
+(defun opencode-chat--add-request (kind props)
+  "Record a pending request of KIND with PROPS and tell the user."
+  (unless (assoc-default (plist-get props :id)
+                         (mapcar (lambda (r) (cons (plist-get (cdr r) :id) r))
+                                 opencode-chat--requests))
+    (setq opencode-chat--requests (append opencode-chat--requests (list (cons kind props))))
+    (message "OpenCode %s: %s (%s to answer)" (plist-get opencode-chat--session :title)
+             (opencode-chat--request-summary (cons kind props))
+             (substitute-command-keys "\\<opencode-chat-mode-map>\\[opencode-chat-answer]"))))
+
+(defun opencode-chat--drop-request (id)
+  "Forget the pending request ID."
+  (setq opencode-chat--requests
+        (cl-remove-if (lambda (r) (equal (plist-get (cdr r) :id) id)) opencode-chat--requests)))
+
+(defun opencode-chat--load-requests (buf)
+  "Fetch the pending permissions and questions of BUF's session."
+  (with-current-buffer buf
+    (let ((sid (opencode-chat--session-id)))
+      (setq opencode-chat--requests nil)
+      (dolist (kind '(permission question))
+        (opencode-request
+         opencode-chat--conn "GET" (if (eq kind 'permission) "/permission" "/question")
+         :callback (lambda (reqs)
+                     (when (buffer-live-p buf)
+                       (with-current-buffer buf
+                         (seq-doseq (r reqs)
+                           (when (equal (plist-get r :sessionID) sid)
+                             (opencode-chat--add-request kind r)))
+                         (force-mode-line-update)))))))))
+
+(defun opencode-chat-reply-permission (id reply)
+  "Answer permission request ID with REPLY: `once', `always' or `reject'."
+  (opencode-request opencode-chat--conn "POST" (opencode--path "permission" id "reply")
+                    :body `(:reply ,(symbol-name reply))
+                    :callback (lambda (_) (message "Permission: %s" reply))))
+
+(defun opencode-chat-reply-question (id answers)
+  "Answer question request ID with ANSWERS, a list of lists of labels.
+With ANSWERS nil, reject the question."
+  (if answers
+      (opencode-request opencode-chat--conn "POST" (opencode--path "question" id "reply")
+                        :body `(:answers ,(apply #'vector (mapcar (lambda (a) (apply #'vector a))
+                                                                 answers)))
+                        :callback (lambda (_) (message "Answered")))
+    (opencode-request opencode-chat--conn "POST" (opencode--path "question" id "reject")
+                      :callback (lambda (_) (message "Question dismissed")))))
+
+(defun opencode-chat--ask-question (q)
+  "Ask question Q (a QuestionInfo plist) in the minibuffer; return labels."
+  (let* ((options (mapcar (lambda (o) (cons (plist-get o :label) (plist-get o :description)))
+                          (plist-get q :options)))
+         (annotate (lambda (c) (let ((d (cdr (assoc c options))))
+                                 (if d (concat "  " d) ""))))
+         (completion-extra-properties (list :annotation-function annotate))
+         (prompt (format "%s: " (plist-get q :question)))
+         (require-match (not (eq (plist-get q :custom) t))))
+    (if (eq (plist-get q :multiple) t)
+        (completing-read-multiple prompt options nil require-match)
+      (list (completing-read prompt options nil require-match)))))
+
+(defun opencode-chat-answer ()
+  "Answer the oldest pending permission or question of this session."
+  (interactive)
+  (let ((request (or (car opencode-chat--requests)
+                     (user-error "Nothing is waiting for an answer"))))
+    (pcase (car request)
+      ('permission
+       (let* ((props (cdr request))
+              (choice (read-multiple-choice
+                       (opencode-chat--request-summary request)
+                       '((?o "once" "Allow this time")
+                         (?a "always" "Allow from now on for these patterns")
+                         (?r "reject" "Refuse")))))
+         (opencode-chat-reply-permission (plist-get props :id)
+                                         (intern (cadr choice)))))
+      ('question
+       (let* ((props (cdr request))
+              (answers (condition-case nil
+                           (mapcar #'opencode-chat--ask-question
+                                   (append (plist-get props :questions) nil))
+                         (quit (if (y-or-n-p "Dismiss the question? ") nil
+                                 (signal 'quit nil))))))
+         (opencode-chat-reply-question (plist-get props :id) answers))))))
+
+;;;; Todos and the diff
+
+(defun opencode-chat--todos-buffer-name ()
+  "Return the name of this chat's todo buffer."
+  (format "*opencode-todos: %s*" (or (plist-get opencode-chat--session :title) "")))
+
+(defun opencode-chat--refresh-todos ()
+  "Redraw this chat's todo buffer, if it exists."
+  (let ((todos opencode-chat--todos)
+        (buf (get-buffer (opencode-chat--todos-buffer-name))))
+    (when buf
+      (with-current-buffer buf
+        (let ((inhibit-read-only t))
+          (erase-buffer)
+          (if (zerop (length todos))
+              (insert (propertize "No todos." 'face 'opencode-chat-dim))
+            (seq-doseq (td todos)
+              (let ((status (plist-get td :status)))
+                (insert (pcase status
+                          ("completed" "[x] ") ("in_progress" "[>] ")
+                          ("cancelled" "[-] ") (_ "[ ] "))
+                        (propertize (or (plist-get td :content) "")
+                                    'face (pcase status
+                                            ("completed" 'opencode-chat-dim)
+                                            ("cancelled" '(:strike-through t))
+                                            ("in_progress" 'bold)
+                                            (_ 'default)))
+                        (if (stringp (plist-get td :priority))
+                            (propertize (format "  (%s)" (plist-get td :priority))
+                                        'face 'opencode-chat-dim)
+                          "")
+                        "\n")))))))))
+
+(defun opencode-chat-todos ()
+  "Show the session's todo list in a side window; it follows todo.updated."
+  (interactive)
+  (let ((buf (get-buffer-create (opencode-chat--todos-buffer-name))))
+    (with-current-buffer buf
+      (unless (derived-mode-p 'special-mode) (special-mode)))
+    (opencode-chat--refresh-todos)
+    (display-buffer buf '(display-buffer-in-side-window (side . right) (window-width . 45)))
+    buf))
+
+(defun opencode-chat-diff ()
+  "Show what the session changed on disk, as a `diff-mode' buffer."
+  (interactive)
+  (let ((title (plist-get opencode-chat--session :title))
+        (dir default-directory))
+    (opencode-request
+     opencode-chat--conn "GET" (opencode--path "session" (opencode-chat--session-id) "diff")
+     :callback
+     (lambda (diffs)
+       (let ((buf (get-buffer-create (format "*opencode-diff: %s*" title)))
+             (adds 0) (dels 0))
+         (with-current-buffer buf
+           (let ((inhibit-read-only t))
+             (erase-buffer)
+             (seq-doseq (d diffs)
+               (cl-incf adds (or (plist-get d :additions) 0))
+               (cl-incf dels (or (plist-get d :deletions) 0))
+               (let ((patch (plist-get d :patch)))
+                 (insert (if (stringp patch) patch
+                           (format "--- a/%s\n+++ b/%s\n" (plist-get d :file) (plist-get d :file))))
+                 (unless (bolp) (insert "\n"))))
+             (when (zerop (length diffs)) (insert "No changes.\n")))
+           (diff-mode)
+           (setq default-directory dir)
+           (setq buffer-read-only t)
+           (setq header-line-format (format " %d files  +%d −%d" (length diffs) adds dels))
+           (goto-char (point-min)))
+         (display-buffer buf))))))
 
 ;;;; Folding and moving
 
@@ -545,6 +742,12 @@ Events missed while the stream was down are then not missing."
             (if opencode-chat--error
                 (propertize (concat "  " (opencode-chat--error-text opencode-chat--error))
                             'face 'opencode-chat-error)
+              "")
+            (if opencode-chat--requests
+                (propertize (concat "  " (opencode-chat--request-summary (car opencode-chat--requests))
+                                    (substitute-command-keys
+                                     "  \\<opencode-chat-mode-map>\\[opencode-chat-answer] to answer"))
+                            'face 'opencode-chat-needs-user)
               ""))))
 
 ;;;; Prompt
@@ -645,6 +848,10 @@ Events missed while the stream was down are then not missing."
     (define-key map "i" #'opencode-chat-prompt)
     (define-key map (kbd "RET") #'opencode-chat-prompt)
     (define-key map (kbd "C-c C-k") #'opencode-chat-abort)
+    (define-key map "a" #'opencode-chat-answer)
+    (define-key map (kbd "C-c C-a") #'opencode-chat-answer)
+    (define-key map "t" #'opencode-chat-todos)
+    (define-key map "d" #'opencode-chat-diff)
     map)
   "Keymap of `opencode-chat-mode'.")
 

@@ -110,6 +110,9 @@ Set to nil to create plain sessions."
   "Cursor of the next page (the update time of the last loaded session).
 nil when every session is loaded.")
 
+(defvar-local opencode-sessions--generation 0
+  "Counts fresh loads of the list, so a late reply of an older one is dropped.")
+
 (defvar-local opencode-sessions--redraw-timer nil
   "Timer of a pending redraw, so a burst of events redraws once.")
 
@@ -450,14 +453,19 @@ HAS-CHILDREN is non-nil when S has child sessions."
 (defun opencode-sessions--in-project-p (s)
   "Return non-nil if session S was made in this list's project."
   (let ((dir (plist-get s :directory)))
+    ;; By name, as the server reports it: no file system access per row.
     (or (not (stringp dir))
-        (file-in-directory-p dir (opencode-connection-directory opencode-sessions--conn)))))
+        (string-prefix-p (file-name-as-directory
+                          (opencode-connection-directory opencode-sessions--conn))
+                         (file-name-as-directory dir)))))
 
 (defun opencode-sessions--load-page (buf cursor)
   "Load one page of sessions into BUF, from CURSOR (nil: the first page)."
   (with-current-buffer buf
+    (unless cursor (cl-incf opencode-sessions--generation))
     (let ((conn opencode-sessions--conn)
-          (limit opencode-sessions-page-size))
+          (limit opencode-sessions-page-size)
+          (generation opencode-sessions--generation))
       (opencode-request
        conn "GET" "/experimental/session"
        :query `(("limit" . ,limit) ("cursor" . ,cursor)
@@ -468,7 +476,8 @@ HAS-CHILDREN is non-nil when S has child sessions."
                 ("archived" . t))
        :callback
        (lambda (list)
-         (when (buffer-live-p buf)
+         (when (and (buffer-live-p buf)
+                    (= generation (buffer-local-value 'opencode-sessions--generation buf)))
            (with-current-buffer buf
              (unless cursor (clrhash opencode-sessions--sessions))
              (seq-doseq (s list)

@@ -169,3 +169,31 @@
 
 (provide 'opencode-chat-test)
 ;;; opencode-chat-test.el ends here
+
+(ert-deftest opencode-chat/session-diff-buffer ()
+  "The session diff route's patches show in a `diff-mode' buffer with totals."
+  (let* ((patch "Index: hello.txt\n===================================================================\n--- hello.txt\n+++ hello.txt\n@@ -0,0 +1,1 @@\n+hello from the agent\n")
+         (server (opencode-test-http-start
+                  (lambda (proc _m path _h _b)
+                    (if (string-match-p "\\`/session/ses_x/diff" path)
+                        (opencode-test-respond
+                         proc "200 OK" "application/json"
+                         (json-serialize `[(:file "hello.txt" :patch ,patch :additions 1
+                                                  :deletions 0 :status "added")]))
+                      (opencode-test-respond proc "404 Not Found" "text/plain" "no")))))
+         (live (opencode-connection-open (format "http://127.0.0.1:%d" (opencode-test-port server))
+                                         "/tmp"))
+         (shown nil))
+    (unwind-protect
+        (opencode-test-with-chat "ses_x"
+          (setq opencode-chat--conn live)
+          (cl-letf (((symbol-function 'display-buffer) (lambda (b &rest _) (setq shown b))))
+            (opencode-chat-diff)
+            (should (opencode-test-wait (lambda () shown) 10)))
+          (with-current-buffer shown
+            (should (eq major-mode 'diff-mode))
+            (should (string-match-p "^\\+hello from the agent$" (buffer-string)))
+            (should (equal header-line-format " 1 files  +1 −0"))
+            (kill-buffer)))
+      (opencode-connection-close live)
+      (delete-process server))))

@@ -357,3 +357,93 @@
                          (lambda () (cl-some (lambda (m) (string-match-p "did not share\\|Shared:" m))
                                              messages)))))))
         (kill-buffer buf)))))
+
+(defun opencode-test--tool-call (name args)
+  "Return mock deltas that call tool NAME with ARGS (a plist), in pieces."
+  (let ((json (json-serialize args)))
+    (list `(:tool_calls [(:index 0 :id ,(format "call_%s" name) :type "function"
+                                 :function (:name ,name :arguments ""))])
+          `(:tool_calls [(:index 0 :function (:arguments ,(substring json 0 (/ (length json) 2))))])
+          `(:tool_calls [(:index 0 :function (:arguments ,(substring json (/ (length json) 2))))]))))
+
+(defmacro opencode-test-with-chat-on-real-server (script &rest body)
+  "Run BODY with `conn', `sid' and `chat' while the mock plays SCRIPT.
+`chat' is the chat buffer of the session `sid'."
+  (declare (indent 1))
+  `(opencode-test-with-real-server conn
+     (let* ((opencode-test-mock-script ,script)
+            (session (opencode-request-sync conn "POST" "/session" :body '(:title "tools")))
+            (sid (plist-get session :id))
+            (chat (save-window-excursion (opencode-chat-open conn session))))
+       (ignore sid)
+       (unwind-protect (with-current-buffer chat ,@body)
+         (kill-buffer chat)))))
+
+(ert-deftest opencode-integration/permission-asked-and-answered ()
+  "A bash call that needs permission waits, is answered once, then runs."
+  (let ((opencode-test-extra-config '(:permission (:bash "ask"))))
+    (opencode-test-with-chat-on-real-server
+        (list (append (opencode-test--tool-call "bash" '(:command "echo hi-from-bash"
+                                                          :description "Say hi"))
+                      '(:tool_calls))
+              '((:content "Ran it.") :stop))
+      (opencode-api-session-prompt-async conn sid "Run something")
+      (should (opencode-test-wait (lambda () opencode-chat--requests) 60))
+      (should (string-match-p "Permission: bash echo hi-from-bash" (opencode-chat--header-line)))
+      (cl-letf (((symbol-function 'read-multiple-choice)
+                 (lambda (_prompt choices &rest _) (assq ?o choices))))
+        (opencode-chat-answer))
+      (should (opencode-test-wait (lambda () (null opencode-chat--requests)) 30))
+      (should (opencode-test-wait
+               (lambda () (string-match-p "^Ran it\\.$" (opencode-test--visible-text))) 60))
+      (should (string-match-p "^▸ Tool bash \\[completed\\].*: echo hi-from-bash"
+                              (opencode-test--visible-text)))
+      (goto-char (point-min))
+      (search-forward "Tool bash")
+      (opencode-chat-toggle-fold)
+      (should (string-match-p "^hi-from-bash$" (opencode-test--visible-text))))))
+
+(ert-deftest opencode-integration/question-asked-and-answered ()
+  "The question tool's options are offered with completion; the answer reaches the agent."
+  (opencode-test-with-chat-on-real-server
+      (list (append (opencode-test--tool-call
+                     "question" '(:questions [(:question "Pick a color" :header "Color"
+                                                         :options [(:label "Red" :description "warm")
+                                                                   (:label "Blue" :description "cool")])]))
+                    '(:tool_calls))
+            '((:content "Blue it is.") :stop))
+    (opencode-api-session-prompt-async conn sid "Ask me")
+    (should (opencode-test-wait (lambda () opencode-chat--requests) 60))
+    (let (offered)
+      (cl-letf (((symbol-function 'completing-read)
+                 (lambda (_prompt collection &rest _)
+                   (setq offered (all-completions "" collection))
+                   "Blue")))
+        (opencode-chat-answer))
+      (should (equal offered '("Red" "Blue"))))
+    (should (opencode-test-wait
+             (lambda () (string-match-p "^Blue it is\\.$" (opencode-test--visible-text))) 60))
+    (should (cl-some (lambda (req) (string-match-p "Blue" (json-serialize req)))
+                     opencode-test-mock-requests))))
+
+(ert-deftest opencode-integration/todos ()
+  "todowrite fills the todo window, which follows todo.updated."
+  (opencode-test-with-chat-on-real-server
+      (list (append (opencode-test--tool-call
+                     "todowrite" '(:todos [(:content "Write tests" :status "in_progress" :priority "high")
+                                           (:content "Ship it" :status "pending" :priority "low")]))
+                    '(:tool_calls))
+            '((:content "All done.") :stop))
+    (let ((todo-buf (save-window-excursion (opencode-chat-todos))))
+      (unwind-protect
+          (progn
+            (should (equal (with-current-buffer todo-buf (buffer-string)) "No todos."))
+            (opencode-api-session-prompt-async conn sid "Plan")
+            (should (opencode-test-wait
+                     (lambda () (string-match-p "^All done\\.$" (opencode-test--visible-text))) 60))
+            (should (opencode-test-wait
+                     (lambda () (with-current-buffer todo-buf
+                                  (string-match-p "^\\[>\\] Write tests  (high)\n\\[ \\] Ship it  (low)$"
+                                                  (buffer-string))))
+                     10)))
+        (kill-buffer todo-buf)))))

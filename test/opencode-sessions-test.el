@@ -198,3 +198,43 @@
     (should (equal (opencode--parse-model "mock/mock-1") '("mock" . "mock-1")))
     (should (equal (opencode--parse-model "a/b/c") '("a" . "b/c")))
     (should-not (opencode--parse-model "nomodel"))))
+
+(ert-deftest opencode-sessions/late-reply-of-older-load-dropped ()
+  "When two loads overlap, the reply of the older one cannot win."
+  (let* ((held nil)
+         (server (opencode-test-http-start
+                  (lambda (proc _m path _h _b)
+                    (cond
+                     ((string-prefix-p "/event" path)
+                      (opencode-test-respond proc "404 Not Found" "text/plain" "no stream"))
+                     ((string-match-p "search=old" path) (setq held proc)) ; answered later
+                     ((string-prefix-p "/experimental/session" path)
+                      (opencode-test-respond
+                       proc "200 OK" "application/json"
+                       (json-serialize [(:id "ses_new" :title "new result" :directory "/tmp/proj"
+                                             :time (:created 2 :updated 2))])))
+                     (t (opencode-test-respond proc "200 OK" "application/json" "[]"))))))
+         (conn (opencode-connection-open (format "http://127.0.0.1:%d" (opencode-test-port server))
+                                         "/tmp/proj"))
+         (buf (generate-new-buffer "*opencode-sessions-race*")))
+    (unwind-protect
+        (with-current-buffer buf
+          (opencode-sessions-mode)
+          (setq opencode-sessions--conn conn)
+          (setq opencode-sessions--search "old")
+          (opencode-sessions-refresh)
+          (should (opencode-test-wait (lambda () held) 10))
+          (setq opencode-sessions--search nil)
+          (opencode-sessions-refresh)
+          (should (opencode-test-wait (lambda () (gethash "ses_new" opencode-sessions--sessions)) 10))
+          ;; Now the old load's reply arrives: it must be ignored.
+          (opencode-test-respond held "200 OK" "application/json"
+                                 (json-serialize [(:id "ses_old" :title "old result" :directory "/tmp/proj"
+                                                       :time (:created 1 :updated 1))]))
+          (accept-process-output nil 0.5)
+          (opencode-connection--drain conn)
+          (should-not (gethash "ses_old" opencode-sessions--sessions))
+          (should (gethash "ses_new" opencode-sessions--sessions)))
+      (kill-buffer buf)
+      (opencode-connection-close conn)
+      (delete-process server))))

@@ -156,6 +156,9 @@ When empty, the mock answers \"Hello from the mock.\".")
     (or (getenv "OPENCODE_TEST_SERVER")
         (and (file-executable-p pinned) pinned))))
 
+(defvar opencode-test-extra-config nil
+  "A plist added to the opencode.json of `opencode-test-with-real-server'.")
+
 (defmacro opencode-test-with-real-server (conn-var &rest body)
   "Run BODY with CONN-VAR connected to a fresh real OpenCode server.
 The server runs with a scratch HOME in a scratch git project whose
@@ -187,6 +190,11 @@ removed afterwards."
      (make-directory home t)
      (make-directory project t)
      (call-process "git" nil nil nil "-C" project "init" "-q")
+     ;; A first commit makes it a real project, with snapshots and diffs.
+     (with-temp-file (expand-file-name "README" project) (insert "test project\n"))
+     (call-process "git" nil nil nil "-C" project "add" "README")
+     (call-process "git" nil nil nil "-C" project "-c" "user.name=test" "-c" "user.email=test@127.0.0.1"
+                   "commit" "-q" "-m" "start")
      (with-temp-file (expand-file-name "opencode.json" project)
        (insert (json-serialize
                 `(:$schema "https://opencode.ai/config.json"
@@ -195,7 +203,8 @@ removed afterwards."
                                                                 (opencode-test-port mock))
                                               :apiKey "x")
                                     :models (:mock-1 (:name "Mock 1"))))
-                  :model "mock/mock-1" :small_model "mock/mock-1"))))
+                  :model "mock/mock-1" :small_model "mock/mock-1"
+                  ,@opencode-test-extra-config))))
      (unwind-protect
          (let ((default-directory (file-name-as-directory project)))
            (setq ,conn-var (opencode-connect project))
