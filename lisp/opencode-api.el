@@ -105,6 +105,16 @@ CONN is the connection; CALLBACK and ERRBACK are as for
                                    ,@(and agent `(:agent ,agent)))
                     :callback callback :errback errback))
 
+;;;; Errors the server reports
+
+(defun opencode-api-error-text (err)
+  "Return a one-line description of ERR, an error plist from the server.
+Such errors come in session.error events and in messages:
+\(:name NAME :data (:message MESSAGE ...))."
+  (let ((name (plist-get err :name))
+        (msg (plist-get (plist-get err :data) :message)))
+    (string-join (delq nil (list (and (stringp name) name) (and (stringp msg) msg))) ": ")))
+
 ;;;; Ids and models
 
 (defvar opencode--id-last-ms 0 "Milliseconds of the last id made.")

@@ -281,15 +281,9 @@ Each is (KIND . PROPS) with KIND `permission' or `question'.")
                'face 'opencode-chat-dim)
               (let ((err (plist-get info :error)))
                 (if err
-                    (concat "\n" (propertize (format "Error: %s" (opencode-chat--error-text err))
+                    (concat "\n" (propertize (format "Error: %s" (opencode-api-error-text err))
                                              'face 'opencode-chat-error))
                   ""))))))
-
-(defun opencode-chat--error-text (err)
-  "Return a one-line description of ERR, an error plist from the server."
-  (let ((name (plist-get err :name))
-        (msg (plist-get (plist-get err :data) :message)))
-    (string-join (delq nil (list (and (stringp name) name) (and (stringp msg) msg))) ": ")))
 
 (defun opencode-chat--insert-message (info)
   "Insert message INFO at the end of the buffer, with no parts yet."
@@ -480,7 +474,7 @@ Each is (KIND . PROPS) with KIND `permission' or `question'.")
              (when (member (plist-get opencode-chat--status :type) '("busy"))
                (setq opencode-chat--error nil)))
             ("session.error" (setq opencode-chat--error (plist-get props :error))
-             (message "OpenCode: %s" (opencode-chat--error-text opencode-chat--error)))
+             (message "OpenCode: %s" (opencode-api-error-text opencode-chat--error)))
             ("session.compacted" (opencode-chat-reload))
             ((or "permission.asked" "question.asked")
              (opencode-chat--add-request (if (equal type "permission.asked") 'permission 'question)
@@ -740,7 +734,7 @@ With ANSWERS nil, reject the question."
                                         'face 'error))
                    (_ (propertize "idle" 'face 'shadow)))
             (if opencode-chat--error
-                (propertize (concat "  " (opencode-chat--error-text opencode-chat--error))
+                (propertize (concat "  " (opencode-api-error-text opencode-chat--error))
                             'face 'opencode-chat-error)
               "")
             (if opencode-chat--requests

@@ -185,12 +185,6 @@ nil when every session is loaded.")
              ("busy" 'busy)
              (_ 'idle)))))
 
-(defun opencode-sessions--error-message (err)
-  "Return a one-line description of ERR, a session.error error plist."
-  (let ((name (plist-get err :name))
-        (msg (plist-get (plist-get err :data) :message)))
-    (string-join (delq nil (list (and (stringp name) name) (and (stringp msg) msg))) ": ")))
-
 (defun opencode-sessions--badge (id)
   "Return the status badge of session ID."
   (let ((st (gethash id opencode-sessions--status)))
@@ -198,7 +192,7 @@ nil when every session is loaded.")
       ('needs (propertize "needs you" 'face 'opencode-status-needs-user
                           'help-echo "Waiting for a permission or an answer"))
       ('error (propertize "error" 'face 'opencode-status-error
-                          'help-echo (opencode-sessions--error-message
+                          'help-echo (opencode-api-error-text
                                       (gethash id opencode-sessions--errors))))
       ('retry
        (let* ((next (plist-get st :next))
@@ -687,7 +681,7 @@ Then run /init in it when `opencode-session-init-after-create' is set."
     (message "%s [%s] %s%s%s" (plist-get s :title) (plist-get s :slug)
              (opencode-sessions--state id)
              (if (stringp (plist-get st :message)) (concat ": " (plist-get st :message)) "")
-             (if err (concat ": " (opencode-sessions--error-message err)) ""))))
+             (if err (concat ": " (opencode-api-error-text err)) ""))))
 
 ;;;; Mode line
 
