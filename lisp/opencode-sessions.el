@@ -110,6 +110,10 @@ Set to nil to create plain sessions."
   "Cursor of the next page (the update time of the last loaded session).
 nil when every session is loaded.")
 
+(defvar-local opencode-sessions--rows nil
+  "Hash table: session id -> marker at the start of its row.
+Rebuilt at each full redraw, so one row is found without a scan.")
+
 (defvar-local opencode-sessions--generation 0
   "Counts fresh loads of the list, so a late reply of an older one is dropped.")
 
@@ -304,6 +308,7 @@ HAS-CHILDREN is non-nil when S has child sessions."
   (tabulated-list-init-header)
   (setq tabulated-list-entries (opencode-sessions--entries))
   (tabulated-list-print t)
+  (opencode-sessions--index-rows)
   (opencode-sessions--update-ticker)
   (force-mode-line-update t))
 
@@ -318,17 +323,29 @@ HAS-CHILDREN is non-nil when S has child sessions."
                                 (with-current-buffer buffer
                                   (opencode-sessions--redraw)))))))))
 
+(defun opencode-sessions--index-rows ()
+  "Index the rows of the buffer by session id (see `opencode-sessions--rows')."
+  (when opencode-sessions--rows
+    (maphash (lambda (_ m) (set-marker m nil)) opencode-sessions--rows))
+  (setq opencode-sessions--rows
+        (make-hash-table :test 'equal :size (max 16 (length tabulated-list-entries))))
+  (save-excursion
+    (goto-char (point-min))
+    (while (not (eobp))
+      (let ((id (tabulated-list-get-id)))
+        (when id (puthash id (point-marker) opencode-sessions--rows)))
+      (forward-line 1))))
+
 (defun opencode-sessions--goto (id)
   "Move point to the row of session ID; return non-nil if found."
-  (let ((pos (save-excursion
-               (goto-char (point-min))
-               (let (found)
-                 (while (and (not found) (not (eobp)))
-                   (if (equal (tabulated-list-get-id) id)
-                       (setq found (point))
-                     (forward-line 1)))
-                 found))))
-    (when pos (goto-char pos))))
+  (let ((m (and opencode-sessions--rows (gethash id opencode-sessions--rows))))
+    (if (and m (marker-position m)
+             (equal (get-text-property m 'tabulated-list-id) id))
+        (goto-char m)
+      ;; The rows moved (a sort, say): index them again, then look.
+      (opencode-sessions--index-rows)
+      (let ((m (gethash id opencode-sessions--rows)))
+        (when m (goto-char m))))))
 
 (defun opencode-sessions--update-status-cell (id)
   "Redraw the status badge of session ID's row in place."

@@ -85,7 +85,11 @@
                      "parent with children")))
     (setq tabulated-list-sort-key (cons "Updated" t))
     (tabulated-list-print t)
-    (should (equal (car (opencode-test--titles)) "oldest root"))))
+    (should (equal (car (opencode-test--titles)) "oldest root"))
+    ;; Rows moved under the index: finding one still lands on it.
+    (dolist (id '("ses_0001" "ses_0004" "ses_0006"))
+      (should (opencode-sessions--goto id))
+      (should (equal (tabulated-list-get-id) id)))))
 
 (ert-deftest opencode-sessions/live-events ()
   "Created, updated and deleted events change rows; point stays on its session."
