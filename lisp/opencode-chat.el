@@ -23,6 +23,7 @@
 
 (require 'json)
 (require 'diff-mode)
+(require 'mailcap)
 (require 'text-property-search)
 (require 'opencode)
 (require 'opencode-api)
@@ -749,28 +750,98 @@ With ANSWERS nil, reject the question."
 (defvar-local opencode-prompt--chat nil "The chat buffer this prompt sends to.")
 (defvar opencode-prompt-history nil "Prompts sent, newest first.")
 (defvar-local opencode-prompt--history-index -1 "Position in the history.")
+(defvar-local opencode-prompt--files nil "Files attached to the next prompt.")
+(defvar-local opencode-chat--agent nil "The agent for this chat's prompts, or nil (default).")
+(defvar-local opencode-chat--model nil
+  "The model for this chat's prompts, (PROVIDER-ID . MODEL-ID), or nil.")
+
+(defun opencode-prompt--file-part (file)
+  "Return a file part (FilePartInput) for FILE."
+  (let ((mime (or (and (fboundp 'mailcap-file-name-to-mime-type)
+                       (mailcap-file-name-to-mime-type file))
+                  "text/plain")))
+    `(:type "file" :mime ,mime :filename ,(file-name-nondirectory file)
+            :url ,(concat "file://" (expand-file-name file)))))
+
+(defun opencode-prompt--commands (conn callback)
+  "Call CALLBACK with the names of CONN's slash commands (cached)."
+  (let ((cached (plist-get (opencode-connection-plist conn) :commands)))
+    (if cached (funcall callback cached)
+      (opencode-request
+       conn "GET" "/command"
+       :callback (lambda (cmds)
+                   (let ((names (mapcar (lambda (c) (plist-get c :name)) cmds)))
+                     (setf (opencode-connection-plist conn)
+                           (plist-put (opencode-connection-plist conn) :commands names))
+                     (funcall callback names)))))))
+
+(defun opencode-prompt--sent (prompt text)
+  "Clear PROMPT after TEXT was accepted, and remember TEXT."
+  (push text opencode-prompt-history)
+  (when (buffer-live-p prompt)
+    (with-current-buffer prompt
+      (when (equal (string-trim (buffer-string)) text)
+        (erase-buffer))
+      (setq opencode-prompt--files nil
+            opencode-prompt--history-index -1))))
+
+(defun opencode-prompt--failed (err)
+  "Report that a prompt was not sent because of ERR."
+  (message "OpenCode: not sent (your text is kept): %s" (error-message-string err)))
 
 (defun opencode-prompt-send ()
-  "Send the prompt's text to the session; keep it if sending fails."
+  "Send the prompt's text to the session; keep it if sending fails.
+Text starting with ! runs as a shell command; /NAME ARGS runs the
+server's slash command NAME when there is one.  Attached files go along."
   (interactive)
   (let* ((text (string-trim (buffer-string)))
          (prompt (current-buffer))
+         (files opencode-prompt--files)
          (chat opencode-prompt--chat))
     (when (string-empty-p text) (user-error "Nothing to send"))
     (unless (buffer-live-p chat) (user-error "The chat of this prompt is gone"))
     (with-current-buffer chat
-      (opencode-api-session-prompt-async
-       opencode-chat--conn (opencode-chat--session-id) text
-       :callback (lambda (_)
-                   (push text opencode-prompt-history)
-                   (when (buffer-live-p prompt)
-                     (with-current-buffer prompt
-                       (when (equal (string-trim (buffer-string)) text)
-                         (erase-buffer))
-                       (setq opencode-prompt--history-index -1))))
-       :errback (lambda (err)
-                  (message "OpenCode: not sent (your text is kept): %s"
-                           (error-message-string err)))))))
+      (let ((conn opencode-chat--conn)
+            (sid (opencode-chat--session-id))
+            (agent opencode-chat--agent)
+            (model opencode-chat--model)
+            (done (lambda (_) (opencode-prompt--sent prompt text))))
+        (cond
+         ((string-prefix-p "!" text)
+          (opencode-request conn "POST" (opencode--path "session" sid "shell")
+                            :body `(:agent ,(or agent "build") :command ,(substring text 1)
+                                           ,@(and model `(:model (:providerID ,(car model)
+                                                                  :modelID ,(cdr model)))))
+                            ;; The reply comes when the command is done; the
+                            ;; chat shows it running meanwhile.
+                            :timeout 600 :callback done :errback #'opencode-prompt--failed))
+         ((string-match "\\`/\\([^ \t\n]+\\)[ \t\n]*\\(\\(?:.\\|\n\\)*\\)\\'" text)
+          (let ((name (match-string 1 text)) (args (match-string 2 text)))
+            (opencode-prompt--commands
+             conn
+             (lambda (names)
+               (if (not (member name names))
+                   (opencode-prompt--send-text conn sid text files agent model prompt)
+                 (opencode-request
+                  conn "POST" (opencode--path "session" sid "command")
+                  :body `(:command ,name :arguments ,args
+                                   ,@(and agent `(:agent ,agent))
+                                   ,@(and model `(:model ,(format "%s/%s" (car model) (cdr model))))
+                                   ,@(and files `(:parts ,(apply #'vector (mapcar #'opencode-prompt--file-part files)))))
+                  :timeout 600 :callback done :errback #'opencode-prompt--failed))))))
+         (t (opencode-prompt--send-text conn sid text files agent model prompt)))))))
+
+(defun opencode-prompt--send-text (conn sid text files agent model prompt)
+  "Send TEXT with FILES, AGENT and MODEL to session SID on CONN.
+PROMPT is cleared once the server accepted it."
+  (opencode-request
+   conn "POST" (opencode--path "session" sid "prompt_async")
+   :body `(:parts ,(apply #'vector `(:type "text" :text ,text)
+                          (mapcar #'opencode-prompt--file-part files))
+                  ,@(and agent `(:agent ,agent))
+                  ,@(and model `(:model (:providerID ,(car model) :modelID ,(cdr model)))))
+   :callback (lambda (_) (opencode-prompt--sent prompt text))
+   :errback #'opencode-prompt--failed))
 
 (defun opencode-prompt-abort ()
   "Abort the reply running in this prompt's session."
@@ -794,10 +865,56 @@ With ANSWERS nil, reject the question."
   (interactive "p")
   (opencode-prompt-history-previous (- n)))
 
+(defun opencode-prompt-attach-file (file)
+  "Attach FILE to the next prompt; with a prefix argument, drop all."
+  (interactive (list (unless current-prefix-arg (read-file-name "Attach file: " nil nil t))))
+  (if (null file)
+      (progn (setq opencode-prompt--files nil) (message "No attachments"))
+    (setq opencode-prompt--files (append opencode-prompt--files (list (expand-file-name file))))
+    (message "Attached: %s" (mapconcat #'file-name-nondirectory opencode-prompt--files ", "))))
+
+(defun opencode-chat--in-chat (fn)
+  "Call FN in the chat buffer of the current prompt or chat."
+  (with-current-buffer (if (derived-mode-p 'opencode-prompt-mode) opencode-prompt--chat
+                         (current-buffer))
+    (funcall fn)))
+
+(defun opencode-chat-set-agent ()
+  "Choose the agent that answers this chat's prompts (GET /agent)."
+  (interactive)
+  (opencode-chat--in-chat
+   (lambda ()
+     (let* ((agents (opencode-request-sync opencode-chat--conn "GET" "/agent"))
+            (names (delq nil (mapcar (lambda (a) (and (not (equal (plist-get a :mode) "subagent"))
+                                                      (plist-get a :name)))
+                                     agents)))
+            (choice (completing-read "Agent: " names nil t nil nil opencode-chat--agent)))
+       (setq opencode-chat--agent choice)
+       (message "Agent: %s" choice)))))
+
+(defun opencode-chat-set-model ()
+  "Choose the model of this chat's prompts (GET /config/providers)."
+  (interactive)
+  (opencode-chat--in-chat
+   (lambda ()
+     (let* ((res (opencode-request-sync opencode-chat--conn "GET" "/config/providers"))
+            (names nil))
+       (seq-doseq (p (plist-get res :providers))
+         (let ((models (plist-get p :models)))
+           (cl-loop for (k _v) on models by #'cddr
+                    do (push (format "%s/%s" (plist-get p :id) (substring (symbol-name k) 1))
+                             names))))
+       (let ((choice (completing-read "Model: " (nreverse names) nil t)))
+         (setq opencode-chat--model (opencode--parse-model choice))
+         (message "Model: %s" choice))))))
+
 (defvar opencode-prompt-mode-map
   (let ((map (make-sparse-keymap)))
     (define-key map (kbd "C-c C-c") #'opencode-prompt-send)
     (define-key map (kbd "C-c C-k") #'opencode-prompt-abort)
+    (define-key map (kbd "C-c C-f") #'opencode-prompt-attach-file)
+    (define-key map (kbd "C-c C-a") #'opencode-chat-set-agent)
+    (define-key map (kbd "C-c C-m") #'opencode-chat-set-model)
     (define-key map (kbd "M-p") #'opencode-prompt-history-previous)
     (define-key map (kbd "M-n") #'opencode-prompt-history-next)
     map)
@@ -805,7 +922,26 @@ With ANSWERS nil, reject the question."
 
 (define-derived-mode opencode-prompt-mode text-mode "OpenCode-Prompt"
   "Major mode of the prompt under an OpenCode chat.
+Text starting with ! runs as a shell command in the project; /NAME
+ARGS runs the server's command NAME.
 \\{opencode-prompt-mode-map}")
+
+(defun opencode-prompt--header-line ()
+  "Return the prompt's header line: keys, agent, model, attachments."
+  (concat
+   (substitute-command-keys
+    "\\<opencode-prompt-mode-map>\\[opencode-prompt-send] send  \\[opencode-prompt-abort] abort  \\[opencode-prompt-attach-file] attach  ")
+   (let ((chat opencode-prompt--chat))
+     (if (buffer-live-p chat)
+         (with-current-buffer chat
+           (format "agent %s  model %s" (or opencode-chat--agent "default")
+                   (if opencode-chat--model
+                       (format "%s/%s" (car opencode-chat--model) (cdr opencode-chat--model))
+                     "default")))
+       ""))
+   (if opencode-prompt--files
+       (concat "  + " (mapconcat #'file-name-nondirectory opencode-prompt--files ", "))
+     "")))
 
 (defun opencode-chat-prompt ()
   "Show this chat's prompt below it and select it."
@@ -815,9 +951,7 @@ With ANSWERS nil, reject the question."
     (with-current-buffer buf
       (unless (derived-mode-p 'opencode-prompt-mode) (opencode-prompt-mode))
       (setq opencode-prompt--chat chat)
-      (setq header-line-format
-            (substitute-command-keys
-             "\\<opencode-prompt-mode-map>\\[opencode-prompt-send] send  \\[opencode-prompt-abort] abort  \\[opencode-prompt-history-previous]/\\[opencode-prompt-history-next] history")))
+      (setq header-line-format '(:eval (opencode-prompt--header-line))))
     (select-window
      (display-buffer buf `(display-buffer-below-selected
                            (window-height . ,opencode-chat-prompt-height))))
@@ -843,7 +977,7 @@ With ANSWERS nil, reject the question."
     (define-key map (kbd "RET") #'opencode-chat-prompt)
     (define-key map (kbd "C-c C-k") #'opencode-chat-abort)
     (define-key map "a" #'opencode-chat-answer)
-    (define-key map (kbd "C-c C-a") #'opencode-chat-answer)
+    (define-key map (kbd "C-c C-r") #'opencode-chat-answer)
     (define-key map "t" #'opencode-chat-todos)
     (define-key map "d" #'opencode-chat-diff)
     map)

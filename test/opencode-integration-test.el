@@ -447,3 +447,54 @@
                                                   (buffer-string))))
                      10)))
         (kill-buffer todo-buf)))))
+
+(defun opencode-test--prompt (chat text &optional setup)
+  "Type TEXT in CHAT's prompt, run SETUP there, send, and wait until it is accepted."
+  (let ((prompt (with-current-buffer chat (save-window-excursion (opencode-chat-prompt)))))
+    (with-current-buffer prompt
+      (insert text)
+      (when setup (funcall setup))
+      (opencode-prompt-send)
+      (should (opencode-test-wait (lambda () (= (buffer-size) 0)) 60)))
+    (kill-buffer prompt)))
+
+(ert-deftest opencode-integration/prompt-shell-command-agent-model-file ()
+  "! runs a shell command, /name a server command; agent, model and files go along."
+  (let ((opencode-test-extra-config
+         '(:command (:greet (:template "Say hello to $ARGUMENTS" :description "Greet someone")))))
+    (opencode-test-with-chat-on-real-server nil
+      (let ((messages (lambda () (opencode-request-sync conn "GET" (opencode--path "session" sid "message"))))
+            (file (expand-file-name "notes.txt" default-directory)))
+        (with-temp-file file (insert "attached notes\n"))
+        ;; Shell: the output is in the session.
+        (opencode-test--prompt chat "!echo shell-ok")
+        (should (string-match-p "shell-ok" (json-serialize (funcall messages))))
+        ;; A server slash command: its template reaches the model.
+        (opencode-test--prompt chat "/greet the tester")
+        (should (opencode-test-wait
+                 (lambda () (cl-some (lambda (r) (string-match-p "Say hello to the tester" (json-serialize r)))
+                                     opencode-test-mock-requests))
+                 30))
+        ;; Agent, model and an attachment.
+        (cl-letf (((symbol-function 'completing-read)
+                   (lambda (prompt coll &rest _)
+                     (let ((all (all-completions "" coll)))
+                       (cond ((string-prefix-p "Agent" prompt) (should (member "plan" all)) "plan")
+                             (t (should (member "mock/mock-1" all)) "mock/mock-1"))))))
+          (opencode-test--prompt chat "With a file"
+                                 (lambda ()
+                                   (opencode-chat-set-agent)
+                                   (opencode-chat-set-model)
+                                   (opencode-prompt-attach-file file))))
+        (should (opencode-test-wait
+                 (lambda ()
+                   (let ((user (cl-find-if (lambda (m) (and (equal (plist-get (plist-get m :info) :role) "user")
+                                                            (string-match-p "With a file" (json-serialize m))))
+                                           (funcall messages))))
+                     (and user
+                          (equal (plist-get (plist-get user :info) :agent) "plan")
+                          (equal (plist-get (plist-get (plist-get user :info) :model) :providerID) "mock")
+                          (cl-some (lambda (p) (and (equal (plist-get p :type) "file")
+                                                    (equal (plist-get p :filename) "notes.txt")))
+                                   (plist-get user :parts)))))
+                 30))))))
