@@ -449,7 +449,8 @@
         (kill-buffer todo-buf)))))
 
 (defun opencode-test--prompt (chat text &optional setup)
-  "Type TEXT in CHAT's prompt, run SETUP there, send, and wait until it is accepted."
+  "Type TEXT in CHAT's prompt, run SETUP there and send it.
+Wait until the server accepted it."
   (let ((prompt (with-current-buffer chat (save-window-excursion (opencode-chat-prompt)))))
     (with-current-buffer prompt
       (insert text)
