@@ -45,6 +45,24 @@
   :type 'integer
   :group 'opencode)
 
+(defcustom opencode-chat-fontify-max 60000
+  "Largest text part, in characters, whose Markdown is fontified.
+Larger parts are shown as plain text (all of it), so huge outputs stay fast."
+  :type 'integer
+  :group 'opencode)
+
+(defcustom opencode-chat-code-modes
+  '(("elisp" . emacs-lisp-mode) ("emacs-lisp" . emacs-lisp-mode) ("lisp" . lisp-mode)
+    ("sh" . sh-mode) ("bash" . sh-mode) ("shell" . sh-mode) ("zsh" . sh-mode)
+    ("py" . python-mode) ("python" . python-mode) ("js" . js-mode)
+    ("javascript" . js-mode) ("ts" . js-mode) ("typescript" . js-mode)
+    ("json" . js-json-mode) ("c" . c-mode) ("cpp" . c++-mode) ("c++" . c++-mode)
+    ("rust" . rust-mode) ("go" . go-mode) ("diff" . diff-mode) ("patch" . diff-mode))
+  "Major modes that fontify fenced code blocks, by the block's language.
+A language not listed here uses LANGUAGE-mode when that exists."
+  :type '(alist :key-type string :value-type function)
+  :group 'opencode)
+
 (defcustom opencode-chat-prompt-height 6
   "Height, in lines, of the prompt window below a chat."
   :type 'integer
@@ -74,6 +92,14 @@
   "Face of errors in the timeline."
   :group 'opencode)
 
+(defface opencode-chat-markdown-heading '((t :inherit outline-1 :weight bold))
+  "Face of Markdown headings in text parts."
+  :group 'opencode)
+
+(defface opencode-chat-markdown-code '((t :inherit font-lock-constant-face))
+  "Face of inline code in text parts."
+  :group 'opencode)
+
 (defface opencode-chat-needs-user '((t :inherit highlight :weight bold))
   "Face of a permission or question waiting for the user."
   :group 'opencode)
@@ -99,6 +125,79 @@ Each is (KIND . PROPS) with KIND `permission' or `question'.")
 (defun opencode-chat--session-id ()
   "Return the id of this buffer's session."
   (plist-get opencode-chat--session :id))
+
+;;;; Markdown
+
+(defun opencode-chat--code-mode (lang)
+  "Return the major mode for code in language LANG, or nil."
+  (let* ((lang (downcase (string-trim (or lang ""))))
+         (mode (or (cdr (assoc lang opencode-chat-code-modes))
+                   (and (not (string-empty-p lang)) (intern (concat lang "-mode"))))))
+    (and mode (fboundp mode) mode)))
+
+(defun opencode-chat--fontify-code (beg end mode)
+  "Give the text from BEG to END the faces MODE's font-lock gives it."
+  (let ((code (buffer-substring-no-properties beg end))
+        (faces nil))
+    (with-temp-buffer
+      (insert code)
+      (delay-mode-hooks (funcall mode))
+      (ignore-errors (font-lock-ensure))
+      (let ((pos (point-min)))
+        (while (< pos (point-max))
+          (let ((next (next-single-property-change pos 'face nil (point-max)))
+                (face (get-text-property pos 'face)))
+            (when face (push (list (1- pos) (1- next) face) faces))
+            (setq pos next)))))
+    (dolist (f faces)
+      (put-text-property (+ beg (nth 0 f)) (+ beg (nth 1 f)) 'face (nth 2 f)))))
+
+(defun opencode-chat--fontify-markdown (beg end)
+  "Fontify the Markdown text between BEG and END.
+Headings, emphasis, inline code, links, and fenced code blocks in their
+language's major mode."
+  (when (<= (- end beg) opencode-chat-fontify-max)
+    (save-excursion
+      (save-restriction
+        (narrow-to-region beg end)
+        (remove-list-of-text-properties beg end '(face button category action help-echo))
+        (goto-char beg)
+        (let ((code-blocks nil))
+          ;; Fenced code first: nothing else applies inside.
+          (while (re-search-forward "^```\\([^`\n]*\\)\n" nil t)
+            (let ((lang (match-string 1))
+                  (code-beg (point))
+                  (fence-beg (match-beginning 0)))
+              (put-text-property fence-beg code-beg 'face 'opencode-chat-dim)
+              (if (re-search-forward "^```[ \t]*$" nil t)
+                  (let ((code-end (match-beginning 0))
+                        (fence-end (match-end 0)))
+                    (put-text-property code-end fence-end 'face 'opencode-chat-dim)
+                    (let ((mode (opencode-chat--code-mode lang)))
+                      (when mode (opencode-chat--fontify-code code-beg code-end mode)))
+                    (push (cons fence-beg fence-end) code-blocks)
+                    (goto-char fence-end))
+                ;; Still streaming: the block runs to the end for now.
+                (push (cons fence-beg (point-max)) code-blocks)
+                (goto-char (point-max)))))
+          (cl-flet ((in-code (pos) (cl-some (lambda (b) (and (>= pos (car b)) (< pos (cdr b))))
+                                            code-blocks)))
+            (dolist (rule '(("^#\\{1,6\\} .*$" 0 opencode-chat-markdown-heading)
+                            ("\\*\\*\\([^*\n]+\\)\\*\\*" 0 bold)
+                            ("\\(?:^\\|[^*]\\)\\(\\*\\([^* \n][^*\n]*\\)\\*\\)" 1 italic)
+                            ("`\\([^`\n]+\\)`" 0 opencode-chat-markdown-code)))
+              (goto-char (point-min))
+              (while (re-search-forward (nth 0 rule) nil t)
+                (unless (in-code (match-beginning 0))
+                  (add-face-text-property (match-beginning (nth 1 rule)) (match-end (nth 1 rule))
+                                          (nth 2 rule)))))
+            (goto-char (point-min))
+            (while (re-search-forward "\\[\\([^]\n]+\\)\\](\\([^)\n ]+\\))" nil t)
+              (unless (in-code (match-beginning 0))
+                (let ((url (match-string-no-properties 2)))
+                  (make-text-button (match-beginning 1) (match-end 1)
+                                    'action (lambda (_) (browse-url url))
+                                    'help-echo url 'follow-link t))))))))))
 
 ;;;; Rendering parts
 
@@ -251,6 +350,8 @@ Each is (KIND . PROPS) with KIND `permission' or `question'.")
           (setq entry (plist-put entry :body bm)))
         (setq entry (plist-put entry :part part))
         (put-text-property beg end 'opencode-part (plist-get part :id))
+        (when (equal (plist-get part :type) "text")
+          (opencode-chat--fontify-markdown beg end))
         ;; An empty part (a step start) takes no line: hide its separator.
         (when (< end (point-max))
           (put-text-property end (1+ end) 'invisible (and (= beg end) 'opencode-empty)))
@@ -384,7 +485,9 @@ Each is (KIND . PROPS) with KIND `permission' or `question'.")
                 (insert (if (equal (plist-get part :type) "reasoning")
                             (propertize text 'face 'opencode-chat-reasoning
                                         'opencode-part part-id)
-                          (propertize text 'opencode-part part-id)))))
+                          (propertize text 'opencode-part part-id))))
+              (when (equal (plist-get part :type) "text")
+                (opencode-chat--fontify-markdown (plist-get entry :beg) (plist-get entry :end))))
           (puthash part-id (opencode-chat--render-part part entry) opencode-chat--parts))))))
 
 (defmacro opencode-chat--following (&rest body)
@@ -991,6 +1094,8 @@ ARGS runs the server's command NAME.
         opencode-chat--folded (make-hash-table :test 'equal))
   (setq buffer-invisibility-spec '((opencode-fold . t) opencode-empty))
   (setq truncate-lines nil)
+  ;; Faces come from the renderer, not from font-lock.
+  (font-lock-mode -1)
   (visual-line-mode 1)
   (setq header-line-format '(:eval (opencode-chat--header-line))))
 
