@@ -83,7 +83,9 @@ CONN is the connection; CALLBACK and ERRBACK are as for
 (cl-defun opencode-api-session-messages (conn id &key limit before
                                               callback errback)
   "Get messages of session ID (GET /session/:id/message).
-LIMIT caps the count; BEFORE is a message id to page backwards from.
+LIMIT caps the count (the newest ones); BEFORE is the cursor to page
+backwards from, which the previous page's callback finds with
+\=`(opencode-response-header \"x-next-cursor\")'.
 CONN is the connection; CALLBACK and ERRBACK are as for
 `opencode-request'."
   (opencode-request conn "GET" (opencode--path "session" id "message")

@@ -121,6 +121,8 @@ A language not listed here uses LANGUAGE-mode when that exists."
   "Pending permission and question requests of the session, oldest first.
 Each is (KIND . PROPS) with KIND `permission' or `question'.")
 (defvar-local opencode-chat--todos nil "The session's todo list, a vector.")
+(defvar-local opencode-chat--more nil
+  "The server's cursor to the messages older than those shown, or nil.")
 
 (defun opencode-chat--session-id ()
   "Return the id of this buffer's session."
@@ -277,15 +279,44 @@ language's major mode."
        (concat (if input (concat "Input:\n" (opencode-chat--pretty-json input) "\n") "")
                (if (stringp output) (concat "Output:\n" output) "")
                (if (stringp err) (propertize (concat "Error: " err) 'face 'opencode-chat-error) ""))))
-    ("patch" (mapconcat #'identity (plist-get part :files) "\n"))
+    ("patch" (mapconcat #'opencode-chat--file-button (plist-get part :files) "\n"))
     ("snapshot" (or (plist-get part :snapshot) ""))
     ("step-finish" "")
-    ("file" (or (plist-get part :url) ""))
+    ("file" (let ((url (or (plist-get part :url) "")))
+              (if (string-prefix-p "file://" url)
+                  (opencode-chat--file-button (substring url 7))
+                url)))
     ("subtask" (or (plist-get part :prompt) ""))
     ("retry" (let ((e (plist-get part :error)))
                (or (plist-get (plist-get e :data) :message) (format "%S" e))))
     ("agent" "")
     (_ (opencode-chat--pretty-json part))))
+
+(defun opencode-chat--inside-project-p (file)
+  "Return non-nil if FILE lies inside this chat's project directory."
+  (let ((root (file-name-as-directory (opencode-connection-directory opencode-chat--conn))))
+    (string-prefix-p root (expand-file-name file root))))
+
+(defun opencode-chat-visit-file (file)
+  "Visit FILE from a part, only when it lies inside the project."
+  (if (opencode-chat--inside-project-p file)
+      (find-file-other-window (expand-file-name file (opencode-connection-directory opencode-chat--conn)))
+    (user-error "Not opening %s: it is outside the project" file)))
+
+(defun opencode-chat--file-button (file)
+  "Return FILE as text that visits it (inside the project) on RET or click."
+  (propertize file 'face 'link 'mouse-face 'highlight 'help-echo "RET: visit this file"
+              'opencode-file file
+              'keymap (let ((map (make-sparse-keymap)))
+                        (define-key map (kbd "RET") #'opencode-chat-visit-file-at-point)
+                        (define-key map [mouse-2] #'opencode-chat-visit-file-at-point)
+                        map)))
+
+(defun opencode-chat-visit-file-at-point ()
+  "Visit the file named at point."
+  (interactive)
+  (let ((file (get-text-property (point) 'opencode-file)))
+    (if file (opencode-chat-visit-file file) (user-error "No file at point"))))
 
 (defun opencode-chat--insert-part (part)
   "Insert PART at point; return (BEG END BODY) positions."
@@ -405,11 +436,23 @@ language's major mode."
           (puthash id (list :info info :beg beg :header-end header-end :end end :parts nil)
                    opencode-chat--messages))))))
 
+(defun opencode-chat--older-than-shown-p (message-id)
+  "Return non-nil if MESSAGE-ID is older than every message shown.
+Such a message belongs to a page not loaded; its events are ignored.
+Ids are time-ordered, so comparing them compares creation times."
+  (let ((oldest nil))
+    (maphash (lambda (id _) (when (or (null oldest) (string< id oldest)) (setq oldest id)))
+             opencode-chat--messages)
+    (and oldest opencode-chat--more (string< message-id oldest))))
+
 (defun opencode-chat--update-message (info)
   "Add message INFO, or redraw the header of a known one."
   (let ((entry (gethash (plist-get info :id) opencode-chat--messages)))
-    (if (not entry)
-        (opencode-chat--insert-message info)
+    (cond
+     ((and (not entry) (opencode-chat--older-than-shown-p (plist-get info :id))))
+     ((not entry)
+      (opencode-chat--insert-message info))
+     (t
       (let ((inhibit-read-only t))
         (save-excursion
           (delete-region (plist-get entry :beg) (plist-get entry :header-end))
@@ -418,37 +461,38 @@ language's major mode."
           (set-marker (plist-get entry :header-end) (point))
           (put-text-property (plist-get entry :beg) (point) 'opencode-message
                              (plist-get info :id))))
-      (puthash (plist-get info :id) (plist-put entry :info info) opencode-chat--messages))))
+      (puthash (plist-get info :id) (plist-put entry :info info) opencode-chat--messages)))))
 
 (defun opencode-chat--update-part (part)
-  "Add PART to its message, or redraw it if known."
+  "Add PART to its message, or redraw it if known.
+A part of a message older than the page shown is ignored."
   (let* ((id (plist-get part :id))
-         (entry (gethash id opencode-chat--parts)))
-    (if entry
-        (puthash id (opencode-chat--render-part part entry) opencode-chat--parts)
-      (let ((msg (gethash (plist-get part :messageID) opencode-chat--messages)))
-        (unless msg
-          ;; A part before its message: make a placeholder message.
-          (opencode-chat--insert-message
-           (list :id (plist-get part :messageID) :role "assistant"
-                 :sessionID (plist-get part :sessionID)))
-          (setq msg (gethash (plist-get part :messageID) opencode-chat--messages)))
-        (let ((inhibit-read-only t)
-              (mend (plist-get msg :end)))
-          (save-excursion
-            (goto-char mend)
-            (let* ((beg (copy-marker (point)))
-                   (end (copy-marker (point) t))
-                   (new (list :beg beg :end end)))
-              ;; The separator after the part, owned by no part.
-              (insert "\n")
-              (set-marker end (1- (point)))
-              (set-marker beg (1- (point)))
-              (setq new (opencode-chat--render-part part new))
-              (puthash id new opencode-chat--parts)
-              (puthash (plist-get part :messageID)
-                       (plist-put msg :parts (append (plist-get msg :parts) (list id)))
-                       opencode-chat--messages))))))))
+         (mid (plist-get part :messageID))
+         (entry (gethash id opencode-chat--parts))
+         (msg (gethash mid opencode-chat--messages)))
+    (cond
+     (entry (puthash id (opencode-chat--render-part part entry) opencode-chat--parts))
+     ((and (not msg) (opencode-chat--older-than-shown-p mid)))
+     (t
+      (unless msg
+        ;; A part before its message: make a placeholder message.
+        (opencode-chat--insert-message
+         (list :id mid :role "assistant" :sessionID (plist-get part :sessionID)))
+        (setq msg (gethash mid opencode-chat--messages)))
+      (let ((inhibit-read-only t))
+        (save-excursion
+          (goto-char (plist-get msg :end))
+          (let* ((beg (copy-marker (point)))
+                 (end (copy-marker (point) t))
+                 (new (list :beg beg :end end)))
+            ;; The separator after the part, owned by no part.
+            (insert "\n")
+            (set-marker end (1- (point)))
+            (set-marker beg (1- (point)))
+            (setq new (opencode-chat--render-part part new))
+            (puthash id new opencode-chat--parts)
+            (puthash mid (plist-put msg :parts (append (plist-get msg :parts) (list id)))
+                     opencode-chat--messages))))))))
 
 (defun opencode-chat--remove-part (id)
   "Remove part ID from the buffer."
@@ -513,6 +557,41 @@ language's major mode."
       (seq-doseq (p (plist-get m :parts))
         (opencode-chat--update-part p)))))
 
+(defun opencode-chat--shown-messages ()
+  "Return the messages shown, oldest first, as (:info INFO :parts PARTS)."
+  (let (entries)
+    (maphash (lambda (_ e) (push e entries)) opencode-chat--messages)
+    (setq entries (sort entries (lambda (a b) (< (plist-get a :beg) (plist-get b :beg)))))
+    (mapcar (lambda (e)
+              (list :info (plist-get e :info)
+                    :parts (mapcar (lambda (id) (plist-get (gethash id opencode-chat--parts) :part))
+                                   (cl-remove-if-not (lambda (id) (gethash id opencode-chat--parts))
+                                                     (plist-get e :parts)))))
+            entries)))
+
+(defun opencode-chat-load-older ()
+  "Load the page of messages before the oldest one shown, keeping point."
+  (interactive)
+  (let* ((shown (opencode-chat--shown-messages))
+         (oldest (plist-get (plist-get (car shown) :info) :id))
+         (buf (current-buffer)))
+    (unless (and oldest opencode-chat--more) (user-error "Every message is shown"))
+    (opencode-api-session-messages
+     opencode-chat--conn (opencode-chat--session-id)
+     :limit opencode-chat-message-limit :before opencode-chat--more
+     :callback
+     (lambda (older)
+       (when (buffer-live-p buf)
+         (with-current-buffer buf
+           (let ((part (opencode-chat--part-at (point))))
+             (setq opencode-chat--more (opencode-response-header "x-next-cursor"))
+             (opencode-chat--render-all (vconcat older (opencode-chat--shown-messages)))
+             (if (and part (gethash part opencode-chat--parts))
+                 (goto-char (plist-get (gethash part opencode-chat--parts) :beg))
+               (goto-char (point-min)))
+             (message "%d older messages loaded%s" (length older)
+                      (if opencode-chat--more "; o for more" "")))))))))
+
 (defun opencode-chat-reload ()
   "Fetch the session's messages again and redraw the buffer."
   (interactive)
@@ -524,6 +603,7 @@ language's major mode."
                  (when (buffer-live-p buf)
                    (with-current-buffer buf
                      (let ((pos (point)))
+                       (setq opencode-chat--more (opencode-response-header "x-next-cursor"))
                        (opencode-chat--render-all messages)
                        (goto-char (min pos (point-max))))))))
     (opencode-chat--load-requests buf)
@@ -825,6 +905,58 @@ With ANSWERS nil, reject the question."
   (interactive "p")
   (opencode-chat-next-message (- n)))
 
+(defun opencode-chat-next-part (n)
+  "Move to the start of the Nth next part (previous if N < 0)."
+  (interactive "p")
+  (dotimes (_ (abs n))
+    (let ((pos (point)) (here (opencode-chat--part-at (point))) found)
+      (while (and (not found)
+                  (setq pos (if (> n 0)
+                                (next-single-property-change pos 'opencode-part)
+                              (previous-single-property-change pos 'opencode-part))))
+        (let ((id (opencode-chat--part-at (if (> n 0) pos (max (point-min) (1- pos))))))
+          (when (and id (not (equal id here)))
+            (setq found (plist-get (gethash id opencode-chat--parts) :beg)))))
+      (if found (goto-char found)
+        (user-error (if (> n 0) "No next part" "No previous part"))))))
+
+(defun opencode-chat-previous-part (n)
+  "Move to the start of the Nth previous part."
+  (interactive "p")
+  (opencode-chat-next-part (- n)))
+
+(defun opencode-chat--imenu-index ()
+  "Return an imenu index of the user's prompts."
+  (let (index)
+    (dolist (m (opencode-chat--shown-messages))
+      (when (equal (plist-get (plist-get m :info) :role) "user")
+        (let* ((text (cl-some (lambda (p) (and (equal (plist-get p :type) "text")
+                                                (plist-get p :text)))
+                              (plist-get m :parts)))
+               (entry (gethash (plist-get (plist-get m :info) :id) opencode-chat--messages)))
+          (push (cons (opencode-chat--first-line (or text "(prompt)") 70)
+                      (marker-position (plist-get entry :beg)))
+                index))))
+    (nreverse index)))
+
+(defun opencode-chat-bookmark-make-record ()
+  "Return a bookmark record for this chat."
+  `(,(format "OpenCode: %s" (plist-get opencode-chat--session :title))
+    (session . ,(opencode-chat--session-id))
+    (title . ,(plist-get opencode-chat--session :title))
+    (directory . ,(opencode-connection-directory opencode-chat--conn))
+    (handler . opencode-chat-bookmark-jump)))
+
+(declare-function bookmark-prop-get "bookmark" (bookmark prop))
+
+;;;###autoload
+(defun opencode-chat-bookmark-jump (bookmark)
+  "Open the chat that BOOKMARK names."
+  (require 'bookmark)
+  (let ((conn (opencode-connect (bookmark-prop-get bookmark 'directory))))
+    (opencode-chat-open conn (list :id (bookmark-prop-get bookmark 'session)
+                                   :title (bookmark-prop-get bookmark 'title)))))
+
 ;;;; The header line
 
 (defun opencode-chat--header-line ()
@@ -1082,6 +1214,9 @@ ARGS runs the server's command NAME.
     (define-key map "a" #'opencode-chat-answer)
     (define-key map (kbd "C-c C-r") #'opencode-chat-answer)
     (define-key map "t" #'opencode-chat-todos)
+    (define-key map "o" #'opencode-chat-load-older)
+    (define-key map (kbd "M-n") #'opencode-chat-next-part)
+    (define-key map (kbd "M-p") #'opencode-chat-previous-part)
     (define-key map "d" #'opencode-chat-diff)
     map)
   "Keymap of `opencode-chat-mode'.")
@@ -1097,7 +1232,9 @@ ARGS runs the server's command NAME.
   ;; Faces come from the renderer, not from font-lock.
   (font-lock-mode -1)
   (visual-line-mode 1)
-  (setq header-line-format '(:eval (opencode-chat--header-line))))
+  (setq header-line-format '(:eval (opencode-chat--header-line)))
+  (setq-local imenu-create-index-function #'opencode-chat--imenu-index)
+  (setq-local bookmark-make-record-function #'opencode-chat-bookmark-make-record))
 
 (defun opencode-chat--buffer-name (session)
   "Return the chat buffer name of SESSION."

@@ -226,8 +226,9 @@ An error in one handler is logged and does not stop the others."
                                :partID part :field field :delta text)))
     (`(state ,state ,ms ,detail)
      (opencode-connection--set-state conn state ms detail))
-    (`(response ,id ,status ,data ,raw)
-     (opencode-connection--complete conn id status data raw))
+    (`(response ,id ,status ,data ,raw ,headers)
+     (let ((opencode-response-headers headers))
+       (opencode-connection--complete conn id status data raw)))
     (`(failure ,id ,code ,message)
      (opencode-connection--fail conn id code message))
     (`(warning ,message)
@@ -251,6 +252,20 @@ An error in one handler is logged and does not stop the others."
     (run-hook-with-args 'opencode-connection-state-functions conn state detail)))
 
 ;;;; Requests
+
+(defvar opencode-response-headers nil
+  "The raw header lines of the reply being delivered, during a callback.
+Use `opencode-response-header' to read one.")
+
+(defun opencode-response-header (name)
+  "Return the value of header NAME of the reply being delivered, or nil.
+Only meaningful inside a request's callback.  NAME is matched without
+regard to case."
+  (when opencode-response-headers
+    (let ((case-fold-search t))
+      (when (string-match (concat "^" (regexp-quote name) ":[ \t]*\\([^\r\n]*\\)")
+                          opencode-response-headers)
+        (match-string 1 opencode-response-headers)))))
 
 (defun opencode--http-reason (status data raw)
   "Return a short human reason for an HTTP error STATUS with DATA or RAW."

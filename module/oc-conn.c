@@ -29,6 +29,7 @@ typedef struct oc_req
   CURL *easy;
   struct curl_slist *headers;
   oc_buf resp;
+  oc_buf resp_headers;
   char errbuf[CURL_ERROR_SIZE];
 } oc_req;
 
@@ -294,6 +295,7 @@ oc_req_free (oc_req *r)
   free (r->url);
   free (r->body);
   oc_buf_free (&r->resp);
+  oc_buf_free (&r->resp_headers);
   free (r);
 }
 
@@ -303,6 +305,20 @@ oc_req_write (char *ptr, size_t size, size_t nmemb, void *ud)
   oc_req *r = ud;
   size_t n = size * nmemb;
   return oc_buf_append (&r->resp, ptr, n) ? n : 0;
+}
+
+/* Keep the response's header lines (up to 16 KiB; a redirect or a
+   100-continue restarts them, so only the final response's remain).  */
+static size_t
+oc_req_header (char *ptr, size_t size, size_t nmemb, void *ud)
+{
+  oc_req *r = ud;
+  size_t n = size * nmemb;
+  if (n >= 5 && memcmp (ptr, "HTTP/", 5) == 0)
+    oc_buf_clear (&r->resp_headers);
+  if (r->resp_headers.len + n <= 16384)
+    oc_buf_append (&r->resp_headers, ptr, n);
+  return n;
 }
 
 static void
@@ -347,6 +363,8 @@ oc_conn_start_request (oc_conn *c, oc_req *r)
     }
   curl_easy_setopt (e, CURLOPT_WRITEFUNCTION, oc_req_write);
   curl_easy_setopt (e, CURLOPT_WRITEDATA, r);
+  curl_easy_setopt (e, CURLOPT_HEADERFUNCTION, oc_req_header);
+  curl_easy_setopt (e, CURLOPT_HEADERDATA, r);
   curl_easy_setopt (e, CURLOPT_TIMEOUT_MS, r->timeout_ms);
   r->next = c->active;
   c->active = r;
@@ -398,6 +416,8 @@ oc_conn_request_done (oc_conn *c, oc_req *r, CURLcode rc)
             it->json = oc_json_parse (r->resp.data, r->resp.len, NULL);
           it->text = r->resp;
           oc_buf_init (&r->resp);
+          it->headers = r->resp_headers;
+          oc_buf_init (&r->resp_headers);
         }
     }
   oc_req_free (r);
@@ -667,6 +687,7 @@ oc_conn_request (oc_conn *c, const char *method, const char *path,
       return -1;
     }
   oc_buf_init (&r->resp);
+  oc_buf_init (&r->resp_headers);
   r->method = strdup (method);
   r->url = oc_join (c->base_url, path);
   r->timeout_ms = timeout_ms > 0 ? timeout_ms : 30000;

@@ -35,6 +35,7 @@ oc_item_new (oc_item_kind kind)
     {
       it->kind = kind;
       oc_buf_init (&it->text);
+      oc_buf_init (&it->headers);
     }
   return it;
 }
@@ -50,6 +51,7 @@ oc_item_free (oc_item *it)
   free (it->part);
   free (it->field);
   oc_buf_free (&it->text);
+  oc_buf_free (&it->headers);
   if (it->json)
     json_object_put (it->json);
   free (it);

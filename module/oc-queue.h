@@ -19,7 +19,8 @@ typedef enum
   OC_ITEM_EVENT,     /* type, json = the event's `properties'.  */
   OC_ITEM_DELTA,     /* session, message, part, field, text.  */
   OC_ITEM_STATE,     /* type = state name, text = detail, number = ms.  */
-  OC_ITEM_RESPONSE,  /* id, status, json (or NULL) and text = raw body.  */
+  OC_ITEM_RESPONSE,  /* id, status, json (or NULL), text = raw body,
+                        headers = the response's header lines.  */
   OC_ITEM_FAILURE,   /* id, number = curl code, text = message.  */
   OC_ITEM_WARNING    /* text = what was wrong with the input.  */
 } oc_item_kind;
@@ -31,6 +32,7 @@ typedef struct oc_item
   char *type;
   char *session, *message, *part, *field;
   oc_buf text;
+  oc_buf headers;
   json_object *json;
   long id;
   long status;

@@ -276,7 +276,9 @@ oc_item_to_lisp (emacs_env *env, oc_item *it)
       a[4] = (it->json || !it->text.len) ? Qnil
         : env->make_unibyte_string (env, it->text.data,
                                     (ptrdiff_t) it->text.len);
-      return env->funcall (env, Qlist, 5, a);
+      a[5] = env->make_unibyte_string (env, it->headers.data ? it->headers.data : "",
+                                       (ptrdiff_t) it->headers.len);
+      return env->funcall (env, Qlist, 6, a);
     case OC_ITEM_FAILURE:
       a[0] = Qfailure;
       a[1] = env->make_integer (env, it->id);
@@ -604,7 +606,7 @@ static const oc_fn_spec oc_functions[] = {
   { "opencode--module-drain", 1, 1, oc_fdrain,
     "Take every pending item of HANDLE, oldest first.\n"
     "Items are (event TYPE PROPS), (delta SESSION MESSAGE PART FIELD TEXT),\n"
-    "(state STATE MS DETAIL), (response ID STATUS DATA RAW),\n"
+    "(state STATE MS DETAIL), (response ID STATUS DATA RAW HEADERS),\n"
     "(failure ID CURL-CODE MESSAGE) and (warning MESSAGE).\n\n"
     "(fn HANDLE)" },
   { "opencode--module-request", 4, 5, oc_frequest,

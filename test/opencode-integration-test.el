@@ -499,3 +499,37 @@ Wait until the server accepted it."
                                                     (equal (plist-get p :filename) "notes.txt")))
                                    (plist-get user :parts)))))
                  30))))))
+
+(ert-deftest opencode-integration/chat-pages-older-messages ()
+  "A long session opens on its newest page; o loads older pages, keeping point."
+  (opencode-test-with-real-server conn
+    (let* ((s (opencode-request-sync conn "POST" "/session" :body '(:title "long")))
+           (sid (plist-get s :id)))
+      (dotimes (i 5)
+        ;; noReply: a user message without a model turn.
+        (opencode-request-sync conn "POST" (opencode--path "session" sid "message")
+                               :body `(:noReply t :parts [(:type "text" :text ,(format "note %d" i))])))
+      (let* ((opencode-chat-message-limit 2)
+             (chat (save-window-excursion (opencode-chat-open conn s))))
+        (unwind-protect
+            (with-current-buffer chat
+              (should (opencode-test-wait
+                       (lambda () (string-match-p "note 3\n\\(.\\|\n\\)*note 4" (opencode-test--visible-text)))
+                       20))
+              ;; Late events of older messages do not creep in.
+              (accept-process-output nil 0.5)
+              (should-not (string-match-p "note 2" (opencode-test--visible-text)))
+              (goto-char (point-min))
+              (search-forward "note 3")
+              (goto-char (match-beginning 0))
+              (opencode-chat-load-older)
+              (should (opencode-test-wait
+                       (lambda () (string-match-p "note 1" (opencode-test--visible-text))) 20))
+              (should (looking-at "note 3"))
+              (opencode-chat-load-older)
+              (should (opencode-test-wait
+                       (lambda () (string-match-p "note 0" (opencode-test--visible-text))) 20))
+              (should (string-match-p "note 0\n\\(.\\|\n\\)*note 1\n\\(.\\|\n\\)*note 2\n\\(.\\|\n\\)*note 3\n\\(.\\|\n\\)*note 4"
+                                      (opencode-test--visible-text)))
+              (should-error (opencode-chat-load-older) :type 'user-error))
+          (kill-buffer chat))))))
