@@ -655,6 +655,7 @@ A part of a message older than the page shown is ignored."
              (rename-buffer (opencode-chat--buffer-name opencode-chat--session) t))
             ("session.status"
              (setq opencode-chat--status (plist-get props :status))
+             (opencode-chat--countdown)
              (when (member (plist-get opencode-chat--status :type) '("busy"))
                (setq opencode-chat--error nil)))
             ("session.error" (setq opencode-chat--error (plist-get props :error))
@@ -959,15 +960,43 @@ With ANSWERS nil, reject the question."
 
 ;;;; The header line
 
+(defvar-local opencode-chat--countdown-timer nil
+  "Timer redrawing the header line each second while a retry counts down.")
+
+(defun opencode-chat--countdown ()
+  "Run or stop the retry countdown of the header line."
+  (let ((buf (current-buffer)))
+    (if (equal (plist-get opencode-chat--status :type) "retry")
+        (unless opencode-chat--countdown-timer
+          (setq opencode-chat--countdown-timer
+                (run-with-timer 1 1 (lambda ()
+                                      (when (buffer-live-p buf)
+                                        (with-current-buffer buf
+                                          (force-mode-line-update)
+                                          (opencode-chat--countdown)))))))
+      (opencode-chat--stop-countdown))))
+
+(defun opencode-chat--stop-countdown ()
+  "Stop the retry countdown of this chat, if it runs."
+  (when opencode-chat--countdown-timer
+    (cancel-timer opencode-chat--countdown-timer)
+    (setq opencode-chat--countdown-timer nil)))
+
 (defun opencode-chat--header-line ()
   "Return the header line of the chat: title, status, branch of work."
   (let ((st (plist-get opencode-chat--status :type)))
     (concat " " (or (plist-get opencode-chat--session :title) "")
             "  " (pcase st
                    ("busy" (propertize "busy" 'face 'warning))
-                   ("retry" (propertize (format "retry %s: %s" (plist-get opencode-chat--status :attempt)
-                                                (plist-get opencode-chat--status :message))
-                                        'face 'error))
+                   ("retry"
+                    (let ((next (plist-get opencode-chat--status :next)))
+                      (propertize (format "retry %s%s: %s" (plist-get opencode-chat--status :attempt)
+                                          (if (numberp next)
+                                              (format " in %ds" (max 0 (ceiling (- (/ next 1000.0)
+                                                                                  (float-time)))))
+                                            "")
+                                          (plist-get opencode-chat--status :message))
+                                  'face 'error)))
                    (_ (propertize "idle" 'face 'shadow)))
             (if opencode-chat--error
                 (propertize (concat "  " (opencode-api-error-text opencode-chat--error))
@@ -1234,7 +1263,8 @@ ARGS runs the server's command NAME.
   (visual-line-mode 1)
   (setq header-line-format '(:eval (opencode-chat--header-line)))
   (setq-local imenu-create-index-function #'opencode-chat--imenu-index)
-  (setq-local bookmark-make-record-function #'opencode-chat-bookmark-make-record))
+  (setq-local bookmark-make-record-function #'opencode-chat-bookmark-make-record)
+  (add-hook 'kill-buffer-hook #'opencode-chat--stop-countdown nil t))
 
 (defun opencode-chat--buffer-name (session)
   "Return the chat buffer name of SESSION."

@@ -533,3 +533,41 @@ Wait until the server accepted it."
                                       (opencode-test--visible-text)))
               (should-error (opencode-chat-load-older) :type 'user-error))
           (kill-buffer chat))))))
+
+(ert-deftest opencode-integration/retry-then-error ()
+  "A rate limit shows a retry countdown, then the reply; a hard error shows in the timeline."
+  (opencode-test-with-chat-on-real-server
+      (list '((:http-status 429 :reason "Too Many Requests" :message "slow down please"))
+            '((:content "Made it after the retry.") :stop)
+            '((:http-status 400 :reason "Bad Request" :message "this request is broken")))
+    (let ((headers nil) (list-buf (opencode-sessions (opencode-connection-directory conn))))
+      (unwind-protect
+          (progn
+            (with-current-buffer chat
+              ;; After the chat's own handler: what the header shows then.
+              (let ((opencode-event-functions
+                     (append (default-value 'opencode-event-functions)
+                             (list (lambda (_c type props)
+                                     (when (and (equal type "session.status")
+                                                (equal (plist-get (plist-get props :status) :type)
+                                                       "retry"))
+                                       (with-current-buffer chat
+                                         (push (opencode-chat--header-line) headers))))))))
+                (opencode-api-session-prompt-async conn sid "Try hard")
+              (should (opencode-test-wait
+                       (lambda () (string-match-p "^Made it after the retry\\.$"
+                                                  (opencode-test--visible-text)))
+                       90)))
+              (should headers)
+              (should (string-match-p "retry 1 in [0-9]+s: .*slow down please" (car headers))))
+            (with-current-buffer chat
+              (opencode-api-session-prompt-async conn sid "Break now")
+              (should (opencode-test-wait
+                       (lambda () (string-match-p "Error: .*this request is broken"
+                                                  (opencode-test--visible-text)))
+                       60))
+              (should (string-match-p "this request is broken" (opencode-chat--header-line))))
+            (with-current-buffer list-buf
+              (should (opencode-test-wait
+                       (lambda () (string-match-p "1 error" (opencode-sessions-mode-line))) 10))))
+        (kill-buffer list-buf)))))

@@ -99,6 +99,7 @@ With KEEP-OPEN, do not close."
 Each turn is a list of chunk deltas (plists such as (:content \"Hi\")),
 optionally followed by a finish reason keyword :stop or :tool_calls;
 with :hang, the reply stays open after its deltas, like a slow model.
+A delta (:http-status 429 :message \"…\") makes that turn an HTTP error.
 When empty, the mock answers \"Hello from the mock.\".")
 
 (defvar opencode-test-mock-hanging nil
@@ -132,19 +133,27 @@ When empty, the mock answers \"Hello from the mock.\".")
            (finish (if (keywordp (car (last turn)))
                        (substring (symbol-name (car (last turn))) 1)
                      "stop"))
-           (deltas (cl-remove-if #'keywordp turn)))
+           (deltas (cl-remove-if #'keywordp turn))
+           (fail (cl-find-if (lambda (d) (plist-get d :http-status)) deltas)))
       (push req opencode-test-mock-requests)
-      (process-send-string
-       proc "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n")
-      (process-send-string proc (opencode-test--mock-chunk '(:role "assistant" :content "")))
-      (dolist (d deltas)
-        (process-send-string proc (encode-coding-string (opencode-test--mock-chunk d) 'utf-8)))
-      (if hang
-          ;; Keep the reply open, as a slow model would, until aborted.
-          (push proc opencode-test-mock-hanging)
-        (process-send-string proc (opencode-test--mock-chunk nil finish))
-        (process-send-string proc "data: [DONE]\n\n")
-        (process-send-eof proc))))
+      (if fail
+          ;; A failing provider: an HTTP error with an OpenAI-style body.
+          (opencode-test-respond
+           proc (format "%d %s" (plist-get fail :http-status) (or (plist-get fail :reason) "Error"))
+           "application/json"
+           (json-serialize `(:error (:message ,(or (plist-get fail :message) "mock failure")
+					      :type "mock_error" :code ,(plist-get fail :http-status)))))
+        (process-send-string
+	 proc "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n")
+	(process-send-string proc (opencode-test--mock-chunk '(:role "assistant" :content "")))
+	(dolist (d deltas)
+          (process-send-string proc (encode-coding-string (opencode-test--mock-chunk d) 'utf-8)))
+	(if hang
+            ;; Keep the reply open, as a slow model would, until aborted.
+            (push proc opencode-test-mock-hanging)
+          (process-send-string proc (opencode-test--mock-chunk nil finish))
+          (process-send-string proc "data: [DONE]\n\n")
+          (process-send-eof proc)))))
    (t (opencode-test-respond proc "404 Not Found" "application/json"
                              "{\"error\":\"not found\"}"))))
 
@@ -198,13 +207,13 @@ removed afterwards."
      (with-temp-file (expand-file-name "opencode.json" project)
        (insert (json-serialize
                 `(:$schema "https://opencode.ai/config.json"
-                  :provider (:mock (:npm "@ai-sdk/openai-compatible" :name "Mock"
-                                    :options (:baseURL ,(format "http://127.0.0.1:%d/v1"
-                                                                (opencode-test-port mock))
-                                              :apiKey "x")
-                                    :models (:mock-1 (:name "Mock 1"))))
-                  :model "mock/mock-1" :small_model "mock/mock-1"
-                  ,@opencode-test-extra-config))))
+			   :provider (:mock (:npm "@ai-sdk/openai-compatible" :name "Mock"
+						  :options (:baseURL ,(format "http://127.0.0.1:%d/v1"
+									      (opencode-test-port mock))
+								     :apiKey "x")
+						  :models (:mock-1 (:name "Mock 1"))))
+			   :model "mock/mock-1" :small_model "mock/mock-1"
+			   ,@opencode-test-extra-config))))
      (unwind-protect
          (let ((default-directory (file-name-as-directory project)))
            (setq ,conn-var (opencode-connect project))
