@@ -276,7 +276,9 @@ language's major mode."
             (input (plist-get state :input))
             (output (plist-get state :output))
             (err (plist-get state :error)))
-       (concat (if input (concat "Input:\n" (opencode-chat--pretty-json input) "\n") "")
+       (concat (let ((child (plist-get (plist-get state :metadata) :sessionId)))
+                 (if (stringp child) (concat (opencode-chat--session-button child) "\n") ""))
+               (if input (concat "Input:\n" (opencode-chat--pretty-json input) "\n") "")
                (if (stringp output) (concat "Output:\n" output) "")
                (if (stringp err) (propertize (concat "Error: " err) 'face 'opencode-chat-error) ""))))
     ("patch" (mapconcat #'opencode-chat--file-button (plist-get part :files) "\n"))
@@ -317,6 +319,26 @@ language's major mode."
   (interactive)
   (let ((file (get-text-property (point) 'opencode-file)))
     (if file (opencode-chat-visit-file file) (user-error "No file at point"))))
+
+(defun opencode-chat--session-button (id)
+  "Return text that opens the chat of child session ID on RET or click."
+  (propertize (format "Sub-agent session %s (RET to open)" id)
+              'face 'link 'mouse-face 'highlight 'opencode-session-link id
+              'keymap (let ((map (make-sparse-keymap)))
+                        (define-key map (kbd "RET") #'opencode-chat-open-linked-session)
+                        (define-key map [mouse-2] #'opencode-chat-open-linked-session)
+                        map)))
+
+(defun opencode-chat-open-linked-session ()
+  "Open the chat of the sub-agent session linked at point."
+  (interactive)
+  (let ((id (get-text-property (point) 'opencode-session-link)))
+    (unless id (user-error "No session link at point"))
+    (opencode-chat-open opencode-chat--conn
+                        (or (ignore-errors
+                              (opencode-request-sync opencode-chat--conn "GET"
+                                                     (opencode--path "session" id)))
+                            (list :id id)))))
 
 (defun opencode-chat--insert-part (part)
   "Insert PART at point; return (BEG END BODY) positions."

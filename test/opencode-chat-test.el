@@ -279,3 +279,27 @@
         (goto-char (match-beginning 0))
         (should-error (opencode-chat-visit-file-at-point) :type 'user-error)
         (should-not visited)))))
+
+(ert-deftest opencode-chat/subagent-link-and-compaction ()
+  "A task tool links to its sub-agent session; compaction shows a divider."
+  (opencode-test-with-chat "ses_x"
+    (opencode-chat--update-message '(:id "msg_1" :sessionID "ses_x" :role "assistant"))
+    (opencode-chat--update-part
+     '(:id "prt_1" :messageID "msg_1" :sessionID "ses_x" :type "tool" :tool "task"
+       :state (:status "running" :input (:description "Look around" :prompt "Explore")
+               :metadata (:sessionId "ses_child") :time (:start 1))))
+    (should (string-match-p "^▸ Tool task \\[running\\]: Look around$" (opencode-test--visible-text)))
+    (goto-char (point-min))
+    (search-forward "Tool task")
+    (opencode-chat-toggle-fold)
+    (search-forward "Sub-agent session ses_child")
+    (goto-char (match-beginning 0))
+    (let (opened)
+      (cl-letf (((symbol-function 'opencode-request-sync) (lambda (&rest _) '(:id "ses_child" :title "child")))
+                ((symbol-function 'opencode-chat-open) (lambda (_c s) (setq opened s))))
+        (call-interactively (lookup-key (get-text-property (point) 'keymap) (kbd "RET"))))
+      (should (equal opened '(:id "ses_child" :title "child"))))
+    (opencode-chat--update-part '(:id "prt_2" :messageID "msg_1" :sessionID "ses_x" :type "compaction"
+                                  :auto :false))
+    (should (string-match-p "^──── context compacted: earlier messages were summarised ────$"
+                            (opencode-test--visible-text)))))

@@ -571,3 +571,29 @@ Wait until the server accepted it."
               (should (opencode-test-wait
                        (lambda () (string-match-p "1 error" (opencode-sessions-mode-line))) 10))))
         (kill-buffer list-buf)))))
+
+(ert-deftest opencode-integration/subagent-task ()
+  "A task tool call runs a sub-agent session; the chat links to it."
+  (opencode-test-with-chat-on-real-server
+      (list (append (opencode-test--tool-call
+                     "task" '(:description "Look around" :prompt "Explore the project"
+                              :subagent_type "general"))
+                    '(:tool_calls))
+            '((:content "Child finished.") :stop)
+            '((:content "Parent finished.") :stop))
+    (opencode-api-session-prompt-async conn sid "Delegate")
+    (should (opencode-test-wait
+             (lambda () (string-match-p "^Parent finished\\.$" (opencode-test--visible-text))) 90))
+    (goto-char (point-min))
+    (search-forward "Tool task")
+    (opencode-chat-toggle-fold)
+    (should (search-forward "Sub-agent session ses_" nil t))
+    (goto-char (match-beginning 0))
+    (let ((child (save-window-excursion (opencode-chat-open-linked-session))))
+      (unwind-protect
+          (with-current-buffer child
+            (should (opencode-test-wait
+                     (lambda () (string-match-p "^Child finished\\.$" (opencode-test--visible-text)))
+                     20))
+            (should (equal (plist-get opencode-chat--session :parentID) sid)))
+        (kill-buffer child)))))
