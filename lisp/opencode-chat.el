@@ -432,7 +432,8 @@ language's major mode."
                   (if tokens (format "  tokens %s/%s" (plist-get tokens :input)
                                      (plist-get tokens :output))
                     ""))
-                (if (numberp (plist-get info :cost)) (format "  $%.4f" (plist-get info :cost)) ""))
+                (if (numberp (plist-get info :cost)) (format "  $%.4f" (plist-get info :cost)) "")
+                (if (numberp time) (format-time-string "  %F %T" (/ time 1000.0)) ""))
                'face 'opencode-chat-dim)
               (let ((err (plist-get info :error)))
                 (if err

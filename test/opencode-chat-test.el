@@ -59,7 +59,7 @@
     (opencode-chat--render-all (opencode-test--json-fixture "real-messages.json"))
     (let ((text (opencode-test--visible-text)))
       (should (string-match-p "^You  20[0-9-]+ [0-9:]+\nPlan the work\n" text))
-      (should (string-match-p "^Assistant  mock/mock-1  agent build  tokens 0/0  \\$0.0000$" text))
+      (should (string-match-p "^Assistant  mock/mock-1  agent build  tokens 0/0  \\$0.0000  20[0-9-]+ [0-9:]+$" text))
       (should (string-match-p "^▸ Thinking$" text))
       (should-not (string-match-p "Let me think" text))
       (should (string-match-p "^I will make a todo list\\.$" text))
