@@ -63,6 +63,20 @@ A language not listed here uses LANGUAGE-mode when that exists."
   :type '(alist :key-type string :value-type function)
   :group 'opencode)
 
+(defcustom opencode-abort-on-switch nil
+  "What killing the chat of a busy session does to its running reply.
+nil keeps it running (the session list shows it busy), `ask' asks,
+`abort' aborts it."
+  :type '(choice (const :tag "Keep running" nil) (const :tag "Ask" ask)
+                 (const :tag "Abort" abort))
+  :group 'opencode)
+
+(defcustom opencode-revert-edited-files t
+  "Whether buffers of files the agent edits are reverted from disk.
+Only buffers without unsaved changes are reverted."
+  :type 'boolean
+  :group 'opencode)
+
 (defcustom opencode-chat-prompt-height 6
   "Height, in lines, of the prompt window below a chat."
   :type 'integer
@@ -121,6 +135,8 @@ A language not listed here uses LANGUAGE-mode when that exists."
   "Pending permission and question requests of the session, oldest first.
 Each is (KIND . PROPS) with KIND `permission' or `question'.")
 (defvar-local opencode-chat--todos nil "The session's todo list, a vector.")
+(defvar-local opencode-chat--branch nil "The project's VCS branch, or nil.")
+(defvar-local opencode-chat--revert-overlay nil "Overlay over the reverted messages.")
 (defvar-local opencode-chat--more nil
   "The server's cursor to the messages older than those shown, or nil.")
 
@@ -628,7 +644,16 @@ A part of a message older than the page shown is ignored."
                      (let ((pos (point)))
                        (setq opencode-chat--more (opencode-response-header "x-next-cursor"))
                        (opencode-chat--render-all messages)
+                       (opencode-chat--show-revert)
                        (goto-char (min pos (point-max))))))))
+    (opencode-request
+     opencode-chat--conn "GET" "/vcs"
+     :errback #'ignore
+     :callback (lambda (vcs)
+                 (when (buffer-live-p buf)
+                   (with-current-buffer buf
+                     (setq opencode-chat--branch (plist-get vcs :branch))
+                     (force-mode-line-update)))))
     (opencode-chat--load-requests buf)
     (opencode-request
      opencode-chat--conn "GET" (opencode--path "session" (opencode-chat--session-id) "todo")
@@ -675,7 +700,9 @@ A part of a message older than the page shown is ignored."
                                           (plist-get props :delta)))
             ("session.updated"
              (setq opencode-chat--session (plist-get props :info))
-             (rename-buffer (opencode-chat--buffer-name opencode-chat--session) t))
+             (rename-buffer (opencode-chat--buffer-name opencode-chat--session) t)
+             (opencode-chat--show-revert))
+            ("session.idle" nil)        ; session.status says it all
             ("session.status"
              (setq opencode-chat--status (plist-get props :status))
              (opencode-chat--countdown)
@@ -695,6 +722,32 @@ A part of a message older than the page shown is ignored."
         (force-mode-line-update)))))
 
 (add-hook 'opencode-event-functions #'opencode-chat--on-event)
+
+(defun opencode-chat--on-project-event (conn type props)
+  "Handle CONN's events that concern the project: TYPE with PROPS."
+  (pcase type
+    ("vcs.branch.updated"
+     (dolist (b (buffer-list))
+       (when (eq (buffer-local-value 'opencode-chat--conn b) conn)
+         (with-current-buffer b
+           (setq opencode-chat--branch (plist-get props :branch))
+           (force-mode-line-update)))))
+    ("file.edited"
+     (let* ((file (plist-get props :file))
+            (buf (and opencode-revert-edited-files (stringp file) (get-file-buffer file))))
+       (when (and buf (not (buffer-modified-p buf)))
+         (with-current-buffer buf (revert-buffer t t t)))))
+    ("command.executed"
+     (opencode--log "%s: command /%s ran in %s" (opencode-connection-directory conn)
+                    (plist-get props :name) (plist-get props :sessionID)))
+    ("server.instance.disposed"
+     (opencode--log "%s: the server disposed of this project's instance; reloading"
+                    (opencode-connection-directory conn))
+     (dolist (b (buffer-list))
+       (when (eq (buffer-local-value 'opencode-chat--conn b) conn)
+         (with-current-buffer b (opencode-chat-reload)))))))
+
+(add-hook 'opencode-event-functions #'opencode-chat--on-project-event)
 
 (defun opencode-chat--on-state (conn state _detail)
   "Reload CONN's chats when its stream (re)connects (STATE).
@@ -878,6 +931,154 @@ With ANSWERS nil, reject the question."
            (goto-char (point-min)))
          (display-buffer buf))))))
 
+;;;; Session operations at point
+
+(defun opencode-chat--message-at-point ()
+  "Return the id of the message at point, or signal a `user-error'."
+  (or (cl-some (lambda (pos)
+                 (and (>= pos (point-min))
+                      (or (get-text-property pos 'opencode-message)
+                          (let ((pid (opencode-chat--part-at pos)))
+                            (and pid (plist-get (plist-get (gethash pid opencode-chat--parts) :part)
+                                                :messageID))))))
+               ;; Point just after a part's text counts as on it.
+               (list (point) (1- (point))))
+      (user-error "No message at point")))
+
+(defun opencode-chat--show-revert ()
+  "Dim the messages a revert undid, from the revert point on."
+  (when opencode-chat--revert-overlay
+    (delete-overlay opencode-chat--revert-overlay)
+    (setq opencode-chat--revert-overlay nil))
+  (let* ((rev (plist-get opencode-chat--session :revert))
+         (entry (and rev (gethash (plist-get rev :messageID) opencode-chat--messages))))
+    (when entry
+      (let ((ov (make-overlay (plist-get entry :beg) (point-max) nil nil t)))
+        (overlay-put ov 'face 'shadow)
+        (overlay-put ov 'before-string
+                     (propertize (substitute-command-keys
+                                  "──── reverted from here: \\<opencode-chat-mode-map>\\[opencode-chat-unrevert] restores, \\[opencode-chat-revert-diff] shows what changed on disk ────\n")
+                                 'face 'warning))
+        (setq opencode-chat--revert-overlay ov)))))
+
+(defun opencode-chat--session-op (method path &optional body done)
+  "Run METHOD PATH (under this session) with BODY; then call DONE with the reply."
+  (opencode-request opencode-chat--conn method
+                    (apply #'opencode--path "session" (opencode-chat--session-id) path)
+                    :body body :callback (or done #'ignore)))
+
+(defun opencode-chat-revert (message-id)
+  "Revert the session to before MESSAGE-ID (default: the message at point).
+The agent's changes to files from there on are undone on disk."
+  (interactive (list (opencode-chat--message-at-point)))
+  (when (yes-or-no-p "Revert the session (and its file changes) to before this message? ")
+    (opencode-chat--session-op "POST" '("revert") `(:messageID ,message-id)
+                               (lambda (s) (setq opencode-chat--session s)
+                                 (opencode-chat--show-revert)
+                                 (message "Reverted")))))
+
+(defun opencode-chat-unrevert ()
+  "Undo the session's revert: restore the messages and file changes."
+  (interactive)
+  (unless (plist-get opencode-chat--session :revert) (user-error "Nothing is reverted"))
+  (opencode-chat--session-op "POST" '("unrevert") nil
+                             (lambda (s) (setq opencode-chat--session s)
+                               (opencode-chat--show-revert)
+                               (message "Restored"))))
+
+(defun opencode-chat-revert-diff ()
+  "Show what the session's revert changed on disk."
+  (interactive)
+  (let ((diff (plist-get (plist-get opencode-chat--session :revert) :diff)))
+    (unless (stringp diff) (user-error "No revert diff"))
+    (with-current-buffer (get-buffer-create "*opencode-revert-diff*")
+      (let ((inhibit-read-only t)) (erase-buffer) (insert diff))
+      (diff-mode)
+      (setq buffer-read-only t)
+      (display-buffer (current-buffer)))))
+
+(defun opencode-chat-fork (message-id)
+  "Fork the session at MESSAGE-ID (default: the message at point); open the fork."
+  (interactive (list (opencode-chat--message-at-point)))
+  (let ((conn opencode-chat--conn))
+    (opencode-chat--session-op "POST" '("fork") `(:messageID ,message-id)
+                               (lambda (s) (opencode-chat-open conn s)))))
+
+(defun opencode-chat-delete-message (message-id)
+  "Delete MESSAGE-ID (default: the message at point) from the session."
+  (interactive (list (opencode-chat--message-at-point)))
+  (when (yes-or-no-p "Delete this message from the session? ")
+    (opencode-chat--session-op "DELETE" (list "message" message-id) nil
+                               (lambda (_) (message "Message deleted")))))
+
+(defun opencode-chat-delete-part ()
+  "Delete the part at point from its message."
+  (interactive)
+  (let* ((pid (or (opencode-chat--part-at (point)) (user-error "No part at point")))
+         (part (plist-get (gethash pid opencode-chat--parts) :part)))
+    (when (yes-or-no-p (format "Delete this %s part? " (plist-get part :type)))
+      (opencode-chat--session-op "DELETE" (list "message" (plist-get part :messageID) "part" pid)
+                                 nil (lambda (_) (message "Part deleted"))))))
+
+(defvar-local opencode-chat--edit-target nil
+  "In a part edit buffer: (CHAT-BUFFER . PART).")
+
+(defvar opencode-chat-edit-mode-map
+  (let ((map (make-sparse-keymap)))
+    (define-key map (kbd "C-c C-c") #'opencode-chat-edit-finish)
+    (define-key map (kbd "C-c C-k") #'opencode-chat-edit-cancel)
+    map)
+  "Keymap of `opencode-chat-edit-mode'.")
+
+(define-derived-mode opencode-chat-edit-mode text-mode "OpenCode-Edit"
+  "Edit the text of a part; \\<opencode-chat-edit-mode-map>\\[opencode-chat-edit-finish] saves, \\[opencode-chat-edit-cancel] cancels.")
+
+(defun opencode-chat-edit-part ()
+  "Edit the text of the text part at point in a buffer of its own."
+  (interactive)
+  (let* ((pid (or (opencode-chat--part-at (point)) (user-error "No part at point")))
+         (part (plist-get (gethash pid opencode-chat--parts) :part))
+         (chat (current-buffer)))
+    (unless (member (plist-get part :type) '("text" "reasoning"))
+      (user-error "Only text can be edited"))
+    (with-current-buffer (get-buffer-create "*opencode-edit-part*")
+      (opencode-chat-edit-mode)
+      (erase-buffer)
+      (insert (or (plist-get part :text) ""))
+      (goto-char (point-min))
+      (setq opencode-chat--edit-target (cons chat part))
+      (setq header-line-format
+            (substitute-command-keys
+             "\\<opencode-chat-edit-mode-map>\\[opencode-chat-edit-finish] save  \\[opencode-chat-edit-cancel] cancel"))
+      (pop-to-buffer (current-buffer)))))
+
+(defun opencode-chat-edit-finish ()
+  "Save the edited text to the server; the buffer goes once it is saved."
+  (interactive)
+  (let* ((target opencode-chat--edit-target)
+         (edit (current-buffer))
+         (part (plist-put (copy-sequence (cdr target)) :text (buffer-string))))
+    (with-current-buffer (car target)
+      (opencode-chat--session-op "PATCH" (list "message" (plist-get part :messageID)
+                                               "part" (plist-get part :id))
+                                 part
+                                 (lambda (_)
+                                   (when (buffer-live-p edit) (kill-buffer edit))
+                                   (message "Part saved"))))))
+
+(defun opencode-chat-edit-cancel ()
+  "Drop the edit."
+  (interactive)
+  (kill-buffer (current-buffer)))
+
+(defun opencode-chat--maybe-abort ()
+  "Follow `opencode-abort-on-switch' when a busy session's chat is killed."
+  (when (and opencode-abort-on-switch opencode-chat--conn
+             (equal (plist-get opencode-chat--status :type) "busy")
+             (or (eq opencode-abort-on-switch 'abort)
+                 (y-or-n-p "The session is busy: abort its reply? ")))
+    (opencode-api-session-abort opencode-chat--conn (opencode-chat--session-id))))
+
 ;;;; Folding and moving
 
 (defun opencode-chat--part-at (pos)
@@ -1009,6 +1210,14 @@ With ANSWERS nil, reject the question."
   "Return the header line of the chat: title, status, branch of work."
   (let ((st (plist-get opencode-chat--status :type)))
     (concat " " (or (plist-get opencode-chat--session :title) "")
+            (if opencode-chat--branch (propertize (format "  [%s]" opencode-chat--branch)
+                                                  'face 'opencode-chat-dim)
+              "")
+            (if (plist-get opencode-chat--session :revert)
+                (propertize (substitute-command-keys
+                             "  reverted (\\<opencode-chat-mode-map>\\[opencode-chat-unrevert] restores)")
+                            'face 'warning)
+              "")
             "  " (pcase st
                    ("busy" (propertize "busy" 'face 'warning))
                    ("retry"
@@ -1266,6 +1475,13 @@ ARGS runs the server's command NAME.
     (define-key map "a" #'opencode-chat-answer)
     (define-key map (kbd "C-c C-r") #'opencode-chat-answer)
     (define-key map "t" #'opencode-chat-todos)
+    (define-key map "R" #'opencode-chat-revert)
+    (define-key map "U" #'opencode-chat-unrevert)
+    (define-key map "=" #'opencode-chat-revert-diff)
+    (define-key map "F" #'opencode-chat-fork)
+    (define-key map "D" #'opencode-chat-delete-message)
+    (define-key map "x" #'opencode-chat-delete-part)
+    (define-key map "e" #'opencode-chat-edit-part)
     (define-key map "o" #'opencode-chat-load-older)
     (define-key map (kbd "M-n") #'opencode-chat-next-part)
     (define-key map (kbd "M-p") #'opencode-chat-previous-part)
@@ -1287,7 +1503,8 @@ ARGS runs the server's command NAME.
   (setq header-line-format '(:eval (opencode-chat--header-line)))
   (setq-local imenu-create-index-function #'opencode-chat--imenu-index)
   (setq-local bookmark-make-record-function #'opencode-chat-bookmark-make-record)
-  (add-hook 'kill-buffer-hook #'opencode-chat--stop-countdown nil t))
+  (add-hook 'kill-buffer-hook #'opencode-chat--stop-countdown nil t)
+  (add-hook 'kill-buffer-hook #'opencode-chat--maybe-abort nil t))
 
 (defun opencode-chat--buffer-name (session)
   "Return the chat buffer name of SESSION."

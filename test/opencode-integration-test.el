@@ -597,3 +597,59 @@ Wait until the server accepted it."
                      20))
             (should (equal (plist-get opencode-chat--session :parentID) sid)))
         (kill-buffer child)))))
+
+(ert-deftest opencode-integration/chat-session-operations ()
+  "Revert/unrevert, fork, edit and delete at point; the branch in the header."
+  (opencode-test-with-real-server conn
+    (let* ((s (opencode-request-sync conn "POST" "/session" :body '(:title "ops")))
+           (sid (plist-get s :id))
+           (msgs (lambda () (opencode-request-sync conn "GET" (opencode--path "session" sid "message"))))
+           (texts (lambda () (mapcar (lambda (m) (plist-get (aref (plist-get m :parts) 0) :text))
+                                     (funcall msgs)))))
+      (dolist (text '("first note" "second note"))
+        (opencode-request-sync conn "POST" (opencode--path "session" sid "message")
+                               :body `(:noReply t :parts [(:type "text" :text ,text)])))
+      (let ((chat (save-window-excursion (opencode-chat-open conn s)))
+            (opened nil))
+        (unwind-protect
+            (with-current-buffer chat
+              (should (opencode-test-wait
+                       (lambda () (string-match-p "second note" (opencode-test--visible-text)))))
+              (should (opencode-test-wait
+                       (lambda () (string-match-p "\\[\\(master\\|main\\)\\]" (opencode-chat--header-line)))))
+              (cl-letf (((symbol-function 'yes-or-no-p) (lambda (_) t)))
+                ;; Revert to before the second note, then restore.
+                (goto-char (point-min)) (search-forward "second note")
+                (opencode-chat-revert (opencode-chat--message-at-point))
+                (should (opencode-test-wait (lambda () (plist-get opencode-chat--session :revert))))
+                (should (string-match-p "reverted" (opencode-chat--header-line)))
+                (should (overlayp opencode-chat--revert-overlay))
+                (opencode-chat-unrevert)
+                (should (opencode-test-wait (lambda () (not (plist-get opencode-chat--session :revert)))))
+                (should-not opencode-chat--revert-overlay)
+                ;; Fork at the second note: the fork holds what came before it.
+                (goto-char (point-min)) (search-forward "second note")
+                (cl-letf (((symbol-function 'opencode-chat-open) (lambda (_c s) (setq opened s))))
+                  (opencode-chat-fork (opencode-chat--message-at-point))
+                  (should (opencode-test-wait (lambda () opened))))
+                (should (string-match-p "fork" (plist-get opened :title)))
+                (should (equal (mapcar (lambda (m) (plist-get (aref (plist-get m :parts) 0) :text))
+                                       (opencode-request-sync conn "GET" (opencode--path "session" (plist-get opened :id) "message")))
+                               '("first note")))
+                ;; Edit the first note's text.
+                (goto-char (point-min)) (search-forward "first note")
+                (goto-char (match-beginning 0))
+                (opencode-chat-edit-part)
+                (with-current-buffer "*opencode-edit-part*"
+                  (erase-buffer) (insert "first note, edited")
+                  (opencode-chat-edit-finish))
+                (should (opencode-test-wait (lambda () (equal (car (funcall texts)) "first note, edited"))))
+                (should (opencode-test-wait
+                         (lambda () (string-match-p "first note, edited" (opencode-test--visible-text)))))
+                ;; Delete the second message.
+                (goto-char (point-min)) (search-forward "second note")
+                (opencode-chat-delete-message (opencode-chat--message-at-point))
+                (should (opencode-test-wait (lambda () (equal (funcall texts) '("first note, edited")))))
+                (should (opencode-test-wait
+                         (lambda () (not (string-match-p "second note" (opencode-test--visible-text))))))))
+          (kill-buffer chat))))))
