@@ -182,5 +182,65 @@ ERRBACK are as for `opencode-request'."
                     :timeout 600
                     :callback callback :errback errback))
 
+;;;; Every other route
+
+(defmacro opencode-api--define-routes (&rest routes)
+  "Define one function per entry of ROUTES.
+Each entry is (NAME METHOD PATH DOC): PATH is a list of strings and of
+symbols, the symbols becoming the function's leading arguments (ids).
+Every function then takes the keywords :query (an alist), :body (a
+plist), :callback, :errback and :timeout of `opencode-request'."
+  `(progn
+     ,@(mapcar
+        (lambda (r)
+          (pcase-let ((`(,name ,method ,path ,doc) r))
+            (let ((args (cl-remove-if-not #'symbolp path)))
+              `(cl-defun ,(intern (format "opencode-api-%s" name))
+                   (conn ,@args &key query body callback errback timeout)
+                 ,(format "%s\n%s /%s.\nCONN is the connection; QUERY, BODY, CALLBACK, ERRBACK and\nTIMEOUT are as for `opencode-request'."
+                          doc method
+                          (mapconcat (lambda (p) (if (symbolp p) (upcase (symbol-name p)) p))
+                                     path "/"))
+                 (opencode-request conn ,method (opencode--path ,@path)
+                                   :query query :body body :callback callback
+                                   :errback errback :timeout timeout)))))
+        routes)))
+
+(opencode-api--define-routes
+ (session-list-paged "GET" ("experimental" "session") "List sessions a page at a time (query limit, cursor, search, archived).")
+ (session-prompt-async-parts "POST" ("session" id "prompt_async") "Send a prompt with any parts to session ID; do not wait (body parts).")
+ (session-children "GET" ("session" id "children") "List the child sessions of session ID.")
+ (session-todo "GET" ("session" id "todo") "Get the todo list of session ID.")
+ (session-diff "GET" ("session" id "diff") "Get what session ID changed on disk (query messageID: one message).")
+ (session-message "GET" ("session" id "message" message) "Get MESSAGE of session ID.")
+ (session-prompt "POST" ("session" id "message") "Send a prompt to session ID and wait for the reply.")
+ (session-delete-message "DELETE" ("session" id "message" message) "Delete MESSAGE from session ID.")
+ (session-fork "POST" ("session" id "fork") "Fork session ID (body messageID: where).")
+ (session-share "POST" ("session" id "share") "Share session ID.")
+ (session-unshare "DELETE" ("session" id "share") "Unshare session ID.")
+ (session-revert "POST" ("session" id "revert") "Revert session ID (body messageID, partID).")
+ (session-unrevert "POST" ("session" id "unrevert") "Undo the revert of session ID.")
+ (session-command "POST" ("session" id "command") "Run a slash command in session ID (body command, arguments).")
+ (session-shell "POST" ("session" id "shell") "Run a shell command in session ID (body agent, command).")
+ (part-delete "DELETE" ("session" id "message" message "part" part) "Delete PART of MESSAGE in session ID.")
+ (part-update "PATCH" ("session" id "message" message "part" part) "Replace PART of MESSAGE in session ID (body: the part).")
+ (permission-list "GET" ("permission") "List the pending permission requests.")
+ (permission-reply "POST" ("permission" request "reply") "Answer permission REQUEST (body reply: once, always or reject).")
+ (question-list "GET" ("question") "List the pending questions.")
+ (question-reply "POST" ("question" request "reply") "Answer question REQUEST (body answers).")
+ (question-reject "POST" ("question" request "reject") "Dismiss question REQUEST.")
+ (agents "GET" ("agent") "List the agents.")
+ (commands "GET" ("command") "List the slash commands.")
+ (providers "GET" ("config" "providers") "List the configured providers and their models.")
+ (vcs "GET" ("vcs") "Get the project's version control state (branch).")
+ (find-files "GET" ("find" "file") "Find files by name (query query).")
+ (find-text "GET" ("find") "Search file contents (query pattern).")
+ (path "GET" ("path") "Get the server's paths for this project.")
+ (project-current "GET" ("project" "current") "Get the current project.")
+ (mcp-status "GET" ("mcp") "Get the status of the MCP servers.")
+ (lsp-status "GET" ("lsp") "Get the status of the LSP servers.")
+ (formatter-status "GET" ("formatter") "Get the status of the formatters.")
+ (health "GET" ("global" "health") "Check the server's health."))
+
 (provide 'opencode-api)
 ;;; opencode-api.el ends here

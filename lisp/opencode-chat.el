@@ -136,6 +136,8 @@ Only buffers without unsaved changes are reverted."
 Each is (KIND . PROPS) with KIND `permission' or `question'.")
 (defvar-local opencode-chat--todos nil "The session's todo list, a vector.")
 (defvar-local opencode-chat--branch nil "The project's VCS branch, or nil.")
+(defvar-local opencode-chat--diff-summary nil
+  "What the session changed on disk: (FILES ADDITIONS DELETIONS), or nil.")
 (defvar-local opencode-chat--revert-overlay nil "Overlay over the reverted messages.")
 (defvar-local opencode-chat--more nil
   "The server's cursor to the messages older than those shown, or nil.")
@@ -646,8 +648,8 @@ A part of a message older than the page shown is ignored."
                        (opencode-chat--render-all messages)
                        (opencode-chat--show-revert)
                        (goto-char (min pos (point-max))))))))
-    (opencode-request
-     opencode-chat--conn "GET" "/vcs"
+    (opencode-api-vcs
+     opencode-chat--conn
      :errback #'ignore
      :callback (lambda (vcs)
                  (when (buffer-live-p buf)
@@ -655,8 +657,8 @@ A part of a message older than the page shown is ignored."
                      (setq opencode-chat--branch (plist-get vcs :branch))
                      (force-mode-line-update)))))
     (opencode-chat--load-requests buf)
-    (opencode-request
-     opencode-chat--conn "GET" (opencode--path "session" (opencode-chat--session-id) "todo")
+    (opencode-api-session-todo
+     opencode-chat--conn (opencode-chat--session-id)
      :callback (lambda (todos)
                  (when (buffer-live-p buf)
                    (with-current-buffer buf
@@ -703,6 +705,13 @@ A part of a message older than the page shown is ignored."
              (rename-buffer (opencode-chat--buffer-name opencode-chat--session) t)
              (opencode-chat--show-revert))
             ("session.idle" nil)        ; session.status says it all
+            ("session.diff"
+             (let ((diff (plist-get props :diff)))
+               (setq opencode-chat--diff-summary
+                     (and (> (length diff) 0)
+                          (list (length diff)
+                                (cl-loop for d across diff sum (or (plist-get d :additions) 0))
+                                (cl-loop for d across diff sum (or (plist-get d :deletions) 0)))))))
             ("session.status"
              (setq opencode-chat--status (plist-get props :status))
              (opencode-chat--countdown)
@@ -795,8 +804,9 @@ Events missed while the stream was down are then not missing."
     (let ((sid (opencode-chat--session-id)))
       (setq opencode-chat--requests nil)
       (dolist (kind '(permission question))
-        (opencode-request
-         opencode-chat--conn "GET" (if (eq kind 'permission) "/permission" "/question")
+        (funcall
+         (if (eq kind 'permission) #'opencode-api-permission-list #'opencode-api-question-list)
+         opencode-chat--conn
          :callback (lambda (reqs)
                      (when (buffer-live-p buf)
                        (with-current-buffer buf
@@ -807,20 +817,20 @@ Events missed while the stream was down are then not missing."
 
 (defun opencode-chat-reply-permission (id reply)
   "Answer permission request ID with REPLY: `once', `always' or `reject'."
-  (opencode-request opencode-chat--conn "POST" (opencode--path "permission" id "reply")
-                    :body `(:reply ,(symbol-name reply))
-                    :callback (lambda (_) (message "Permission: %s" reply))))
+  (opencode-api-permission-reply opencode-chat--conn id
+                                 :body `(:reply ,(symbol-name reply))
+                                 :callback (lambda (_) (message "Permission: %s" reply))))
 
 (defun opencode-chat-reply-question (id answers)
   "Answer question request ID with ANSWERS, a list of lists of labels.
 With ANSWERS nil, reject the question."
   (if answers
-      (opencode-request opencode-chat--conn "POST" (opencode--path "question" id "reply")
-                        :body `(:answers ,(apply #'vector (mapcar (lambda (a) (apply #'vector a))
+      (opencode-api-question-reply opencode-chat--conn id
+                                   :body `(:answers ,(apply #'vector (mapcar (lambda (a) (apply #'vector a))
                                                                  answers)))
                         :callback (lambda (_) (message "Answered")))
-    (opencode-request opencode-chat--conn "POST" (opencode--path "question" id "reject")
-                      :callback (lambda (_) (message "Question dismissed")))))
+    (opencode-api-question-reject opencode-chat--conn id
+                                  :callback (lambda (_) (message "Question dismissed")))))
 
 (defun opencode-chat--ask-question (q)
   "Ask question Q (a QuestionInfo plist) in the minibuffer; return labels."
@@ -902,13 +912,16 @@ With ANSWERS nil, reject the question."
     (display-buffer buf '(display-buffer-in-side-window (side . right) (window-width . 45)))
     buf))
 
-(defun opencode-chat-diff ()
-  "Show what the session changed on disk, as a `diff-mode' buffer."
-  (interactive)
+(defun opencode-chat-diff (&optional message-id)
+  "Show what the session changed on disk, as a `diff-mode' buffer.
+With a prefix argument, only what MESSAGE-ID (the message at point)
+changed."
+  (interactive (list (and current-prefix-arg (opencode-chat--message-at-point))))
   (let ((title (plist-get opencode-chat--session :title))
         (dir default-directory))
-    (opencode-request
-     opencode-chat--conn "GET" (opencode--path "session" (opencode-chat--session-id) "diff")
+    (opencode-api-session-diff
+     opencode-chat--conn (opencode-chat--session-id)
+     :query `(("messageID" . ,message-id))
      :callback
      (lambda (diffs)
        (let ((buf (get-buffer-create (format "*opencode-diff: %s*" title)))
@@ -961,30 +974,25 @@ With ANSWERS nil, reject the question."
                                  'face 'warning))
         (setq opencode-chat--revert-overlay ov)))))
 
-(defun opencode-chat--session-op (method path &optional body done)
-  "Run METHOD PATH (under this session) with BODY; then call DONE with the reply."
-  (opencode-request opencode-chat--conn method
-                    (apply #'opencode--path "session" (opencode-chat--session-id) path)
-                    :body body :callback (or done #'ignore)))
-
 (defun opencode-chat-revert (message-id)
   "Revert the session to before MESSAGE-ID (default: the message at point).
 The agent's changes to files from there on are undone on disk."
   (interactive (list (opencode-chat--message-at-point)))
   (when (yes-or-no-p "Revert the session (and its file changes) to before this message? ")
-    (opencode-chat--session-op "POST" '("revert") `(:messageID ,message-id)
-                               (lambda (s) (setq opencode-chat--session s)
-                                 (opencode-chat--show-revert)
-                                 (message "Reverted")))))
+    (opencode-api-session-revert opencode-chat--conn (opencode-chat--session-id)
+                                 :body `(:messageID ,message-id)
+                                 :callback (lambda (s) (setq opencode-chat--session s)
+                                             (opencode-chat--show-revert)
+                                             (message "Reverted")))))
 
 (defun opencode-chat-unrevert ()
   "Undo the session's revert: restore the messages and file changes."
   (interactive)
   (unless (plist-get opencode-chat--session :revert) (user-error "Nothing is reverted"))
-  (opencode-chat--session-op "POST" '("unrevert") nil
-                             (lambda (s) (setq opencode-chat--session s)
-                               (opencode-chat--show-revert)
-                               (message "Restored"))))
+  (opencode-api-session-unrevert opencode-chat--conn (opencode-chat--session-id)
+                                 :callback (lambda (s) (setq opencode-chat--session s)
+                                             (opencode-chat--show-revert)
+                                             (message "Restored"))))
 
 (defun opencode-chat-revert-diff ()
   "Show what the session's revert changed on disk."
@@ -1001,15 +1009,16 @@ The agent's changes to files from there on are undone on disk."
   "Fork the session at MESSAGE-ID (default: the message at point); open the fork."
   (interactive (list (opencode-chat--message-at-point)))
   (let ((conn opencode-chat--conn))
-    (opencode-chat--session-op "POST" '("fork") `(:messageID ,message-id)
-                               (lambda (s) (opencode-chat-open conn s)))))
+    (opencode-api-session-fork conn (opencode-chat--session-id)
+                               :body `(:messageID ,message-id)
+                               :callback (lambda (s) (opencode-chat-open conn s)))))
 
 (defun opencode-chat-delete-message (message-id)
   "Delete MESSAGE-ID (default: the message at point) from the session."
   (interactive (list (opencode-chat--message-at-point)))
   (when (yes-or-no-p "Delete this message from the session? ")
-    (opencode-chat--session-op "DELETE" (list "message" message-id) nil
-                               (lambda (_) (message "Message deleted")))))
+    (opencode-api-session-delete-message opencode-chat--conn (opencode-chat--session-id) message-id
+                                         :callback (lambda (_) (message "Message deleted")))))
 
 (defun opencode-chat-delete-part ()
   "Delete the part at point from its message."
@@ -1017,8 +1026,9 @@ The agent's changes to files from there on are undone on disk."
   (let* ((pid (or (opencode-chat--part-at (point)) (user-error "No part at point")))
          (part (plist-get (gethash pid opencode-chat--parts) :part)))
     (when (yes-or-no-p (format "Delete this %s part? " (plist-get part :type)))
-      (opencode-chat--session-op "DELETE" (list "message" (plist-get part :messageID) "part" pid)
-                                 nil (lambda (_) (message "Part deleted"))))))
+      (opencode-api-part-delete opencode-chat--conn (opencode-chat--session-id)
+                                (plist-get part :messageID) pid
+                                :callback (lambda (_) (message "Part deleted"))))))
 
 (defvar-local opencode-chat--edit-target nil
   "In a part edit buffer: (CHAT-BUFFER . PART).")
@@ -1059,12 +1069,12 @@ The agent's changes to files from there on are undone on disk."
          (edit (current-buffer))
          (part (plist-put (copy-sequence (cdr target)) :text (buffer-string))))
     (with-current-buffer (car target)
-      (opencode-chat--session-op "PATCH" (list "message" (plist-get part :messageID)
-                                               "part" (plist-get part :id))
-                                 part
-                                 (lambda (_)
-                                   (when (buffer-live-p edit) (kill-buffer edit))
-                                   (message "Part saved"))))))
+      (opencode-api-part-update opencode-chat--conn (opencode-chat--session-id)
+                                (plist-get part :messageID) (plist-get part :id)
+                                :body part
+                                :callback (lambda (_)
+                                            (when (buffer-live-p edit) (kill-buffer edit))
+                                            (message "Part saved"))))))
 
 (defun opencode-chat-edit-cancel ()
   "Drop the edit."
@@ -1213,6 +1223,9 @@ The agent's changes to files from there on are undone on disk."
             (if opencode-chat--branch (propertize (format "  [%s]" opencode-chat--branch)
                                                   'face 'opencode-chat-dim)
               "")
+            (pcase opencode-chat--diff-summary
+              (`(,files ,adds ,dels) (format "  +%d −%d (%d files)" adds dels files))
+              (_ ""))
             (if (plist-get opencode-chat--session :revert)
                 (propertize (substitute-command-keys
                              "  reverted (\\<opencode-chat-mode-map>\\[opencode-chat-unrevert] restores)")
@@ -1263,8 +1276,8 @@ The agent's changes to files from there on are undone on disk."
   "Call CALLBACK with the names of CONN's slash commands (cached)."
   (let ((cached (plist-get (opencode-connection-plist conn) :commands)))
     (if cached (funcall callback cached)
-      (opencode-request
-       conn "GET" "/command"
+      (opencode-api-commands
+       conn
        :callback (lambda (cmds)
                    (let ((names (mapcar (lambda (c) (plist-get c :name)) cmds)))
                      (setf (opencode-connection-plist conn)
@@ -1304,7 +1317,7 @@ server's slash command NAME when there is one.  Attached files go along."
             (done (lambda (_) (opencode-prompt--sent prompt text))))
         (cond
          ((string-prefix-p "!" text)
-          (opencode-request conn "POST" (opencode--path "session" sid "shell")
+          (opencode-api-session-shell conn sid
                             :body `(:agent ,(or agent "build") :command ,(substring text 1)
                                            ,@(and model `(:model (:providerID ,(car model)
                                                                   :modelID ,(cdr model)))))
@@ -1318,8 +1331,8 @@ server's slash command NAME when there is one.  Attached files go along."
              (lambda (names)
                (if (not (member name names))
                    (opencode-prompt--send-text conn sid text files agent model prompt)
-                 (opencode-request
-                  conn "POST" (opencode--path "session" sid "command")
+                 (opencode-api-session-command
+                  conn sid
                   :body `(:command ,name :arguments ,args
                                    ,@(and agent `(:agent ,agent))
                                    ,@(and model `(:model ,(format "%s/%s" (car model) (cdr model))))
@@ -1330,8 +1343,8 @@ server's slash command NAME when there is one.  Attached files go along."
 (defun opencode-prompt--send-text (conn sid text files agent model prompt)
   "Send TEXT with FILES, AGENT and MODEL to session SID on CONN.
 PROMPT is cleared once the server accepted it."
-  (opencode-request
-   conn "POST" (opencode--path "session" sid "prompt_async")
+  (opencode-api-session-prompt-async-parts
+   conn sid
    :body `(:parts ,(apply #'vector `(:type "text" :text ,text)
                           (mapcar #'opencode-prompt--file-part files))
                   ,@(and agent `(:agent ,agent))

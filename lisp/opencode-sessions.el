@@ -477,8 +477,8 @@ HAS-CHILDREN is non-nil when S has child sessions."
     (let ((conn opencode-sessions--conn)
           (limit opencode-sessions-page-size)
           (generation opencode-sessions--generation))
-      (opencode-request
-       conn "GET" "/experimental/session"
+      (opencode-api-session-list-paged
+       conn
        :query `(("limit" . ,limit) ("cursor" . ,cursor)
                 ("search" . ,opencode-sessions--search)
                 ;; Always ask for archived sessions too and filter here: the
@@ -515,9 +515,9 @@ HAS-CHILDREN is non-nil when S has child sessions."
                       do (puthash (substring (symbol-name k) 1) v
                                   opencode-sessions--status))
              (opencode-sessions--schedule-redraw buf)))))
-      (dolist (route '("/permission" "/question"))
-        (opencode-request
-         conn "GET" route
+      (dolist (list-fn '(opencode-api-permission-list opencode-api-question-list))
+        (funcall
+         list-fn conn
          :callback
          (lambda (reqs)
            (when (buffer-live-p buf)
@@ -615,17 +615,17 @@ Then run /init in it when `opencode-session-init-after-create' is set."
 (defun opencode-sessions-fork (id)
   "Fork session ID into a new session with the same history."
   (interactive (list (opencode-sessions--id-at-point)))
-  (opencode-request opencode-sessions--conn "POST" (opencode--path "session" id "fork")
-                    :body (make-hash-table)
-                    :callback (lambda (s) (message "Forked into %s" (plist-get s :title)))))
+  (opencode-api-session-fork opencode-sessions--conn id
+                             :body (make-hash-table)
+                             :callback (lambda (s) (message "Forked into %s" (plist-get s :title)))))
 
 (defun opencode-sessions-archive-toggle (id)
   "Archive session ID, or unarchive it if it is archived."
   (interactive (list (opencode-sessions--id-at-point)))
   (let* ((s (gethash id opencode-sessions--sessions))
          (archived (> (opencode-sessions--time s :archived) 0)))
-    (opencode-request opencode-sessions--conn "PATCH" (opencode--path "session" id)
-                      :body `(:time (:archived ,(if archived 0 (truncate (* 1000 (float-time))))))
+    (opencode-api-session-update opencode-sessions--conn id
+                      :archived (if archived 0 (truncate (* 1000 (float-time))))
                       :callback (lambda (_) (message (if archived "Unarchived" "Archived"))))))
 
 (defun opencode-sessions-toggle-archived ()
@@ -643,11 +643,11 @@ Then run /init in it when `opencode-session-init-after-create' is set."
          (url (plist-get (plist-get s :share) :url)))
     (if (and (stringp url)
              (yes-or-no-p (format "Unshare %s? " url)))
-        (opencode-request opencode-sessions--conn "DELETE" (opencode--path "session" id "share")
-                          :callback (lambda (_) (message "Unshared")))
+        (opencode-api-session-unshare opencode-sessions--conn id
+                                      :callback (lambda (_) (message "Unshared")))
       (unless (stringp url)
-        (opencode-request opencode-sessions--conn "POST" (opencode--path "session" id "share")
-                          :callback
+        (opencode-api-session-share opencode-sessions--conn id
+                                    :callback
                           (lambda (s)
                             (let ((url (plist-get (plist-get s :share) :url)))
                               (if (not (stringp url))

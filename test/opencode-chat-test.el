@@ -303,3 +303,51 @@
                                   :auto :false))
     (should (string-match-p "^──── context compacted: earlier messages were summarised ────$"
                             (opencode-test--visible-text)))))
+
+(ert-deftest opencode-chat/abort-on-switch ()
+  "Killing a busy session's chat follows `opencode-abort-on-switch'."
+  (dolist (case '((nil . nil) (abort . t) (ask . t)))
+    (let ((opencode-abort-on-switch (car case))
+          (aborted nil))
+      (cl-letf (((symbol-function 'opencode-api-session-abort)
+                 (lambda (_c id &rest _) (setq aborted id)))
+                ((symbol-function 'y-or-n-p) (lambda (_) t)))
+        (opencode-test-with-chat "ses_busy"
+          (setq opencode-chat--status '(:type "busy"))))
+      (should (equal aborted (and (cdr case) "ses_busy"))))))
+
+(ert-deftest opencode-chat/api-routes-and-message-diff ()
+  "The route functions send what they say; a message diff asks for that message."
+  (let* ((seen nil)
+         (server (opencode-test-http-start
+                  (lambda (proc method path _h body)
+                    (push (list method path body) seen)
+                    (opencode-test-respond proc "200 OK" "application/json" "[]"))))
+         (live (opencode-connection-open (format "http://127.0.0.1:%d" (opencode-test-port server))
+                                         "/tmp")))
+    (unwind-protect
+        (progn
+          (opencode-request-sync live "GET" "/noop")
+          (let ((done nil))
+            (opencode-api-session-revert live "ses_1" :body '(:messageID "msg_2")
+                                         :callback (lambda (_) (setq done t)))
+            (should (opencode-test-wait (lambda () done) 10)))
+          (should (member '("POST" "/session/ses_1/revert?directory=%2Ftmp" "{\"messageID\":\"msg_2\"}")
+                          seen))
+          (let ((done nil))
+            (opencode-api-part-update live "ses_1" "msg_2" "prt/3" :body '(:text "x")
+                                      :callback (lambda (_) (setq done t)))
+            (should (opencode-test-wait (lambda () done) 10)))
+          (should (assoc "PATCH" seen))
+          (should (equal (nth 1 (assoc "PATCH" seen))
+                         "/session/ses_1/message/msg_2/part/prt%2F3?directory=%2Ftmp"))
+          (opencode-test-with-chat "ses_1"
+            (setq opencode-chat--conn live)
+            (cl-letf (((symbol-function 'display-buffer) #'ignore))
+              (opencode-chat-diff "msg_9"))
+            (should (opencode-test-wait
+                     (lambda () (cl-some (lambda (r) (equal (nth 1 r) "/session/ses_1/diff?messageID=msg_9&directory=%2Ftmp"))
+                                         seen))
+                     10))))
+      (opencode-connection-close live)
+      (delete-process server))))

@@ -653,3 +653,25 @@ Wait until the server accepted it."
                 (should (opencode-test-wait
                          (lambda () (not (string-match-p "second note" (opencode-test--visible-text))))))))
           (kill-buffer chat))))))
+
+(ert-deftest opencode-integration/operation-on-deleted-session ()
+  "Acting on a session deleted elsewhere names the operation and the server's reason."
+  (opencode-test-with-real-server conn
+    (let* ((s (opencode-request-sync conn "POST" "/session" :body '(:title "doomed")))
+           (buf (opencode-sessions (opencode-connection-directory conn)))
+           (messages nil))
+      (unwind-protect
+          (with-current-buffer buf
+            (should (opencode-test-wait (lambda () (opencode-sessions--goto (plist-get s :id)))))
+            (opencode-request-sync conn "DELETE" (opencode--path "session" (plist-get s :id)))
+            (cl-letf (((symbol-function 'message)
+                       (lambda (fmt &rest args) (push (apply #'format fmt args) messages))))
+              (opencode-sessions-rename (plist-get s :id) "too late")
+              (should (opencode-test-wait
+                       (lambda () (cl-some (lambda (m) (string-match-p
+                                                        "PATCH /session/ses_[^ ]+ failed: .*HTTP 404: Session not found"
+                                                        m))
+                                           messages)))))
+            ;; The list shows the truth: the row is gone.
+            (should (opencode-test-wait (lambda () (not (gethash (plist-get s :id) opencode-sessions--sessions))))))
+        (kill-buffer buf)))))
