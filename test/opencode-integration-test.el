@@ -675,3 +675,37 @@ Wait until the server accepted it."
             ;; The list shows the truth: the row is gone.
             (should (opencode-test-wait (lambda () (not (gethash (plist-get s :id) opencode-sessions--sessions))))))
         (kill-buffer buf)))))
+
+(ert-deftest opencode-integration/file-edited-and-part-delete ()
+  "A file the agent writes is reverted in its clean buffer; x deletes a part."
+  (opencode-test-with-chat-on-real-server
+      (list (append (opencode-test--tool-call
+                     "write" `(:filePath ,(expand-file-name "seen.txt" default-directory)
+                                         :content "new content from the agent\n"))
+                    '(:tool_calls))
+            '((:content "Wrote it.") :stop))
+    (let* ((file (expand-file-name "seen.txt" default-directory))
+           (fbuf (progn (with-temp-file file (insert "old content\n"))
+                        (find-file-noselect file))))
+      (unwind-protect
+          (progn
+            (opencode-api-session-prompt-async conn sid "Write the file")
+            (should (opencode-test-wait
+                     (lambda () (string-match-p "^Wrote it\\.$" (opencode-test--visible-text))) 60))
+            (should (opencode-test-wait
+                     (lambda () (with-current-buffer fbuf
+                                  (equal (buffer-string) "new content from the agent\n")))
+                     20))
+            ;; Delete the "Wrote it." text part.
+            (goto-char (point-min))
+            (search-forward "Wrote it.")
+            (goto-char (match-beginning 0))
+            (cl-letf (((symbol-function 'yes-or-no-p) (lambda (_) t)))
+              (opencode-chat-delete-part))
+            (should (opencode-test-wait
+                     (lambda () (not (string-match-p "Wrote it" (opencode-test--visible-text))))
+                     20))
+            (should-not (string-match-p "Wrote it"
+                                        (json-serialize (opencode-request-sync
+                                                         conn "GET" (opencode--path "session" sid "message"))))))
+        (kill-buffer fbuf)))))
