@@ -39,6 +39,7 @@
 ;;; Code:
 
 (require 'project)
+(require 'cl-lib)
 (require 'opencode-module)
 (require 'opencode-connection)
 (require 'opencode-server)
@@ -81,8 +82,80 @@ demand.  An open connection for the same server and directory is reused."
   (mapc #'opencode-connection-close (copy-sequence opencode-connections))
   (opencode-server--stop-local))
 
+;;;; Notifications
+
+(defcustom opencode-notify t
+  "Whether to tell you when a session finishes or needs you unseen.
+A notification (`notifications-notify' where D-Bus has it, else the echo
+area) is sent when a session goes idle or asks a permission or a question
+while none of its chat buffers is visible."
+  :type 'boolean
+  :group 'opencode)
+
+(defvar opencode--busy-sessions (make-hash-table :test 'equal)
+  "Sessions last seen busy, so going idle can be told apart.")
+
+(declare-function notifications-notify "notifications" (&rest params))
+
+(defun opencode--notify (title body)
+  "Tell the user TITLE and BODY, by desktop notification or message."
+  (if (and (not noninteractive)
+           (require 'notifications nil t)
+           (fboundp 'notifications-notify)
+           (ignore-errors (notifications-notify :title title :body body :app-name "Emacs")))
+      nil
+    (message "%s: %s" title body)))
+
+(defun opencode--session-visible-p (session-id)
+  "Return non-nil if a chat of SESSION-ID is visible in some window."
+  (cl-some (lambda (b)
+             (and (equal (plist-get (buffer-local-value 'opencode-chat--session b) :id) session-id)
+                  (get-buffer-window b 'visible)))
+           (cl-remove-if-not (lambda (b) (local-variable-p 'opencode-chat--session b))
+                             (buffer-list))))
+
+(defun opencode--notify-on-event (conn type props)
+  "Notify about event TYPE with PROPS on CONN when nobody is looking."
+  (when opencode-notify
+    (let ((sid (plist-get props :sessionID)))
+      (pcase type
+        ("session.status"
+         (let ((busy (member (plist-get (plist-get props :status) :type) '("busy" "retry"))))
+           (cond (busy (puthash sid t opencode--busy-sessions))
+                 ((gethash sid opencode--busy-sessions)
+                  (remhash sid opencode--busy-sessions)
+                  (unless (opencode--session-visible-p sid)
+                    (opencode--notify "OpenCode" (format "A session finished in %s"
+                                                         (opencode-connection-directory conn))))))))
+        ((or "permission.asked" "question.asked")
+         (unless (opencode--session-visible-p sid)
+           (opencode--notify "OpenCode"
+                             (format "A session in %s needs you (%s)"
+                                     (opencode-connection-directory conn)
+                                     (if (equal type "permission.asked")
+                                         (format "permission: %s" (plist-get props :permission))
+                                       "a question")))))))))
+
+(add-hook 'opencode-event-functions #'opencode--notify-on-event)
+
+;;;; Entry points
+
+(defvar opencode-command-map
+  (let ((map (make-sparse-keymap)))
+    (define-key map "s" #'opencode-sessions)
+    (define-key map "b" #'opencode-switch-session)
+    (define-key map "l" #'opencode-show-log)
+    (define-key map "c" #'opencode-module-compile)
+    (define-key map "q" #'opencode-disconnect-all)
+    map)
+  "Prefix keymap of OpenCode commands, for a key of your choice.
+For example: (global-set-key (kbd \"C-c o\") opencode-command-map).")
+(fset 'opencode-command-map opencode-command-map)
+
 (autoload (quote opencode-sessions) "opencode-sessions"
   "Show the OpenCode sessions of DIRECTORY (default: the current project)." t)
+(autoload (quote opencode-switch-session) "opencode-sessions"
+  "Pick a session of DIRECTORY's project with completion." t)
 
 (provide 'opencode)
 ;;; opencode.el ends here
