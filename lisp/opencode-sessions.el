@@ -736,6 +736,7 @@ Then run /init in it when `opencode-session-init-after-create' is set."
   (let ((map (make-sparse-keymap)))
     (set-keymap-parent map tabulated-list-mode-map)
     (define-key map (kbd "RET") #'opencode-sessions-open)
+    (define-key map "o" #'opencode-sessions-open)
     (define-key map "g" #'opencode-sessions-refresh)
     (define-key map "c" #'opencode-sessions-create)
     (define-key map "r" #'opencode-sessions-rename)
