@@ -789,6 +789,7 @@ The list follows the server live.  \\<opencode-sessions-mode-map>\
 (transient-define-prefix opencode-sessions-menu ()
   "The commands of the OpenCode session list."
   [["Session at point"
+    ("o" "open chat (also RET)" opencode-sessions-open)
     ("r" "rename" opencode-sessions-rename)
     ("f" "fork" opencode-sessions-fork)
     ("C" "compact" opencode-sessions-compact)
