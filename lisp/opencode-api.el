@@ -92,15 +92,16 @@ CONN is the connection; CALLBACK and ERRBACK are as for
                     :query `(("limit" . ,limit) ("before" . ,before))
                     :callback callback :errback errback))
 
-(cl-defun opencode-api-session-prompt-async (conn id text &key model agent
+(cl-defun opencode-api-session-prompt-async (conn id text &key model agent parts
                                                   callback errback)
   "Send TEXT to session ID without waiting for the reply.
 POST /session/:id/prompt_async.  MODEL is (PROVIDER-ID . MODEL-ID);
-AGENT an agent name.
+AGENT an agent name; PARTS more parts to send after the text, such as
+file parts.
 CONN is the connection; CALLBACK and ERRBACK are as for
 `opencode-request'."
   (opencode-request conn "POST" (opencode--path "session" id "prompt_async")
-                    :body `(:parts [(:type "text" :text ,text)]
+                    :body `(:parts ,(apply #'vector `(:type "text" :text ,text) parts)
                                    ,@(and model
                                           `(:model (:providerID ,(car model)
                                                                 :modelID ,(cdr model))))
@@ -208,7 +209,6 @@ plist), :callback, :errback and :timeout of `opencode-request'."
 
 (opencode-api--define-routes
  (session-list-paged "GET" ("experimental" "session") "List sessions a page at a time (query limit, cursor, search, archived).")
- (session-prompt-async-parts "POST" ("session" id "prompt_async") "Send a prompt with any parts to session ID; do not wait (body parts).")
  (session-children "GET" ("session" id "children") "List the child sessions of session ID.")
  (session-todo "GET" ("session" id "todo") "Get the todo list of session ID.")
  (session-diff "GET" ("session" id "diff") "Get what session ID changed on disk (query messageID: one message).")

@@ -323,14 +323,20 @@ language's major mode."
       (find-file-other-window (expand-file-name file (opencode-connection-directory opencode-chat--conn)))
     (user-error "Not opening %s: it is outside the project" file)))
 
+(defun opencode-chat--link (text command &rest properties)
+  "Return TEXT as a link that runs COMMAND on RET or click.
+PROPERTIES are more text properties, for COMMAND to read at point."
+  (apply #'propertize text 'face 'link 'mouse-face 'highlight
+         'keymap (let ((map (make-sparse-keymap)))
+                   (define-key map (kbd "RET") command)
+                   (define-key map [mouse-2] command)
+                   map)
+         properties))
+
 (defun opencode-chat--file-button (file)
   "Return FILE as text that visits it (inside the project) on RET or click."
-  (propertize file 'face 'link 'mouse-face 'highlight 'help-echo "RET: visit this file"
-              'opencode-file file
-              'keymap (let ((map (make-sparse-keymap)))
-                        (define-key map (kbd "RET") #'opencode-chat-visit-file-at-point)
-                        (define-key map [mouse-2] #'opencode-chat-visit-file-at-point)
-                        map)))
+  (opencode-chat--link file #'opencode-chat-visit-file-at-point
+                       'help-echo "RET: visit this file" 'opencode-file file))
 
 (defun opencode-chat-visit-file-at-point ()
   "Visit the file named at point."
@@ -340,12 +346,8 @@ language's major mode."
 
 (defun opencode-chat--session-button (id)
   "Return text that opens the chat of child session ID on RET or click."
-  (propertize (format "Sub-agent session %s (RET to open)" id)
-              'face 'link 'mouse-face 'highlight 'opencode-session-link id
-              'keymap (let ((map (make-sparse-keymap)))
-                        (define-key map (kbd "RET") #'opencode-chat-open-linked-session)
-                        (define-key map [mouse-2] #'opencode-chat-open-linked-session)
-                        map)))
+  (opencode-chat--link (format "Sub-agent session %s (RET to open)" id)
+                       #'opencode-chat-open-linked-session 'opencode-session-link id))
 
 (defun opencode-chat-open-linked-session ()
   "Open the chat of the sub-agent session linked at point."
@@ -1343,12 +1345,9 @@ server's slash command NAME when there is one.  Attached files go along."
 (defun opencode-prompt--send-text (conn sid text files agent model prompt)
   "Send TEXT with FILES, AGENT and MODEL to session SID on CONN.
 PROMPT is cleared once the server accepted it."
-  (opencode-api-session-prompt-async-parts
-   conn sid
-   :body `(:parts ,(apply #'vector `(:type "text" :text ,text)
-                          (mapcar #'opencode-prompt--file-part files))
-                  ,@(and agent `(:agent ,agent))
-                  ,@(and model `(:model (:providerID ,(car model) :modelID ,(cdr model)))))
+  (opencode-api-session-prompt-async
+   conn sid text
+   :parts (mapcar #'opencode-prompt--file-part files) :agent agent :model model
    :callback (lambda (_) (opencode-prompt--sent prompt text))
    :errback #'opencode-prompt--failed))
 
