@@ -51,6 +51,13 @@ Larger parts are shown as plain text (all of it), so huge outputs stay fast."
   :type 'integer
   :group 'opencode)
 
+(defcustom opencode-chat-fontify-delay 0.1
+  "Seconds a streaming text part may stay unfontified.
+Text arriving in deltas is shown at once; its Markdown faces follow
+within this delay, for all the deltas of the meantime."
+  :type 'number
+  :group 'opencode)
+
 (defcustom opencode-chat-code-modes
   '(("elisp" . emacs-lisp-mode) ("emacs-lisp" . emacs-lisp-mode) ("lisp" . lisp-mode)
     ("sh" . sh-mode) ("bash" . sh-mode) ("shell" . sh-mode) ("zsh" . sh-mode)
@@ -387,6 +394,21 @@ PROPERTIES are more text properties, for COMMAND to read at point."
                        text)))))))
     (list beg (point) body)))
 
+(defun opencode-chat--entry-part (entry)
+  "Return the part of ENTRY, with text streamed since its last draw.
+Streamed text is kept as a list of chunks and joined only when the
+part is read, so a long reply costs linear time, not quadratic."
+  (let ((chunks (plist-get entry :chunks))
+        (part (plist-get entry :part)))
+    (when chunks
+      (let ((old (plist-get part :text)))
+        (setq part (plist-put part :text
+                              (apply #'concat (if (stringp old) old "")
+                                     (nreverse chunks))))
+        (plist-put entry :part part)
+        (plist-put entry :chunks nil)))
+    part))
+
 (defun opencode-chat--part-folded-p (part)
   "Return non-nil if PART is folded now."
   (pcase (gethash (plist-get part :id) opencode-chat--folded)
@@ -396,7 +418,7 @@ PROPERTIES are more text properties, for COMMAND to read at point."
 
 (defun opencode-chat--apply-fold (entry)
   "Hide or show the body of part ENTRY as its fold state says."
-  (let* ((part (plist-get entry :part))
+  (let* ((part (opencode-chat--entry-part entry))
          (body (plist-get entry :body))
          (end (plist-get entry :end)))
     (remove-overlays body end 'opencode-fold t)
@@ -422,6 +444,7 @@ PROPERTIES are more text properties, for COMMAND to read at point."
           (set-marker bm body)
           (setq entry (plist-put entry :body bm)))
         (setq entry (plist-put entry :part part))
+        (setq entry (plist-put entry :chunks nil))
         (put-text-property beg end 'opencode-part (plist-get part :id))
         (when (equal (plist-get part :type) "text")
           (opencode-chat--fontify-markdown beg end))
@@ -557,25 +580,58 @@ A part of a message older than the page shown is ignored."
   (let ((entry (gethash part-id opencode-chat--parts)))
     (when entry
       (let* ((part (plist-get entry :part))
-             (old (plist-get part (intern (concat ":" field)))))
-        (setq part (plist-put part (intern (concat ":" field))
-                              (concat (if (stringp old) old "") text)))
-        (setq entry (plist-put entry :part part))
-        (puthash part-id entry opencode-chat--parts)
+             (type (plist-get part :type)))
         (if (and (equal field "text")
-                 (member (plist-get part :type) '("text" "reasoning"))
-                 (> (length old) 0))
-            ;; Append in place: no redraw of what is already there.
+                 (member type '("text" "reasoning"))
+                 (or (plist-get entry :chunks)
+                     (> (length (plist-get part :text)) 0)))
+            ;; Append in place: no redraw of what is already there, and
+            ;; the text joins the part's only when it is read.
             (let ((inhibit-read-only t))
+              (plist-put entry :chunks (cons text (plist-get entry :chunks)))
               (save-excursion
                 (goto-char (plist-get entry :end))
-                (insert (if (equal (plist-get part :type) "reasoning")
+                (insert (if (equal type "reasoning")
                             (propertize text 'face 'opencode-chat-reasoning
                                         'opencode-part part-id)
                           (propertize text 'opencode-part part-id))))
-              (when (equal (plist-get part :type) "text")
-                (opencode-chat--fontify-markdown (plist-get entry :beg) (plist-get entry :end))))
-          (puthash part-id (opencode-chat--render-part part entry) opencode-chat--parts))))))
+              (when (equal type "text")
+                (opencode-chat--fontify-later part-id)))
+          (let* ((part (opencode-chat--entry-part entry))
+                 (key (intern (concat ":" field)))
+                 (old (plist-get part key)))
+            (setq part (plist-put part key (concat (if (stringp old) old "") text)))
+            (puthash part-id (opencode-chat--render-part part entry)
+                     opencode-chat--parts)))))))
+
+(defvar-local opencode-chat--unfontified nil
+  "Ids of text parts streamed into since they were last fontified.")
+
+(defvar-local opencode-chat--fontify-timer nil
+  "Timer that fontifies `opencode-chat--unfontified' parts.")
+
+(defun opencode-chat--fontify-later (part-id)
+  "Fontify part PART-ID soon, once for all the deltas until then.
+Fontifying a growing reply on every delta would cost time quadratic
+in its length; `opencode-chat-fontify-delay' bounds how stale it gets."
+  (unless (member part-id opencode-chat--unfontified)
+    (push part-id opencode-chat--unfontified))
+  (unless opencode-chat--fontify-timer
+    (setq opencode-chat--fontify-timer
+          (run-with-timer opencode-chat-fontify-delay nil
+                          #'opencode-chat--fontify-pending (current-buffer)))))
+
+(defun opencode-chat--fontify-pending (buffer)
+  "Fontify the text parts of BUFFER streamed into since last time."
+  (when (buffer-live-p buffer)
+    (with-current-buffer buffer
+      (setq opencode-chat--fontify-timer nil)
+      (let ((inhibit-read-only t))
+        (dolist (id (prog1 opencode-chat--unfontified
+                      (setq opencode-chat--unfontified nil)))
+          (when-let ((entry (gethash id opencode-chat--parts)))
+            (opencode-chat--fontify-markdown (plist-get entry :beg)
+                                             (plist-get entry :end))))))))
 
 (defmacro opencode-chat--following (&rest body)
   "Run BODY; windows whose point was at the end of the buffer follow it."
@@ -607,7 +663,7 @@ A part of a message older than the page shown is ignored."
     (setq entries (sort entries (lambda (a b) (< (plist-get a :beg) (plist-get b :beg)))))
     (mapcar (lambda (e)
               (list :info (plist-get e :info)
-                    :parts (mapcar (lambda (id) (plist-get (gethash id opencode-chat--parts) :part))
+                    :parts (mapcar (lambda (id) (opencode-chat--entry-part (gethash id opencode-chat--parts)))
                                    (cl-remove-if-not (lambda (id) (gethash id opencode-chat--parts))
                                                      (plist-get e :parts)))))
             entries)))
@@ -677,13 +733,44 @@ A part of a message older than the page shown is ignored."
 
 ;;;; Events
 
+(defun opencode-chat--registry (conn)
+  "Return CONN's table of chat buffers, session id -> buffer.
+Events find their buffer here in constant time, however many buffers
+Emacs has."
+  (or (plist-get (opencode-connection-plist conn) :chats)
+      (let ((table (make-hash-table :test 'equal)))
+        (setf (opencode-connection-plist conn)
+              (plist-put (opencode-connection-plist conn) :chats table))
+        table)))
+
+(defun opencode-chat--attach (conn session)
+  "Make the current buffer the chat of SESSION (a plist) on CONN."
+  (setq opencode-chat--conn conn
+        opencode-chat--session session)
+  (puthash (plist-get session :id) (current-buffer) (opencode-chat--registry conn))
+  (add-hook 'kill-buffer-hook #'opencode-chat--detach nil t))
+
+(defun opencode-chat--detach ()
+  "Forget the current chat buffer in its connection's registry."
+  (when opencode-chat--conn
+    (let ((table (opencode-chat--registry opencode-chat--conn))
+          (id (opencode-chat--session-id)))
+      (when (eq (gethash id table) (current-buffer))
+        (remhash id table)))))
+
 (defun opencode-chat--buffer (conn session-id)
   "Return the live chat buffer of SESSION-ID on CONN, or nil."
-  (cl-find-if (lambda (b)
-                (and (eq (buffer-local-value 'opencode-chat--conn b) conn)
-                     (equal (plist-get (buffer-local-value 'opencode-chat--session b) :id)
-                            session-id)))
-              (buffer-list)))
+  (let* ((table (opencode-chat--registry conn))
+         (buf (gethash session-id table)))
+    (cond ((buffer-live-p buf) buf)
+          (buf (remhash session-id table) nil))))
+
+(defun opencode-chat--buffers (conn)
+  "Return CONN's live chat buffers."
+  (let (bufs)
+    (maphash (lambda (_ b) (when (buffer-live-p b) (push b bufs)))
+             (opencode-chat--registry conn))
+    bufs))
 
 (defun opencode-chat--on-event (conn type props)
   "Update the chat of the session named in event TYPE with PROPS on CONN."
@@ -738,11 +825,10 @@ A part of a message older than the page shown is ignored."
   "Handle CONN's events that concern the project: TYPE with PROPS."
   (pcase type
     ("vcs.branch.updated"
-     (dolist (b (buffer-list))
-       (when (eq (buffer-local-value 'opencode-chat--conn b) conn)
-         (with-current-buffer b
-           (setq opencode-chat--branch (plist-get props :branch))
-           (force-mode-line-update)))))
+     (dolist (b (opencode-chat--buffers conn))
+       (with-current-buffer b
+         (setq opencode-chat--branch (plist-get props :branch))
+         (force-mode-line-update))))
     ("file.edited"
      (let* ((file (plist-get props :file))
             (buf (and opencode-revert-edited-files (stringp file) (get-file-buffer file))))
@@ -754,9 +840,8 @@ A part of a message older than the page shown is ignored."
     ("server.instance.disposed"
      (opencode--log "%s: the server disposed of this project's instance; reloading"
                     (opencode-connection-directory conn))
-     (dolist (b (buffer-list))
-       (when (eq (buffer-local-value 'opencode-chat--conn b) conn)
-         (with-current-buffer b (opencode-chat-reload)))))))
+     (dolist (b (opencode-chat--buffers conn))
+       (with-current-buffer b (opencode-chat-reload))))))
 
 (add-hook 'opencode-event-functions #'opencode-chat--on-project-event)
 
@@ -764,9 +849,8 @@ A part of a message older than the page shown is ignored."
   "Reload CONN's chats when its stream (re)connects (STATE).
 Events missed while the stream was down are then not missing."
   (when (eq state 'connected)
-    (dolist (b (buffer-list))
-      (when (eq (buffer-local-value 'opencode-chat--conn b) conn)
-        (with-current-buffer b (opencode-chat-reload))))))
+    (dolist (b (opencode-chat--buffers conn))
+      (with-current-buffer b (opencode-chat-reload)))))
 
 (add-hook 'opencode-connection-state-functions #'opencode-chat--on-state)
 
@@ -954,7 +1038,7 @@ changed."
                  (and (>= pos (point-min))
                       (or (get-text-property pos 'opencode-message)
                           (let ((pid (opencode-chat--part-at pos)))
-                            (and pid (plist-get (plist-get (gethash pid opencode-chat--parts) :part)
+                            (and pid (plist-get (opencode-chat--entry-part (gethash pid opencode-chat--parts))
                                                 :messageID))))))
                ;; Point just after a part's text counts as on it.
                (list (point) (1- (point))))
@@ -1026,7 +1110,7 @@ The agent's changes to files from there on are undone on disk."
   "Delete the part at point from its message."
   (interactive)
   (let* ((pid (or (opencode-chat--part-at (point)) (user-error "No part at point")))
-         (part (plist-get (gethash pid opencode-chat--parts) :part)))
+         (part (opencode-chat--entry-part (gethash pid opencode-chat--parts))))
     (when (yes-or-no-p (format "Delete this %s part? " (plist-get part :type)))
       (opencode-api-part-delete opencode-chat--conn (opencode-chat--session-id)
                                 (plist-get part :messageID) pid
@@ -1049,7 +1133,7 @@ The agent's changes to files from there on are undone on disk."
   "Edit the text of the text part at point in a buffer of its own."
   (interactive)
   (let* ((pid (or (opencode-chat--part-at (point)) (user-error "No part at point")))
-         (part (plist-get (gethash pid opencode-chat--parts) :part))
+         (part (opencode-chat--entry-part (gethash pid opencode-chat--parts)))
          (chat (current-buffer)))
     (unless (member (plist-get part :type) '("text" "reasoning"))
       (user-error "Only text can be edited"))
@@ -1102,7 +1186,7 @@ The agent's changes to files from there on are undone on disk."
   (interactive)
   (let* ((id (or (opencode-chat--part-at (point)) (user-error "No part at point")))
          (entry (gethash id opencode-chat--parts))
-         (part (plist-get entry :part)))
+         (part (opencode-chat--entry-part entry)))
     (unless (opencode-chat--foldable-p part) (user-error "This part does not fold"))
     (puthash id (if (opencode-chat--part-folded-p part) 'open 'folded) opencode-chat--folded)
     (puthash id (opencode-chat--render-part part entry) opencode-chat--parts)
@@ -1114,7 +1198,7 @@ The agent's changes to files from there on are undone on disk."
   (setq opencode-chat--fold-cycle
         (pcase opencode-chat--fold-cycle ('folded 'open) ('open nil) (_ 'folded)))
   (maphash (lambda (id entry)
-             (let ((part (plist-get entry :part)))
+             (let ((part (opencode-chat--entry-part entry)))
                (when (opencode-chat--foldable-p part)
                  (if opencode-chat--fold-cycle
                      (puthash id opencode-chat--fold-cycle opencode-chat--folded)
@@ -1529,8 +1613,7 @@ ARGS runs the server's command NAME.
     (with-current-buffer buf
       (unless (derived-mode-p 'opencode-chat-mode)
         (opencode-chat-mode)
-        (setq opencode-chat--conn conn
-              opencode-chat--session session)
+        (opencode-chat--attach conn session)
         (setq default-directory (file-name-as-directory (opencode-connection-directory conn)))
         ;; Still connecting: `opencode-chat--on-state' loads it once connected.
         (when (eq (opencode-connection-state conn) 'connected)

@@ -383,16 +383,24 @@ HAS-CHILDREN is non-nil when S has child sessions."
 
 ;;;; Live updates
 
+(defvar opencode-sessions--list-buffers nil
+  "Session list buffers, so events need not scan `buffer-list'.")
+
+(defun opencode-sessions--attach (conn)
+  "Make the current buffer a session list of CONN."
+  (setq opencode-sessions--conn conn)
+  (cl-pushnew (current-buffer) opencode-sessions--list-buffers))
+
 (defun opencode-sessions--all-buffers ()
-  "Return every session list buffer."
-  (cl-remove-if-not (lambda (b) (buffer-local-value 'opencode-sessions--conn b))
-                    (buffer-list)))
+  "Return every live session list buffer."
+  (setq opencode-sessions--list-buffers
+        (cl-delete-if-not #'buffer-live-p opencode-sessions--list-buffers)))
 
 (defun opencode-sessions--buffers (conn)
   "Return the session list buffers showing CONN."
   (cl-remove-if-not
    (lambda (b) (eq (buffer-local-value 'opencode-sessions--conn b) conn))
-   (buffer-list)))
+   (opencode-sessions--all-buffers)))
 
 (defun opencode-sessions--wanted-p (s)
   "Return non-nil if session S belongs in this list."
@@ -823,7 +831,7 @@ With a prefix argument, ask for the directory."
     (with-current-buffer buf
       (unless (derived-mode-p 'opencode-sessions-mode)
         (opencode-sessions-mode))
-      (setq opencode-sessions--conn conn)
+      (opencode-sessions--attach conn)
       (setq default-directory (file-name-as-directory
                                (opencode-connection-directory conn)))
       (opencode-sessions--redraw)

@@ -93,6 +93,17 @@ oc_queue_link (oc_queue *q, oc_item *it)
     q->head = it;
   q->tail = it;
   q->count++;
+  if (it->kind == OC_ITEM_DELTA)
+    {
+      if (!q->run)
+        q->run = it;
+      q->run_len++;
+    }
+  else
+    {
+      q->run = NULL;
+      q->run_len = 0;
+    }
   if (q->signaled)
     return false;
   q->signaled = true;
@@ -124,17 +135,21 @@ oc_queue_push_delta (oc_queue *q, const char *session, const char *message,
                      const char *text, size_t len)
 {
   pthread_mutex_lock (&q->lock);
-  oc_item *t = q->tail;
-  if (t && t->kind == OC_ITEM_DELTA
-      && oc_streq (t->part, part) && oc_streq (t->field, field)
-      && oc_streq (t->message, message) && oc_streq (t->session, session))
-    {
-      bool ok = oc_buf_append (&t->text, text, len);
-      if (ok)
-        q->merged++;
-      pthread_mutex_unlock (&q->lock);
-      return ok;
-    }
+  /* A long run of distinct parts: look at its newest items only.  */
+  oc_item *t = q->run;
+  for (size_t skip = q->run_len > OC_QUEUE_MERGE_SCAN
+         ? q->run_len - OC_QUEUE_MERGE_SCAN : 0; t && skip > 0; skip--)
+    t = t->next;
+  for (; t; t = t->next)
+    if (oc_streq (t->part, part) && oc_streq (t->field, field)
+        && oc_streq (t->message, message) && oc_streq (t->session, session))
+      {
+        bool ok = oc_buf_append (&t->text, text, len);
+        if (ok)
+          q->merged++;
+        pthread_mutex_unlock (&q->lock);
+        return ok;
+      }
   pthread_mutex_unlock (&q->lock);
 
   /* Build the new item outside the lock.  */
@@ -208,6 +223,8 @@ oc_queue_drain (oc_queue *q)
   pthread_mutex_lock (&q->lock);
   oc_item *h = q->head;
   q->head = q->tail = NULL;
+  q->run = NULL;
+  q->run_len = 0;
   q->count = 0;
   q->signaled = false;
   pthread_mutex_unlock (&q->lock);

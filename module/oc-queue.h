@@ -3,8 +3,10 @@
    mutex and writes one byte to the notification fd only when the
    `signaled' flag flips from false to true; Emacs takes the whole queue
    and clears the flag under the same lock, so no wake-up is lost and the
-   pipe never fills.  Consecutive text deltas for the same part and field
-   are merged into one item on the way in.  */
+   pipe never fills.  A text delta is merged on the way in into the
+   pending delta of the same part and field when only other deltas lie
+   between them (deltas of different parts commute), so deltas of
+   sessions streaming side by side still merge.  */
 #ifndef OC_QUEUE_H
 #define OC_QUEUE_H
 
@@ -45,10 +47,14 @@ typedef struct oc_queue
   oc_item *head, *tail;
   size_t count;
   bool signaled;
+  oc_item *run;               /* First item of the trailing run of deltas.  */
+  size_t run_len;
   int notify_fd;              /* -1: none (tests poll instead).  */
   unsigned long merged;       /* Deltas folded into an earlier item.  */
   unsigned long wakeups;      /* Bytes written to notify_fd.  */
 } oc_queue;
+
+#define OC_QUEUE_MERGE_SCAN 64
 
 void oc_queue_init (oc_queue *q, int notify_fd);
 /* Free all pending items; does not close notify_fd.  */
@@ -61,8 +67,9 @@ void oc_item_free_list (oc_item *it);
 
 /* Append IT (ownership passes to the queue).  */
 void oc_queue_push (oc_queue *q, oc_item *it);
-/* Append a text delta, merged into the tail item when that is a delta
-   of the same session, message, part and field.  Returns false when
+/* Append a text delta, merged into a pending delta of the same session,
+   message, part and field when only deltas follow that one (looking at
+   most OC_QUEUE_MERGE_SCAN items back).  Returns false when
    memory ran out (the delta is then lost and reported as a warning).  */
 bool oc_queue_push_delta (oc_queue *q, const char *session,
                           const char *message, const char *part,

@@ -45,8 +45,7 @@
      (unwind-protect
          (with-current-buffer buf
            (opencode-chat-mode)
-           (setq opencode-chat--conn conn
-                 opencode-chat--session (list :id ,session-id :title "fixture"))
+           (opencode-chat--attach conn (list :id ,session-id :title "fixture"))
            ,@body)
        (kill-buffer buf))))
 
@@ -126,6 +125,40 @@
         (if merge (setq merged (opencode-test--visible-text))
           (setq one-by-one (opencode-test--visible-text)))))
     (should (equal merged one-by-one))))
+
+(ert-deftest opencode-chat/streamed-text-fontified-once-settled ()
+  "Streamed text shows at once, gets its faces after the delay, and reads whole."
+  (opencode-test-with-chat "ses_x"
+    (let ((opencode-chat-fontify-delay 0.05))
+      (opencode-chat--update-message '(:id "msg_1" :sessionID "ses_x" :role "assistant"))
+      (opencode-chat--update-part '(:id "prt_1" :messageID "msg_1" :sessionID "ses_x"
+                                    :type "text" :text "Say "))
+      (dolist (d '("**lo" "ud**" " and " "`co" "de`"))
+        (opencode-chat--on-event conn "message.part.delta"
+                                 (list :sessionID "ses_x" :messageID "msg_1" :partID "prt_1"
+                                       :field "text" :delta d)))
+      (goto-char (point-min))
+      (should (search-forward "Say **loud** and `code`" nil t))
+      (should-not (get-text-property (- (point) 3) 'face))
+      (should opencode-chat--fontify-timer)
+      (let ((deadline (+ (float-time) 5)))
+        (while (and opencode-chat--fontify-timer (< (float-time) deadline))
+          (accept-process-output nil 0.02)))
+      (should (memq 'opencode-chat-markdown-code
+                    (ensure-list (get-text-property (- (point) 3) 'face))))
+      (goto-char (point-min))
+      (search-forward "loud")
+      (should (memq 'bold (ensure-list (get-text-property (1- (point)) 'face))))
+      ;; The part's text is joined from its chunks when read.
+      (should (equal (plist-get (opencode-chat--entry-part (gethash "prt_1" opencode-chat--parts))
+                                :text)
+                     "Say **loud** and `code`"))
+      ;; Folding redraws from the joined text; nothing is lost or doubled.
+      (opencode-chat--render-part (opencode-chat--entry-part (gethash "prt_1" opencode-chat--parts))
+                                  (gethash "prt_1" opencode-chat--parts))
+      (goto-char (point-min))
+      (should (search-forward "Say **loud** and `code`" nil t))
+      (should-not (search-forward "loud" nil t)))))
 
 (ert-deftest opencode-chat/parts-removed-and-unknown ()
   "Removed parts and messages vanish; unknown part types show their fields."

@@ -26,7 +26,7 @@
      (unwind-protect
          (with-current-buffer buf
            (opencode-sessions-mode)
-           (setq opencode-sessions--conn conn)
+           (opencode-sessions--attach conn)
            (dolist (s (opencode-test--fixture-sessions))
              (when (opencode-sessions--wanted-p s)
                (puthash (plist-get s :id) s opencode-sessions--sessions)))
@@ -224,7 +224,7 @@
     (unwind-protect
         (with-current-buffer buf
           (opencode-sessions-mode)
-          (setq opencode-sessions--conn conn)
+          (opencode-sessions--attach conn)
           (setq opencode-sessions--search "old")
           (opencode-sessions-refresh)
           (should (opencode-test-wait (lambda () held) 10))

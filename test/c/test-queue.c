@@ -28,12 +28,48 @@ test_merge_consecutive (void)
   oc_queue_push_delta (&q, "s", "m", "p1", "reasoning", "?", 1);
   oc_item *it = oc_queue_drain (&q);
   CHECK (it && it->kind == OC_ITEM_DELTA);
-  CHECK_STR (it->text.data, "Hello");
+  /* p1's "!" joins p1 across p2's delta: deltas of other parts commute.  */
+  CHECK_STR (it->text.data, "Hello!");
   CHECK_STR (it->next->text.data, "X");
-  CHECK_STR (it->next->next->text.data, "!");
-  CHECK_STR (it->next->next->next->field, "reasoning");
-  CHECK (it->next->next->next->next == NULL);
-  CHECK (q.merged == 1);
+  CHECK_STR (it->next->next->field, "reasoning");
+  CHECK (it->next->next->next == NULL);
+  CHECK (q.merged == 2);
+  oc_item_free_list (it);
+  oc_queue_destroy (&q);
+}
+
+/* Four sessions streaming side by side merge into four items; a run
+   longer than the scan window still merges its newest parts.  */
+static void
+test_merge_interleaved_sessions (void)
+{
+  oc_queue q;
+  oc_queue_init (&q, -1);
+  static const char *sessions[] = { "s1", "s2", "s3", "s4" };
+  for (int i = 0; i < 1000; i++)
+    oc_queue_push_delta (&q, sessions[i % 4], "m", sessions[i % 4], "text", "x", 1);
+  CHECK (oc_queue_length (&q) == 4);
+  CHECK (q.merged == 996);
+  oc_item *it = oc_queue_drain (&q);
+  for (oc_item *i = it; i; i = i->next)
+    CHECK (i->text.len == 250);
+  oc_item_free_list (it);
+  char part[16];
+  for (int i = 0; i < OC_QUEUE_MERGE_SCAN * 2; i++)
+    {
+      snprintf (part, sizeof part, "p%d", i);
+      oc_queue_push_delta (&q, "s", "m", part, "text", "a", 1);
+    }
+  oc_queue_push_delta (&q, "s", "m", "p0", "text", "b", 1);  /* Too far back.  */
+  snprintf (part, sizeof part, "p%d", OC_QUEUE_MERGE_SCAN * 2 - 1);
+  oc_queue_push_delta (&q, "s", "m", part, "text", "b", 1);  /* Newest.  */
+  CHECK (oc_queue_length (&q) == OC_QUEUE_MERGE_SCAN * 2 + 1);
+  it = oc_queue_drain (&q);
+  oc_item *last = it;
+  while (last->next)
+    last = last->next;
+  CHECK_STR (last->part, "p0");
+  CHECK_STR (last->text.data, "b");
   oc_item_free_list (it);
   oc_queue_destroy (&q);
 }
@@ -88,10 +124,12 @@ static void *
 producer (void *arg)
 {
   (void) arg;
+  int seq[2] = { 0, 0 };        /* Each part's own letter sequence.  */
   for (int i = 0; i < N_DELTAS; i++)
     {
-      char c = (char) ('a' + i % 26);
-      oc_queue_push_delta (&shared_q, "s", "m", i % 1000 < 500 ? "p1" : "p2",
+      int p = i % 1000 < 500 ? 0 : 1;
+      char c = (char) ('a' + seq[p]++ % 26);
+      oc_queue_push_delta (&shared_q, "s", "m", p ? "p2" : "p1",
                            "text", &c, 1);
     }
   oc_queue_state (&shared_q, "done", 0, NULL);
@@ -107,7 +145,7 @@ test_threaded_producer (void)
   pthread_t t;
   pthread_create (&t, NULL, producer, NULL);
   size_t total = 0;
-  int expect = 0;
+  int expect[2] = { 0, 0 };     /* Order holds within each part.  */
   bool done = false, order_ok = true;
   while (!done)
     {
@@ -120,9 +158,12 @@ test_threaded_producer (void)
           if (it->kind == OC_ITEM_STATE)
             done = true;
           else
-            for (size_t k = 0; k < it->text.len; k++, expect++)
-              if (it->text.data[k] != (char) ('a' + expect % 26))
-                order_ok = false;
+            {
+              int p = strcmp (it->part, "p2") == 0;
+              for (size_t k = 0; k < it->text.len; k++, expect[p]++)
+                if (it->text.data[k] != (char) ('a' + expect[p] % 26))
+                  order_ok = false;
+            }
           total += it->kind == OC_ITEM_DELTA ? it->text.len : 0;
           oc_item_free (it);
         }
@@ -141,6 +182,7 @@ int
 main (void)
 {
   RUN (test_merge_consecutive);
+  RUN (test_merge_interleaved_sessions);
   RUN (test_no_merge_across_other_items);
   RUN (test_one_wakeup_per_drain);
   RUN (test_threaded_producer);
