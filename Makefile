@@ -6,6 +6,7 @@
 #   make lint       byte-compile with warnings as errors, checkdoc
 #   make run        Emacs with the package and the session list
 #   make demo       the same, offline, with the tests' mock model
+#   make bench      benchmarks, module vs plain Elisp (doc/benchmarks.md)
 #   make clean
 
 EMACS   ?= emacs
@@ -26,7 +27,7 @@ BUILD    = build
 SAN      = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 C_TESTS  = sse queue event conn
 
-.PHONY: all module test test-c test-ert lint clean deps run demo
+.PHONY: all module test test-c test-ert lint clean deps run demo bench
 
 all: module
 module: $(MODULE)
@@ -57,9 +58,20 @@ test: $(MODULE) deps
 
 lint: $(MODULE)
 	$(EMACS) -Q --batch -L lisp -L test --eval '(setq byte-compile-error-on-warn t)' \
-	  -f batch-byte-compile $(ELS) test/*.el
+	  -f batch-byte-compile $(ELS) test/*.el test/bench/*.el
 	$(EMACS) -Q --batch -L lisp -l test/opencode-test-lint.el $(ELS)
-	rm -f lisp/*.elc test/*.elc
+	rm -f lisp/*.elc test/*.elc test/bench/*.elc
+
+# Benchmarks (not tests): the module against a plain-Elisp baseline.
+# The Lisp is byte-compiled first, as package.el would install it.
+bench: $(MODULE) $(BUILD)/bench-server $(BUILD)/bench-ingest
+	$(EMACS) -Q --batch -L lisp -f batch-byte-compile $(ELS)
+	$(EMACS) -Q --batch -L lisp -L test -l test/bench/opencode-bench.el -f opencode-bench-main; \
+	  status=$$?; rm -f lisp/*.elc; exit $$status
+$(BUILD)/bench-server: test/bench/bench-server.c | $(BUILD)
+	$(CC) $(WARN) -O2 -o $@ $< -lpthread
+$(BUILD)/bench-ingest: test/bench/bench-ingest.c $(CORE_SRC) $(HEADERS) | $(BUILD)
+	$(CC) $(WARN) $(CFLAGS) -Imodule $(PKG_CFLAGS) -o $@ $< $(CORE_SRC) $(PKG_LIBS)
 
 # The pinned OpenCode server, from npm, into .deps/ (not on PATH).
 deps: .deps/node_modules/.bin/opencode

@@ -51,6 +51,13 @@ Larger parts are shown as plain text (all of it), so huge outputs stay fast."
   :type 'integer
   :group 'opencode)
 
+(defcustom opencode-chat-render-batch 40
+  "How many messages are drawn at a time when a chat is (re)drawn.
+The newest ones show at once; older ones are drawn above them, this
+many at a time, while Emacs stays responsive."
+  :type 'integer
+  :group 'opencode)
+
 (defcustom opencode-chat-fontify-delay 0.1
   "Seconds a streaming text part may stay unfontified.
 Text arriving in deltas is shown at once; its Markdown faces follow
@@ -149,6 +156,15 @@ Each is (KIND . PROPS) with KIND `permission' or `question'.")
 (defvar-local opencode-chat--more nil
   "The server's cursor to the messages older than those shown, or nil.")
 
+(defvar-local opencode-chat--backlog nil
+  "Older messages not drawn yet, oldest first, as (:info :parts).")
+
+(defvar-local opencode-chat--backlog-timer nil
+  "Timer that draws `opencode-chat--backlog'.")
+
+(defvar opencode-chat--insert-at nil
+  "Where a message is inserted: a marker, or nil for the end.")
+
 (defun opencode-chat--session-id ()
   "Return the id of this buffer's session."
   (plist-get opencode-chat--session :id))
@@ -162,14 +178,25 @@ Each is (KIND . PROPS) with KIND `permission' or `question'.")
                    (and (not (string-empty-p lang)) (intern (concat lang "-mode"))))))
     (and mode (fboundp mode) mode)))
 
+(defun opencode-chat--fontify-buffer (mode)
+  "Return the hidden buffer, in MODE, where code is fontified.
+One per mode, kept: setting a major mode up is what costs, not the
+fontification of a short block."
+  (let ((buf (get-buffer-create (format " *opencode-fontify %s*" mode))))
+    (with-current-buffer buf
+      (unless (eq major-mode mode)
+        (delay-mode-hooks (funcall mode))
+        (font-lock-set-defaults)))
+    buf))
+
 (defun opencode-chat--fontify-code (beg end mode)
   "Give the text from BEG to END the faces MODE's font-lock gives it."
   (let ((code (buffer-substring-no-properties beg end))
         (faces nil))
-    (with-temp-buffer
+    (with-current-buffer (opencode-chat--fontify-buffer mode)
+      (erase-buffer)
       (insert code)
-      (delay-mode-hooks (funcall mode))
-      (ignore-errors (font-lock-ensure))
+      (ignore-errors (font-lock-fontify-region (point-min) (point-max)))
       (let ((pos (point-min)))
         (while (< pos (point-max))
           (let ((next (next-single-property-change pos 'face nil (point-max)))
@@ -421,14 +448,14 @@ part is read, so a long reply costs linear time, not quadratic."
   (let* ((part (opencode-chat--entry-part entry))
          (body (plist-get entry :body))
          (end (plist-get entry :end)))
-    (remove-overlays body end 'opencode-fold t)
-    (when (and (opencode-chat--foldable-p part)
-               (opencode-chat--part-folded-p part)
-               (< body end))
-      (let ((ov (make-overlay body end nil nil t)))
-        (overlay-put ov 'opencode-fold t)
-        (overlay-put ov 'invisible 'opencode-fold)
-        (overlay-put ov 'evaporate t)))))
+    ;; A text property, not an overlay: overlays cost time linear in
+    ;; their number on every change (before Emacs 29), text does not.
+    (when (< body end)
+      (with-silent-modifications
+        (put-text-property body end 'invisible
+                           (and (opencode-chat--foldable-p part)
+                                (opencode-chat--part-folded-p part)
+                                'opencode-fold))))))
 
 (defun opencode-chat--render-part (part entry)
   "Draw PART in the region of ENTRY (a plist with :beg and :end markers)."
@@ -489,7 +516,7 @@ part is read, so a long reply costs linear time, not quadratic."
   (let ((inhibit-read-only t)
         (id (plist-get info :id)))
     (save-excursion
-      (goto-char (point-max))
+      (goto-char (or opencode-chat--insert-at (point-max)))
       (let ((beg (copy-marker (point)))
             header-end)
         (insert (propertize (opencode-chat--message-header info) 'opencode-header t))
@@ -509,7 +536,8 @@ Ids are time-ordered, so comparing them compares creation times."
   (let ((oldest nil))
     (maphash (lambda (id _) (when (or (null oldest) (string< id oldest)) (setq oldest id)))
              opencode-chat--messages)
-    (and oldest opencode-chat--more (string< message-id oldest))))
+    (and oldest (or opencode-chat--more opencode-chat--backlog)
+         (string< message-id oldest))))
 
 (defun opencode-chat--update-message (info)
   "Add message INFO, or redraw the header of a known one."
@@ -591,10 +619,14 @@ A part of a message older than the page shown is ignored."
               (plist-put entry :chunks (cons text (plist-get entry :chunks)))
               (save-excursion
                 (goto-char (plist-get entry :end))
-                (insert (if (equal type "reasoning")
-                            (propertize text 'face 'opencode-chat-reasoning
-                                        'opencode-part part-id)
-                          (propertize text 'opencode-part part-id))))
+                (insert (propertize text
+                                    'face (and (equal type "reasoning")
+                                               'opencode-chat-reasoning)
+                                    'opencode-part part-id
+                                    ;; Folded, it stays folded.
+                                    'invisible (and (opencode-chat--foldable-p part)
+                                                    (opencode-chat--part-folded-p part)
+                                                    'opencode-fold))))
               (when (equal type "text")
                 (opencode-chat--fontify-later part-id)))
           (let* ((part (opencode-chat--entry-part entry))
@@ -645,28 +677,96 @@ in its length; `opencode-chat-fontify-delay' bounds how stale it gets."
 
 ;;;; Loading
 
+(defun opencode-chat--draw-message (m)
+  "Insert message M, a plist (:info :parts), with its parts."
+  (opencode-chat--insert-message (plist-get m :info))
+  (seq-doseq (p (plist-get m :parts))
+    (opencode-chat--update-part p)))
+
+(defmacro opencode-chat--with-gc-room (&rest body)
+  "Run BODY with the garbage collector held off for a while.
+Drawing a page makes much short-lived garbage; collecting once after
+it costs less than collecting every `gc-cons-threshold' bytes."
+  (declare (indent 0) (debug t))
+  `(let ((gc-cons-threshold (max gc-cons-threshold (* 64 1024 1024))))
+     ,@body))
+
 (defun opencode-chat--render-all (messages)
-  "Erase the buffer and draw MESSAGES, a vector of (:info :parts)."
-  (let ((inhibit-read-only t))
+  "Erase the buffer and draw MESSAGES, a vector of (:info :parts).
+The newest `opencode-chat-render-batch' messages are drawn at once;
+older ones are drawn above them in batches, from a timer, so a long
+session shows its end at once and Emacs stays responsive."
+  (let* ((inhibit-read-only t)
+         (all (append messages nil))
+         (now (nthcdr (max 0 (- (length all) opencode-chat-render-batch)) all)))
+    (opencode-chat--stop-backlog)
     (erase-buffer)
     (clrhash opencode-chat--messages)
     (clrhash opencode-chat--parts)
-    (seq-doseq (m messages)
-      (opencode-chat--insert-message (plist-get m :info))
-      (seq-doseq (p (plist-get m :parts))
-        (opencode-chat--update-part p)))))
+    (setq opencode-chat--backlog (butlast all (length now)))
+    (opencode-chat--with-gc-room
+      (mapc #'opencode-chat--draw-message now))
+    (when opencode-chat--backlog
+      (setq opencode-chat--backlog-timer
+            (run-with-timer 0.01 nil #'opencode-chat--draw-backlog (current-buffer))))))
+
+(defun opencode-chat--stop-backlog ()
+  "Forget the messages not drawn yet and stop drawing them."
+  (when opencode-chat--backlog-timer
+    (cancel-timer opencode-chat--backlog-timer))
+  (setq opencode-chat--backlog-timer nil
+        opencode-chat--backlog nil))
+
+(defun opencode-chat--draw-backlog (buffer)
+  "Draw the newest batch of BUFFER's undrawn messages above the others."
+  (when (buffer-live-p buffer)
+    (with-current-buffer buffer
+      (setq opencode-chat--backlog-timer nil)
+      (let* ((n (length opencode-chat--backlog))
+             (batch (nthcdr (max 0 (- n opencode-chat-render-batch)) opencode-chat--backlog))
+             (first (gethash (get-text-property (point-min) 'opencode-message)
+                             opencode-chat--messages))
+             (windows (mapcar (lambda (w) (cons w (copy-marker (window-start w) t)))
+                              (get-buffer-window-list nil nil t)))
+             (opencode-chat--insert-at (copy-marker (point-min) t))
+             (inhibit-read-only t))
+        (setq opencode-chat--backlog (butlast opencode-chat--backlog (length batch)))
+        ;; The first message shown must start after what goes above it.
+        (when first (set-marker-insertion-type (plist-get first :beg) t))
+        (unwind-protect
+            (opencode-chat--with-gc-room
+              (dolist (m batch)
+                (unless (gethash (plist-get (plist-get m :info) :id) opencode-chat--messages)
+                  (opencode-chat--draw-message m))))
+          (when first (set-marker-insertion-type (plist-get first :beg) nil))
+          (set-marker opencode-chat--insert-at nil)
+          ;; Windows keep showing what they showed.
+          (pcase-dolist (`(,w . ,m) windows)
+            (set-window-start w m t)
+            (set-marker m nil)))
+        (if opencode-chat--backlog
+            (setq opencode-chat--backlog-timer
+                  (run-with-timer 0.01 nil #'opencode-chat--draw-backlog buffer))
+          (opencode-chat--show-revert))))))
+
+(defun opencode-chat-loaded-p ()
+  "Return non-nil if every fetched message of this chat is drawn."
+  (null opencode-chat--backlog))
 
 (defun opencode-chat--shown-messages ()
-  "Return the messages shown, oldest first, as (:info INFO :parts PARTS)."
+  "Return the messages shown, oldest first, as (:info INFO :parts PARTS).
+Messages fetched but not drawn yet come first."
   (let (entries)
     (maphash (lambda (_ e) (push e entries)) opencode-chat--messages)
     (setq entries (sort entries (lambda (a b) (< (plist-get a :beg) (plist-get b :beg)))))
-    (mapcar (lambda (e)
+    (append
+     opencode-chat--backlog
+     (mapcar (lambda (e)
               (list :info (plist-get e :info)
                     :parts (mapcar (lambda (id) (opencode-chat--entry-part (gethash id opencode-chat--parts)))
                                    (cl-remove-if-not (lambda (id) (gethash id opencode-chat--parts))
                                                      (plist-get e :parts)))))
-            entries)))
+             entries))))
 
 (defun opencode-chat-load-older ()
   "Load the page of messages before the oldest one shown, keeping point."
@@ -1600,6 +1700,7 @@ ARGS runs the server's command NAME.
   (setq-local imenu-create-index-function #'opencode-chat--imenu-index)
   (setq-local bookmark-make-record-function #'opencode-chat-bookmark-make-record)
   (add-hook 'kill-buffer-hook #'opencode-chat--stop-countdown nil t)
+  (add-hook 'kill-buffer-hook #'opencode-chat--stop-backlog nil t)
   (add-hook 'kill-buffer-hook #'opencode-chat--maybe-abort nil t))
 
 (defun opencode-chat--buffer-name (session)

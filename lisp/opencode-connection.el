@@ -207,7 +207,10 @@ server process this connection uses."
 (defun opencode-connection--drain (conn)
   "Take CONN's pending items from the module and dispatch each one.
 An error in one handler is logged and does not stop the others."
-  (let ((h (opencode-connection-handle conn)))
+  (let ((h (opencode-connection-handle conn))
+        ;; A large reply becomes many Lisp objects at once: collect once
+        ;; after it rather than every `gc-cons-threshold' bytes during.
+        (gc-cons-threshold (max gc-cons-threshold (* 64 1024 1024))))
     (when (and h (opencode--module-live-p h))
       (dolist (item (opencode--module-drain h))
         (condition-case err

@@ -160,6 +160,54 @@
       (should (search-forward "Say **loud** and `code`" nil t))
       (should-not (search-forward "loud" nil t)))))
 
+(defun opencode-test--messages (n)
+  "Return N messages of session ses_x, oldest first, as the server sends them."
+  (vconcat
+   (cl-loop for i below n
+            for mid = (format "msg_%05d" i)
+            collect `(:info (:id ,mid :sessionID "ses_x" :role ,(if (cl-evenp i) "user" "assistant"))
+                      :parts [(:id ,(format "prt_%05d" i) :sessionID "ses_x" :messageID ,mid
+                                   :type "text" :text ,(format "message number %d" i))]))))
+
+(ert-deftest opencode-chat/long-session-drawn-newest-first ()
+  "A long page shows its newest messages at once, then the rest above, in order."
+  (let ((messages (opencode-test--messages 95)) whole)
+    (opencode-test-with-chat "ses_x"
+      (let ((opencode-chat-render-batch 1000))
+        (opencode-chat--render-all messages)
+        (should (opencode-chat-loaded-p))
+        (setq whole (buffer-string))))
+    (opencode-test-with-chat "ses_x"
+      (let ((opencode-chat-render-batch 10))
+        (opencode-chat--render-all messages)
+        (should-not (opencode-chat-loaded-p))
+        (should (= (hash-table-count opencode-chat--messages) 10))
+        (goto-char (point-min))
+        (should (search-forward "message number 85" nil t))
+        (should-not (search-forward "message number 84" nil t))
+        ;; Undrawn messages are not lost: the shown list has them all.
+        (should (= (length (opencode-chat--shown-messages)) 95))
+        ;; An event for an old, undrawn message waits for its batch.
+        (opencode-chat--on-event conn "message.updated"
+                                 '(:info (:id "msg_00003" :sessionID "ses_x" :role "assistant")))
+        (should (= (hash-table-count opencode-chat--messages) 10))
+        (let ((deadline (+ (float-time) 10)))
+          (while (and (not (opencode-chat-loaded-p)) (< (float-time) deadline))
+            (accept-process-output nil 0.02)))
+        (should (opencode-chat-loaded-p))
+        (should (equal (buffer-string) whole))
+        ;; Every marker is where its message is.
+        (maphash (lambda (id e)
+                   (should (equal (get-text-property (plist-get e :beg) 'opencode-message) id)))
+                 opencode-chat--messages)
+        ;; A new message still goes at the end.
+        (opencode-chat--on-event conn "message.updated"
+                                 '(:info (:id "msg_99999" :sessionID "ses_x" :role "user")))
+        (should (= (hash-table-count opencode-chat--messages) 96))
+        (let ((last (plist-get (gethash "msg_99999" opencode-chat--messages) :beg)))
+          (maphash (lambda (_ e) (should (<= (plist-get e :beg) last)))
+                   opencode-chat--messages))))))
+
 (ert-deftest opencode-chat/parts-removed-and-unknown ()
   "Removed parts and messages vanish; unknown part types show their fields."
   (opencode-test-with-chat "ses_x"

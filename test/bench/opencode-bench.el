@@ -1,0 +1,638 @@
+;;; opencode-bench.el --- `make bench': the module against plain Elisp  -*- lexical-binding: t; -*-
+
+;; Copyright (C) 2026 The opencode.el authors
+;; SPDX-License-Identifier: GPL-3.0-or-later
+
+;;; Commentary:
+
+;; Run by `make bench' (never by `make test'):
+;;
+;;   emacs -Q --batch -L lisp -L test -l test/bench/opencode-bench.el \
+;;         -f opencode-bench-main
+;;
+;; Every figure is measured twice in the same run: through the C module,
+;; and through a plain-Elisp baseline built the way Emacs LLM clients
+;; commonly stream: a `curl -N' subprocess, a process filter that splits
+;; the text at blank lines, and `json-parse-string'.  Both feed the same
+;; renderer (the package's event hooks), so the difference is the
+;; transport, the parsing and the delta merging.  The C-only ceiling is
+;; build/bench-ingest: the module's pipeline without Emacs.
+;;
+;; The data are generated here (OpenCode-shaped, like the recorded
+;; fixtures) into build/bench/ and served by build/bench-server on
+;; 127.0.0.1.  The table goes to stdout and build/bench/results.md.
+
+;;; Code:
+
+(require 'cl-lib)
+(require 'opencode)
+(require 'opencode-chat)
+(require 'opencode-sessions)
+
+(defvar opencode-bench-root
+  (file-name-directory (directory-file-name
+                        (file-name-directory
+                         (directory-file-name
+                          (file-name-directory (or load-file-name buffer-file-name))))))
+  "The repository's root directory.")
+
+(defvar opencode-bench-dir (expand-file-name "build/bench/" opencode-bench-root)
+  "Where generated data and results go.")
+
+(defvar opencode-bench-events 100000
+  "How many `message.part.delta' events the ingest stream has.")
+
+(defvar opencode-bench-sessions 4
+  "How many sessions stream side by side.")
+
+(defvar opencode-bench-rate 2000
+  "Events per second of the responsiveness stream.")
+
+(defvar opencode-bench-rate-seconds 8
+  "How long the responsiveness stream lasts.")
+
+(defvar opencode-bench-messages 2000
+  "How many messages the large session has.")
+
+(defvar opencode-bench-list-sizes '(1000 10000)
+  "Session list sizes measured.")
+
+(defvar opencode-bench--results nil
+  "Rows of the results table, newest first: (WHAT MODULE BASELINE NOTE).")
+
+;;;; Utilities
+
+(defun opencode-bench--file (name)
+  "Return NAME under `opencode-bench-dir'."
+  (expand-file-name name opencode-bench-dir))
+
+(defun opencode-bench--say (fmt &rest args)
+  "Print FMT with ARGS on stderr, as progress."
+  (princ (concat (apply #'format fmt args) "\n") #'external-debugging-output))
+
+(defun opencode-bench--row (what module baseline &optional note)
+  "Record a result row WHAT with MODULE and BASELINE figures and a NOTE."
+  (push (list what module baseline (or note "")) opencode-bench--results)
+  (opencode-bench--say "  %-52s %16s %16s  %s" what module baseline (or note "")))
+
+(defun opencode-bench--heap-bytes ()
+  "Return the bytes of the Lisp heap in use, after a collection."
+  (cl-loop for entry in (garbage-collect)
+           when (and (consp entry) (numberp (nth 1 entry)) (numberp (nth 2 entry)))
+           sum (* (nth 1 entry) (nth 2 entry))))
+
+(defmacro opencode-bench--time (&rest body)
+  "Run BODY; return the seconds it took."
+  (declare (indent 0))
+  (let ((t0 (make-symbol "t0")))
+    `(let ((,t0 (float-time)))
+       ,@body
+       (- (float-time) ,t0))))
+
+(defun opencode-bench--wait (pred &optional limit)
+  "Let Emacs run until PRED returns non-nil; fail after LIMIT seconds."
+  (let ((deadline (+ (float-time) (or limit 300))))
+    (while (not (funcall pred))
+      (when (> (float-time) deadline) (error "Benchmark step timed out"))
+      (accept-process-output nil 0.002))))
+
+;;;; Generated data
+
+(defvar opencode-bench--words
+  ["the " "module " "parses " "events " "in " "a " "worker " "thread; " "Emacs "
+   "renders " "**bold** " "`code` " "and " "plain " "text, " "with " "some "
+   "longer-words-here " "deltas\n" "\n- item " "of " "OpenCode. "]
+  "Words the generated replies are made of.")
+
+(defun opencode-bench--id (prefix n)
+  "Return an id with PREFIX whose order follows N."
+  (format "%s_%012d" prefix n))
+
+(defun opencode-bench--session-events (sid deltas seed)
+  "Return the events of session SID with DELTAS deltas, as a list.
+SEED varies the words.  Each turn: a user message, an assistant
+message with reasoning, text streamed in deltas, a tool part; the text
+part's final update carries the whole text, as the server's does."
+  (let ((events nil) (made 0) (turn 0) (w seed))
+    (cl-flet ((ev (type props) (push (cons type props) events)))
+      (while (< made deltas)
+        (cl-incf turn)
+        (let* ((umid (opencode-bench--id (format "msg_%s_u" sid) turn))
+               (amid (opencode-bench--id (format "msg_%s_a" sid) turn))
+               (tpid (opencode-bench--id (format "prt_%s_t" sid) turn))
+               (n (min 400 (- deltas made)))
+               (text ""))
+          (ev "session.status" `(:sessionID ,sid :status (:type "busy")))
+          (ev "message.updated" `(:sessionID ,sid :info (:id ,umid :sessionID ,sid :role "user"
+                                                        :time (:created ,(* 1000 turn)))))
+          (ev "message.part.updated"
+              `(:sessionID ,sid :part (:id ,(opencode-bench--id (format "prt_%s_u" sid) turn)
+                                       :sessionID ,sid :messageID ,umid :type "text"
+                                       :text ,(format "Question %d" turn))))
+          (ev "message.updated" `(:sessionID ,sid :info (:id ,amid :sessionID ,sid
+                                                        :role "assistant" :modelID "mock-1"
+                                                        :providerID "mock"
+                                                        :time (:created ,(* 1000 turn)))))
+          (ev "message.part.updated"
+              `(:sessionID ,sid :part (:id ,tpid :sessionID ,sid :messageID ,amid
+                                       :type "text" :text "")))
+          (dotimes (_ n)
+            (let ((d (aref opencode-bench--words (% (cl-incf w 7) (length opencode-bench--words)))))
+              (setq text (concat text d))
+              (ev "message.part.delta" `(:sessionID ,sid :messageID ,amid :partID ,tpid
+                                         :field "text" :delta ,d))))
+          (cl-incf made n)
+          (ev "message.part.updated"
+              `(:sessionID ,sid :part (:id ,tpid :sessionID ,sid :messageID ,amid
+                                       :type "text" :text ,text)))
+          (ev "message.part.updated"
+              `(:sessionID ,sid :part (:id ,(opencode-bench--id (format "prt_%s_x" sid) turn)
+                                       :sessionID ,sid :messageID ,amid :type "tool"
+                                       :tool "bash" :callID ,(format "call_%d" turn)
+                                       :state (:status "completed" :input (:command "ls")
+                                               :title "ls" :output ,(make-string 2000 ?x)
+                                               :metadata (:exit 0)
+                                               :time (:start 1 :end 2)))))
+          (ev "session.status" `(:sessionID ,sid :status (:type "idle"))))))
+    (nreverse events)))
+
+(defun opencode-bench--write-stream (file deltas)
+  "Write FILE: `opencode-bench-sessions' sessions' events interleaved.
+DELTAS deltas in all, then a `bench.done' event; return the event count."
+  (let* ((per (/ deltas opencode-bench-sessions))
+         (queues (cl-loop for i from 1 to opencode-bench-sessions
+                          collect (opencode-bench--session-events
+                                   (format "ses_bench_%d" i) per i)))
+         (count 0) (n 0))
+    (with-temp-file file
+      (set-buffer-multibyte nil)
+      (while (cl-some #'identity queues)
+        (setq queues
+              (cl-loop for q in queues
+                       when q do (let ((e (car q)))
+                                   (cl-incf n)
+                                   (insert "data: "
+                                           (encode-coding-string
+                                            (json-serialize
+                                             (list :id (opencode-bench--id "evt" n)
+                                                   :type (car e) :properties (cdr e)))
+                                            'utf-8)
+                                           "\n\n")
+                                   (cl-incf count))
+                       and collect (cdr q))))
+      (insert "data: {\"type\":\"bench.done\",\"properties\":{}}\n\n"))
+    (1+ count)))
+
+(defun opencode-bench--message (n)
+  "Return stored message N of the large session, with its parts."
+  (let* ((sid "ses_open")
+         (mid (opencode-bench--id "msg" n))
+         (pid (lambda (k) (format "prt_%012d_%d" n k))))
+    (if (cl-evenp n)
+        `(:info (:id ,mid :sessionID ,sid :role "user" :time (:created ,n))
+          :parts [(:id ,(funcall pid 0) :sessionID ,sid :messageID ,mid :type "text"
+                       :text ,(format "Question %d: what does this do?" n))])
+      `(:info (:id ,mid :sessionID ,sid :role "assistant" :modelID "mock-1"
+               :providerID "mock" :time (:created ,n :completed ,(1+ n))
+               :cost 0.001 :tokens (:input 1000 :output 200 :reasoning 0
+                                    :cache (:read 0 :write 0)))
+        :parts [(:id ,(funcall pid 0) :sessionID ,sid :messageID ,mid :type "step-start")
+                (:id ,(funcall pid 1) :sessionID ,sid :messageID ,mid :type "reasoning"
+                     :text "Let me look at the files first, then answer.")
+                (:id ,(funcall pid 2) :sessionID ,sid :messageID ,mid :type "text"
+                     :text ,(concat "It runs **the** tests:\n\n```sh\nmake test\n```\n\n"
+                                    (apply #'concat (make-list 8 "More `words` here. "))))
+                (:id ,(funcall pid 3) :sessionID ,sid :messageID ,mid :type "tool"
+                     :tool "bash" :callID ,(format "call_%d" n)
+                     :state (:status "completed" :input (:command "make test")
+                             :title "make test" :metadata (:exit 0)
+                             :output ,(apply #'concat
+                                             (make-list 128 (concat (make-string 79 ?.) "\n")))
+                             :time (:start 1 :end 2)))
+                (:id ,(funcall pid 4) :sessionID ,sid :messageID ,mid :type "step-finish"
+                     :reason "stop" :cost 0.001
+                     :tokens (:input 1000 :output 200 :reasoning 0
+                              :cache (:read 0 :write 0)))]))))
+
+(defun opencode-bench--write-json (file value)
+  "Write VALUE as JSON to FILE."
+  (with-temp-file file
+    (set-buffer-multibyte nil)
+    (insert (encode-coding-string (json-serialize value) 'utf-8))))
+
+(defun opencode-bench--write-session-pages ()
+  "Write the large session's message pages; return bench-server routes."
+  (let* ((limit opencode-chat-message-limit)
+         (all (cl-loop for n below opencode-bench-messages
+                       collect (opencode-bench--message n)))
+         (pages (cl-loop with rest = (reverse all)
+                         while rest
+                         collect (reverse (cl-subseq rest 0 (min limit (length rest))))
+                         do (setq rest (nthcdr limit rest))))
+         (routes nil))
+    (opencode-bench--write-json (opencode-bench--file "messages-all.json") (vconcat all))
+    (cl-loop for page in pages
+             for i from 0
+             for file = (opencode-bench--file (format "messages-%d.json" i))
+             for next = (and (< (1+ i) (length pages)) (format "c%d" (1+ i)))
+             do (opencode-bench--write-json file (vconcat page))
+             (push (concat "/session/ses_open/message?limit=" (number-to-string limit)
+                           (if (> i 0) (format "&before=c%d" i) "")
+                           "=" file (if next (concat "=" next) ""))
+                   routes))
+    (push (concat "/session/ses_open/message?all=1=" (opencode-bench--file "messages-all.json"))
+          routes)
+    routes))
+
+(defun opencode-bench--write-sessions (n)
+  "Write a list of N sessions; return its file."
+  (let ((file (opencode-bench--file (format "sessions-%d.json" n))))
+    (opencode-bench--write-json
+     file
+     (vconcat
+      (cl-loop for i from n downto 1
+               collect `(:id ,(opencode-bench--id "ses" i) :slug ,(format "slug-%d" i)
+                             :projectID "prj" :directory ,opencode-bench-dir
+                             :title ,(format "Session number %d" i) :version "1.18.33"
+                             :time (:created ,(* 1000 i) :updated ,(* 1000 i))))))
+    file))
+
+;;;; The bench server
+
+(defun opencode-bench--quiet-stream ()
+  "Return a stream file with no events, for the benchmarks of requests."
+  (let ((file (opencode-bench--file "quiet.sse")))
+    (with-temp-file file (insert ": nothing to see\n\n"))
+    file))
+
+(defun opencode-bench--start-server (stream rate &rest routes)
+  "Start bench-server on STREAM at RATE with ROUTES; return (PROCESS . URL)."
+  (let* ((out (generate-new-buffer " *bench-server*"))
+         (proc (make-process
+                :name "bench-server" :buffer out :noquery t
+                :command (append (list (expand-file-name "build/bench-server" opencode-bench-root)
+                                       stream (number-to-string rate))
+                                 routes)
+                :connection-type 'pipe)))
+    (opencode-bench--wait (lambda () (with-current-buffer out
+                                       (string-match-p "\n" (buffer-string))))
+                          10)
+    (cons proc (format "http://127.0.0.1:%d"
+                       (string-to-number (with-current-buffer out (buffer-string)))))))
+
+(defun opencode-bench--stop-server (server)
+  "Stop SERVER, a (PROCESS . URL) pair."
+  (let ((buf (process-buffer (car server))))
+    (delete-process (car server))
+    (kill-buffer buf)))
+
+;;;; The two transports
+
+(defvar opencode-bench--done nil
+  "Set when the `bench.done' event arrives.")
+
+(defun opencode-bench--watch-done (_conn type _props)
+  "Note the end of the benchmark stream (event TYPE)."
+  (when (equal type "bench.done") (setq opencode-bench--done (float-time))))
+
+(defun opencode-bench--module-stream (url)
+  "Open a module connection streaming from URL; return it."
+  (let ((conn (opencode-connection-open url opencode-bench-dir)))
+    conn))
+
+(defun opencode-bench--baseline-stream (url)
+  "Stream URL's events the plain-Elisp way; return (CONN . PROCESS).
+A `curl -N' subprocess; its filter appends to a buffer, cuts events at
+blank lines, parses each `data:' with `json-parse-string' and runs the
+same hooks the module's events run."
+  (let* ((conn (opencode-connection--make :url url :directory opencode-bench-dir))
+         (work (generate-new-buffer " *bench-baseline*"))
+         (proc
+          (make-process
+           :name "bench-curl" :noquery t :connection-type 'pipe
+           :coding 'utf-8-unix
+           :command (list "curl" "-sN" (concat url "/event"))
+           :filter
+           (lambda (_p chunk)
+             (with-current-buffer work
+               (goto-char (point-max))
+               (insert chunk)
+               (goto-char (point-min))
+               (let ((start (point-min)))
+                 (while (search-forward "\n\n" nil t)
+                   (let ((data (mapconcat
+                                (lambda (line) (substring line 6))
+                                (cl-remove-if-not
+                                 (lambda (line) (string-prefix-p "data: " line))
+                                 (split-string (buffer-substring-no-properties start (point))
+                                               "\n"))
+                                "\n")))
+                     (setq start (point))
+                     (condition-case nil
+                         (let ((event (json-parse-string data :object-type 'plist
+                                                         :null-object :null
+                                                         :false-object :false)))
+                           (run-hook-with-args 'opencode-event-functions conn
+                                               (plist-get event :type)
+                                               (plist-get event :properties)))
+                       (json-parse-error nil))))
+                 (delete-region (point-min) start)))))))
+    (set-process-sentinel proc #'ignore)
+    (cons conn proc)))
+
+(defun opencode-bench--open-chats (conn)
+  "Open the benchmark sessions' chat buffers on CONN; return them."
+  (cl-loop for i from 1 to opencode-bench-sessions
+           collect (with-current-buffer (generate-new-buffer (format " *bench-chat-%d*" i))
+                     (opencode-chat-mode)
+                     (opencode-chat--attach conn (list :id (format "ses_bench_%d" i)
+                                                       :title "bench"))
+                     (current-buffer))))
+
+(defun opencode-bench--chat-text (buffers)
+  "Return the text of BUFFERS, joined."
+  (mapconcat (lambda (b) (with-current-buffer b (buffer-substring-no-properties
+                                                 (point-min) (point-max))))
+             buffers "\f"))
+
+(defun opencode-bench--kill (buffers)
+  "Kill BUFFERS."
+  (mapc #'kill-buffer buffers))
+
+(defun opencode-bench--run-stream (kind url &optional probe)
+  "Stream URL through KIND (`module' or `baseline') into chat buffers.
+With PROBE, a 10 ms timer measures the main loop's longest stall.
+Return (SECONDS MAX-STALL-SECONDS TEXT STATS)."
+  (let* ((opencode-connection-state-functions nil)
+         (opencode-event-functions (append opencode-event-functions
+                                           (list #'opencode-bench--watch-done)))
+         (opencode-notify nil)
+         (opencode-bench--done nil)
+         (last nil) (stall 0.0) (timer nil)
+         (t0 (float-time))
+         (conn nil) (proc nil) (chats nil))
+    (garbage-collect)
+    (when probe
+      (setq last (float-time)
+            timer (run-with-timer 0.01 0.01
+                                  (lambda ()
+                                    (let ((now (float-time)))
+                                      (setq stall (max stall (- now last))
+                                            last now))))))
+    (setq t0 (float-time))
+    (pcase kind
+      ('module (setq conn (opencode-bench--module-stream url)))
+      ('baseline (pcase-let ((`(,c . ,p) (opencode-bench--baseline-stream url)))
+                   (setq conn c proc p))))
+    (setq chats (opencode-bench--open-chats conn))
+    (unwind-protect
+        (progn
+          (opencode-bench--wait (lambda () opencode-bench--done))
+          ;; Let the deferred fontification run too.
+          (let ((t1 (float-time)))
+            (while (< (float-time) (+ t1 (* 2 opencode-chat-fontify-delay)))
+              (accept-process-output nil 0.01)))
+          (list (- opencode-bench--done t0)
+                (and probe (- stall 0.01))
+                (opencode-bench--chat-text chats)
+                (and (eq kind 'module)
+                     (opencode--module-stats (opencode-connection-handle conn)))))
+      (when timer (cancel-timer timer))
+      (if (eq kind 'module) (opencode-connection-close conn) (delete-process proc))
+      (opencode-bench--kill chats))))
+
+;;;; The benchmarks
+
+(defun opencode-bench-ingest ()
+  "Events per second from a replayed stream, module, baseline and C only."
+  (let* ((stream (opencode-bench--file "ingest.sse"))
+         (count (progn (opencode-bench--say "generating %d deltas…" opencode-bench-events)
+                       (opencode-bench--write-stream stream opencode-bench-events)))
+         (server (opencode-bench--start-server stream 0)))
+    (unwind-protect
+        (let* ((c-out (with-output-to-string
+                        (call-process (expand-file-name "build/bench-ingest" opencode-bench-root)
+                                      nil standard-output nil (cdr server))))
+               (c-secs (string-to-number c-out))
+               (m (opencode-bench--run-stream 'module (cdr server)))
+               (b (opencode-bench--run-stream 'baseline (cdr server)))
+               (rate (lambda (secs) (format "%.0f ev/s" (/ count secs)))))
+          (opencode-bench--row (format "1. ingest %d events, %d sessions, into chats"
+                                       count opencode-bench-sessions)
+                               (funcall rate (nth 0 m)) (funcall rate (nth 0 b))
+                               (format "%.1fx the baseline; same text: %s"
+                                       (/ (nth 0 b) (nth 0 m))
+                                       (if (equal (nth 2 m) (nth 2 b)) "yes" "NO")))
+          (opencode-bench--row "   C-only ceiling (curl+parse+queue, no Emacs)"
+                               (funcall rate c-secs) "-"
+                               (format "module at %.2fx of the ceiling's time; %s"
+                                       (/ (nth 0 m) c-secs)
+                                       (let ((st (nth 3 m)))
+                                         (format "%s deltas merged" (plist-get st :merged)))))
+          (unless (equal (nth 2 m) (nth 2 b))
+            (error "The module's and the baseline's chats differ")))
+      (opencode-bench--stop-server server))))
+
+(defun opencode-bench-responsiveness ()
+  "The longest main-loop stall while streaming at `opencode-bench-rate'."
+  (let* ((stream (opencode-bench--file "rate.sse"))
+         (count (opencode-bench--write-stream
+                 stream (round (* opencode-bench-rate opencode-bench-rate-seconds 0.9))))
+         (server (opencode-bench--start-server stream opencode-bench-rate)))
+    (unwind-protect
+        (let ((m (opencode-bench--run-stream 'module (cdr server) t))
+              (b (opencode-bench--run-stream 'baseline (cdr server) t)))
+          (opencode-bench--row
+           (format "2. longest stall, %d ev/s for %.0f s, %d sessions"
+                   opencode-bench-rate (/ count (float opencode-bench-rate))
+                   opencode-bench-sessions)
+           (format "%.1f ms" (* 1000 (nth 1 m))) (format "%.1f ms" (* 1000 (nth 1 b)))
+           "10 ms timer's worst lateness"))
+      (opencode-bench--stop-server server))))
+
+(defun opencode-bench--fetch-baseline (url)
+  "GET URL with a curl subprocess and `json-parse-string'; return the value."
+  (let ((done nil) (value nil)
+        (buf (generate-new-buffer " *bench-fetch*")))
+    (make-process :name "bench-fetch" :buffer buf :noquery t :connection-type 'pipe
+                  :coding 'utf-8-unix
+                  :command (list "curl" "-s" url)
+                  :sentinel (lambda (p _e)
+                              (unless (process-live-p p)
+                                (with-current-buffer (process-buffer p)
+                                  (goto-char (point-min))
+                                  (setq value (json-parse-buffer
+                                               :object-type 'plist :null-object :null
+                                               :false-object :false)
+                                        done t)))))
+    (opencode-bench--wait (lambda () done))
+    (kill-buffer buf)
+    value))
+
+(defun opencode-bench--open-one (kind conn url query buf)
+  "Fetch the large session with QUERY through KIND into BUF.
+Return (FIRST-SCREEN FULLY-DRAWN) in seconds."
+  (let* ((t0 (float-time))
+         (page (if (eq kind 'module)
+                   (opencode-request-sync conn "GET" "/session/ses_open/message" :query query)
+                 (opencode-bench--fetch-baseline
+                  (format "%s/session/ses_open/message?%s" url
+                          (opencode--query-string query)))))
+         first)
+    (with-current-buffer buf (opencode-chat--render-all page))
+    (setq first (- (float-time) t0))
+    (opencode-bench--wait (lambda () (with-current-buffer buf (opencode-chat-loaded-p))))
+    (list first (- (float-time) t0))))
+
+(defun opencode-bench-open-session ()
+  "Open a session of `opencode-bench-messages' messages."
+  (let* ((routes (opencode-bench--write-session-pages))
+         (server (apply #'opencode-bench--start-server
+                        (opencode-bench--quiet-stream) 0 routes))
+         (url (cdr server))
+         (opencode-connection-state-functions nil)
+         (limit opencode-chat-message-limit)
+         (conn (opencode-connection-open url opencode-bench-dir))
+         (results nil))
+    (unwind-protect
+        (dolist (kind '(module baseline))
+          (let* ((buf (generate-new-buffer " *bench-open*"))
+                 (heap0 (opencode-bench--heap-bytes))
+                 page all)
+            (with-current-buffer buf
+              (opencode-chat-mode)
+              (opencode-chat--attach conn '(:id "ses_open" :title "open")))
+            (setq page (opencode-bench--open-one kind conn url `(("limit" . ,limit)) buf))
+            (setq all (opencode-bench--open-one kind conn url '(("all" . "1")) buf))
+            (let ((heap (- (opencode-bench--heap-bytes) heap0))
+                  (size (with-current-buffer buf (buffer-size)))
+                  (count (with-current-buffer buf (hash-table-count opencode-chat--messages))))
+              (unless (= count opencode-bench-messages)
+                (error "Loaded %d messages, not %d" count opencode-bench-messages))
+              (push (list kind page all heap size) results))
+            (kill-buffer buf)))
+      (opencode-connection-close conn)
+      (opencode-bench--stop-server server))
+    (let ((m (cdr (assq 'module results))) (b (cdr (assq 'baseline results)))
+          (ms (lambda (s) (format "%.0f ms" (* 1000 s)))))
+      (opencode-bench--row (format "3. open %d-message session: first screen"
+                                   opencode-bench-messages)
+                           (funcall ms (car (nth 0 m))) (funcall ms (car (nth 0 b)))
+                           (format "newest page of %d: fetch, parse, draw newest %d"
+                                   limit opencode-chat-render-batch))
+      (opencode-bench--row (format "   that page fully drawn (%d messages)" limit)
+                           (funcall ms (cadr (nth 0 m))) (funcall ms (cadr (nth 0 b)))
+                           "older batches drawn from a timer")
+      (opencode-bench--row (format "   all %d messages fully drawn" opencode-bench-messages)
+                           (funcall ms (cadr (nth 1 m))) (funcall ms (cadr (nth 1 b)))
+                           (format "first screen of it in %s / %s"
+                                   (funcall ms (car (nth 1 m))) (funcall ms (car (nth 1 b)))))
+      (opencode-bench--row "   memory: Lisp heap growth / buffer text"
+                           (format "%.0f MB / %.0f MB" (/ (nth 2 m) 1e6) (/ (nth 3 m) 1e6))
+                           (format "%.0f MB / %.0f MB" (/ (nth 2 b) 1e6) (/ (nth 3 b) 1e6))
+                           "2,000 messages with 10 KB tool outputs"))))
+
+(defun opencode-bench-session-list ()
+  "Open session lists of `opencode-bench-list-sizes' sessions; update one."
+  (dolist (n opencode-bench-list-sizes)
+    (let* ((file (opencode-bench--write-sessions n))
+           (server (opencode-bench--start-server
+                    (opencode-bench--quiet-stream) 0
+                    (concat "/experimental/session=" file)))
+           (url (cdr server))
+           (opencode-connection-state-functions nil)
+           (opencode-sessions-page-size n)
+           (conn (opencode-connection-open url opencode-bench-dir))
+           (buf (generate-new-buffer " *bench-sessions*"))
+           open-m open-b update naive)
+      (unwind-protect
+          (with-current-buffer buf
+            (opencode-sessions-mode)
+            (opencode-sessions--attach conn)
+            (setq open-m
+                  (opencode-bench--time
+                    (opencode-sessions--load-page buf nil)
+                    (opencode-bench--wait
+                     (lambda () (= (hash-table-count opencode-sessions--sessions) n)))))
+            ;; The baseline: curl + json-parse-string, then the same table.
+            (setq open-b
+                  (opencode-bench--time
+                    (let ((list (opencode-bench--fetch-baseline
+                                 (format "%s/experimental/session?limit=%d" url n))))
+                      (clrhash opencode-sessions--sessions)
+                      (seq-doseq (s list)
+                        (puthash (plist-get s :id) s opencode-sessions--sessions))
+                      (opencode-sessions--redraw))))
+            ;; One status update, in place, averaged over 200 sessions.
+            (let ((ids (cl-loop for i from 1 to 200
+                                collect (opencode-bench--id "ses" (1+ (* (1- i) (/ n 200)))))))
+              (setq update
+                    (/ (opencode-bench--time
+                         (dolist (id ids)
+                           (opencode-sessions--on-event
+                            conn "session.status"
+                            (list :sessionID id :status '(:type "busy")))))
+                       (length ids)))
+              (dolist (id ids)
+                (goto-char (point-min))
+                (unless (opencode-sessions--goto id) (error "Row %s missing" id))
+                (unless (string-match-p "busy\\|[⠁-⣿]"
+                                        (buffer-substring (line-beginning-position)
+                                                          (line-end-position)))
+                  (error "Row %s shows no busy badge" id))))
+            ;; What a list without in-place updates does: redraw it all.
+            (setq naive (opencode-bench--time (opencode-sessions--redraw))))
+        (when opencode-sessions--tick-timer
+          (cancel-timer opencode-sessions--tick-timer)
+          (setq opencode-sessions--tick-timer nil))
+        (kill-buffer buf)
+        (opencode-connection-close conn)
+        (opencode-bench--stop-server server))
+      (opencode-bench--row (format "4. session list of %d: open" n)
+                           (format "%.0f ms" (* 1000 open-m))
+                           (format "%.0f ms" (* 1000 open-b))
+                           "fetch + parse + render")
+      (opencode-bench--row (format "   %d sessions: one status update" n)
+                           (format "%.3f ms" (* 1000 update))
+                           (format "%.1f ms" (* 1000 naive))
+                           "baseline: redraw the whole list"))))
+
+;;;; Main
+
+(defun opencode-bench--machine ()
+  "Return a line describing this machine."
+  (format "%s; %s; %d CPUs; Emacs %s; opencode-module %s"
+          (string-trim (shell-command-to-string
+                        "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"))
+          (string-trim (shell-command-to-string "uname -sr"))
+          (string-to-number (shell-command-to-string "nproc"))
+          emacs-version (opencode--module-version)))
+
+(defun opencode-bench--table ()
+  "Return the results as a Markdown table."
+  (concat "| What | Module | Plain-Elisp baseline | Note |\n"
+          "|---|---:|---:|---|\n"
+          (mapconcat (lambda (r) (apply #'format "| %s | %s | %s | %s |" r))
+                     (reverse opencode-bench--results) "\n")
+          "\n"))
+
+(defun opencode-bench-main ()
+  "Run every benchmark and print the table."
+  (make-directory opencode-bench-dir t)
+  (opencode-module-ensure)
+  (setq opencode-bench--results nil
+        opencode-notify nil)
+  (progn
+    (opencode-bench--say "%s" (opencode-bench--machine))
+    (opencode-bench-ingest)
+    (opencode-bench-responsiveness)
+    (opencode-bench-open-session)
+    (opencode-bench-session-list))
+  (let ((out (concat "Machine: " (opencode-bench--machine) "\n"
+                     (format-time-string "Run: %F %T %Z\n\n")
+                     (opencode-bench--table))))
+    (with-temp-file (opencode-bench--file "results.md") (insert out))
+    (princ out)))
+
+(provide 'opencode-bench)
+;;; opencode-bench.el ends here
