@@ -111,7 +111,7 @@ Set to nil to create plain sessions."
 nil when every session is loaded.")
 
 (defvar-local opencode-sessions--rows nil
-  "Hash table: session id -> marker at the start of its row.
+  "Hash table: session id -> position of the start of its row.
 Rebuilt at each full redraw, so one row is found without a scan.")
 
 (defvar-local opencode-sessions--generation 0
@@ -307,7 +307,9 @@ HAS-CHILDREN is non-nil when S has child sessions."
         (apply #'vector (mapcar #'opencode-sessions--column-spec opencode-sessions-columns)))
   (tabulated-list-init-header)
   (setq tabulated-list-entries (opencode-sessions--entries))
-  (tabulated-list-print t)
+  ;; Collect once after the table, not every `gc-cons-threshold' bytes.
+  (let ((gc-cons-threshold (max gc-cons-threshold (* 64 1024 1024))))
+    (tabulated-list-print t))
   (opencode-sessions--index-rows)
   (opencode-sessions--update-ticker)
   (force-mode-line-update t))
@@ -324,28 +326,35 @@ HAS-CHILDREN is non-nil when S has child sessions."
                                   (opencode-sessions--redraw)))))))))
 
 (defun opencode-sessions--index-rows ()
-  "Index the rows of the buffer by session id (see `opencode-sessions--rows')."
-  (when opencode-sessions--rows
-    (maphash (lambda (_ m) (set-marker m nil)) opencode-sessions--rows))
+  "Index the rows of the buffer by session id (see `opencode-sessions--rows').
+Positions, not markers: ten thousand markers would slow every change
+to the buffer, and a stale position is caught by `opencode-sessions--goto'."
   (setq opencode-sessions--rows
         (make-hash-table :test 'equal :size (max 16 (length tabulated-list-entries))))
   (save-excursion
     (goto-char (point-min))
     (while (not (eobp))
       (let ((id (tabulated-list-get-id)))
-        (when id (puthash id (point-marker) opencode-sessions--rows)))
+        (when id (puthash id (point) opencode-sessions--rows)))
       (forward-line 1))))
+
+(defun opencode-sessions--row-at-p (pos id)
+  "Return the start of the line at POS if it is the row of session ID."
+  (and pos (<= (point-min) pos (point-max))
+       (save-excursion
+         (goto-char pos)
+         (forward-line 0)
+         (and (equal (tabulated-list-get-id) id) (point)))))
 
 (defun opencode-sessions--goto (id)
   "Move point to the row of session ID; return non-nil if found."
-  (let ((m (and opencode-sessions--rows (gethash id opencode-sessions--rows))))
-    (if (and m (marker-position m)
-             (equal (get-text-property m 'tabulated-list-id) id))
-        (goto-char m)
+  (let ((pos (opencode-sessions--row-at-p
+              (and opencode-sessions--rows (gethash id opencode-sessions--rows)) id)))
+    (unless pos
       ;; The rows moved (a sort, say): index them again, then look.
       (opencode-sessions--index-rows)
-      (let ((m (gethash id opencode-sessions--rows)))
-        (when m (goto-char m))))))
+      (setq pos (opencode-sessions--row-at-p (gethash id opencode-sessions--rows) id)))
+    (when pos (goto-char pos))))
 
 (defun opencode-sessions--update-status-cell (id)
   "Redraw the status badge of session ID's row in place."

@@ -1,10 +1,14 @@
-/* bench-ingest.c --- the C-only ingest ceiling for `make bench'  -*- c -*- */
-/* The module's own pipeline without Emacs: an oc_conn streams from the
-   bench server (curl, SSE framing, json-c parse, routing, delta merge,
-   queue, wake-up pipe), and this thread drains the queue as Emacs
-   would, until the event of type `bench.done'.
+/* bench-ingest.c --- the C-only ingest rates for `make bench'  -*- c -*- */
+/* The module's own pipeline without Emacs, two ways:
 
-   Usage: bench-ingest URL
+   bench-ingest FILE   the ceiling: the stream read from memory through
+                       the SSE parser, json-c, routing and the merging
+                       queue, drained every 16 KiB as a reader would;
+   bench-ingest URL    an oc_conn streams from the bench server (curl,
+                       SSE, json-c, routing, merging, queue, wake-up
+                       pipe) and this thread drains the queue as Emacs
+                       would, until the event of type `bench.done'.
+
    Prints: seconds items merged  */
 
 #define _GNU_SOURCE
@@ -15,6 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 #include "oc-conn.h"
+#include "oc-event.h"
+#include "oc-sse.h"
 
 static double
 now (void)
@@ -24,14 +30,78 @@ now (void)
   return t.tv_sec + t.tv_nsec / 1e9;
 }
 
+static void
+on_event (void *ud, const char *type, const char *data, size_t len,
+          const char *id)
+{
+  (void) type;
+  (void) id;
+  oc_event_route (ud, data, len);
+}
+
+static void
+on_oversize (void *ud, size_t bytes)
+{
+  oc_queue_warn (ud, "event over the limit (%zu bytes)", bytes);
+}
+
+static void
+on_retry (void *ud, long ms)
+{
+  (void) ud;
+  (void) ms;
+}
+
+static int
+from_memory (const char *file)
+{
+  FILE *f = fopen (file, "rb");
+  if (!f)
+    {
+      perror (file);
+      return 2;
+    }
+  fseek (f, 0, SEEK_END);
+  long size = ftell (f);
+  fseek (f, 0, SEEK_SET);
+  char *text = malloc ((size_t) size);
+  if (!text || fread (text, 1, (size_t) size, f) != (size_t) size)
+    return 2;
+  fclose (f);
+
+  oc_queue q;
+  oc_queue_init (&q, -1);
+  oc_sse p;
+  oc_sse_handler h = { on_event, on_oversize, on_retry };
+  oc_sse_init (&p, &h, &q, 16 << 20);
+  unsigned long items = 0;
+  double t0 = now ();
+  for (long off = 0; off < size; off += 16384)
+    {
+      oc_sse_feed (&p, text + off, (size_t) (size - off < 16384 ? size - off : 16384));
+      oc_item *list = oc_queue_drain (&q);
+      for (oc_item *it = list; it; it = it->next)
+        items++;
+      oc_item_free_list (list);
+    }
+  double t = now () - t0;
+  printf ("%.6f %lu %lu\n", t, items, q.merged);
+  oc_sse_free (&p);
+  oc_queue_destroy (&q);
+  free (text);
+  return 0;
+}
+
 int
 main (int argc, char **argv)
 {
   if (argc != 2)
     {
-      fprintf (stderr, "usage: %s URL\n", argv[0]);
+      fprintf (stderr, "usage: %s FILE|URL\n", argv[0]);
       return 2;
     }
+  if (strncmp (argv[1], "http://", 7) != 0)
+    return from_memory (argv[1]);
   int fds[2];
   if (pipe (fds) < 0 || !oc_conn_global_init ())
     return 2;
