@@ -27,7 +27,7 @@ BUILD    = build
 SAN      = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 C_TESTS  = sse queue event conn
 
-.PHONY: all module test test-c test-ert lint clean deps run demo bench
+.PHONY: all module test test-c test-ert lint clean deps run demo bench fuzz
 
 all: module
 module: $(MODULE)
@@ -49,6 +49,15 @@ $(BUILD)/test-%-plain: test/c/test-%.c test/c/oc-test.h $(CORE_SRC) $(HEADERS) |
 
 test-c: $(foreach t,$(C_TESTS),$(BUILD)/test-$(t)-asan) $(BUILD)/test-conn-tsan $(BUILD)/test-queue-tsan $(BUILD)/test-conn-plain
 	bash test/run-c-tests.sh $(BUILD) "$(C_TESTS)"
+
+# libFuzzer (clang) on the SSE parser + event routing, for FUZZ_SECONDS.
+FUZZ_SECONDS ?= 60
+$(BUILD)/fuzz-stream: test/fuzz/fuzz-stream.c module/oc-sse.c module/oc-queue.c module/oc-event.c $(HEADERS) | $(BUILD)
+	$(CLANG) -std=gnu11 -Wall -Wextra -Werror -O1 -g -fsanitize=fuzzer,address,undefined \
+	  -fno-sanitize-recover=all -Imodule $(PKG_CFLAGS) -o $@ $< \
+	  module/oc-sse.c module/oc-queue.c module/oc-event.c $(PKG_LIBS)
+fuzz: $(BUILD)/fuzz-stream
+	bash test/fuzz/run-fuzz.sh $(BUILD) $(FUZZ_SECONDS)
 
 test-ert: $(MODULE)
 	$(EMACS) -Q --batch --module-assertions -L lisp -L test -l test/opencode-test-run.el

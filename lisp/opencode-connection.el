@@ -284,11 +284,23 @@ regard to case."
     (format "HTTP %d%s" status
             (if (and msg (not (string-empty-p msg))) (concat ": " msg) ""))))
 
+(defun opencode-error-text (err)
+  "Return a one-line description of ERR, an error object.
+For the package's own errors that is their message, which names the
+request (\"GET /session: HTTP 500: …\"); else `error-message-string'."
+  (if (and (consp err) (stringp (cadr err))
+           (get (car err) 'error-conditions)
+           (memq 'opencode-error (get (car err) 'error-conditions)))
+      (cadr err)
+    (error-message-string err)))
+
 (defun opencode--default-errback (method path)
   "Return an error handler that reports a failure of METHOD on PATH."
   (lambda (err)
-    (message "OpenCode: %s %s failed: %s" method path
-             (error-message-string err))))
+    (let ((text (opencode-error-text err)))
+      (message "OpenCode: %s" (if (string-match-p (regexp-quote path) text)
+                                  text
+                                (format "%s %s: %s" method path text))))))
 
 (defun opencode-connection--complete (conn id status data raw)
   "Deliver response ID of CONN: STATUS with parsed DATA or RAW body."

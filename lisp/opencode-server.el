@@ -50,10 +50,20 @@ install in .deps/ (made by `make deps')."
   :type 'number
   :group 'opencode)
 
+(defcustom opencode-server-restart-limit 3
+  "How many times a crashed local server is restarted in a row.
+The count starts again once a restarted server has run for a minute.
+0 turns automatic restarts off."
+  :type 'integer
+  :group 'opencode)
+
 (cl-defstruct (opencode-server (:constructor opencode-server--make)
                                (:copier nil))
-  "A local `opencode serve' process started by this Emacs."
-  process url user password directory)
+  "A local `opencode serve' process started by this Emacs.
+It keeps its URL, port and password across restarts, so connections
+to it simply reconnect."
+  process url user password directory
+  (restarts 0) (started 0.0) (stopping nil))
 
 (defvar opencode-server--local nil
   "The local server started by this Emacs, or nil.")
@@ -83,56 +93,117 @@ install in .deps/ (made by `make deps')."
                    (apply #'unibyte-string (cl-loop repeat 16 collect (random 256)))))))
     (mapconcat (lambda (b) (format "%02x" b)) bytes "")))
 
-(defun opencode-server-start (&optional directory)
-  "Start a local OpenCode server in DIRECTORY and return it.
-Wait until it listens; \\[keyboard-quit] or a timeout stops it."
+(defun opencode-server--listening-url (buf)
+  "Return the URL the server writing into BUF said it listens on, or nil."
+  (with-current-buffer buf
+    (save-excursion
+      (goto-char (point-min))
+      (and (re-search-forward "listening on \\(https?://[^ \t\n]+\\)" nil t)
+           (match-string 1)))))
+
+(defun opencode-server--spawn (server port)
+  "Run `opencode serve' for SERVER on PORT (0: any); return the process.
+The process's sentinel restarts SERVER if it dies unasked."
   (let* ((program (opencode-server-find-program))
-         (default-directory (file-name-as-directory
-                             (expand-file-name (or directory default-directory))))
-         (password (opencode-server--random-password))
-         (process-environment (cons (concat "OPENCODE_SERVER_PASSWORD=" password)
+         (default-directory (opencode-server-directory server))
+         (process-environment (cons (concat "OPENCODE_SERVER_PASSWORD="
+                                            (opencode-server-password server))
                                     process-environment))
          (buf (generate-new-buffer " *opencode-server*"))
          (proc (make-process
                 :name "opencode-server"
                 :buffer buf
                 :command (append (list program "serve" "--hostname" "127.0.0.1"
-                                       "--port" "0")
+                                       "--port" (number-to-string port))
                                  opencode-server-arguments)
                 :connection-type 'pipe
                 :noquery t
-                :stderr buf))
-         (url nil)
+                :stderr buf
+                :sentinel (lambda (proc _event)
+                            (opencode-server--sentinel server proc)))))
+    (setf (opencode-server-process server) proc
+          (opencode-server-started server) (float-time))
+    proc))
+
+(defun opencode-server-start (&optional directory)
+  "Start a local OpenCode server in DIRECTORY and return it.
+Wait until it listens; \\[keyboard-quit] or a timeout stops it."
+  (let* ((server (opencode-server--make
+                  :user "opencode" :password (opencode-server--random-password)
+                  :directory (file-name-as-directory
+                              (expand-file-name (or directory default-directory)))))
+         (proc (opencode-server--spawn server 0))
+         (buf (process-buffer proc))
          (deadline (+ (float-time) opencode-server-start-timeout))
+         (url nil)
          (ok nil))
     (unwind-protect
         (progn
           (while (and (not url) (process-live-p proc) (< (float-time) deadline))
             (accept-process-output proc 0.1)
-            (with-current-buffer buf
-              (save-excursion
-                (goto-char (point-min))
-                (when (re-search-forward
-                       "listening on \\(https?://[^ \t\n]+\\)" nil t)
-                  (setq url (match-string 1))))))
+            (setq url (opencode-server--listening-url buf)))
           (unless url
             (signal 'opencode-server-error
                     (list (if (process-live-p proc)
                               (format "%s did not start within %ss"
-                                      program opencode-server-start-timeout)
-                            (format "%s exited: %s" program
+                                      (car (process-command proc))
+                                      opencode-server-start-timeout)
+                            (format "%s exited: %s" (car (process-command proc))
                                     (with-current-buffer buf
                                       (string-trim (buffer-string))))))))
           (setq ok t))
       (unless ok
+        (setf (opencode-server-stopping server) t)
         (when (process-live-p proc) (delete-process proc))
         (kill-buffer buf)))
-    (opencode-server--make :process proc :url url :user "opencode"
-                           :password password
-                           :directory default-directory)))
+    (setf (opencode-server-url server) url)
+    server))
+
+(defun opencode-server--port (server)
+  "Return the port SERVER listens on."
+  (url-port (url-generic-parse-url (opencode-server-url server))))
+
+(defun opencode-server--sentinel (server proc)
+  "Restart SERVER when its process PROC died without being asked to.
+Connections to it reconnect by themselves once it listens again."
+  (unless (or (process-live-p proc)
+              (opencode-server-stopping server)
+              (not (eq proc (opencode-server-process server)))
+              (null (opencode-server-url server)))
+    (let ((output (when (buffer-live-p (process-buffer proc))
+                    (with-current-buffer (process-buffer proc)
+                      (prog1 (string-trim (buffer-substring
+                                           (max (point-min) (- (point-max) 300))
+                                           (point-max)))
+                        (kill-buffer)))))
+          (status (process-exit-status proc)))
+      (when (> (- (float-time) (opencode-server-started server)) 60)
+        (setf (opencode-server-restarts server) 0))
+      (opencode--server-log "local server %s exited (%s %s): %s"
+                            (opencode-server-url server) (process-status proc)
+                            status output)
+      (if (>= (opencode-server-restarts server) opencode-server-restart-limit)
+          (message "OpenCode: the local server exited (%s %s) and was restarted %d times; \
+not again (M-x opencode-server-restart)"
+                   (process-status proc) status (opencode-server-restarts server))
+        (cl-incf (opencode-server-restarts server))
+        (message "OpenCode: the local server exited (%s %s); restarting it (%d/%d)"
+                 (process-status proc) status (opencode-server-restarts server)
+                 opencode-server-restart-limit)
+        (condition-case err
+            (opencode-server--spawn server (opencode-server--port server))
+          (error (message "OpenCode: cannot restart the local server: %s"
+                          (error-message-string err))))))))
+
+(defun opencode--server-log (format-string &rest args)
+  "Log FORMAT-STRING with ARGS where the connections log, if loaded."
+  (if (fboundp 'opencode--log)
+      (apply #'opencode--log format-string args)
+    (apply #'message format-string args)))
 
 (defun opencode-server-stop (server)
   "Stop SERVER, a local server started by `opencode-server-start'."
+  (setf (opencode-server-stopping server) t)
   (let ((proc (opencode-server-process server)))
     (when (process-live-p proc)
       (interrupt-process proc)
@@ -145,10 +216,34 @@ Wait until it listens; \\[keyboard-quit] or a timeout stops it."
   (when (eq server opencode-server--local)
     (setq opencode-server--local nil)))
 
+(defun opencode-server-restart ()
+  "Restart the local server on its port; its connections reconnect."
+  (interactive)
+  (let ((server (or opencode-server--local
+                    (user-error "No local server: this Emacs did not start one"))))
+    (setf (opencode-server-stopping server) t)
+    (let ((proc (opencode-server-process server)))
+      (when (process-live-p proc)
+        (interrupt-process proc)
+        (let ((deadline (+ (float-time) 3)))
+          (while (and (process-live-p proc) (< (float-time) deadline))
+            (accept-process-output proc 0.05)))
+        (when (process-live-p proc) (delete-process proc)))
+      (when (buffer-live-p (process-buffer proc))
+        (kill-buffer (process-buffer proc))))
+    (setf (opencode-server-stopping server) nil
+          (opencode-server-restarts server) 0)
+    (opencode-server--spawn server (opencode-server--port server))
+    (message "OpenCode: restarting the local server at %s" (opencode-server-url server))))
+
 (defun opencode-server-local ()
   "Return the local server of this Emacs, starting it if needed."
   (unless (and opencode-server--local
-               (process-live-p (opencode-server-process opencode-server--local)))
+               (not (opencode-server-stopping opencode-server--local))
+               ;; Alive, or dead with a restart still to come.
+               (or (process-live-p (opencode-server-process opencode-server--local))
+                   (< (opencode-server-restarts opencode-server--local)
+                      opencode-server-restart-limit)))
     (setq opencode-server--local (opencode-server-start))
     (add-hook 'kill-emacs-hook #'opencode-server--stop-local))
   opencode-server--local)

@@ -67,6 +67,7 @@ struct oc_conn
   int attempt;
   long retry_hint_ms;
   long long next_connect_ms;
+  long long sse_last_ms;      /* When the stream last gave a byte.  */
   unsigned rng;
 };
 
@@ -175,6 +176,7 @@ oc_sse_write (char *ptr, size_t size, size_t nmemb, void *ud)
   size_t n = size * nmemb;
   if (atomic_load (&c->stop))
     return 0;
+  c->sse_last_ms = oc_now_ms ();
   if (!c->sse_open)
     {
       long code = 0;
@@ -213,10 +215,10 @@ oc_conn_open_stream (oc_conn *c)
   curl_easy_setopt (e, CURLOPT_HTTPHEADER, c->sse_headers);
   curl_easy_setopt (e, CURLOPT_WRITEFUNCTION, oc_sse_write);
   curl_easy_setopt (e, CURLOPT_WRITEDATA, c);
-  /* A stream silent for this long is dead: drop it and reconnect.  */
-  curl_easy_setopt (e, CURLOPT_LOW_SPEED_LIMIT, 1L);
-  curl_easy_setopt (e, CURLOPT_LOW_SPEED_TIME, c->stall_timeout_s);
+  /* A stream silent for stall_timeout_s is dropped by the worker loop
+     (curl's low-speed check averages over seconds and fires late).  */
   curl_easy_setopt (e, CURLOPT_TCP_KEEPALIVE, 1L);
+  c->sse_last_ms = oc_now_ms ();
   c->sse = e;
   c->sse_open = false;
   c->sse_status = 0;
@@ -506,6 +508,14 @@ oc_conn_worker (void *arg)
               if (r)
                 oc_conn_request_done (c, r, rc);
             }
+        }
+
+      /* Silent too long (the server heartbeats every 10 s): dead.  */
+      if (c->sse && oc_now_ms () - c->sse_last_ms > c->stall_timeout_s * 1000)
+        {
+          snprintf (c->sse_errbuf, sizeof c->sse_errbuf,
+                    "no data for %ld s", c->stall_timeout_s);
+          oc_conn_stream_done (c, CURLE_OPERATION_TIMEDOUT);
         }
 
       long timeout = -1;

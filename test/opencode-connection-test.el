@@ -197,6 +197,42 @@ connection states seen, as (EVENTS . STATES)."
                     :type 'opencode-module-error)
       (should-error (opencode--module-drain 42) :type 'opencode-module-error))))
 
+(ert-deftest opencode-connection/credentials-never-shown ()
+  "The password reaches the server as basic auth, never a log, buffer or message."
+  (let* ((secret "pw-SECRET-7f3a")
+         (seen-auth nil)
+         (server (opencode-test-http-start
+                  (lambda (proc _m path headers _b)
+                    (push (cdr (assoc "authorization" headers)) seen-auth)
+                    (if (string-prefix-p "/event" path)
+                        (opencode-test-respond proc "401 Unauthorized" "text/plain" "Unauthorized")
+                      (opencode-test-respond proc "500 Internal Server Error" "application/json"
+                                             "{\"name\":\"UnknownError\",\"data\":{\"message\":\"boom\"}}")))))
+         (opencode-reconnect-min-delay 0.05)
+         (opencode-reconnect-max-delay 0.1)
+         (messages nil)
+         (conn (opencode-connection-open
+                (format "http://127.0.0.1:%d" (opencode-test-port server)) "/tmp"
+                :user "opencode" :password secret)))
+    (unwind-protect
+        (cl-letf (((symbol-function 'message)
+                   (lambda (fmt &rest args) (push (apply #'format-message fmt args) messages))))
+          (should (opencode-test-wait
+                   (lambda () (eq (opencode-connection-state conn) 'disconnected))))
+          (opencode-request conn "GET" "/x")
+          (should-error (opencode-request-sync conn "GET" "/y") :type 'opencode-http-error)
+          (should (opencode-test-wait (lambda () (>= (length messages) 1))))
+          (should (member (concat "Basic " (base64-encode-string (concat "opencode:" secret)))
+                          seen-auth))
+          (dolist (text (append messages
+                                (list (opencode-connection-state-detail conn)
+                                      (with-current-buffer (get-buffer-create "*opencode-log*")
+                                        (buffer-string))
+                                      (format "%S" conn))))
+            (should-not (string-match-p (regexp-quote secret) (or text "")))))
+      (opencode-connection-close conn)
+      (delete-process server))))
+
 (provide 'opencode-connection-test)
 ;;; opencode-connection-test.el ends here
 

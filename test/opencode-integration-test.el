@@ -669,7 +669,7 @@ Wait until the server accepted it."
               (opencode-sessions-rename (plist-get s :id) "too late")
               (should (opencode-test-wait
                        (lambda () (cl-some (lambda (m) (string-match-p
-                                                        "PATCH /session/ses_[^ ]+ failed: .*HTTP 404: Session not found"
+                                                        "PATCH /session/ses_[^ ]+: HTTP 404: Session not found"
                                                         m))
                                            messages)))))
             ;; The list shows the truth: the row is gone.

@@ -92,6 +92,93 @@ With KEEP-OPEN, do not close."
     (insert-file-contents-literally (expand-file-name (concat "fixtures/" name) opencode-test-dir))
     (buffer-string)))
 
+;;;; A fault-injecting proxy
+
+(cl-defstruct (opencode-test-proxy (:constructor opencode-test-proxy--make)
+                                   (:copier nil))
+  "A loopback TCP proxy in front of a server, that misbehaves on demand.
+MODE is `pass', `drip' (the event stream's bytes one write each),
+`stall' (the event stream's bytes dropped, the connection kept) or
+`error500' (new requests answered 500, the server never sees them).
+With CUT-NEXT set, the next chunk of an event stream is cut in half and
+both connections are dropped."
+  server target (mode 'pass) cut-next (clients nil))
+
+(defun opencode-test-proxy-start (target-port)
+  "Start a proxy to 127.0.0.1:TARGET-PORT; return it."
+  (let ((proxy (opencode-test-proxy--make :target target-port)))
+    (setf (opencode-test-proxy-server proxy)
+          (make-network-process
+           :name "opencode-test-proxy" :server t :host "127.0.0.1" :service t
+           :family 'ipv4 :coding 'binary :noquery t
+           :filter (lambda (client data) (opencode-test-proxy--from-client proxy client data))
+           :sentinel (lambda (client _event)
+                       (unless (process-live-p client)
+                         (when-let ((up (process-get client 'up)))
+                           (delete-process up))))))
+    proxy))
+
+(defun opencode-test-proxy-url (proxy)
+  "Return the URL of PROXY."
+  (format "http://127.0.0.1:%d" (opencode-test-port (opencode-test-proxy-server proxy))))
+
+(defun opencode-test-proxy-stop (proxy)
+  "Stop PROXY and drop its connections."
+  (opencode-test-proxy-cut-all proxy)
+  (delete-process (opencode-test-proxy-server proxy)))
+
+(defun opencode-test-proxy-cut-all (proxy)
+  "Drop every connection through PROXY."
+  (dolist (c (opencode-test-proxy-clients proxy))
+    (when-let ((up (process-get c 'up))) (delete-process up))
+    (delete-process c))
+  (setf (opencode-test-proxy-clients proxy) nil))
+
+(defun opencode-test-proxy--from-client (proxy client data)
+  "Forward DATA from CLIENT through PROXY, or misbehave."
+  (let ((up (process-get client 'up)))
+    (cond
+     ((and up (process-live-p up)) (process-send-string up data))
+     (up (delete-process client))
+     ((eq (opencode-test-proxy-mode proxy) 'error500)
+      (opencode-test-respond client "500 Internal Server Error" "application/json"
+                             "{\"name\":\"UnknownError\",\"data\":{\"message\":\"injected\"}}"))
+     (t
+      (let ((up (condition-case nil
+                    (make-network-process
+                     :name "opencode-test-proxy-up" :host "127.0.0.1"
+                     :service (opencode-test-proxy-target proxy) :family 'ipv4
+                     :coding 'binary :noquery t
+                     :filter (lambda (_up out) (opencode-test-proxy--from-server proxy client out))
+                     :sentinel (lambda (up _event)
+                                 (unless (process-live-p up)
+                                   (when (process-live-p client) (delete-process client)))))
+                  (file-error nil))))
+        (if (not up)
+            (delete-process client)     ; The server is down: refuse.
+          (process-put client 'up up)
+          (process-put client 'event (string-match-p "\\`GET /\\(?:global/\\)?event" data))
+          (push client (opencode-test-proxy-clients proxy))
+          (process-send-string up data)))))))
+
+(defun opencode-test-proxy--from-server (proxy client out)
+  "Forward OUT from the server to CLIENT through PROXY, or misbehave."
+  (let ((event (process-get client 'event)))
+    (cond
+     ((not (process-live-p client)))
+     ((and event (opencode-test-proxy-cut-next proxy) (> (length out) 20))
+      ;; Dropped in the middle of an event.
+      (setf (opencode-test-proxy-cut-next proxy) nil)
+      (process-send-string client (substring out 0 (/ (length out) 2)))
+      (when-let ((up (process-get client 'up))) (delete-process up))
+      (delete-process client))
+     ((and event (eq (opencode-test-proxy-mode proxy) 'stall)))
+     ((and event (eq (opencode-test-proxy-mode proxy) 'drip))
+      (dotimes (i (length out))
+        (when (process-live-p client)
+          (process-send-string client (substring out i (1+ i))))))
+     (t (process-send-string client out)))))
+
 ;;;; The scripted mock model
 
 (defvar opencode-test-mock-script nil

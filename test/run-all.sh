@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Every test of the package: C unit tests (ASan+UBSan, TSan, valgrind),
+# a bounded libFuzzer run of the stream parser ($FUZZ_SECONDS, 30 s),
 # lint (byte-compile with warnings as errors, checkdoc, package-lint),
-# ERT unit tests and integration tests against the real OpenCode server.
+# ERT unit tests, integration and fault-injection tests against the real
+# OpenCode server.
 # Runs all suites even when one fails; prints the totals last.
 set -u
 cd "$(dirname "$0")/.."
@@ -12,6 +14,9 @@ status=0
 
 echo "== C unit tests"
 $MAKE --no-print-directory test-c || status=1
+
+echo "== Fuzzing (libFuzzer, SSE parser + event routing)"
+$MAKE --no-print-directory fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-30}" || status=1
 
 echo "== Lint"
 if $MAKE --no-print-directory lint; then echo "1 0" >> "$RESULTS"; else echo "0 1" >> "$RESULTS"; status=1; fi

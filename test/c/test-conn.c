@@ -86,6 +86,14 @@ serve_one (int fd)
       send_all (fd, resp, strlen (resp));
       return;
     }
+  if (strncmp (req, "GET /stall", 10) == 0)
+    {
+      const char *head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\n"
+        "data: {\"type\":\"server.connected\",\"properties\":{}}\n\n";
+      send_all (fd, head, strlen (head));
+      usleep (2500000);         /* Then silence, longer than the timeout.  */
+      return;
+    }
   if (strncmp (req, "GET /slow", 9) == 0)
     {
       usleep (1500000);
@@ -148,6 +156,7 @@ typedef struct
 {
   int connected, disconnected, events, warnings, responses, failures;
   char text[256];
+  char reason[256];
   long last_delay;
   long status;
   char body[512];
@@ -167,6 +176,8 @@ count (tally *t, oc_item *items)
           {
             t->disconnected++;
             t->last_delay = it->number;
+            snprintf (t->reason, sizeof t->reason, "%s",
+                      it->text.data ? it->text.data : "");
           }
         break;
       case OC_ITEM_EVENT:
@@ -231,6 +242,38 @@ test_stream_reconnects (void)
   /* Each connection: one malformed event and one cut event.  */
   CHECK (t.warnings >= 4);
   CHECK (strncmp (t.text, "HelloHelloHello", 15) == 0);
+  oc_conn_stop (c);
+}
+
+static int one_disconnect (tally *t) { return t->disconnected >= 1; }
+
+/* A stream that goes silent is dropped after the stall timeout, not
+   after curl's averaged low-speed window.  */
+static void
+test_stream_stall (void)
+{
+  oc_conn_config cfg;
+  memset (&cfg, 0, sizeof cfg);
+  cfg.base_url = base_url;
+  cfg.event_path = "/stall";
+  cfg.stall_timeout_s = 1;
+  cfg.backoff_min_ms = 5000;
+  cfg.backoff_max_ms = 5000;
+  cfg.notify_fd = -1;
+  const char *err = NULL;
+  oc_conn *c = oc_conn_start (&cfg, &err);
+  CHECK (c != NULL);
+  tally t;
+  memset (&t, 0, sizeof t);
+  struct timespec t0, t1;
+  clock_gettime (CLOCK_MONOTONIC, &t0);
+  wait_for (c, &t, one_disconnect, 5);
+  clock_gettime (CLOCK_MONOTONIC, &t1);
+  double took = (double) (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+  CHECK (t.connected == 1 && t.events == 1);
+  CHECK (t.disconnected == 1);
+  CHECK (strstr (t.reason, "no data for 1 s") != NULL);
+  CHECK (took < 2.4);           /* Before the server itself hangs up.  */
   oc_conn_stop (c);
 }
 
@@ -326,6 +369,7 @@ main (void)
   server_start ();
   snprintf (base_url, sizeof base_url, "http://127.0.0.1:%d", srv_port);
   RUN (test_stream_reconnects);
+  RUN (test_stream_stall);
   RUN (test_requests);
   RUN (test_refused_port);
   RUN (test_abandon);
