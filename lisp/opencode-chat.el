@@ -27,6 +27,7 @@
 (require 'text-property-search)
 (require 'opencode)
 (require 'opencode-api)
+(require 'opencode-complete)
 
 ;;;; Options and faces
 
@@ -48,6 +49,38 @@
 (defcustom opencode-chat-fontify-max 60000
   "Largest text part, in characters, whose Markdown is fontified.
 Larger parts are shown as plain text (all of it), so huge outputs stay fast."
+  :type 'integer
+  :group 'opencode)
+
+(defcustom opencode-chat-tool-output-max 20000
+  "Characters of a tool's output shown before a \"show all\" button.
+nil shows every output whole.  The whole text is always one key away."
+  :type '(choice (const :tag "No limit" nil) integer)
+  :group 'opencode)
+
+(defcustom opencode-chat-fontify-max-blocks 30
+  "Fenced code blocks of one text part fontified in their language's mode.
+Later blocks keep the plain code face, to keep long answers fast."
+  :type 'integer
+  :group 'opencode)
+
+(defcustom opencode-chat-display 'default
+  "Where a chat buffer is shown when it opens.
+`default' lets `display-buffer' decide (see `display-buffer-alist');
+`same-window' replaces the selected window's buffer; `split' splits
+the frame; `side' uses a side window on the right
+\(`opencode-chat-side-window-width' wide); `full-frame' takes the whole
+frame; `frame' opens a frame of its own."
+  :type '(choice (const :tag "As display-buffer decides" default)
+                 (const :tag "The selected window" same-window)
+                 (const :tag "A split of the frame" split)
+                 (const :tag "A side window on the right" side)
+                 (const :tag "The whole frame" full-frame)
+                 (const :tag "A frame of its own" frame))
+  :group 'opencode)
+
+(defcustom opencode-chat-side-window-width 80
+  "Width of the side window of `opencode-chat-display' `side'."
   :type 'integer
   :group 'opencode)
 
@@ -227,8 +260,10 @@ language's major mode."
                   (let ((code-end (match-beginning 0))
                         (fence-end (match-end 0)))
                     (put-text-property code-end fence-end 'face 'opencode-chat-dim)
-                    (let ((mode (opencode-chat--code-mode lang)))
-                      (when mode (opencode-chat--fontify-code code-beg code-end mode)))
+                    (let ((mode (and (< (length code-blocks) opencode-chat-fontify-max-blocks)
+                                     (opencode-chat--code-mode lang))))
+                      (if mode (opencode-chat--fontify-code code-beg code-end mode)
+                        (put-text-property code-beg code-end 'face 'opencode-chat-markdown-code)))
                     (push (cons fence-beg fence-end) code-blocks)
                     (goto-char fence-end))
                 ;; Still streaming: the block runs to the end for now.
@@ -286,10 +321,100 @@ language's major mode."
   (let ((s (plist-get time :start)) (e (plist-get time :end)))
     (and (numberp s) (numberp e) (format "%.1fs" (/ (- e s) 1000.0)))))
 
+(defvar opencode-chat-tool-renderers nil
+  "How tool parts are shown, an alist of (TOOL . RENDERER).
+TOOL is a tool's name (\"bash\", \"edit\", …).  RENDERER is called
+with the tool PART, a plist (:tool, :state with :status, :input,
+:output, :error, :metadata, :title, :time) and returns a plist with
+:heading (one line) and :body (any text); a key left out keeps the
+package's default.  The package keeps the layout: it draws the heading,
+folds the body, limits its size and redraws when the part changes.
+See `opencode-chat-define-tool-renderer'.")
+
+(defun opencode-chat-define-tool-renderer (tool renderer)
+  "Show parts of TOOL (a tool name) with RENDERER, or the default if nil.
+See `opencode-chat-tool-renderers' for what RENDERER gets and returns."
+  (setf (alist-get tool opencode-chat-tool-renderers nil (null renderer) #'equal)
+        renderer))
+
+(defun opencode-chat--rendered (part key)
+  "Return KEY (:heading or :body) of tool PART from its renderer, or nil."
+  (let ((renderer (and (equal (plist-get part :type) "tool")
+                       (cdr (assoc (plist-get part :tool) opencode-chat-tool-renderers)))))
+    (and renderer
+         (let ((v (condition-case err (plist-get (funcall renderer part) key)
+                    (error (format "[renderer of %s failed: %s]" (plist-get part :tool)
+                                   (error-message-string err))))))
+           (and (stringp v) v)))))
+
+(defun opencode-chat--render-bash (part)
+  "Show a bash tool PART as a command line and its output."
+  (let* ((state (plist-get part :state))
+         (input (plist-get state :input))
+         (output (plist-get state :output)))
+    (list :heading (format "$ %s  [%s]%s"
+                           (opencode-chat--first-line (or (plist-get input :command) ""))
+                           (plist-get state :status)
+                           (let ((d (opencode-chat--duration (plist-get state :time))))
+                             (if d (concat " " d) "")))
+          :body (concat (if (stringp (plist-get input :description))
+                            (concat "# " (plist-get input :description) "\n")
+                          "")
+                        (if (stringp output) output "")
+                        (if (stringp (plist-get state :error))
+                            (propertize (concat "Error: " (plist-get state :error))
+                                        'face 'opencode-chat-error)
+                          "")))))
+
+(defun opencode-chat--render-edit (part)
+  "Show an edit tool PART as the diff it made, when the server gave one."
+  (let* ((state (plist-get part :state))
+         (diff (plist-get (plist-get state :metadata) :diff)))
+    (when (stringp diff)
+      (list :body (with-temp-buffer
+                    (insert diff)
+                    (delay-mode-hooks (diff-mode))
+                    (font-lock-ensure)
+                    (buffer-string))))))
+
+(opencode-chat-define-tool-renderer "bash" #'opencode-chat--render-bash)
+(opencode-chat-define-tool-renderer "edit" #'opencode-chat--render-edit)
+
+(defvar-local opencode-chat--expanded nil
+  "Ids of parts whose long output is shown whole.")
+
+(defun opencode-chat--limit-output (part text)
+  "Return TEXT of PART cut to `opencode-chat-tool-output-max' characters.
+The cut ends in a button that shows the whole text; nothing is lost."
+  (if (or (null opencode-chat-tool-output-max)
+          (<= (length text) opencode-chat-tool-output-max)
+          (member (plist-get part :id) opencode-chat--expanded))
+      text
+    (concat (substring text 0 opencode-chat-tool-output-max)
+            "\n"
+            (opencode-chat--link
+             (format "[… %d more characters: RET shows all]"
+                     (- (length text) opencode-chat-tool-output-max))
+             #'opencode-chat-expand-part
+             'opencode-expand (plist-get part :id)))))
+
+(defun opencode-chat-expand-part ()
+  "Show the whole output of the part at point, past the size limit."
+  (interactive)
+  (let* ((id (or (get-text-property (point) 'opencode-expand)
+                 (opencode-chat--part-at (point))
+                 (user-error "No part at point")))
+         (entry (gethash id opencode-chat--parts)))
+    (push id opencode-chat--expanded)
+    (puthash id (opencode-chat--render-part (opencode-chat--entry-part entry) entry)
+             opencode-chat--parts)))
+
 (defun opencode-chat--heading (part)
   "Return the heading line of foldable PART (without newline)."
   (pcase (plist-get part :type)
     ("reasoning" "Thinking")
+    ((and "tool" (guard (opencode-chat--rendered part :heading)))
+     (opencode-chat--rendered part :heading))
     ("tool"
      (let* ((state (plist-get part :state))
             (status (plist-get state :status)))
@@ -323,6 +448,8 @@ language's major mode."
   "Return the body text of PART."
   (pcase (plist-get part :type)
     ((or "text" "reasoning") (or (plist-get part :text) ""))
+    ((and "tool" (guard (opencode-chat--rendered part :body)))
+     (opencode-chat--limit-output part (opencode-chat--rendered part :body)))
     ("tool"
      (let* ((state (plist-get part :state))
             (input (plist-get state :input))
@@ -331,7 +458,9 @@ language's major mode."
        (concat (let ((child (plist-get (plist-get state :metadata) :sessionId)))
                  (if (stringp child) (concat (opencode-chat--session-button child) "\n") ""))
                (if input (concat "Input:\n" (opencode-chat--pretty-json input) "\n") "")
-               (if (stringp output) (concat "Output:\n" output) "")
+               (if (stringp output)
+                   (concat "Output:\n" (opencode-chat--limit-output part output))
+                 "")
                (if (stringp err) (propertize (concat "Error: " err) 'face 'opencode-chat-error) ""))))
     ("patch" (mapconcat #'opencode-chat--file-button (plist-get part :files) "\n"))
     ("snapshot" (or (plist-get part :snapshot) ""))
@@ -917,13 +1046,65 @@ Emacs has."
             ("todo.updated"
              (setq opencode-chat--todos (plist-get props :todos))
              (opencode-chat--refresh-todos))))
-        (force-mode-line-update)))))
+        (run-hook-with-args 'opencode-chat-event-functions type props)
+        (force-mode-line-update)))
+    (when (and (stringp sid)
+               (member type '("permission.asked" "question.asked" "permission.replied"
+                              "question.replied" "question.rejected")))
+      (opencode-chat--tell-parent conn sid type props))))
+
+(defvar opencode-chat-event-functions nil
+  "Abnormal hook run in a chat buffer for each event of its session.
+Each function gets the event's TYPE and PROPS (a plist), after the
+chat has drawn it.  Add to it buffer-locally, in one chat, with
+`add-hook''s LOCAL argument, or globally for every chat.")
+
+(defun opencode-chat--parents (conn)
+  "Return CONN's table session id -> parent session id (or nil)."
+  (or (plist-get (opencode-connection-plist conn) :parents)
+      (let ((table (make-hash-table :test 'equal)))
+        (setf (opencode-connection-plist conn)
+              (plist-put (opencode-connection-plist conn) :parents table))
+        table)))
+
+(defun opencode-chat--tell-parent (conn sid type props)
+  "Show a sub-agent's request event TYPE with PROPS in its parents' chats.
+SID is the sub-agent's session; its parent is asked of the server
+once and remembered."
+  (let* ((table (opencode-chat--parents conn))
+         (known (gethash sid table 'unknown))
+         (deliver
+          (lambda (parent)
+            (when (stringp parent)
+              (let ((buf (opencode-chat--buffer conn parent)))
+                (when buf
+                  (with-current-buffer buf
+                    (if (member type '("permission.asked" "question.asked"))
+                        (opencode-chat--add-request
+                         (if (equal type "permission.asked") 'permission 'question) props)
+                      (opencode-chat--drop-request (plist-get props :requestID)))
+                    (force-mode-line-update))))
+              ;; And up the tree.
+              (opencode-chat--tell-parent conn parent type props)))))
+    (if (not (eq known 'unknown))
+        (funcall deliver known)
+      (opencode-api-session-get
+       conn sid
+       :errback #'ignore
+       :callback (lambda (s)
+                   (puthash sid (plist-get s :parentID) table)
+                   (funcall deliver (plist-get s :parentID)))))))
 
 (add-hook 'opencode-event-functions #'opencode-chat--on-event)
 
 (defun opencode-chat--on-project-event (conn type props)
   "Handle CONN's events that concern the project: TYPE with PROPS."
   (pcase type
+    ((or "session.created" "session.updated")
+     (let ((info (plist-get props :info)))
+       (when (stringp (plist-get info :id))
+         (puthash (plist-get info :id) (plist-get info :parentID)
+                  (opencode-chat--parents conn)))))
     ("vcs.branch.updated"
      (dolist (b (opencode-chat--buffers conn))
        (with-current-buffer b
@@ -1199,6 +1380,99 @@ The agent's changes to files from there on are undone on disk."
                                :body `(:messageID ,message-id)
                                :callback (lambda (s) (opencode-chat-open conn s)))))
 
+(defun opencode-chat-fork-session ()
+  "Fork the whole session; open the fork."
+  (interactive)
+  (let ((conn opencode-chat--conn))
+    (opencode-api-session-fork conn (opencode-chat--session-id)
+                               :body (make-hash-table)
+                               :callback (lambda (s) (opencode-chat-open conn s)))))
+
+(defun opencode-chat-compact ()
+  "Compact the session: replace its history by a summary, with its model."
+  (interactive)
+  (let ((conn opencode-chat--conn) (sid (opencode-chat--session-id)))
+    (opencode-api-session-model
+     conn opencode-chat--session
+     (lambda (model)
+       (message "Compacting with %s/%s..." (car model) (cdr model))
+       (opencode-api-session-summarize conn sid model
+                                       :callback (lambda (_) (message "Compacted")))))))
+
+(defun opencode-chat-rename (title)
+  "Rename the session to TITLE."
+  (interactive (list (read-string "New title: " (plist-get opencode-chat--session :title))))
+  (when (string-empty-p (string-trim title)) (user-error "A title cannot be empty"))
+  (opencode-api-session-update opencode-chat--conn (opencode-chat--session-id) :title title))
+
+(defun opencode-chat-share ()
+  "Share the session and copy its URL."
+  (interactive)
+  (opencode-api-session-share
+   opencode-chat--conn (opencode-chat--session-id)
+   :callback (lambda (s)
+               (let ((url (plist-get (plist-get s :share) :url)))
+                 (if (not (stringp url))
+                     (message "The server did not share the session")
+                   (kill-new url)
+                   (message "Shared: %s (copied)" url))))))
+
+(defun opencode-chat-unshare ()
+  "Stop sharing the session."
+  (interactive)
+  (opencode-api-session-unshare opencode-chat--conn (opencode-chat--session-id)
+                                :callback (lambda (_) (message "Unshared"))))
+
+(defun opencode-chat--last-user-message ()
+  "Return the id of the newest user message not reverted, or nil."
+  (let ((revert (plist-get (plist-get opencode-chat--session :revert) :messageID))
+        (best nil))
+    (maphash (lambda (id e)
+               (when (and (equal (plist-get (plist-get e :info) :role) "user")
+                          (or (null revert) (string< id revert))
+                          (or (null best) (string< best id)))
+                 (setq best id)))
+             opencode-chat--messages)
+    best))
+
+(defun opencode-chat-undo ()
+  "Revert the last prompt and what it changed on disk (see `opencode-chat-redo')."
+  (interactive)
+  (let ((id (or (opencode-chat--last-user-message) (user-error "No prompt to undo"))))
+    (opencode-api-session-revert opencode-chat--conn (opencode-chat--session-id)
+                                 :body `(:messageID ,id)
+                                 :callback (lambda (s) (setq opencode-chat--session s)
+                                             (opencode-chat--show-revert)
+                                             (message "Undone; /redo restores")))))
+
+(defun opencode-chat-redo ()
+  "Restore what `opencode-chat-undo' or a revert took back."
+  (interactive)
+  (opencode-chat-unrevert))
+
+(defun opencode-chat--own-command (name args)
+  "Run the package's slash command NAME with ARGS (a string)."
+  (pcase name
+    ("compact" (opencode-chat-compact))
+    ("rename" (if (string-empty-p (string-trim args))
+                  (call-interactively #'opencode-chat-rename)
+                (opencode-chat-rename (string-trim args))))
+    ("fork" (opencode-chat-fork-session))
+    ("share" (opencode-chat-share))
+    ("unshare" (opencode-chat-unshare))
+    ("undo" (opencode-chat-undo))
+    ("redo" (opencode-chat-redo))
+    (_ (user-error "Unknown command /%s" name))))
+
+(defun opencode-chat-goto-parent ()
+  "Open the chat of the session this sub-agent session belongs to."
+  (interactive)
+  (let ((parent (or (plist-get opencode-chat--session :parentID)
+                    (user-error "This session has no parent"))))
+    (opencode-chat-open opencode-chat--conn
+                        (opencode-request-sync opencode-chat--conn "GET"
+                                               (opencode--path "session" parent)))))
+
 (defun opencode-chat-delete-message (message-id)
   "Delete MESSAGE-ID (default: the message at point) from the session."
   (interactive (list (opencode-chat--message-at-point)))
@@ -1451,12 +1725,28 @@ The agent's changes to files from there on are undone on disk."
   "The model for this chat's prompts, (PROVIDER-ID . MODEL-ID), or nil.")
 
 (defun opencode-prompt--file-part (file)
-  "Return a file part (FilePartInput) for FILE."
-  (let ((mime (or (and (fboundp 'mailcap-file-name-to-mime-type)
-                       (mailcap-file-name-to-mime-type file))
-                  "text/plain")))
-    `(:type "file" :mime ,mime :filename ,(file-name-nondirectory file)
-            :url ,(concat "file://" (expand-file-name file)))))
+  "Return a file part (FilePartInput) for FILE, a file or folder name.
+An image pasted from the clipboard is (:image MIME . BYTES) instead."
+  (if (eq (car-safe file) :image)
+      `(:type "file" :mime ,(cadr file) :filename "clipboard.png"
+              :url ,(concat "data:" (cadr file) ";base64,"
+                            (base64-encode-string (cddr file) t)))
+    (let ((mime (cond ((directory-name-p file) "application/x-directory")
+                      ((and (fboundp 'mailcap-file-name-to-mime-type)
+                            (mailcap-file-name-to-mime-type file)))
+                      (t "text/plain"))))
+      `(:type "file" :mime ,mime
+              :filename ,(file-name-nondirectory (directory-file-name file))
+              :url ,(concat "file://" (expand-file-name file))))))
+
+(defun opencode-prompt--attachment-name (file)
+  "Return how the prompt's header line names attachment FILE."
+  (if (eq (car-safe file) :image) "clipboard image"
+    (file-name-nondirectory (directory-file-name file))))
+
+(defvar opencode-message-sent-functions nil
+  "Abnormal hook run when the server accepted a prompt.
+Each function gets the chat buffer and the text sent.")
 
 (defun opencode-prompt--commands (conn callback)
   "Call CALLBACK with the names of CONN's slash commands (cached)."
@@ -1474,6 +1764,9 @@ The agent's changes to files from there on are undone on disk."
   "Clear PROMPT after TEXT was accepted, and remember TEXT."
   (push text opencode-prompt-history)
   (when (buffer-live-p prompt)
+    (let ((chat (buffer-local-value 'opencode-prompt--chat prompt)))
+      (when (buffer-live-p chat)
+        (run-hook-with-args 'opencode-message-sent-functions chat text)))
     (with-current-buffer prompt
       (when (equal (string-trim (buffer-string)) text)
         (erase-buffer))
@@ -1501,7 +1794,14 @@ server's slash command NAME when there is one.  Attached files go along."
             (agent opencode-chat--agent)
             (model opencode-chat--model)
             (done (lambda (_) (opencode-prompt--sent prompt text))))
+        ;; @mentions of project files and folders go along as file parts.
+        (dolist (f (opencode-complete-mentions text (opencode-connection-directory conn)))
+          (unless (member f files) (setq files (append files (list f)))))
         (cond
+         ((and (string-match "\\`/\\([^ \t\n]+\\)[ \t\n]*\\(\\(?:.\\|\n\\)*\\)\\'" text)
+               (assoc (match-string 1 text) opencode-prompt-own-commands))
+          (opencode-chat--own-command (match-string 1 text) (match-string 2 text))
+          (opencode-prompt--sent prompt text))
          ((string-prefix-p "!" text)
           (opencode-api-session-shell conn sid
                             :body `(:agent ,(or agent "build") :command ,(substring text 1)
@@ -1584,6 +1884,54 @@ PROMPT is cleared once the server accepted it."
        (setq opencode-chat--agent choice)
        (message "Agent: %s" choice)))))
 
+(defun opencode-chat--primary-agents ()
+  "Return the names of the agents a prompt can go to, in the server's order."
+  (delq nil (mapcar (lambda (a) (and (not (equal (plist-get a :mode) "subagent"))
+                                     (not (eq (plist-get a :hidden) t))
+                                     (plist-get a :name)))
+                    (opencode-request-sync opencode-chat--conn "GET" "/agent"))))
+
+(defun opencode-chat-cycle-agent ()
+  "Switch this chat's prompts to the next agent (build, plan, ...)."
+  (interactive)
+  (opencode-chat--in-chat
+   (lambda ()
+     (let* ((names (or (opencode-chat--primary-agents) (user-error "No agents")))
+            (next (or (cadr (member (or opencode-chat--agent (car names)) names))
+                      (car names))))
+       (setq opencode-chat--agent next)
+       (force-mode-line-update t)
+       (message "Agent: %s" next)))))
+
+(defun opencode-prompt--clipboard-image ()
+  "Return (MIME . BYTES) of an image on the clipboard, or nil.
+Asks the window system, else wl-paste or xclip when installed."
+  (or (and (display-graphic-p)
+           (cl-loop for type in '(image/png image/jpeg)
+                    for data = (ignore-errors (gui-get-selection 'CLIPBOARD type))
+                    when (and (stringp data) (> (length data) 0))
+                    return (cons (symbol-name type) (string-to-unibyte data))))
+      (cl-loop for (prog . args) in '(("wl-paste" "--type" "image/png")
+                                      ("xclip" "-selection" "clipboard" "-t" "image/png" "-o"))
+               when (executable-find prog)
+               do (let ((bytes (with-temp-buffer
+                                 (set-buffer-multibyte nil)
+                                 (and (eq 0 (apply #'call-process prog nil '(t nil) nil args))
+                                      (> (buffer-size) 0)
+                                      (buffer-string)))))
+                    (when (and bytes (string-prefix-p "\x89PNG" bytes))
+                      (cl-return (cons "image/png" bytes)))))))
+
+(defun opencode-prompt-paste-image ()
+  "Attach the image on the clipboard to the next prompt."
+  (interactive)
+  (let ((image (or (opencode-prompt--clipboard-image)
+                   (user-error "No image on the clipboard"))))
+    (setq opencode-prompt--files
+          (append opencode-prompt--files (list (cons :image image))))
+    (force-mode-line-update)
+    (message "Image attached (%s, %d bytes)" (car image) (length (cdr image)))))
+
 (defun opencode-chat-set-model ()
   "Choose the model of this chat's prompts (GET /config/providers)."
   (interactive)
@@ -1607,6 +1955,9 @@ PROMPT is cleared once the server accepted it."
     (define-key map (kbd "C-c C-f") #'opencode-prompt-attach-file)
     (define-key map (kbd "C-c C-a") #'opencode-chat-set-agent)
     (define-key map (kbd "C-c C-m") #'opencode-chat-set-model)
+    (define-key map (kbd "C-c C-t") #'opencode-chat-cycle-agent)
+    (define-key map (kbd "C-c C-v") #'opencode-prompt-paste-image)
+    (define-key map (kbd "TAB") #'completion-at-point)
     (define-key map (kbd "M-p") #'opencode-prompt-history-previous)
     (define-key map (kbd "M-n") #'opencode-prompt-history-next)
     map)
@@ -1632,7 +1983,7 @@ ARGS runs the server's command NAME.
                      "default")))
        ""))
    (if opencode-prompt--files
-       (concat "  + " (mapconcat #'file-name-nondirectory opencode-prompt--files ", "))
+       (concat "  + " (mapconcat #'opencode-prompt--attachment-name opencode-prompt--files ", "))
      "")))
 
 (defun opencode-chat-prompt ()
@@ -1643,6 +1994,9 @@ ARGS runs the server's command NAME.
     (with-current-buffer buf
       (unless (derived-mode-p 'opencode-prompt-mode) (opencode-prompt-mode))
       (setq opencode-prompt--chat chat)
+      (setq-local completion-at-point-functions
+                  (list (opencode-complete-at-point-function
+                         (buffer-local-value 'opencode-chat--conn chat))))
       (setq header-line-format '(:eval (opencode-prompt--header-line))))
     (select-window
      (display-buffer buf `(display-buffer-below-selected
@@ -1682,6 +2036,14 @@ ARGS runs the server's command NAME.
     (define-key map (kbd "M-n") #'opencode-chat-next-part)
     (define-key map (kbd "M-p") #'opencode-chat-previous-part)
     (define-key map "d" #'opencode-chat-diff)
+    (define-key map "^" #'opencode-chat-goto-parent)
+    (define-key map "C" #'opencode-chat-compact)
+    (define-key map "r" #'opencode-chat-rename)
+    (define-key map "f" #'opencode-chat-fork-session)
+    (define-key map "s" #'opencode-chat-share)
+    (define-key map "S" #'opencode-chat-unshare)
+    (define-key map "u" #'opencode-chat-undo)
+    (define-key map (kbd "C-c C-t") #'opencode-chat-cycle-agent)
     map)
   "Keymap of `opencode-chat-mode'.")
 
@@ -1719,8 +2081,26 @@ ARGS runs the server's command NAME.
         ;; Still connecting: `opencode-chat--on-state' loads it once connected.
         (when (eq (opencode-connection-state conn) 'connected)
           (opencode-chat-reload))))
-    (pop-to-buffer buf)
+    (opencode-chat--display buf)
     buf))
+
+(defun opencode-chat--display (buffer)
+  "Show chat BUFFER as `opencode-chat-display' says, and select it."
+  (pcase opencode-chat-display
+    ('same-window (pop-to-buffer-same-window buffer))
+    ('split (pop-to-buffer buffer '((display-buffer-reuse-window
+                                     display-buffer-pop-up-window)
+                                    (inhibit-same-window . t))))
+    ('side (select-window
+            (display-buffer-in-side-window
+             buffer `((side . right) (slot . 0)
+                      (window-width . ,opencode-chat-side-window-width)
+                      (window-parameters (no-delete-other-windows . t))))))
+    ('full-frame (pop-to-buffer-same-window buffer) (delete-other-windows))
+    ('frame (select-frame-set-input-focus
+             (window-frame (display-buffer buffer '(display-buffer-pop-up-frame))))
+            (select-window (get-buffer-window buffer)))
+    (_ (pop-to-buffer buffer))))
 
 (provide 'opencode-chat)
 ;;; opencode-chat.el ends here

@@ -396,12 +396,22 @@
       (should (opencode-test-wait (lambda () (null opencode-chat--requests)) 30))
       (should (opencode-test-wait
                (lambda () (string-match-p "^Ran it\\.$" (opencode-test--visible-text))) 60))
-      (should (string-match-p "^▸ Tool bash \\[completed\\].*: echo hi-from-bash"
+      ;; The bash renderer: the command line on the heading, the output below.
+      (should (string-match-p "^▸ \\$ echo hi-from-bash  \\[completed\\]"
                               (opencode-test--visible-text)))
       (goto-char (point-min))
-      (search-forward "Tool bash")
+      (search-forward "$ echo hi-from-bash")
       (opencode-chat-toggle-fold)
-      (should (string-match-p "^hi-from-bash$" (opencode-test--visible-text))))))
+      (should (string-match-p "^# Say hi\nhi-from-bash$" (opencode-test--visible-text)))
+      ;; A user's renderer changes the look; folding stays the package's.
+      (let ((opencode-chat-tool-renderers nil))
+        (opencode-chat-define-tool-renderer
+         "bash" (lambda (part) (list :heading (concat "BASH " (plist-get (plist-get (plist-get part :state) :input) :command)))))
+        (opencode-chat-reload)
+        (should (opencode-test-wait
+                 (lambda () (string-match-p "^▾ BASH echo hi-from-bash$" (opencode-test--visible-text))) 10))
+        ;; Still open, as it was left: fold state survives the new look.
+        (should (string-match-p "^Output:\nhi-from-bash" (opencode-test--visible-text)))))))
 
 (ert-deftest opencode-integration/question-asked-and-answered ()
   "The question tool's options are offered with completion; the answer reaches the agent."

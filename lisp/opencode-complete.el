@@ -1,0 +1,126 @@
+;;; opencode-complete.el --- @ mentions and / commands in the prompt  -*- lexical-binding: t; -*-
+
+;; Copyright (C) 2026 The opencode.el authors
+;; SPDX-License-Identifier: GPL-3.0-or-later
+
+;;; Commentary:
+
+;; Completion at point for the prompt buffer:
+;;
+;; - `@' followed by part of a file or folder name completes from the
+;;   server's fuzzy file finder (GET /find/file), files and folders;
+;;   when the prompt is sent, every @path naming a file or folder of
+;;   the project goes along as a file part (as the TUI does).
+;; - `/' at the start of the prompt completes slash commands: the
+;;   server's (GET /command) and the package's own
+;;   (`opencode-prompt-own-commands').
+
+;;; Code:
+
+(require 'cl-lib)
+(require 'subr-x)
+(require 'opencode-api)
+
+(defcustom opencode-complete-file-limit 50
+  "How many files the server returns for one @ completion."
+  :type 'integer
+  :group 'opencode)
+
+(defvar opencode-prompt-own-commands
+  '(("compact" . "summarize the session to free its context")
+    ("rename" . "rename the session: /rename NEW TITLE")
+    ("fork" . "fork the session and open the fork")
+    ("share" . "share the session and copy its URL")
+    ("unshare" . "stop sharing the session")
+    ("undo" . "revert the last prompt and its file changes")
+    ("redo" . "restore what /undo reverted"))
+  "The package's own slash commands, (NAME . DESCRIPTION).
+They run in Emacs and take precedence over the server's of the same name.")
+
+(add-to-list 'completion-category-defaults
+             '(opencode-file (styles basic partial-completion flex)))
+
+(defun opencode-complete--files (conn prefix)
+  "Return the server's fuzzy matches for PREFIX on CONN, files and folders."
+  (let ((found (condition-case nil
+                   (opencode-request-sync
+                    conn "GET" "/find/file"
+                    :query `(("query" . ,prefix) ("dirs" . "true")
+                             ("limit" . ,opencode-complete-file-limit))
+                    :timeout 5)
+                 (error nil))))
+    (and (vectorp found) (append found nil))))
+
+(defun opencode-complete--file-table (conn)
+  "Return a completion table of CONN's project files, asking the server."
+  (let ((cache (make-hash-table :test 'equal)))
+    (lambda (string pred action)
+      (if (eq action 'metadata)
+          '(metadata (category . opencode-file))
+        (let ((files (or (gethash string cache)
+                         (puthash string (opencode-complete--files conn string) cache))))
+          ;; The server matches fuzzily: keep its answers even when they
+          ;; do not start with STRING.
+          (if (eq action t)
+              (all-completions "" files pred)
+            (complete-with-action action files string pred)))))))
+
+(defun opencode-complete--commands (conn)
+  "Return the slash command names of CONN and the package, annotated."
+  (let ((server (condition-case nil
+                    (opencode-request-sync conn "GET" "/command" :timeout 5)
+                  (error nil))))
+    (append
+     (mapcar (lambda (c) (propertize (car c) 'opencode-doc (cdr c)))
+             opencode-prompt-own-commands)
+     (cl-loop for c across (if (vectorp server) server [])
+              for name = (plist-get c :name)
+              unless (assoc name opencode-prompt-own-commands)
+              collect (propertize name 'opencode-doc
+                                  (or (plist-get c :description) ""))))))
+
+(defun opencode-complete-at-point-function (conn)
+  "Return a `completion-at-point' function for prompts on CONN."
+  (lambda ()
+    (cond
+     ;; @path anywhere.
+     ((save-excursion
+        (skip-chars-backward "^ \t\n@")
+        (eq (char-before) ?@))
+      (let ((beg (save-excursion (skip-chars-backward "^ \t\n@") (point)))
+            (end (point)))
+        (list beg end (opencode-complete--file-table conn)
+              :exclusive 'no
+              :annotation-function (lambda (s) (if (string-suffix-p "/" s) "  folder" "")))))
+     ;; /command at the very start.
+     ((save-excursion
+        (skip-chars-backward "^ \t\n/")
+        (and (eq (char-before) ?/) (= (1- (point)) (point-min))))
+      (let ((beg (1+ (point-min)))
+            (names (opencode-complete--commands conn)))
+        (list beg (point) names
+              :exclusive 'no
+              :annotation-function
+              (lambda (s)
+                (let ((doc (get-text-property 0 'opencode-doc
+                                              (or (car (member s names)) s))))
+                  (and doc (not (string-empty-p doc)) (concat "  " doc))))))))))
+
+(defun opencode-complete-mentions (text directory)
+  "Return the files and folders @mentioned in TEXT that exist in DIRECTORY.
+Each is an absolute file name; folders end in a slash.  Mentions that
+name nothing in the project are left as text."
+  (let ((root (file-name-as-directory (expand-file-name directory)))
+        (found nil) (start 0))
+    (while (string-match "\\(?:^\\|[ \t\n(]\\)@\\([^ \t\n]+\\)" text start)
+      (setq start (match-end 0))
+      (let* ((name (string-trim-right (match-string 1 text) "[.,;:!?)]+"))
+             (file (expand-file-name name root)))
+        (when (and (string-prefix-p root file)
+                   (file-exists-p file))
+          (cl-pushnew (if (file-directory-p file) (file-name-as-directory file) file)
+                      found :test #'equal))))
+    (nreverse found)))
+
+(provide 'opencode-complete)
+;;; opencode-complete.el ends here
