@@ -189,6 +189,10 @@ Each is (KIND . PROPS) with KIND `permission' or `question'.")
 (defvar-local opencode-chat--more nil
   "The server's cursor to the messages older than those shown, or nil.")
 
+(defvar-local opencode-chat--agent nil "The agent for this chat's prompts, or nil (default).")
+(defvar-local opencode-chat--model nil
+  "The model for this chat's prompts, (PROVIDER-ID . MODEL-ID), or nil.")
+
 (defvar-local opencode-chat--backlog nil
   "Older messages not drawn yet, oldest first, as (:info :parts).")
 
@@ -1068,7 +1072,7 @@ chat has drawn it.  Add to it buffer-locally, in one chat, with
         table)))
 
 (defun opencode-chat--tell-parent (conn sid type props)
-  "Show a sub-agent's request event TYPE with PROPS in its parents' chats.
+  "Show CONN's sub-agent request event TYPE with PROPS in its parents' chats.
 SID is the sub-agent's session; its parent is asked of the server
 once and remembered."
   (let* ((table (opencode-chat--parents conn))
@@ -1676,6 +1680,92 @@ The agent's changes to files from there on are undone on disk."
     (cancel-timer opencode-chat--countdown-timer)
     (setq opencode-chat--countdown-timer nil)))
 
+(defun opencode-chat--model-limit (conn provider model)
+  "Return the context window of PROVIDER's MODEL on CONN, or nil.
+The providers are fetched once per connection (GET /config/providers);
+until they arrive, nil."
+  (let ((providers (plist-get (opencode-connection-plist conn) :providers)))
+    (if (eq providers 'pending) nil
+      (unless providers
+        (setf (opencode-connection-plist conn)
+              (plist-put (opencode-connection-plist conn) :providers 'pending))
+        (opencode-api-providers
+         conn
+         :errback (lambda (_) (setf (opencode-connection-plist conn)
+                                    (plist-put (opencode-connection-plist conn) :providers nil)))
+         :callback (lambda (res)
+                     (setf (opencode-connection-plist conn)
+                           (plist-put (opencode-connection-plist conn) :providers
+                                      (plist-get res :providers)))
+                     (force-mode-line-update t))))
+      (when (vectorp providers)
+        (let* ((p (seq-find (lambda (p) (equal (plist-get p :id) provider)) providers))
+               (m (and p (plist-get (plist-get p :models) (intern (concat ":" model))))))
+          (plist-get (plist-get m :limit) :context))))))
+
+(defun opencode-chat-context ()
+  "Return what this chat's context looks like, as a plist.
+:model \"PROVIDER/MODEL\", :agent, :input, :output, :reasoning,
+:cache-read, :cache-write (tokens of the last reply), :used (tokens
+in the context: input and cache), :limit (the model's context window,
+or nil), :cost (the whole session's) and :status."
+  (let ((last nil) (cost 0))
+    (maphash (lambda (id e)
+               (let ((info (plist-get e :info)))
+                 (when (equal (plist-get info :role) "assistant")
+                   (when (numberp (plist-get info :cost)) (cl-incf cost (plist-get info :cost)))
+                   (when (and (plist-get info :tokens)
+                              (or (null last) (string< (plist-get last :id) id)))
+                     (setq last info)))))
+             opencode-chat--messages)
+    (let* ((tokens (plist-get last :tokens))
+           (cache (plist-get tokens :cache))
+           (num (lambda (v) (if (numberp v) v 0)))
+           (provider (or (car opencode-chat--model) (plist-get last :providerID)))
+           (model (or (cdr opencode-chat--model) (plist-get last :modelID)))
+           (used (+ (funcall num (plist-get tokens :input))
+                    (funcall num (plist-get cache :read))
+                    (funcall num (plist-get cache :write)))))
+      (list :model (and provider model (format "%s/%s" provider model))
+            :agent (or opencode-chat--agent (plist-get last :agent) (plist-get last :mode))
+            :input (funcall num (plist-get tokens :input))
+            :output (funcall num (plist-get tokens :output))
+            :reasoning (funcall num (plist-get tokens :reasoning))
+            :cache-read (funcall num (plist-get cache :read))
+            :cache-write (funcall num (plist-get cache :write))
+            :used used
+            :limit (and provider model opencode-chat--conn
+                        (opencode-chat--model-limit opencode-chat--conn provider model))
+            :cost cost
+            :status (or (plist-get opencode-chat--status :type) "idle")))))
+
+(defun opencode-chat--tokens (n)
+  "Return N tokens briefly: 950, 12.3k, 1.2M."
+  (cond ((< n 1000) (number-to-string n))
+        ((< n 1000000) (format "%.1fk" (/ n 1000.0)))
+        (t (format "%.1fM" (/ n 1000000.0)))))
+
+(defun opencode-chat-context-line ()
+  "Return the chat's context at a glance: model, agent, tokens, window, cost."
+  (let* ((c (opencode-chat-context))
+         (limit (plist-get c :limit))
+         (used (plist-get c :used)))
+    (concat
+     (or (plist-get c :agent) "default") " · " (or (plist-get c :model) "default model")
+     (if (and (numberp limit) (> limit 0))
+         (let* ((ratio (min 1.0 (/ used (float limit))))
+                (cells (round (* 10 ratio))))
+           (format " · %s/%s %s %d%%" (opencode-chat--tokens used) (opencode-chat--tokens limit)
+                   (propertize (concat (make-string cells ?█) (make-string (- 10 cells) ?░))
+                               'face (if (> ratio 0.8) 'warning 'opencode-chat-dim))
+                   (round (* 100 ratio))))
+       (format " · %s in context" (opencode-chat--tokens used)))
+     (format " · in %s out %s cache %s/%s"
+             (opencode-chat--tokens (plist-get c :input)) (opencode-chat--tokens (plist-get c :output))
+             (opencode-chat--tokens (plist-get c :cache-read))
+             (opencode-chat--tokens (plist-get c :cache-write)))
+     (format " · $%.4f · %s" (plist-get c :cost) (plist-get c :status)))))
+
 (defun opencode-chat--header-line ()
   "Return the header line of the chat: title, status, branch of work."
   (let ((st (plist-get opencode-chat--status :type)))
@@ -1720,9 +1810,6 @@ The agent's changes to files from there on are undone on disk."
 (defvar opencode-prompt-history nil "Prompts sent, newest first.")
 (defvar-local opencode-prompt--history-index -1 "Position in the history.")
 (defvar-local opencode-prompt--files nil "Files attached to the next prompt.")
-(defvar-local opencode-chat--agent nil "The agent for this chat's prompts, or nil (default).")
-(defvar-local opencode-chat--model nil
-  "The model for this chat's prompts, (PROVIDER-ID . MODEL-ID), or nil.")
 
 (defun opencode-prompt--file-part (file)
   "Return a file part (FilePartInput) for FILE, a file or folder name.
@@ -1976,11 +2063,7 @@ ARGS runs the server's command NAME.
     "\\<opencode-prompt-mode-map>\\[opencode-prompt-send] send  \\[opencode-prompt-abort] abort  \\[opencode-prompt-attach-file] attach  ")
    (let ((chat opencode-prompt--chat))
      (if (buffer-live-p chat)
-         (with-current-buffer chat
-           (format "agent %s  model %s" (or opencode-chat--agent "default")
-                   (if opencode-chat--model
-                       (format "%s/%s" (car opencode-chat--model) (cdr opencode-chat--model))
-                     "default")))
+         (with-current-buffer chat (opencode-chat-context-line))
        ""))
    (if opencode-prompt--files
        (concat "  + " (mapconcat #'opencode-prompt--attachment-name opencode-prompt--files ", "))
@@ -2061,6 +2144,7 @@ ARGS runs the server's command NAME.
   (setq header-line-format '(:eval (opencode-chat--header-line)))
   (setq-local imenu-create-index-function #'opencode-chat--imenu-index)
   (setq-local bookmark-make-record-function #'opencode-chat-bookmark-make-record)
+  (setq-local desktop-save-buffer #'opencode-chat--desktop-save)
   (add-hook 'kill-buffer-hook #'opencode-chat--stop-countdown nil t)
   (add-hook 'kill-buffer-hook #'opencode-chat--stop-backlog nil t)
   (add-hook 'kill-buffer-hook #'opencode-chat--maybe-abort nil t))
@@ -2101,6 +2185,90 @@ ARGS runs the server's command NAME.
              (window-frame (display-buffer buffer '(display-buffer-pop-up-frame))))
             (select-window (get-buffer-window buffer)))
     (_ (pop-to-buffer buffer))))
+
+;;;; Desktop
+
+(defun opencode-chat--desktop-save (_directory)
+  "Return what `desktop-save-mode' needs to reopen this chat."
+  (list :directory (opencode-connection-directory opencode-chat--conn)
+        :session (opencode-chat--session-id)
+        :title (plist-get opencode-chat--session :title)))
+
+;;;###autoload
+(defun opencode-chat-desktop-restore (_file _name misc)
+  "Reopen a chat saved by `desktop-save-mode'; MISC says which.
+Return the chat buffer, or nil when it cannot be reopened."
+  (condition-case err
+      (save-window-excursion
+        (opencode-chat-open (opencode-connect (plist-get misc :directory))
+                            (list :id (plist-get misc :session)
+                                  :title (plist-get misc :title))))
+    (error (message "OpenCode: chat %s not restored: %s" (plist-get misc :title)
+                    (error-message-string err))
+           nil)))
+
+;;;; Menus
+
+(require 'transient)
+
+(transient-define-prefix opencode-chat-menu ()
+  "The commands of an OpenCode chat."
+  [["Prompt"
+    ("i" "write a prompt" opencode-chat-prompt)
+    ("a" "answer permission/question" opencode-chat-answer)
+    ("C-c C-k" "abort the reply" opencode-chat-abort)
+    ("C-c C-t" "next agent" opencode-chat-cycle-agent)]
+   ["Session"
+    ("r" "rename" opencode-chat-rename)
+    ("C" "compact" opencode-chat-compact)
+    ("f" "fork whole session" opencode-chat-fork-session)
+    ("F" "fork at message" opencode-chat-fork)
+    ("s" "share" opencode-chat-share)
+    ("S" "unshare" opencode-chat-unshare)
+    ("^" "parent session" opencode-chat-goto-parent)]
+   ["Undo"
+    ("u" "undo last prompt" opencode-chat-undo)
+    ("R" "revert to message" opencode-chat-revert)
+    ("U" "unrevert (redo)" opencode-chat-unrevert)
+    ("=" "revert's disk diff" opencode-chat-revert-diff)]]
+  [["Show"
+    ("t" "todos" opencode-chat-todos)
+    ("d" "session diff" opencode-chat-diff)
+    ("o" "older messages" opencode-chat-load-older)
+    ("g" "reload" opencode-chat-reload)]
+   ["Parts"
+    ("TAB" "fold part" opencode-chat-toggle-fold)
+    ("<backtab>" "cycle all folds" opencode-chat-cycle-folds)
+    ("e" "edit text part" opencode-chat-edit-part)
+    ("x" "delete part" opencode-chat-delete-part)
+    ("D" "delete message" opencode-chat-delete-message)]
+   ["Move"
+    ("n" "next message" opencode-chat-next-message)
+    ("p" "previous message" opencode-chat-previous-message)
+    ("M-n" "next part" opencode-chat-next-part)
+    ("M-p" "previous part" opencode-chat-previous-part)
+    ("q" "quit" quit-window)]])
+
+(transient-define-prefix opencode-prompt-menu ()
+  "The commands of an OpenCode prompt."
+  [["Send"
+    ("C-c C-c" "send" opencode-prompt-send)
+    ("C-c C-k" "abort the reply" opencode-prompt-abort)]
+   ["Attach"
+    ("C-c C-f" "a file" opencode-prompt-attach-file)
+    ("C-c C-v" "clipboard image" opencode-prompt-paste-image)
+    ("TAB" "complete @file or /command" completion-at-point)]
+   ["Choose"
+    ("C-c C-a" "agent" opencode-chat-set-agent)
+    ("C-c C-t" "next agent" opencode-chat-cycle-agent)
+    ("C-c C-m" "model" opencode-chat-set-model)]
+   ["History"
+    ("M-p" "previous prompt" opencode-prompt-history-previous)
+    ("M-n" "next prompt" opencode-prompt-history-next)]])
+
+(define-key opencode-chat-mode-map "?" #'opencode-chat-menu)
+(define-key opencode-chat-mode-map "h" #'describe-mode)
+(define-key opencode-prompt-mode-map (kbd "C-c ?") #'opencode-prompt-menu)
 
 (provide 'opencode-chat)
 ;;; opencode-chat.el ends here

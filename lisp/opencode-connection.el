@@ -202,6 +202,10 @@ server process this connection uses."
   (setq opencode-connections (delq conn opencode-connections))
   nil)
 
+(defvar opencode-response-headers nil
+  "The raw header lines of the reply being delivered, during a callback.
+Use `opencode-response-header' to read one.")
+
 ;;;; Dispatch
 
 (defun opencode-connection--drain (conn)
@@ -218,8 +222,55 @@ An error in one handler is logged and does not stop the others."
           (error (opencode--log "error while handling %S: %S"
                                 (car-safe item) err)))))))
 
+(defcustom opencode-event-log nil
+  "Whether every event is written to the *opencode-events* buffer.
+For debugging; `opencode-show-events' turns it on and shows it."
+  :type 'boolean
+  :group 'opencode)
+
+(defcustom opencode-event-log-max-lines 5000
+  "Lines kept in the *opencode-events* buffer."
+  :type 'integer
+  :group 'opencode)
+
+(defcustom opencode-event-log-line-max 400
+  "Characters of one event kept in the *opencode-events* buffer."
+  :type 'integer
+  :group 'opencode)
+
+(defun opencode--log-event (conn item)
+  "Append ITEM drained from CONN to the *opencode-events* buffer."
+  (with-current-buffer (get-buffer-create "*opencode-events*")
+    (let ((inhibit-read-only t)
+          (line (truncate-string-to-width
+                 (replace-regexp-in-string
+                  "\n" "\\\\n"
+                  (format "%s %s %S" (format-time-string "%T.%3N")
+                          (file-name-nondirectory (opencode-connection-directory conn))
+                          item))
+                 opencode-event-log-line-max nil nil "…")))
+      (save-excursion
+        (goto-char (point-max))
+        (insert line "\n")
+        (when (> (count-lines (point-min) (point-max)) opencode-event-log-max-lines)
+          (goto-char (point-min))
+          (forward-line (/ opencode-event-log-max-lines 4))
+          (delete-region (point-min) (point)))))))
+
+(defun opencode-show-events ()
+  "Show the *opencode-events* buffer, turning the event log on if needed."
+  (interactive)
+  (unless opencode-event-log
+    (setq opencode-event-log t)
+    (message "Event log on (`opencode-event-log'); it shows events from now on"))
+  (with-current-buffer (get-buffer-create "*opencode-events*")
+    (unless (derived-mode-p 'special-mode) (special-mode)))
+  (display-buffer "*opencode-events*"))
+
 (defun opencode-connection--dispatch (conn item)
   "Dispatch one ITEM drained from CONN's module handle."
+  (when opencode-event-log
+    (opencode--log-event conn item))
   (pcase item
     (`(event ,type ,props)
      (run-hook-with-args 'opencode-event-functions conn type props))
@@ -255,10 +306,6 @@ An error in one handler is logged and does not stop the others."
     (run-hook-with-args 'opencode-connection-state-functions conn state detail)))
 
 ;;;; Requests
-
-(defvar opencode-response-headers nil
-  "The raw header lines of the reply being delivered, during a callback.
-Use `opencode-response-header' to read one.")
 
 (defun opencode-response-header (name)
   "Return the value of header NAME of the reply being delivered, or nil.

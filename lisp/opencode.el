@@ -144,6 +144,12 @@ while none of its chat buffers is visible."
   (let ((map (make-sparse-keymap)))
     (define-key map "s" #'opencode-sessions)
     (define-key map "b" #'opencode-switch-session)
+    (define-key map "d" #'opencode-sidebar)
+    (define-key map "i" #'opencode-server-status)
+    (define-key map "h" #'opencode-server-health)
+    (define-key map "a" #'opencode-attach)
+    (define-key map "r" #'opencode-server-restart)
+    (define-key map "e" #'opencode-show-events)
     (define-key map "l" #'opencode-show-log)
     (define-key map "c" #'opencode-module-compile)
     (define-key map "q" #'opencode-disconnect-all)
@@ -156,6 +162,20 @@ For example: (global-set-key (kbd \"C-c o\") opencode-command-map).")
   "Show the OpenCode sessions of DIRECTORY (default: the current project)." t)
 (autoload (quote opencode-switch-session) "opencode-sessions"
   "Pick a session of DIRECTORY's project with completion." t)
+(autoload (quote opencode-sidebar) "opencode-sidebar"
+  "Show the project sidebar of DIRECTORY (default: the current project)." t)
+(autoload (quote opencode-server-status) "opencode-status"
+  "Show the status of the server of DIRECTORY's project (default: current)." t)
+(autoload (quote opencode-server-health) "opencode-status"
+  "Say whether the server of DIRECTORY's project is healthy, and its version." t)
+(autoload (quote opencode-attach) "opencode-status"
+  "Use the OpenCode server at URL (or a port on 127.0.0.1) from now on." t)
+(autoload (quote opencode-chat-desktop-restore) "opencode-chat"
+  "Reopen a chat saved by `desktop-save-mode'.")
+;; `desktop-buffer-mode-handlers' is autoloaded: no need to load desktop.
+(defvar desktop-buffer-mode-handlers)
+(add-to-list 'desktop-buffer-mode-handlers
+             '(opencode-chat-mode . opencode-chat-desktop-restore))
 
 (provide 'opencode)
 ;;; opencode.el ends here

@@ -1,0 +1,188 @@
+;;; opencode-status.el --- The server: status view, health, attach  -*- lexical-binding: t; -*-
+
+;; Copyright (C) 2026 The opencode.el authors
+;; SPDX-License-Identifier: GPL-3.0-or-later
+
+;;; Commentary:
+
+;; `M-x opencode-server-status' shows, for the current project's
+;; connection, the server (URL, version, health, whether this Emacs
+;; started it), the event stream's state, and the MCP servers, LSP
+;; servers and formatters the server runs; MCP servers can be
+;; connected and disconnected from there.  `M-x opencode-attach'
+;; connects to a server already running, by URL or port;
+;; `M-x opencode-server-health' checks one.
+
+;;; Code:
+
+(require 'cl-lib)
+(require 'subr-x)
+(require 'opencode)
+(require 'opencode-api)
+
+(defvar-local opencode-status--conn nil "The connection this status buffer shows.")
+
+(defun opencode-status--health (conn)
+  "Return CONN's server health plist, or an error string."
+  (condition-case err
+      (opencode-request-sync conn "GET" "/global/health" :timeout 5)
+    (error (opencode-error-text err))))
+
+(defun opencode-status--get (conn path)
+  "GET PATH on CONN, or an error string."
+  (condition-case err (opencode-request-sync conn "GET" path :timeout 10)
+    (error (opencode-error-text err))))
+
+(defun opencode-status--mcp-line (name status)
+  "Return the line of MCP server NAME with STATUS (a plist)."
+  (let ((st (plist-get status :status)))
+    (propertize
+     (format "  %-24s %s%s\n" name
+             (propertize (or st "?") 'face (if (equal st "connected") 'success 'warning))
+             (if (stringp (plist-get status :error)) (concat "  " (plist-get status :error)) ""))
+     'opencode-mcp name)))
+
+(defun opencode-status--insert (conn)
+  "Insert the status of CONN's server."
+  (let* ((server (opencode-connection-server conn))
+         (health (opencode-status--health conn))
+         (mcp (opencode-status--get conn "/mcp"))
+         (lsp (opencode-status--get conn "/lsp"))
+         (fmt (opencode-status--get conn "/formatter")))
+    (insert (propertize "OpenCode server\n" 'face 'bold)
+            (format "  URL        %s%s\n" (opencode-connection-url conn)
+                    (if server "  (started by this Emacs)" ""))
+            (format "  Project    %s\n" (opencode-connection-directory conn))
+            (format "  Health     %s\n"
+                    (if (stringp health) (propertize health 'face 'error)
+                      (format "%s, version %s"
+                              (if (eq (plist-get health :healthy) t) "healthy" "unhealthy")
+                              (plist-get health :version))))
+            (format "  Stream     %s%s\n" (opencode-connection-state conn)
+                    (if (opencode-connection-state-detail conn)
+                        (concat " (" (opencode-connection-state-detail conn) ")") ""))
+            (if server
+                (format "  Restarts   %d after crashes (limit %d)\n"
+                        (opencode-server-restarts server) opencode-server-restart-limit)
+              "")
+            "\n" (propertize "MCP servers" 'face 'bold)
+            (substitute-command-keys
+             "  (\\<opencode-status-mode-map>\\[opencode-status-mcp-connect] connect, \\[opencode-status-mcp-disconnect] disconnect)\n"))
+    (cond ((stringp mcp) (insert "  " mcp "\n"))
+          ((null mcp) (insert "  none\n"))
+          (t (cl-loop for (k v) on mcp by #'cddr
+                      do (insert (opencode-status--mcp-line (substring (symbol-name k) 1) v)))))
+    (insert "\n" (propertize "LSP servers\n" 'face 'bold))
+    (cond ((stringp lsp) (insert "  " lsp "\n"))
+          ((zerop (length lsp)) (insert "  none running\n"))
+          (t (seq-doseq (l lsp)
+               (insert (format "  %-24s %s  %s\n" (plist-get l :name)
+                               (propertize (or (plist-get l :status) "?")
+                                           'face (if (equal (plist-get l :status) "connected")
+                                                     'success 'error))
+                               (or (plist-get l :root) ""))))))
+    (insert "\n" (propertize "Formatters\n" 'face 'bold))
+    (cond ((stringp fmt) (insert "  " fmt "\n"))
+          ((zerop (length fmt)) (insert "  none\n"))
+          (t (seq-doseq (f fmt)
+               (insert (format "  %-24s %s  %s\n" (plist-get f :name)
+                               (if (eq (plist-get f :enabled) t) "enabled" "disabled")
+                               (mapconcat #'identity (plist-get f :extensions) " "))))))))
+
+(defun opencode-status-refresh ()
+  "Fetch and show the server's status again."
+  (interactive)
+  (let ((inhibit-read-only t) (pos (point)))
+    (erase-buffer)
+    (opencode-status--insert opencode-status--conn)
+    (goto-char (min pos (point-max)))))
+
+(defun opencode-status--mcp-at-point ()
+  "Return the name of the MCP server on this line, or signal."
+  (or (get-text-property (line-beginning-position) 'opencode-mcp)
+      (user-error "No MCP server on this line")))
+
+(defun opencode-status-mcp-connect (name)
+  "Connect MCP server NAME (default: the one at point)."
+  (interactive (list (opencode-status--mcp-at-point)))
+  (opencode-request-sync opencode-status--conn "POST" (opencode--path "mcp" name "connect")
+                         :timeout 60)
+  (opencode-status-refresh)
+  (message "MCP %s: connect asked" name))
+
+(defun opencode-status-mcp-disconnect (name)
+  "Disconnect MCP server NAME (default: the one at point)."
+  (interactive (list (opencode-status--mcp-at-point)))
+  (opencode-request-sync opencode-status--conn "POST" (opencode--path "mcp" name "disconnect"))
+  (opencode-status-refresh)
+  (message "MCP %s: disconnected" name))
+
+(defvar opencode-status-mode-map
+  (let ((map (make-sparse-keymap)))
+    (set-keymap-parent map special-mode-map)
+    (define-key map "c" #'opencode-status-mcp-connect)
+    (define-key map "d" #'opencode-status-mcp-disconnect)
+    (define-key map "R" #'opencode-server-restart)
+    (define-key map "l" #'opencode-show-log)
+    (define-key map "e" #'opencode-show-events)
+    map)
+  "Keymap of `opencode-status-mode'.")
+
+(define-derived-mode opencode-status-mode special-mode "OpenCode-Status"
+  "Major mode of the OpenCode server status buffer.
+\\{opencode-status-mode-map}"
+  (setq-local revert-buffer-function (lambda (&rest _) (opencode-status-refresh))))
+
+;;;###autoload
+(defun opencode-server-status (&optional directory)
+  "Show the status of the server of DIRECTORY's project (default: current).
+The server's health and version, the event stream, and its MCP
+servers (which can be connected and disconnected), LSP servers and
+formatters."
+  (interactive)
+  (let* ((conn (opencode-connect directory))
+         (buf (get-buffer-create (format "*opencode-status: %s*"
+                                         (abbreviate-file-name
+                                          (opencode-connection-directory conn))))))
+    (with-current-buffer buf
+      (opencode-status-mode)
+      (setq opencode-status--conn conn)
+      (opencode-status-refresh)
+      (goto-char (point-min)))
+    (pop-to-buffer buf)
+    buf))
+
+;;;###autoload
+(defun opencode-server-health (&optional directory)
+  "Say whether the server of DIRECTORY's project is healthy, and its version."
+  (interactive)
+  (let* ((conn (opencode-connect directory))
+         (health (opencode-status--health conn)))
+    (message "OpenCode %s: %s" (opencode-connection-url conn)
+             (if (stringp health) health
+               (format "healthy, version %s" (plist-get health :version))))))
+
+(defun opencode--read-server-url (input)
+  "Return the server URL that INPUT names: a URL, host:port or a port."
+  (let ((input (string-trim input)))
+    (cond ((string-match-p "\\`[0-9]+\\'" input) (concat "http://127.0.0.1:" input))
+          ((string-match-p "\\`https?://" input) (string-remove-suffix "/" input))
+          ((string-match-p "\\`[^/:]+:[0-9]+\\'" input) (concat "http://" input))
+          (t (user-error "Not a server URL or port: %s" input)))))
+
+;;;###autoload
+(defun opencode-attach (url &optional directory)
+  "Use the OpenCode server at URL (or a port on 127.0.0.1) from now on.
+Sets `opencode-server-url' for this Emacs session, checks the server's
+health and shows the session list of DIRECTORY's project."
+  (interactive (list (opencode--read-server-url
+                      (read-string "OpenCode server URL or port: "
+                                   (or opencode-server-url "4096")))))
+  (setq opencode-server-url url)
+  (opencode-server-health directory)
+  (if (fboundp 'opencode-sessions)
+      (funcall 'opencode-sessions directory)
+    (opencode-connect directory)))
+
+(provide 'opencode-status)
+;;; opencode-status.el ends here
