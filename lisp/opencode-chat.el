@@ -1082,6 +1082,10 @@ once and remembered."
             (when (stringp parent)
               (let ((buf (opencode-chat--buffer conn parent)))
                 (when buf
+                  ;; Its chat knows whether it has a parent in turn.
+                  (puthash parent (plist-get (buffer-local-value 'opencode-chat--session buf)
+                                             :parentID)
+                           table)
                   (with-current-buffer buf
                     (if (member type '("permission.asked" "question.asked"))
                         (opencode-chat--add-request
@@ -2180,7 +2184,10 @@ ARGS runs the server's command NAME.
              buffer `((side . right) (slot . 0)
                       (window-width . ,opencode-chat-side-window-width)
                       (window-parameters (no-delete-other-windows . t))))))
-    ('full-frame (pop-to-buffer-same-window buffer) (delete-other-windows))
+    ('full-frame
+     (when (window-parameter nil 'window-side) (select-window (window-main-window)))
+     (pop-to-buffer-same-window buffer)
+     (delete-other-windows))
     ('frame (select-frame-set-input-focus
              (window-frame (display-buffer buffer '(display-buffer-pop-up-frame))))
             (select-window (get-buffer-window buffer)))
