@@ -7,6 +7,8 @@
 #   make run        Emacs with the package and the session list
 #   make demo       the same, offline, with the tests' mock model
 #   make bench      benchmarks, module vs plain Elisp (doc/benchmarks.md)
+#   make info       the Info manual, doc/opencode.info
+#   make fuzz       libFuzzer on the stream parser (FUZZ_SECONDS=60)
 #   make clean
 
 EMACS   ?= emacs
@@ -27,7 +29,7 @@ BUILD    = build
 SAN      = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 C_TESTS  = sse queue event conn
 
-.PHONY: all module test test-c test-ert lint clean deps run demo bench fuzz
+.PHONY: all module test test-c test-ert lint clean deps run demo bench fuzz info check-doc
 
 all: module
 module: $(MODULE)
@@ -81,6 +83,18 @@ $(BUILD)/bench-server: test/bench/bench-server.c | $(BUILD)
 	$(CC) $(WARN) -O2 -o $@ $< -lpthread
 $(BUILD)/bench-ingest: test/bench/bench-ingest.c $(CORE_SRC) $(HEADERS) | $(BUILD)
 	$(CC) $(WARN) $(CFLAGS) -Imodule $(PKG_CFLAGS) -o $@ $< $(CORE_SRC) $(PKG_LIBS)
+
+# The Info manual: the reference chapters are generated from the code.
+info: doc/opencode.info
+doc/reference.texi: $(ELS) doc/gen-reference.el
+	$(EMACS) -Q --batch -L lisp -l doc/gen-reference.el -f opencode-gen-reference
+doc/opencode.info: doc/opencode.texi doc/reference.texi
+	makeinfo --no-split -o $@ doc/opencode.texi
+# The committed manual is what the code generates (run by `make test').
+check-doc:
+	$(EMACS) -Q --batch -L lisp -l doc/gen-reference.el -f opencode-gen-reference
+	makeinfo --no-split -o doc/opencode.info doc/opencode.texi
+	git diff --exit-code --stat doc/reference.texi doc/opencode.info
 
 # The pinned OpenCode server, from npm, into .deps/ (not on PATH).
 deps: .deps/node_modules/.bin/opencode

@@ -76,6 +76,12 @@ demand.  An open connection for the same server and directory is reused."
           (opencode-connection-open url dir :user (car auth)
                                     :password (cdr auth) :server server)))))
 
+(defun opencode-manual ()
+  "Read the opencode.el manual in Info."
+  (interactive)
+  (let ((local (expand-file-name "doc/opencode.info" (opencode-module--root))))
+    (info (if (file-exists-p local) local "opencode"))))
+
 (defun opencode-disconnect-all ()
   "Close every connection and stop the local server."
   (interactive)
@@ -151,6 +157,7 @@ while none of its chat buffers is visible."
     (define-key map "r" #'opencode-server-restart)
     (define-key map "e" #'opencode-show-events)
     (define-key map "l" #'opencode-show-log)
+    (define-key map "?" #'opencode-manual)
     (define-key map "c" #'opencode-module-compile)
     (define-key map "q" #'opencode-disconnect-all)
     map)

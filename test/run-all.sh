@@ -21,6 +21,9 @@ $MAKE --no-print-directory fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-30}" || status=1
 echo "== Lint"
 if $MAKE --no-print-directory lint; then echo "1 0" >> "$RESULTS"; else echo "0 1" >> "$RESULTS"; status=1; fi
 
+echo "== Manual (builds, and is what the code generates)"
+if $MAKE --no-print-directory check-doc; then echo "1 0" >> "$RESULTS"; else echo "0 1" >> "$RESULTS"; status=1; fi
+
 echo "== ERT (unit and real-server integration)"
 $MAKE --no-print-directory test-ert || status=1
 
