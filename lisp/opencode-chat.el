@@ -294,16 +294,23 @@ language's major mode."
 
 ;;;; Rendering parts
 
+(defun opencode-chat--synthetic-p (part)
+  "Return non-nil if PART is text the server added, not the user or model.
+The server adds such text for attached files (their contents) and other
+context; it is shown folded, under a heading."
+  (and (equal (plist-get part :type) "text") (eq (plist-get part :synthetic) t)))
+
 (defun opencode-chat--foldable-p (part)
   "Return non-nil if PART has a heading and a body that can fold."
-  (not (member (plist-get part :type) '("text" "step-start" "compaction"))))
+  (or (opencode-chat--synthetic-p part)
+      (not (member (plist-get part :type) '("text" "step-start" "compaction")))))
 
 (defun opencode-chat--default-folded-p (part)
   "Return non-nil if PART starts folded."
   (pcase (plist-get part :type)
     ("reasoning" opencode-chat-fold-reasoning)
     ("tool" opencode-chat-fold-tools)
-    ((or "step-finish" "snapshot" "patch") t)
+    ((or "step-finish" "snapshot" "patch" "text") t)
     (_ nil)))
 
 (defun opencode-chat--first-line (s &optional width)
@@ -417,6 +424,8 @@ The cut ends in a button that shows the whole text; nothing is lost."
   "Return the heading line of foldable PART (without newline)."
   (pcase (plist-get part :type)
     ("reasoning" "Thinking")
+    ("text" (format "Context added by the server: %s"
+                    (opencode-chat--first-line (plist-get part :text) 60)))
     ((and "tool" (guard (opencode-chat--rendered part :heading)))
      (opencode-chat--rendered part :heading))
     ("tool"
@@ -536,7 +545,7 @@ PROPERTIES are more text properties, for COMMAND to read at point."
        (insert (propertize "──── context compacted: earlier messages were summarised ────"
                            'face 'opencode-chat-dim))
        (setq body (point)))
-      ("text"
+      ((and "text" (guard (not (opencode-chat--synthetic-p part))))
        (setq body (point))
        (insert (opencode-chat--body part)))
       (_
@@ -606,7 +615,8 @@ part is read, so a long reply costs linear time, not quadratic."
         (setq entry (plist-put entry :part part))
         (setq entry (plist-put entry :chunks nil))
         (put-text-property beg end 'opencode-part (plist-get part :id))
-        (when (equal (plist-get part :type) "text")
+        (when (and (equal (plist-get part :type) "text")
+                   (not (opencode-chat--synthetic-p part)))
           (opencode-chat--fontify-markdown beg end))
         ;; An empty part (a step start) takes no line: hide its separator.
         (when (< end (point-max))

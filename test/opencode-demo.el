@@ -19,13 +19,26 @@
 (let* ((home (expand-file-name "home" opencode-demo--root))
        (project (expand-file-name "project" opencode-demo--root))
        (mock (opencode-test-http-start #'opencode-test--mock-handler)))
+  ;; Each prompt: reasoning and a tool call (the agent runs `ls'), then a
+  ;; streamed Markdown answer with code.  Enough for ten prompts.
   (setq opencode-test-mock-script
-        (list '((:reasoning_content "The user wants a demo; ") (:reasoning_content "show every part.")
-                (:content "Here is a **streamed** reply from the mock model.\n\n")
-                (:content "```elisp\n(message \"hello from opencode.el\")\n```\n") :stop)))
+        (apply #'append
+               (make-list
+                10 (list (append '((:reasoning_content "The user wants a demo; ")
+                                   (:reasoning_content "let me look at the project first."))
+                                 (opencode-test--tool-call
+                                  "bash" '(:command "ls -a" :description "List the project"))
+                                 '(:tool_calls))
+                         '((:content "Here is a **streamed** reply from the mock model.\n\n")
+                           (:content "The project has a `README` and an `opencode.json`:\n\n")
+                           (:content "- fold the tool call above with `TAB`\n")
+                           (:content "- see every key with `?`\n\n")
+                           (:content "```elisp\n(message \"hello from opencode.el\")\n```\n")
+                           :stop)))))
   (make-directory home t)
   (make-directory project t)
   (call-process "git" nil nil nil "-C" project "init" "-q")
+  (with-temp-file (expand-file-name "README" project) (insert "A demo project.\n"))
   (with-temp-file (expand-file-name "opencode.json" project)
     (insert (json-serialize
              `(:provider (:mock (:npm "@ai-sdk/openai-compatible" :name "Mock"

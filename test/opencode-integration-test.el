@@ -358,14 +358,6 @@
                                              messages)))))))
         (kill-buffer buf)))))
 
-(defun opencode-test--tool-call (name args)
-  "Return mock deltas that call tool NAME with ARGS (a plist), in pieces."
-  (let ((json (json-serialize args)))
-    (list `(:tool_calls [(:index 0 :id ,(format "call_%s" name) :type "function"
-                                 :function (:name ,name :arguments ""))])
-          `(:tool_calls [(:index 0 :function (:arguments ,(substring json 0 (/ (length json) 2))))])
-          `(:tool_calls [(:index 0 :function (:arguments ,(substring json (/ (length json) 2))))]))))
-
 (defmacro opencode-test-with-chat-on-real-server (script &rest body)
   "Run BODY with `conn', `sid' and `chat' while the mock plays SCRIPT.
 `chat' is the chat buffer of the session `sid'."

@@ -244,6 +244,14 @@ When empty, the mock answers \"Hello from the mock.\".")
    (t (opencode-test-respond proc "404 Not Found" "application/json"
                              "{\"error\":\"not found\"}"))))
 
+(defun opencode-test--tool-call (name args)
+  "Return mock deltas that call tool NAME with ARGS (a plist), in pieces."
+  (let ((json (json-serialize args)))
+    (list `(:tool_calls [(:index 0 :id ,(format "call_%s" name) :type "function"
+                                 :function (:name ,name :arguments ""))])
+          `(:tool_calls [(:index 0 :function (:arguments ,(substring json 0 (/ (length json) 2))))])
+          `(:tool_calls [(:index 0 :function (:arguments ,(substring json (/ (length json) 2))))]))))
+
 ;;;; The real server
 
 (defun opencode-test-server-program ()
