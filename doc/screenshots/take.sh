@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Take the README's screenshots from a real `emacs -nw' (make demo: the
+# real OpenCode server with the tests' mock model) running in tmux, and
+# turn the captures into SVG with ansi-to-svg.el.  Needs tmux.
+set -eu
+cd "$(dirname "$0")/../.."
+out=doc/screenshots
+s=opencode-shot
+eval_in_emacs () {               # Run a Lisp form in the demo's Emacs.
+  tmux send-keys -t $s C-g
+  tmux send-keys -t $s M-: "$1" Enter
+  sleep "${2:-1}"
+}
+tmux kill-session -t $s 2>/dev/null || true
+tmux new-session -d -s $s -x 112 -y 34 "TERM=xterm-256color make demo"
+for _ in $(seq 60); do
+  sleep 1
+  tmux capture-pane -p -t $s | grep -q "Demo session" && break
+done
+eval_in_emacs '(let ((c (car opencode-connections))) (dolist (title (list "Refactor the SSE parser" "Why is CI slow?" "Write the manual")) (opencode-request-sync c "POST" "/session" :body (list :title title))) (push (list (list :content "Reading the parser") :hang) opencode-test-mock-script) (opencode-api-session-prompt-async c (plist-get (seq-find (lambda (s) (string-prefix-p "Refactor" (plist-get s :title))) (opencode-request-sync c "GET" "/session")) :id) "Make the parser faster"))' 6
+eval_in_emacs '(progn (delete-other-windows) (switch-to-buffer (seq-find (lambda (b) (string-prefix-p "*opencode-sessions" (buffer-name b))) (buffer-list))) (opencode-sessions-refresh) (goto-char (point-min)) (message ""))' 2
+tmux capture-pane -e -p -t $s > "$out/sessions.ansi"
+eval_in_emacs '(let* ((c (car opencode-connections)) (s (seq-find (lambda (s) (string-prefix-p "Demo" (plist-get s :title))) (opencode-request-sync c "GET" "/session")))) (let ((opencode-chat-display (quote full-frame))) (opencode-chat-open c s)) (opencode-api-session-prompt-async c (plist-get s :id) "What is in this project?"))' 8
+eval_in_emacs '(progn (goto-char (point-min)) (search-forward "$ ls") (opencode-chat-toggle-fold) (goto-char (point-min)) (opencode-chat-prompt) (insert "Now look at @README and") (message ""))' 2
+tmux capture-pane -e -p -t $s > "$out/chat.ansi"
+tmux kill-session -t $s
+for f in sessions chat; do
+  emacs -Q --batch -l "$out/ansi-to-svg.el" -f opencode-ansi-to-svg "$out/$f.ansi" "$out/$f.svg"
+  rm -f "$out/$f.ansi"
+done
