@@ -90,6 +90,7 @@ doc/reference.texi: $(ELS) doc/gen-reference.el
 	$(EMACS) -Q --batch -L lisp -l doc/gen-reference.el -f opencode-gen-reference
 doc/opencode.info: doc/opencode.texi doc/reference.texi
 	makeinfo --no-split -o $@ doc/opencode.texi
+	install-info --info-dir=doc $@
 # The committed manual is what the code generates (run by `make test').
 check-doc:
 	$(EMACS) -Q --batch -L lisp -l doc/gen-reference.el -f opencode-gen-reference

@@ -220,6 +220,16 @@
 
 (add-hook 'opencode-connection-state-functions #'opencode-sidebar--on-state)
 
+(require 'transient)
+
+(transient-define-prefix opencode-sidebar-menu ()
+  "The commands of the OpenCode sidebar."
+  [["Sidebar"
+    ("RET" "open chat / file diff" opencode-sidebar-visit)
+    ("TAB" "show changed files" opencode-sidebar-toggle)
+    ("g" "refresh" opencode-sidebar-refresh)
+    ("q" "quit" quit-window)]])
+
 (defvar opencode-sidebar-mode-map
   (let ((map (make-sparse-keymap)))
     (set-keymap-parent map special-mode-map)
@@ -228,6 +238,7 @@
     (define-key map "g" #'opencode-sidebar-refresh)
     (define-key map "n" #'next-line)
     (define-key map "p" #'previous-line)
+    (define-key map "?" #'opencode-sidebar-menu)
     map)
   "Keymap of `opencode-sidebar-mode'.")
 
