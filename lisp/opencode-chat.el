@@ -1359,25 +1359,35 @@ changed."
                                  'face 'warning))
         (setq opencode-chat--revert-overlay ov)))))
 
+(defun opencode-chat--session-callback (done)
+  "Return a callback that shows the session it gets in this chat, then DONE."
+  (let ((buf (current-buffer)))
+    (lambda (session)
+      (when (buffer-live-p buf)
+        (with-current-buffer buf
+          (setq opencode-chat--session session)
+          (opencode-chat--show-revert)))
+      (message "%s" done))))
+
+(defun opencode-chat--revert-to (message-id done)
+  "Revert the session to before MESSAGE-ID; say DONE when it is."
+  (opencode-api-session-revert opencode-chat--conn (opencode-chat--session-id)
+                               :body `(:messageID ,message-id)
+                               :callback (opencode-chat--session-callback done)))
+
 (defun opencode-chat-revert (message-id)
   "Revert the session to before MESSAGE-ID (default: the message at point).
 The agent's changes to files from there on are undone on disk."
   (interactive (list (opencode-chat--message-at-point)))
   (when (yes-or-no-p "Revert the session (and its file changes) to before this message? ")
-    (opencode-api-session-revert opencode-chat--conn (opencode-chat--session-id)
-                                 :body `(:messageID ,message-id)
-                                 :callback (lambda (s) (setq opencode-chat--session s)
-                                             (opencode-chat--show-revert)
-                                             (message "Reverted")))))
+    (opencode-chat--revert-to message-id "Reverted")))
 
 (defun opencode-chat-unrevert ()
   "Undo the session's revert: restore the messages and file changes."
   (interactive)
   (unless (plist-get opencode-chat--session :revert) (user-error "Nothing is reverted"))
   (opencode-api-session-unrevert opencode-chat--conn (opencode-chat--session-id)
-                                 :callback (lambda (s) (setq opencode-chat--session s)
-                                             (opencode-chat--show-revert)
-                                             (message "Restored"))))
+                                 :callback (opencode-chat--session-callback "Restored")))
 
 (defun opencode-chat-revert-diff ()
   "Show what the session's revert changed on disk."
@@ -1456,12 +1466,9 @@ The agent's changes to files from there on are undone on disk."
 (defun opencode-chat-undo ()
   "Revert the last prompt and what it changed on disk (see `opencode-chat-redo')."
   (interactive)
-  (let ((id (or (opencode-chat--last-user-message) (user-error "No prompt to undo"))))
-    (opencode-api-session-revert opencode-chat--conn (opencode-chat--session-id)
-                                 :body `(:messageID ,id)
-                                 :callback (lambda (s) (setq opencode-chat--session s)
-                                             (opencode-chat--show-revert)
-                                             (message "Undone; /redo restores")))))
+  (opencode-chat--revert-to (or (opencode-chat--last-user-message)
+                                (user-error "No prompt to undo"))
+                            "Undone; /redo restores"))
 
 (defun opencode-chat-redo ()
   "Restore what `opencode-chat-undo' or a revert took back."

@@ -201,8 +201,9 @@ not again (M-x opencode-server-restart)"
       (apply #'opencode--log format-string args)
     (apply #'message format-string args)))
 
-(defun opencode-server-stop (server)
-  "Stop SERVER, a local server started by `opencode-server-start'."
+(defun opencode-server--end-process (server)
+  "End SERVER's process: interrupt it, kill it after 3 s, drop its buffer.
+SERVER is marked stopping first, so it is not restarted."
   (setf (opencode-server-stopping server) t)
   (let ((proc (opencode-server-process server)))
     (when (process-live-p proc)
@@ -212,7 +213,11 @@ not again (M-x opencode-server-restart)"
           (accept-process-output proc 0.05)))
       (when (process-live-p proc) (delete-process proc)))
     (when (buffer-live-p (process-buffer proc))
-      (kill-buffer (process-buffer proc))))
+      (kill-buffer (process-buffer proc)))))
+
+(defun opencode-server-stop (server)
+  "Stop SERVER, a local server started by `opencode-server-start'."
+  (opencode-server--end-process server)
   (when (eq server opencode-server--local)
     (setq opencode-server--local nil)))
 
@@ -221,16 +226,7 @@ not again (M-x opencode-server-restart)"
   (interactive)
   (let ((server (or opencode-server--local
                     (user-error "No local server: this Emacs did not start one"))))
-    (setf (opencode-server-stopping server) t)
-    (let ((proc (opencode-server-process server)))
-      (when (process-live-p proc)
-        (interrupt-process proc)
-        (let ((deadline (+ (float-time) 3)))
-          (while (and (process-live-p proc) (< (float-time) deadline))
-            (accept-process-output proc 0.05)))
-        (when (process-live-p proc) (delete-process proc)))
-      (when (buffer-live-p (process-buffer proc))
-        (kill-buffer (process-buffer proc))))
+    (opencode-server--end-process server)
     (setf (opencode-server-stopping server) nil
           (opencode-server-restarts server) 0)
     (opencode-server--spawn server (opencode-server--port server))

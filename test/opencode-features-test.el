@@ -29,6 +29,13 @@
            (input (buffer-substring-no-properties (nth 0 res) (nth 1 res))))
       (all-completions input table))))
 
+(defun opencode-test--stored-messages (conn sid)
+  "Wait until session SID on CONN has stored messages; return them."
+  (opencode-test-wait
+   (lambda () (let ((m (opencode-request-sync conn "GET" (opencode--path "session" sid "message"))))
+                (and (> (length m) 0) m)))
+   20))
+
 (ert-deftest opencode-features/mentions-and-slash-commands ()
   "@ completes project files and folders; / completes commands; both are sent."
   (let ((opencode-test-extra-config
@@ -62,11 +69,7 @@
                   (opencode-prompt-send)
                   (should (opencode-test-wait (lambda () (= (buffer-size) 0)) 30))))
               (should (equal sent (list (list chat "Summarize @README and @src/ please"))))
-              (let* ((messages (opencode-test-wait
-                                (lambda () (let ((m (opencode-request-sync
-                                                     conn "GET" (opencode--path "session" sid "message"))))
-                                             (and (> (length m) 0) m)))
-                                20))
+              (let* ((messages (opencode-test--stored-messages conn sid))
                      (parts (append (plist-get (aref messages 0) :parts) nil)))
                 (should (cl-some (lambda (p) (and (equal (plist-get p :type) "file")
                                                   (equal (plist-get p :filename) "README")))
@@ -131,11 +134,7 @@
               (opencode-prompt-send)
               (should (opencode-test-wait (lambda () (= (buffer-size) 0)) 30))
               (should (null opencode-prompt--files)))
-            (let* ((messages (opencode-test-wait
-                              (lambda () (let ((m (opencode-request-sync
-                                                   conn "GET" (opencode--path "session" sid "message"))))
-                                           (and (> (length m) 0) m)))
-                              20))
+            (let* ((messages (opencode-test--stored-messages conn sid))
                    (parts (append (plist-get (aref messages 0) :parts) nil)))
               (should (cl-some (lambda (p) (equal (plist-get p :mime) "image/png")) parts)))
             ;; Agents: the primary ones, in turn.
