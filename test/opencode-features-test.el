@@ -376,6 +376,19 @@
                    (lambda (fmt &rest args) (push (apply #'format fmt args) messages))))
           (opencode-server-health (opencode-connection-directory conn)))
         (should (string-match-p "healthy, version 1\\.18\\.33" (car messages))))
+      ;; Restart by hand: same URL, a new process, everything reconnects.
+      (let* ((server opencode-server--local)
+             (old (opencode-server-process server))
+             (url (opencode-server-url server)))
+        (cl-letf (((symbol-function 'message) #'ignore))
+          (opencode-server-restart))
+        (should-not (eq old (opencode-server-process server)))
+        (should (equal url (opencode-server-url server)))
+        (should (opencode-test-wait
+                 (lambda () (eq (opencode-connection-state conn) 'disconnected)) 10))
+        (should (opencode-test-wait
+                 (lambda () (eq (opencode-connection-state conn) 'connected)) 30))
+        (should (= (opencode-server-restarts server) 0)))
       (should (equal (opencode--read-server-url "4096") "http://127.0.0.1:4096"))
       (should (equal (opencode--read-server-url "localhost:5000") "http://localhost:5000"))
       (should (equal (opencode--read-server-url "http://127.0.0.1:7/") "http://127.0.0.1:7"))
