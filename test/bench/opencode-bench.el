@@ -20,7 +20,8 @@
 ;;
 ;; The data are generated here (OpenCode-shaped, like the recorded
 ;; fixtures) into build/bench/ and served by build/bench-server on
-;; 127.0.0.1.  The table goes to stdout and build/bench/results.md.
+;; 127.0.0.1.  The table goes to stdout and build/bench/results.md, a
+;; plot to build/bench/results.svg.
 
 ;;; Code:
 
@@ -59,6 +60,9 @@
 
 (defvar opencode-bench-list-sizes '(1000 10000)
   "Session list sizes measured.")
+
+(defvar opencode-bench--numbers nil
+  "Figures for the plot, an alist (KEY . NUMBER).")
 
 (defvar opencode-bench--results nil
   "Rows of the results table, newest first: (WHAT MODULE BASELINE NOTE).")
@@ -426,6 +430,9 @@ Return (SECONDS MAX-STALL-SECONDS TEXT STATS)."
                (m (opencode-bench--run-stream 'module (cdr server)))
                (b (opencode-bench--run-stream 'baseline (cdr server)))
                (rate (lambda (secs) (format "%.0f ev/s" (/ count secs)))))
+          (push (cons 'ingest-module (/ count (nth 0 m))) opencode-bench--numbers)
+          (push (cons 'ingest-baseline (/ count (nth 0 b))) opencode-bench--numbers)
+          (push (cons 'ingest-ceiling (/ count c-mem)) opencode-bench--numbers)
           (opencode-bench--row (format "1. ingest %d events, %d sessions, into chats"
                                        count opencode-bench-sessions)
                                (funcall rate (nth 0 m)) (funcall rate (nth 0 b))
@@ -603,12 +610,63 @@ Return (FIRST-SCREEN FULLY-DRAWN) in seconds."
                            (format "%.0f ms" (* 1000 open-m))
                            (format "%.0f ms" (* 1000 open-b))
                            "fetch + parse + render")
+      (push (cons (intern (format "update-module-%d" n)) (* 1000 update)) opencode-bench--numbers)
+      (push (cons (intern (format "update-redraw-%d" n)) (* 1000 naive)) opencode-bench--numbers)
       (opencode-bench--row (format "   %d sessions: one status update" n)
                            (format "%.3f ms" (* 1000 update))
                            (format "%.1f ms" (* 1000 naive))
                            "baseline: redraw the whole list"))))
 
 ;;;; Main
+
+(defun opencode-bench--plot ()
+  "Return an SVG plot of the ingest rates and the status update times."
+  (let* ((num (lambda (k) (or (cdr (assq k opencode-bench--numbers)) 0)))
+         (bars-lin
+          `(("plain-Elisp baseline" ,(funcall num 'ingest-baseline) "#9e9e9e")
+            ("module, into chats" ,(funcall num 'ingest-module) "#1f5fbf")
+            ("C-only ceiling" ,(funcall num 'ingest-ceiling) "#7fa7e0")))
+         (bars-log
+          (cl-loop for n in opencode-bench-list-sizes
+                   append `((,(format "%d sessions, redraw" n)
+                             ,(funcall num (intern (format "update-redraw-%d" n))) "#9e9e9e")
+                            (,(format "%d sessions, module" n)
+                             ,(funcall num (intern (format "update-module-%d" n))) "#1f5fbf"))))
+         (w 760) (left 190) (bar 22) (gap 8)
+         (y 0) (out nil))
+    (cl-flet ((text (x y s &optional anchor weight)
+                (push (format "<text x=\"%d\" y=\"%d\" font-size=\"13\"%s%s>%s</text>"
+                              x y (if anchor (format " text-anchor=\"%s\"" anchor) "")
+                              (if weight " font-weight=\"bold\"" "") s)
+                      out)))
+      (text 10 (cl-incf y 20) "Events per second, 100,000 streamed deltas in 4 sessions (more is better)" nil t)
+      (cl-incf y 10)
+      (let ((top (apply #'max 1 (mapcar #'cadr bars-lin))))
+        (pcase-dolist (`(,label ,v ,color) bars-lin)
+          (let ((len (round (* (- w left 90) (/ v top)))))
+            (text (- left 8) (+ y 16) label "end")
+            (push (format "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"%s\"/>"
+                          left y (max 1 len) bar color)
+                  out)
+            (text (+ left len 6) (+ y 16) (format "%.0f" v))
+            (cl-incf y (+ bar gap)))))
+      (text 10 (cl-incf y 28) "One status update in the session list, ms, log scale (less is better)" nil t)
+      (cl-incf y 10)
+      (let* ((lo 0.001) (hi (apply #'max 10 (mapcar #'cadr bars-log)))
+             (scale (lambda (v) (round (* (- w left 90)
+                                          (/ (log (/ (max v lo) lo)) (log (/ hi lo))))))))
+        (pcase-dolist (`(,label ,v ,color) bars-log)
+          (let ((len (funcall scale v)))
+            (text (- left 8) (+ y 16) label "end")
+            (push (format "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"%s\"/>"
+                          left y (max 1 len) bar color)
+                  out)
+            (text (+ left len 6) (+ y 16) (format "%.3g" v))
+            (cl-incf y (+ bar gap))))))
+    (concat (format "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" font-family=\"sans-serif\">\n<rect width=\"100%%\" height=\"100%%\" fill=\"#ffffff\"/>\n"
+                    w (+ y 10))
+            (mapconcat #'identity (nreverse out) "\n")
+            "\n</svg>\n")))
 
 (defun opencode-bench--machine ()
   "Return a line describing this machine."
@@ -632,6 +690,7 @@ Return (FIRST-SCREEN FULLY-DRAWN) in seconds."
   (make-directory opencode-bench-dir t)
   (opencode-module-ensure)
   (setq opencode-bench--results nil
+        opencode-bench--numbers nil
         opencode-notify nil)
   (progn
     (opencode-bench--say "%s" (opencode-bench--machine))
@@ -643,6 +702,7 @@ Return (FIRST-SCREEN FULLY-DRAWN) in seconds."
                      (format-time-string "Run: %F %T %Z\n\n")
                      (opencode-bench--table))))
     (with-temp-file (opencode-bench--file "results.md") (insert out))
+    (with-temp-file (opencode-bench--file "results.svg") (insert (opencode-bench--plot)))
     (princ out)))
 
 (provide 'opencode-bench)
