@@ -95,14 +95,23 @@ oc_queue_link (oc_queue *q, oc_item *it)
   q->count++;
   if (it->kind == OC_ITEM_DELTA)
     {
-      if (!q->run)
-        q->run = it;
-      q->run_len++;
+      /* The window slides: it never holds more than the newest
+         OC_QUEUE_MERGE_SCAN deltas, so a merge looks at no more.  */
+      if (!q->window)
+        {
+          q->window = it;
+          q->window_len = 1;
+        }
+      else if (++q->window_len > OC_QUEUE_MERGE_SCAN)
+        {
+          q->window = q->window->next;
+          q->window_len--;
+        }
     }
   else
     {
-      q->run = NULL;
-      q->run_len = 0;
+      q->window = NULL;
+      q->window_len = 0;
     }
   if (q->signaled)
     return false;
@@ -135,12 +144,7 @@ oc_queue_push_delta (oc_queue *q, const char *session, const char *message,
                      const char *text, size_t len)
 {
   pthread_mutex_lock (&q->lock);
-  /* A long run of distinct parts: look at its newest items only.  */
-  oc_item *t = q->run;
-  for (size_t skip = q->run_len > OC_QUEUE_MERGE_SCAN
-         ? q->run_len - OC_QUEUE_MERGE_SCAN : 0; t && skip > 0; skip--)
-    t = t->next;
-  for (; t; t = t->next)
+  for (oc_item *t = q->window; t; t = t->next)
     if (oc_streq (t->part, part) && oc_streq (t->field, field)
         && oc_streq (t->message, message) && oc_streq (t->session, session))
       {
@@ -223,8 +227,8 @@ oc_queue_drain (oc_queue *q)
   pthread_mutex_lock (&q->lock);
   oc_item *h = q->head;
   q->head = q->tail = NULL;
-  q->run = NULL;
-  q->run_len = 0;
+  q->window = NULL;
+  q->window_len = 0;
   q->count = 0;
   q->signaled = false;
   pthread_mutex_unlock (&q->lock);

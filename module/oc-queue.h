@@ -47,8 +47,9 @@ typedef struct oc_queue
   oc_item *head, *tail;
   size_t count;
   bool signaled;
-  oc_item *run;               /* First item of the trailing run of deltas.  */
-  size_t run_len;
+  oc_item *window;            /* The newest deltas ending the queue, at
+                                 most OC_QUEUE_MERGE_SCAN: merge candidates.  */
+  size_t window_len;
   int notify_fd;              /* -1: none (tests poll instead).  */
   unsigned long merged;       /* Deltas folded into an earlier item.  */
   unsigned long wakeups;      /* Bytes written to notify_fd.  */
@@ -69,8 +70,8 @@ void oc_item_free_list (oc_item *it);
 void oc_queue_push (oc_queue *q, oc_item *it);
 /* Append a text delta, merged into a pending delta of the same session,
    message, part and field when only deltas follow that one (looking at
-   most OC_QUEUE_MERGE_SCAN items back).  Returns false when
-   memory ran out (the delta is then lost and reported as a warning).  */
+   most OC_QUEUE_MERGE_SCAN items back).  Returns false when memory ran
+   out (the delta is then lost and reported as a warning).  */
 bool oc_queue_push_delta (oc_queue *q, const char *session,
                           const char *message, const char *part,
                           const char *field, const char *text, size_t len);
