@@ -348,15 +348,21 @@ See `opencode-chat-tool-renderers' for what RENDERER gets and returns."
   (setf (alist-get tool opencode-chat-tool-renderers nil (null renderer) #'equal)
         renderer))
 
-(defun opencode-chat--rendered (part key)
-  "Return KEY (:heading or :body) of tool PART from its renderer, or nil."
+(defun opencode-chat--rendered (part)
+  "Return what the renderer of tool PART makes of it, (:heading :body), or nil.
+Values that are not strings are dropped; a renderer that fails shows
+its error as heading and body."
   (let ((renderer (and (equal (plist-get part :type) "tool")
                        (cdr (assoc (plist-get part :tool) opencode-chat-tool-renderers)))))
-    (and renderer
-         (let ((v (condition-case err (plist-get (funcall renderer part) key)
-                    (error (format "[renderer of %s failed: %s]" (plist-get part :tool)
-                                   (error-message-string err))))))
-           (and (stringp v) v)))))
+    (when renderer
+      (condition-case err
+          (let ((r (funcall renderer part)))
+            (cl-loop for key in '(:heading :body)
+                     for v = (plist-get r key)
+                     when (stringp v) append (list key v)))
+        (error (let ((msg (format "[renderer of %s failed: %s]" (plist-get part :tool)
+                                  (error-message-string err))))
+                 (list :heading msg :body msg)))))))
 
 (defun opencode-chat--render-bash (part)
   "Show a bash tool PART as a command line and its output."
@@ -420,14 +426,14 @@ The cut ends in a button that shows the whole text; nothing is lost."
     (puthash id (opencode-chat--render-part (opencode-chat--entry-part entry) entry)
              opencode-chat--parts)))
 
-(defun opencode-chat--heading (part)
-  "Return the heading line of foldable PART (without newline)."
+(defun opencode-chat--heading (part &optional rendered)
+  "Return the heading line of foldable PART (without newline).
+RENDERED is what its tool renderer made of it, if it has one."
   (pcase (plist-get part :type)
+    ((guard (plist-get rendered :heading)) (plist-get rendered :heading))
     ("reasoning" "Thinking")
     ("text" (format "Context added by the server: %s"
                     (opencode-chat--first-line (plist-get part :text) 60)))
-    ((and "tool" (guard (opencode-chat--rendered part :heading)))
-     (opencode-chat--rendered part :heading))
     ("tool"
      (let* ((state (plist-get part :state))
             (status (plist-get state :status)))
@@ -457,12 +463,13 @@ The cut ends in a button that shows the whole text; nothing is lost."
     (ignore-errors (json-pretty-print-buffer))
     (buffer-string)))
 
-(defun opencode-chat--body (part)
-  "Return the body text of PART."
+(defun opencode-chat--body (part &optional rendered)
+  "Return the body text of PART.
+RENDERED is what its tool renderer made of it, if it has one."
   (pcase (plist-get part :type)
+    ((guard (plist-get rendered :body))
+     (opencode-chat--limit-output part (plist-get rendered :body)))
     ((or "text" "reasoning") (or (plist-get part :text) ""))
-    ((and "tool" (guard (opencode-chat--rendered part :body)))
-     (opencode-chat--limit-output part (opencode-chat--rendered part :body)))
     ("tool"
      (let* ((state (plist-get part :state))
             (input (plist-get state :input))
@@ -549,13 +556,14 @@ PROPERTIES are more text properties, for COMMAND to read at point."
        (setq body (point))
        (insert (opencode-chat--body part)))
       (_
-       (let ((folded (opencode-chat--part-folded-p part)))
-         (insert (propertize (concat (if folded "▸ " "▾ ") (opencode-chat--heading part))
+       (let ((folded (opencode-chat--part-folded-p part))
+             (rendered (opencode-chat--rendered part)))
+         (insert (propertize (concat (if folded "▸ " "▾ ") (opencode-chat--heading part rendered))
                              'face (if (equal (plist-get part :type) "step-finish")
                                        'opencode-chat-dim
                                      'opencode-chat-heading)))
          (setq body (point))
-         (let ((text (opencode-chat--body part)))
+         (let ((text (opencode-chat--body part rendered)))
            (unless (string-empty-p text)
              (insert "\n"
                      (if (equal (plist-get part :type) "reasoning")
@@ -980,11 +988,7 @@ Messages fetched but not drawn yet come first."
   "Return CONN's table of chat buffers, session id -> buffer.
 Events find their buffer here in constant time, however many buffers
 Emacs has."
-  (or (plist-get (opencode-connection-plist conn) :chats)
-      (let ((table (make-hash-table :test 'equal)))
-        (setf (opencode-connection-plist conn)
-              (plist-put (opencode-connection-plist conn) :chats table))
-        table)))
+  (opencode-connection--table conn :chats))
 
 (defun opencode-chat--attach (conn session)
   "Make the current buffer the chat of SESSION (a plist) on CONN."
@@ -1075,11 +1079,7 @@ chat has drawn it.  Add to it buffer-locally, in one chat, with
 
 (defun opencode-chat--parents (conn)
   "Return CONN's table session id -> parent session id (or nil)."
-  (or (plist-get (opencode-connection-plist conn) :parents)
-      (let ((table (make-hash-table :test 'equal)))
-        (setf (opencode-connection-plist conn)
-              (plist-put (opencode-connection-plist conn) :parents table))
-        table)))
+  (opencode-connection--table conn :parents))
 
 (defun opencode-chat--tell-parent (conn sid type props)
   "Show CONN's sub-agent request event TYPE with PROPS in its parents' chats.
@@ -1309,25 +1309,35 @@ changed."
      :query `(("messageID" . ,message-id))
      :callback
      (lambda (diffs)
-       (let ((buf (get-buffer-create (format "*opencode-diff: %s*" title)))
-             (adds 0) (dels 0))
-         (with-current-buffer buf
-           (let ((inhibit-read-only t))
-             (erase-buffer)
-             (seq-doseq (d diffs)
-               (cl-incf adds (or (plist-get d :additions) 0))
-               (cl-incf dels (or (plist-get d :deletions) 0))
-               (let ((patch (plist-get d :patch)))
-                 (insert (if (stringp patch) patch
-                           (format "--- a/%s\n+++ b/%s\n" (plist-get d :file) (plist-get d :file))))
-                 (unless (bolp) (insert "\n"))))
-             (when (zerop (length diffs)) (insert "No changes.\n")))
-           (diff-mode)
-           (setq default-directory dir)
-           (setq buffer-read-only t)
-           (setq header-line-format (format " %d files  +%d −%d" (length diffs) adds dels))
-           (goto-char (point-min)))
-         (display-buffer buf))))))
+       (display-buffer (opencode-chat--show-diffs (format "*opencode-diff: %s*" title)
+                                                  diffs dir))))))
+
+(defun opencode-chat--diff-file (diff)
+  "Return the file DIFF, a file diff from the server, is about."
+  (or (plist-get diff :file) (plist-get diff :path) "?"))
+
+(defun opencode-chat--show-diffs (name diffs directory)
+  "Show DIFFS, file diffs from the server, in `diff-mode' buffer NAME.
+DIRECTORY is where their file names are relative to.  Return the buffer."
+  (let ((buf (get-buffer-create name))
+        (adds 0) (dels 0))
+    (with-current-buffer buf
+      (let ((inhibit-read-only t))
+        (erase-buffer)
+        (seq-doseq (d diffs)
+          (cl-incf adds (or (plist-get d :additions) 0))
+          (cl-incf dels (or (plist-get d :deletions) 0))
+          (let ((patch (plist-get d :patch))
+                (file (opencode-chat--diff-file d)))
+            (insert (if (stringp patch) patch (format "--- a/%s\n+++ b/%s\n" file file)))
+            (unless (bolp) (insert "\n"))))
+        (when (zerop (length diffs)) (insert "No changes.\n")))
+      (diff-mode)
+      (setq default-directory (file-name-as-directory directory))
+      (setq buffer-read-only t)
+      (setq header-line-format (format " %d files  +%d −%d" (length diffs) adds dels))
+      (goto-char (point-min)))
+    buf))
 
 ;;;; Session operations at point
 
@@ -1857,16 +1867,16 @@ An image pasted from the clipboard is (:image MIME . BYTES) instead."
 Each function gets the chat buffer and the text sent.")
 
 (defun opencode-prompt--commands (conn callback)
-  "Call CALLBACK with the names of CONN's slash commands (cached)."
-  (let ((cached (plist-get (opencode-connection-plist conn) :commands)))
-    (if cached (funcall callback cached)
+  "Call CALLBACK with the names of CONN's slash commands.
+They are asked once per connection (see `opencode-complete--cache-commands')."
+  (let ((names (lambda (cmds) (mapcar (lambda (c) (plist-get c :name)) cmds)))
+        (cached (plist-get (opencode-connection-plist conn) :commands)))
+    (if cached (funcall callback (funcall names cached))
       (opencode-api-commands
        conn
        :callback (lambda (cmds)
-                   (let ((names (mapcar (lambda (c) (plist-get c :name)) cmds)))
-                     (setf (opencode-connection-plist conn)
-                           (plist-put (opencode-connection-plist conn) :commands names))
-                     (funcall callback names)))))))
+                   (opencode-complete--cache-commands conn cmds)
+                   (funcall callback (funcall names cmds)))))))
 
 (defun opencode-prompt--sent (prompt text)
   "Clear PROMPT after TEXT was accepted, and remember TEXT."
@@ -1979,25 +1989,22 @@ PROMPT is cleared once the server accepted it."
                          (current-buffer))
     (funcall fn)))
 
-(defun opencode-chat-set-agent ()
-  "Choose the agent that answers this chat's prompts (GET /agent)."
-  (interactive)
-  (opencode-chat--in-chat
-   (lambda ()
-     (let* ((agents (opencode-request-sync opencode-chat--conn "GET" "/agent"))
-            (names (delq nil (mapcar (lambda (a) (and (not (equal (plist-get a :mode) "subagent"))
-                                                      (plist-get a :name)))
-                                     agents)))
-            (choice (completing-read "Agent: " names nil t nil nil opencode-chat--agent)))
-       (setq opencode-chat--agent choice)
-       (message "Agent: %s" choice)))))
-
 (defun opencode-chat--primary-agents ()
   "Return the names of the agents a prompt can go to, in the server's order."
   (delq nil (mapcar (lambda (a) (and (not (equal (plist-get a :mode) "subagent"))
                                      (not (eq (plist-get a :hidden) t))
                                      (plist-get a :name)))
                     (opencode-request-sync opencode-chat--conn "GET" "/agent"))))
+
+(defun opencode-chat-set-agent ()
+  "Choose the agent that answers this chat's prompts (GET /agent)."
+  (interactive)
+  (opencode-chat--in-chat
+   (lambda ()
+     (let ((choice (completing-read "Agent: " (opencode-chat--primary-agents)
+                                    nil t nil nil opencode-chat--agent)))
+       (setq opencode-chat--agent choice)
+       (message "Agent: %s" choice)))))
 
 (defun opencode-chat-cycle-agent ()
   "Switch this chat's prompts to the next agent (build, plan, ...)."

@@ -65,11 +65,23 @@ They run in Emacs and take precedence over the server's of the same name.")
               (all-completions "" files pred)
             (complete-with-action action files string pred)))))))
 
+(defun opencode-complete--cache-commands (conn commands)
+  "Keep COMMANDS, the vector of CONN's slash commands, for later prompts."
+  (setf (opencode-connection-plist conn)
+        (plist-put (opencode-connection-plist conn) :commands commands)))
+
+(defun opencode-complete--server-commands (conn)
+  "Return CONN's slash commands (plists), asked of the server once."
+  (or (plist-get (opencode-connection-plist conn) :commands)
+      (let ((cmds (condition-case nil
+                      (opencode-request-sync conn "GET" "/command" :timeout 5)
+                    (error nil))))
+        (when (vectorp cmds) (opencode-complete--cache-commands conn cmds))
+        cmds)))
+
 (defun opencode-complete--commands (conn)
   "Return the slash command names of CONN and the package, annotated."
-  (let ((server (condition-case nil
-                    (opencode-request-sync conn "GET" "/command" :timeout 5)
-                  (error nil))))
+  (let ((server (opencode-complete--server-commands conn)))
     (append
      (mapcar (lambda (c) (propertize (car c) 'opencode-doc (cdr c)))
              opencode-prompt-own-commands)

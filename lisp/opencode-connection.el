@@ -113,6 +113,15 @@ Each function gets CONNECTION, STATE (`connecting', `connected' or
 (defvar opencode-connections nil
   "Open connections, newest first.")
 
+(defun opencode-connection--table (conn key)
+  "Return the `equal' hash table kept under KEY in CONN's plist.
+It is made on first use; the chat keeps its per-connection indexes so."
+  (or (plist-get (opencode-connection-plist conn) key)
+      (let ((table (make-hash-table :test 'equal)))
+        (setf (opencode-connection-plist conn)
+              (plist-put (opencode-connection-plist conn) key table))
+        table)))
+
 (defun opencode--log (format-string &rest args)
   "Append a line made from FORMAT-STRING and ARGS to *opencode-log*."
   (let ((line (apply #'format format-string args)))

@@ -41,10 +41,6 @@
   (cl-remove-if-not (lambda (b) (eq (buffer-local-value 'opencode-sidebar--conn b) conn))
                     (plist-get (opencode-connection-plist conn) :sidebars)))
 
-(defun opencode-sidebar--file-of (diff)
-  "Return the file name DIFF is about."
-  (or (plist-get diff :file) (plist-get diff :path) "?"))
-
 (defun opencode-sidebar--insert-session (s depth)
   "Insert session S at DEPTH, its files if open, then its children."
   (let* ((id (plist-get s :id))
@@ -76,7 +72,7 @@
                    (concat (make-string (* 2 (1+ depth)) ?\s)
                            (propertize (format "+%-4s" (or (plist-get d :additions) 0)) 'face 'diff-added)
                            (propertize (format "−%-4s" (or (plist-get d :deletions) 0)) 'face 'diff-removed)
-                           (opencode-sidebar--file-of d) "\n")
+                           (opencode-chat--diff-file d) "\n")
                    'opencode-session id 'opencode-diff d)))))
     (dolist (c (cl-remove-if-not (lambda (c) (equal (plist-get c :parentID) id))
                                  opencode-sidebar--sessions))
@@ -164,19 +160,10 @@
         (conn opencode-sidebar--conn))
     (cond
      (diff
-      (let ((buf (get-buffer-create (format "*opencode-diff: %s*" (opencode-sidebar--file-of diff))))
-            (dir (opencode-connection-directory conn)))
-        (with-current-buffer buf
-          (let ((inhibit-read-only t))
-            (erase-buffer)
-            (insert (or (plist-get diff :patch)
-                        (format "--- a/%s\n+++ b/%s\n(no patch from the server)\n"
-                                (opencode-sidebar--file-of diff) (opencode-sidebar--file-of diff))))
-            (diff-mode)
-            (setq default-directory (file-name-as-directory dir))
-            (setq buffer-read-only t)
-            (goto-char (point-min))))
-        (display-buffer buf '((display-buffer-use-some-window) (inhibit-same-window . t)))))
+      (display-buffer (opencode-chat--show-diffs
+                       (format "*opencode-diff: %s*" (opencode-chat--diff-file diff))
+                       (vector diff) (opencode-connection-directory conn))
+                      '((display-buffer-use-some-window) (inhibit-same-window . t))))
      (id
       (let ((session (cl-find id opencode-sidebar--sessions
                               :key (lambda (s) (plist-get s :id)) :test #'equal)))

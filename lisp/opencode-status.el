@@ -22,16 +22,14 @@
 
 (defvar-local opencode-status--conn nil "The connection this status buffer shows.")
 
-(defun opencode-status--health (conn)
-  "Return CONN's server health plist, or an error string."
-  (condition-case err
-      (opencode-request-sync conn "GET" "/global/health" :timeout 5)
+(defun opencode-status--get (conn path &optional timeout)
+  "GET PATH on CONN within TIMEOUT seconds (10); the reply or an error string."
+  (condition-case err (opencode-request-sync conn "GET" path :timeout (or timeout 10))
     (error (opencode-error-text err))))
 
-(defun opencode-status--get (conn path)
-  "GET PATH on CONN, or an error string."
-  (condition-case err (opencode-request-sync conn "GET" path :timeout 10)
-    (error (opencode-error-text err))))
+(defun opencode-status--health (conn)
+  "Return CONN's server health plist, or an error string."
+  (opencode-status--get conn "/global/health" 5))
 
 (defun opencode-status--mcp-line (name status)
   "Return the line of MCP server NAME with STATUS (a plist)."
