@@ -35,11 +35,13 @@
 (defconst opencode-gen--hooks
   '(opencode-event-functions opencode-connection-state-functions
     opencode-chat-event-functions opencode-message-sent-functions
-    opencode-chat-tool-renderers opencode-prompt-own-commands)
+    opencode-chat-tool-renderers opencode-prompt-own-commands
+    opencode-server-ready-functions)
   "Hooks and variables for Lisp users.")
 
 (defconst opencode-gen--api
   '(opencode-connect opencode-connection-open opencode-connection-close
+    opencode-connection-reconnect
     opencode-disconnect-all opencode-request opencode-request-sync
     opencode-response-header opencode-error-text opencode--path
     opencode-chat-open opencode-chat-define-tool-renderer

@@ -30,6 +30,7 @@
                   (url event-path user password insecure process
                        &optional backoff-min backoff-max stall max-event))
 (declare-function opencode--module-close "ext:opencode-module" (handle))
+(declare-function opencode--module-reconnect "ext:opencode-module" (handle))
 (declare-function opencode--module-live-p "ext:opencode-module" (handle))
 (declare-function opencode--module-drain "ext:opencode-module" (handle))
 (declare-function opencode--module-request "ext:opencode-module"
@@ -194,6 +195,11 @@ server process this connection uses."
     (setf (opencode-connection-process conn) proc)
     (push conn opencode-connections)
     conn))
+
+(defun opencode-connection-reconnect (conn)
+  "Make CONN's stream, if it is down, reconnect now with a fresh backoff."
+  (when (opencode-connection-live-p conn)
+    (opencode--module-reconnect (opencode-connection-handle conn))))
 
 (defun opencode-connection-live-p (conn)
   "Return non-nil if CONN is open."

@@ -57,6 +57,11 @@ The count starts again once a restarted server has run for a minute.
   :type 'integer
   :group 'opencode)
 
+(defvar opencode-server-ready-functions nil
+  "Abnormal hook run when a local server started or restarted listens.
+Each function gets the server.  The package uses it to reconnect the
+server's connections at once after a restart, not after their backoff.")
+
 (cl-defstruct (opencode-server (:constructor opencode-server--make)
                                (:copier nil))
   "A local `opencode serve' process started by this Emacs.
@@ -119,11 +124,24 @@ The process's sentinel restarts SERVER if it dies unasked."
                 :connection-type 'pipe
                 :noquery t
                 :stderr buf
+                :filter (lambda (proc out)
+                          (opencode-server--filter server proc out))
                 :sentinel (lambda (proc _event)
                             (opencode-server--sentinel server proc)))))
     (setf (opencode-server-process server) proc
           (opencode-server-started server) (float-time))
     proc))
+
+(defun opencode-server--filter (server proc output)
+  "Keep OUTPUT of SERVER's process PROC; say when it first listens."
+  (let ((buf (process-buffer proc)))
+    (when (buffer-live-p buf)
+      (with-current-buffer buf
+        (save-excursion (goto-char (point-max)) (insert output)))
+      (when (and (not (process-get proc 'opencode-listening))
+                 (opencode-server--listening-url buf))
+        (process-put proc 'opencode-listening t)
+        (run-hook-with-args 'opencode-server-ready-functions server)))))
 
 (defun opencode-server-start (&optional directory)
   "Start a local OpenCode server in DIRECTORY and return it.

@@ -82,6 +82,14 @@ demand.  An open connection for the same server and directory is reused."
   (let ((local (expand-file-name "doc/opencode.info" (opencode-module--root))))
     (info (if (file-exists-p local) local "opencode"))))
 
+(defun opencode--reconnect-to (server)
+  "Reconnect at once the connections to SERVER, which listens again."
+  (dolist (conn opencode-connections)
+    (when (eq (opencode-connection-server conn) server)
+      (opencode-connection-reconnect conn))))
+
+(add-hook 'opencode-server-ready-functions #'opencode--reconnect-to)
+
 (defun opencode-disconnect-all ()
   "Close every connection and stop the local server."
   (interactive)

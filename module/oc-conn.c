@@ -47,6 +47,7 @@ struct oc_conn
   long next_id;
   bool abandoned;
   atomic_bool stop;
+  atomic_bool reconnect_now;  /* Set by oc_conn_reconnect_now.  */
 
   /* Configuration (immutable after start).  */
   char *base_url;
@@ -480,6 +481,11 @@ oc_conn_worker (void *arg)
   while (!atomic_load (&c->stop))
     {
       oc_conn_absorb_inbox (c);
+      if (atomic_exchange (&c->reconnect_now, false) && !c->sse)
+        {
+          c->attempt = 0;
+          c->next_connect_ms = 0;
+        }
       long long now = oc_now_ms ();
       if (c->event_url && !c->sse && now >= c->next_connect_ms)
         oc_conn_open_stream (c);
@@ -614,6 +620,7 @@ oc_conn_start (const oc_conn_config *cfg, const char **err)
   oc_queue_init (&c->queue, -1);
   pthread_mutex_init (&c->lock, NULL);
   atomic_init (&c->stop, false);
+  atomic_init (&c->reconnect_now, false);
   c->next_id = 1;
   c->base_url = strdup (cfg->base_url);
   c->event_url = cfg->event_path ? oc_join (cfg->base_url, cfg->event_path) : NULL;
@@ -745,6 +752,13 @@ oc_conn_cancel (oc_conn *c, long id)
     }
   c->cancels[c->ncancels++] = id;
   pthread_mutex_unlock (&c->lock);
+  curl_multi_wakeup (c->multi);
+}
+
+void
+oc_conn_reconnect_now (oc_conn *c)
+{
+  atomic_store (&c->reconnect_now, true);
   curl_multi_wakeup (c->multi);
 }
 

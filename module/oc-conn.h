@@ -2,8 +2,9 @@
 /* Pure C: no emacs-module.h.  A connection owns a worker thread that
    runs a libcurl multi handle: the SSE stream (reconnected with
    exponential backoff and jitter) and every REST request, all feeding
-   one oc_queue.  Only oc_conn_request, oc_conn_cancel, oc_conn_drain,
-   oc_conn_stop and oc_conn_abandon are called from other threads.  */
+   one oc_queue.  Only oc_conn_request, oc_conn_cancel,
+   oc_conn_reconnect_now, oc_conn_drain, oc_conn_stop and
+   oc_conn_abandon are called from other threads.  */
 #ifndef OC_CONN_H
 #define OC_CONN_H
 
@@ -43,6 +44,9 @@ long oc_conn_request (oc_conn *c, const char *method, const char *path,
                       const char **err);
 /* Drop a pending request: its result will never be queued.  */
 void oc_conn_cancel (oc_conn *c, long id);
+/* A dropped stream: try again now, with the backoff started afresh
+   (the server is known to be back).  */
+void oc_conn_reconnect_now (oc_conn *c);
 
 oc_item *oc_conn_drain (oc_conn *c);
 oc_queue *oc_conn_queue (oc_conn *c);

@@ -524,6 +524,18 @@ oc_fcancel (emacs_env *env, ptrdiff_t nargs, emacs_value *args, void *data)
 }
 
 static emacs_value
+oc_freconnect (emacs_env *env, ptrdiff_t nargs, emacs_value *args, void *data)
+{
+  (void) nargs;
+  (void) data;
+  oc_handle *h = oc_get_handle (env, args[0], false);
+  if (!h || !h->conn)
+    return Qnil;
+  oc_conn_reconnect_now (h->conn);
+  return Qt;
+}
+
+static emacs_value
 oc_fstats (emacs_env *env, ptrdiff_t nargs, emacs_value *args, void *data)
 {
   (void) nargs;
@@ -618,6 +630,9 @@ static const oc_fn_spec oc_functions[] = {
   { "opencode--module-cancel", 2, 2, oc_fcancel,
     "Cancel request ID of HANDLE; its result is never delivered.\n\n"
     "(fn HANDLE ID)" },
+  { "opencode--module-reconnect", 1, 1, oc_freconnect,
+    "Make HANDLE's dropped stream reconnect now, backoff started afresh.\n\n"
+    "(fn HANDLE)" },
   { "opencode--module-stats", 1, 1, oc_fstats,
     "Return a plist of counters of HANDLE's queue.\n\n(fn HANDLE)" },
   { "opencode--module-version", 0, 0, oc_fversion,

@@ -379,13 +379,18 @@
       ;; Restart by hand: same URL, a new process, everything reconnects.
       (let* ((server opencode-server--local)
              (old (opencode-server-process server))
-             (url (opencode-server-url server)))
+             (url (opencode-server-url server))
+             (ready nil)
+             (opencode-server-ready-functions
+              (cons (lambda (s) (push s ready)) opencode-server-ready-functions)))
         (cl-letf (((symbol-function 'message) #'ignore))
           (opencode-server-restart))
         (should-not (eq old (opencode-server-process server)))
         (should (equal url (opencode-server-url server)))
         (should (opencode-test-wait
                  (lambda () (eq (opencode-connection-state conn) 'disconnected)) 10))
+        ;; Once it listens, its connections are told to reconnect at once.
+        (should (opencode-test-wait (lambda () (memq server ready)) 30))
         (should (opencode-test-wait
                  (lambda () (eq (opencode-connection-state conn) 'connected)) 30))
         (should (= (opencode-server-restarts server) 0)))

@@ -154,7 +154,7 @@ static char base_url[64];
 /* Collect items until PRED says stop or SECONDS pass.  */
 typedef struct
 {
-  int connected, disconnected, events, warnings, responses, failures;
+  int connecting, connected, disconnected, events, warnings, responses, failures;
   char text[256];
   char reason[256];
   long last_delay;
@@ -172,6 +172,8 @@ count (tally *t, oc_item *items)
       case OC_ITEM_STATE:
         if (strcmp (it->type, "connected") == 0)
           t->connected++;
+        else if (strcmp (it->type, "connecting") == 0)
+          t->connecting++;
         else if (strcmp (it->type, "disconnected") == 0)
           {
             t->disconnected++;
@@ -246,6 +248,7 @@ test_stream_reconnects (void)
 }
 
 static int one_disconnect (tally *t) { return t->disconnected >= 1; }
+static int one_connecting (tally *t) { return t->connecting >= 1; }
 
 /* A stream that goes silent is dropped after the stall timeout, not
    after curl's averaged low-speed window.  */
@@ -274,6 +277,11 @@ test_stream_stall (void)
   CHECK (t.disconnected == 1);
   CHECK (strstr (t.reason, "no data for 1 s") != NULL);
   CHECK (took < 2.4);           /* Before the server itself hangs up.  */
+  /* The backoff says 5 s; told the server is back, it tries at once.  */
+  memset (&t, 0, sizeof t);
+  oc_conn_reconnect_now (c);
+  wait_for (c, &t, one_connecting, 1);
+  CHECK (t.connecting == 1);
   oc_conn_stop (c);
 }
 
