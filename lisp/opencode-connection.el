@@ -27,8 +27,7 @@
 
 ;; The module's entry points, defined when `opencode-module-ensure' loads it.
 (declare-function opencode--module-open "ext:opencode-module"
-                  (url event-path user password insecure process
-                       &optional backoff-min backoff-max stall max-event))
+                  (url process &rest options))
 (declare-function opencode--module-close "ext:opencode-module" (handle))
 (declare-function opencode--module-reconnect "ext:opencode-module" (handle))
 (declare-function opencode--module-live-p "ext:opencode-module" (handle))
@@ -56,6 +55,22 @@ Each further attempt waits twice as long, with jitter, up to
 
 (defcustom opencode-reconnect-max-delay 30.0
   "Longest wait, in seconds, between reconnection attempts."
+  :type 'number
+  :group 'opencode)
+
+(defcustom opencode-reconnect-down-max-delay 2.0
+  "Longest wait, in seconds, between attempts while nothing listens.
+When a connection is refused the server is down or restarting, and an
+attempt costs nothing: so a server that comes back is found within this
+many seconds, whatever `opencode-reconnect-max-delay' says."
+  :type 'number
+  :group 'opencode)
+
+(defcustom opencode-answer-timeout 4.0
+  "Seconds a connected server may take to start its answer.
+A server accepts connections a moment before it is ready and never
+answers what arrives in that moment.  The event stream, when no answer
+has begun in this time, is reconnected; a GET request is sent again."
   :type 'number
   :group 'opencode)
 
@@ -183,13 +198,18 @@ server process this connection uses."
     (condition-case err
         (setf (opencode-connection-handle conn)
               (opencode--module-open
-               url
-               (concat "/event?" (opencode--query-string `(("directory" . ,dir))))
-               (plist-get args :user) (plist-get args :password)
-               opencode-tls-insecure proc
-               (round (* 1000 opencode-reconnect-min-delay))
-               (round (* 1000 opencode-reconnect-max-delay))
-               opencode-stream-stall-timeout opencode-max-event-size))
+               url proc
+               :event-path (concat "/event?" (opencode--query-string
+                                              `(("directory" . ,dir))))
+               :user (plist-get args :user)
+               :password (plist-get args :password)
+               :insecure opencode-tls-insecure
+               :answer-timeout (round (* 1000 opencode-answer-timeout))
+               :stall-timeout opencode-stream-stall-timeout
+               :backoff-min (round (* 1000 opencode-reconnect-min-delay))
+               :backoff-max (round (* 1000 opencode-reconnect-max-delay))
+               :down-retry-max (round (* 1000 opencode-reconnect-down-max-delay))
+               :max-event opencode-max-event-size))
       (error (delete-process proc)
              (signal (car err) (cdr err))))
     (setf (opencode-connection-process conn) proc)

@@ -17,6 +17,26 @@
 #include "oc-event.h"
 #include "oc-sse.h"
 
+/* Defaults for the zero fields of oc_conn_config.  */
+#define OC_DEFAULT_CONNECT_TIMEOUT_MS 10000
+#define OC_DEFAULT_ANSWER_TIMEOUT_MS 4000
+#define OC_DEFAULT_STALL_TIMEOUT_S 90
+#define OC_DEFAULT_BACKOFF_MIN_MS 1000
+#define OC_DEFAULT_BACKOFF_MAX_MS 30000
+#define OC_DEFAULT_DOWN_RETRY_MAX_MS 2000
+#define OC_DEFAULT_MAX_EVENT ((size_t) 16 << 20)
+#define OC_DEFAULT_REQUEST_TIMEOUT_MS 30000
+/* A GET whose server accepted the connection but never answered is sent
+   again this many times (see oc_conn_check_answers).  */
+#define OC_GET_RETRIES 2
+/* Bytes of an error body kept for the message, and shown of it.  */
+#define OC_ERRBODY_KEEP 512
+#define OC_ERRBODY_SHOW 200
+/* Header lines of a reply kept for Lisp.  */
+#define OC_HEADERS_KEEP 16384
+/* The worker wakes at least this often (the stall check).  */
+#define OC_WORKER_TICK_MS 1000
+
 typedef struct oc_req
 {
   struct oc_req *next;
@@ -26,6 +46,9 @@ typedef struct oc_req
   char *body;
   size_t body_len;
   long timeout_ms;
+  long long started_ms;       /* When the transfer was (re)started.  */
+  bool answered;              /* A response header line has arrived.  */
+  int retries;                /* Times sent again unanswered (GET only).  */
   CURL *easy;
   struct curl_slist *headers;
   oc_buf resp;
@@ -54,7 +77,8 @@ struct oc_conn
   char *event_url;
   char *user, *password;
   bool insecure;
-  long connect_timeout_ms, stall_timeout_s, backoff_min_ms, backoff_max_ms;
+  long connect_timeout_ms, answer_timeout_ms, stall_timeout_s;
+  long backoff_min_ms, backoff_max_ms, down_retry_max_ms;
 
   /* Worker-only state.  */
   oc_req *active;
@@ -62,6 +86,8 @@ struct oc_conn
   struct curl_slist *sse_headers;
   oc_sse parser;
   bool sse_open;              /* The stream answered 200 and sent bytes.  */
+  bool sse_answered;          /* A response header line has arrived.  */
+  long long sse_started_ms;   /* When this attempt was started.  */
   long sse_status;
   oc_buf sse_errbody;
   char sse_errbuf[CURL_ERROR_SIZE];
@@ -186,10 +212,10 @@ oc_sse_write (char *ptr, size_t size, size_t nmemb, void *ud)
       if (code != 200)
         {
           /* Keep the start of the error body for the message.  */
-          if (c->sse_errbody.len < 512)
+          if (c->sse_errbody.len < OC_ERRBODY_KEEP)
             oc_buf_append (&c->sse_errbody, ptr,
-                           n < 512 - c->sse_errbody.len
-                           ? n : 512 - c->sse_errbody.len);
+                           n < OC_ERRBODY_KEEP - c->sse_errbody.len
+                           ? n : OC_ERRBODY_KEEP - c->sse_errbody.len);
           return n;
         }
       c->sse_open = true;
@@ -198,6 +224,17 @@ oc_sse_write (char *ptr, size_t size, size_t nmemb, void *ud)
     }
   oc_sse_feed (&c->parser, ptr, n);
   return n;
+}
+
+/* The first header line proves that the server answers this attempt
+   (see oc_conn_check_answers).  */
+static size_t
+oc_sse_header (char *ptr, size_t size, size_t nmemb, void *ud)
+{
+  (void) ptr;
+  oc_conn *c = ud;
+  c->sse_answered = true;
+  return size * nmemb;
 }
 
 static void
@@ -216,12 +253,15 @@ oc_conn_open_stream (oc_conn *c)
   curl_easy_setopt (e, CURLOPT_HTTPHEADER, c->sse_headers);
   curl_easy_setopt (e, CURLOPT_WRITEFUNCTION, oc_sse_write);
   curl_easy_setopt (e, CURLOPT_WRITEDATA, c);
+  curl_easy_setopt (e, CURLOPT_HEADERFUNCTION, oc_sse_header);
+  curl_easy_setopt (e, CURLOPT_HEADERDATA, c);
   /* A stream silent for stall_timeout_s is dropped by the worker loop
      (curl's low-speed check averages over seconds and fires late).  */
   curl_easy_setopt (e, CURLOPT_TCP_KEEPALIVE, 1L);
-  c->sse_last_ms = oc_now_ms ();
+  c->sse_last_ms = c->sse_started_ms = oc_now_ms ();
   c->sse = e;
   c->sse_open = false;
+  c->sse_answered = false;
   c->sse_status = 0;
   oc_buf_clear (&c->sse_errbody);
   oc_sse_reset (&c->parser);
@@ -229,8 +269,14 @@ oc_conn_open_stream (oc_conn *c)
   curl_multi_add_handle (c->multi, e);
 }
 
+/* The wait before the next attempt: the backoff doubles from
+   backoff_min_ms with each failed attempt up to backoff_max_ms, with
+   jitter of a quarter either way; a `retry:' field of the stream raises
+   it.  When nothing listens (REFUSED), the server is down or restarting
+   and a refused connect costs nothing, so the wait stays under
+   down_retry_max_ms: a server that comes back is found within that.  */
 static long
-oc_conn_backoff (oc_conn *c)
+oc_conn_backoff (oc_conn *c, bool refused)
 {
   long base = c->backoff_min_ms;
   for (int i = 0; i < c->attempt && base < c->backoff_max_ms; i++)
@@ -247,6 +293,11 @@ oc_conn_backoff (oc_conn *c)
   if (c->retry_hint_ms > delay)
     delay = c->retry_hint_ms < c->backoff_max_ms
       ? c->retry_hint_ms : c->backoff_max_ms;
+  if (refused && delay > c->down_retry_max_ms)
+    {
+      long cap = c->down_retry_max_ms;
+      delay = cap - cap / 4 + (long) (rand_r (&c->rng) % (unsigned) (cap / 4 + 1));
+    }
   return delay;
 }
 
@@ -260,7 +311,7 @@ oc_conn_stream_done (oc_conn *c, CURLcode rc)
         ? " (wrong or missing password)" : "";
       size_t k = 0;
       const char *b = c->sse_errbody.data ? c->sse_errbody.data : "";
-      while (k < c->sse_errbody.len && k < 200 && b[k] >= 0x20 && b[k] < 0x7f)
+      while (k < c->sse_errbody.len && k < OC_ERRBODY_SHOW && b[k] >= 0x20 && b[k] < 0x7f)
         k++;
       snprintf (reason, sizeof reason, "HTTP %ld%s%s%.*s", c->sse_status,
                 hint, k ? ": " : "", (int) k, b);
@@ -278,7 +329,8 @@ oc_conn_stream_done (oc_conn *c, CURLcode rc)
   c->sse = NULL;
   c->sse_open = false;
 
-  long delay = oc_conn_backoff (c);
+  long delay = oc_conn_backoff (c, rc == CURLE_COULDNT_CONNECT
+                                && !c->sse_status);
   c->attempt++;
   c->next_connect_ms = oc_now_ms () + delay;
   oc_queue_state (&c->queue, "disconnected", delay, "%s", reason);
@@ -317,9 +369,10 @@ oc_req_header (char *ptr, size_t size, size_t nmemb, void *ud)
 {
   oc_req *r = ud;
   size_t n = size * nmemb;
+  r->answered = true;
   if (n >= 5 && memcmp (ptr, "HTTP/", 5) == 0)
     oc_buf_clear (&r->resp_headers);
-  if (r->resp_headers.len + n <= 16384)
+  if (r->resp_headers.len + n <= OC_HEADERS_KEEP)
     oc_buf_append (&r->resp_headers, ptr, n);
   return n;
 }
@@ -371,6 +424,8 @@ oc_conn_start_request (oc_conn *c, oc_req *r)
   curl_easy_setopt (e, CURLOPT_TIMEOUT_MS, r->timeout_ms);
   r->next = c->active;
   c->active = r;
+  r->started_ms = oc_now_ms ();
+  r->answered = false;
   curl_multi_add_handle (c->multi, e);
 }
 
@@ -472,6 +527,63 @@ oc_conn_absorb_inbox (oc_conn *c)
   free (cancels);
 }
 
+/* A server accepts connections a few milliseconds before it is ready,
+   and a request accepted in that window is never answered (NOTES.md):
+   such a stream or request would sit until its stall or request timeout.
+   So an attempt whose server has sent no header line within
+   answer_timeout_ms is given up: the stream is dropped and retried with
+   the backoff, and a GET (safe to repeat) is sent again, at most
+   OC_GET_RETRIES times.  Other methods wait for their own timeout, since
+   the server may have acted on them.  */
+static void
+oc_conn_check_answers (oc_conn *c)
+{
+  long long now = oc_now_ms ();
+  if (c->sse && !c->sse_answered
+      && now - c->sse_started_ms > c->answer_timeout_ms)
+    {
+      snprintf (c->sse_errbuf, sizeof c->sse_errbuf,
+                "no answer in %ld ms", c->answer_timeout_ms);
+      oc_conn_stream_done (c, CURLE_OPERATION_TIMEDOUT);
+    }
+  for (oc_req *r = c->active; r; r = r->next)
+    if (!r->answered && r->retries < OC_GET_RETRIES
+        && r->timeout_ms > c->answer_timeout_ms
+        && now - r->started_ms > c->answer_timeout_ms
+        && strcmp (r->method, "GET") == 0)
+      {
+        curl_multi_remove_handle (c->multi, r->easy);
+        oc_buf_clear (&r->resp);
+        oc_buf_clear (&r->resp_headers);
+        r->errbuf[0] = '\0';
+        r->retries++;
+        r->started_ms = now;
+        /* Not on the connection that went unanswered.  */
+        curl_easy_setopt (r->easy, CURLOPT_FRESH_CONNECT, 1L);
+        curl_multi_add_handle (c->multi, r->easy);
+      }
+}
+
+/* Milliseconds until oc_conn_check_answers has something to give up,
+   or -1 when nothing waits for an answer.  */
+static long
+oc_conn_answer_wait (oc_conn *c)
+{
+  long long first = -1;
+  if (c->sse && !c->sse_answered)
+    first = c->sse_started_ms;
+  for (oc_req *r = c->active; r; r = r->next)
+    if (!r->answered && r->retries < OC_GET_RETRIES
+        && r->timeout_ms > c->answer_timeout_ms
+        && strcmp (r->method, "GET") == 0
+        && (first < 0 || r->started_ms < first))
+      first = r->started_ms;
+  if (first < 0)
+    return -1;
+  long long wait = first + c->answer_timeout_ms + 1 - oc_now_ms ();
+  return wait < 0 ? 0 : (long) wait;
+}
+
 static void oc_conn_free (oc_conn *c);
 
 static void *
@@ -523,11 +635,15 @@ oc_conn_worker (void *arg)
                     "no data for %ld s", c->stall_timeout_s);
           oc_conn_stream_done (c, CURLE_OPERATION_TIMEDOUT);
         }
+      oc_conn_check_answers (c);
 
       long timeout = -1;
       curl_multi_timeout (c->multi, &timeout);
-      if (timeout < 0 || timeout > 1000)
-        timeout = 1000;
+      if (timeout < 0 || timeout > OC_WORKER_TICK_MS)
+        timeout = OC_WORKER_TICK_MS;
+      long answer_wait = oc_conn_answer_wait (c);
+      if (answer_wait >= 0 && answer_wait < timeout)
+        timeout = answer_wait;
       if (c->event_url && !c->sse)
         {
           long long wait = c->next_connect_ms - oc_now_ms ();
@@ -627,19 +743,25 @@ oc_conn_start (const oc_conn_config *cfg, const char **err)
   c->user = oc_strdup0 (cfg->user);
   c->password = oc_strdup0 (cfg->password);
   c->insecure = cfg->insecure;
-  c->connect_timeout_ms = cfg->connect_timeout_ms > 0 ? cfg->connect_timeout_ms : 10000;
-  c->stall_timeout_s = cfg->stall_timeout_s > 0 ? cfg->stall_timeout_s : 90;
-  c->backoff_min_ms = cfg->backoff_min_ms > 0 ? cfg->backoff_min_ms : 1000;
-  c->backoff_max_ms = cfg->backoff_max_ms > 0 ? cfg->backoff_max_ms : 30000;
+#define OC_OR(v, dflt) ((v) > 0 ? (v) : (dflt))
+  c->connect_timeout_ms = OC_OR (cfg->connect_timeout_ms, OC_DEFAULT_CONNECT_TIMEOUT_MS);
+  c->answer_timeout_ms = OC_OR (cfg->answer_timeout_ms, OC_DEFAULT_ANSWER_TIMEOUT_MS);
+  c->stall_timeout_s = OC_OR (cfg->stall_timeout_s, OC_DEFAULT_STALL_TIMEOUT_S);
+  c->backoff_min_ms = OC_OR (cfg->backoff_min_ms, OC_DEFAULT_BACKOFF_MIN_MS);
+  c->backoff_max_ms = OC_OR (cfg->backoff_max_ms, OC_DEFAULT_BACKOFF_MAX_MS);
+  c->down_retry_max_ms = OC_OR (cfg->down_retry_max_ms, OC_DEFAULT_DOWN_RETRY_MAX_MS);
   if (c->backoff_max_ms < c->backoff_min_ms)
     c->backoff_max_ms = c->backoff_min_ms;
+  if (c->down_retry_max_ms < c->backoff_min_ms)
+    c->down_retry_max_ms = c->backoff_min_ms;
   c->rng = (unsigned) oc_now_ms () ^ (unsigned) (uintptr_t) c;
   oc_buf_init (&c->sse_errbody);
   static const oc_sse_handler handler = {
     oc_sse_on_event, oc_sse_on_oversize, oc_sse_on_retry
   };
   oc_sse_init (&c->parser, &handler, c,
-               cfg->max_event ? cfg->max_event : (size_t) 16 << 20);
+               OC_OR (cfg->max_event, OC_DEFAULT_MAX_EVENT));
+#undef OC_OR
   c->sse_headers = curl_slist_append (NULL, "Accept: text/event-stream");
   c->multi = curl_multi_init ();
   if (!c->base_url || (cfg->event_path && !c->event_url)
@@ -707,7 +829,7 @@ oc_conn_request (oc_conn *c, const char *method, const char *path,
   oc_buf_init (&r->resp_headers);
   r->method = strdup (method);
   r->url = oc_join (c->base_url, path);
-  r->timeout_ms = timeout_ms > 0 ? timeout_ms : 30000;
+  r->timeout_ms = timeout_ms > 0 ? timeout_ms : OC_DEFAULT_REQUEST_TIMEOUT_MS;
   if (body)
     {
       r->body = malloc (body_len + 1);

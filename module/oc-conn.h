@@ -22,9 +22,13 @@ typedef struct oc_conn_config
   const char *password;
   bool insecure;              /* Skip TLS certificate checks.  */
   long connect_timeout_ms;    /* 0: 10 s.  */
+  long answer_timeout_ms;     /* Connected but no response headers this
+                                 long: give up and retry; 0: 4 s.  */
   long stall_timeout_s;       /* Stream silent this long is dropped; 0: 90 s.  */
   long backoff_min_ms;        /* 0: 1 s.  */
   long backoff_max_ms;        /* 0: 30 s.  */
+  long down_retry_max_ms;     /* Longest wait while nothing listens
+                                 (connection refused); 0: 2 s.  */
   size_t max_event;           /* 0: 16 MiB.  */
   int notify_fd;              /* Taken over (closed by the connection); -1: none.  */
 } oc_conn_config;

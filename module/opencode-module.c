@@ -339,16 +339,63 @@ oc_arg_long (emacs_env *env, ptrdiff_t nargs, emacs_value *args,
   return (long) env->extract_integer (env, args[i]);
 }
 
+/* The keyword options of `opencode--module-open'.  */
+enum oc_open_opt
+{
+  OC_OPT_EVENT_PATH, OC_OPT_USER, OC_OPT_PASSWORD, OC_OPT_INSECURE,
+  OC_OPT_CONNECT_TIMEOUT, OC_OPT_ANSWER_TIMEOUT, OC_OPT_STALL_TIMEOUT,
+  OC_OPT_BACKOFF_MIN, OC_OPT_BACKOFF_MAX, OC_OPT_DOWN_RETRY_MAX,
+  OC_OPT_MAX_EVENT, OC_OPT_COUNT
+};
+
+static const char *const oc_open_opt_names[OC_OPT_COUNT] = {
+  ":event-path", ":user", ":password", ":insecure",
+  ":connect-timeout", ":answer-timeout", ":stall-timeout",
+  ":backoff-min", ":backoff-max", ":down-retry-max", ":max-event"
+};
+
+/* Sort ARGS[FROM..NARGS), a plist of keyword options, into VALUES (nil
+   where absent).  Signal on an unknown keyword or a missing value.  */
+static bool
+oc_open_options (emacs_env *env, ptrdiff_t nargs, emacs_value *args,
+                 ptrdiff_t from, emacs_value values[OC_OPT_COUNT])
+{
+  for (int k = 0; k < OC_OPT_COUNT; k++)
+    values[k] = Qnil;
+  if ((nargs - from) % 2 != 0)
+    {
+      oc_signal (env, "options must come in keyword-value pairs");
+      return false;
+    }
+  for (ptrdiff_t i = from; i < nargs; i += 2)
+    {
+      int found = -1;
+      for (int k = 0; k < OC_OPT_COUNT && found < 0; k++)
+        if (env->eq (env, args[i], oc_intern (env, oc_open_opt_names[k])))
+          found = k;
+      if (found < 0)
+        {
+          oc_signal (env, "unknown option to opencode--module-open");
+          return false;
+        }
+      values[found] = args[i + 1];
+    }
+  return !oc_exited (env);
+}
+
 static emacs_value
 oc_fopen (emacs_env *env, ptrdiff_t nargs, emacs_value *args, void *data)
 {
   (void) data;
   oc_conn_config cfg;
   memset (&cfg, 0, sizeof cfg);
+  emacs_value opt[OC_OPT_COUNT];
+  if (!oc_open_options (env, nargs, args, 2, opt))
+    return Qnil;
   char *url = oc_arg_string (env, args[0], false, NULL);
-  char *path = url ? oc_arg_string (env, args[1], true, NULL) : NULL;
-  char *user = url ? oc_arg_string (env, args[2], true, NULL) : NULL;
-  char *pass = url ? oc_arg_string (env, args[3], true, NULL) : NULL;
+  char *path = url ? oc_arg_string (env, opt[OC_OPT_EVENT_PATH], true, NULL) : NULL;
+  char *user = url ? oc_arg_string (env, opt[OC_OPT_USER], true, NULL) : NULL;
+  char *pass = url ? oc_arg_string (env, opt[OC_OPT_PASSWORD], true, NULL) : NULL;
   emacs_value result = Qnil;
   if (oc_exited (env))
     goto out;
@@ -356,17 +403,20 @@ oc_fopen (emacs_env *env, ptrdiff_t nargs, emacs_value *args, void *data)
   cfg.event_path = path;
   cfg.user = user;
   cfg.password = pass;
-  cfg.insecure = env->is_not_nil (env, args[4]);
-  cfg.backoff_min_ms = oc_arg_long (env, nargs, args, 6, 0);
-  cfg.backoff_max_ms = oc_arg_long (env, nargs, args, 7, 0);
-  cfg.stall_timeout_s = oc_arg_long (env, nargs, args, 8, 0);
-  cfg.max_event = (size_t) oc_arg_long (env, nargs, args, 9, 0);
+  cfg.insecure = env->is_not_nil (env, opt[OC_OPT_INSECURE]);
+  cfg.connect_timeout_ms = oc_arg_long (env, OC_OPT_COUNT, opt, OC_OPT_CONNECT_TIMEOUT, 0);
+  cfg.answer_timeout_ms = oc_arg_long (env, OC_OPT_COUNT, opt, OC_OPT_ANSWER_TIMEOUT, 0);
+  cfg.stall_timeout_s = oc_arg_long (env, OC_OPT_COUNT, opt, OC_OPT_STALL_TIMEOUT, 0);
+  cfg.backoff_min_ms = oc_arg_long (env, OC_OPT_COUNT, opt, OC_OPT_BACKOFF_MIN, 0);
+  cfg.backoff_max_ms = oc_arg_long (env, OC_OPT_COUNT, opt, OC_OPT_BACKOFF_MAX, 0);
+  cfg.down_retry_max_ms = oc_arg_long (env, OC_OPT_COUNT, opt, OC_OPT_DOWN_RETRY_MAX, 0);
+  cfg.max_event = (size_t) oc_arg_long (env, OC_OPT_COUNT, opt, OC_OPT_MAX_EVENT, 0);
   if (oc_exited (env))
     goto out;
   cfg.notify_fd = -1;
-  if (env->is_not_nil (env, args[5]))
+  if (env->is_not_nil (env, args[1]))
     {
-      int fd = env->open_channel (env, args[5]);
+      int fd = env->open_channel (env, args[1]);
       if (oc_exited (env))
         goto out;
       cfg.notify_fd = fd;
@@ -601,15 +651,21 @@ typedef struct
 } oc_fn_spec;
 
 static const oc_fn_spec oc_functions[] = {
-  { "opencode--module-open", 6, 10, oc_fopen,
-    "Open a connection to the OpenCode server at URL.\n"
-    "EVENT-PATH is the URL-encoded path of the event stream, or nil for none.\n"
-    "USER and PASSWORD give HTTP basic auth (nil for none); INSECURE non-nil\n"
-    "skips TLS certificate checks.  PROCESS is a pipe process woken when\n"
-    "items are ready.  The optional integers tune reconnection: BACKOFF-MIN\n"
-    "and BACKOFF-MAX in ms, STALL in seconds, MAX-EVENT in bytes.\n"
-    "Return a handle.\n\n"
-    "(fn URL EVENT-PATH USER PASSWORD INSECURE PROCESS &optional BACKOFF-MIN BACKOFF-MAX STALL MAX-EVENT)" },
+  { "opencode--module-open", 2, 2 + 2 * OC_OPT_COUNT, oc_fopen,
+    "Open a connection to the OpenCode server at URL; return a handle.\n"
+    "PROCESS is a pipe process woken when items are ready.  OPTIONS are\n"
+    "keyword-value pairs, each optional:\n"
+    ":event-path  the URL-encoded path of the event stream (none if nil)\n"
+    ":user :password  HTTP basic auth\n"
+    ":insecure  non-nil: skip TLS certificate checks\n"
+    ":connect-timeout  ms to connect (10000)\n"
+    ":answer-timeout  ms from connected to the first header line, after\n"
+    "   which the stream is retried and a GET sent again (4000)\n"
+    ":stall-timeout  seconds of a silent stream before it is dropped (90)\n"
+    ":backoff-min :backoff-max  ms between reconnections (1000, 30000)\n"
+    ":down-retry-max  longest ms between attempts while nothing listens (2000)\n"
+    ":max-event  bytes of the largest event kept (16 MiB)\n\n"
+    "(fn URL PROCESS &rest OPTIONS)" },
   { "opencode--module-close", 1, 1, oc_fclose,
     "Close HANDLE: stop its worker and free it.  Return t if it was open.\n\n"
     "(fn HANDLE)" },

@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -18,6 +19,7 @@
 static int srv_fd;
 static int srv_port;
 static atomic_int stream_connects;
+static atomic_int flaky_hits;
 static atomic_bool srv_stop;
 
 static void
@@ -94,6 +96,26 @@ serve_one (int fd)
       usleep (2500000);         /* Then silence, longer than the timeout.  */
       return;
     }
+  /* Accepted and never answered, as a server that is still starting
+     does; the first GET /flaky too, later ones answer.  */
+  if (strncmp (req, "GET /mute", 9) == 0)
+    {
+      usleep (900000);
+      return;
+    }
+  if (strncmp (req, "GET /flaky", 10) == 0
+      && atomic_fetch_add (&flaky_hits, 1) == 0)
+    {
+      usleep (600000);
+      return;
+    }
+  if (strncmp (req, "GET /flaky", 10) == 0)
+    {
+      const char *ok = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+        "Content-Length: 4\r\nConnection: close\r\n\r\ntrue";
+      send_all (fd, ok, strlen (ok));
+      return;
+    }
   if (strncmp (req, "GET /slow", 9) == 0)
     {
       usleep (1500000);
@@ -102,6 +124,20 @@ serve_one (int fd)
   const char *nf = "HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\n"
     "Content-Length: 9\r\nConnection: close\r\n\r\nnot found";
   send_all (fd, nf, strlen (nf));
+}
+
+/* Each connection is served by a thread of its own, so a route that holds
+   its client (/stall, /mute, /slow) delays no other test.  */
+static atomic_int srv_busy;
+
+static void *
+connection_thread (void *arg)
+{
+  int c = (int) (intptr_t) arg;
+  serve_one (c);
+  close (c);
+  atomic_fetch_sub (&srv_busy, 1);
+  return NULL;
 }
 
 static void *
@@ -113,9 +149,20 @@ server_thread (void *arg)
       int c = accept (srv_fd, NULL, NULL);
       if (c < 0)
         continue;
-      serve_one (c);
-      close (c);
+      pthread_t t;
+      atomic_fetch_add (&srv_busy, 1);
+      if (pthread_create (&t, NULL, connection_thread, (void *) (intptr_t) c) == 0)
+        pthread_detach (t);
+      else
+        {
+          serve_one (c);
+          close (c);
+          atomic_fetch_sub (&srv_busy, 1);
+        }
     }
+  /* Let the connection threads finish before the process tears down.  */
+  while (atomic_load (&srv_busy) > 0)
+    usleep (10000);
   return NULL;
 }
 
@@ -285,6 +332,54 @@ test_stream_stall (void)
   oc_conn_stop (c);
 }
 
+/* A stream whose server accepts but never answers is given up after the
+   answer timeout, long before the stall timeout; a GET so treated is sent
+   again and gets its answer.  */
+static void
+test_unanswered (void)
+{
+  oc_conn_config cfg;
+  memset (&cfg, 0, sizeof cfg);
+  cfg.base_url = base_url;
+  cfg.event_path = "/mute";
+  cfg.answer_timeout_ms = 300;
+  cfg.stall_timeout_s = 60;
+  cfg.backoff_min_ms = 5000;
+  cfg.backoff_max_ms = 5000;
+  cfg.notify_fd = -1;
+  const char *err = NULL;
+  oc_conn *c = oc_conn_start (&cfg, &err);
+  CHECK (c != NULL);
+  tally t;
+  memset (&t, 0, sizeof t);
+  struct timespec t0, t1;
+  clock_gettime (CLOCK_MONOTONIC, &t0);
+  wait_for (c, &t, one_disconnect, 5);
+  clock_gettime (CLOCK_MONOTONIC, &t1);
+  double took = (double) (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+  CHECK (t.disconnected == 1 && t.connected == 0);
+  CHECK (strstr (t.reason, "no answer in 300 ms") != NULL);
+  CHECK (took < 0.85);          /* Before the server itself hangs up.  */
+  oc_conn_stop (c);
+
+  /* The first GET is held for 600 ms; the retry, sent at 500 ms, is
+     answered at once, well before a second retry.  */
+  cfg.event_path = NULL;
+  cfg.answer_timeout_ms = 500;
+  c = oc_conn_start (&cfg, &err);
+  CHECK (c != NULL);
+  memset (&t, 0, sizeof t);
+  atomic_store (&flaky_hits, 0);
+  long id = oc_conn_request (c, "GET", "/flaky", NULL, 0, 5000, &err);
+  CHECK (id > 0);
+  wait_for (c, &t, one_response, 5);
+  CHECK (t.responses == 1 && t.failures == 0);
+  CHECK (t.status == 200);
+  CHECK_STR (t.body, "true");
+  CHECK (atomic_load (&flaky_hits) == 2);
+  oc_conn_stop (c);
+}
+
 static void
 test_requests (void)
 {
@@ -351,6 +446,35 @@ test_refused_port (void)
   CHECK (t.failures == 1 && t.curl_code == 7);
   CHECK (t.disconnected >= 1 && t.connected == 0);
   oc_conn_stop (c);
+
+  /* While nothing listens the wait stays under down_retry_max_ms, however
+     far the backoff has doubled.  */
+  cfg.backoff_min_ms = 10;
+  cfg.backoff_max_ms = 30000;
+  cfg.down_retry_max_ms = 60;
+  c = oc_conn_start (&cfg, &err);
+  CHECK (c != NULL);
+  long worst = 0;
+  int seen = 0;
+  struct timespec d = { 0, 10 * 1000000 };
+  for (int i = 0; i < 300 && seen < 8; i++)
+    {
+      nanosleep (&d, NULL);
+      for (oc_item *it = oc_conn_drain (c), *next; it; it = next)
+        {
+          next = it->next;
+          if (it->kind == OC_ITEM_STATE && strcmp (it->type, "disconnected") == 0)
+            {
+              seen++;
+              if (it->number > worst)
+                worst = it->number;
+            }
+          oc_item_free (it);
+        }
+    }
+  CHECK (seen >= 8);
+  CHECK (worst >= 45 && worst <= 60);
+  oc_conn_stop (c);
   CHECK (oc_conn_start (&(oc_conn_config) { .base_url = "ftp://x", .notify_fd = -1 }, &err) == NULL);
 }
 
@@ -378,6 +502,7 @@ main (void)
   snprintf (base_url, sizeof base_url, "http://127.0.0.1:%d", srv_port);
   RUN (test_stream_reconnects);
   RUN (test_stream_stall);
+  RUN (test_unanswered);
   RUN (test_requests);
   RUN (test_refused_port);
   RUN (test_abandon);
