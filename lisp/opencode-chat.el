@@ -313,18 +313,13 @@ context; it is shown folded, under a heading."
     ((or "step-finish" "snapshot" "patch" "text") t)
     (_ nil)))
 
-(defun opencode-chat--first-line (s &optional width)
-  "Return the first line of S, cut to WIDTH (default 60) characters."
-  (let ((line (car (split-string (or s "") "\n"))))
-    (truncate-string-to-width (or line "") (or width 60) nil nil "…")))
-
 (defun opencode-chat--tool-input-summary (input)
   "Return a one-line summary of tool INPUT, a plist."
   (let ((v (or (plist-get input :command) (plist-get input :filePath)
                (plist-get input :pattern) (plist-get input :url)
                (plist-get input :description) (plist-get input :path))))
-    (if (stringp v) (opencode-chat--first-line v)
-      (opencode-chat--first-line
+    (if (stringp v) (opencode--first-line v)
+      (opencode--first-line
        (ignore-errors (json-serialize input :null-object :null :false-object :false))))))
 
 (defun opencode-chat--duration (time)
@@ -370,7 +365,7 @@ its error as heading and body."
          (input (plist-get state :input))
          (output (plist-get state :output)))
     (list :heading (format "$ %s  [%s]%s"
-                           (opencode-chat--first-line (or (plist-get input :command) ""))
+                           (opencode--first-line (or (plist-get input :command) ""))
                            (plist-get state :status)
                            (let ((d (opencode-chat--duration (plist-get state :time))))
                              (if d (concat " " d) "")))
@@ -409,7 +404,7 @@ The cut ends in a button that shows the whole text; nothing is lost."
       text
     (concat (substring text 0 opencode-chat-tool-output-max)
             "\n"
-            (opencode-chat--link
+            (opencode--link
              (format "[… %d more characters: RET shows all]"
                      (- (length text) opencode-chat-tool-output-max))
              #'opencode-chat-expand-part
@@ -433,7 +428,7 @@ RENDERED is what its tool renderer made of it, if it has one."
     ((guard (plist-get rendered :heading)) (plist-get rendered :heading))
     ("reasoning" "Thinking")
     ("text" (format "Context added by the server: %s"
-                    (opencode-chat--first-line (plist-get part :text) 60)))
+                    (opencode--first-line (plist-get part :text) 60)))
     ("tool"
      (let* ((state (plist-get part :state))
             (status (plist-get state :status)))
@@ -452,7 +447,7 @@ RENDERED is what its tool renderer made of it, if it has one."
     ("snapshot" "Snapshot")
     ("agent" (format "Agent %s" (plist-get part :name)))
     ("subtask" (format "Subtask (%s): %s" (plist-get part :agent)
-                       (opencode-chat--first-line (plist-get part :description))))
+                       (opencode--first-line (plist-get part :description))))
     ("retry" (format "Retry %s" (plist-get part :attempt)))
     (type (format "Part %s" type))))
 
@@ -506,19 +501,9 @@ RENDERED is what its tool renderer made of it, if it has one."
       (find-file-other-window (expand-file-name file (opencode-connection-directory opencode-chat--conn)))
     (user-error "Not opening %s: it is outside the project" file)))
 
-(defun opencode-chat--link (text command &rest properties)
-  "Return TEXT as a link that runs COMMAND on RET or click.
-PROPERTIES are more text properties, for COMMAND to read at point."
-  (apply #'propertize text 'face 'link 'mouse-face 'highlight
-         'keymap (let ((map (make-sparse-keymap)))
-                   (define-key map (kbd "RET") command)
-                   (define-key map [mouse-2] command)
-                   map)
-         properties))
-
 (defun opencode-chat--file-button (file)
   "Return FILE as text that visits it (inside the project) on RET or click."
-  (opencode-chat--link file #'opencode-chat-visit-file-at-point
+  (opencode--link file #'opencode-chat-visit-file-at-point
                        'help-echo "RET: visit this file" 'opencode-file file))
 
 (defun opencode-chat-visit-file-at-point ()
@@ -529,7 +514,7 @@ PROPERTIES are more text properties, for COMMAND to read at point."
 
 (defun opencode-chat--session-button (id)
   "Return text that opens the chat of child session ID on RET or click."
-  (opencode-chat--link (format "Sub-agent session %s (RET to open)" id)
+  (opencode--link (format "Sub-agent session %s (RET to open)" id)
                        #'opencode-chat-open-linked-session 'opencode-session-link id))
 
 (defun opencode-chat-open-linked-session ()
@@ -834,14 +819,6 @@ in its length; `opencode-chat-fontify-delay' bounds how stale it gets."
   (seq-doseq (p (plist-get m :parts))
     (opencode-chat--update-part p)))
 
-(defmacro opencode-chat--with-gc-room (&rest body)
-  "Run BODY with the garbage collector held off for a while.
-Drawing a page makes much short-lived garbage; collecting once after
-it costs less than collecting every `gc-cons-threshold' bytes."
-  (declare (indent 0) (debug t))
-  `(let ((gc-cons-threshold (max gc-cons-threshold (* 64 1024 1024))))
-     ,@body))
-
 (defun opencode-chat--render-all (messages)
   "Erase the buffer and draw MESSAGES, a vector of (:info :parts).
 The newest `opencode-chat-render-batch' messages are drawn at once;
@@ -855,7 +832,7 @@ session shows its end at once and Emacs stays responsive."
     (clrhash opencode-chat--messages)
     (clrhash opencode-chat--parts)
     (setq opencode-chat--backlog (butlast all (length now)))
-    (opencode-chat--with-gc-room
+    (opencode--with-gc-room
       (mapc #'opencode-chat--draw-message now))
     (when opencode-chat--backlog
       (setq opencode-chat--backlog-timer
@@ -885,7 +862,7 @@ session shows its end at once and Emacs stays responsive."
         ;; The first message shown must start after what goes above it.
         (when first (set-marker-insertion-type (plist-get first :beg) t))
         (unwind-protect
-            (opencode-chat--with-gc-room
+            (opencode--with-gc-room
               (dolist (m batch)
                 (unless (gethash (plist-get (plist-get m :info) :id) opencode-chat--messages)
                   (opencode-chat--draw-message m))))
@@ -988,7 +965,7 @@ Messages fetched but not drawn yet come first."
   "Return CONN's table of chat buffers, session id -> buffer.
 Events find their buffer here in constant time, however many buffers
 Emacs has."
-  (opencode-connection--table conn :chats))
+  (opencode-connection-table conn :chats))
 
 (defun opencode-chat--attach (conn session)
   "Make the current buffer the chat of SESSION (a plist) on CONN."
@@ -1079,7 +1056,7 @@ chat has drawn it.  Add to it buffer-locally, in one chat, with
 
 (defun opencode-chat--parents (conn)
   "Return CONN's table session id -> parent session id (or nil)."
-  (opencode-connection--table conn :parents))
+  (opencode-connection-table conn :parents))
 
 (defun opencode-chat--tell-parent (conn sid type props)
   "Show CONN's sub-agent request event TYPE with PROPS in its parents' chats.
@@ -1664,7 +1641,7 @@ The agent's changes to files from there on are undone on disk."
                                                 (plist-get p :text)))
                               (plist-get m :parts)))
                (entry (gethash (plist-get (plist-get m :info) :id) opencode-chat--messages)))
-          (push (cons (opencode-chat--first-line (or text "(prompt)") 70)
+          (push (cons (opencode--first-line (or text "(prompt)") 70)
                       (marker-position (plist-get entry :beg)))
                 index))))
     (nreverse index)))

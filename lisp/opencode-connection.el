@@ -22,7 +22,7 @@
 
 (require 'cl-lib)
 (require 'subr-x)
-(require 'url-util)
+(require 'opencode-lib)
 (require 'opencode-module)
 
 ;; The module's entry points, defined when `opencode-module-ensure' loads it.
@@ -91,11 +91,6 @@ This is unsafe; a warning is shown each time a connection uses it."
   :type 'boolean
   :group 'opencode)
 
-(defcustom opencode-log-max-lines 2000
-  "Lines kept in the *opencode-log* buffer."
-  :type 'integer
-  :group 'opencode)
-
 ;;;; Hooks
 
 (defvar opencode-event-functions nil
@@ -129,54 +124,14 @@ Each function gets CONNECTION, STATE (`connecting', `connected' or
 (defvar opencode-connections nil
   "Open connections, newest first.")
 
-(defun opencode-connection--table (conn key)
+(defun opencode-connection-table (conn key)
   "Return the `equal' hash table kept under KEY in CONN's plist.
-It is made on first use; the chat keeps its per-connection indexes so."
+It is made on first use: views keep their per-connection indexes so."
   (or (plist-get (opencode-connection-plist conn) key)
       (let ((table (make-hash-table :test 'equal)))
         (setf (opencode-connection-plist conn)
               (plist-put (opencode-connection-plist conn) key table))
         table)))
-
-(defun opencode--log (format-string &rest args)
-  "Append a line made from FORMAT-STRING and ARGS to *opencode-log*."
-  (let ((line (apply #'format format-string args)))
-    (with-current-buffer (get-buffer-create "*opencode-log*")
-      (let ((inhibit-read-only t))
-        (save-excursion
-          (goto-char (point-max))
-          (insert (format-time-string "%T ") line "\n")
-          (when (> (count-lines (point-min) (point-max)) opencode-log-max-lines)
-            (goto-char (point-min))
-            (forward-line (/ opencode-log-max-lines 4))
-            (delete-region (point-min) (point))))))
-    line))
-
-(defun opencode-show-log ()
-  "Show the *opencode-log* buffer of warnings and connection changes."
-  (interactive)
-  (display-buffer (get-buffer-create "*opencode-log*")))
-
-(defun opencode--normalize-directory (dir)
-  "Return DIR absolute, expanded, without a trailing slash."
-  (directory-file-name (expand-file-name dir)))
-
-(defun opencode--query-string (query)
-  "Encode QUERY, an alist of (NAME . VALUE), as a URL query string.
-Entries whose value is nil are left out; t becomes \"true\"."
-  (mapconcat (lambda (kv)
-               (concat (url-hexify-string (format "%s" (car kv))) "="
-                       (url-hexify-string
-                        (pcase (cdr kv)
-                          ('t "true")
-                          ((pred numberp) (number-to-string (cdr kv)))
-                          (v v)))))
-             (cl-remove-if-not #'cdr query) "&"))
-
-(defun opencode--path (&rest segments)
-  "Join SEGMENTS into a URL path, each segment percent-encoded."
-  (mapconcat (lambda (s) (concat "/" (url-hexify-string (format "%s" s))))
-             segments ""))
 
 (defun opencode-connection-open (url directory &rest args)
   "Open a connection to the server at URL for DIRECTORY and return it.
@@ -246,16 +201,16 @@ Use `opencode-response-header' to read one.")
 (defun opencode-connection--drain (conn)
   "Take CONN's pending items from the module and dispatch each one.
 An error in one handler is logged and does not stop the others."
-  (let ((h (opencode-connection-handle conn))
-        ;; A large reply becomes many Lisp objects at once: collect once
-        ;; after it rather than every `gc-cons-threshold' bytes during.
-        (gc-cons-threshold (max gc-cons-threshold (* 64 1024 1024))))
+  (let ((h (opencode-connection-handle conn)))
     (when (and h (opencode--module-live-p h))
-      (dolist (item (opencode--module-drain h))
-        (condition-case err
-            (opencode-connection--dispatch conn item)
-          (error (opencode--log "error while handling %S: %S"
-                                (car-safe item) err)))))))
+      ;; A large reply becomes many Lisp objects at once: collect once
+      ;; after it rather than every `gc-cons-threshold' bytes during.
+      (opencode--with-gc-room
+        (dolist (item (opencode--module-drain h))
+          (condition-case err
+              (opencode-connection--dispatch conn item)
+            (error (opencode--log "error while handling %S: %S"
+                                  (car-safe item) err))))))))
 
 (defcustom opencode-event-log nil
   "Whether every event is written to the *opencode-events* buffer.

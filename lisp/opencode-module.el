@@ -10,29 +10,13 @@
 ;; The C module (module/*.c) holds the event stream and the HTTP client.
 ;; It is built on demand, at first use -- never while a file is loaded
 ;; or byte-compiled -- by `opencode-module-compile', and loaded by
-;; `opencode-module-ensure'.  This file also defines the error hierarchy
-;; that the module and the rest of the package signal.
+;; `opencode-module-ensure'.  The errors it signals are defined in
+;; opencode-lib.el.
 
 ;;; Code:
 
 (require 'cl-lib)
-
-(defgroup opencode nil
-  "Client for the OpenCode AI coding agent server."
-  :group 'tools
-  :prefix "opencode-"
-  :link '(url-link "https://opencode.ai"))
-
-;;;; Errors
-
-(define-error 'opencode-error "OpenCode error")
-(define-error 'opencode-module-error "OpenCode module error" 'opencode-error)
-(define-error 'opencode-http-error "OpenCode server error" 'opencode-error)
-(define-error 'opencode-curl-error "OpenCode connection error" 'opencode-error)
-(define-error 'opencode-json-error "OpenCode JSON error" 'opencode-error)
-(define-error 'opencode-timeout "OpenCode request timed out" 'opencode-error)
-(define-error 'opencode-server-error "OpenCode server process error"
-  'opencode-error)
+(require 'opencode-lib)
 
 ;;;; Building
 
@@ -40,7 +24,7 @@
   (file-name-directory (or load-file-name buffer-file-name default-directory))
   "Directory holding the package's Lisp files.")
 
-(defun opencode-module--root ()
+(defun opencode-module-root ()
   "Return the package root: the directory holding the Makefile."
   (let ((dir opencode-module--lisp-dir))
     (cond ((file-exists-p (expand-file-name "Makefile" dir)) dir)
@@ -52,12 +36,12 @@
   "Return the file name of the compiled module.
 It lives beside its sources in module/, off `load-path'."
   (expand-file-name (concat "module/opencode-module" module-file-suffix)
-                    (opencode-module--root)))
+                    (opencode-module-root)))
 
 (defun opencode-module--stale-p ()
   "Return non-nil if the module is missing or older than its C sources."
   (let ((so (opencode-module-file))
-        (src (expand-file-name "module" (opencode-module--root))))
+        (src (expand-file-name "module" (opencode-module-root))))
     (or (not (file-exists-p so))
         (and (file-directory-p src)
              (cl-some (lambda (f) (file-newer-than-file-p f so))
@@ -99,7 +83,7 @@ the C headers or tools are absent, or when the build fails."
               (list (format "Cannot build the module: install %s (e.g. `sudo apt-get install %s')"
                             (string-join missing ", ")
                             (string-join missing " "))))))
-  (let* ((default-directory (opencode-module--root))
+  (let* ((default-directory (opencode-module-root))
          (buf (get-buffer-create "*opencode-module-build*"))
          (status (progn
                    (with-current-buffer buf
@@ -118,7 +102,8 @@ the C headers or tools are absent, or when the build fails."
   "Whether to build the C module automatically at first use.
 When nil, `opencode-module-ensure' signals an error asking to run
 \\[opencode-module-compile]."
-  :type 'boolean)
+  :type 'boolean
+  :group 'opencode)
 
 (defun opencode-module-ensure ()
   "Make sure the C module is loaded, building it first if needed."
@@ -127,7 +112,7 @@ When nil, `opencode-module-ensure' signals an error asking to run
       (signal 'opencode-module-error
               (list "This Emacs was built without dynamic module support")))
     (when (and (opencode-module--stale-p)
-               (file-exists-p (expand-file-name "Makefile" (opencode-module--root))))
+               (file-exists-p (expand-file-name "Makefile" (opencode-module-root))))
       (if opencode-module-auto-compile
           (opencode-module-compile)
         (signal 'opencode-module-error

@@ -81,7 +81,7 @@ to it simply reconnect."
                     opencode-server-program)))
       (executable-find "opencode")
       (let ((pinned (expand-file-name ".deps/node_modules/.bin/opencode"
-                                      (opencode-module--root))))
+                                      (opencode-module-root))))
         (and (file-executable-p pinned) pinned))
       (signal 'opencode-server-error
               (list "No `opencode' program: install it (npm install -g opencode-ai), run `make deps', or set `opencode-server-program'"))))
@@ -197,7 +197,7 @@ Connections to it reconnect by themselves once it listens again."
           (status (process-exit-status proc)))
       (when (> (- (float-time) (opencode-server-started server)) 60)
         (setf (opencode-server-restarts server) 0))
-      (opencode--server-log "local server %s exited (%s %s): %s"
+      (opencode--log "local server %s exited (%s %s): %s"
                             (opencode-server-url server) (process-status proc)
                             status output)
       (if (>= (opencode-server-restarts server) opencode-server-restart-limit)
@@ -212,12 +212,6 @@ not again (M-x opencode-server-restart)"
             (opencode-server--spawn server (opencode-server--port server))
           (error (message "OpenCode: cannot restart the local server: %s"
                           (error-message-string err))))))))
-
-(defun opencode--server-log (format-string &rest args)
-  "Log FORMAT-STRING with ARGS where the connections log, if loaded."
-  (if (fboundp 'opencode--log)
-      (apply #'opencode--log format-string args)
-    (apply #'message format-string args)))
 
 (defun opencode-server--end-process (server)
   "End SERVER's process: interrupt it, kill it after 3 s, drop its buffer.

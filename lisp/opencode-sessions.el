@@ -307,8 +307,7 @@ HAS-CHILDREN is non-nil when S has child sessions."
         (apply #'vector (mapcar #'opencode-sessions--column-spec opencode-sessions-columns)))
   (tabulated-list-init-header)
   (setq tabulated-list-entries (opencode-sessions--entries))
-  ;; Collect once after the table, not every `gc-cons-threshold' bytes.
-  (let ((gc-cons-threshold (max gc-cons-threshold (* 64 1024 1024))))
+  (opencode--with-gc-room
     (tabulated-list-print t))
   (opencode-sessions--index-rows)
   (opencode-sessions--update-ticker)
@@ -317,13 +316,8 @@ HAS-CHILDREN is non-nil when S has child sessions."
 (defun opencode-sessions--schedule-redraw (buffer)
   "Redraw BUFFER soon, once for a burst of changes."
   (with-current-buffer buffer
-    (unless opencode-sessions--redraw-timer
-      (setq opencode-sessions--redraw-timer
-            (run-with-timer 0.05 nil
-                            (lambda ()
-                              (when (buffer-live-p buffer)
-                                (with-current-buffer buffer
-                                  (opencode-sessions--redraw)))))))))
+    (opencode--debounce 'opencode-sessions--redraw-timer 0.05
+                        #'opencode-sessions--redraw)))
 
 (defun opencode-sessions--index-rows ()
   "Index the rows of the buffer by session id (see `opencode-sessions--rows').

@@ -98,11 +98,7 @@
 (defun opencode-sidebar--schedule (buf)
   "Redraw sidebar BUF soon, once for a burst of events."
   (with-current-buffer buf
-    (unless opencode-sidebar--timer
-      (setq opencode-sidebar--timer
-            (run-with-timer 0.1 nil (lambda ()
-                                      (when (buffer-live-p buf)
-                                        (with-current-buffer buf (opencode-sidebar--redraw)))))))))
+    (opencode--debounce 'opencode-sidebar--timer 0.1 #'opencode-sidebar--redraw)))
 
 (defun opencode-sidebar-refresh ()
   "Fetch the project's sessions and statuses again."

@@ -79,7 +79,7 @@ demand.  An open connection for the same server and directory is reused."
 (defun opencode-manual ()
   "Read the opencode.el manual in Info."
   (interactive)
-  (let ((local (expand-file-name "doc/opencode.info" (opencode-module--root))))
+  (let ((local (expand-file-name "doc/opencode.info" (opencode-module-root))))
     (info (if (file-exists-p local) local "opencode"))))
 
 (defun opencode--reconnect-to (server)

@@ -1,0 +1,138 @@
+;;; opencode-lib.el --- What the package's files share  -*- lexical-binding: t; -*-
+
+;; Copyright (C) 2026 The opencode.el authors
+;; SPDX-License-Identifier: GPL-3.0-or-later
+
+;; This file is not part of GNU Emacs.
+
+;;; Commentary:
+
+;; The bottom layer, required by every other file and requiring none of
+;; them: the customization group and the error hierarchy, the log
+;; buffer, URL path and query encoding, directory names, the GC-room
+;; macro, a per-buffer debounce, links in text, and a keys table that
+;; makes both a keymap and a transient menu.  Names here are
+;; `opencode--' (shared by the package) or `opencode-' (public).
+
+;;; Code:
+
+(require 'cl-lib)
+(require 'subr-x)
+(require 'url-util)
+
+(defgroup opencode nil
+  "Client for the OpenCode AI coding agent server."
+  :group 'tools
+  :prefix "opencode-"
+  :link '(url-link "https://opencode.ai"))
+
+;;;; Errors
+
+(define-error 'opencode-error "OpenCode error")
+(define-error 'opencode-module-error "OpenCode module error" 'opencode-error)
+(define-error 'opencode-http-error "OpenCode server error" 'opencode-error)
+(define-error 'opencode-curl-error "OpenCode connection error" 'opencode-error)
+(define-error 'opencode-json-error "OpenCode JSON error" 'opencode-error)
+(define-error 'opencode-timeout "OpenCode request timed out" 'opencode-error)
+(define-error 'opencode-server-error "OpenCode server process error"
+  'opencode-error)
+
+;;;; The log
+
+(defcustom opencode-log-max-lines 2000
+  "Lines kept in the *opencode-log* buffer."
+  :type 'integer
+  :group 'opencode)
+
+(defun opencode--log (format-string &rest args)
+  "Append a line made from FORMAT-STRING and ARGS to *opencode-log*.
+Return the line."
+  (let ((line (apply #'format format-string args)))
+    (with-current-buffer (get-buffer-create "*opencode-log*")
+      (let ((inhibit-read-only t))
+        (save-excursion
+          (goto-char (point-max))
+          (insert (format-time-string "%T ") line "\n")
+          (when (> (count-lines (point-min) (point-max)) opencode-log-max-lines)
+            (goto-char (point-min))
+            (forward-line (/ opencode-log-max-lines 4))
+            (delete-region (point-min) (point))))))
+    line))
+
+(defun opencode-show-log ()
+  "Show the *opencode-log* buffer of warnings and connection changes."
+  (interactive)
+  (display-buffer (get-buffer-create "*opencode-log*")))
+
+;;;; Names and URLs
+
+(defun opencode--normalize-directory (dir)
+  "Return DIR absolute, expanded, without a trailing slash."
+  (directory-file-name (expand-file-name dir)))
+
+(defun opencode--query-string (query)
+  "Encode QUERY, an alist of (NAME . VALUE), as a URL query string.
+Entries whose value is nil are left out; t becomes \"true\"."
+  (mapconcat (lambda (kv)
+               (concat (url-hexify-string (format "%s" (car kv))) "="
+                       (url-hexify-string
+                        (pcase (cdr kv)
+                          ('t "true")
+                          ((pred numberp) (number-to-string (cdr kv)))
+                          (v v)))))
+             (cl-remove-if-not #'cdr query) "&"))
+
+(defun opencode--path (&rest segments)
+  "Join SEGMENTS into a URL path, each segment percent-encoded."
+  (mapconcat (lambda (s) (concat "/" (url-hexify-string (format "%s" s))))
+             segments ""))
+
+(defun opencode--first-line (s &optional width)
+  "Return the first line of S, cut to WIDTH (default 60) characters."
+  (let ((line (car (split-string (or s "") "\n"))))
+    (truncate-string-to-width (or line "") (or width 60) nil nil "…")))
+
+(defun opencode--plural (n singular &optional plural)
+  "Return \"N SINGULAR\", or with PLURAL (default SINGULAR + s) unless N is 1."
+  (format "%d %s" n (if (eql n 1) singular (or plural (concat singular "s")))))
+
+;;;; Time and garbage
+
+(defmacro opencode--with-gc-room (&rest body)
+  "Run BODY with the garbage collector held off for a while.
+Drawing a page or draining a burst makes much short-lived garbage;
+collecting once after it costs less than collecting every
+`gc-cons-threshold' bytes."
+  (declare (indent 0) (debug t))
+  `(let ((gc-cons-threshold (max gc-cons-threshold (* 64 1024 1024))))
+     ,@body))
+
+(defun opencode--debounce (var delay fn)
+  "Call FN in the current buffer after DELAY seconds, once per burst.
+VAR is a buffer-local variable (a symbol) that holds the pending timer;
+while it is set, further calls do nothing.  FN runs with VAR cleared,
+and only if the buffer is still live."
+  (unless (symbol-value var)
+    (let ((buf (current-buffer)))
+      (set var (run-with-timer
+                delay nil
+                (lambda ()
+                  (when (buffer-live-p buf)
+                    (with-current-buffer buf
+                      (set var nil)
+                      (funcall fn)))))))))
+
+;;;; Links
+
+(defun opencode--link (text command &rest properties)
+  "Return TEXT as a link that runs COMMAND on RET or click.
+PROPERTIES are more text properties, for COMMAND to read at point."
+  (apply #'propertize text 'face 'link 'mouse-face 'highlight
+         'keymap (let ((map (make-sparse-keymap)))
+                   (define-key map (kbd "RET") command)
+                   (define-key map [mouse-2] command)
+                   map)
+         properties))
+
+(provide 'opencode-lib)
+;;; opencode-lib.el ends here
