@@ -7,106 +7,117 @@
 
 ;;; Commentary:
 
-;; Asynchronous wrappers of the server's REST routes.  Each takes the
-;; connection first and the keyword arguments :callback (gets the parsed
-;; reply) and :errback (gets an `opencode-error' object), and returns the
-;; request id.  Ids in paths are percent-encoded here.
+;; One function per REST route of the server: the only way the package
+;; calls it.  Each takes the connection first and the keyword arguments
+;; of `opencode-request': :callback (gets the parsed reply, or with
+;; :full the whole `opencode-reply'), :errback (gets an `opencode-error'
+;; object), and :sync (wait and return the reply instead of the request
+;; id).  Ids in paths are percent-encoded here.
 
 ;;; Code:
 
 (require 'opencode-connection)
 
 (cl-defun opencode-api-session-list (conn &key search limit roots start
-                                          callback errback)
+                                          callback errback sync full)
   "List the sessions of CONN's project (GET /session).
 SEARCH filters by title, LIMIT caps the count, ROOTS non-nil leaves out
 forks, START is a time (ms) of last update to list from.
-CONN is the connection; CALLBACK and ERRBACK are as for
-`opencode-request'."
+CONN is the connection; CALLBACK, ERRBACK, SYNC and FULL are as
+for `opencode-request'."
   (opencode-request conn "GET" "/session"
                     :query `(("search" . ,search) ("limit" . ,limit)
                              ("roots" . ,roots) ("start" . ,start))
-                    :callback callback :errback errback))
+                    :callback callback :errback errback
+                    :sync sync :full full))
 
-(cl-defun opencode-api-session-status (conn &key callback errback)
+(cl-defun opencode-api-session-status (conn &key callback errback sync full)
   "Get the status of every busy session (GET /session/status).
-CONN is the connection; CALLBACK and ERRBACK are as for
-`opencode-request'."
+CONN is the connection; CALLBACK, ERRBACK, SYNC and FULL are as
+for `opencode-request'."
   (opencode-request conn "GET" "/session/status"
-                    :callback callback :errback errback))
+                    :callback callback :errback errback
+                    :sync sync :full full))
 
-(cl-defun opencode-api-session-get (conn id &key callback errback)
+(cl-defun opencode-api-session-get (conn id &key callback errback sync full)
   "Get session ID (GET /session/:id).
-CONN is the connection; CALLBACK and ERRBACK are as for
-`opencode-request'."
+CONN is the connection; CALLBACK, ERRBACK, SYNC and FULL are as
+for `opencode-request'."
   (opencode-request conn "GET" (opencode--path "session" id)
-                    :callback callback :errback errback))
+                    :callback callback :errback errback
+                    :sync sync :full full))
 
-(cl-defun opencode-api-session-create (conn &key title parent callback errback)
+(cl-defun opencode-api-session-create (conn &key title parent callback errback sync full)
   "Create a session (POST /session) with TITLE, a fork of PARENT if given.
-CONN is the connection; CALLBACK and ERRBACK are as for
-`opencode-request'."
+CONN is the connection; CALLBACK, ERRBACK, SYNC and FULL are as
+for `opencode-request'."
   (opencode-request conn "POST" "/session"
                     :body (let ((h (make-hash-table :test 'equal)))
                             (when title (puthash "title" title h))
                             (when parent (puthash "parentID" parent h))
                             h)
-                    :callback callback :errback errback))
+                    :callback callback :errback errback
+                    :sync sync :full full))
 
 (cl-defun opencode-api-session-update (conn id &key title archived
-                                            callback errback)
+                                            callback errback sync full)
   "Update session ID (PATCH /session/:id): TITLE, or ARCHIVED time (ms).
-CONN is the connection; CALLBACK and ERRBACK are as for
-`opencode-request'."
+CONN is the connection; CALLBACK, ERRBACK, SYNC and FULL are as
+for `opencode-request'."
   (opencode-request conn "PATCH" (opencode--path "session" id)
                     :body (let ((h (make-hash-table :test 'equal)))
                             (when title (puthash "title" title h))
                             (when archived
                               (puthash "time" `(:archived ,archived) h))
                             h)
-                    :callback callback :errback errback))
+                    :callback callback :errback errback
+                    :sync sync :full full))
 
-(cl-defun opencode-api-session-delete (conn id &key callback errback)
+(cl-defun opencode-api-session-delete (conn id &key callback errback sync full)
   "Delete session ID and its children (DELETE /session/:id).
-CONN is the connection; CALLBACK and ERRBACK are as for
-`opencode-request'."
+CONN is the connection; CALLBACK, ERRBACK, SYNC and FULL are as
+for `opencode-request'."
   (opencode-request conn "DELETE" (opencode--path "session" id)
-                    :callback callback :errback errback))
+                    :callback callback :errback errback
+                    :sync sync :full full))
 
-(cl-defun opencode-api-session-abort (conn id &key callback errback)
+(cl-defun opencode-api-session-abort (conn id &key callback errback sync full)
   "Abort the running reply of session ID (POST /session/:id/abort).
-CONN is the connection; CALLBACK and ERRBACK are as for
-`opencode-request'."
+CONN is the connection; CALLBACK, ERRBACK, SYNC and FULL are as
+for `opencode-request'."
   (opencode-request conn "POST" (opencode--path "session" id "abort")
-                    :callback callback :errback errback))
+                    :callback callback :errback errback
+                    :sync sync :full full))
 
 (cl-defun opencode-api-session-messages (conn id &key limit before
-                                              callback errback)
+                                              callback errback sync full)
   "Get messages of session ID (GET /session/:id/message).
 LIMIT caps the count (the newest ones); BEFORE is the cursor to page
-backwards from, which the previous page's callback finds with
-\=`(opencode-response-header \"x-next-cursor\")'.
-CONN is the connection; CALLBACK and ERRBACK are as for
-`opencode-request'."
+backwards from, which the previous page's reply has in its header
+\"x-next-cursor\" (ask for it with FULL, then `opencode-reply-header').
+CONN is the connection; CALLBACK, ERRBACK, SYNC and FULL are as
+for `opencode-request'."
   (opencode-request conn "GET" (opencode--path "session" id "message")
                     :query `(("limit" . ,limit) ("before" . ,before))
-                    :callback callback :errback errback))
+                    :callback callback :errback errback
+                    :sync sync :full full))
 
 (cl-defun opencode-api-session-prompt-async (conn id text &key model agent parts
-                                                  callback errback)
+                                                  callback errback sync full)
   "Send TEXT to session ID without waiting for the reply.
 POST /session/:id/prompt_async.  MODEL is (PROVIDER-ID . MODEL-ID);
 AGENT an agent name; PARTS more parts to send after the text, such as
 file parts.
-CONN is the connection; CALLBACK and ERRBACK are as for
-`opencode-request'."
+CONN is the connection; CALLBACK, ERRBACK, SYNC and FULL are as
+for `opencode-request'."
   (opencode-request conn "POST" (opencode--path "session" id "prompt_async")
                     :body `(:parts ,(apply #'vector `(:type "text" :text ,text) parts)
                                    ,@(and model
                                           `(:model (:providerID ,(car model)
                                                                 :modelID ,(cdr model))))
                                    ,@(and agent `(:agent ,agent)))
-                    :callback callback :errback errback))
+                    :callback callback :errback errback
+                    :sync sync :full full))
 
 ;;;; Errors the server reports
 
@@ -141,11 +152,12 @@ ms times 4096 plus a counter, then fourteen random base-62 characters."
   (when (and (stringp string) (string-match "\\`\\([^/]+\\)/\\(.+\\)\\'" string))
     (cons (match-string 1 string) (match-string 2 string))))
 
-(cl-defun opencode-api-config (conn &key callback errback)
+(cl-defun opencode-api-config (conn &key callback errback sync full)
   "Get the project's configuration (GET /config).
-CONN is the connection; CALLBACK and ERRBACK are as for
-`opencode-request'."
-  (opencode-request conn "GET" "/config" :callback callback :errback errback))
+CONN is the connection; CALLBACK, ERRBACK, SYNC and FULL are as
+for `opencode-request'."
+  (opencode-request conn "GET" "/config" :callback callback :errback errback
+                    :sync sync :full full))
 
 (defun opencode-api-session-model (conn session callback)
   "Call CALLBACK with the model of SESSION as (PROVIDER-ID . MODEL-ID).
@@ -163,25 +175,27 @@ message when neither is known."
              (message "OpenCode: no model is configured for %s"
                       (opencode-connection-directory conn)))))))))
 
-(cl-defun opencode-api-session-init (conn id model &key callback errback)
+(cl-defun opencode-api-session-init (conn id model &key callback errback sync full)
   "Run /init in session ID with MODEL, (PROVIDER-ID . MODEL-ID).
 The agent reads the project and writes AGENTS.md
-\(POST /session/:id/init).  CONN is the connection; CALLBACK and
-ERRBACK are as for `opencode-request'."
+\(POST /session/:id/init).  CONN is the connection; CALLBACK,
+ERRBACK, SYNC and FULL are as for `opencode-request'."
   (opencode-request conn "POST" (opencode--path "session" id "init")
                     :body `(:providerID ,(car model) :modelID ,(cdr model)
                                         :messageID ,(opencode--ascending-id "msg"))
                     :timeout 600
-                    :callback callback :errback errback))
+                    :callback callback :errback errback
+                    :sync sync :full full))
 
-(cl-defun opencode-api-session-summarize (conn id model &key callback errback)
+(cl-defun opencode-api-session-summarize (conn id model &key callback errback sync full)
   "Compact session ID: summarize it with MODEL, (PROVIDER-ID . MODEL-ID).
-POST /session/:id/summarize.  CONN is the connection; CALLBACK and
-ERRBACK are as for `opencode-request'."
+POST /session/:id/summarize.  CONN is the connection; CALLBACK,
+ERRBACK, SYNC and FULL are as for `opencode-request'."
   (opencode-request conn "POST" (opencode--path "session" id "summarize")
                     :body `(:providerID ,(car model) :modelID ,(cdr model))
                     :timeout 600
-                    :callback callback :errback errback))
+                    :callback callback :errback errback
+                    :sync sync :full full))
 
 ;;;; Every other route
 
@@ -190,21 +204,23 @@ ERRBACK are as for `opencode-request'."
 Each entry is (NAME METHOD PATH DOC): PATH is a list of strings and of
 symbols, the symbols becoming the function's leading arguments (ids).
 Every function then takes the keywords :query (an alist), :body (a
-plist), :callback, :errback and :timeout of `opencode-request'."
+plist), :callback, :errback, :timeout, :sync and :full of
+`opencode-request'."
   `(progn
      ,@(mapcar
         (lambda (r)
           (pcase-let ((`(,name ,method ,path ,doc) r))
             (let ((args (cl-remove-if-not #'symbolp path)))
               `(cl-defun ,(intern (format "opencode-api-%s" name))
-                   (conn ,@args &key query body callback errback timeout)
-                 ,(format "%s\n%s /%s.\nCONN is the connection; QUERY, BODY, CALLBACK, ERRBACK and\nTIMEOUT are as for `opencode-request'."
+                   (conn ,@args &key query body callback errback timeout sync full)
+                 ,(format "%s\n%s /%s.\nCONN is the connection; QUERY, BODY, CALLBACK, ERRBACK,\nTIMEOUT, SYNC and FULL are as for `opencode-request'."
                           doc method
                           (mapconcat (lambda (p) (if (symbolp p) (upcase (symbol-name p)) p))
                                      path "/"))
                  (opencode-request conn ,method (opencode--path ,@path)
                                    :query query :body body :callback callback
-                                   :errback errback :timeout timeout)))))
+                                   :errback errback :timeout timeout
+                                   :sync sync :full full)))))
         routes)))
 
 (opencode-api--define-routes
@@ -238,6 +254,8 @@ plist), :callback, :errback and :timeout of `opencode-request'."
  (path "GET" ("path") "Get the server's paths for this project.")
  (project-current "GET" ("project" "current") "Get the current project.")
  (mcp-status "GET" ("mcp") "Get the status of the MCP servers.")
+ (mcp-connect "POST" ("mcp" name "connect") "Connect the MCP server NAME.")
+ (mcp-disconnect "POST" ("mcp" name "disconnect") "Disconnect the MCP server NAME.")
  (lsp-status "GET" ("lsp") "Get the status of the LSP servers.")
  (formatter-status "GET" ("formatter") "Get the status of the formatters.")
  (health "GET" ("global" "health") "Check the server's health."))

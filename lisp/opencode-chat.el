@@ -905,13 +905,14 @@ Messages fetched but not drawn yet come first."
     (unless (and oldest opencode-chat--more) (user-error "Every message is shown"))
     (opencode-api-session-messages
      opencode-chat--conn (opencode-chat--session-id)
-     :limit opencode-chat-message-limit :before opencode-chat--more
+     :limit opencode-chat-message-limit :before opencode-chat--more :full t
      :callback
-     (lambda (older)
+     (lambda (reply)
        (when (buffer-live-p buf)
          (with-current-buffer buf
-           (let ((part (opencode-chat--part-at (point))))
-             (setq opencode-chat--more (opencode-response-header "x-next-cursor"))
+           (let ((part (opencode-chat--part-at (point)))
+                 (older (opencode-reply-data reply)))
+             (setq opencode-chat--more (opencode-reply-header reply "x-next-cursor"))
              (opencode-chat--render-all (vconcat older (opencode-chat--shown-messages)))
              (if (and part (gethash part opencode-chat--parts))
                  (goto-char (plist-get (gethash part opencode-chat--parts) :beg))
@@ -925,13 +926,13 @@ Messages fetched but not drawn yet come first."
   (let ((buf (current-buffer)))
     (opencode-api-session-messages
      opencode-chat--conn (opencode-chat--session-id)
-     :limit opencode-chat-message-limit
-     :callback (lambda (messages)
+     :limit opencode-chat-message-limit :full t
+     :callback (lambda (reply)
                  (when (buffer-live-p buf)
                    (with-current-buffer buf
                      (let ((pos (point)))
-                       (setq opencode-chat--more (opencode-response-header "x-next-cursor"))
-                       (opencode-chat--render-all messages)
+                       (setq opencode-chat--more (opencode-reply-header reply "x-next-cursor"))
+                       (opencode-chat--render-all (opencode-reply-data reply))
                        (opencode-chat--show-revert)
                        (goto-char (min pos (point-max))))))))
     (opencode-api-vcs

@@ -11,9 +11,10 @@
 ;; module handle (a worker thread holding the event stream and running
 ;; HTTP requests) and a pipe process that the worker pokes when items
 ;; are queued.  The pipe's filter drains the queue and dispatches:
-;; events go to `opencode-event-functions', request results to their
-;; callbacks, connection state changes to
-;; `opencode-connection-state-functions'.
+;; events and text deltas to their handlers (opencode-events.el),
+;; request results to their callbacks (as data, or as an
+;; `opencode-reply' with the status and headers), connection state
+;; changes to `opencode-connection-state-functions'.
 ;;
 ;; Events are plists as `json-parse-string' would give with
 ;; :object-type plist :null-object :null :false-object :false.
@@ -23,6 +24,7 @@
 (require 'cl-lib)
 (require 'subr-x)
 (require 'opencode-lib)
+(require 'opencode-events)
 (require 'opencode-module)
 
 ;; The module's entry points, defined when `opencode-module-ensure' loads it.
@@ -93,12 +95,6 @@ This is unsafe; a warning is shown each time a connection uses it."
 
 ;;;; Hooks
 
-(defvar opencode-event-functions nil
-  "Abnormal hook run for every event from a server.
-Each function gets CONNECTION, TYPE (a string such as
-\"session.updated\") and PROPERTIES (a plist).  Consecutive text deltas
-of one part arrive merged, as one \"message.part.delta\" event.")
-
 (defvar opencode-connection-state-functions nil
   "Abnormal hook run when a connection's stream changes state.
 Each function gets CONNECTION, STATE (`connecting', `connected' or
@@ -119,6 +115,7 @@ Each function gets CONNECTION, STATE (`connecting', `connected' or
   (state 'connecting :documentation "Stream state symbol.")
   (state-detail nil :documentation "Why the stream is in its state.")
   (server nil :documentation "The local server process this uses, if any.")
+  (store nil :documentation "What is known of the server (see `opencode-store').")
   (plist nil :documentation "Free slot for other parts of the package."))
 
 (defvar opencode-connections nil
@@ -192,10 +189,6 @@ server process this connection uses."
   (setq opencode-connections (delq conn opencode-connections))
   nil)
 
-(defvar opencode-response-headers nil
-  "The raw header lines of the reply being delivered, during a callback.
-Use `opencode-response-header' to read one.")
-
 ;;;; Dispatch
 
 (defun opencode-connection--drain (conn)
@@ -263,16 +256,13 @@ For debugging; `opencode-show-events' turns it on and shows it."
     (opencode--log-event conn item))
   (pcase item
     (`(event ,type ,props)
-     (run-hook-with-args 'opencode-event-functions conn type props))
+     (opencode-events-route conn type props))
     (`(delta ,session ,message ,part ,field ,text)
-     (run-hook-with-args 'opencode-event-functions conn "message.part.delta"
-                         (list :sessionID session :messageID message
-                               :partID part :field field :delta text)))
+     (opencode-events-route-delta conn session message part field text))
     (`(state ,state ,ms ,detail)
      (opencode-connection--set-state conn state ms detail))
     (`(response ,id ,status ,data ,raw ,headers)
-     (let ((opencode-response-headers headers))
-       (opencode-connection--complete conn id status data raw)))
+     (opencode-connection--complete conn id status data raw headers))
     (`(failure ,id ,code ,message)
      (opencode-connection--fail conn id code message))
     (`(warning ,message)
@@ -297,15 +287,22 @@ For debugging; `opencode-show-events' turns it on and shows it."
 
 ;;;; Requests
 
-(defun opencode-response-header (name)
-  "Return the value of header NAME of the reply being delivered, or nil.
-Only meaningful inside a request's callback.  NAME is matched without
-regard to case."
-  (when opencode-response-headers
-    (let ((case-fold-search t))
-      (when (string-match (concat "^" (regexp-quote name) ":[ \t]*\\([^\r\n]*\\)")
-                          opencode-response-headers)
-        (match-string 1 opencode-response-headers)))))
+(cl-defstruct (opencode-reply (:constructor opencode-reply--make)
+                              (:copier nil))
+  "A server's reply to a request, for callbacks that ask for all of it."
+  (status nil :documentation "The HTTP status, an integer.")
+  (data nil :documentation "The parsed JSON body.")
+  (headers nil :documentation "The raw header lines, a unibyte string."))
+
+(defun opencode-reply-header (reply name)
+  "Return the value of header NAME of REPLY, an `opencode-reply', or nil.
+NAME is matched without regard to case."
+  (let ((headers (opencode-reply-headers reply))
+        (case-fold-search t))
+    (when (and headers
+               (string-match (concat "^" (regexp-quote name) ":[ \t]*\\([^\r\n]*\\)")
+                             headers))
+      (match-string 1 headers))))
 
 (defun opencode--http-reason (status data raw)
   "Return a short human reason for an HTTP error STATUS with DATA or RAW."
@@ -339,17 +336,22 @@ request (\"GET /session: HTTP 500: …\"); else `error-message-string'."
                                   text
                                 (format "%s %s: %s" method path text))))))
 
-(defun opencode-connection--complete (conn id status data raw)
-  "Deliver response ID of CONN: STATUS with parsed DATA or RAW body."
+(defun opencode-connection--complete (conn id status data raw headers)
+  "Deliver response ID of CONN: STATUS with parsed DATA or RAW body.
+HEADERS are the reply's header lines."
   (when-let ((entry (gethash id (opencode-connection-callbacks conn))))
     (remhash id (opencode-connection-callbacks conn))
-    (pcase-let ((`(,method ,path ,callback ,errback) entry))
+    (pcase-let ((`(,method ,path ,callback ,errback ,full) entry))
       (if (and (>= status 200) (< status 300))
           (if (and raw (not data))
               (funcall errback
                        (list 'opencode-json-error
                              (format "%s %s: the reply is not JSON" method path)))
-            (when callback (funcall callback data)))
+            (when callback
+              (funcall callback (if full
+                                    (opencode-reply--make :status status :data data
+                                                          :headers headers)
+                                  data))))
         (funcall errback
                  (list 'opencode-http-error
                        (format "%s %s: %s" method path
@@ -366,38 +368,57 @@ request (\"GET /session: HTTP 500: …\"); else `error-message-string'."
                      (format "%s %s: %s" method path message) code)))))
 
 (cl-defun opencode-request (conn method path
-                                 &key query body callback errback timeout)
+                                 &key query body callback errback timeout full sync)
   "Send an HTTP request on CONN; return its id.
 METHOD is a string (\"GET\", \"POST\", …); PATH starts with /, each
 segment already encoded (see `opencode--path').  QUERY is an alist; the
 connection's directory is added to it.  BODY is a Lisp value encoded
 with `json-serialize' (plists with keyword keys, :null, :false).
-CALLBACK gets the parsed reply; ERRBACK gets an error object (ERROR-SYMBOL
-. DATA), whose symbol is a child of `opencode-error', and defaults to a
-message in the echo area.  TIMEOUT is in seconds."
-  (let* ((full (concat path "?"
-                       (opencode--query-string
-                        (append query `(("directory" . ,(opencode-connection-directory conn)))))))
+CALLBACK gets the parsed reply, or with FULL non-nil the whole
+`opencode-reply' (status, data and headers).  ERRBACK gets an error
+object (ERROR-SYMBOL . DATA), whose symbol is a child of
+`opencode-error', and defaults to a message in the echo area.  TIMEOUT
+is in seconds.
+
+With SYNC non-nil, wait for the reply and return it (the data, or the
+`opencode-reply' with FULL) instead of the id; signal its error; then
+CALLBACK and ERRBACK are not used.  \\[keyboard-quit] cancels the wait
+and the request."
+  (if sync
+      (opencode-connection--wait conn method path query body timeout full)
+    (opencode-connection--send conn method path query body callback errback
+                               timeout full)))
+
+(defun opencode-connection--send (conn method path query body callback errback
+                                       timeout full)
+  "Send a request on CONN; see `opencode-request' for the arguments.
+METHOD, PATH, QUERY, BODY, CALLBACK, ERRBACK, TIMEOUT and FULL are as
+there.  Return the request's id."
+  (let* ((target (concat path "?"
+                         (opencode--query-string
+                          (append query `(("directory" . ,(opencode-connection-directory conn)))))))
          (json (and body (json-serialize body)))
          (id (opencode--module-request
-              (opencode-connection-handle conn) method full json
+              (opencode-connection-handle conn) method target json
               (round (* 1000 (or timeout opencode-request-timeout))))))
     (puthash id (list method path callback
-                      (or errback (opencode--default-errback method path)))
+                      (or errback (opencode--default-errback method path))
+                      full)
              (opencode-connection-callbacks conn))
     id))
 
-(defun opencode-request-sync (conn method path &rest args)
+(defun opencode-connection--wait (conn method path query body timeout full)
   "Send a request on CONN and wait for its reply, which is returned.
-METHOD, PATH and ARGS (:query, :body, :timeout) are as for
+METHOD, PATH, QUERY, BODY, TIMEOUT and FULL are as for
 `opencode-request'.  Signal the request's error.  \\[keyboard-quit]
 cancels the request."
   (let* ((done nil) (result nil) (failure nil)
-         (timeout (or (plist-get args :timeout) opencode-request-timeout))
-         (id (apply #'opencode-request conn method path
-                    :callback (lambda (data) (setq done t result data))
-                    :errback (lambda (err) (setq done t failure err))
-                    args))
+         (timeout (or timeout opencode-request-timeout))
+         (id (opencode-connection--send
+              conn method path query body
+              (lambda (data) (setq done t result data))
+              (lambda (err) (setq done t failure err))
+              timeout full))
          (deadline (+ (float-time) timeout 2)))
     (unwind-protect
         (while (not done)
@@ -415,6 +436,12 @@ cancels the request."
     (when failure
       (signal (car failure) (cdr failure)))
     result))
+
+(defun opencode-request-sync (conn method path &rest args)
+  "Send a request on CONN and wait for its reply, which is returned.
+METHOD, PATH and ARGS (:query, :body, :timeout, :full) are as for
+`opencode-request' with :sync t."
+  (apply #'opencode-request conn method path :sync t args))
 
 (provide 'opencode-connection)
 ;;; opencode-connection.el ends here

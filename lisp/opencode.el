@@ -42,6 +42,7 @@
 (require 'cl-lib)
 (require 'opencode-module)
 (require 'opencode-connection)
+(require 'opencode-model)
 (require 'opencode-server)
 
 (defun opencode-project-directory ()

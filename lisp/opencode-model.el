@@ -1,0 +1,387 @@
+;;; opencode-model.el --- What the server sends, and the store that holds it  -*- lexical-binding: t; -*-
+
+;; Copyright (C) 2026 The opencode.el authors
+;; SPDX-License-Identifier: GPL-3.0-or-later
+
+;; This file is not part of GNU Emacs.
+
+;;; Commentary:
+
+;; The model.  Structs for the things the server sends (session,
+;; message, part, a permission or question request, todo), each with
+;; the fields the package reads by name and the server's whole plist in
+;; its `data' slot; and a store per connection that the events update,
+;; each event once, here and nowhere else: sessions, their status, their
+;; last error, the pending requests, todos, parents, diffs and the
+;; project's branch.  The views (session list, chat, sidebar, mode line,
+;; notifications, status view) read the store; none keeps its own copy.
+;;
+;; The store's handlers run at depth 0 (see opencode-events.el), before
+;; the views' handlers of the same event.  After a (re)connection,
+;; `opencode-store-sync' fetches the statuses and the pending requests
+;; again and routes what changed meanwhile to the views as the events
+;; they would have seen ("session.status", "permission.asked", …), so a
+;; view needs no second code path for a reload.
+
+;;; Code:
+
+(require 'cl-lib)
+(require 'seq)
+(require 'opencode-lib)
+(require 'opencode-events)
+(require 'opencode-connection)
+(require 'opencode-api)
+
+;;;; What the server sends
+
+(cl-defstruct (opencode-session (:constructor opencode-session--make)
+                                (:copier nil))
+  "A session, as the server describes it."
+  (id nil :documentation "The session id, \"ses_…\".")
+  (parent-id nil :documentation "The parent session's id, or nil.")
+  (title nil :documentation "The title.")
+  (directory nil :documentation "The project directory it runs in.")
+  (updated nil :documentation "Time of the last change, ms since the epoch.")
+  (archived nil :documentation "Time it was archived (ms), or nil.")
+  (data nil :documentation "The server's plist (a `Session')."))
+
+(defun opencode-session-from-plist (plist)
+  "Return an `opencode-session' made from the server's PLIST."
+  (let ((time (plist-get plist :time)))
+    (opencode-session--make
+     :id (plist-get plist :id)
+     :parent-id (and (stringp (plist-get plist :parentID)) (plist-get plist :parentID))
+     :title (plist-get plist :title)
+     :directory (plist-get plist :directory)
+     :updated (plist-get time :updated)
+     :archived (and (numberp (plist-get time :archived)) (plist-get time :archived))
+     :data plist)))
+
+(cl-defstruct (opencode-message (:constructor opencode-message--make)
+                                (:copier nil))
+  "A message of a session: the user's prompt or an assistant's reply."
+  (id nil :documentation "The message id, \"msg_…\".")
+  (session-id nil :documentation "The session it belongs to.")
+  (role nil :documentation "\"user\" or \"assistant\".")
+  (parent-id nil :documentation "For a reply, the id of the prompt it answers.")
+  (error nil :documentation "The error that ended a reply, a plist, or nil.")
+  (data nil :documentation "The server's plist (a `Message')."))
+
+(defun opencode-message-from-plist (plist)
+  "Return an `opencode-message' made from the server's PLIST."
+  (opencode-message--make
+   :id (plist-get plist :id) :session-id (plist-get plist :sessionID)
+   :role (plist-get plist :role)
+   :parent-id (and (stringp (plist-get plist :parentID)) (plist-get plist :parentID))
+   :error (let ((e (plist-get plist :error))) (and (consp e) e))
+   :data plist))
+
+(cl-defstruct (opencode-part (:constructor opencode-part--make)
+                             (:copier nil))
+  "A part of a message: text, reasoning, a tool call, a file, …"
+  (id nil :documentation "The part id, \"prt_…\".")
+  (message-id nil :documentation "The message it belongs to.")
+  (session-id nil :documentation "The session it belongs to.")
+  (type nil :documentation "\"text\", \"reasoning\", \"tool\", \"file\", …")
+  (data nil :documentation "The server's plist (a `Part')."))
+
+(defun opencode-part-from-plist (plist)
+  "Return an `opencode-part' made from the server's PLIST."
+  (opencode-part--make :id (plist-get plist :id)
+                       :message-id (plist-get plist :messageID)
+                       :session-id (plist-get plist :sessionID)
+                       :type (plist-get plist :type)
+                       :data plist))
+
+(cl-defstruct (opencode-user-request (:constructor opencode-user-request--make)
+                                     (:copier nil))
+  "A permission or a question the agent waits on the user for."
+  (kind nil :documentation "`permission' or `question'.")
+  (id nil :documentation "The request id, \"per_…\" or \"que_…\".")
+  (session-id nil :documentation "The session that asks.")
+  (data nil :documentation "The server's plist (a `PermissionRequest' or
+`QuestionRequest')."))
+
+(defun opencode-user-request-from-plist (kind plist)
+  "Return an `opencode-user-request' of KIND made from the server's PLIST."
+  (opencode-user-request--make :kind kind :id (plist-get plist :id)
+                               :session-id (plist-get plist :sessionID)
+                               :data plist))
+
+(cl-defstruct (opencode-todo (:constructor opencode-todo--make)
+                             (:copier nil))
+  "One item of a session's todo list."
+  (content nil :documentation "What to do.")
+  (status nil :documentation "\"pending\", \"in_progress\", \"completed\" or \"cancelled\".")
+  (priority nil :documentation "\"high\", \"medium\" or \"low\"."))
+
+(defun opencode-todo-from-plist (plist)
+  "Return an `opencode-todo' made from the server's PLIST."
+  (opencode-todo--make :content (plist-get plist :content)
+                       :status (plist-get plist :status)
+                       :priority (plist-get plist :priority)))
+
+;;;; The store
+
+(cl-defstruct (opencode-store (:constructor opencode-store--make)
+                              (:copier nil))
+  "What one connection knows of its server, kept up to date by events."
+  (sessions (make-hash-table :test 'equal)
+            :documentation "Session id -> `opencode-session', as far as seen.")
+  (status (make-hash-table :test 'equal)
+          :documentation "Session id -> status plist (:type \"busy\" …); idle ones absent.")
+  (errors (make-hash-table :test 'equal)
+          :documentation "Session id -> its last error plist, until it works again.
+Errors of no session are kept under the key t.")
+  (requests (make-hash-table :test 'equal)
+            :documentation "Request id -> `opencode-user-request', pending.")
+  (todos (make-hash-table :test 'equal)
+         :documentation "Session id -> list of `opencode-todo'.")
+  (parents (make-hash-table :test 'equal)
+           :documentation "Session id -> parent session id, or nil for a root.")
+  (diffs (make-hash-table :test 'equal)
+         :documentation "Session id -> vector of file diff plists.")
+  (branch nil :documentation "The project's version control branch, or nil."))
+
+(defun opencode-store (conn)
+  "Return the store of CONN, made on first use."
+  (or (opencode-connection-store conn)
+      (setf (opencode-connection-store conn) (opencode-store--make))))
+
+;;;; Reading the store
+
+(defun opencode-store-session (conn id)
+  "Return the `opencode-session' ID of CONN, or nil if not seen."
+  (gethash id (opencode-store-sessions (opencode-store conn))))
+
+(defun opencode-store-session-status (conn id)
+  "Return the status plist of session ID on CONN; (:type \"idle\") if idle."
+  (or (gethash id (opencode-store-status (opencode-store conn)))
+      '(:type "idle")))
+
+(defun opencode-store-status-type (conn id)
+  "Return the status of session ID on CONN: \"idle\", \"busy\" or \"retry\"."
+  (plist-get (opencode-store-session-status conn id) :type))
+
+(defun opencode-store-busy-p (conn id)
+  "Return non-nil if session ID on CONN is working (busy or retrying)."
+  (member (opencode-store-status-type conn id) '("busy" "retry")))
+
+(defun opencode-store-session-error (conn id)
+  "Return the last error plist of session ID on CONN, or nil.
+ID t gives the last error that named no session."
+  (gethash id (opencode-store-errors (opencode-store conn))))
+
+(defun opencode-store-pending (conn &optional session-id)
+  "Return CONN's pending `opencode-user-request's, oldest first.
+With SESSION-ID, only that session's."
+  (let (all)
+    (maphash (lambda (_ r)
+               (when (or (null session-id)
+                         (equal (opencode-user-request-session-id r) session-id))
+                 (push r all)))
+             (opencode-store-requests (opencode-store conn)))
+    ;; Ids are time-ordered.
+    (sort all (lambda (a b) (string< (opencode-user-request-id a)
+                                     (opencode-user-request-id b))))))
+
+(defun opencode-store-request (conn id)
+  "Return the pending `opencode-user-request' ID of CONN, or nil."
+  (gethash id (opencode-store-requests (opencode-store conn))))
+
+(defun opencode-store-session-todos (conn id)
+  "Return the todo list of session ID on CONN, a list of `opencode-todo'."
+  (gethash id (opencode-store-todos (opencode-store conn))))
+
+(defun opencode-store-parent (conn id)
+  "Return the parent session id of session ID on CONN.
+Nil for a root; the symbol `unknown' when the session was never seen."
+  (gethash id (opencode-store-parents (opencode-store conn)) 'unknown))
+
+(defun opencode-store-session-diff (conn id)
+  "Return what session ID on CONN changed on disk, a vector of diffs, or nil."
+  (gethash id (opencode-store-diffs (opencode-store conn))))
+
+(defun opencode-store-diff-summary (conn id)
+  "Return (FILES ADDITIONS DELETIONS) of session ID's changes on CONN, or nil."
+  (let ((diff (opencode-store-session-diff conn id)))
+    (and (> (length diff) 0)
+         (list (length diff)
+               (cl-loop for d across diff sum (or (plist-get d :additions) 0))
+               (cl-loop for d across diff sum (or (plist-get d :deletions) 0))))))
+
+(defun opencode-store-counts (conn)
+  "Return (BUSY WAITING ERRORS): CONN's sessions in each state.
+WAITING counts the sessions a permission or a question waits on."
+  (let* ((store (opencode-store conn))
+         (busy 0) (errors 0) (waiting nil))
+    (maphash (lambda (_ s) (when (member (plist-get s :type) '("busy" "retry")) (cl-incf busy)))
+             (opencode-store-status store))
+    (maphash (lambda (k _) (unless (eq k t) (cl-incf errors))) (opencode-store-errors store))
+    (maphash (lambda (_ r) (cl-pushnew (opencode-user-request-session-id r) waiting :test #'equal))
+             (opencode-store-requests store))
+    (list busy (length waiting) errors)))
+
+;;;; Writing it: one handler per event, before every view
+
+(defun opencode-store-put-session (conn plist)
+  "Record session PLIST, as the server sent it, in CONN's store.
+Return the `opencode-session'."
+  (let ((s (opencode-session-from-plist plist))
+        (store (opencode-store conn)))
+    (puthash (opencode-session-id s) s (opencode-store-sessions store))
+    (puthash (opencode-session-id s) (opencode-session-parent-id s)
+             (opencode-store-parents store))
+    s))
+
+(opencode-defevent opencode-model--on-session ("session.created" "session.updated")
+    (conn props)
+  "Record the session in PROPS's :info, on CONN."
+  :depth 0
+  (let ((info (plist-get props :info)))
+    (when (stringp (plist-get info :id))
+      (opencode-store-put-session conn info))))
+
+(opencode-defevent opencode-model--on-session-deleted "session.deleted" (conn props)
+  "Forget the deleted session of PROPS, on CONN, and all it had pending."
+  :depth 0
+  (let ((id (or (plist-get props :sessionID) (plist-get (plist-get props :info) :id)))
+        (store (opencode-store conn)))
+    (when (stringp id)
+      (dolist (table (list (opencode-store-sessions store) (opencode-store-status store)
+                           (opencode-store-errors store) (opencode-store-todos store)
+                           (opencode-store-diffs store)))
+        (remhash id table))
+      (dolist (r (opencode-store-pending conn id))
+        (remhash (opencode-user-request-id r) (opencode-store-requests store))))))
+
+(defun opencode-model--set-status (conn id status)
+  "Record STATUS (a plist) of session ID on CONN.
+Busy again clears the session's last error."
+  (let ((store (opencode-store conn)))
+    (if (member (plist-get status :type) '("busy" "retry"))
+        (progn (puthash id status (opencode-store-status store))
+               (when (equal (plist-get status :type) "busy")
+                 (remhash id (opencode-store-errors store))))
+      (remhash id (opencode-store-status store)))))
+
+(opencode-defevent opencode-model--on-status "session.status" (conn props)
+  "Record the session status of PROPS, on CONN."
+  :depth 0
+  (when (stringp (plist-get props :sessionID))
+    (opencode-model--set-status conn (plist-get props :sessionID) (plist-get props :status))))
+
+(opencode-defevent opencode-model--on-idle "session.idle" (conn props)
+  "Record that the session of PROPS, on CONN, is idle."
+  :depth 0
+  (when (stringp (plist-get props :sessionID))
+    (opencode-model--set-status conn (plist-get props :sessionID) '(:type "idle"))))
+
+(opencode-defevent opencode-model--on-error "session.error" (conn props)
+  "Record the error of PROPS, on CONN, under its session (or t)."
+  :depth 0
+  (let ((sid (plist-get props :sessionID)))
+    (puthash (if (stringp sid) sid t) (plist-get props :error)
+             (opencode-store-errors (opencode-store conn)))))
+
+(opencode-defevent opencode-model--on-asked ("permission.asked" "question.asked")
+    (conn props type)
+  "Record the permission or question request of PROPS, on CONN.
+TYPE says which."
+  :depth 0
+  (when (stringp (plist-get props :id))
+    (puthash (plist-get props :id)
+             (opencode-user-request-from-plist
+              (if (equal type "permission.asked") 'permission 'question) props)
+             (opencode-store-requests (opencode-store conn)))))
+
+(opencode-defevent opencode-model--on-answered
+    ("permission.replied" "question.replied" "question.rejected") (conn props)
+  "Forget the request answered in PROPS, on CONN."
+  :depth 0
+  (remhash (plist-get props :requestID) (opencode-store-requests (opencode-store conn))))
+
+(opencode-defevent opencode-model--on-todos "todo.updated" (conn props)
+  "Record the todo list of PROPS, on CONN."
+  :depth 0
+  (when (stringp (plist-get props :sessionID))
+    (puthash (plist-get props :sessionID)
+             (mapcar #'opencode-todo-from-plist (plist-get props :todos))
+             (opencode-store-todos (opencode-store conn)))))
+
+(opencode-defevent opencode-model--on-diff "session.diff" (conn props)
+  "Record what the session of PROPS, on CONN, changed on disk."
+  :depth 0
+  (when (stringp (plist-get props :sessionID))
+    (puthash (plist-get props :sessionID)
+             (let ((d (plist-get props :diff))) (if (vectorp d) d []))
+             (opencode-store-diffs (opencode-store conn)))))
+
+(opencode-defevent opencode-model--on-branch "vcs.branch.updated" (conn props)
+  "Record the project's branch of PROPS, on CONN."
+  :depth 0
+  (setf (opencode-store-branch (opencode-store conn)) (plist-get props :branch)))
+
+;;;; Catching up after a reconnection
+
+(defun opencode-model--sync-status (conn statuses)
+  "Make CONN's statuses those of STATUSES, the reply of GET /session/status.
+Each session whose status changed is routed as a \"session.status\"."
+  (let* ((table (opencode-store-status (opencode-store conn)))
+         (changed nil))
+    (cl-loop for (key value) on statuses by #'cddr
+             for id = (substring (symbol-name key) 1)
+             unless (equal (gethash id table) value) do (push (cons id value) changed))
+    (maphash (lambda (id _)
+               (unless (plist-member statuses (intern (concat ":" id)))
+                 (push (cons id '(:type "idle")) changed)))
+             table)
+    (dolist (c changed)
+      (opencode-events-route conn "session.status"
+                             (list :sessionID (car c) :status (cdr c))))))
+
+(defun opencode-model--sync-requests (conn kind requests)
+  "Make CONN's pending requests of KIND those in REQUESTS (a vector).
+New ones are routed as \"KIND.asked\", gone ones as answered."
+  (let* ((table (opencode-store-requests (opencode-store conn)))
+         (ids (mapcar (lambda (r) (plist-get r :id)) requests))
+         (gone nil))
+    (maphash (lambda (id r)
+               (when (and (eq (opencode-user-request-kind r) kind) (not (member id ids)))
+                 (push r gone)))
+             table)
+    (dolist (r gone)
+      (opencode-events-route conn (if (eq kind 'permission) "permission.replied" "question.rejected")
+                             (list :sessionID (opencode-user-request-session-id r)
+                                   :requestID (opencode-user-request-id r))))
+    (seq-doseq (r requests)
+      (unless (gethash (plist-get r :id) table)
+        (opencode-events-route conn (format "%s.asked" kind) r)))))
+
+(defun opencode-store-sync (conn &optional callback)
+  "Fetch CONN's statuses and pending requests again; route what changed.
+CALLBACK, if given, is called with no argument once all three replies
+are in (or failed)."
+  (let ((left 3))
+    (cl-flet ((done () (when (and (zerop (cl-decf left)) callback) (funcall callback))))
+      (opencode-api-session-status
+       conn
+       :callback (lambda (r) (opencode-model--sync-status conn r) (done))
+       :errback (lambda (e) (opencode--log "status: %s" (opencode-error-text e)) (done)))
+      (dolist (kind '(permission question))
+        (funcall (if (eq kind 'permission) #'opencode-api-permission-list
+                   #'opencode-api-question-list)
+                 conn
+                 :callback (lambda (r) (opencode-model--sync-requests conn kind r) (done))
+                 :errback (lambda (e) (opencode--log "%s list: %s" kind (opencode-error-text e))
+                            (done)))))))
+
+(defun opencode-model--on-state (conn state _detail)
+  "Catch CONN's store up when its stream is STATE `connected' again."
+  (when (eq state 'connected)
+    (opencode-store-sync conn)))
+
+(add-hook 'opencode-connection-state-functions #'opencode-model--on-state)
+
+(provide 'opencode-model)
+;;; opencode-model.el ends here
