@@ -43,11 +43,10 @@ They run in Emacs and take precedence over the server's of the same name.")
 (defun opencode-complete--files (conn prefix)
   "Return the server's fuzzy matches for PREFIX on CONN, files and folders."
   (let ((found (condition-case nil
-                   (opencode-request-sync
-                    conn "GET" "/find/file"
-                    :query `(("query" . ,prefix) ("dirs" . "true")
-                             ("limit" . ,opencode-complete-file-limit))
-                    :timeout 5)
+                   (opencode-api-find-files
+                    conn :query `(("query" . ,prefix) ("dirs" . "true")
+                                  ("limit" . ,opencode-complete-file-limit))
+                    :timeout 5 :sync t)
                  (error nil))))
     (and (vectorp found) (append found nil))))
 
@@ -74,7 +73,7 @@ They run in Emacs and take precedence over the server's of the same name.")
   "Return CONN's slash commands (plists), asked of the server once."
   (or (plist-get (opencode-connection-plist conn) :commands)
       (let ((cmds (condition-case nil
-                      (opencode-request-sync conn "GET" "/command" :timeout 5)
+                      (opencode-api-commands conn :timeout 5 :sync t)
                     (error nil))))
         (when (vectorp cmds) (opencode-complete--cache-commands conn cmds))
         cmds)))

@@ -852,9 +852,9 @@ DIRECTORY defaults to the current project.  Candidates are annotated with
 their status, age and slug."
   (interactive)
   (let* ((conn (opencode-connect directory))
-         (sessions (opencode-request-sync conn "GET" "/experimental/session"
-                                          :query `(("limit" . ,opencode-sessions-page-size))))
-         (status (opencode-request-sync conn "GET" "/session/status"))
+         (sessions (opencode-api-session-list-paged
+                    conn :query `(("limit" . ,opencode-sessions-page-size)) :sync t))
+         (status (opencode-api-session-status conn :sync t))
          (table (make-hash-table :test 'equal))
          (cands nil))
     (seq-doseq (s sessions)

@@ -104,8 +104,8 @@
   "Fetch the project's sessions and statuses again."
   (interactive)
   (let ((buf (current-buffer)) (conn opencode-sidebar--conn))
-    (opencode-request
-     conn "GET" "/session"
+    (opencode-api-session-list
+     conn
      :callback (lambda (list)
                  (when (buffer-live-p buf)
                    (with-current-buffer buf

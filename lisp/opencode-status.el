@@ -22,14 +22,16 @@
 
 (defvar-local opencode-status--conn nil "The connection this status buffer shows.")
 
-(defun opencode-status--get (conn path &optional timeout)
-  "GET PATH on CONN within TIMEOUT seconds (10); the reply or an error string."
-  (condition-case err (opencode-request-sync conn "GET" path :timeout (or timeout 10))
+(defun opencode-status--get (conn route &optional timeout)
+  "Call ROUTE, an `opencode-api-' function, on CONN and wait for the reply.
+Return the reply, or an error string after TIMEOUT seconds (10) or any
+other failure."
+  (condition-case err (funcall route conn :timeout (or timeout 10) :sync t)
     (error (opencode-error-text err))))
 
 (defun opencode-status--health (conn)
   "Return CONN's server health plist, or an error string."
-  (opencode-status--get conn "/global/health" 5))
+  (opencode-status--get conn #'opencode-api-health 5))
 
 (defun opencode-status--mcp-line (name status)
   "Return the line of MCP server NAME with STATUS (a plist)."
@@ -44,9 +46,9 @@
   "Insert the status of CONN's server."
   (let* ((server (opencode-connection-server conn))
          (health (opencode-status--health conn))
-         (mcp (opencode-status--get conn "/mcp"))
-         (lsp (opencode-status--get conn "/lsp"))
-         (fmt (opencode-status--get conn "/formatter")))
+         (mcp (opencode-status--get conn #'opencode-api-mcp-status))
+         (lsp (opencode-status--get conn #'opencode-api-lsp-status))
+         (fmt (opencode-status--get conn #'opencode-api-formatter-status)))
     (insert (propertize "OpenCode server\n" 'face 'bold)
             (format "  URL        %s%s\n" (opencode-connection-url conn)
                     (if server "  (started by this Emacs)" ""))
@@ -103,15 +105,14 @@
 (defun opencode-status-mcp-connect (name)
   "Connect MCP server NAME (default: the one at point)."
   (interactive (list (opencode-status--mcp-at-point)))
-  (opencode-request-sync opencode-status--conn "POST" (opencode--path "mcp" name "connect")
-                         :timeout 60)
+  (opencode-api-mcp-connect opencode-status--conn name :timeout 60 :sync t)
   (opencode-status-refresh)
   (message "MCP %s: connect asked" name))
 
 (defun opencode-status-mcp-disconnect (name)
   "Disconnect MCP server NAME (default: the one at point)."
   (interactive (list (opencode-status--mcp-at-point)))
-  (opencode-request-sync opencode-status--conn "POST" (opencode--path "mcp" name "disconnect"))
+  (opencode-api-mcp-disconnect opencode-status--conn name :sync t)
   (opencode-status-refresh)
   (message "MCP %s: disconnected" name))
 
