@@ -86,16 +86,9 @@ Set to nil to create plain sessions."
   "The connection whose sessions this buffer lists.")
 
 (defvar-local opencode-sessions--sessions nil
-  "Hash table: session id -> session plist.")
-
-(defvar-local opencode-sessions--status nil
-  "Hash table: session id -> status plist (idle sessions are absent).")
-
-(defvar-local opencode-sessions--errors nil
-  "Hash table: session id -> the error of its last session.error.")
-
-(defvar-local opencode-sessions--requests nil
-  "Hash table: permission or question request id -> session id.")
+  "Hash table: id -> t of the sessions this list shows.
+What they are, their status, errors and requests are in the
+connection's store (see `opencode-store').")
 
 (defvar-local opencode-sessions--folded nil
   "Hash table: ids of sessions whose children are hidden.")
@@ -142,8 +135,8 @@ Rebuilt at each full redraw, so one row is found without a scan.")
 (defun opencode-sessions--sorter (fn)
   "Return a tabulated-list sort predicate comparing sessions by FN."
   (lambda (a b)
-    (let ((sa (gethash (car a) opencode-sessions--sessions))
-          (sb (gethash (car b) opencode-sessions--sessions)))
+    (let ((sa (opencode-sessions--get (car a)))
+          (sb (opencode-sessions--get (car b))))
       (> (funcall fn sa) (funcall fn sb)))))
 
 (defun opencode-sessions--status-rank (s)
@@ -156,8 +149,8 @@ Rebuilt at each full redraw, so one row is found without a scan.")
   (pcase column
     ('status `("Status" 12 ,(opencode-sessions--sorter #'opencode-sessions--status-rank)))
     ('title `("Title" 42 ,(lambda (a b)
-                           (string< (or (plist-get (gethash (car a) opencode-sessions--sessions) :title) "")
-                                    (or (plist-get (gethash (car b) opencode-sessions--sessions) :title) "")))))
+                           (string< (or (plist-get (opencode-sessions--get (car a)) :title) "")
+                                    (or (plist-get (opencode-sessions--get (car b)) :title) "")))))
     ('slug '("Slug" 18 t))
     ('updated `("Updated" 16 ,(opencode-sessions--sorter
                               (lambda (s) (opencode-sessions--time s :updated)))))
@@ -178,26 +171,36 @@ Rebuilt at each full redraw, so one row is found without a scan.")
 
 ;;;; Status
 
+(defun opencode-sessions--get (id)
+  "Return the plist of session ID as the store has it, or nil."
+  (let ((s (opencode-store-session opencode-sessions--conn id)))
+    (and s (opencode-session-data s))))
+
+(defun opencode-sessions--add (plist)
+  "Show session PLIST in this list, recording it in the store."
+  (opencode-store-put-session opencode-sessions--conn plist)
+  (puthash (plist-get plist :id) t opencode-sessions--sessions))
+
 (defun opencode-sessions--state (id)
   "Return the state of session ID: `needs', `error', `retry', `busy' or `idle'."
-  (cond ((cl-loop for v being the hash-values of opencode-sessions--requests
-                  thereis (equal v id))
-         'needs)
-        ((gethash id opencode-sessions--errors) 'error)
-        (t (pcase (plist-get (gethash id opencode-sessions--status) :type)
-             ("retry" 'retry)
-             ("busy" 'busy)
-             (_ 'idle)))))
+  (let ((conn opencode-sessions--conn))
+    (cond ((opencode-store-pending conn id) 'needs)
+          ((opencode-store-session-error conn id) 'error)
+          (t (pcase (opencode-store-status-type conn id)
+               ("retry" 'retry)
+               ("busy" 'busy)
+               (_ 'idle))))))
 
 (defun opencode-sessions--badge (id)
   "Return the status badge of session ID."
-  (let ((st (gethash id opencode-sessions--status)))
+  (let ((st (opencode-store-session-status opencode-sessions--conn id)))
     (pcase (opencode-sessions--state id)
       ('needs (propertize "needs you" 'face 'opencode-status-needs-user
                           'help-echo "Waiting for a permission or an answer"))
       ('error (propertize "error" 'face 'opencode-status-error
                           'help-echo (opencode-api-error-text
-                                      (gethash id opencode-sessions--errors))))
+                                      (opencode-store-session-error
+                                       opencode-sessions--conn id))))
       ('retry
        (let* ((next (plist-get st :next))
               (secs (and (numberp next)
@@ -221,13 +224,14 @@ Rebuilt at each full redraw, so one row is found without a scan.")
 Roots, and children whose parent is not loaded, are under the key
 `root'.  Each list is sorted newest first."
   (let ((index (make-hash-table :test 'equal)))
-    (maphash (lambda (_ s)
-               (let* ((parent (plist-get s :parentID))
+    (maphash (lambda (id _)
+               (let* ((s (opencode-sessions--get id))
+                      (parent (plist-get s :parentID))
                       (key (if (and (stringp parent)
                                     (gethash parent opencode-sessions--sessions))
                                parent
                              'root)))
-                 (push s (gethash key index))))
+                 (when s (push s (gethash key index)))))
              opencode-sessions--sessions)
     (maphash (lambda (k v)
                (puthash k (sort v (lambda (a b) (> (opencode-sessions--time a :updated)
@@ -362,9 +366,9 @@ to the buffer, and a stale position is caught by `opencode-sessions--goto'."
 (defun opencode-sessions--update-ticker ()
   "Start or stop the timer that animates spinners and countdowns."
   (let ((animated (cl-some (lambda (b)
-                             (with-current-buffer b
-                               (cl-loop for st being the hash-values of opencode-sessions--status
-                                        thereis (member (plist-get st :type) '("busy" "retry")))))
+                             (> (car (opencode-store-counts
+                                      (buffer-local-value 'opencode-sessions--conn b)))
+                                0))
                            (opencode-sessions--all-buffers))))
     (cond ((and animated (not opencode-sessions--tick-timer))
            (setq opencode-sessions--tick-timer
@@ -378,10 +382,8 @@ to the buffer, and a stale position is caught by `opencode-sessions--goto'."
   (dolist (buf (opencode-sessions--all-buffers))
     (when (get-buffer-window buf 'visible)
       (with-current-buffer buf
-        (maphash (lambda (id st)
-                   (when (member (plist-get st :type) '("busy" "retry"))
-                     (opencode-sessions--update-status-cell id)))
-                 opencode-sessions--status))))
+        (maphash (lambda (id _) (opencode-sessions--update-status-cell id))
+                 (opencode-store-status (opencode-store opencode-sessions--conn))))))
   (opencode-sessions--update-ticker))
 
 ;;;; Live updates
@@ -413,43 +415,35 @@ to the buffer, and a stale position is caught by `opencode-sessions--goto'."
            (string-match-p (regexp-quote opencode-sessions--search)
                            (or (plist-get s :title) "")))))
 
-(defun opencode-sessions--on-event (conn type props)
-  "Update the session lists of CONN for event TYPE with PROPS."
-  (dolist (buf (opencode-sessions--buffers conn))
-    (with-current-buffer buf
-      (let ((sid (plist-get props :sessionID)))
-        (pcase type
-          ((or "session.created" "session.updated")
-           (let ((info (plist-get props :info)))
-             (if (opencode-sessions--wanted-p info)
-                 (puthash (plist-get info :id) info opencode-sessions--sessions)
-               (remhash (plist-get info :id) opencode-sessions--sessions))
-             (opencode-sessions--schedule-redraw buf)))
-          ("session.deleted"
-           (let ((id (plist-get (plist-get props :info) :id)))
-             (remhash id opencode-sessions--sessions)
-             (remhash id opencode-sessions--status)
-             (remhash id opencode-sessions--errors)
-             (opencode-sessions--schedule-redraw buf)))
-          ("session.status"
-           (let ((st (plist-get props :status)))
-             (if (equal (plist-get st :type) "idle")
-                 (remhash sid opencode-sessions--status)
-               (puthash sid st opencode-sessions--status)
-               ;; Working again: the last error is history.
-               (remhash sid opencode-sessions--errors))
-             (opencode-sessions--changed-status sid)))
-          ("session.error"
-           (when sid
-             (puthash sid (or (plist-get props :error) '(:name "Error"))
-                      opencode-sessions--errors)
-             (opencode-sessions--changed-status sid)))
-          ((or "permission.asked" "question.asked")
-           (puthash (plist-get props :id) sid opencode-sessions--requests)
-           (opencode-sessions--changed-status sid))
-          ((or "permission.replied" "question.replied" "question.rejected")
-           (remhash (plist-get props :requestID) opencode-sessions--requests)
-           (opencode-sessions--changed-status sid)))))))
+(opencode-defevent opencode-sessions--on-session ("session.created" "session.updated")
+    (conn props)
+  "Add, change or drop the row of the session in PROPS in CONN's lists."
+  (let ((info (plist-get props :info)))
+    (dolist (buf (opencode-sessions--buffers conn))
+      (with-current-buffer buf
+        (if (opencode-sessions--wanted-p info)
+            (puthash (plist-get info :id) t opencode-sessions--sessions)
+          (remhash (plist-get info :id) opencode-sessions--sessions))
+        (opencode-sessions--schedule-redraw buf)))))
+
+(opencode-defevent opencode-sessions--on-deleted "session.deleted" (conn props)
+  "Drop the row of the session deleted in PROPS from CONN's lists."
+  (let ((id (or (plist-get props :sessionID) (plist-get (plist-get props :info) :id))))
+    (dolist (buf (opencode-sessions--buffers conn))
+      (with-current-buffer buf
+        (remhash id opencode-sessions--sessions)
+        (opencode-sessions--schedule-redraw buf)))))
+
+(opencode-defevent opencode-sessions--on-status
+    ("session.status" "session.idle" "session.error" "permission.asked" "question.asked"
+     "permission.replied" "question.replied" "question.rejected")
+    (conn props)
+  "Show the new state of the session of PROPS in CONN's lists."
+  (let ((sid (plist-get props :sessionID)))
+    (dolist (buf (opencode-sessions--buffers conn))
+      (with-current-buffer buf
+        (opencode-sessions--changed-status sid)))
+    (force-mode-line-update t)))
 
 (defun opencode-sessions--changed-status (id)
   "Show the new status of session ID, in place, and update the mode line."
@@ -467,7 +461,6 @@ to the buffer, and a stale position is caught by `opencode-sessions--goto'."
           (opencode-sessions-refresh)
         (force-mode-line-update)))))
 
-(add-hook 'opencode-event-functions #'opencode-sessions--on-event)
 (add-hook 'opencode-connection-state-functions #'opencode-sessions--on-state)
 
 ;;;; Loading
@@ -505,47 +498,17 @@ to the buffer, and a stale position is caught by `opencode-sessions--goto'."
              (seq-doseq (s list)
                (when (and (opencode-sessions--in-project-p s)
                           (opencode-sessions--wanted-p s))
-                 (puthash (plist-get s :id) s opencode-sessions--sessions)))
+                 (opencode-sessions--add s)))
              (setq opencode-sessions--cursor
                    (and (= (length list) limit) (> limit 0)
                         (opencode-sessions--time (aref list (1- (length list))) :updated)))
              (opencode-sessions--redraw))))))))
 
-(defun opencode-sessions--hydrate (buf)
-  "Fetch statuses and pending permissions and questions into BUF."
-  (with-current-buffer buf
-    (let ((conn opencode-sessions--conn))
-      (opencode-api-session-status
-       conn :callback
-       (lambda (status)
-         (when (buffer-live-p buf)
-           (with-current-buffer buf
-             (clrhash opencode-sessions--status)
-             (cl-loop for (k v) on status by #'cddr
-                      unless (equal (plist-get v :type) "idle")
-                      do (puthash (substring (symbol-name k) 1) v
-                                  opencode-sessions--status))
-             (opencode-sessions--schedule-redraw buf)))))
-      (dolist (list-fn '(opencode-api-permission-list opencode-api-question-list))
-        (funcall
-         list-fn conn
-         :callback
-         (lambda (reqs)
-           (when (buffer-live-p buf)
-             (with-current-buffer buf
-               (seq-doseq (r reqs)
-                 (puthash (plist-get r :id) (plist-get r :sessionID)
-                          opencode-sessions--requests))
-               (opencode-sessions--schedule-redraw buf)))))))))
-
 (defun opencode-sessions-refresh ()
   "Fetch the sessions, their statuses and pending requests again."
   (interactive)
-  (let ((buf (current-buffer)))
-    (clrhash opencode-sessions--requests)
-    (clrhash opencode-sessions--errors)
-    (opencode-sessions--load-page buf nil)
-    (opencode-sessions--hydrate buf)))
+  (opencode-sessions--load-page (current-buffer) nil)
+  (opencode-store-sync opencode-sessions--conn))
 
 (defun opencode-sessions-load-more ()
   "Load the next page of sessions."
@@ -562,12 +525,12 @@ to the buffer, and a stale position is caught by `opencode-sessions--goto'."
 
 (defun opencode-sessions--session-at-point ()
   "Return the session plist at point, or signal a `user-error'."
-  (gethash (opencode-sessions--id-at-point) opencode-sessions--sessions))
+  (opencode-sessions--get (opencode-sessions--id-at-point)))
 
 (defun opencode-sessions-open (id)
   "Open the chat of session ID."
   (interactive (list (opencode-sessions--id-at-point)))
-  (opencode-chat-open opencode-sessions--conn (gethash id opencode-sessions--sessions)))
+  (opencode-chat-open opencode-sessions--conn (opencode-sessions--get id)))
 
 (defun opencode-sessions-create (title)
   "Create a session titled TITLE (empty: let the server name it).
@@ -591,7 +554,7 @@ Then run /init in it when `opencode-session-init-after-create' is set."
   (interactive (list (opencode-sessions--id-at-point)))
   (let ((conn opencode-sessions--conn))
     (opencode-api-session-model
-     conn (gethash id opencode-sessions--sessions)
+     conn (opencode-sessions--get id)
      (lambda (model)
        (message "Compacting with %s/%s..." (car model) (cdr model))
        (opencode-api-session-summarize conn id model
@@ -609,7 +572,7 @@ Then run /init in it when `opencode-session-init-after-create' is set."
 (defun opencode-sessions-delete (id)
   "Delete session ID and its child sessions, after confirmation."
   (interactive (list (opencode-sessions--id-at-point)))
-  (let* ((s (gethash id opencode-sessions--sessions))
+  (let* ((s (opencode-sessions--get id))
          (kids (length (opencode-sessions--children id))))
     (when (yes-or-no-p (format "Delete session \"%s\"%s? "
                                (or (plist-get s :title) id)
@@ -633,7 +596,7 @@ Then run /init in it when `opencode-session-init-after-create' is set."
 (defun opencode-sessions-archive-toggle (id)
   "Archive session ID, or unarchive it if it is archived."
   (interactive (list (opencode-sessions--id-at-point)))
-  (let* ((s (gethash id opencode-sessions--sessions))
+  (let* ((s (opencode-sessions--get id))
          (archived (> (opencode-sessions--time s :archived) 0)))
     (opencode-api-session-update opencode-sessions--conn id
                       :archived (if archived 0 (truncate (* 1000 (float-time))))
@@ -650,7 +613,7 @@ Then run /init in it when `opencode-session-init-after-create' is set."
 (defun opencode-sessions-share-toggle (id)
   "Share session ID and copy its URL, or unshare it if it is shared."
   (interactive (list (opencode-sessions--id-at-point)))
-  (let* ((s (gethash id opencode-sessions--sessions))
+  (let* ((s (opencode-sessions--get id))
          (url (plist-get (plist-get s :share) :url)))
     (if (and (stringp url)
              (yes-or-no-p (format "Unshare %s? " url)))
@@ -703,9 +666,9 @@ Then run /init in it when `opencode-session-init-after-create' is set."
   "Show the status message or error of the session at point."
   (interactive)
   (let* ((id (opencode-sessions--id-at-point))
-         (s (gethash id opencode-sessions--sessions))
-         (st (gethash id opencode-sessions--status))
-         (err (gethash id opencode-sessions--errors)))
+         (s (opencode-sessions--get id))
+         (st (opencode-store-session-status opencode-sessions--conn id))
+         (err (opencode-store-session-error opencode-sessions--conn id)))
     (message "%s [%s] %s%s%s" (plist-get s :title) (plist-get s :slug)
              (opencode-sessions--state id)
              (if (stringp (plist-get st :message)) (concat ": " (plist-get st :message)) "")
@@ -714,16 +677,11 @@ Then run /init in it when `opencode-session-init-after-create' is set."
 ;;;; Mode line
 
 (defun opencode-sessions-mode-line ()
-  "Return the mode-line summary of every session list: busy and waiting."
+  "Return the mode-line summary of every connection: busy, waiting, errors."
   (let ((busy 0) (needs 0) (errors 0))
-    (dolist (b (opencode-sessions--all-buffers))
-      (with-current-buffer b
-        (maphash (lambda (_ st) (when (member (plist-get st :type) '("busy" "retry"))
-                                  (cl-incf busy)))
-                 opencode-sessions--status)
-        (cl-incf errors (hash-table-count opencode-sessions--errors))
-        (cl-incf needs (length (delete-dups
-                                (hash-table-values opencode-sessions--requests))))))
+    (dolist (conn opencode-connections)
+      (pcase-let ((`(,b ,n ,e) (opencode-store-counts conn)))
+        (cl-incf busy b) (cl-incf needs n) (cl-incf errors e)))
     (if (= 0 busy needs errors) ""
       (concat " OC["
               (string-join
@@ -777,9 +735,6 @@ The list follows the server live.  \\<opencode-sessions-mode-map>\
 
 \\{opencode-sessions-mode-map}"
   (setq opencode-sessions--sessions (make-hash-table :test 'equal)
-        opencode-sessions--status (make-hash-table :test 'equal)
-        opencode-sessions--errors (make-hash-table :test 'equal)
-        opencode-sessions--requests (make-hash-table :test 'equal)
         opencode-sessions--folded (make-hash-table :test 'equal)
         opencode-sessions--archived opencode-sessions-show-archived)
   (setq tabulated-list-sort-key nil)

@@ -31,8 +31,6 @@
   :group 'opencode)
 
 (defvar-local opencode-sidebar--conn nil "The connection of this sidebar.")
-(defvar-local opencode-sidebar--sessions nil "The sessions shown, a list of plists.")
-(defvar-local opencode-sidebar--status nil "Table: session id -> status plist.")
 (defvar-local opencode-sidebar--open nil "Table: session id -> its diffs (vector), shown.")
 (defvar-local opencode-sidebar--timer nil "Timer of the next redraw.")
 
@@ -41,10 +39,21 @@
   (cl-remove-if-not (lambda (b) (eq (buffer-local-value 'opencode-sidebar--conn b) conn))
                     (plist-get (opencode-connection-plist conn) :sidebars)))
 
-(defun opencode-sidebar--insert-session (s depth)
-  "Insert session S at DEPTH, its files if open, then its children."
+(defun opencode-sidebar--sessions ()
+  "Return the plists of the project's sessions not archived, newest first.
+They are the sessions the connection's store knows."
+  (let (all)
+    (maphash (lambda (_ s) (unless (opencode-session-archived s)
+                             (push (opencode-session-data s) all)))
+             (opencode-store-sessions (opencode-store opencode-sidebar--conn)))
+    (sort all (lambda (a b) (> (or (plist-get (plist-get a :time) :updated) 0)
+                               (or (plist-get (plist-get b :time) :updated) 0))))))
+
+(defun opencode-sidebar--insert-session (s depth sessions)
+  "Insert session S at DEPTH, its files if open, then its children.
+SESSIONS are all the sessions shown."
   (let* ((id (plist-get s :id))
-         (st (plist-get (gethash id opencode-sidebar--status) :type))
+         (st (opencode-store-status-type opencode-sidebar--conn id))
          (diffs (gethash id opencode-sidebar--open 'closed))
          (summary (plist-get s :summary)))
     (insert (propertize
@@ -75,8 +84,8 @@
                            (opencode-chat--diff-file d) "\n")
                    'opencode-session id 'opencode-diff d)))))
     (dolist (c (cl-remove-if-not (lambda (c) (equal (plist-get c :parentID) id))
-                                 opencode-sidebar--sessions))
-      (opencode-sidebar--insert-session c (1+ depth)))))
+                                 sessions))
+      (opencode-sidebar--insert-session c (1+ depth) sessions))))
 
 (defun opencode-sidebar--redraw ()
   "Draw the sidebar from what it knows."
@@ -87,11 +96,12 @@
     (insert (propertize (abbreviate-file-name (opencode-connection-directory opencode-sidebar--conn))
                         'face 'bold)
             "\n")
-    (let ((ids (mapcar (lambda (s) (plist-get s :id)) opencode-sidebar--sessions)))
-      (dolist (s opencode-sidebar--sessions)
+    (let* ((sessions (opencode-sidebar--sessions))
+           (ids (mapcar (lambda (s) (plist-get s :id)) sessions)))
+      (dolist (s sessions)
         ;; Roots, and children whose parent is not listed.
         (unless (member (plist-get s :parentID) ids)
-          (opencode-sidebar--insert-session s 0))))
+          (opencode-sidebar--insert-session s 0 sessions))))
     (goto-char (point-min))
     (forward-line (1- line))))
 
@@ -107,23 +117,10 @@
     (opencode-api-session-list
      conn
      :callback (lambda (list)
+                 (seq-doseq (s list) (opencode-store-put-session conn s))
                  (when (buffer-live-p buf)
-                   (with-current-buffer buf
-                     (setq opencode-sidebar--sessions
-                           (sort (cl-remove-if (lambda (s) (let ((a (plist-get (plist-get s :time) :archived)))
-                                                              (and (numberp a) (> a 0))))
-                                               (append list nil))
-                                 (lambda (a b) (> (or (plist-get (plist-get a :time) :updated) 0)
-                                                  (or (plist-get (plist-get b :time) :updated) 0)))))
-                     (opencode-sidebar--schedule buf)))))
-    (opencode-api-session-status
-     conn :callback (lambda (all)
-                      (when (buffer-live-p buf)
-                        (with-current-buffer buf
-                          (clrhash opencode-sidebar--status)
-                          (cl-loop for (k v) on all by #'cddr
-                                   do (puthash (substring (symbol-name k) 1) v opencode-sidebar--status))
-                          (opencode-sidebar--schedule buf)))))))
+                   (opencode-sidebar--schedule buf))))
+    (opencode-store-sync conn)))
 
 (defun opencode-sidebar--fetch-diffs (id)
   "Fetch the files session ID changed and show them."
@@ -161,39 +158,26 @@
                        (vector diff) (opencode-connection-directory conn))
                       '((display-buffer-use-some-window) (inhibit-same-window . t))))
      (id
-      (let ((session (cl-find id opencode-sidebar--sessions
-                              :key (lambda (s) (plist-get s :id)) :test #'equal)))
+      (let ((session (opencode-store-session conn id)))
         (select-window (or (get-mru-window nil nil t) (selected-window)))
-        (opencode-chat-open conn (or session (list :id id)))))
+        (opencode-chat-open conn (if session (opencode-session-data session) (list :id id)))))
      (t (user-error "Nothing on this line")))))
 
-(defun opencode-sidebar--on-event (conn type props)
-  "Update CONN's sidebars for event TYPE with PROPS."
-  (when (member type '("session.created" "session.updated" "session.deleted"
-                       "session.status" "session.diff"))
+(opencode-defevent opencode-sidebar--on-change
+    ("session.created" "session.updated" "session.deleted" "session.status" "session.idle")
+    (conn _props)
+  "Redraw CONN's sidebars: a session or its status changed."
+  (dolist (buf (opencode-sidebar--buffers conn))
+    (opencode-sidebar--schedule buf)))
+
+(opencode-defevent opencode-sidebar--on-diff "session.diff" (conn props)
+  "Show the files the session of PROPS changed, where open in CONN's sidebars."
+  (let ((id (plist-get props :sessionID)))
     (dolist (buf (opencode-sidebar--buffers conn))
       (with-current-buffer buf
-        (pcase type
-          ("session.status"
-           (puthash (plist-get props :sessionID) (plist-get props :status) opencode-sidebar--status))
-          ("session.deleted"
-           (let ((id (plist-get (plist-get props :info) :id)))
-             (setq opencode-sidebar--sessions
-                   (cl-remove id opencode-sidebar--sessions
-                              :key (lambda (s) (plist-get s :id)) :test #'equal))))
-          ("session.diff"
-           (let ((id (plist-get props :sessionID)))
-             (unless (eq (gethash id opencode-sidebar--open 'closed) 'closed)
-               (puthash id (plist-get props :diff) opencode-sidebar--open))))
-          (_
-           (let* ((info (plist-get props :info))
-                  (id (plist-get info :id)))
-             (setq opencode-sidebar--sessions
-                   (cons info (cl-remove id opencode-sidebar--sessions
-                                         :key (lambda (s) (plist-get s :id)) :test #'equal))))))
-        (opencode-sidebar--schedule buf)))))
-
-(add-hook 'opencode-event-functions #'opencode-sidebar--on-event)
+        (unless (eq (gethash id opencode-sidebar--open 'closed) 'closed)
+          (puthash id (opencode-store-session-diff conn id) opencode-sidebar--open)
+          (opencode-sidebar--schedule buf))))))
 
 (defun opencode-sidebar--on-state (conn state _detail)
   "Fetch CONN's sessions again when its stream (re)connects (STATE)."
@@ -228,8 +212,7 @@
 (define-derived-mode opencode-sidebar-mode special-mode "OpenCode-Sidebar"
   "Major mode of the OpenCode project sidebar.
 \\{opencode-sidebar-mode-map}"
-  (setq opencode-sidebar--status (make-hash-table :test 'equal)
-        opencode-sidebar--open (make-hash-table :test 'equal))
+  (setq opencode-sidebar--open (make-hash-table :test 'equal))
   (setq truncate-lines t)
   (setq-local revert-buffer-function (lambda (&rest _) (opencode-sidebar-refresh))))
 

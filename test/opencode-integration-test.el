@@ -142,7 +142,7 @@
     (let (titles)
       (while (not (eobp))
         (when-let ((id (tabulated-list-get-id)))
-          (push (plist-get (gethash id opencode-sessions--sessions) :title) titles))
+          (push (plist-get (opencode-sessions--get id) :title) titles))
         (forward-line 1))
       (nreverse titles))))
 
@@ -186,7 +186,7 @@
                 (opencode-sessions-archive-toggle (tabulated-list-get-id))
                 (should (opencode-test-wait
                          (lambda () (zerop (opencode-sessions--time
-                                            (gethash (tabulated-list-get-id) opencode-sessions--sessions)
+                                            (opencode-sessions--get (tabulated-list-get-id))
                                             :archived)))))
                 (opencode-sessions-toggle-archived)
                 ;; Search uses the server's filter.
@@ -293,7 +293,7 @@
                                      1))
                        60))
               (should (opencode-test-wait
-                       (lambda () (null (gethash id opencode-sessions--status))) 60))
+                       (lambda () (not (opencode-store-busy-p conn id))) 60))
               (setq opencode-test-mock-requests nil)
               (opencode-sessions-compact id)
               (should (opencode-test-wait

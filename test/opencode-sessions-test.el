@@ -20,16 +20,18 @@
 (defmacro opencode-test-with-session-list (&rest body)
   "Run BODY in a session list buffer filled from the fixture."
   (declare (indent 0))
-  `(let ((buf (generate-new-buffer "*opencode-sessions-test*"))
-         (conn (opencode-connection--make :url "http://127.0.0.1:1" :directory "/tmp/proj"
-                                          :state 'connected)))
+  `(let* ((buf (generate-new-buffer "*opencode-sessions-test*"))
+          (conn (opencode-connection--make :url "http://127.0.0.1:1" :directory "/tmp/proj"
+                                           :state 'connected))
+          ;; Open connections are where the mode line counts.
+          (opencode-connections (list conn)))
      (unwind-protect
          (with-current-buffer buf
            (opencode-sessions-mode)
            (opencode-sessions--attach conn)
            (dolist (s (opencode-test--fixture-sessions))
              (when (opencode-sessions--wanted-p s)
-               (puthash (plist-get s :id) s opencode-sessions--sessions)))
+               (opencode-sessions--add s)))
            (opencode-sessions--redraw)
            ,@body)
        (kill-buffer buf))))
@@ -51,7 +53,7 @@
 
 (defun opencode-test--event (type props)
   "Deliver event TYPE with PROPS to the list in the current buffer."
-  (opencode-sessions--on-event opencode-sessions--conn type props)
+  (opencode-connection--dispatch opencode-sessions--conn (list 'event type props))
   (when opencode-sessions--redraw-timer (opencode-sessions--redraw)))
 
 (ert-deftest opencode-sessions/renders-tree-newest-first ()
@@ -176,10 +178,10 @@
     (clrhash opencode-sessions--sessions)
     (dotimes (i 10000)
       (let ((id (format "ses_%06d" i)))
-        (puthash id `(:id ,id :slug ,(format "s-%d" i) :title ,(format "session %d" i)
-                          :directory "/tmp/proj"
-                          :time (:created ,i :updated ,(+ 1795570000000 i)))
-                 opencode-sessions--sessions)))
+        (opencode-sessions--add
+         `(:id ,id :slug ,(format "s-%d" i) :title ,(format "session %d" i)
+               :directory "/tmp/proj"
+               :time (:created ,i :updated ,(+ 1795570000000 i))))))
     (opencode-sessions--redraw)
     (should (= 10000 (count-lines (point-min) (point-max))))
     (goto-char (point-min))

@@ -579,7 +579,7 @@ Return (FIRST-SCREEN FULLY-DRAWN) in seconds."
                                  (format "%s/experimental/session?limit=%d" url n))))
                       (clrhash opencode-sessions--sessions)
                       (seq-doseq (s list)
-                        (puthash (plist-get s :id) s opencode-sessions--sessions))
+                        (opencode-sessions--add s))
                       (opencode-sessions--redraw))))
             ;; One status update, in place, averaged over 200 sessions.
             (let ((ids (cl-loop for i from 1 to 200
@@ -587,7 +587,7 @@ Return (FIRST-SCREEN FULLY-DRAWN) in seconds."
               (setq update
                     (/ (opencode-bench--time
                          (dolist (id ids)
-                           (opencode-sessions--on-event
+                           (opencode-events-route
                             conn "session.status"
                             (list :sessionID id :status '(:type "busy")))))
                        (length ids)))
