@@ -457,8 +457,9 @@ to the buffer, and a stale position is caught by `opencode-sessions--goto'."
   "Fetch CONN's sessions again when its stream (re)connects (STATE)."
   (dolist (buf (opencode-sessions--buffers conn))
     (with-current-buffer buf
+      ;; The store catches up by itself (`opencode-store-sync').
       (if (eq state 'connected)
-          (opencode-sessions-refresh)
+          (opencode-sessions--load-page buf nil)
         (force-mode-line-update)))))
 
 (add-hook 'opencode-connection-state-functions #'opencode-sessions--on-state)

@@ -110,17 +110,21 @@ SESSIONS are all the sessions shown."
   (with-current-buffer buf
     (opencode--debounce 'opencode-sidebar--timer 0.1 #'opencode-sidebar--redraw)))
 
-(defun opencode-sidebar-refresh ()
-  "Fetch the project's sessions and statuses again."
-  (interactive)
-  (let ((buf (current-buffer)) (conn opencode-sidebar--conn))
+(defun opencode-sidebar--fetch-sessions (buf)
+  "Fetch the project's sessions into the store; redraw sidebar BUF."
+  (let ((conn (buffer-local-value 'opencode-sidebar--conn buf)))
     (opencode-api-session-list
      conn
      :callback (lambda (list)
                  (seq-doseq (s list) (opencode-store-put-session conn s))
                  (when (buffer-live-p buf)
-                   (opencode-sidebar--schedule buf))))
-    (opencode-store-sync conn)))
+                   (opencode-sidebar--schedule buf))))))
+
+(defun opencode-sidebar-refresh ()
+  "Fetch the project's sessions and statuses again."
+  (interactive)
+  (opencode-sidebar--fetch-sessions (current-buffer))
+  (opencode-store-sync opencode-sidebar--conn))
 
 (defun opencode-sidebar--fetch-diffs (id)
   "Fetch the files session ID changed and show them."
@@ -183,7 +187,8 @@ SESSIONS are all the sessions shown."
   "Fetch CONN's sessions again when its stream (re)connects (STATE)."
   (when (eq state 'connected)
     (dolist (buf (opencode-sidebar--buffers conn))
-      (with-current-buffer buf (opencode-sidebar-refresh)))))
+      ;; The store catches up by itself (`opencode-store-sync').
+      (opencode-sidebar--fetch-sessions buf))))
 
 (add-hook 'opencode-connection-state-functions #'opencode-sidebar--on-state)
 
