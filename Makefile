@@ -21,7 +21,7 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lcurl -ljson-c) -lpthread
 OPENCODE_VERSION = 1.18.33
 
-CORE_SRC = module/oc-sse.c module/oc-queue.c module/oc-event.c module/oc-conn.c
+CORE_SRC = module/oc-item.c module/oc-sse.c module/oc-queue.c module/oc-event.c module/oc-conn.c
 HEADERS  = $(wildcard module/*.h)
 MODULE   = module/opencode-module.so
 ELS      = $(wildcard lisp/*.el)
@@ -54,10 +54,11 @@ test-c: $(foreach t,$(C_TESTS),$(BUILD)/test-$(t)-asan) $(BUILD)/test-conn-tsan 
 
 # libFuzzer (clang) on the SSE parser + event routing, for FUZZ_SECONDS.
 FUZZ_SECONDS ?= 60
-$(BUILD)/fuzz-stream: test/fuzz/fuzz-stream.c module/oc-sse.c module/oc-queue.c module/oc-event.c $(HEADERS) | $(BUILD)
+FUZZ_SRC = module/oc-item.c module/oc-sse.c module/oc-queue.c module/oc-event.c
+$(BUILD)/fuzz-stream: test/fuzz/fuzz-stream.c $(FUZZ_SRC) $(HEADERS) | $(BUILD)
 	$(CLANG) -std=gnu11 -Wall -Wextra -Werror -O1 -g -fsanitize=fuzzer,address,undefined \
 	  -fno-sanitize-recover=all -Imodule $(PKG_CFLAGS) -o $@ $< \
-	  module/oc-sse.c module/oc-queue.c module/oc-event.c $(PKG_LIBS)
+	  $(FUZZ_SRC) $(PKG_LIBS)
 fuzz: $(BUILD)/fuzz-stream
 	bash test/fuzz/run-fuzz.sh $(BUILD) $(FUZZ_SECONDS)
 

@@ -220,7 +220,7 @@ oc_sse_write (char *ptr, size_t size, size_t nmemb, void *ud)
         }
       c->sse_open = true;
       c->attempt = 0;
-      oc_queue_state (&c->queue, "connected", 0, NULL);
+      oc_queue_state (&c->queue, OC_STATE_CONNECTED, 0, 0, NULL);
     }
   oc_sse_feed (&c->parser, ptr, n);
   return n;
@@ -244,7 +244,7 @@ oc_conn_open_stream (oc_conn *c)
   if (!e)
     {
       c->next_connect_ms = oc_now_ms () + c->backoff_max_ms;
-      oc_queue_state (&c->queue, "disconnected", c->backoff_max_ms,
+      oc_queue_state (&c->queue, OC_STATE_DISCONNECTED, 0, c->backoff_max_ms,
                       "out of memory");
       return;
     }
@@ -265,7 +265,7 @@ oc_conn_open_stream (oc_conn *c)
   c->sse_status = 0;
   oc_buf_clear (&c->sse_errbody);
   oc_sse_reset (&c->parser);
-  oc_queue_state (&c->queue, "connecting", c->attempt, NULL);
+  oc_queue_state (&c->queue, OC_STATE_CONNECTING, c->attempt, 0, NULL);
   curl_multi_add_handle (c->multi, e);
 }
 
@@ -333,7 +333,7 @@ oc_conn_stream_done (oc_conn *c, CURLcode rc)
                                 && !c->sse_status);
   c->attempt++;
   c->next_connect_ms = oc_now_ms () + delay;
-  oc_queue_state (&c->queue, "disconnected", delay, "%s", reason);
+  oc_queue_state (&c->queue, OC_STATE_DISCONNECTED, 0, delay, "%s", reason);
 }
 
 /* ---- Requests -------------------------------------------------------- */
@@ -391,9 +391,9 @@ oc_conn_start_request (oc_conn *c, oc_req *r)
       oc_item *it = oc_item_new (OC_ITEM_FAILURE);
       if (it)
         {
-          it->id = r->id;
-          it->number = CURLE_OUT_OF_MEMORY;
-          oc_buf_append (&it->text, "out of memory", 13);
+          it->failure.id = r->id;
+          it->failure.curl_code = CURLE_OUT_OF_MEMORY;
+          oc_buf_append (&it->failure.message, "out of memory", 13);
           oc_queue_push (&c->queue, it);
         }
       oc_req_free (r);
@@ -451,13 +451,13 @@ oc_conn_request_done (oc_conn *c, oc_req *r, CURLcode rc)
       it = oc_item_new (OC_ITEM_FAILURE);
       if (it)
         {
-          it->id = r->id;
-          it->number = rc;
+          it->failure.id = r->id;
+          it->failure.curl_code = rc;
           char msg[CURL_ERROR_SIZE + 128];
           int n = snprintf (msg, sizeof msg, "%s%s%s", curl_easy_strerror (rc),
                             r->errbuf[0] ? ": " : "", r->errbuf);
           if (n > 0)
-            oc_buf_append (&it->text, msg,
+            oc_buf_append (&it->failure.message, msg,
                            (size_t) n < sizeof msg ? (size_t) n : sizeof msg - 1);
         }
     }
@@ -468,13 +468,14 @@ oc_conn_request_done (oc_conn *c, oc_req *r, CURLcode rc)
         {
           long code = 0;
           curl_easy_getinfo (r->easy, CURLINFO_RESPONSE_CODE, &code);
-          it->id = r->id;
-          it->status = code;
+          it->response.id = r->id;
+          it->response.status = code;
           if (r->resp.len)
-            it->json = oc_json_parse (r->resp.data, r->resp.len, NULL);
-          it->text = r->resp;
+            it->response.json = oc_json_parse (r->resp.data, r->resp.len,
+                                               NULL);
+          it->response.body = r->resp;
           oc_buf_init (&r->resp);
-          it->headers = r->resp_headers;
+          it->response.headers = r->resp_headers;
           oc_buf_init (&r->resp_headers);
         }
     }

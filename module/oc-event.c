@@ -143,7 +143,7 @@ oc_event_route (oc_queue *q, const char *data, size_t len)
     }
 
   oc_item *it = oc_item_new (OC_ITEM_EVENT);
-  if (!it || !(it->type = strdup (type)))
+  if (!it || !(it->event.type = strdup (type)))
     {
       oc_item_free (it);
       json_object_put (root);
@@ -151,7 +151,7 @@ oc_event_route (oc_queue *q, const char *data, size_t len)
       return false;
     }
   /* Keep only the properties, which the item now owns.  */
-  it->json = props ? json_object_get (props) : NULL;
+  it->event.props = props ? json_object_get (props) : NULL;
   json_object_put (root);
   oc_queue_push (q, it);
   return true;

@@ -24,6 +24,12 @@ int plugin_is_GPL_compatible;
 static emacs_value Qnil, Qt, Qlist, Qvector, Qintern,
   Qnull_kw, Qfalse_kw, Qevent, Qdelta, Qstate, Qresponse,
   Qfailure, Qwarning, Qmodule_error;
+/* The stream states, indexed by oc_state.  */
+static emacs_value Qstates[OC_STATE_DISCONNECTED + 1];
+
+/* The longest list an item becomes: (delta SESSION MESSAGE PART FIELD
+   TEXT) and (response ID STATUS DATA RAW HEADERS).  */
+#define OC_ITEM_MAX_LIST 6
 
 /* ---- Helpers --------------------------------------------------------- */
 
@@ -242,52 +248,74 @@ oc_json_to_lisp (emacs_env *env, json_object *o)
 
 /* ---- Items to Lisp --------------------------------------------------- */
 
+/* The list `opencode--module-drain' documents for each kind.  */
 static emacs_value
-oc_item_to_lisp (emacs_env *env, oc_item *it)
+oc_item_to_lisp (emacs_env *env, const oc_item *it)
 {
-  emacs_value a[6];
+  emacs_value a[OC_ITEM_MAX_LIST];
   switch (it->kind)
     {
     case OC_ITEM_EVENT:
-      a[0] = Qevent;
-      a[1] = oc_cstr (env, it->type);
-      a[2] = it->json ? oc_json_to_lisp (env, it->json) : Qnil;
-      return env->funcall (env, Qlist, 3, a);
+      {
+        const oc_item_event *e = &it->event;
+        a[0] = Qevent;
+        a[1] = oc_cstr (env, e->type);
+        a[2] = e->props ? oc_json_to_lisp (env, e->props) : Qnil;
+        return env->funcall (env, Qlist, 3, a);
+      }
     case OC_ITEM_DELTA:
-      a[0] = Qdelta;
-      a[1] = oc_cstr (env, it->session);
-      a[2] = oc_cstr (env, it->message);
-      a[3] = oc_cstr (env, it->part);
-      a[4] = oc_cstr (env, it->field);
-      a[5] = oc_str (env, it->text.data, it->text.len);
-      return env->funcall (env, Qlist, 6, a);
+      {
+        const oc_item_delta *d = &it->delta;
+        a[0] = Qdelta;
+        a[1] = oc_cstr (env, d->session);
+        a[2] = oc_cstr (env, d->message);
+        a[3] = oc_cstr (env, d->part);
+        a[4] = oc_cstr (env, d->field);
+        a[5] = oc_str (env, d->text.data, d->text.len);
+        return env->funcall (env, Qlist, 6, a);
+      }
     case OC_ITEM_STATE:
-      a[0] = Qstate;
-      a[1] = oc_intern (env, it->type);
-      a[2] = env->make_integer (env, it->number);
-      a[3] = it->text.len ? oc_str (env, it->text.data, it->text.len) : Qnil;
-      return env->funcall (env, Qlist, 4, a);
+      {
+        /* (state STATE N DETAIL): N is the attempt while connecting, the
+           wait before the next attempt once disconnected.  */
+        const oc_item_state *st = &it->state;
+        long n = st->state == OC_STATE_CONNECTING ? st->attempt
+          : st->state == OC_STATE_DISCONNECTED ? st->retry_ms : 0;
+        a[0] = Qstate;
+        a[1] = Qstates[st->state];
+        a[2] = env->make_integer (env, n);
+        a[3] = st->detail.len ? oc_str (env, st->detail.data, st->detail.len)
+          : Qnil;
+        return env->funcall (env, Qlist, 4, a);
+      }
     case OC_ITEM_RESPONSE:
-      a[0] = Qresponse;
-      a[1] = env->make_integer (env, it->id);
-      a[2] = env->make_integer (env, it->status);
-      a[3] = it->json ? oc_json_to_lisp (env, it->json) : Qnil;
-      /* The raw body only when it is not JSON; it may be any bytes.  */
-      a[4] = (it->json || !it->text.len) ? Qnil
-        : env->make_unibyte_string (env, it->text.data,
-                                    (ptrdiff_t) it->text.len);
-      a[5] = env->make_unibyte_string (env, it->headers.data ? it->headers.data : "",
-                                       (ptrdiff_t) it->headers.len);
-      return env->funcall (env, Qlist, 6, a);
+      {
+        const oc_item_response *r = &it->response;
+        a[0] = Qresponse;
+        a[1] = env->make_integer (env, r->id);
+        a[2] = env->make_integer (env, r->status);
+        a[3] = r->json ? oc_json_to_lisp (env, r->json) : Qnil;
+        /* The raw body only when it is not JSON; it may be any bytes.  */
+        a[4] = (r->json || !r->body.len) ? Qnil
+          : env->make_unibyte_string (env, r->body.data,
+                                      (ptrdiff_t) r->body.len);
+        a[5] = env->make_unibyte_string (env, r->headers.data
+                                         ? r->headers.data : "",
+                                         (ptrdiff_t) r->headers.len);
+        return env->funcall (env, Qlist, 6, a);
+      }
     case OC_ITEM_FAILURE:
-      a[0] = Qfailure;
-      a[1] = env->make_integer (env, it->id);
-      a[2] = env->make_integer (env, it->number);
-      a[3] = oc_str (env, it->text.data, it->text.len);
-      return env->funcall (env, Qlist, 4, a);
+      {
+        const oc_item_failure *f = &it->failure;
+        a[0] = Qfailure;
+        a[1] = env->make_integer (env, f->id);
+        a[2] = env->make_integer (env, f->curl_code);
+        a[3] = oc_str (env, f->message.data, f->message.len);
+        return env->funcall (env, Qlist, 4, a);
+      }
     case OC_ITEM_WARNING:
       a[0] = Qwarning;
-      a[1] = oc_str (env, it->text.data, it->text.len);
+      a[1] = oc_str (env, it->warning.message.data, it->warning.message.len);
       return env->funcall (env, Qlist, 2, a);
     }
   return Qnil;
@@ -728,6 +756,8 @@ emacs_module_init (struct emacs_runtime *runtime)
   Qfailure = oc_global (env, "failure");
   Qwarning = oc_global (env, "warning");
   Qmodule_error = oc_global (env, "opencode-module-error");
+  for (int st = 0; st <= OC_STATE_DISCONNECTED; st++)
+    Qstates[st] = oc_global (env, oc_state_name ((oc_state) st));
 
   emacs_value defalias = env->intern (env, "defalias");
   for (size_t i = 0; i < sizeof oc_functions / sizeof oc_functions[0]; i++)

@@ -132,8 +132,8 @@ main (int argc, char **argv)
       for (oc_item *it = list; it; it = it->next)
         {
           items++;
-          if (it->kind == OC_ITEM_EVENT && it->type
-              && strcmp (it->type, "bench.done") == 0)
+          if (it->kind == OC_ITEM_EVENT && it->event.type
+              && strcmp (it->event.type, "bench.done") == 0)
             done = 1;
         }
       oc_item_free_list (list);

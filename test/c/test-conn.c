@@ -217,38 +217,40 @@ count (tally *t, oc_item *items)
     switch (it->kind)
       {
       case OC_ITEM_STATE:
-        if (strcmp (it->type, "connected") == 0)
+        if (it->state.state == OC_STATE_CONNECTED)
           t->connected++;
-        else if (strcmp (it->type, "connecting") == 0)
+        else if (it->state.state == OC_STATE_CONNECTING)
           t->connecting++;
-        else if (strcmp (it->type, "disconnected") == 0)
+        else if (it->state.state == OC_STATE_DISCONNECTED)
           {
             t->disconnected++;
-            t->last_delay = it->number;
+            t->last_delay = it->state.retry_ms;
             snprintf (t->reason, sizeof t->reason, "%s",
-                      it->text.data ? it->text.data : "");
+                      it->state.detail.data ? it->state.detail.data : "");
           }
         break;
       case OC_ITEM_EVENT:
         t->events++;
         break;
       case OC_ITEM_DELTA:
-        if (strlen (t->text) + it->text.len < sizeof t->text)
-          strcat (t->text, it->text.data);
+        if (strlen (t->text) + it->delta.text.len < sizeof t->text)
+          strcat (t->text, it->delta.text.data);
         break;
       case OC_ITEM_WARNING:
         t->warnings++;
         break;
       case OC_ITEM_RESPONSE:
         t->responses++;
-        t->status = it->status;
+        t->status = it->response.status;
         snprintf (t->body, sizeof t->body, "%s",
-                  it->json ? json_object_to_json_string_ext (it->json, JSON_C_TO_STRING_PLAIN)
-                  : it->text.data ? it->text.data : "");
+                  it->response.json
+                  ? json_object_to_json_string_ext (it->response.json,
+                                                    JSON_C_TO_STRING_PLAIN)
+                  : it->response.body.data ? it->response.body.data : "");
         break;
       case OC_ITEM_FAILURE:
         t->failures++;
-        t->curl_code = it->number;
+        t->curl_code = it->failure.curl_code;
         break;
       }
   oc_item_free_list (items);
@@ -463,11 +465,12 @@ test_refused_port (void)
       for (oc_item *it = oc_conn_drain (c), *next; it; it = next)
         {
           next = it->next;
-          if (it->kind == OC_ITEM_STATE && strcmp (it->type, "disconnected") == 0)
+          if (it->kind == OC_ITEM_STATE
+              && it->state.state == OC_STATE_DISCONNECTED)
             {
               seen++;
-              if (it->number > worst)
-                worst = it->number;
+              if (it->state.retry_ms > worst)
+                worst = it->state.retry_ms;
             }
           oc_item_free (it);
         }

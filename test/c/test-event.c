@@ -21,8 +21,8 @@ test_event_properties (void)
   oc_item *it = ROUTE ("{\"id\":\"evt_1\",\"type\":\"session.status\","
                        "\"properties\":{\"sessionID\":\"ses_1\",\"status\":{\"type\":\"busy\"}}}");
   CHECK (it && it->kind == OC_ITEM_EVENT);
-  CHECK_STR (it->type, "session.status");
-  CHECK_STR (json_object_get_string (json_object_object_get (it->json, "sessionID")), "ses_1");
+  CHECK_STR (it->event.type, "session.status");
+  CHECK_STR (json_object_get_string (json_object_object_get (it->event.props, "sessionID")), "ses_1");
   oc_item_free_list (it);
 }
 
@@ -33,8 +33,8 @@ test_delta (void)
                        "\"sessionID\":\"ses\",\"messageID\":\"msg\",\"partID\":\"prt\","
                        "\"field\":\"text\",\"delta\":\"h\\u00e9\\n\"}}");
   CHECK (it && it->kind == OC_ITEM_DELTA);
-  CHECK_STR (it->part, "prt");
-  CHECK_STR (it->text.data, "h\xc3\xa9\n");
+  CHECK_STR (it->delta.part, "prt");
+  CHECK_STR (it->delta.text.data, "h\xc3\xa9\n");
   oc_item_free_list (it);
 }
 
@@ -43,7 +43,7 @@ test_global_wrapper (void)
 {
   oc_item *it = ROUTE ("{\"directory\":\"/p\",\"payload\":{\"type\":\"todo.updated\",\"properties\":{}}}");
   CHECK (it && it->kind == OC_ITEM_EVENT);
-  CHECK_STR (it->type, "todo.updated");
+  CHECK_STR (it->event.type, "todo.updated");
   oc_item_free_list (it);
 }
 
@@ -75,7 +75,7 @@ test_unknown_type_passes (void)
 {
   oc_item *it = ROUTE ("{\"type\":\"future.thing\",\"properties\":{\"x\":[1,null,false]}}");
   CHECK (it && it->kind == OC_ITEM_EVENT);
-  CHECK_STR (it->type, "future.thing");
+  CHECK_STR (it->event.type, "future.thing");
   oc_item_free_list (it);
 }
 
@@ -84,7 +84,7 @@ test_nul_and_surrogates (void)
 {
   oc_item *it = ROUTE ("{\"type\":\"t\",\"properties\":{\"s\":\"a\\u0000b\\ud83d\\ude00\"}}");
   CHECK (it && it->kind == OC_ITEM_EVENT);
-  json_object *s = json_object_object_get (it->json, "s");
+  json_object *s = json_object_object_get (it->event.props, "s");
   CHECK (json_object_get_string_len (s) == 7);
   CHECK (memcmp (json_object_get_string (s), "a\0b\xf0\x9f\x98\x80", 7) == 0);
   oc_item_free_list (it);

@@ -47,11 +47,14 @@ drain (oc_queue *q)
     {
       /* Touch what Emacs would read.  */
       if (it->kind == OC_ITEM_DELTA
-          && (!it->session || !it->message || !it->part || !it->field))
+          && (!it->delta.session || !it->delta.message || !it->delta.part
+              || !it->delta.field))
         __builtin_trap ();
-      if (it->kind == OC_ITEM_EVENT && !it->type)
+      if (it->kind == OC_ITEM_EVENT && !it->event.type)
         __builtin_trap ();
-      if (it->text.len && it->text.data[it->text.len] != '\0')
+      const oc_buf *text = it->kind == OC_ITEM_DELTA ? &it->delta.text
+        : it->kind == OC_ITEM_WARNING ? &it->warning.message : NULL;
+      if (text && text->len && text->data[text->len] != '\0')
         __builtin_trap ();
     }
   oc_item_free_list (list);
