@@ -201,3 +201,13 @@ oc_queue_length (oc_queue *q)
   pthread_mutex_unlock (&q->lock);
   return n;
 }
+
+void
+oc_queue_stats (oc_queue *q, oc_queue_counters *out)
+{
+  pthread_mutex_lock (&q->lock);
+  out->merged = q->merged;
+  out->wakeups = q->wakeups;
+  out->pending = q->count;
+  pthread_mutex_unlock (&q->lock);
+}

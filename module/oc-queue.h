@@ -15,6 +15,16 @@
 #include <stddef.h>
 #include "oc-item.h"
 
+/* Counters of a queue, read together under its lock.  */
+typedef struct oc_queue_counters
+{
+  unsigned long merged;         /* Deltas folded into an earlier item.  */
+  unsigned long wakeups;        /* Bytes written to the notify fd.  */
+  size_t pending;               /* Items waiting for the next drain.  */
+} oc_queue_counters;
+
+/* The fields are the queue's own: other files use the functions below
+   (and oc_queue_stats to read the counters), never the fields.  */
 typedef struct oc_queue
 {
   pthread_mutex_t lock;
@@ -56,5 +66,7 @@ void oc_queue_state (oc_queue *q, oc_state state, long attempt,
 /* Take every pending item, oldest first, and clear the flag.  */
 oc_item *oc_queue_drain (oc_queue *q);
 size_t oc_queue_length (oc_queue *q);
+/* Copy Q's counters into *OUT, consistently (under the lock).  */
+void oc_queue_stats (oc_queue *q, oc_queue_counters *out);
 
 #endif /* OC_QUEUE_H */

@@ -621,15 +621,12 @@ oc_fstats (emacs_env *env, ptrdiff_t nargs, emacs_value *args, void *data)
   oc_handle *h = oc_get_handle (env, args[0], true);
   if (!h)
     return Qnil;
-  oc_queue *q = oc_conn_queue (h->conn);
-  pthread_mutex_lock (&q->lock);
-  unsigned long merged = q->merged, wakeups = q->wakeups;
-  size_t pending = q->count;
-  pthread_mutex_unlock (&q->lock);
+  oc_queue_counters s;
+  oc_queue_stats (oc_conn_queue (h->conn), &s);
   emacs_value a[6] = {
-    oc_intern (env, ":merged"), env->make_integer (env, (intmax_t) merged),
-    oc_intern (env, ":wakeups"), env->make_integer (env, (intmax_t) wakeups),
-    oc_intern (env, ":pending"), env->make_integer (env, (intmax_t) pending)
+    oc_intern (env, ":merged"), env->make_integer (env, (intmax_t) s.merged),
+    oc_intern (env, ":wakeups"), env->make_integer (env, (intmax_t) s.wakeups),
+    oc_intern (env, ":pending"), env->make_integer (env, (intmax_t) s.pending)
   };
   return env->funcall (env, Qlist, 6, a);
 }

@@ -85,7 +85,9 @@ from_memory (const char *file)
       oc_item_free_list (list);
     }
   double t = now () - t0;
-  printf ("%.6f %lu %lu\n", t, items, q.merged);
+  oc_queue_counters st;
+  oc_queue_stats (&q, &st);
+  printf ("%.6f %lu %lu\n", t, items, st.merged);
   oc_sse_free (&p);
   oc_queue_destroy (&q);
   free (text);
@@ -139,7 +141,9 @@ main (int argc, char **argv)
       oc_item_free_list (list);
     }
   double t = now () - t0;
-  unsigned long merged = oc_conn_queue (c)->merged;
+  oc_queue_counters st;
+  oc_queue_stats (oc_conn_queue (c), &st);
+  unsigned long merged = st.merged;
   oc_conn_stop (c);
   close (fds[0]);
   printf ("%.6f %lu %lu\n", t, items, merged);

@@ -33,7 +33,9 @@ test_merge_consecutive (void)
   CHECK_STR (it->next->delta.text.data, "X");
   CHECK_STR (it->next->next->delta.field, "reasoning");
   CHECK (it->next->next->next == NULL);
-  CHECK (q.merged == 2);
+  oc_queue_counters st;
+  oc_queue_stats (&q, &st);
+  CHECK (st.merged == 2);
   oc_item_free_list (it);
   oc_queue_destroy (&q);
 }
@@ -49,7 +51,9 @@ test_merge_interleaved_sessions (void)
   for (int i = 0; i < 1000; i++)
     oc_queue_push_delta (&q, sessions[i % 4], "m", sessions[i % 4], "text", "x", 1);
   CHECK (oc_queue_length (&q) == 4);
-  CHECK (q.merged == 996);
+  oc_queue_counters st;
+  oc_queue_stats (&q, &st);
+  CHECK (st.merged == 996 && st.pending == 4);
   oc_item *it = oc_queue_drain (&q);
   for (oc_item *i = it; i; i = i->next)
     CHECK (i->delta.text.len == 250);
@@ -106,6 +110,9 @@ test_one_wakeup_per_drain (void)
   oc_queue_warn (&q, "x");
   oc_queue_warn (&q, "y");
   CHECK (pipe_bytes (fds[0]) == 1);
+  oc_queue_counters st;
+  oc_queue_stats (&q, &st);
+  CHECK (st.wakeups == 2 && st.pending == 2);
   oc_item *it = oc_queue_drain (&q);
   CHECK (it && it->next && !it->next->next);
   oc_item_free_list (it);
