@@ -29,13 +29,13 @@ BUILD    = build
 SAN      = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 C_TESTS  = sse queue event conn
 
-.PHONY: all module test test-c test-ert lint clean deps run demo bench fuzz info check-doc
+.PHONY: all module test test-c check-module test-ert lint clean deps run demo bench fuzz info check-doc
 
 all: module
 module: $(MODULE)
 
 $(MODULE): $(CORE_SRC) module/opencode-module.c $(HEADERS)
-	$(CC) $(WARN) $(CFLAGS) -fPIC -shared $(PKG_CFLAGS) -o $@ \
+	$(CC) $(WARN) $(CFLAGS) -fPIC -shared -fvisibility=hidden $(PKG_CFLAGS) -o $@ \
 	  $(CORE_SRC) module/opencode-module.c $(PKG_LIBS)
 
 $(BUILD):
@@ -49,8 +49,24 @@ $(BUILD)/test-%-tsan: test/c/test-%.c test/c/oc-test.h $(CORE_SRC) $(HEADERS) | 
 $(BUILD)/test-%-plain: test/c/test-%.c test/c/oc-test.h $(CORE_SRC) $(HEADERS) | $(BUILD)
 	$(CC) $(WARN) -O0 -g -Imodule $(PKG_CFLAGS) -o $@ $< $(CORE_SRC) $(PKG_LIBS)
 
-test-c: $(foreach t,$(C_TESTS),$(BUILD)/test-$(t)-asan) $(BUILD)/test-conn-tsan $(BUILD)/test-queue-tsan $(BUILD)/test-conn-plain
+test-c: check-module $(foreach t,$(C_TESTS),$(BUILD)/test-$(t)-asan) $(BUILD)/test-conn-tsan $(BUILD)/test-queue-tsan $(BUILD)/test-conn-plain
 	bash test/run-c-tests.sh $(BUILD) "$(C_TESTS)"
+
+# The module boundary (run by test-c, so by `make test'): only
+# opencode-module.c includes emacs-module.h, and the module exports only
+# what Emacs looks up (the rest is -fvisibility=hidden).  _init and _fini,
+# which some toolchains export, are allowed.
+MODULE_EXPORTS = emacs_module_init plugin_is_GPL_compatible
+check-module: $(MODULE)
+	@bad=$$(grep -lE '^[[:space:]]*#[[:space:]]*include[[:space:]]*[<"]emacs-module\.h[>"]' \
+	  module/*.c module/*.h test/c/*.c test/c/*.h test/bench/*.c test/fuzz/*.c \
+	  | grep -vx module/opencode-module.c); \
+	if [ -n "$$bad" ]; then \
+	  echo "check-module: emacs-module.h included outside module/opencode-module.c:" $$bad; exit 1; fi
+	@syms=$$(nm -D --defined-only $(MODULE) | awk '{ print $$NF }' | grep -vxE '_init|_fini' | sort | xargs); \
+	if [ "$$syms" != "$(MODULE_EXPORTS)" ]; then \
+	  echo "check-module: $(MODULE) exports \"$$syms\", not \"$(MODULE_EXPORTS)\""; exit 1; fi
+	@echo "check-module: only opencode-module.c includes emacs-module.h; exports: $(MODULE_EXPORTS)"
 
 # libFuzzer (clang) on the SSE parser + event routing, for FUZZ_SECONDS.
 FUZZ_SECONDS ?= 60

@@ -245,7 +245,7 @@ oc_conn_open_stream (oc_conn *c)
     {
       c->next_connect_ms = oc_now_ms () + c->backoff_max_ms;
       oc_queue_state (&c->queue, OC_STATE_DISCONNECTED, 0, c->backoff_max_ms,
-                      "out of memory");
+                      "%s", oc_err_nomem);
       return;
     }
   c->sse_errbuf[0] = '\0';
@@ -393,7 +393,8 @@ oc_conn_start_request (oc_conn *c, oc_req *r)
         {
           it->failure.id = r->id;
           it->failure.curl_code = CURLE_OUT_OF_MEMORY;
-          oc_buf_append (&it->failure.message, "out of memory", 13);
+          oc_buf_append (&it->failure.message, oc_err_nomem,
+                         strlen (oc_err_nomem));
           oc_queue_push (&c->queue, it);
         }
       oc_req_free (r);
@@ -731,7 +732,7 @@ oc_conn_start (const oc_conn_config *cfg, const char **err)
   oc_conn *c = calloc (1, sizeof *c);
   if (!c)
     {
-      *err = "out of memory";
+      *err = oc_err_nomem;
       return NULL;
     }
   oc_queue_init (&c->queue, -1);
@@ -770,7 +771,7 @@ oc_conn_start (const oc_conn_config *cfg, const char **err)
       || !c->sse_headers || !c->multi)
     {
       oc_conn_free (c);
-      *err = "out of memory";
+      *err = oc_err_nomem;
       return NULL;
     }
 
@@ -823,7 +824,7 @@ oc_conn_request (oc_conn *c, const char *method, const char *path,
   oc_req *r = calloc (1, sizeof *r);
   if (!r)
     {
-      *err = "out of memory";
+      *err = oc_err_nomem;
       return -1;
     }
   oc_buf_init (&r->resp);
@@ -844,7 +845,7 @@ oc_conn_request (oc_conn *c, const char *method, const char *path,
   if (!r->method || !r->url || (body && !r->body))
     {
       oc_req_free (r);
-      *err = "out of memory";
+      *err = oc_err_nomem;
       return -1;
     }
   pthread_mutex_lock (&c->lock);

@@ -18,7 +18,7 @@ oc_json_parse (const char *text, size_t len, const char **err)
   if (!tok)
     {
       if (err)
-        *err = "out of memory";
+        *err = oc_err_nomem;
       return NULL;
     }
   json_tokener_set_flags (tok, JSON_TOKENER_STRICT

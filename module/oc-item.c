@@ -5,6 +5,8 @@
 
 #include <stdlib.h>
 
+const char oc_err_nomem[] = "out of memory";
+
 oc_item *
 oc_item_new (oc_item_kind kind)
 {

@@ -109,4 +109,9 @@ void oc_item_free_list (oc_item *it);
 /* The Lisp name of a stream state: "connecting", ….  */
 const char *oc_state_name (oc_state s);
 
+/* The message every pure-C function gives (through its `err' argument)
+   when memory ran out.  Compare pointers: the glue signals `memory-full'
+   for this one and `opencode-module-error' for the others.  */
+extern const char oc_err_nomem[];
+
 #endif /* OC_ITEM_H */

@@ -193,6 +193,37 @@ oc_queue_drain (oc_queue *q)
   return h;
 }
 
+void
+oc_queue_requeue (oc_queue *q, oc_item *list)
+{
+  if (!list)
+    return;
+  oc_item *last = list;
+  size_t n = 1;
+  while (last->next)
+    {
+      last = last->next;
+      n++;
+    }
+  pthread_mutex_lock (&q->lock);
+  /* The merge window, if any, lies in what was queued since the drain,
+     after LIST: it stays as it is.  */
+  last->next = q->head;
+  q->head = list;
+  if (!q->tail)
+    q->tail = last;
+  q->count += n;
+  bool wake = !q->signaled;
+  if (wake)
+    {
+      q->signaled = true;
+      q->wakeups++;
+    }
+  pthread_mutex_unlock (&q->lock);
+  if (wake)
+    oc_queue_notify (q);
+}
+
 size_t
 oc_queue_length (oc_queue *q)
 {

@@ -65,6 +65,10 @@ void oc_queue_state (oc_queue *q, oc_state state, long attempt,
 
 /* Take every pending item, oldest first, and clear the flag.  */
 oc_item *oc_queue_drain (oc_queue *q);
+/* Put back LIST, drained and not consumed, ahead of whatever was queued
+   since, and wake the reader again (the next drain gets it all, in the
+   original order).  Items put back are never merged into.  */
+void oc_queue_requeue (oc_queue *q, oc_item *list);
 size_t oc_queue_length (oc_queue *q);
 /* Copy Q's counters into *OUT, consistently (under the lock).  */
 void oc_queue_stats (oc_queue *q, oc_queue_counters *out);

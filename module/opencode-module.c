@@ -2,7 +2,11 @@
 /* The only file that includes emacs-module.h.  It turns queue items into
    Lisp values on the main thread, and exposes the connection to Lisp as
    `opencode--module-*' functions, registered from one table below.
-   Errors are signalled as `opencode-module-error' (defined in Lisp).  */
+   Errors are signalled as `opencode-module-error' (defined in Lisp), and
+   an allocation that fails here as `memory-full'.  Built with
+   -fvisibility=hidden: only the two symbols Emacs looks up are exported
+   (OC_EXPORT; `make test-c' checks it, and that no other file includes
+   emacs-module.h).  */
 
 #include <emacs-module.h>
 
@@ -16,14 +20,17 @@
 #include "oc-conn.h"
 #include "oc-event.h"
 
-int plugin_is_GPL_compatible;
+#define OC_EXPORT __attribute__ ((visibility ("default")))
+
+OC_EXPORT int plugin_is_GPL_compatible;
 
 #define OC_VERSION "0.1.0"
 
 /* Global references, made once in emacs_module_init.  */
 static emacs_value Qnil, Qt, Qlist, Qvector, Qintern,
   Qnull_kw, Qfalse_kw, Qevent, Qdelta, Qstate, Qresponse,
-  Qfailure, Qwarning, Qmodule_error;
+  Qfailure, Qwarning, Qmodule_error, Qmemory_full, Qquit, Qerror,
+  Qerror_conditions, Qget, Qmemq;
 /* The stream states, indexed by oc_state.  */
 static emacs_value Qstates[OC_STATE_DISCONNECTED + 1];
 
@@ -47,6 +54,25 @@ oc_signal (emacs_env *env, const char *msg)
   emacs_value s = env->make_string (env, msg, (ptrdiff_t) strlen (msg));
   emacs_value data = env->funcall (env, Qlist, 1, &s);
   env->non_local_exit_signal (env, Qmodule_error, data);
+}
+
+/* Memory ran out in the glue: what Emacs itself signals then.  */
+static void
+oc_signal_nomem (emacs_env *env)
+{
+  if (!oc_exited (env))
+    env->non_local_exit_signal (env, Qmemory_full, Qnil);
+}
+
+/* ERR from the pure-C side: `memory-full' for oc_err_nomem, else
+   `opencode-module-error'.  */
+static void
+oc_signal_err (emacs_env *env, const char *err)
+{
+  if (err == oc_err_nomem)
+    oc_signal_nomem (env);
+  else
+    oc_signal (env, err);
 }
 
 static emacs_value
@@ -80,7 +106,7 @@ oc_arg_string (emacs_env *env, emacs_value v, bool nil_ok, size_t *len)
   char *buf = malloc ((size_t) n);
   if (!buf)
     {
-      oc_signal (env, "out of memory");
+      oc_signal_nomem (env);
       return NULL;
     }
   if (!env->copy_string_contents (env, v, buf, &n))
@@ -127,7 +153,7 @@ oc_keyword_uncached (emacs_env *env, const char *key, size_t n)
   char *name = malloc (n + 2);
   if (!name)
     {
-      oc_signal (env, "out of memory");
+      oc_signal_nomem (env);
       return Qnil;
     }
   name[0] = ':';
@@ -198,7 +224,7 @@ oc_json_to_lisp (emacs_env *env, json_object *o)
         emacs_value *v = malloc (n * sizeof *v);
         if (!v)
           {
-            oc_signal (env, "out of memory");
+            oc_signal_nomem (env);
             return Qnil;
           }
         for (size_t i = 0; i < n; i++)
@@ -222,7 +248,7 @@ oc_json_to_lisp (emacs_env *env, json_object *o)
         emacs_value *v = malloc (2 * n * sizeof *v);
         if (!v)
           {
-            oc_signal (env, "out of memory");
+            oc_signal_nomem (env);
             return Qnil;
           }
         size_t k = 0;
@@ -454,7 +480,7 @@ oc_fopen (emacs_env *env, ptrdiff_t nargs, emacs_value *args, void *data)
     {
       if (cfg.notify_fd >= 0)
         close (cfg.notify_fd);
-      oc_signal (env, "out of memory");
+      oc_signal_nomem (env);
       goto out;
     }
   const char *err = NULL;
@@ -464,7 +490,7 @@ oc_fopen (emacs_env *env, ptrdiff_t nargs, emacs_value *args, void *data)
       if (cfg.notify_fd >= 0)
         close (cfg.notify_fd);
       free (h);
-      oc_signal (env, err);
+      oc_signal_err (env, err);
       goto out;
     }
   result = env->make_user_ptr (env, oc_handle_finalize, h);
@@ -513,6 +539,44 @@ oc_flive_p (emacs_env *env, ptrdiff_t nargs, emacs_value *args, void *data)
   return h && h->conn ? Qt : Qnil;
 }
 
+/* The conversion of one item left a non-local exit pending.  Clear it
+   and return true when it is an error (a condition with `error' among
+   its conditions): the item is then reported as a warning and the drain
+   goes on, since one bad item must not cost the others.  Anything else
+   stays pending and returns false: a `quit' (C-g, which Emacs signals
+   from inside `funcall' when quitting is allowed) or another non-error
+   signal, or a `throw'.  */
+static bool
+oc_exit_is_error (emacs_env *env)
+{
+  emacs_value sym, data;
+  if (env->non_local_exit_get (env, &sym, &data) != emacs_funcall_exit_signal
+      || env->eq (env, sym, Qquit))
+    return false;
+  env->non_local_exit_clear (env);
+  emacs_value a[2] = { sym, Qerror_conditions };
+  emacs_value conds = env->funcall (env, Qget, 2, a);
+  bool is_error = false;
+  if (!oc_exited (env))
+    {
+      a[0] = Qerror;
+      a[1] = conds;
+      is_error = env->is_not_nil (env, env->funcall (env, Qmemq, 2, a));
+    }
+  if (oc_exited (env))
+    return false;               /* A new exit (a quit) took its place.  */
+  if (!is_error)
+    env->non_local_exit_signal (env, sym, data);
+  return is_error;
+}
+
+/* Every pending item as a Lisp list.  The items are freed only once the
+   list is made.  When a quit (or any non-error exit) interrupts the
+   conversion, the exit is left pending for Emacs to act on, the Lisp
+   values made so far are dropped, and every drained item is put back at
+   the head of the queue (oc_queue_requeue), which wakes the process
+   again: the next drain delivers them, none lost and none twice.  The
+   same holds when the vector of values cannot be allocated.  */
 static emacs_value
 oc_fdrain (emacs_env *env, ptrdiff_t nargs, emacs_value *args, void *data)
 {
@@ -530,8 +594,8 @@ oc_fdrain (emacs_env *env, ptrdiff_t nargs, emacs_value *args, void *data)
   emacs_value *v = malloc (n * sizeof *v);
   if (!v)
     {
-      oc_item_free_list (items);
-      oc_signal (env, "out of memory");
+      oc_queue_requeue (oc_conn_queue (h->conn), items);
+      oc_signal_nomem (env);
       return Qnil;
     }
   size_t k = 0;
@@ -540,10 +604,8 @@ oc_fdrain (emacs_env *env, ptrdiff_t nargs, emacs_value *args, void *data)
       emacs_value x = oc_item_to_lisp (env, it);
       if (oc_exited (env))
         {
-          /* One bad item must not cost the others: report it and go on.  */
-          emacs_value sym, edata;
-          env->non_local_exit_get (env, &sym, &edata);
-          env->non_local_exit_clear (env);
+          if (!oc_exit_is_error (env))
+            break;
           emacs_value w[2] = { Qwarning, oc_cstr (env, "an event could not be converted") };
           x = env->funcall (env, Qlist, 2, w);
           if (oc_exited (env))
@@ -551,9 +613,15 @@ oc_fdrain (emacs_env *env, ptrdiff_t nargs, emacs_value *args, void *data)
         }
       v[k++] = x;
     }
-  oc_item_free_list (items);
-  emacs_value r = oc_exited (env) ? Qnil : env->funcall (env, Qlist, (ptrdiff_t) k, v);
+  emacs_value r = oc_exited (env) ? Qnil
+    : env->funcall (env, Qlist, (ptrdiff_t) k, v);
   free (v);
+  if (oc_exited (env))
+    {
+      oc_queue_requeue (oc_conn_queue (h->conn), items);
+      return Qnil;
+    }
+  oc_item_free_list (items);
   return r;
 }
 
@@ -576,7 +644,7 @@ oc_frequest (emacs_env *env, ptrdiff_t nargs, emacs_value *args, void *data)
       long id = oc_conn_request (h->conn, method, path, body, body_len,
                                  timeout, &err);
       if (id < 0)
-        oc_signal (env, err);
+        oc_signal_err (env, err);
       else
         r = env->make_integer (env, id);
     }
@@ -657,7 +725,7 @@ oc_fparse_json (emacs_env *env, ptrdiff_t nargs, emacs_value *args, void *data)
   free (s);
   if (!o)
     {
-      oc_signal (env, err ? err : "malformed JSON");
+      oc_signal_err (env, err ? err : "malformed JSON");
       return Qnil;
     }
   emacs_value r = oc_json_to_lisp (env, o);
@@ -728,7 +796,7 @@ oc_global (emacs_env *env, const char *name)
   return env->make_global_ref (env, env->intern (env, name));
 }
 
-int
+OC_EXPORT int
 emacs_module_init (struct emacs_runtime *runtime)
 {
   if (runtime->size < (ptrdiff_t) sizeof *runtime)
@@ -753,6 +821,12 @@ emacs_module_init (struct emacs_runtime *runtime)
   Qfailure = oc_global (env, "failure");
   Qwarning = oc_global (env, "warning");
   Qmodule_error = oc_global (env, "opencode-module-error");
+  Qmemory_full = oc_global (env, "memory-full");
+  Qquit = oc_global (env, "quit");
+  Qerror = oc_global (env, "error");
+  Qerror_conditions = oc_global (env, "error-conditions");
+  Qget = oc_global (env, "get");
+  Qmemq = oc_global (env, "memq");
   for (int st = 0; st <= OC_STATE_DISCONNECTED; st++)
     Qstates[st] = oc_global (env, oc_state_name ((oc_state) st));
 

@@ -122,6 +122,58 @@ test_one_wakeup_per_drain (void)
   close (fds[1]);
 }
 
+/* Items drained and put back (a quit interrupted their conversion) come
+   first at the next drain, in their order, ahead of what was queued
+   since; the reader is woken again exactly when no wake-up is pending;
+   nothing merges into an item put back.  */
+static void
+test_requeue (void)
+{
+  int fds[2];
+  CHECK (pipe (fds) == 0);
+  fcntl (fds[0], F_SETFL, O_NONBLOCK);
+  oc_queue q;
+  oc_queue_init (&q, fds[1]);
+  oc_queue_push_delta (&q, "s", "m", "p", "text", "a", 1);
+  oc_queue_warn (&q, "w");
+  oc_queue_push_delta (&q, "s", "m", "p", "text", "b", 1);
+  CHECK (pipe_bytes (fds[0]) == 1);
+  oc_item *list = oc_queue_drain (&q);
+  /* Put back into an empty queue: one new wake-up.  */
+  oc_queue_requeue (&q, list);
+  CHECK (pipe_bytes (fds[0]) == 1);
+  CHECK (oc_queue_length (&q) == 3);
+  oc_queue_push_delta (&q, "s", "m", "p", "text", "c", 1);   /* Not merged.  */
+  list = oc_queue_drain (&q);
+  /* Queued since the drain, then put back: no second wake-up.  */
+  oc_queue_push_delta (&q, "s", "m", "p", "text", "d", 1);
+  CHECK (pipe_bytes (fds[0]) == 1);
+  oc_queue_requeue (&q, list);
+  CHECK (pipe_bytes (fds[0]) == 0);
+  oc_queue_push_delta (&q, "s", "m", "p", "text", "e", 1);   /* Joins "d".  */
+  oc_item *it = oc_queue_drain (&q);
+  const char *expect[] = { "a", "w", "b", "c", "de" };
+  size_t i = 0;
+  for (oc_item *x = it; x; x = x->next, i++)
+    {
+      CHECK (i < 5);
+      if (i >= 5)
+        break;
+      CHECK_STR (x->kind == OC_ITEM_WARNING ? x->warning.message.data
+                 : x->delta.text.data, expect[i]);
+    }
+  CHECK (i == 5);
+  oc_queue_counters st;
+  oc_queue_stats (&q, &st);
+  CHECK (st.merged == 1 && st.pending == 0 && st.wakeups == 3);
+  oc_item_free_list (it);
+  oc_queue_requeue (&q, NULL);
+  CHECK (oc_queue_drain (&q) == NULL);
+  oc_queue_destroy (&q);
+  close (fds[0]);
+  close (fds[1]);
+}
+
 /* A producer thread and a draining consumer: every byte of text arrives,
    in order, and no wake-up is lost (TSan checks the locking).  */
 #define N_DELTAS 20000
@@ -192,6 +244,7 @@ main (void)
   RUN (test_merge_interleaved_sessions);
   RUN (test_no_merge_across_other_items);
   RUN (test_one_wakeup_per_drain);
+  RUN (test_requeue);
   RUN (test_threaded_producer);
   DONE ();
 }
