@@ -36,6 +36,20 @@
 #define OC_HEADERS_KEEP 16384
 /* The worker wakes at least this often (the stall check).  */
 #define OC_WORKER_TICK_MS 1000
+/* Room for a disconnection's reason: HTTP status, hint and the shown
+   part of the error body, or curl's message and error buffer.  */
+#define OC_REASON_MAX (CURL_ERROR_SIZE + OC_ERRBODY_KEEP)
+/* Room for curl's message about a failed request, before its error
+   buffer.  */
+#define OC_CURL_MSG_EXTRA 128
+/* First size of the list of cancelled ids; it doubles.  */
+#define OC_CANCELS_MIN 8
+#define OC_HTTP_OK 200
+#define OC_HTTP_UNAUTHORIZED 401
+#define OC_MS_PER_S 1000
+#define OC_NS_PER_MS 1000000
+/* curl 7.85.0 has CURLOPT_PROTOCOLS_STR.  */
+#define OC_CURL_HAS_PROTOCOLS_STR 0x075500
 
 typedef struct oc_req
 {
@@ -103,7 +117,7 @@ oc_now_ms (void)
 {
   struct timespec ts;
   clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+  return (long long) ts.tv_sec * OC_MS_PER_S + ts.tv_nsec / OC_NS_PER_MS;
 }
 
 bool
@@ -119,15 +133,18 @@ oc_strdup0 (const char *s)
 }
 
 /* True when S holds no byte that could split an HTTP request line or
-   header: control characters, spaces, or non-ASCII.  */
+   header: control characters, spaces, DEL, or non-ASCII.  */
 static bool
 oc_clean_path (const char *s)
 {
   for (; *s; s++)
-    if ((unsigned char) *s <= 0x20 || (unsigned char) *s >= 0x7f)
+    if ((unsigned char) *s <= ' ' || (unsigned char) *s > '~')
       return false;
   return true;
 }
+
+/* S starts with PREFIX, a string literal.  */
+#define OC_STARTS_WITH(s, prefix) (strncmp ((s), (prefix), sizeof (prefix) - 1) == 0)
 
 static char *
 oc_join (const char *a, const char *b)
@@ -151,7 +168,7 @@ oc_conn_setup_easy (oc_conn *c, CURL *e, const char *url, char *errbuf)
   curl_easy_setopt (e, CURLOPT_ERRORBUFFER, errbuf);
   curl_easy_setopt (e, CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
   curl_easy_setopt (e, CURLOPT_NOPROXY, "127.0.0.1,localhost,::1");
-#if LIBCURL_VERSION_NUM >= 0x075500
+#if LIBCURL_VERSION_NUM >= OC_CURL_HAS_PROTOCOLS_STR
   curl_easy_setopt (e, CURLOPT_PROTOCOLS_STR, "http,https");
 #endif
   curl_easy_setopt (e, CURLOPT_FOLLOWLOCATION, 0L);
@@ -209,7 +226,7 @@ oc_sse_write (char *ptr, size_t size, size_t nmemb, void *ud)
       long code = 0;
       curl_easy_getinfo (c->sse, CURLINFO_RESPONSE_CODE, &code);
       c->sse_status = code;
-      if (code != 200)
+      if (code != OC_HTTP_OK)
         {
           /* Keep the start of the error body for the message.  */
           if (c->sse_errbody.len < OC_ERRBODY_KEEP)
@@ -304,14 +321,15 @@ oc_conn_backoff (oc_conn *c, bool refused)
 static void
 oc_conn_stream_done (oc_conn *c, CURLcode rc)
 {
-  char reason[700];
-  if (c->sse_status && c->sse_status != 200)
+  char reason[OC_REASON_MAX];
+  if (c->sse_status && c->sse_status != OC_HTTP_OK)
     {
-      const char *hint = c->sse_status == 401
+      const char *hint = c->sse_status == OC_HTTP_UNAUTHORIZED
         ? " (wrong or missing password)" : "";
       size_t k = 0;
       const char *b = c->sse_errbody.data ? c->sse_errbody.data : "";
-      while (k < c->sse_errbody.len && k < OC_ERRBODY_SHOW && b[k] >= 0x20 && b[k] < 0x7f)
+      while (k < c->sse_errbody.len && k < OC_ERRBODY_SHOW
+             && b[k] >= ' ' && b[k] <= '~')
         k++;
       snprintf (reason, sizeof reason, "HTTP %ld%s%s%.*s", c->sse_status,
                 hint, k ? ": " : "", (int) k, b);
@@ -454,7 +472,7 @@ oc_conn_request_done (oc_conn *c, oc_req *r, CURLcode rc)
         {
           it->failure.id = r->id;
           it->failure.curl_code = rc;
-          char msg[CURL_ERROR_SIZE + 128];
+          char msg[CURL_ERROR_SIZE + OC_CURL_MSG_EXTRA];
           int n = snprintf (msg, sizeof msg, "%s%s%s", curl_easy_strerror (rc),
                             r->errbuf[0] ? ": " : "", r->errbuf);
           if (n > 0)
@@ -631,7 +649,8 @@ oc_conn_worker (void *arg)
         }
 
       /* Silent too long (the server heartbeats every 10 s): dead.  */
-      if (c->sse && oc_now_ms () - c->sse_last_ms > c->stall_timeout_s * 1000)
+      if (c->sse && oc_now_ms () - c->sse_last_ms
+          > c->stall_timeout_s * OC_MS_PER_S)
         {
           snprintf (c->sse_errbuf, sizeof c->sse_errbuf,
                     "no data for %ld s", c->stall_timeout_s);
@@ -717,8 +736,8 @@ oc_conn *
 oc_conn_start (const oc_conn_config *cfg, const char **err)
 {
   if (!cfg->base_url || !oc_clean_path (cfg->base_url)
-      || (strncmp (cfg->base_url, "http://", 7) != 0
-          && strncmp (cfg->base_url, "https://", 8) != 0))
+      || (!OC_STARTS_WITH (cfg->base_url, "http://")
+          && !OC_STARTS_WITH (cfg->base_url, "https://")))
     {
       *err = "the server URL must start with http:// or https://";
       return NULL;
@@ -864,7 +883,7 @@ oc_conn_cancel (oc_conn *c, long id)
   pthread_mutex_lock (&c->lock);
   if (c->ncancels == c->capcancels)
     {
-      size_t cap = c->capcancels ? c->capcancels * 2 : 8;
+      size_t cap = c->capcancels ? c->capcancels * 2 : OC_CANCELS_MIN;
       long *p = realloc (c->cancels, cap * sizeof *p);
       if (!p)
         {

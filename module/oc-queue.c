@@ -10,6 +10,9 @@
 #include <string.h>
 #include <unistd.h>
 
+/* Longest warning or state detail, in bytes; longer ones are cut.  */
+#define OC_FORMAT_MAX 512
+
 void
 oc_queue_init (oc_queue *q, int notify_fd)
 {
@@ -138,7 +141,7 @@ oc_queue_push_delta (oc_queue *q, const char *session, const char *message,
 static void
 oc_vformat (oc_buf *b, const char *fmt, va_list ap)
 {
-  char tmp[512];
+  char tmp[OC_FORMAT_MAX];
   int n = vsnprintf (tmp, sizeof tmp, fmt, ap);
   if (n < 0)
     return;

@@ -25,6 +25,8 @@
 OC_EXPORT int plugin_is_GPL_compatible;
 
 #define OC_VERSION "0.1.0"
+/* Room for the version string with libcurl's and json-c's.  */
+#define OC_VERSION_MAX 128
 
 /* Global references, made once in emacs_module_init.  */
 static emacs_value Qnil, Qt, Qlist, Qvector, Qintern,
@@ -125,8 +127,12 @@ oc_arg_string (emacs_env *env, emacs_value v, bool nil_ok, size_t *len)
    references.  The table has a fixed size: once full, keys are interned
    without being kept, so hostile input cannot make it grow.  */
 
-#define OC_KW_SLOTS 4096
-#define OC_KW_MAX_KEY 64
+#define OC_KW_SLOTS 4096                /* A power of two.  */
+#define OC_KW_MAX_KEY 64                /* Longer keys are not kept.  */
+#define OC_KW_MAX_KEPT (OC_KW_SLOTS / 2) /* Half full at most: short probes.  */
+/* 64-bit FNV-1a.  */
+#define OC_FNV_OFFSET 1469598103934665603ULL
+#define OC_FNV_PRIME 1099511628211ULL
 
 typedef struct
 {
@@ -141,9 +147,9 @@ static size_t oc_kw_count;
 static uint64_t
 oc_hash (const char *s, size_t n)
 {
-  uint64_t h = 1469598103934665603ULL;
+  uint64_t h = OC_FNV_OFFSET;
   for (size_t i = 0; i < n; i++)
-    h = (h ^ (unsigned char) s[i]) * 1099511628211ULL;
+    h = (h ^ (unsigned char) s[i]) * OC_FNV_PRIME;
   return h;
 }
 
@@ -176,7 +182,7 @@ oc_keyword (emacs_env *env, const char *key, size_t n)
       if (!s->key)
         {
           emacs_value sym = oc_keyword_uncached (env, key, n);
-          if (oc_exited (env) || oc_kw_count >= OC_KW_SLOTS / 2)
+          if (oc_exited (env) || oc_kw_count >= OC_KW_MAX_KEPT)
             return sym;
           char *copy = malloc (n + 1);
           if (!copy)
@@ -691,12 +697,12 @@ oc_fstats (emacs_env *env, ptrdiff_t nargs, emacs_value *args, void *data)
     return Qnil;
   oc_queue_counters s;
   oc_queue_stats (oc_conn_queue (h->conn), &s);
-  emacs_value a[6] = {
+  emacs_value a[] = {
     oc_intern (env, ":merged"), env->make_integer (env, (intmax_t) s.merged),
     oc_intern (env, ":wakeups"), env->make_integer (env, (intmax_t) s.wakeups),
     oc_intern (env, ":pending"), env->make_integer (env, (intmax_t) s.pending)
   };
-  return env->funcall (env, Qlist, 6, a);
+  return env->funcall (env, Qlist, sizeof a / sizeof a[0], a);
 }
 
 static emacs_value
@@ -705,7 +711,7 @@ oc_fversion (emacs_env *env, ptrdiff_t nargs, emacs_value *args, void *data)
   (void) nargs;
   (void) args;
   (void) data;
-  char buf[128];
+  char buf[OC_VERSION_MAX];
   snprintf (buf, sizeof buf, "%s (libcurl %s, json-c %s)", OC_VERSION,
             curl_version_info (CURLVERSION_NOW)->version, json_c_version ());
   return oc_cstr (env, buf);
@@ -796,16 +802,27 @@ oc_global (emacs_env *env, const char *name)
   return env->make_global_ref (env, env->intern (env, name));
 }
 
+/* What emacs_module_init returns; Emacs reports a non-zero one in its
+   `module-init-failed' error.  */
+enum oc_init_status
+{
+  OC_INIT_OK,
+  OC_INIT_OLD_RUNTIME,          /* The runtime struct is too small.  */
+  OC_INIT_OLD_EMACS,            /* No Emacs 28 environment.  */
+  OC_INIT_CURL,                 /* curl_global_init failed.  */
+  OC_INIT_LISP                  /* Interning or defalias signalled.  */
+};
+
 OC_EXPORT int
 emacs_module_init (struct emacs_runtime *runtime)
 {
   if (runtime->size < (ptrdiff_t) sizeof *runtime)
-    return 1;
+    return OC_INIT_OLD_RUNTIME;
   emacs_env *env = runtime->get_environment (runtime);
   if (env->size < (ptrdiff_t) sizeof (struct emacs_env_28))
-    return 2;
+    return OC_INIT_OLD_EMACS;
   if (!oc_conn_global_init ())
-    return 3;
+    return OC_INIT_CURL;
 
   Qnil = oc_global (env, "nil");
   Qt = oc_global (env, "t");
@@ -839,5 +856,5 @@ emacs_module_init (struct emacs_runtime *runtime)
       emacs_value a[2] = { env->intern (env, s->name), fn };
       env->funcall (env, defalias, 2, a);
     }
-  return oc_exited (env) ? 4 : 0;
+  return oc_exited (env) ? OC_INIT_LISP : OC_INIT_OK;
 }
