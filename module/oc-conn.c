@@ -794,6 +794,24 @@ oc_conn_start (const oc_conn_config *cfg, const char **err)
       return NULL;
     }
 
+  /* The notify fd, and why its flags are changed.  In Emacs the fd from
+     open_channel is dup (p->open_fd[SUBPROCESS_STDOUT]): the write end
+     of the pipe the pipe process reads (process.c,
+     open_channel_for_module).  Emacs itself never writes to its copy of
+     that end; it only reads the other end.
+     - O_NONBLOCK is a flag of the open file description, so it is set on
+       Emacs's copy as well; harmless, since Emacs does no I/O through
+       it.  It is needed: the worker must never block on a full pipe.  One
+       byte is written per false->true flip of the queue's `signaled' flag,
+       but a drain clears the flag whether or not Emacs has read the bytes
+       (`opencode-request-sync' drains in a loop), so unread bytes can pile
+       up; a blocking write on a full pipe would hang the worker, and then
+       oc_conn_stop's join, and Emacs with it.  On EAGAIN a wake-up is
+       already pending (oc_queue_notify).
+     - FD_CLOEXEC is a flag of this descriptor only (dup does not copy it,
+       while Emacs makes its own with O_CLOEXEC): without it a process
+       Emacs starts would inherit the write end and hold the pipe open.
+     This is the only place that touches the fd's flags.  */
   if (cfg->notify_fd >= 0)
     {
       int fl = fcntl (cfg->notify_fd, F_GETFL);
@@ -926,6 +944,29 @@ oc_conn_stop (oc_conn *c)
   oc_conn_free (c);
 }
 
+/* After this call C belongs to the worker, which frees it on its way
+   out (the end of oc_conn_worker): it leaves its loop once it sees
+   `stop', then reads `abandoned' under the lock.  Why each step sits
+   where it does:
+
+   - pthread_detach comes first, while C is surely alive: the worker
+     cannot free C before `abandoned' is set, so reading c->thread here
+     is safe; the thread's own resources are then released when it ends.
+
+   - `abandoned' and `stop' are set under the lock together, `abandoned'
+     first.  The worker leaves its loop only after seeing `stop', and
+     then blocks on the lock until we release it, so it always reads
+     abandoned == true.  Were `stop' visible before `abandoned' (set
+     outside the lock, or in the other order), the worker could leave
+     its loop, read abandoned == false and return without freeing: C and
+     everything it holds would leak, and nobody else will free it.
+
+   - The wake-up is sent under the lock too.  Once the lock is released
+     the worker may run to oc_conn_free, which frees c->multi and C
+     itself; a curl_multi_wakeup (c->multi) after the unlock could touch
+     freed memory.  Holding the lock across the wake-up means the worker
+     cannot get past its read of `abandoned', let alone free, before we
+     are done with C.  The unlock is our last touch of C.  */
 void
 oc_conn_abandon (oc_conn *c)
 {

@@ -30,8 +30,9 @@ oc_queue_destroy (oc_queue *q)
   pthread_mutex_destroy (&q->lock);
 }
 
-/* Write the wake-up byte.  The fd is non-blocking: a full pipe already
-   holds a pending wake-up, so EAGAIN is fine.  */
+/* Write the wake-up byte.  The fd is non-blocking (see oc_conn_start
+   for why): a full pipe already holds a pending wake-up, so EAGAIN is
+   fine.  */
 static void
 oc_queue_notify (oc_queue *q)
 {
