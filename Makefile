@@ -41,13 +41,21 @@ $(MODULE): $(CORE_SRC) module/opencode-module.c $(HEADERS)
 $(BUILD):
 	mkdir -p $@
 
+# The harness shared by the C tests, the benchmarks and the fuzzer: a
+# loopback HTTP server (oc-loopback), the worker's byte pipeline without
+# curl (oc-pipeline.h) and the checks (oc-test.h).
+HARNESS_SRC = test/c/oc-loopback.c
+HARNESS_H   = test/c/oc-loopback.h test/c/oc-pipeline.h test/c/oc-test.h
+TEST_DEPS   = $(HARNESS_SRC) $(HARNESS_H) $(CORE_SRC) $(HEADERS)
+TEST_SRC    = $(HARNESS_SRC) $(CORE_SRC)
+
 # C unit tests, built three ways: ASan+UBSan, TSan, and plain for valgrind.
-$(BUILD)/test-%-asan: test/c/test-%.c test/c/oc-test.h $(CORE_SRC) $(HEADERS) | $(BUILD)
-	$(CC) $(WARN) -O1 -g $(SAN) -Imodule $(PKG_CFLAGS) -o $@ $< $(CORE_SRC) $(PKG_LIBS)
-$(BUILD)/test-%-tsan: test/c/test-%.c test/c/oc-test.h $(CORE_SRC) $(HEADERS) | $(BUILD)
-	$(CC) $(WARN) -O1 -g -fsanitize=thread -Imodule $(PKG_CFLAGS) -o $@ $< $(CORE_SRC) $(PKG_LIBS)
-$(BUILD)/test-%-plain: test/c/test-%.c test/c/oc-test.h $(CORE_SRC) $(HEADERS) | $(BUILD)
-	$(CC) $(WARN) -O0 -g -Imodule $(PKG_CFLAGS) -o $@ $< $(CORE_SRC) $(PKG_LIBS)
+$(BUILD)/test-%-asan: test/c/test-%.c $(TEST_DEPS) | $(BUILD)
+	$(CC) $(WARN) -O1 -g $(SAN) -Imodule -Itest/c $(PKG_CFLAGS) -o $@ $< $(TEST_SRC) $(PKG_LIBS)
+$(BUILD)/test-%-tsan: test/c/test-%.c $(TEST_DEPS) | $(BUILD)
+	$(CC) $(WARN) -O1 -g -fsanitize=thread -Imodule -Itest/c $(PKG_CFLAGS) -o $@ $< $(TEST_SRC) $(PKG_LIBS)
+$(BUILD)/test-%-plain: test/c/test-%.c $(TEST_DEPS) | $(BUILD)
+	$(CC) $(WARN) -O0 -g -Imodule -Itest/c $(PKG_CFLAGS) -o $@ $< $(TEST_SRC) $(PKG_LIBS)
 
 test-c: check-module $(foreach t,$(C_TESTS),$(BUILD)/test-$(t)-asan) $(BUILD)/test-conn-tsan $(BUILD)/test-queue-tsan $(BUILD)/test-conn-plain
 	bash test/run-c-tests.sh $(BUILD) "$(C_TESTS)"
@@ -71,9 +79,9 @@ check-module: $(MODULE)
 # libFuzzer (clang) on the SSE parser + event routing, for FUZZ_SECONDS.
 FUZZ_SECONDS ?= 60
 FUZZ_SRC = module/oc-item.c module/oc-sse.c module/oc-queue.c module/oc-event.c
-$(BUILD)/fuzz-stream: test/fuzz/fuzz-stream.c $(FUZZ_SRC) $(HEADERS) | $(BUILD)
+$(BUILD)/fuzz-stream: test/fuzz/fuzz-stream.c test/c/oc-pipeline.h $(FUZZ_SRC) $(HEADERS) | $(BUILD)
 	$(CLANG) -std=gnu11 -Wall -Wextra -Werror -O1 -g -fsanitize=fuzzer,address,undefined \
-	  -fno-sanitize-recover=all -Imodule $(PKG_CFLAGS) -o $@ $< \
+	  -fno-sanitize-recover=all -Imodule -Itest/c $(PKG_CFLAGS) -o $@ $< \
 	  $(FUZZ_SRC) $(PKG_LIBS)
 fuzz: $(BUILD)/fuzz-stream
 	bash test/fuzz/run-fuzz.sh $(BUILD) $(FUZZ_SECONDS)
@@ -96,10 +104,10 @@ bench: $(MODULE) $(BUILD)/bench-server $(BUILD)/bench-ingest
 	$(EMACS) -Q --batch -L lisp -f batch-byte-compile $(ELS)
 	$(EMACS) -Q --batch -L lisp -L test -l test/bench/opencode-bench.el -f opencode-bench-main; \
 	  status=$$?; rm -f lisp/*.elc; exit $$status
-$(BUILD)/bench-server: test/bench/bench-server.c | $(BUILD)
-	$(CC) $(WARN) -O2 -o $@ $< -lpthread
-$(BUILD)/bench-ingest: test/bench/bench-ingest.c $(CORE_SRC) $(HEADERS) | $(BUILD)
-	$(CC) $(WARN) $(CFLAGS) -Imodule $(PKG_CFLAGS) -o $@ $< $(CORE_SRC) $(PKG_LIBS)
+$(BUILD)/bench-server: test/bench/bench-server.c $(HARNESS_SRC) test/c/oc-loopback.h | $(BUILD)
+	$(CC) $(WARN) -O2 -Itest/c -o $@ $< $(HARNESS_SRC) -lpthread
+$(BUILD)/bench-ingest: test/bench/bench-ingest.c test/c/oc-pipeline.h $(CORE_SRC) $(HEADERS) | $(BUILD)
+	$(CC) $(WARN) $(CFLAGS) -Imodule -Itest/c $(PKG_CFLAGS) -o $@ $< $(CORE_SRC) $(PKG_LIBS)
 
 # The Info manual: the reference chapters are generated from the code.
 info: doc/opencode.info

@@ -1,67 +1,35 @@
 /* test-conn.c --- the connection worker against a loopback server  */
-/* A small HTTP server runs in a thread of this test on 127.0.0.1: it
+/* The loopback server of oc-loopback.h runs in this test: it
    serves an event stream that it cuts after a few events (so the worker
    must reconnect), and a JSON echo route.  Built under ASan+UBSan, TSan,
    and plain for valgrind.  */
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <pthread.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <stdatomic.h>
-#include <stdint.h>
 #include <stdlib.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 #include <curl/curl.h>
 #include "oc-conn.h"
+#include "oc-loopback.h"
 #include "oc-test.h"
 
-static int srv_fd;
-static int srv_port;
+static oc_loopback *srv;
 static atomic_int stream_connects;
 static atomic_int flaky_hits;
-static atomic_bool srv_stop;
 
+/* The test server's routes.  */
 static void
-send_all (int fd, const char *s, size_t n)
+serve_one (int fd, char *req, size_t len, void *ud)
 {
-  while (n > 0)
-    {
-      ssize_t w = send (fd, s, n, MSG_NOSIGNAL);
-      if (w <= 0)
-        return;
-      s += w;
-      n -= (size_t) w;
-    }
-}
-
-static void
-serve_one (int fd)
-{
-  char req[8192];
-  size_t len = 0;
-  while (len < sizeof req - 1)
-    {
-      ssize_t r = recv (fd, req + len, sizeof req - 1 - len, 0);
-      if (r <= 0)
-        return;
-      len += (size_t) r;
-      req[len] = '\0';
-      char *end = strstr (req, "\r\n\r\n");
-      if (end)
-        {
-          char *cl = strstr (req, "Content-Length: ");
-          size_t want = cl ? (size_t) atol (cl + 16) : 0;
-          if (len - (size_t) (end + 4 - req) >= want)
-            break;
-        }
-    }
+  (void) len;
+  (void) ud;
   if (strncmp (req, "GET /event", 10) == 0)
     {
       int n = atomic_fetch_add (&stream_connects, 1);
       const char *head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
         "Cache-Control: no-cache\r\n\r\n";
-      send_all (fd, head, strlen (head));
+      oc_lb_send_all (fd, head, strlen (head));
       char ev[512];
       snprintf (ev, sizeof ev,
                 "data: {\"type\":\"server.connected\",\"properties\":{\"n\":%d}}\n\n"
@@ -71,13 +39,13 @@ serve_one (int fd)
                 "\"messageID\":\"m\",\"partID\":\"p\",\"field\":\"text\",\"delta\":\"lo\"}}\n\n"
                 "data: {broken\n\n"
                 "data: {\"type\":\"cut\"", n);
-      send_all (fd, ev, strlen (ev));
+      oc_lb_send_all (fd, ev, strlen (ev));
       usleep (50000);
       return;                   /* Cut in the middle of an event.  */
     }
   if (strncmp (req, "POST /echo", 10) == 0 || strncmp (req, "GET /echo", 9) == 0)
     {
-      char *body = strstr (req, "\r\n\r\n") + 4;
+      const char *body = oc_lb_body (req);
       char resp[9000];
       char out[8200];
       snprintf (out, sizeof out, "{\"auth\":%s,\"body\":%s}",
@@ -85,14 +53,14 @@ serve_one (int fd)
                 *body ? body : "null");
       snprintf (resp, sizeof resp, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                 "Content-Length: %zu\r\nConnection: close\r\n\r\n%s", strlen (out), out);
-      send_all (fd, resp, strlen (resp));
+      oc_lb_send_all (fd, resp, strlen (resp));
       return;
     }
   if (strncmp (req, "GET /stall", 10) == 0)
     {
       const char *head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\n"
         "data: {\"type\":\"server.connected\",\"properties\":{}}\n\n";
-      send_all (fd, head, strlen (head));
+      oc_lb_send_all (fd, head, strlen (head));
       usleep (2500000);         /* Then silence, longer than the timeout.  */
       return;
     }
@@ -113,7 +81,7 @@ serve_one (int fd)
     {
       const char *ok = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
         "Content-Length: 4\r\nConnection: close\r\n\r\ntrue";
-      send_all (fd, ok, strlen (ok));
+      oc_lb_send_all (fd, ok, strlen (ok));
       return;
     }
   if (strncmp (req, "GET /slow", 9) == 0)
@@ -123,77 +91,7 @@ serve_one (int fd)
     }
   const char *nf = "HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\n"
     "Content-Length: 9\r\nConnection: close\r\n\r\nnot found";
-  send_all (fd, nf, strlen (nf));
-}
-
-/* Each connection is served by a thread of its own, so a route that holds
-   its client (/stall, /mute, /slow) delays no other test.  */
-static atomic_int srv_busy;
-
-static void *
-connection_thread (void *arg)
-{
-  int c = (int) (intptr_t) arg;
-  serve_one (c);
-  close (c);
-  atomic_fetch_sub (&srv_busy, 1);
-  return NULL;
-}
-
-static void *
-server_thread (void *arg)
-{
-  (void) arg;
-  while (!atomic_load (&srv_stop))
-    {
-      int c = accept (srv_fd, NULL, NULL);
-      if (c < 0)
-        continue;
-      pthread_t t;
-      atomic_fetch_add (&srv_busy, 1);
-      if (pthread_create (&t, NULL, connection_thread, (void *) (intptr_t) c) == 0)
-        pthread_detach (t);
-      else
-        {
-          serve_one (c);
-          close (c);
-          atomic_fetch_sub (&srv_busy, 1);
-        }
-    }
-  /* Let the connection threads finish before the process tears down.  */
-  while (atomic_load (&srv_busy) > 0)
-    usleep (10000);
-  return NULL;
-}
-
-static pthread_t srv_thread;
-
-static void
-server_start (void)
-{
-  srv_fd = socket (AF_INET, SOCK_STREAM, 0);
-  int one = 1;
-  setsockopt (srv_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  struct timeval tv = { 0, 200000 };
-  setsockopt (srv_fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  struct sockaddr_in a;
-  memset (&a, 0, sizeof a);
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-  bind (srv_fd, (struct sockaddr *) &a, sizeof a);
-  socklen_t l = sizeof a;
-  getsockname (srv_fd, (struct sockaddr *) &a, &l);
-  srv_port = ntohs (a.sin_port);
-  listen (srv_fd, 16);
-  pthread_create (&srv_thread, NULL, server_thread, NULL);
-}
-
-static void
-server_stop (void)
-{
-  atomic_store (&srv_stop, true);
-  pthread_join (srv_thread, NULL);
-  close (srv_fd);
+  oc_lb_send_all (fd, nf, strlen (nf));
 }
 
 static char base_url[64];
@@ -501,15 +399,20 @@ int
 main (void)
 {
   oc_conn_global_init ();
-  server_start ();
-  snprintf (base_url, sizeof base_url, "http://127.0.0.1:%d", srv_port);
+  srv = oc_lb_start (0, serve_one, NULL);
+  if (!srv)
+    {
+      fprintf (stderr, "cannot start the loopback server\n");
+      return 1;
+    }
+  snprintf (base_url, sizeof base_url, "http://127.0.0.1:%d", oc_lb_port (srv));
   RUN (test_stream_reconnects);
   RUN (test_stream_stall);
   RUN (test_unanswered);
   RUN (test_requests);
   RUN (test_refused_port);
   RUN (test_abandon);
-  server_stop ();
+  oc_lb_stop (srv);
   curl_global_cleanup ();
   DONE ();
 }
