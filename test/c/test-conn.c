@@ -3,6 +3,7 @@
    serves an event stream that it cuts after a few events (so the worker
    must reconnect), and a JSON echo route.  Built under ASan+UBSan, TSan,
    and plain for valgrind.  */
+#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdatomic.h>
@@ -62,6 +63,36 @@ serve_one (int fd, char *req, size_t len, void *ud)
         "data: {\"type\":\"server.connected\",\"properties\":{}}\n\n";
       oc_lb_send_all (fd, head, strlen (head));
       usleep (2500000);         /* Then silence, longer than the timeout.  */
+      return;
+    }
+  if (strncmp (req, "GET /interleave", 15) == 0)
+    {
+      /* Deltas of parts A and B interleaved, a non-delta event between
+         two runs of them, then an end event; the stream is then held.  */
+      static const char *const deltas[][2] = {
+        { "A", "a1 " }, { "B", "b1\\n" }, { "A", "a2\\u00e9 " }, { "B", "b2 " },
+        { "A", "a3" }, { "B", "b3" }, { NULL, "between" },
+        { "A", "a4" }, { "B", "b4" }, { NULL, "end" } };
+      const char *head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\n";
+      oc_lb_send_all (fd, head, strlen (head));
+      char ev[512];
+      for (size_t i = 0; i < sizeof deltas / sizeof deltas[0]; i++)
+        {
+          if (deltas[i][0])
+            snprintf (ev, sizeof ev,
+                      "data: {\"type\":\"message.part.delta\",\"properties\":{"
+                      "\"sessionID\":\"s\",\"messageID\":\"m\",\"partID\":\"%s\","
+                      "\"field\":\"text\",\"delta\":\"%s\"}}\n\n",
+                      deltas[i][0], deltas[i][1]);
+          else
+            snprintf (ev, sizeof ev,
+                      "data: {\"type\":\"%s\",\"properties\":{}}\n\n",
+                      deltas[i][1]);
+          oc_lb_send_all (fd, ev, strlen (ev));
+          usleep (2000);        /* Separate writes: the worker gets them
+                                   in several reads.  */
+        }
+      usleep (1000000);
       return;
     }
   /* Accepted and never answered, as a server that is still starting
@@ -379,20 +410,159 @@ test_refused_port (void)
   CHECK (oc_conn_start (&(oc_conn_config) { .base_url = "ftp://x", .notify_fd = -1 }, &err) == NULL);
 }
 
+/* The stream's items, as the module's merge leaves them: deltas of
+   parts A and B interleaved come out merged per part, each part's text
+   whole and in order, and the event between them stops the merge.  The
+   queue is drained once, when everything has arrived, so what merges
+   does not depend on timing.  */
 static void
-test_abandon (void)
+test_interleaved_deltas_merge (void)
 {
   oc_conn_config cfg;
   memset (&cfg, 0, sizeof cfg);
   cfg.base_url = base_url;
-  cfg.event_path = "/event";
+  cfg.event_path = "/interleave";
+  cfg.backoff_min_ms = 5000;
+  cfg.backoff_max_ms = 5000;
   cfg.notify_fd = -1;
   const char *err = NULL;
   oc_conn *c = oc_conn_start (&cfg, &err);
   CHECK (c != NULL);
-  usleep (20000);
+  /* connecting, connected, A, B, between, A, B, end.  */
+  oc_queue_counters st = { 0, 0, 0 };
+  struct timespec d = { 0, 10 * 1000000 };
+  for (int i = 0; i < 500 && st.pending < 8; i++)
+    {
+      nanosleep (&d, NULL);
+      oc_queue_stats (oc_conn_queue (c), &st);
+    }
+  CHECK (st.pending == 8);
+  CHECK (st.merged == 4);
+  static const struct { oc_item_kind kind; const char *part, *text; } expect[] = {
+    { OC_ITEM_DELTA, "A", "a1 a2\xc3\xa9 a3" },
+    { OC_ITEM_DELTA, "B", "b1\nb2 b3" },
+    { OC_ITEM_EVENT, NULL, "between" },
+    { OC_ITEM_DELTA, "A", "a4" },
+    { OC_ITEM_DELTA, "B", "b4" },
+    { OC_ITEM_EVENT, NULL, "end" },
+  };
+  size_t n = 0;
+  oc_item *items = oc_conn_drain (c);
+  for (oc_item *it = items; it; it = it->next)
+    {
+      if (it->kind == OC_ITEM_STATE)
+        continue;
+      CHECK (n < sizeof expect / sizeof expect[0]);
+      if (n >= sizeof expect / sizeof expect[0])
+        break;
+      CHECK (it->kind == expect[n].kind);
+      if (it->kind == OC_ITEM_DELTA && expect[n].kind == OC_ITEM_DELTA)
+        {
+          CHECK_STR (it->delta.part, expect[n].part);
+          CHECK_STR (it->delta.session, "s");
+          CHECK_STR (it->delta.message, "m");
+          CHECK_STR (it->delta.field, "text");
+          CHECK (it->delta.text.len == strlen (expect[n].text));
+          CHECK_STR (it->delta.text.data, expect[n].text);
+        }
+      else if (it->kind == OC_ITEM_EVENT && expect[n].kind == OC_ITEM_EVENT)
+        CHECK_STR (it->event.type, expect[n].text);
+      n++;
+    }
+  CHECK (n == sizeof expect / sizeof expect[0]);
+  oc_item_free_list (items);
+  oc_conn_stop (c);
+}
+
+/* Threads of this process now.  */
+static int
+thread_count (void)
+{
+  DIR *dir = opendir ("/proc/self/task");
+  if (!dir)
+    return -1;
+  int n = 0;
+  struct dirent *e;
+  while ((e = readdir (dir)))
+    if (e->d_name[0] != '.')
+      n++;
+  closedir (dir);
+  return n;
+}
+
+/* Wait up to SECONDS for the loopback server to be idle and the process
+   to have at most WANT threads; return the count then.  */
+static int
+settle_threads (int want, double seconds)
+{
+  struct timespec d = { 0, 10 * 1000000 };
+  int n = thread_count ();
+  for (int i = 0; i < seconds * 100 && (oc_lb_busy (srv) > 0 || n > want); i++)
+    {
+      nanosleep (&d, NULL);
+      n = thread_count ();
+    }
+  return n;
+}
+
+/* A finalizer abandons a connection in full flight (stream open, a
+   request in progress, another just sent, items queued and never
+   drained): the worker must stop and free everything itself.  Proved by
+   what the test can see without a hook in the connection: the notify
+   pipe reaches end-of-file, which happens only when oc_conn_free closes
+   its write end (the connection owns the only one); the worker thread
+   is gone from /proc/self/task; and nothing leaks, which the leak checks
+   of ASan (LeakSanitizer, at exit) and valgrind (--leak-check=full,
+   definite and indirect leaks are errors) of `make test-c' verify.  */
+static void
+test_abandon (void)
+{
+  int base = settle_threads (0, 5);
+  CHECK (base > 0 && oc_lb_busy (srv) == 0);
+  int fds[2];
+  CHECK (pipe (fds) == 0);
+  fcntl (fds[0], F_SETFL, O_NONBLOCK);
+  oc_conn_config cfg;
+  memset (&cfg, 0, sizeof cfg);
+  cfg.base_url = base_url;
+  cfg.event_path = "/event";
+  cfg.notify_fd = fds[1];
+  const char *err = NULL;
+  oc_conn *c = oc_conn_start (&cfg, &err);
+  CHECK (c != NULL);
+  CHECK (thread_count () == base + 1);
+  CHECK (oc_conn_request (c, "GET", "/slow", NULL, 0, 5000, &err) > 0);
+  /* Wait for the stream's events to be queued (and left there).  */
+  oc_queue_counters st = { 0, 0, 0 };
+  struct timespec d = { 0, 10 * 1000000 };
+  for (int i = 0; i < 500 && st.pending < 4; i++)
+    {
+      nanosleep (&d, NULL);
+      oc_queue_stats (oc_conn_queue (c), &st);
+    }
+  CHECK (st.pending >= 4);
+  CHECK (oc_conn_request (c, "POST", "/echo", "{}", 2, 5000, &err) > 0);
   oc_conn_abandon (c);          /* The worker frees itself.  */
-  usleep (200000);
+  c = NULL;
+
+  /* End of file on the pipe: the connection closed its end.  */
+  bool eof = false;
+  for (int i = 0; i < 500 && !eof; i++)
+    {
+      char buf[64];
+      ssize_t r = read (fds[0], buf, sizeof buf);
+      if (r == 0)
+        eof = true;
+      else if (r < 0)
+        {
+          struct pollfd p = { .fd = fds[0], .events = POLLIN };
+          poll (&p, 1, 10);
+        }
+    }
+  CHECK (eof);
+  close (fds[0]);
+  /* The worker thread has ended.  */
+  CHECK (settle_threads (base, 5) == base);
 }
 
 int
@@ -411,6 +581,7 @@ main (void)
   RUN (test_unanswered);
   RUN (test_requests);
   RUN (test_refused_port);
+  RUN (test_interleaved_deltas_merge);
   RUN (test_abandon);
   oc_lb_stop (srv);
   curl_global_cleanup ();

@@ -1,5 +1,6 @@
 /* test-event.c --- unit tests of event routing and JSON checks  */
 #include "oc-event.h"
+#include "oc-pipeline.h"
 #include "oc-test.h"
 
 static oc_item *
@@ -90,6 +91,65 @@ test_nul_and_surrogates (void)
   oc_item_free_list (it);
 }
 
+#define DELTA(part, text)                                               \
+  "data: {\"type\":\"message.part.delta\",\"properties\":{\"sessionID\":\"s\"," \
+  "\"messageID\":\"m\",\"partID\":\"" part "\",\"field\":\"text\","       \
+  "\"delta\":\"" text "\"}}\n\n"
+
+/* The module's merge, driven through the worker's pipeline (SSE parser,
+   routing, queue) with the stream split at every chunk size: deltas of
+   parts A and B interleaved A B A B … come out as one item per part, in
+   order of first appearance, each with its text whole; an event between
+   them stops the merge; the text never depends on the split.  */
+static void
+test_interleaved_parts_merge (void)
+{
+  static const char stream[] =
+    DELTA ("A", "Hel") DELTA ("B", "W\\u00f6") DELTA ("A", "lo") DELTA ("B", "rld")
+    DELTA ("A", ", ") DELTA ("B", "!\\n")
+    "data: {\"type\":\"session.status\",\"properties\":{}}\n\n"
+    DELTA ("A", "you") DELTA ("B", "ok") DELTA ("A", ".");
+  static const struct { const char *part, *text; } expect[] = {
+    { "A", "Hello, " }, { "B", "W\xc3\xb6rld!\n" }, { NULL, "session.status" },
+    { "A", "you." }, { "B", "ok" } };
+  const size_t nexpect = sizeof expect / sizeof expect[0];
+  static const size_t chunks[] = { 1, 2, 3, 7, 61, sizeof stream };
+  for (size_t c = 0; c < sizeof chunks / sizeof chunks[0]; c++)
+    {
+      oc_pipeline pl;
+      oc_pipeline_init (&pl, 4096);
+      for (size_t i = 0; i < sizeof stream - 1; i += chunks[c])
+        oc_pipeline_feed (&pl, stream + i, sizeof stream - 1 - i < chunks[c]
+                          ? sizeof stream - 1 - i : chunks[c]);
+      oc_queue_counters st;
+      oc_queue_stats (&pl.queue, &st);
+      CHECK (st.merged == 5 && st.pending == nexpect);
+      oc_item *items = oc_queue_drain (&pl.queue);
+      CHECK (oc_pipeline_check_items (items) == nexpect);
+      size_t n = 0;
+      for (oc_item *it = items; it && n < nexpect; it = it->next, n++)
+        if (expect[n].part)
+          {
+            CHECK (it->kind == OC_ITEM_DELTA);
+            if (it->kind != OC_ITEM_DELTA)
+              continue;
+            CHECK_STR (it->delta.part, expect[n].part);
+            CHECK_STR (it->delta.field, "text");
+            CHECK (it->delta.text.len == strlen (expect[n].text));
+            CHECK_STR (it->delta.text.data, expect[n].text);
+          }
+        else
+          {
+            CHECK (it->kind == OC_ITEM_EVENT);
+            if (it->kind == OC_ITEM_EVENT)
+              CHECK_STR (it->event.type, expect[n].text);
+          }
+      CHECK (n == nexpect);
+      oc_item_free_list (items);
+      oc_pipeline_free (&pl);
+    }
+}
+
 int
 main (void)
 {
@@ -99,5 +159,6 @@ main (void)
   RUN (test_bad_input);
   RUN (test_unknown_type_passes);
   RUN (test_nul_and_surrogates);
+  RUN (test_interleaved_parts_merge);
   DONE ();
 }
