@@ -774,7 +774,9 @@ static const oc_fn_spec oc_functions[] = {
     "Take every pending item of HANDLE, oldest first.\n"
     "Items are (event TYPE PROPS), (delta SESSION MESSAGE PART FIELD TEXT),\n"
     "(state STATE MS DETAIL), (response ID STATUS DATA RAW HEADERS),\n"
-    "(failure ID CURL-CODE MESSAGE) and (warning MESSAGE).\n\n"
+    "(failure ID CURL-CODE MESSAGE) and (warning MESSAGE).  An item that\n"
+    "cannot be converted becomes a warning; a quit while converting leaves\n"
+    "every item queued for the next call.\n\n"
     "(fn HANDLE)" },
   { "opencode--module-request", 4, 5, oc_frequest,
     "Start an HTTP request on HANDLE; return its id.\n"
