@@ -21,7 +21,7 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lcurl -ljson-c) -lpthread
 OPENCODE_VERSION = 1.18.33
 
-CORE_SRC = module/oc-sse.c module/oc-queue.c module/oc-event.c module/oc-conn.c
+CORE_SRC = module/oc-item.c module/oc-sse.c module/oc-queue.c module/oc-event.c module/oc-conn.c
 HEADERS  = $(wildcard module/*.h)
 MODULE   = module/opencode-module.so
 ELS      = $(wildcard lisp/*.el)
@@ -29,35 +29,60 @@ BUILD    = build
 SAN      = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 C_TESTS  = sse queue event conn
 
-.PHONY: all module test test-c test-ert lint clean deps run demo bench fuzz info check-doc
+.PHONY: all module test test-c check-module test-ert lint clean deps run demo bench fuzz info check-doc
 
 all: module
 module: $(MODULE)
 
 $(MODULE): $(CORE_SRC) module/opencode-module.c $(HEADERS)
-	$(CC) $(WARN) $(CFLAGS) -fPIC -shared $(PKG_CFLAGS) -o $@ \
+	$(CC) $(WARN) $(CFLAGS) -fPIC -shared -fvisibility=hidden $(PKG_CFLAGS) -o $@ \
 	  $(CORE_SRC) module/opencode-module.c $(PKG_LIBS)
 
 $(BUILD):
 	mkdir -p $@
 
-# C unit tests, built three ways: ASan+UBSan, TSan, and plain for valgrind.
-$(BUILD)/test-%-asan: test/c/test-%.c test/c/oc-test.h $(CORE_SRC) $(HEADERS) | $(BUILD)
-	$(CC) $(WARN) -O1 -g $(SAN) -Imodule $(PKG_CFLAGS) -o $@ $< $(CORE_SRC) $(PKG_LIBS)
-$(BUILD)/test-%-tsan: test/c/test-%.c test/c/oc-test.h $(CORE_SRC) $(HEADERS) | $(BUILD)
-	$(CC) $(WARN) -O1 -g -fsanitize=thread -Imodule $(PKG_CFLAGS) -o $@ $< $(CORE_SRC) $(PKG_LIBS)
-$(BUILD)/test-%-plain: test/c/test-%.c test/c/oc-test.h $(CORE_SRC) $(HEADERS) | $(BUILD)
-	$(CC) $(WARN) -O0 -g -Imodule $(PKG_CFLAGS) -o $@ $< $(CORE_SRC) $(PKG_LIBS)
+# The harness shared by the C tests, the benchmarks and the fuzzer: a
+# loopback HTTP server (oc-loopback), the worker's byte pipeline without
+# curl (oc-pipeline.h) and the checks (oc-test.h).
+HARNESS_SRC = test/c/oc-loopback.c
+HARNESS_H   = test/c/oc-loopback.h test/c/oc-pipeline.h test/c/oc-test.h
+TEST_DEPS   = $(HARNESS_SRC) $(HARNESS_H) $(CORE_SRC) $(HEADERS)
+TEST_SRC    = $(HARNESS_SRC) $(CORE_SRC)
 
-test-c: $(foreach t,$(C_TESTS),$(BUILD)/test-$(t)-asan) $(BUILD)/test-conn-tsan $(BUILD)/test-queue-tsan $(BUILD)/test-conn-plain
+# C unit tests, built three ways: ASan+UBSan, TSan, and plain for valgrind.
+$(BUILD)/test-%-asan: test/c/test-%.c $(TEST_DEPS) | $(BUILD)
+	$(CC) $(WARN) -O1 -g $(SAN) -Imodule -Itest/c $(PKG_CFLAGS) -o $@ $< $(TEST_SRC) $(PKG_LIBS)
+$(BUILD)/test-%-tsan: test/c/test-%.c $(TEST_DEPS) | $(BUILD)
+	$(CC) $(WARN) -O1 -g -fsanitize=thread -Imodule -Itest/c $(PKG_CFLAGS) -o $@ $< $(TEST_SRC) $(PKG_LIBS)
+$(BUILD)/test-%-plain: test/c/test-%.c $(TEST_DEPS) | $(BUILD)
+	$(CC) $(WARN) -O0 -g -Imodule -Itest/c $(PKG_CFLAGS) -o $@ $< $(TEST_SRC) $(PKG_LIBS)
+
+test-c: check-module $(foreach t,$(C_TESTS),$(BUILD)/test-$(t)-asan) $(BUILD)/test-conn-tsan $(BUILD)/test-queue-tsan $(BUILD)/test-conn-plain
 	bash test/run-c-tests.sh $(BUILD) "$(C_TESTS)"
+
+# The module boundary (run by test-c, so by `make test'): only
+# opencode-module.c includes emacs-module.h, and the module exports only
+# what Emacs looks up (the rest is -fvisibility=hidden).  _init and _fini,
+# which some toolchains export, are allowed.
+MODULE_EXPORTS = emacs_module_init plugin_is_GPL_compatible
+check-module: $(MODULE)
+	@bad=$$(grep -lE '^[[:space:]]*#[[:space:]]*include[[:space:]]*[<"]emacs-module\.h[>"]' \
+	  module/*.c module/*.h test/c/*.c test/c/*.h test/bench/*.c test/fuzz/*.c \
+	  | grep -vx module/opencode-module.c); \
+	if [ -n "$$bad" ]; then \
+	  echo "check-module: emacs-module.h included outside module/opencode-module.c:" $$bad; exit 1; fi
+	@syms=$$(nm -D --defined-only $(MODULE) | awk '{ print $$NF }' | grep -vxE '_init|_fini' | sort | xargs); \
+	if [ "$$syms" != "$(MODULE_EXPORTS)" ]; then \
+	  echo "check-module: $(MODULE) exports \"$$syms\", not \"$(MODULE_EXPORTS)\""; exit 1; fi
+	@echo "check-module: only opencode-module.c includes emacs-module.h; exports: $(MODULE_EXPORTS)"
 
 # libFuzzer (clang) on the SSE parser + event routing, for FUZZ_SECONDS.
 FUZZ_SECONDS ?= 60
-$(BUILD)/fuzz-stream: test/fuzz/fuzz-stream.c module/oc-sse.c module/oc-queue.c module/oc-event.c $(HEADERS) | $(BUILD)
+FUZZ_SRC = module/oc-item.c module/oc-sse.c module/oc-queue.c module/oc-event.c
+$(BUILD)/fuzz-stream: test/fuzz/fuzz-stream.c test/c/oc-pipeline.h $(FUZZ_SRC) $(HEADERS) | $(BUILD)
 	$(CLANG) -std=gnu11 -Wall -Wextra -Werror -O1 -g -fsanitize=fuzzer,address,undefined \
-	  -fno-sanitize-recover=all -Imodule $(PKG_CFLAGS) -o $@ $< \
-	  module/oc-sse.c module/oc-queue.c module/oc-event.c $(PKG_LIBS)
+	  -fno-sanitize-recover=all -Imodule -Itest/c $(PKG_CFLAGS) -o $@ $< \
+	  $(FUZZ_SRC) $(PKG_LIBS)
 fuzz: $(BUILD)/fuzz-stream
 	bash test/fuzz/run-fuzz.sh $(BUILD) $(FUZZ_SECONDS)
 
@@ -79,10 +104,10 @@ bench: $(MODULE) $(BUILD)/bench-server $(BUILD)/bench-ingest
 	$(EMACS) -Q --batch -L lisp -f batch-byte-compile $(ELS)
 	$(EMACS) -Q --batch -L lisp -L test -l test/bench/opencode-bench.el -f opencode-bench-main; \
 	  status=$$?; rm -f lisp/*.elc; exit $$status
-$(BUILD)/bench-server: test/bench/bench-server.c | $(BUILD)
-	$(CC) $(WARN) -O2 -o $@ $< -lpthread
-$(BUILD)/bench-ingest: test/bench/bench-ingest.c $(CORE_SRC) $(HEADERS) | $(BUILD)
-	$(CC) $(WARN) $(CFLAGS) -Imodule $(PKG_CFLAGS) -o $@ $< $(CORE_SRC) $(PKG_LIBS)
+$(BUILD)/bench-server: test/bench/bench-server.c $(HARNESS_SRC) test/c/oc-loopback.h | $(BUILD)
+	$(CC) $(WARN) -O2 -Itest/c -o $@ $< $(HARNESS_SRC) -lpthread
+$(BUILD)/bench-ingest: test/bench/bench-ingest.c test/c/oc-pipeline.h $(CORE_SRC) $(HEADERS) | $(BUILD)
+	$(CC) $(WARN) $(CFLAGS) -Imodule -Itest/c $(PKG_CFLAGS) -o $@ $< $(CORE_SRC) $(PKG_LIBS)
 
 # The Info manual: the reference chapters are generated from the code.
 info: doc/opencode.info

@@ -10,6 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The first allocation of a buffer; it doubles from there.  */
+#define OC_BUF_MIN_CAP 64
+
 typedef struct
 {
   char *data;    /* NUL-terminated when non-NULL.  */
@@ -49,7 +52,7 @@ oc_buf_reserve (oc_buf *b, size_t n)
   size_t need = b->len + n + 1;
   if (need <= b->cap)
     return true;
-  size_t cap = b->cap ? b->cap : 64;
+  size_t cap = b->cap ? b->cap : OC_BUF_MIN_CAP;
   while (cap < need)
     cap *= 2;
   char *p = realloc (b->data, cap);

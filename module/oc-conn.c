@@ -36,6 +36,20 @@
 #define OC_HEADERS_KEEP 16384
 /* The worker wakes at least this often (the stall check).  */
 #define OC_WORKER_TICK_MS 1000
+/* Room for a disconnection's reason: HTTP status, hint and the shown
+   part of the error body, or curl's message and error buffer.  */
+#define OC_REASON_MAX (CURL_ERROR_SIZE + OC_ERRBODY_KEEP)
+/* Room for curl's message about a failed request, before its error
+   buffer.  */
+#define OC_CURL_MSG_EXTRA 128
+/* First size of the list of cancelled ids; it doubles.  */
+#define OC_CANCELS_MIN 8
+#define OC_HTTP_OK 200
+#define OC_HTTP_UNAUTHORIZED 401
+#define OC_MS_PER_S 1000
+#define OC_NS_PER_MS 1000000
+/* curl 7.85.0 has CURLOPT_PROTOCOLS_STR.  */
+#define OC_CURL_HAS_PROTOCOLS_STR 0x075500
 
 typedef struct oc_req
 {
@@ -103,7 +117,7 @@ oc_now_ms (void)
 {
   struct timespec ts;
   clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+  return (long long) ts.tv_sec * OC_MS_PER_S + ts.tv_nsec / OC_NS_PER_MS;
 }
 
 bool
@@ -119,15 +133,18 @@ oc_strdup0 (const char *s)
 }
 
 /* True when S holds no byte that could split an HTTP request line or
-   header: control characters, spaces, or non-ASCII.  */
+   header: control characters, spaces, DEL, or non-ASCII.  */
 static bool
 oc_clean_path (const char *s)
 {
   for (; *s; s++)
-    if ((unsigned char) *s <= 0x20 || (unsigned char) *s >= 0x7f)
+    if ((unsigned char) *s <= ' ' || (unsigned char) *s > '~')
       return false;
   return true;
 }
+
+/* S starts with PREFIX, a string literal.  */
+#define OC_STARTS_WITH(s, prefix) (strncmp ((s), (prefix), sizeof (prefix) - 1) == 0)
 
 static char *
 oc_join (const char *a, const char *b)
@@ -151,7 +168,7 @@ oc_conn_setup_easy (oc_conn *c, CURL *e, const char *url, char *errbuf)
   curl_easy_setopt (e, CURLOPT_ERRORBUFFER, errbuf);
   curl_easy_setopt (e, CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
   curl_easy_setopt (e, CURLOPT_NOPROXY, "127.0.0.1,localhost,::1");
-#if LIBCURL_VERSION_NUM >= 0x075500
+#if LIBCURL_VERSION_NUM >= OC_CURL_HAS_PROTOCOLS_STR
   curl_easy_setopt (e, CURLOPT_PROTOCOLS_STR, "http,https");
 #endif
   curl_easy_setopt (e, CURLOPT_FOLLOWLOCATION, 0L);
@@ -209,7 +226,7 @@ oc_sse_write (char *ptr, size_t size, size_t nmemb, void *ud)
       long code = 0;
       curl_easy_getinfo (c->sse, CURLINFO_RESPONSE_CODE, &code);
       c->sse_status = code;
-      if (code != 200)
+      if (code != OC_HTTP_OK)
         {
           /* Keep the start of the error body for the message.  */
           if (c->sse_errbody.len < OC_ERRBODY_KEEP)
@@ -220,7 +237,7 @@ oc_sse_write (char *ptr, size_t size, size_t nmemb, void *ud)
         }
       c->sse_open = true;
       c->attempt = 0;
-      oc_queue_state (&c->queue, "connected", 0, NULL);
+      oc_queue_state (&c->queue, OC_STATE_CONNECTED, 0, 0, NULL);
     }
   oc_sse_feed (&c->parser, ptr, n);
   return n;
@@ -244,8 +261,8 @@ oc_conn_open_stream (oc_conn *c)
   if (!e)
     {
       c->next_connect_ms = oc_now_ms () + c->backoff_max_ms;
-      oc_queue_state (&c->queue, "disconnected", c->backoff_max_ms,
-                      "out of memory");
+      oc_queue_state (&c->queue, OC_STATE_DISCONNECTED, 0, c->backoff_max_ms,
+                      "%s", oc_err_nomem);
       return;
     }
   c->sse_errbuf[0] = '\0';
@@ -265,7 +282,7 @@ oc_conn_open_stream (oc_conn *c)
   c->sse_status = 0;
   oc_buf_clear (&c->sse_errbody);
   oc_sse_reset (&c->parser);
-  oc_queue_state (&c->queue, "connecting", c->attempt, NULL);
+  oc_queue_state (&c->queue, OC_STATE_CONNECTING, c->attempt, 0, NULL);
   curl_multi_add_handle (c->multi, e);
 }
 
@@ -304,14 +321,15 @@ oc_conn_backoff (oc_conn *c, bool refused)
 static void
 oc_conn_stream_done (oc_conn *c, CURLcode rc)
 {
-  char reason[700];
-  if (c->sse_status && c->sse_status != 200)
+  char reason[OC_REASON_MAX];
+  if (c->sse_status && c->sse_status != OC_HTTP_OK)
     {
-      const char *hint = c->sse_status == 401
+      const char *hint = c->sse_status == OC_HTTP_UNAUTHORIZED
         ? " (wrong or missing password)" : "";
       size_t k = 0;
       const char *b = c->sse_errbody.data ? c->sse_errbody.data : "";
-      while (k < c->sse_errbody.len && k < OC_ERRBODY_SHOW && b[k] >= 0x20 && b[k] < 0x7f)
+      while (k < c->sse_errbody.len && k < OC_ERRBODY_SHOW
+             && b[k] >= ' ' && b[k] <= '~')
         k++;
       snprintf (reason, sizeof reason, "HTTP %ld%s%s%.*s", c->sse_status,
                 hint, k ? ": " : "", (int) k, b);
@@ -333,7 +351,7 @@ oc_conn_stream_done (oc_conn *c, CURLcode rc)
                                 && !c->sse_status);
   c->attempt++;
   c->next_connect_ms = oc_now_ms () + delay;
-  oc_queue_state (&c->queue, "disconnected", delay, "%s", reason);
+  oc_queue_state (&c->queue, OC_STATE_DISCONNECTED, 0, delay, "%s", reason);
 }
 
 /* ---- Requests -------------------------------------------------------- */
@@ -391,9 +409,10 @@ oc_conn_start_request (oc_conn *c, oc_req *r)
       oc_item *it = oc_item_new (OC_ITEM_FAILURE);
       if (it)
         {
-          it->id = r->id;
-          it->number = CURLE_OUT_OF_MEMORY;
-          oc_buf_append (&it->text, "out of memory", 13);
+          it->failure.id = r->id;
+          it->failure.curl_code = CURLE_OUT_OF_MEMORY;
+          oc_buf_append (&it->failure.message, oc_err_nomem,
+                         strlen (oc_err_nomem));
           oc_queue_push (&c->queue, it);
         }
       oc_req_free (r);
@@ -451,13 +470,13 @@ oc_conn_request_done (oc_conn *c, oc_req *r, CURLcode rc)
       it = oc_item_new (OC_ITEM_FAILURE);
       if (it)
         {
-          it->id = r->id;
-          it->number = rc;
-          char msg[CURL_ERROR_SIZE + 128];
+          it->failure.id = r->id;
+          it->failure.curl_code = rc;
+          char msg[CURL_ERROR_SIZE + OC_CURL_MSG_EXTRA];
           int n = snprintf (msg, sizeof msg, "%s%s%s", curl_easy_strerror (rc),
                             r->errbuf[0] ? ": " : "", r->errbuf);
           if (n > 0)
-            oc_buf_append (&it->text, msg,
+            oc_buf_append (&it->failure.message, msg,
                            (size_t) n < sizeof msg ? (size_t) n : sizeof msg - 1);
         }
     }
@@ -468,13 +487,14 @@ oc_conn_request_done (oc_conn *c, oc_req *r, CURLcode rc)
         {
           long code = 0;
           curl_easy_getinfo (r->easy, CURLINFO_RESPONSE_CODE, &code);
-          it->id = r->id;
-          it->status = code;
+          it->response.id = r->id;
+          it->response.status = code;
           if (r->resp.len)
-            it->json = oc_json_parse (r->resp.data, r->resp.len, NULL);
-          it->text = r->resp;
+            it->response.json = oc_json_parse (r->resp.data, r->resp.len,
+                                               NULL);
+          it->response.body = r->resp;
           oc_buf_init (&r->resp);
-          it->headers = r->resp_headers;
+          it->response.headers = r->resp_headers;
           oc_buf_init (&r->resp_headers);
         }
     }
@@ -629,7 +649,8 @@ oc_conn_worker (void *arg)
         }
 
       /* Silent too long (the server heartbeats every 10 s): dead.  */
-      if (c->sse && oc_now_ms () - c->sse_last_ms > c->stall_timeout_s * 1000)
+      if (c->sse && oc_now_ms () - c->sse_last_ms
+          > c->stall_timeout_s * OC_MS_PER_S)
         {
           snprintf (c->sse_errbuf, sizeof c->sse_errbuf,
                     "no data for %ld s", c->stall_timeout_s);
@@ -715,8 +736,8 @@ oc_conn *
 oc_conn_start (const oc_conn_config *cfg, const char **err)
 {
   if (!cfg->base_url || !oc_clean_path (cfg->base_url)
-      || (strncmp (cfg->base_url, "http://", 7) != 0
-          && strncmp (cfg->base_url, "https://", 8) != 0))
+      || (!OC_STARTS_WITH (cfg->base_url, "http://")
+          && !OC_STARTS_WITH (cfg->base_url, "https://")))
     {
       *err = "the server URL must start with http:// or https://";
       return NULL;
@@ -730,7 +751,7 @@ oc_conn_start (const oc_conn_config *cfg, const char **err)
   oc_conn *c = calloc (1, sizeof *c);
   if (!c)
     {
-      *err = "out of memory";
+      *err = oc_err_nomem;
       return NULL;
     }
   oc_queue_init (&c->queue, -1);
@@ -769,10 +790,28 @@ oc_conn_start (const oc_conn_config *cfg, const char **err)
       || !c->sse_headers || !c->multi)
     {
       oc_conn_free (c);
-      *err = "out of memory";
+      *err = oc_err_nomem;
       return NULL;
     }
 
+  /* The notify fd, and why its flags are changed.  In Emacs the fd from
+     open_channel is dup (p->open_fd[SUBPROCESS_STDOUT]): the write end
+     of the pipe the pipe process reads (process.c,
+     open_channel_for_module).  Emacs itself never writes to its copy of
+     that end; it only reads the other end.
+     - O_NONBLOCK is a flag of the open file description, so it is set on
+       Emacs's copy as well; harmless, since Emacs does no I/O through
+       it.  It is needed: the worker must never block on a full pipe.  One
+       byte is written per false->true flip of the queue's `signaled' flag,
+       but a drain clears the flag whether or not Emacs has read the bytes
+       (`opencode-request-sync' drains in a loop), so unread bytes can pile
+       up; a blocking write on a full pipe would hang the worker, and then
+       oc_conn_stop's join, and Emacs with it.  On EAGAIN a wake-up is
+       already pending (oc_queue_notify).
+     - FD_CLOEXEC is a flag of this descriptor only (dup does not copy it,
+       while Emacs makes its own with O_CLOEXEC): without it a process
+       Emacs starts would inherit the write end and hold the pipe open.
+     This is the only place that touches the fd's flags.  */
   if (cfg->notify_fd >= 0)
     {
       int fl = fcntl (cfg->notify_fd, F_GETFL);
@@ -822,7 +861,7 @@ oc_conn_request (oc_conn *c, const char *method, const char *path,
   oc_req *r = calloc (1, sizeof *r);
   if (!r)
     {
-      *err = "out of memory";
+      *err = oc_err_nomem;
       return -1;
     }
   oc_buf_init (&r->resp);
@@ -843,7 +882,7 @@ oc_conn_request (oc_conn *c, const char *method, const char *path,
   if (!r->method || !r->url || (body && !r->body))
     {
       oc_req_free (r);
-      *err = "out of memory";
+      *err = oc_err_nomem;
       return -1;
     }
   pthread_mutex_lock (&c->lock);
@@ -862,7 +901,7 @@ oc_conn_cancel (oc_conn *c, long id)
   pthread_mutex_lock (&c->lock);
   if (c->ncancels == c->capcancels)
     {
-      size_t cap = c->capcancels ? c->capcancels * 2 : 8;
+      size_t cap = c->capcancels ? c->capcancels * 2 : OC_CANCELS_MIN;
       long *p = realloc (c->cancels, cap * sizeof *p);
       if (!p)
         {
@@ -905,6 +944,29 @@ oc_conn_stop (oc_conn *c)
   oc_conn_free (c);
 }
 
+/* After this call C belongs to the worker, which frees it on its way
+   out (the end of oc_conn_worker): it leaves its loop once it sees
+   `stop', then reads `abandoned' under the lock.  Why each step sits
+   where it does:
+
+   - pthread_detach comes first, while C is surely alive: the worker
+     cannot free C before `abandoned' is set, so reading c->thread here
+     is safe; the thread's own resources are then released when it ends.
+
+   - `abandoned' and `stop' are set under the lock together, `abandoned'
+     first.  The worker leaves its loop only after seeing `stop', and
+     then blocks on the lock until we release it, so it always reads
+     abandoned == true.  Were `stop' visible before `abandoned' (set
+     outside the lock, or in the other order), the worker could leave
+     its loop, read abandoned == false and return without freeing: C and
+     everything it holds would leak, and nobody else will free it.
+
+   - The wake-up is sent under the lock too.  Once the lock is released
+     the worker may run to oc_conn_free, which frees c->multi and C
+     itself; a curl_multi_wakeup (c->multi) after the unlock could touch
+     freed memory.  Holding the lock across the wake-up means the worker
+     cannot get past its read of `abandoned', let alone free, before we
+     are done with C.  The unlock is our last touch of C.  */
 void
 oc_conn_abandon (oc_conn *c)
 {

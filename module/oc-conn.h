@@ -37,12 +37,14 @@ typedef struct oc_conn_config
 bool oc_conn_global_init (void);
 
 /* Start a connection.  On failure returns NULL and sets *ERR to a static
-   message; the notify fd is then not taken over.  */
+   message (oc_err_nomem when memory ran out); the notify fd is then not
+   taken over.  */
 oc_conn *oc_conn_start (const oc_conn_config *cfg, const char **err);
 
 /* Queue a request.  PATH starts with "/" and is already URL-encoded;
    BODY may be NULL.  Returns the request id (> 0), or -1 with *ERR set
-   when the arguments are refused (bad method, control characters).  */
+   when the arguments are refused (bad method, control characters) or
+   memory ran out (oc_err_nomem).  */
 long oc_conn_request (oc_conn *c, const char *method, const char *path,
                       const char *body, size_t body_len, long timeout_ms,
                       const char **err);

@@ -3,12 +3,16 @@
 
 #include "oc-event.h"
 
+#include <limits.h>
 #include <string.h>
+
+/* Bytes of a bad event quoted in its warning.  */
+#define OC_EXCERPT_MAX 60
 
 json_object *
 oc_json_parse (const char *text, size_t len, const char **err)
 {
-  if (len > (size_t) 0x7fffffff)
+  if (len > (size_t) INT_MAX)         /* json-c takes an int length.  */
     {
       if (err)
         *err = "document too large";
@@ -18,7 +22,7 @@ oc_json_parse (const char *text, size_t len, const char **err)
   if (!tok)
     {
       if (err)
-        *err = "out of memory";
+        *err = oc_err_nomem;
       return NULL;
     }
   json_tokener_set_flags (tok, JSON_TOKENER_STRICT
@@ -75,13 +79,13 @@ oc_get_string (json_object *o, const char *key)
   return json_object_get_string (v);
 }
 
-/* The printable start of DATA for a warning: up to 60 bytes, stopping at
+/* The printable start of DATA for a warning: up to OC_EXCERPT_MAX bytes, stopping at
    anything that is not plain ASCII so the warning stays valid text.  */
 static int
 oc_excerpt_len (const char *data, size_t len)
 {
   size_t n = 0;
-  while (n < len && n < 60 && data[n] >= 0x20 && data[n] < 0x7f)
+  while (n < len && n < OC_EXCERPT_MAX && data[n] >= ' ' && data[n] <= '~')
     n++;
   return (int) n;
 }
@@ -143,7 +147,7 @@ oc_event_route (oc_queue *q, const char *data, size_t len)
     }
 
   oc_item *it = oc_item_new (OC_ITEM_EVENT);
-  if (!it || !(it->type = strdup (type)))
+  if (!it || !(it->event.type = strdup (type)))
     {
       oc_item_free (it);
       json_object_put (root);
@@ -151,7 +155,7 @@ oc_event_route (oc_queue *q, const char *data, size_t len)
       return false;
     }
   /* Keep only the properties, which the item now owns.  */
-  it->json = props ? json_object_get (props) : NULL;
+  it->event.props = props ? json_object_get (props) : NULL;
   json_object_put (root);
   oc_queue_push (q, it);
   return true;

@@ -10,6 +10,9 @@
 #include <string.h>
 #include <unistd.h>
 
+/* Longest warning or state detail, in bytes; longer ones are cut.  */
+#define OC_FORMAT_MAX 512
+
 void
 oc_queue_init (oc_queue *q, int notify_fd)
 {
@@ -27,49 +30,9 @@ oc_queue_destroy (oc_queue *q)
   pthread_mutex_destroy (&q->lock);
 }
 
-oc_item *
-oc_item_new (oc_item_kind kind)
-{
-  oc_item *it = calloc (1, sizeof *it);
-  if (it)
-    {
-      it->kind = kind;
-      oc_buf_init (&it->text);
-      oc_buf_init (&it->headers);
-    }
-  return it;
-}
-
-void
-oc_item_free (oc_item *it)
-{
-  if (!it)
-    return;
-  free (it->type);
-  free (it->session);
-  free (it->message);
-  free (it->part);
-  free (it->field);
-  oc_buf_free (&it->text);
-  oc_buf_free (&it->headers);
-  if (it->json)
-    json_object_put (it->json);
-  free (it);
-}
-
-void
-oc_item_free_list (oc_item *it)
-{
-  while (it)
-    {
-      oc_item *next = it->next;
-      oc_item_free (it);
-      it = next;
-    }
-}
-
-/* Write the wake-up byte.  The fd is non-blocking: a full pipe already
-   holds a pending wake-up, so EAGAIN is fine.  */
+/* Write the wake-up byte.  The fd is non-blocking (see oc_conn_start
+   for why): a full pipe already holds a pending wake-up, so EAGAIN is
+   fine.  */
 static void
 oc_queue_notify (oc_queue *q)
 {
@@ -145,10 +108,11 @@ oc_queue_push_delta (oc_queue *q, const char *session, const char *message,
 {
   pthread_mutex_lock (&q->lock);
   for (oc_item *t = q->window; t; t = t->next)
-    if (oc_streq (t->part, part) && oc_streq (t->field, field)
-        && oc_streq (t->message, message) && oc_streq (t->session, session))
+    if (oc_streq (t->delta.part, part) && oc_streq (t->delta.field, field)
+        && oc_streq (t->delta.message, message)
+        && oc_streq (t->delta.session, session))
       {
-        bool ok = oc_buf_append (&t->text, text, len);
+        bool ok = oc_buf_append (&t->delta.text, text, len);
         if (ok)
           q->merged++;
         pthread_mutex_unlock (&q->lock);
@@ -160,12 +124,13 @@ oc_queue_push_delta (oc_queue *q, const char *session, const char *message,
   oc_item *it = oc_item_new (OC_ITEM_DELTA);
   if (!it)
     return false;
-  it->session = strdup (session);
-  it->message = strdup (message);
-  it->part = strdup (part);
-  it->field = strdup (field);
-  if (!it->session || !it->message || !it->part || !it->field
-      || !oc_buf_append (&it->text, text, len))
+  oc_item_delta *d = &it->delta;
+  d->session = strdup (session);
+  d->message = strdup (message);
+  d->part = strdup (part);
+  d->field = strdup (field);
+  if (!d->session || !d->message || !d->part || !d->field
+      || !oc_buf_append (&d->text, text, len))
     {
       oc_item_free (it);
       return false;
@@ -177,7 +142,7 @@ oc_queue_push_delta (oc_queue *q, const char *session, const char *message,
 static void
 oc_vformat (oc_buf *b, const char *fmt, va_list ap)
 {
-  char tmp[512];
+  char tmp[OC_FORMAT_MAX];
   int n = vsnprintf (tmp, sizeof tmp, fmt, ap);
   if (n < 0)
     return;
@@ -193,30 +158,27 @@ oc_queue_warn (oc_queue *q, const char *fmt, ...)
     return;
   va_list ap;
   va_start (ap, fmt);
-  oc_vformat (&it->text, fmt, ap);
+  oc_vformat (&it->warning.message, fmt, ap);
   va_end (ap);
   oc_queue_push (q, it);
 }
 
 void
-oc_queue_state (oc_queue *q, const char *state, long ms, const char *fmt, ...)
+oc_queue_state (oc_queue *q, oc_state state, long attempt, long retry_ms,
+                const char *fmt, ...)
 {
   oc_item *it = oc_item_new (OC_ITEM_STATE);
   if (!it)
     return;
-  it->type = strdup (state);
-  it->number = ms;
+  it->state.state = state;
+  it->state.attempt = attempt;
+  it->state.retry_ms = retry_ms;
   if (fmt)
     {
       va_list ap;
       va_start (ap, fmt);
-      oc_vformat (&it->text, fmt, ap);
+      oc_vformat (&it->state.detail, fmt, ap);
       va_end (ap);
-    }
-  if (!it->type)
-    {
-      oc_item_free (it);
-      return;
     }
   oc_queue_push (q, it);
 }
@@ -235,6 +197,37 @@ oc_queue_drain (oc_queue *q)
   return h;
 }
 
+void
+oc_queue_requeue (oc_queue *q, oc_item *list)
+{
+  if (!list)
+    return;
+  oc_item *last = list;
+  size_t n = 1;
+  while (last->next)
+    {
+      last = last->next;
+      n++;
+    }
+  pthread_mutex_lock (&q->lock);
+  /* The merge window, if any, lies in what was queued since the drain,
+     after LIST: it stays as it is.  */
+  last->next = q->head;
+  q->head = list;
+  if (!q->tail)
+    q->tail = last;
+  q->count += n;
+  bool wake = !q->signaled;
+  if (wake)
+    {
+      q->signaled = true;
+      q->wakeups++;
+    }
+  pthread_mutex_unlock (&q->lock);
+  if (wake)
+    oc_queue_notify (q);
+}
+
 size_t
 oc_queue_length (oc_queue *q)
 {
@@ -242,4 +235,14 @@ oc_queue_length (oc_queue *q)
   size_t n = q->count;
   pthread_mutex_unlock (&q->lock);
   return n;
+}
+
+void
+oc_queue_stats (oc_queue *q, oc_queue_counters *out)
+{
+  pthread_mutex_lock (&q->lock);
+  out->merged = q->merged;
+  out->wakeups = q->wakeups;
+  out->pending = q->count;
+  pthread_mutex_unlock (&q->lock);
 }

@@ -13,34 +13,18 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
-#include <json-c/json.h>
-#include "oc-buf.h"
+#include "oc-item.h"
 
-typedef enum
+/* Counters of a queue, read together under its lock.  */
+typedef struct oc_queue_counters
 {
-  OC_ITEM_EVENT,     /* type, json = the event's `properties'.  */
-  OC_ITEM_DELTA,     /* session, message, part, field, text.  */
-  OC_ITEM_STATE,     /* type = state name, text = detail, number = ms.  */
-  OC_ITEM_RESPONSE,  /* id, status, json (or NULL), text = raw body,
-                        headers = the response's header lines.  */
-  OC_ITEM_FAILURE,   /* id, number = curl code, text = message.  */
-  OC_ITEM_WARNING    /* text = what was wrong with the input.  */
-} oc_item_kind;
+  unsigned long merged;         /* Deltas folded into an earlier item.  */
+  unsigned long wakeups;        /* Bytes written to the notify fd.  */
+  size_t pending;               /* Items waiting for the next drain.  */
+} oc_queue_counters;
 
-typedef struct oc_item
-{
-  struct oc_item *next;
-  oc_item_kind kind;
-  char *type;
-  char *session, *message, *part, *field;
-  oc_buf text;
-  oc_buf headers;
-  json_object *json;
-  long id;
-  long status;
-  long number;
-} oc_item;
-
+/* The fields are the queue's own: other files use the functions below
+   (and oc_queue_stats to read the counters), never the fields.  */
 typedef struct oc_queue
 {
   pthread_mutex_t lock;
@@ -61,11 +45,6 @@ void oc_queue_init (oc_queue *q, int notify_fd);
 /* Free all pending items; does not close notify_fd.  */
 void oc_queue_destroy (oc_queue *q);
 
-oc_item *oc_item_new (oc_item_kind kind);
-void oc_item_free (oc_item *it);
-/* Free a whole list linked through `next'.  */
-void oc_item_free_list (oc_item *it);
-
 /* Append IT (ownership passes to the queue).  */
 void oc_queue_push (oc_queue *q, oc_item *it);
 /* Append a text delta, merged into a pending delta of the same session,
@@ -78,12 +57,20 @@ bool oc_queue_push_delta (oc_queue *q, const char *session,
 /* Convenience: push a warning or a state change.  */
 void oc_queue_warn (oc_queue *q, const char *fmt, ...)
   __attribute__ ((format (printf, 2, 3)));
-void oc_queue_state (oc_queue *q, const char *state, long ms,
-                     const char *fmt, ...)
-  __attribute__ ((format (printf, 4, 5)));
+/* A state of the stream: ATTEMPT is read for OC_STATE_CONNECTING,
+   RETRY_MS and the detail (FMT, may be NULL) for OC_STATE_DISCONNECTED.  */
+void oc_queue_state (oc_queue *q, oc_state state, long attempt,
+                     long retry_ms, const char *fmt, ...)
+  __attribute__ ((format (printf, 5, 6)));
 
 /* Take every pending item, oldest first, and clear the flag.  */
 oc_item *oc_queue_drain (oc_queue *q);
+/* Put back LIST, drained and not consumed, ahead of whatever was queued
+   since, and wake the reader again (the next drain gets it all, in the
+   original order).  Items put back are never merged into.  */
+void oc_queue_requeue (oc_queue *q, oc_item *list);
 size_t oc_queue_length (oc_queue *q);
+/* Copy Q's counters into *OUT, consistently (under the lock).  */
+void oc_queue_stats (oc_queue *q, oc_queue_counters *out);
 
 #endif /* OC_QUEUE_H */

@@ -6,6 +6,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* An event's data buffer bigger than this is given back after dispatch
+   instead of being kept for the next event.  */
+#define OC_SSE_KEEP_MAX ((size_t) 1 << 20)
+/* A line may exceed the event limit by this much (the field name, the
+   colon and the space) before it counts as oversize.  */
+#define OC_SSE_LINE_SLACK 64
+/* Longest `event:' and `id:' values kept; longer ones are ignored.  */
+#define OC_SSE_TYPE_MAX 256
+#define OC_SSE_ID_MAX 1024
+/* Digits of a `retry:' value read (up to 9999999999 ms).  */
+#define OC_SSE_RETRY_DIGITS 10
+
 void
 oc_sse_init (oc_sse *p, const oc_sse_handler *h, void *ud, size_t max_event)
 {
@@ -23,7 +35,7 @@ static void
 oc_sse_clear_event (oc_sse *p)
 {
   /* Give back the memory of a huge event instead of keeping it.  */
-  if (p->data.cap > 1 << 20)
+  if (p->data.cap > OC_SSE_KEEP_MAX)
     oc_buf_free (&p->data);
   else
     oc_buf_clear (&p->data);
@@ -139,12 +151,12 @@ oc_sse_line (oc_sse *p, const char *s, size_t n)
   else if (oc_sse_field_is (s, flen, "event"))
     {
       oc_buf_clear (&p->type);
-      if (vlen < 256)
+      if (vlen < OC_SSE_TYPE_MAX)
         oc_buf_append (&p->type, v, vlen);
     }
   else if (oc_sse_field_is (s, flen, "id"))
     {
-      if (!memchr (v, '\0', vlen) && vlen < 1024)
+      if (!memchr (v, '\0', vlen) && vlen < OC_SSE_ID_MAX)
         {
           oc_buf_clear (&p->last_id);
           oc_buf_append (&p->last_id, v, vlen);
@@ -154,7 +166,7 @@ oc_sse_line (oc_sse *p, const char *s, size_t n)
     {
       long ms = 0;
       size_t i;
-      for (i = 0; i < vlen && i < 10; i++)
+      for (i = 0; i < vlen && i < OC_SSE_RETRY_DIGITS; i++)
         {
           if (v[i] < '0' || v[i] > '9')
             break;
@@ -173,7 +185,7 @@ oc_sse_grow_line (oc_sse *p, const char *s, size_t n)
   if (n == 0)
     return;
   if (p->line_overflow
-      || p->line.len + n > p->max_event + 64
+      || p->line.len + n > p->max_event + OC_SSE_LINE_SLACK
       || !oc_buf_append (&p->line, s, n))
     {
       if (!p->line_overflow)
@@ -223,7 +235,7 @@ oc_sse_feed (oc_sse *p, const char *buf, size_t len)
           return;
         }
       if (p->line.len == 0 && !p->line_overflow
-          && j - i <= p->max_event + 64)
+          && j - i <= p->max_event + OC_SSE_LINE_SLACK)
         /* The whole line is in this chunk: no copy.  */
         oc_sse_line (p, buf + i, j - i);
       else

@@ -2,7 +2,11 @@
 /* The only file that includes emacs-module.h.  It turns queue items into
    Lisp values on the main thread, and exposes the connection to Lisp as
    `opencode--module-*' functions, registered from one table below.
-   Errors are signalled as `opencode-module-error' (defined in Lisp).  */
+   Errors are signalled as `opencode-module-error' (defined in Lisp), and
+   an allocation that fails here as `memory-full'.  Built with
+   -fvisibility=hidden: only the two symbols Emacs looks up are exported
+   (OC_EXPORT; `make test-c' checks it, and that no other file includes
+   emacs-module.h).  */
 
 #include <emacs-module.h>
 
@@ -16,14 +20,25 @@
 #include "oc-conn.h"
 #include "oc-event.h"
 
-int plugin_is_GPL_compatible;
+#define OC_EXPORT __attribute__ ((visibility ("default")))
+
+OC_EXPORT int plugin_is_GPL_compatible;
 
 #define OC_VERSION "0.1.0"
+/* Room for the version string with libcurl's and json-c's.  */
+#define OC_VERSION_MAX 128
 
 /* Global references, made once in emacs_module_init.  */
 static emacs_value Qnil, Qt, Qlist, Qvector, Qintern,
   Qnull_kw, Qfalse_kw, Qevent, Qdelta, Qstate, Qresponse,
-  Qfailure, Qwarning, Qmodule_error;
+  Qfailure, Qwarning, Qmodule_error, Qmemory_full, Qquit, Qerror,
+  Qerror_conditions, Qget, Qmemq;
+/* The stream states, indexed by oc_state.  */
+static emacs_value Qstates[OC_STATE_DISCONNECTED + 1];
+
+/* The longest list an item becomes: (delta SESSION MESSAGE PART FIELD
+   TEXT) and (response ID STATUS DATA RAW HEADERS).  */
+#define OC_ITEM_MAX_LIST 6
 
 /* ---- Helpers --------------------------------------------------------- */
 
@@ -41,6 +56,25 @@ oc_signal (emacs_env *env, const char *msg)
   emacs_value s = env->make_string (env, msg, (ptrdiff_t) strlen (msg));
   emacs_value data = env->funcall (env, Qlist, 1, &s);
   env->non_local_exit_signal (env, Qmodule_error, data);
+}
+
+/* Memory ran out in the glue: what Emacs itself signals then.  */
+static void
+oc_signal_nomem (emacs_env *env)
+{
+  if (!oc_exited (env))
+    env->non_local_exit_signal (env, Qmemory_full, Qnil);
+}
+
+/* ERR from the pure-C side: `memory-full' for oc_err_nomem, else
+   `opencode-module-error'.  */
+static void
+oc_signal_err (emacs_env *env, const char *err)
+{
+  if (err == oc_err_nomem)
+    oc_signal_nomem (env);
+  else
+    oc_signal (env, err);
 }
 
 static emacs_value
@@ -74,7 +108,7 @@ oc_arg_string (emacs_env *env, emacs_value v, bool nil_ok, size_t *len)
   char *buf = malloc ((size_t) n);
   if (!buf)
     {
-      oc_signal (env, "out of memory");
+      oc_signal_nomem (env);
       return NULL;
     }
   if (!env->copy_string_contents (env, v, buf, &n))
@@ -93,8 +127,12 @@ oc_arg_string (emacs_env *env, emacs_value v, bool nil_ok, size_t *len)
    references.  The table has a fixed size: once full, keys are interned
    without being kept, so hostile input cannot make it grow.  */
 
-#define OC_KW_SLOTS 4096
-#define OC_KW_MAX_KEY 64
+#define OC_KW_SLOTS 4096                /* A power of two.  */
+#define OC_KW_MAX_KEY 64                /* Longer keys are not kept.  */
+#define OC_KW_MAX_KEPT (OC_KW_SLOTS / 2) /* Half full at most: short probes.  */
+/* 64-bit FNV-1a.  */
+#define OC_FNV_OFFSET 1469598103934665603ULL
+#define OC_FNV_PRIME 1099511628211ULL
 
 typedef struct
 {
@@ -109,9 +147,9 @@ static size_t oc_kw_count;
 static uint64_t
 oc_hash (const char *s, size_t n)
 {
-  uint64_t h = 1469598103934665603ULL;
+  uint64_t h = OC_FNV_OFFSET;
   for (size_t i = 0; i < n; i++)
-    h = (h ^ (unsigned char) s[i]) * 1099511628211ULL;
+    h = (h ^ (unsigned char) s[i]) * OC_FNV_PRIME;
   return h;
 }
 
@@ -121,7 +159,7 @@ oc_keyword_uncached (emacs_env *env, const char *key, size_t n)
   char *name = malloc (n + 2);
   if (!name)
     {
-      oc_signal (env, "out of memory");
+      oc_signal_nomem (env);
       return Qnil;
     }
   name[0] = ':';
@@ -144,7 +182,7 @@ oc_keyword (emacs_env *env, const char *key, size_t n)
       if (!s->key)
         {
           emacs_value sym = oc_keyword_uncached (env, key, n);
-          if (oc_exited (env) || oc_kw_count >= OC_KW_SLOTS / 2)
+          if (oc_exited (env) || oc_kw_count >= OC_KW_MAX_KEPT)
             return sym;
           char *copy = malloc (n + 1);
           if (!copy)
@@ -192,7 +230,7 @@ oc_json_to_lisp (emacs_env *env, json_object *o)
         emacs_value *v = malloc (n * sizeof *v);
         if (!v)
           {
-            oc_signal (env, "out of memory");
+            oc_signal_nomem (env);
             return Qnil;
           }
         for (size_t i = 0; i < n; i++)
@@ -216,7 +254,7 @@ oc_json_to_lisp (emacs_env *env, json_object *o)
         emacs_value *v = malloc (2 * n * sizeof *v);
         if (!v)
           {
-            oc_signal (env, "out of memory");
+            oc_signal_nomem (env);
             return Qnil;
           }
         size_t k = 0;
@@ -242,52 +280,74 @@ oc_json_to_lisp (emacs_env *env, json_object *o)
 
 /* ---- Items to Lisp --------------------------------------------------- */
 
+/* The list `opencode--module-drain' documents for each kind.  */
 static emacs_value
-oc_item_to_lisp (emacs_env *env, oc_item *it)
+oc_item_to_lisp (emacs_env *env, const oc_item *it)
 {
-  emacs_value a[6];
+  emacs_value a[OC_ITEM_MAX_LIST];
   switch (it->kind)
     {
     case OC_ITEM_EVENT:
-      a[0] = Qevent;
-      a[1] = oc_cstr (env, it->type);
-      a[2] = it->json ? oc_json_to_lisp (env, it->json) : Qnil;
-      return env->funcall (env, Qlist, 3, a);
+      {
+        const oc_item_event *e = &it->event;
+        a[0] = Qevent;
+        a[1] = oc_cstr (env, e->type);
+        a[2] = e->props ? oc_json_to_lisp (env, e->props) : Qnil;
+        return env->funcall (env, Qlist, 3, a);
+      }
     case OC_ITEM_DELTA:
-      a[0] = Qdelta;
-      a[1] = oc_cstr (env, it->session);
-      a[2] = oc_cstr (env, it->message);
-      a[3] = oc_cstr (env, it->part);
-      a[4] = oc_cstr (env, it->field);
-      a[5] = oc_str (env, it->text.data, it->text.len);
-      return env->funcall (env, Qlist, 6, a);
+      {
+        const oc_item_delta *d = &it->delta;
+        a[0] = Qdelta;
+        a[1] = oc_cstr (env, d->session);
+        a[2] = oc_cstr (env, d->message);
+        a[3] = oc_cstr (env, d->part);
+        a[4] = oc_cstr (env, d->field);
+        a[5] = oc_str (env, d->text.data, d->text.len);
+        return env->funcall (env, Qlist, 6, a);
+      }
     case OC_ITEM_STATE:
-      a[0] = Qstate;
-      a[1] = oc_intern (env, it->type);
-      a[2] = env->make_integer (env, it->number);
-      a[3] = it->text.len ? oc_str (env, it->text.data, it->text.len) : Qnil;
-      return env->funcall (env, Qlist, 4, a);
+      {
+        /* (state STATE N DETAIL): N is the attempt while connecting, the
+           wait before the next attempt once disconnected.  */
+        const oc_item_state *st = &it->state;
+        long n = st->state == OC_STATE_CONNECTING ? st->attempt
+          : st->state == OC_STATE_DISCONNECTED ? st->retry_ms : 0;
+        a[0] = Qstate;
+        a[1] = Qstates[st->state];
+        a[2] = env->make_integer (env, n);
+        a[3] = st->detail.len ? oc_str (env, st->detail.data, st->detail.len)
+          : Qnil;
+        return env->funcall (env, Qlist, 4, a);
+      }
     case OC_ITEM_RESPONSE:
-      a[0] = Qresponse;
-      a[1] = env->make_integer (env, it->id);
-      a[2] = env->make_integer (env, it->status);
-      a[3] = it->json ? oc_json_to_lisp (env, it->json) : Qnil;
-      /* The raw body only when it is not JSON; it may be any bytes.  */
-      a[4] = (it->json || !it->text.len) ? Qnil
-        : env->make_unibyte_string (env, it->text.data,
-                                    (ptrdiff_t) it->text.len);
-      a[5] = env->make_unibyte_string (env, it->headers.data ? it->headers.data : "",
-                                       (ptrdiff_t) it->headers.len);
-      return env->funcall (env, Qlist, 6, a);
+      {
+        const oc_item_response *r = &it->response;
+        a[0] = Qresponse;
+        a[1] = env->make_integer (env, r->id);
+        a[2] = env->make_integer (env, r->status);
+        a[3] = r->json ? oc_json_to_lisp (env, r->json) : Qnil;
+        /* The raw body only when it is not JSON; it may be any bytes.  */
+        a[4] = (r->json || !r->body.len) ? Qnil
+          : env->make_unibyte_string (env, r->body.data,
+                                      (ptrdiff_t) r->body.len);
+        a[5] = env->make_unibyte_string (env, r->headers.data
+                                         ? r->headers.data : "",
+                                         (ptrdiff_t) r->headers.len);
+        return env->funcall (env, Qlist, 6, a);
+      }
     case OC_ITEM_FAILURE:
-      a[0] = Qfailure;
-      a[1] = env->make_integer (env, it->id);
-      a[2] = env->make_integer (env, it->number);
-      a[3] = oc_str (env, it->text.data, it->text.len);
-      return env->funcall (env, Qlist, 4, a);
+      {
+        const oc_item_failure *f = &it->failure;
+        a[0] = Qfailure;
+        a[1] = env->make_integer (env, f->id);
+        a[2] = env->make_integer (env, f->curl_code);
+        a[3] = oc_str (env, f->message.data, f->message.len);
+        return env->funcall (env, Qlist, 4, a);
+      }
     case OC_ITEM_WARNING:
       a[0] = Qwarning;
-      a[1] = oc_str (env, it->text.data, it->text.len);
+      a[1] = oc_str (env, it->warning.message.data, it->warning.message.len);
       return env->funcall (env, Qlist, 2, a);
     }
   return Qnil;
@@ -426,7 +486,7 @@ oc_fopen (emacs_env *env, ptrdiff_t nargs, emacs_value *args, void *data)
     {
       if (cfg.notify_fd >= 0)
         close (cfg.notify_fd);
-      oc_signal (env, "out of memory");
+      oc_signal_nomem (env);
       goto out;
     }
   const char *err = NULL;
@@ -436,7 +496,7 @@ oc_fopen (emacs_env *env, ptrdiff_t nargs, emacs_value *args, void *data)
       if (cfg.notify_fd >= 0)
         close (cfg.notify_fd);
       free (h);
-      oc_signal (env, err);
+      oc_signal_err (env, err);
       goto out;
     }
   result = env->make_user_ptr (env, oc_handle_finalize, h);
@@ -485,6 +545,44 @@ oc_flive_p (emacs_env *env, ptrdiff_t nargs, emacs_value *args, void *data)
   return h && h->conn ? Qt : Qnil;
 }
 
+/* The conversion of one item left a non-local exit pending.  Clear it
+   and return true when it is an error (a condition with `error' among
+   its conditions): the item is then reported as a warning and the drain
+   goes on, since one bad item must not cost the others.  Anything else
+   stays pending and returns false: a `quit' (C-g, which Emacs signals
+   from inside `funcall' when quitting is allowed) or another non-error
+   signal, or a `throw'.  */
+static bool
+oc_exit_is_error (emacs_env *env)
+{
+  emacs_value sym, data;
+  if (env->non_local_exit_get (env, &sym, &data) != emacs_funcall_exit_signal
+      || env->eq (env, sym, Qquit))
+    return false;
+  env->non_local_exit_clear (env);
+  emacs_value a[2] = { sym, Qerror_conditions };
+  emacs_value conds = env->funcall (env, Qget, 2, a);
+  bool is_error = false;
+  if (!oc_exited (env))
+    {
+      a[0] = Qerror;
+      a[1] = conds;
+      is_error = env->is_not_nil (env, env->funcall (env, Qmemq, 2, a));
+    }
+  if (oc_exited (env))
+    return false;               /* A new exit (a quit) took its place.  */
+  if (!is_error)
+    env->non_local_exit_signal (env, sym, data);
+  return is_error;
+}
+
+/* Every pending item as a Lisp list.  The items are freed only once the
+   list is made.  When a quit (or any non-error exit) interrupts the
+   conversion, the exit is left pending for Emacs to act on, the Lisp
+   values made so far are dropped, and every drained item is put back at
+   the head of the queue (oc_queue_requeue), which wakes the process
+   again: the next drain delivers them, none lost and none twice.  The
+   same holds when the vector of values cannot be allocated.  */
 static emacs_value
 oc_fdrain (emacs_env *env, ptrdiff_t nargs, emacs_value *args, void *data)
 {
@@ -502,8 +600,8 @@ oc_fdrain (emacs_env *env, ptrdiff_t nargs, emacs_value *args, void *data)
   emacs_value *v = malloc (n * sizeof *v);
   if (!v)
     {
-      oc_item_free_list (items);
-      oc_signal (env, "out of memory");
+      oc_queue_requeue (oc_conn_queue (h->conn), items);
+      oc_signal_nomem (env);
       return Qnil;
     }
   size_t k = 0;
@@ -512,10 +610,8 @@ oc_fdrain (emacs_env *env, ptrdiff_t nargs, emacs_value *args, void *data)
       emacs_value x = oc_item_to_lisp (env, it);
       if (oc_exited (env))
         {
-          /* One bad item must not cost the others: report it and go on.  */
-          emacs_value sym, edata;
-          env->non_local_exit_get (env, &sym, &edata);
-          env->non_local_exit_clear (env);
+          if (!oc_exit_is_error (env))
+            break;
           emacs_value w[2] = { Qwarning, oc_cstr (env, "an event could not be converted") };
           x = env->funcall (env, Qlist, 2, w);
           if (oc_exited (env))
@@ -523,9 +619,15 @@ oc_fdrain (emacs_env *env, ptrdiff_t nargs, emacs_value *args, void *data)
         }
       v[k++] = x;
     }
-  oc_item_free_list (items);
-  emacs_value r = oc_exited (env) ? Qnil : env->funcall (env, Qlist, (ptrdiff_t) k, v);
+  emacs_value r = oc_exited (env) ? Qnil
+    : env->funcall (env, Qlist, (ptrdiff_t) k, v);
   free (v);
+  if (oc_exited (env))
+    {
+      oc_queue_requeue (oc_conn_queue (h->conn), items);
+      return Qnil;
+    }
+  oc_item_free_list (items);
   return r;
 }
 
@@ -548,7 +650,7 @@ oc_frequest (emacs_env *env, ptrdiff_t nargs, emacs_value *args, void *data)
       long id = oc_conn_request (h->conn, method, path, body, body_len,
                                  timeout, &err);
       if (id < 0)
-        oc_signal (env, err);
+        oc_signal_err (env, err);
       else
         r = env->make_integer (env, id);
     }
@@ -593,17 +695,14 @@ oc_fstats (emacs_env *env, ptrdiff_t nargs, emacs_value *args, void *data)
   oc_handle *h = oc_get_handle (env, args[0], true);
   if (!h)
     return Qnil;
-  oc_queue *q = oc_conn_queue (h->conn);
-  pthread_mutex_lock (&q->lock);
-  unsigned long merged = q->merged, wakeups = q->wakeups;
-  size_t pending = q->count;
-  pthread_mutex_unlock (&q->lock);
-  emacs_value a[6] = {
-    oc_intern (env, ":merged"), env->make_integer (env, (intmax_t) merged),
-    oc_intern (env, ":wakeups"), env->make_integer (env, (intmax_t) wakeups),
-    oc_intern (env, ":pending"), env->make_integer (env, (intmax_t) pending)
+  oc_queue_counters s;
+  oc_queue_stats (oc_conn_queue (h->conn), &s);
+  emacs_value a[] = {
+    oc_intern (env, ":merged"), env->make_integer (env, (intmax_t) s.merged),
+    oc_intern (env, ":wakeups"), env->make_integer (env, (intmax_t) s.wakeups),
+    oc_intern (env, ":pending"), env->make_integer (env, (intmax_t) s.pending)
   };
-  return env->funcall (env, Qlist, 6, a);
+  return env->funcall (env, Qlist, sizeof a / sizeof a[0], a);
 }
 
 static emacs_value
@@ -612,7 +711,7 @@ oc_fversion (emacs_env *env, ptrdiff_t nargs, emacs_value *args, void *data)
   (void) nargs;
   (void) args;
   (void) data;
-  char buf[128];
+  char buf[OC_VERSION_MAX];
   snprintf (buf, sizeof buf, "%s (libcurl %s, json-c %s)", OC_VERSION,
             curl_version_info (CURLVERSION_NOW)->version, json_c_version ());
   return oc_cstr (env, buf);
@@ -632,7 +731,7 @@ oc_fparse_json (emacs_env *env, ptrdiff_t nargs, emacs_value *args, void *data)
   free (s);
   if (!o)
     {
-      oc_signal (env, err ? err : "malformed JSON");
+      oc_signal_err (env, err ? err : "malformed JSON");
       return Qnil;
     }
   emacs_value r = oc_json_to_lisp (env, o);
@@ -675,7 +774,9 @@ static const oc_fn_spec oc_functions[] = {
     "Take every pending item of HANDLE, oldest first.\n"
     "Items are (event TYPE PROPS), (delta SESSION MESSAGE PART FIELD TEXT),\n"
     "(state STATE MS DETAIL), (response ID STATUS DATA RAW HEADERS),\n"
-    "(failure ID CURL-CODE MESSAGE) and (warning MESSAGE).\n\n"
+    "(failure ID CURL-CODE MESSAGE) and (warning MESSAGE).  An item that\n"
+    "cannot be converted becomes a warning; a quit while converting leaves\n"
+    "every item queued for the next call.\n\n"
     "(fn HANDLE)" },
   { "opencode--module-request", 4, 5, oc_frequest,
     "Start an HTTP request on HANDLE; return its id.\n"
@@ -703,16 +804,27 @@ oc_global (emacs_env *env, const char *name)
   return env->make_global_ref (env, env->intern (env, name));
 }
 
-int
+/* What emacs_module_init returns; Emacs reports a non-zero one in its
+   `module-init-failed' error.  */
+enum oc_init_status
+{
+  OC_INIT_OK,
+  OC_INIT_OLD_RUNTIME,          /* The runtime struct is too small.  */
+  OC_INIT_OLD_EMACS,            /* No Emacs 28 environment.  */
+  OC_INIT_CURL,                 /* curl_global_init failed.  */
+  OC_INIT_LISP                  /* Interning or defalias signalled.  */
+};
+
+OC_EXPORT int
 emacs_module_init (struct emacs_runtime *runtime)
 {
   if (runtime->size < (ptrdiff_t) sizeof *runtime)
-    return 1;
+    return OC_INIT_OLD_RUNTIME;
   emacs_env *env = runtime->get_environment (runtime);
   if (env->size < (ptrdiff_t) sizeof (struct emacs_env_28))
-    return 2;
+    return OC_INIT_OLD_EMACS;
   if (!oc_conn_global_init ())
-    return 3;
+    return OC_INIT_CURL;
 
   Qnil = oc_global (env, "nil");
   Qt = oc_global (env, "t");
@@ -728,6 +840,14 @@ emacs_module_init (struct emacs_runtime *runtime)
   Qfailure = oc_global (env, "failure");
   Qwarning = oc_global (env, "warning");
   Qmodule_error = oc_global (env, "opencode-module-error");
+  Qmemory_full = oc_global (env, "memory-full");
+  Qquit = oc_global (env, "quit");
+  Qerror = oc_global (env, "error");
+  Qerror_conditions = oc_global (env, "error-conditions");
+  Qget = oc_global (env, "get");
+  Qmemq = oc_global (env, "memq");
+  for (int st = 0; st <= OC_STATE_DISCONNECTED; st++)
+    Qstates[st] = oc_global (env, oc_state_name ((oc_state) st));
 
   emacs_value defalias = env->intern (env, "defalias");
   for (size_t i = 0; i < sizeof oc_functions / sizeof oc_functions[0]; i++)
@@ -738,5 +858,5 @@ emacs_module_init (struct emacs_runtime *runtime)
       emacs_value a[2] = { env->intern (env, s->name), fn };
       env->funcall (env, defalias, 2, a);
     }
-  return oc_exited (env) ? 4 : 0;
+  return oc_exited (env) ? OC_INIT_LISP : OC_INIT_OK;
 }

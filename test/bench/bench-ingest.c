@@ -19,8 +19,14 @@
 #include <time.h>
 #include <unistd.h>
 #include "oc-conn.h"
-#include "oc-event.h"
-#include "oc-sse.h"
+#include "oc-pipeline.h"
+
+/* Bytes fed (and drained after) at a time, and the event limit, as the
+   module's defaults.  */
+#define OC_INGEST_CHUNK 16384
+#define OC_INGEST_MAX_EVENT ((size_t) 16 << 20)
+/* Longest wait for the stream, in ms.  */
+#define OC_INGEST_TIMEOUT_MS 60000
 
 static double
 now (void)
@@ -28,28 +34,6 @@ now (void)
   struct timespec t;
   clock_gettime (CLOCK_MONOTONIC, &t);
   return t.tv_sec + t.tv_nsec / 1e9;
-}
-
-static void
-on_event (void *ud, const char *type, const char *data, size_t len,
-          const char *id)
-{
-  (void) type;
-  (void) id;
-  oc_event_route (ud, data, len);
-}
-
-static void
-on_oversize (void *ud, size_t bytes)
-{
-  oc_queue_warn (ud, "event over the limit (%zu bytes)", bytes);
-}
-
-static void
-on_retry (void *ud, long ms)
-{
-  (void) ud;
-  (void) ms;
 }
 
 static int
@@ -69,25 +53,25 @@ from_memory (const char *file)
     return 2;
   fclose (f);
 
-  oc_queue q;
-  oc_queue_init (&q, -1);
-  oc_sse p;
-  oc_sse_handler h = { on_event, on_oversize, on_retry };
-  oc_sse_init (&p, &h, &q, 16 << 20);
+  oc_pipeline pl;
+  oc_pipeline_init (&pl, OC_INGEST_MAX_EVENT);
   unsigned long items = 0;
   double t0 = now ();
-  for (long off = 0; off < size; off += 16384)
+  for (long off = 0; off < size; off += OC_INGEST_CHUNK)
     {
-      oc_sse_feed (&p, text + off, (size_t) (size - off < 16384 ? size - off : 16384));
-      oc_item *list = oc_queue_drain (&q);
+      oc_pipeline_feed (&pl, text + off,
+                        (size_t) (size - off < OC_INGEST_CHUNK
+                                  ? size - off : OC_INGEST_CHUNK));
+      oc_item *list = oc_queue_drain (&pl.queue);
       for (oc_item *it = list; it; it = it->next)
         items++;
       oc_item_free_list (list);
     }
   double t = now () - t0;
-  printf ("%.6f %lu %lu\n", t, items, q.merged);
-  oc_sse_free (&p);
-  oc_queue_destroy (&q);
+  oc_queue_counters st;
+  oc_queue_stats (&pl.queue, &st);
+  printf ("%.6f %lu %lu\n", t, items, st.merged);
+  oc_pipeline_free (&pl);
   free (text);
   return 0;
 }
@@ -120,7 +104,7 @@ main (int argc, char **argv)
   while (!done)
     {
       struct pollfd p = { .fd = fds[0], .events = POLLIN };
-      if (poll (&p, 1, 60000) <= 0)
+      if (poll (&p, 1, OC_INGEST_TIMEOUT_MS) <= 0)
         {
           fprintf (stderr, "timed out\n");
           return 1;
@@ -132,14 +116,16 @@ main (int argc, char **argv)
       for (oc_item *it = list; it; it = it->next)
         {
           items++;
-          if (it->kind == OC_ITEM_EVENT && it->type
-              && strcmp (it->type, "bench.done") == 0)
+          if (it->kind == OC_ITEM_EVENT && it->event.type
+              && strcmp (it->event.type, "bench.done") == 0)
             done = 1;
         }
       oc_item_free_list (list);
     }
   double t = now () - t0;
-  unsigned long merged = oc_conn_queue (c)->merged;
+  oc_queue_counters st;
+  oc_queue_stats (oc_conn_queue (c), &st);
+  unsigned long merged = st.merged;
   oc_conn_stop (c);
   close (fds[0]);
   printf ("%.6f %lu %lu\n", t, items, merged);

@@ -11,14 +11,10 @@
    PATH or PATH?K=V&…; it matches a request with that path whose query
    has every K=V of the route; the one with most K=V wins.  CURSOR, when
    given, is sent as the X-Next-Cursor header.  No match: 200 with [].
-   The port is printed on stdout as soon as the socket listens.  */
+   The port is printed on stdout as soon as the socket listens.  The
+   server itself is the tests' loopback harness, test/c/oc-loopback.c.  */
 
 #define _GNU_SOURCE
-#include <arpa/inet.h>
-#include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +23,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include "oc-loopback.h"
 
 typedef struct
 {
@@ -67,24 +64,6 @@ slurp (const char *file, size_t *len)
   fclose (f);
   *len = st.st_size;
   return s;
-}
-
-static int
-send_all (int fd, const char *p, size_t n)
-{
-  while (n > 0)
-    {
-      ssize_t w = send (fd, p, n, MSG_NOSIGNAL);
-      if (w < 0)
-        {
-          if (errno == EINTR)
-            continue;
-          return -1;
-        }
-      p += w;
-      n -= (size_t) w;
-    }
-  return 0;
 }
 
 static int
@@ -132,11 +111,11 @@ serve_stream (int fd)
 {
   static const char head[] = "HTTP/1.1 200 OK\r\n"
     "Content-Type: text/event-stream\r\nCache-Control: no-cache\r\n\r\n";
-  if (send_all (fd, head, sizeof head - 1) < 0)
+  if (!oc_lb_send_all (fd, head, sizeof head - 1))
     return;
   if (rate <= 0)
     {
-      if (send_all (fd, stream, stream_len) < 0)
+      if (!oc_lb_send_all (fd, stream, stream_len))
         return;
     }
   else
@@ -157,7 +136,7 @@ serve_stream (int fd)
           if (due > sent)
             {
               size_t from = sent ? event_ends[sent - 1] : 0;
-              if (send_all (fd, stream + from, event_ends[due - 1] - from) < 0)
+              if (!oc_lb_send_all (fd, stream + from, event_ends[due - 1] - from))
                 return;
               sent = due;
             }
@@ -189,27 +168,16 @@ serve_route (int fd, const char *path, const char *rq)
                     len, best && best->cursor ? "X-Next-Cursor: " : "",
                     best && best->cursor ? best->cursor : "",
                     best && best->cursor ? "\r\n" : "");
-  if (send_all (fd, head, (size_t) n) == 0)
-    send_all (fd, body, len);
+  if (oc_lb_send_all (fd, head, (size_t) n))
+    oc_lb_send_all (fd, body, len);
 }
 
-static void *
-client (void *arg)
+/* One request, on its connection's thread (oc-loopback.c).  */
+static void
+client (int fd, char *req, size_t len, void *ud)
 {
-  int fd = (int) (long) arg;
-  char req[8192];
-  size_t got = 0;
-  while (got < sizeof req - 1)
-    {
-      ssize_t r = recv (fd, req + got, sizeof req - 1 - got, 0);
-      if (r <= 0)
-        break;
-      got += (size_t) r;
-      req[got] = 0;
-      if (strstr (req, "\r\n\r\n"))
-        break;
-    }
-  req[got] = 0;
+  (void) len;
+  (void) ud;
   char method[16], target[4096];
   if (sscanf (req, "%15s %4095s", method, target) == 2)
     {
@@ -225,9 +193,6 @@ client (void *arg)
       else
         serve_route (fd, target, rq);
     }
-  shutdown (fd, SHUT_WR);
-  close (fd);
-  return NULL;
 }
 
 int
@@ -279,37 +244,15 @@ main (int argc, char **argv)
       routes[i].cursor = cur;
     }
 
-  int s = socket (AF_INET, SOCK_STREAM, 0);
-  int one = 1;
-  setsockopt (s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  struct sockaddr_in a = { .sin_family = AF_INET };
-  a.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-  if (bind (s, (struct sockaddr *) &a, sizeof a) < 0 || listen (s, 64) < 0)
+  oc_loopback *lb = oc_lb_start (0, client, NULL);
+  if (!lb)
     {
-      perror ("bind");
+      perror ("listen");
       return 2;
     }
-  socklen_t al = sizeof a;
-  getsockname (s, (struct sockaddr *) &a, &al);
-  printf ("%d\n", ntohs (a.sin_port));
+  printf ("%d\n", oc_lb_port (lb));
   fflush (stdout);
+  /* Serve until killed.  */
   for (;;)
-    {
-      int fd = accept (s, NULL, NULL);
-      if (fd < 0)
-        {
-          if (errno == EINTR)
-            continue;
-          perror ("accept");
-          return 1;
-        }
-      setsockopt (fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-      pthread_t t;
-      pthread_attr_t at;
-      pthread_attr_init (&at);
-      pthread_attr_setdetachstate (&at, PTHREAD_CREATE_DETACHED);
-      if (pthread_create (&t, &at, client, (void *) (long) fd) != 0)
-        close (fd);
-      pthread_attr_destroy (&at);
-    }
+    pause ();
 }

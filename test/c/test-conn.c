@@ -1,67 +1,36 @@
 /* test-conn.c --- the connection worker against a loopback server  */
-/* A small HTTP server runs in a thread of this test on 127.0.0.1: it
+/* The loopback server of oc-loopback.h runs in this test: it
    serves an event stream that it cuts after a few events (so the worker
    must reconnect), and a JSON echo route.  Built under ASan+UBSan, TSan,
    and plain for valgrind.  */
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <pthread.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <stdatomic.h>
-#include <stdint.h>
 #include <stdlib.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 #include <curl/curl.h>
 #include "oc-conn.h"
+#include "oc-loopback.h"
 #include "oc-test.h"
 
-static int srv_fd;
-static int srv_port;
+static oc_loopback *srv;
 static atomic_int stream_connects;
 static atomic_int flaky_hits;
-static atomic_bool srv_stop;
 
+/* The test server's routes.  */
 static void
-send_all (int fd, const char *s, size_t n)
+serve_one (int fd, char *req, size_t len, void *ud)
 {
-  while (n > 0)
-    {
-      ssize_t w = send (fd, s, n, MSG_NOSIGNAL);
-      if (w <= 0)
-        return;
-      s += w;
-      n -= (size_t) w;
-    }
-}
-
-static void
-serve_one (int fd)
-{
-  char req[8192];
-  size_t len = 0;
-  while (len < sizeof req - 1)
-    {
-      ssize_t r = recv (fd, req + len, sizeof req - 1 - len, 0);
-      if (r <= 0)
-        return;
-      len += (size_t) r;
-      req[len] = '\0';
-      char *end = strstr (req, "\r\n\r\n");
-      if (end)
-        {
-          char *cl = strstr (req, "Content-Length: ");
-          size_t want = cl ? (size_t) atol (cl + 16) : 0;
-          if (len - (size_t) (end + 4 - req) >= want)
-            break;
-        }
-    }
+  (void) len;
+  (void) ud;
   if (strncmp (req, "GET /event", 10) == 0)
     {
       int n = atomic_fetch_add (&stream_connects, 1);
       const char *head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
         "Cache-Control: no-cache\r\n\r\n";
-      send_all (fd, head, strlen (head));
+      oc_lb_send_all (fd, head, strlen (head));
       char ev[512];
       snprintf (ev, sizeof ev,
                 "data: {\"type\":\"server.connected\",\"properties\":{\"n\":%d}}\n\n"
@@ -71,13 +40,13 @@ serve_one (int fd)
                 "\"messageID\":\"m\",\"partID\":\"p\",\"field\":\"text\",\"delta\":\"lo\"}}\n\n"
                 "data: {broken\n\n"
                 "data: {\"type\":\"cut\"", n);
-      send_all (fd, ev, strlen (ev));
+      oc_lb_send_all (fd, ev, strlen (ev));
       usleep (50000);
       return;                   /* Cut in the middle of an event.  */
     }
   if (strncmp (req, "POST /echo", 10) == 0 || strncmp (req, "GET /echo", 9) == 0)
     {
-      char *body = strstr (req, "\r\n\r\n") + 4;
+      const char *body = oc_lb_body (req);
       char resp[9000];
       char out[8200];
       snprintf (out, sizeof out, "{\"auth\":%s,\"body\":%s}",
@@ -85,15 +54,45 @@ serve_one (int fd)
                 *body ? body : "null");
       snprintf (resp, sizeof resp, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                 "Content-Length: %zu\r\nConnection: close\r\n\r\n%s", strlen (out), out);
-      send_all (fd, resp, strlen (resp));
+      oc_lb_send_all (fd, resp, strlen (resp));
       return;
     }
   if (strncmp (req, "GET /stall", 10) == 0)
     {
       const char *head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\n"
         "data: {\"type\":\"server.connected\",\"properties\":{}}\n\n";
-      send_all (fd, head, strlen (head));
+      oc_lb_send_all (fd, head, strlen (head));
       usleep (2500000);         /* Then silence, longer than the timeout.  */
+      return;
+    }
+  if (strncmp (req, "GET /interleave", 15) == 0)
+    {
+      /* Deltas of parts A and B interleaved, a non-delta event between
+         two runs of them, then an end event; the stream is then held.  */
+      static const char *const deltas[][2] = {
+        { "A", "a1 " }, { "B", "b1\\n" }, { "A", "a2\\u00e9 " }, { "B", "b2 " },
+        { "A", "a3" }, { "B", "b3" }, { NULL, "between" },
+        { "A", "a4" }, { "B", "b4" }, { NULL, "end" } };
+      const char *head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\n";
+      oc_lb_send_all (fd, head, strlen (head));
+      char ev[512];
+      for (size_t i = 0; i < sizeof deltas / sizeof deltas[0]; i++)
+        {
+          if (deltas[i][0])
+            snprintf (ev, sizeof ev,
+                      "data: {\"type\":\"message.part.delta\",\"properties\":{"
+                      "\"sessionID\":\"s\",\"messageID\":\"m\",\"partID\":\"%s\","
+                      "\"field\":\"text\",\"delta\":\"%s\"}}\n\n",
+                      deltas[i][0], deltas[i][1]);
+          else
+            snprintf (ev, sizeof ev,
+                      "data: {\"type\":\"%s\",\"properties\":{}}\n\n",
+                      deltas[i][1]);
+          oc_lb_send_all (fd, ev, strlen (ev));
+          usleep (2000);        /* Separate writes: the worker gets them
+                                   in several reads.  */
+        }
+      usleep (1000000);
       return;
     }
   /* Accepted and never answered, as a server that is still starting
@@ -113,7 +112,7 @@ serve_one (int fd)
     {
       const char *ok = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
         "Content-Length: 4\r\nConnection: close\r\n\r\ntrue";
-      send_all (fd, ok, strlen (ok));
+      oc_lb_send_all (fd, ok, strlen (ok));
       return;
     }
   if (strncmp (req, "GET /slow", 9) == 0)
@@ -123,77 +122,7 @@ serve_one (int fd)
     }
   const char *nf = "HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\n"
     "Content-Length: 9\r\nConnection: close\r\n\r\nnot found";
-  send_all (fd, nf, strlen (nf));
-}
-
-/* Each connection is served by a thread of its own, so a route that holds
-   its client (/stall, /mute, /slow) delays no other test.  */
-static atomic_int srv_busy;
-
-static void *
-connection_thread (void *arg)
-{
-  int c = (int) (intptr_t) arg;
-  serve_one (c);
-  close (c);
-  atomic_fetch_sub (&srv_busy, 1);
-  return NULL;
-}
-
-static void *
-server_thread (void *arg)
-{
-  (void) arg;
-  while (!atomic_load (&srv_stop))
-    {
-      int c = accept (srv_fd, NULL, NULL);
-      if (c < 0)
-        continue;
-      pthread_t t;
-      atomic_fetch_add (&srv_busy, 1);
-      if (pthread_create (&t, NULL, connection_thread, (void *) (intptr_t) c) == 0)
-        pthread_detach (t);
-      else
-        {
-          serve_one (c);
-          close (c);
-          atomic_fetch_sub (&srv_busy, 1);
-        }
-    }
-  /* Let the connection threads finish before the process tears down.  */
-  while (atomic_load (&srv_busy) > 0)
-    usleep (10000);
-  return NULL;
-}
-
-static pthread_t srv_thread;
-
-static void
-server_start (void)
-{
-  srv_fd = socket (AF_INET, SOCK_STREAM, 0);
-  int one = 1;
-  setsockopt (srv_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  struct timeval tv = { 0, 200000 };
-  setsockopt (srv_fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  struct sockaddr_in a;
-  memset (&a, 0, sizeof a);
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-  bind (srv_fd, (struct sockaddr *) &a, sizeof a);
-  socklen_t l = sizeof a;
-  getsockname (srv_fd, (struct sockaddr *) &a, &l);
-  srv_port = ntohs (a.sin_port);
-  listen (srv_fd, 16);
-  pthread_create (&srv_thread, NULL, server_thread, NULL);
-}
-
-static void
-server_stop (void)
-{
-  atomic_store (&srv_stop, true);
-  pthread_join (srv_thread, NULL);
-  close (srv_fd);
+  oc_lb_send_all (fd, nf, strlen (nf));
 }
 
 static char base_url[64];
@@ -217,38 +146,40 @@ count (tally *t, oc_item *items)
     switch (it->kind)
       {
       case OC_ITEM_STATE:
-        if (strcmp (it->type, "connected") == 0)
+        if (it->state.state == OC_STATE_CONNECTED)
           t->connected++;
-        else if (strcmp (it->type, "connecting") == 0)
+        else if (it->state.state == OC_STATE_CONNECTING)
           t->connecting++;
-        else if (strcmp (it->type, "disconnected") == 0)
+        else if (it->state.state == OC_STATE_DISCONNECTED)
           {
             t->disconnected++;
-            t->last_delay = it->number;
+            t->last_delay = it->state.retry_ms;
             snprintf (t->reason, sizeof t->reason, "%s",
-                      it->text.data ? it->text.data : "");
+                      it->state.detail.data ? it->state.detail.data : "");
           }
         break;
       case OC_ITEM_EVENT:
         t->events++;
         break;
       case OC_ITEM_DELTA:
-        if (strlen (t->text) + it->text.len < sizeof t->text)
-          strcat (t->text, it->text.data);
+        if (strlen (t->text) + it->delta.text.len < sizeof t->text)
+          strcat (t->text, it->delta.text.data);
         break;
       case OC_ITEM_WARNING:
         t->warnings++;
         break;
       case OC_ITEM_RESPONSE:
         t->responses++;
-        t->status = it->status;
+        t->status = it->response.status;
         snprintf (t->body, sizeof t->body, "%s",
-                  it->json ? json_object_to_json_string_ext (it->json, JSON_C_TO_STRING_PLAIN)
-                  : it->text.data ? it->text.data : "");
+                  it->response.json
+                  ? json_object_to_json_string_ext (it->response.json,
+                                                    JSON_C_TO_STRING_PLAIN)
+                  : it->response.body.data ? it->response.body.data : "");
         break;
       case OC_ITEM_FAILURE:
         t->failures++;
-        t->curl_code = it->number;
+        t->curl_code = it->failure.curl_code;
         break;
       }
   oc_item_free_list (items);
@@ -463,11 +394,12 @@ test_refused_port (void)
       for (oc_item *it = oc_conn_drain (c), *next; it; it = next)
         {
           next = it->next;
-          if (it->kind == OC_ITEM_STATE && strcmp (it->type, "disconnected") == 0)
+          if (it->kind == OC_ITEM_STATE
+              && it->state.state == OC_STATE_DISCONNECTED)
             {
               seen++;
-              if (it->number > worst)
-                worst = it->number;
+              if (it->state.retry_ms > worst)
+                worst = it->state.retry_ms;
             }
           oc_item_free (it);
         }
@@ -478,35 +410,180 @@ test_refused_port (void)
   CHECK (oc_conn_start (&(oc_conn_config) { .base_url = "ftp://x", .notify_fd = -1 }, &err) == NULL);
 }
 
+/* The stream's items, as the module's merge leaves them: deltas of
+   parts A and B interleaved come out merged per part, each part's text
+   whole and in order, and the event between them stops the merge.  The
+   queue is drained once, when everything has arrived, so what merges
+   does not depend on timing.  */
 static void
-test_abandon (void)
+test_interleaved_deltas_merge (void)
 {
   oc_conn_config cfg;
   memset (&cfg, 0, sizeof cfg);
   cfg.base_url = base_url;
-  cfg.event_path = "/event";
+  cfg.event_path = "/interleave";
+  cfg.backoff_min_ms = 5000;
+  cfg.backoff_max_ms = 5000;
   cfg.notify_fd = -1;
   const char *err = NULL;
   oc_conn *c = oc_conn_start (&cfg, &err);
   CHECK (c != NULL);
-  usleep (20000);
+  /* connecting, connected, A, B, between, A, B, end.  */
+  oc_queue_counters st = { 0, 0, 0 };
+  struct timespec d = { 0, 10 * 1000000 };
+  for (int i = 0; i < 500 && st.pending < 8; i++)
+    {
+      nanosleep (&d, NULL);
+      oc_queue_stats (oc_conn_queue (c), &st);
+    }
+  CHECK (st.pending == 8);
+  CHECK (st.merged == 4);
+  static const struct { oc_item_kind kind; const char *part, *text; } expect[] = {
+    { OC_ITEM_DELTA, "A", "a1 a2\xc3\xa9 a3" },
+    { OC_ITEM_DELTA, "B", "b1\nb2 b3" },
+    { OC_ITEM_EVENT, NULL, "between" },
+    { OC_ITEM_DELTA, "A", "a4" },
+    { OC_ITEM_DELTA, "B", "b4" },
+    { OC_ITEM_EVENT, NULL, "end" },
+  };
+  size_t n = 0;
+  oc_item *items = oc_conn_drain (c);
+  for (oc_item *it = items; it; it = it->next)
+    {
+      if (it->kind == OC_ITEM_STATE)
+        continue;
+      CHECK (n < sizeof expect / sizeof expect[0]);
+      if (n >= sizeof expect / sizeof expect[0])
+        break;
+      CHECK (it->kind == expect[n].kind);
+      if (it->kind == OC_ITEM_DELTA && expect[n].kind == OC_ITEM_DELTA)
+        {
+          CHECK_STR (it->delta.part, expect[n].part);
+          CHECK_STR (it->delta.session, "s");
+          CHECK_STR (it->delta.message, "m");
+          CHECK_STR (it->delta.field, "text");
+          CHECK (it->delta.text.len == strlen (expect[n].text));
+          CHECK_STR (it->delta.text.data, expect[n].text);
+        }
+      else if (it->kind == OC_ITEM_EVENT && expect[n].kind == OC_ITEM_EVENT)
+        CHECK_STR (it->event.type, expect[n].text);
+      n++;
+    }
+  CHECK (n == sizeof expect / sizeof expect[0]);
+  oc_item_free_list (items);
+  oc_conn_stop (c);
+}
+
+/* Threads of this process now.  */
+static int
+thread_count (void)
+{
+  DIR *dir = opendir ("/proc/self/task");
+  if (!dir)
+    return -1;
+  int n = 0;
+  struct dirent *e;
+  while ((e = readdir (dir)))
+    if (e->d_name[0] != '.')
+      n++;
+  closedir (dir);
+  return n;
+}
+
+/* Wait up to SECONDS for the loopback server to be idle and the process
+   to have at most WANT threads; return the count then.  */
+static int
+settle_threads (int want, double seconds)
+{
+  struct timespec d = { 0, 10 * 1000000 };
+  int n = thread_count ();
+  for (int i = 0; i < seconds * 100 && (oc_lb_busy (srv) > 0 || n > want); i++)
+    {
+      nanosleep (&d, NULL);
+      n = thread_count ();
+    }
+  return n;
+}
+
+/* A finalizer abandons a connection in full flight (stream open, a
+   request in progress, another just sent, items queued and never
+   drained): the worker must stop and free everything itself.  Proved by
+   what the test can see without a hook in the connection: the notify
+   pipe reaches end-of-file, which happens only when oc_conn_free closes
+   its write end (the connection owns the only one); the worker thread
+   is gone from /proc/self/task; and nothing leaks, which the leak checks
+   of ASan (LeakSanitizer, at exit) and valgrind (--leak-check=full,
+   definite and indirect leaks are errors) of `make test-c' verify.  */
+static void
+test_abandon (void)
+{
+  int base = settle_threads (0, 5);
+  CHECK (base > 0 && oc_lb_busy (srv) == 0);
+  int fds[2];
+  CHECK (pipe (fds) == 0);
+  fcntl (fds[0], F_SETFL, O_NONBLOCK);
+  oc_conn_config cfg;
+  memset (&cfg, 0, sizeof cfg);
+  cfg.base_url = base_url;
+  cfg.event_path = "/event";
+  cfg.notify_fd = fds[1];
+  const char *err = NULL;
+  oc_conn *c = oc_conn_start (&cfg, &err);
+  CHECK (c != NULL);
+  CHECK (thread_count () == base + 1);
+  CHECK (oc_conn_request (c, "GET", "/slow", NULL, 0, 5000, &err) > 0);
+  /* Wait for the stream's events to be queued (and left there).  */
+  oc_queue_counters st = { 0, 0, 0 };
+  struct timespec d = { 0, 10 * 1000000 };
+  for (int i = 0; i < 500 && st.pending < 4; i++)
+    {
+      nanosleep (&d, NULL);
+      oc_queue_stats (oc_conn_queue (c), &st);
+    }
+  CHECK (st.pending >= 4);
+  CHECK (oc_conn_request (c, "POST", "/echo", "{}", 2, 5000, &err) > 0);
   oc_conn_abandon (c);          /* The worker frees itself.  */
-  usleep (200000);
+  c = NULL;
+
+  /* End of file on the pipe: the connection closed its end.  */
+  bool eof = false;
+  for (int i = 0; i < 500 && !eof; i++)
+    {
+      char buf[64];
+      ssize_t r = read (fds[0], buf, sizeof buf);
+      if (r == 0)
+        eof = true;
+      else if (r < 0)
+        {
+          struct pollfd p = { .fd = fds[0], .events = POLLIN };
+          poll (&p, 1, 10);
+        }
+    }
+  CHECK (eof);
+  close (fds[0]);
+  /* The worker thread has ended.  */
+  CHECK (settle_threads (base, 5) == base);
 }
 
 int
 main (void)
 {
   oc_conn_global_init ();
-  server_start ();
-  snprintf (base_url, sizeof base_url, "http://127.0.0.1:%d", srv_port);
+  srv = oc_lb_start (0, serve_one, NULL);
+  if (!srv)
+    {
+      fprintf (stderr, "cannot start the loopback server\n");
+      return 1;
+    }
+  snprintf (base_url, sizeof base_url, "http://127.0.0.1:%d", oc_lb_port (srv));
   RUN (test_stream_reconnects);
   RUN (test_stream_stall);
   RUN (test_unanswered);
   RUN (test_requests);
   RUN (test_refused_port);
+  RUN (test_interleaved_deltas_merge);
   RUN (test_abandon);
-  server_stop ();
+  oc_lb_stop (srv);
   curl_global_cleanup ();
   DONE ();
 }

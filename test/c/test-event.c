@@ -1,5 +1,6 @@
 /* test-event.c --- unit tests of event routing and JSON checks  */
 #include "oc-event.h"
+#include "oc-pipeline.h"
 #include "oc-test.h"
 
 static oc_item *
@@ -21,8 +22,8 @@ test_event_properties (void)
   oc_item *it = ROUTE ("{\"id\":\"evt_1\",\"type\":\"session.status\","
                        "\"properties\":{\"sessionID\":\"ses_1\",\"status\":{\"type\":\"busy\"}}}");
   CHECK (it && it->kind == OC_ITEM_EVENT);
-  CHECK_STR (it->type, "session.status");
-  CHECK_STR (json_object_get_string (json_object_object_get (it->json, "sessionID")), "ses_1");
+  CHECK_STR (it->event.type, "session.status");
+  CHECK_STR (json_object_get_string (json_object_object_get (it->event.props, "sessionID")), "ses_1");
   oc_item_free_list (it);
 }
 
@@ -33,8 +34,8 @@ test_delta (void)
                        "\"sessionID\":\"ses\",\"messageID\":\"msg\",\"partID\":\"prt\","
                        "\"field\":\"text\",\"delta\":\"h\\u00e9\\n\"}}");
   CHECK (it && it->kind == OC_ITEM_DELTA);
-  CHECK_STR (it->part, "prt");
-  CHECK_STR (it->text.data, "h\xc3\xa9\n");
+  CHECK_STR (it->delta.part, "prt");
+  CHECK_STR (it->delta.text.data, "h\xc3\xa9\n");
   oc_item_free_list (it);
 }
 
@@ -43,7 +44,7 @@ test_global_wrapper (void)
 {
   oc_item *it = ROUTE ("{\"directory\":\"/p\",\"payload\":{\"type\":\"todo.updated\",\"properties\":{}}}");
   CHECK (it && it->kind == OC_ITEM_EVENT);
-  CHECK_STR (it->type, "todo.updated");
+  CHECK_STR (it->event.type, "todo.updated");
   oc_item_free_list (it);
 }
 
@@ -75,7 +76,7 @@ test_unknown_type_passes (void)
 {
   oc_item *it = ROUTE ("{\"type\":\"future.thing\",\"properties\":{\"x\":[1,null,false]}}");
   CHECK (it && it->kind == OC_ITEM_EVENT);
-  CHECK_STR (it->type, "future.thing");
+  CHECK_STR (it->event.type, "future.thing");
   oc_item_free_list (it);
 }
 
@@ -84,10 +85,69 @@ test_nul_and_surrogates (void)
 {
   oc_item *it = ROUTE ("{\"type\":\"t\",\"properties\":{\"s\":\"a\\u0000b\\ud83d\\ude00\"}}");
   CHECK (it && it->kind == OC_ITEM_EVENT);
-  json_object *s = json_object_object_get (it->json, "s");
+  json_object *s = json_object_object_get (it->event.props, "s");
   CHECK (json_object_get_string_len (s) == 7);
   CHECK (memcmp (json_object_get_string (s), "a\0b\xf0\x9f\x98\x80", 7) == 0);
   oc_item_free_list (it);
+}
+
+#define DELTA(part, text)                                               \
+  "data: {\"type\":\"message.part.delta\",\"properties\":{\"sessionID\":\"s\"," \
+  "\"messageID\":\"m\",\"partID\":\"" part "\",\"field\":\"text\","       \
+  "\"delta\":\"" text "\"}}\n\n"
+
+/* The module's merge, driven through the worker's pipeline (SSE parser,
+   routing, queue) with the stream split at every chunk size: deltas of
+   parts A and B interleaved A B A B … come out as one item per part, in
+   order of first appearance, each with its text whole; an event between
+   them stops the merge; the text never depends on the split.  */
+static void
+test_interleaved_parts_merge (void)
+{
+  static const char stream[] =
+    DELTA ("A", "Hel") DELTA ("B", "W\\u00f6") DELTA ("A", "lo") DELTA ("B", "rld")
+    DELTA ("A", ", ") DELTA ("B", "!\\n")
+    "data: {\"type\":\"session.status\",\"properties\":{}}\n\n"
+    DELTA ("A", "you") DELTA ("B", "ok") DELTA ("A", ".");
+  static const struct { const char *part, *text; } expect[] = {
+    { "A", "Hello, " }, { "B", "W\xc3\xb6rld!\n" }, { NULL, "session.status" },
+    { "A", "you." }, { "B", "ok" } };
+  const size_t nexpect = sizeof expect / sizeof expect[0];
+  static const size_t chunks[] = { 1, 2, 3, 7, 61, sizeof stream };
+  for (size_t c = 0; c < sizeof chunks / sizeof chunks[0]; c++)
+    {
+      oc_pipeline pl;
+      oc_pipeline_init (&pl, 4096);
+      for (size_t i = 0; i < sizeof stream - 1; i += chunks[c])
+        oc_pipeline_feed (&pl, stream + i, sizeof stream - 1 - i < chunks[c]
+                          ? sizeof stream - 1 - i : chunks[c]);
+      oc_queue_counters st;
+      oc_queue_stats (&pl.queue, &st);
+      CHECK (st.merged == 5 && st.pending == nexpect);
+      oc_item *items = oc_queue_drain (&pl.queue);
+      CHECK (oc_pipeline_check_items (items) == nexpect);
+      size_t n = 0;
+      for (oc_item *it = items; it && n < nexpect; it = it->next, n++)
+        if (expect[n].part)
+          {
+            CHECK (it->kind == OC_ITEM_DELTA);
+            if (it->kind != OC_ITEM_DELTA)
+              continue;
+            CHECK_STR (it->delta.part, expect[n].part);
+            CHECK_STR (it->delta.field, "text");
+            CHECK (it->delta.text.len == strlen (expect[n].text));
+            CHECK_STR (it->delta.text.data, expect[n].text);
+          }
+        else
+          {
+            CHECK (it->kind == OC_ITEM_EVENT);
+            if (it->kind == OC_ITEM_EVENT)
+              CHECK_STR (it->event.type, expect[n].text);
+          }
+      CHECK (n == nexpect);
+      oc_item_free_list (items);
+      oc_pipeline_free (&pl);
+    }
 }
 
 int
@@ -99,5 +159,6 @@ main (void)
   RUN (test_bad_input);
   RUN (test_unknown_type_passes);
   RUN (test_nul_and_surrogates);
+  RUN (test_interleaved_parts_merge);
   DONE ();
 }

@@ -29,11 +29,13 @@ test_merge_consecutive (void)
   oc_item *it = oc_queue_drain (&q);
   CHECK (it && it->kind == OC_ITEM_DELTA);
   /* p1's "!" joins p1 across p2's delta: deltas of other parts commute.  */
-  CHECK_STR (it->text.data, "Hello!");
-  CHECK_STR (it->next->text.data, "X");
-  CHECK_STR (it->next->next->field, "reasoning");
+  CHECK_STR (it->delta.text.data, "Hello!");
+  CHECK_STR (it->next->delta.text.data, "X");
+  CHECK_STR (it->next->next->delta.field, "reasoning");
   CHECK (it->next->next->next == NULL);
-  CHECK (q.merged == 2);
+  oc_queue_counters st;
+  oc_queue_stats (&q, &st);
+  CHECK (st.merged == 2);
   oc_item_free_list (it);
   oc_queue_destroy (&q);
 }
@@ -49,10 +51,12 @@ test_merge_interleaved_sessions (void)
   for (int i = 0; i < 1000; i++)
     oc_queue_push_delta (&q, sessions[i % 4], "m", sessions[i % 4], "text", "x", 1);
   CHECK (oc_queue_length (&q) == 4);
-  CHECK (q.merged == 996);
+  oc_queue_counters st;
+  oc_queue_stats (&q, &st);
+  CHECK (st.merged == 996 && st.pending == 4);
   oc_item *it = oc_queue_drain (&q);
   for (oc_item *i = it; i; i = i->next)
-    CHECK (i->text.len == 250);
+    CHECK (i->delta.text.len == 250);
   oc_item_free_list (it);
   char part[16];
   for (int i = 0; i < OC_QUEUE_MERGE_SCAN * 2; i++)
@@ -68,8 +72,8 @@ test_merge_interleaved_sessions (void)
   oc_item *last = it;
   while (last->next)
     last = last->next;
-  CHECK_STR (last->part, "p0");
-  CHECK_STR (last->text.data, "b");
+  CHECK_STR (last->delta.part, "p0");
+  CHECK_STR (last->delta.text.data, "b");
   oc_item_free_list (it);
   oc_queue_destroy (&q);
 }
@@ -83,10 +87,10 @@ test_no_merge_across_other_items (void)
   oc_queue_warn (&q, "between %d", 1);
   oc_queue_push_delta (&q, "s", "m", "p", "text", "b", 1);
   oc_item *it = oc_queue_drain (&q);
-  CHECK_STR (it->text.data, "a");
+  CHECK_STR (it->delta.text.data, "a");
   CHECK (it->next->kind == OC_ITEM_WARNING);
-  CHECK_STR (it->next->text.data, "between 1");
-  CHECK_STR (it->next->next->text.data, "b");
+  CHECK_STR (it->next->warning.message.data, "between 1");
+  CHECK_STR (it->next->next->delta.text.data, "b");
   oc_item_free_list (it);
   oc_queue_destroy (&q);
 }
@@ -100,15 +104,70 @@ test_one_wakeup_per_drain (void)
   oc_queue q;
   oc_queue_init (&q, fds[1]);
   for (int i = 0; i < 100; i++)
-    oc_queue_state (&q, "connected", i, NULL);
+    oc_queue_state (&q, OC_STATE_CONNECTED, i, 0, NULL);
   CHECK (pipe_bytes (fds[0]) == 1);
   oc_item_free_list (oc_queue_drain (&q));
   oc_queue_warn (&q, "x");
   oc_queue_warn (&q, "y");
   CHECK (pipe_bytes (fds[0]) == 1);
+  oc_queue_counters st;
+  oc_queue_stats (&q, &st);
+  CHECK (st.wakeups == 2 && st.pending == 2);
   oc_item *it = oc_queue_drain (&q);
   CHECK (it && it->next && !it->next->next);
   oc_item_free_list (it);
+  CHECK (oc_queue_drain (&q) == NULL);
+  oc_queue_destroy (&q);
+  close (fds[0]);
+  close (fds[1]);
+}
+
+/* Items drained and put back (a quit interrupted their conversion) come
+   first at the next drain, in their order, ahead of what was queued
+   since; the reader is woken again exactly when no wake-up is pending;
+   nothing merges into an item put back.  */
+static void
+test_requeue (void)
+{
+  int fds[2];
+  CHECK (pipe (fds) == 0);
+  fcntl (fds[0], F_SETFL, O_NONBLOCK);
+  oc_queue q;
+  oc_queue_init (&q, fds[1]);
+  oc_queue_push_delta (&q, "s", "m", "p", "text", "a", 1);
+  oc_queue_warn (&q, "w");
+  oc_queue_push_delta (&q, "s", "m", "p", "text", "b", 1);
+  CHECK (pipe_bytes (fds[0]) == 1);
+  oc_item *list = oc_queue_drain (&q);
+  /* Put back into an empty queue: one new wake-up.  */
+  oc_queue_requeue (&q, list);
+  CHECK (pipe_bytes (fds[0]) == 1);
+  CHECK (oc_queue_length (&q) == 3);
+  oc_queue_push_delta (&q, "s", "m", "p", "text", "c", 1);   /* Not merged.  */
+  list = oc_queue_drain (&q);
+  /* Queued since the drain, then put back: no second wake-up.  */
+  oc_queue_push_delta (&q, "s", "m", "p", "text", "d", 1);
+  CHECK (pipe_bytes (fds[0]) == 1);
+  oc_queue_requeue (&q, list);
+  CHECK (pipe_bytes (fds[0]) == 0);
+  oc_queue_push_delta (&q, "s", "m", "p", "text", "e", 1);   /* Joins "d".  */
+  oc_item *it = oc_queue_drain (&q);
+  const char *expect[] = { "a", "w", "b", "c", "de" };
+  size_t i = 0;
+  for (oc_item *x = it; x; x = x->next, i++)
+    {
+      CHECK (i < 5);
+      if (i >= 5)
+        break;
+      CHECK_STR (x->kind == OC_ITEM_WARNING ? x->warning.message.data
+                 : x->delta.text.data, expect[i]);
+    }
+  CHECK (i == 5);
+  oc_queue_counters st;
+  oc_queue_stats (&q, &st);
+  CHECK (st.merged == 1 && st.pending == 0 && st.wakeups == 3);
+  oc_item_free_list (it);
+  oc_queue_requeue (&q, NULL);
   CHECK (oc_queue_drain (&q) == NULL);
   oc_queue_destroy (&q);
   close (fds[0]);
@@ -132,7 +191,7 @@ producer (void *arg)
       oc_queue_push_delta (&shared_q, "s", "m", p ? "p2" : "p1",
                            "text", &c, 1);
     }
-  oc_queue_state (&shared_q, "done", 0, NULL);
+  oc_queue_state (&shared_q, OC_STATE_DISCONNECTED, 0, 0, "done");
   return NULL;
 }
 
@@ -159,12 +218,12 @@ test_threaded_producer (void)
             done = true;
           else
             {
-              int p = strcmp (it->part, "p2") == 0;
-              for (size_t k = 0; k < it->text.len; k++, expect[p]++)
-                if (it->text.data[k] != (char) ('a' + expect[p] % 26))
+              int p = strcmp (it->delta.part, "p2") == 0;
+              for (size_t k = 0; k < it->delta.text.len; k++, expect[p]++)
+                if (it->delta.text.data[k] != (char) ('a' + expect[p] % 26))
                   order_ok = false;
             }
-          total += it->kind == OC_ITEM_DELTA ? it->text.len : 0;
+          total += it->kind == OC_ITEM_DELTA ? it->delta.text.len : 0;
           oc_item_free (it);
         }
     }
@@ -185,6 +244,7 @@ main (void)
   RUN (test_merge_interleaved_sessions);
   RUN (test_no_merge_across_other_items);
   RUN (test_one_wakeup_per_drain);
+  RUN (test_requeue);
   RUN (test_threaded_producer);
   DONE ();
 }

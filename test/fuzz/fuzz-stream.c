@@ -6,65 +6,27 @@
    and freed now and then as Emacs would.  Built with clang
    -fsanitize=fuzzer,address,undefined by `make fuzz'; the seed corpus is
    the recorded streams in test/fixtures.  A small event limit makes the
-   oversize path reachable.  */
+   oversize path reachable.  The pipeline and its checks (which abort,
+   a crash to libFuzzer) are the tests' own, test/c/oc-pipeline.h.  */
 
 #include <stddef.h>
 #include <stdint.h>
-#include <string.h>
-#include "oc-event.h"
-#include "oc-queue.h"
-#include "oc-sse.h"
+#include "oc-pipeline.h"
 
+/* Drain and free the queue as Emacs would, touching what it reads.  */
 static void
-on_event (void *ud, const char *type, const char *data, size_t len,
-          const char *id)
+drain (oc_pipeline *pl)
 {
-  /* The parser promises NUL-terminated data and a string id.  */
-  if (data[len] != '\0' || !type || !id)
-    __builtin_trap ();
-  oc_event_route (ud, data, len);
-}
-
-static void
-on_oversize (void *ud, size_t bytes)
-{
-  oc_queue_warn (ud, "event over the limit (%zu bytes)", bytes);
-}
-
-static void
-on_retry (void *ud, long ms)
-{
-  (void) ud;
-  if (ms < 0)
-    __builtin_trap ();
-}
-
-static void
-drain (oc_queue *q)
-{
-  oc_item *list = oc_queue_drain (q);
-  for (oc_item *it = list; it; it = it->next)
-    {
-      /* Touch what Emacs would read.  */
-      if (it->kind == OC_ITEM_DELTA
-          && (!it->session || !it->message || !it->part || !it->field))
-        __builtin_trap ();
-      if (it->kind == OC_ITEM_EVENT && !it->type)
-        __builtin_trap ();
-      if (it->text.len && it->text.data[it->text.len] != '\0')
-        __builtin_trap ();
-    }
+  oc_item *list = oc_queue_drain (&pl->queue);
+  oc_pipeline_check_items (list);
   oc_item_free_list (list);
 }
 
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
-  oc_queue q;
-  oc_queue_init (&q, -1);
-  oc_sse p;
-  oc_sse_handler h = { on_event, on_oversize, on_retry };
-  oc_sse_init (&p, &h, &q, 4096);
+  oc_pipeline pl;
+  oc_pipeline_init (&pl, 4096);
   size_t off = 0;
   unsigned step = size ? data[0] : 1;
   while (off < size)
@@ -72,16 +34,15 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
       size_t n = (step % 97) + 1;
       if (n > size - off)
         n = size - off;
-      oc_sse_feed (&p, (const char *) data + off, n);
+      oc_pipeline_feed (&pl, (const char *) data + off, n);
       off += n;
       step = step * 31 + (unsigned) n;
       if (step % 5 == 0)
-        drain (&q);
+        drain (&pl);
       if (step % 211 == 0)
-        oc_sse_reset (&p);      /* The connection was cut here.  */
+        oc_sse_reset (&pl.parser);      /* The connection was cut here.  */
     }
-  drain (&q);
-  oc_sse_free (&p);
-  oc_queue_destroy (&q);
+  drain (&pl);
+  oc_pipeline_free (&pl);
   return 0;
 }
