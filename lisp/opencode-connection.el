@@ -114,6 +114,9 @@ Each function gets CONNECTION, STATE (`connecting', `connected' or
              :documentation "Request id -> (METHOD PATH CALLBACK ERRBACK).")
   (state 'connecting :documentation "Stream state symbol.")
   (state-detail nil :documentation "Why the stream is in its state.")
+  (retry-at nil :documentation "When the stream tries again (`float-time'), if down.")
+  (user nil :documentation "User name for HTTP basic auth, or nil.")
+  (password nil :documentation "Password for HTTP basic auth, or nil.")
   (server nil :documentation "The local server process this uses, if any.")
   (store nil :documentation "What is known of the server (see `opencode-store').")
   (plist nil :documentation "Free slot for other parts of the package."))
@@ -130,6 +133,31 @@ It is made on first use: views keep their per-connection indexes so."
               (plist-put (opencode-connection-plist conn) key table))
         table)))
 
+(defun opencode-connection--start (conn)
+  "Give CONN a new module handle for its URL, directory and credentials."
+  (let ((url (opencode-connection-url conn))
+        (proc (opencode-connection-process conn)))
+    (when (and opencode-tls-insecure (string-prefix-p "https:" url))
+      (display-warning 'opencode
+                       (format "TLS certificates are not checked for %s" url)))
+    (setf (opencode-connection-state conn) 'connecting
+          (opencode-connection-state-detail conn) nil
+          (opencode-connection-retry-at conn) nil
+          (opencode-connection-handle conn)
+          (opencode--module-open
+           url proc
+           :event-path (concat "/event?" (opencode--query-string
+                                          `(("directory" . ,(opencode-connection-directory conn)))))
+           :user (opencode-connection-user conn)
+           :password (opencode-connection-password conn)
+           :insecure opencode-tls-insecure
+           :answer-timeout (round (* 1000 opencode-answer-timeout))
+           :stall-timeout opencode-stream-stall-timeout
+           :backoff-min (round (* 1000 opencode-reconnect-min-delay))
+           :backoff-max (round (* 1000 opencode-reconnect-max-delay))
+           :down-retry-max (round (* 1000 opencode-reconnect-down-max-delay))
+           :max-event opencode-max-event-size))))
+
 (defun opencode-connection-open (url directory &rest args)
   "Open a connection to the server at URL for DIRECTORY and return it.
 ARGS is a plist: :user and :password for HTTP basic auth, :server the
@@ -138,40 +166,70 @@ server process this connection uses."
   (let* ((url (string-remove-suffix "/" url))
          (dir (opencode--normalize-directory directory))
          (conn (opencode-connection--make :url url :directory dir
+                                          :user (plist-get args :user)
+                                          :password (plist-get args :password)
                                           :server (plist-get args :server)))
          (proc (make-pipe-process
                 :name (format " *opencode-notify %s*" dir)
                 :noquery t :coding 'binary
                 :filter (lambda (_p _s) (opencode-connection--drain conn))
                 :sentinel #'ignore)))
-    (when (and opencode-tls-insecure (string-prefix-p "https:" url))
-      (display-warning 'opencode
-                       (format "TLS certificates are not checked for %s" url)))
+    (setf (opencode-connection-process conn) proc)
     (condition-case err
-        (setf (opencode-connection-handle conn)
-              (opencode--module-open
-               url proc
-               :event-path (concat "/event?" (opencode--query-string
-                                              `(("directory" . ,dir))))
-               :user (plist-get args :user)
-               :password (plist-get args :password)
-               :insecure opencode-tls-insecure
-               :answer-timeout (round (* 1000 opencode-answer-timeout))
-               :stall-timeout opencode-stream-stall-timeout
-               :backoff-min (round (* 1000 opencode-reconnect-min-delay))
-               :backoff-max (round (* 1000 opencode-reconnect-max-delay))
-               :down-retry-max (round (* 1000 opencode-reconnect-down-max-delay))
-               :max-event opencode-max-event-size))
+        (opencode-connection--start conn)
       (error (delete-process proc)
              (signal (car err) (cdr err))))
-    (setf (opencode-connection-process conn) proc)
     (push conn opencode-connections)
     conn))
 
+(defun opencode-connection--stop (conn why)
+  "Close CONN's module handle, failing its pending requests with WHY."
+  (when-let ((h (opencode-connection-handle conn)))
+    (opencode--module-close h)
+    (setf (opencode-connection-handle conn) nil))
+  (let ((pending nil))
+    (maphash (lambda (id entry) (push (cons id entry) pending))
+             (opencode-connection-callbacks conn))
+    (clrhash (opencode-connection-callbacks conn))
+    (dolist (p pending)
+      (pcase-let ((`(,_id ,method ,path ,_callback ,errback . ,_) p))
+        (condition-case err
+            (funcall errback (list 'opencode-curl-error
+                                   (format "%s %s: %s" method path why) 0))
+          (error (opencode--log "error while failing %s %s: %S" method path err)))))))
+
+(defun opencode-connection-reopen (conn &rest args)
+  "Open CONN again, in place, with what ARGS change: :url, :user, :password.
+Every buffer that shows CONN keeps showing it; requests still pending
+fail.  The stream starts afresh, with no backoff.  Return CONN."
+  (opencode--log "%s: reopened%s" (opencode-connection-url conn)
+                 (if (plist-member args :url) (format " at %s" (plist-get args :url)) ""))
+  (opencode-connection--stop conn "the connection was reopened")
+  (when (plist-member args :url)
+    (setf (opencode-connection-url conn) (string-remove-suffix "/" (plist-get args :url))))
+  (when (plist-member args :user)
+    (setf (opencode-connection-user conn) (plist-get args :user)))
+  (when (plist-member args :password)
+    (setf (opencode-connection-password conn) (plist-get args :password)))
+  (unless (process-live-p (opencode-connection-process conn))
+    (let ((c conn))
+      (setf (opencode-connection-process conn)
+            (make-pipe-process
+             :name (format " *opencode-notify %s*" (opencode-connection-directory conn))
+             :noquery t :coding 'binary
+             :filter (lambda (_p _s) (opencode-connection--drain c))
+             :sentinel #'ignore))))
+  (opencode-connection--start conn)
+  (cl-pushnew conn opencode-connections)
+  (run-hook-with-args 'opencode-connection-state-functions conn 'connecting nil)
+  conn)
+
 (defun opencode-connection-reconnect (conn)
-  "Make CONN's stream, if it is down, reconnect now with a fresh backoff."
-  (when (opencode-connection-live-p conn)
-    (opencode--module-reconnect (opencode-connection-handle conn))))
+  "Make CONN's stream, if it is down, reconnect now with a fresh backoff.
+A connection whose handle was stopped (a refused password) is reopened."
+  (if (opencode-connection-live-p conn)
+      (opencode--module-reconnect (opencode-connection-handle conn))
+    (opencode-connection-reopen conn)))
 
 (defun opencode-connection-live-p (conn)
   "Return non-nil if CONN is open."
@@ -185,6 +243,7 @@ server process this connection uses."
   (when-let ((p (opencode-connection-process conn)))
     (when (process-live-p p) (delete-process p)))
   (clrhash (opencode-connection-callbacks conn))
+  (setf (opencode-connection-retry-at conn) nil)
   (setf (opencode-connection-state conn) 'closed)
   (setq opencode-connections (delq conn opencode-connections))
   nil)
@@ -269,21 +328,134 @@ For debugging; `opencode-show-events' turns it on and shows it."
      (opencode--log "%s: %s" (opencode-connection-directory conn) message))
     (_ (opencode--log "unknown item from the module: %S" item))))
 
+(defcustom opencode-password-function #'opencode-read-password
+  "Function that asks for the password of a server that refused it.
+It gets the server's URL and returns a password, or nil to give up.
+nil never asks: a connection whose password is refused stays down."
+  :type '(choice (const :tag "Never ask" nil) function)
+  :group 'opencode)
+
+(defun opencode-read-password (url)
+  "Ask for the password of the OpenCode server at URL; nil in batch mode."
+  (unless noninteractive
+    (let ((pw (read-passwd (format "Password for the OpenCode server at %s: " url))))
+      (and (not (string-empty-p pw)) pw))))
+
+(defun opencode-connection--auth-text (url)
+  "Return what to say when the server at URL refused the password."
+  (format "wrong or missing password for %s (auth-source or OPENCODE_SERVER_PASSWORD)" url))
+
+(defun opencode-connection-auth-failed-p (conn)
+  "Return non-nil if CONN is down because its server refused the password."
+  (and (eq (opencode-connection-state conn) 'disconnected)
+       (stringp (opencode-connection-state-detail conn))
+       (string-prefix-p "wrong or missing password" (opencode-connection-state-detail conn))))
+
+(defvar opencode-connection--asking nil
+  "Non-nil while a password is being asked for, so only one prompt shows.")
+
+(defun opencode-connection--ask-password (conn)
+  "Ask for CONN's password with `opencode-password-function'; reopen with it.
+Once the stream connects with it, offer to save it with auth-source."
+  (when (and opencode-password-function (not opencode-connection--asking)
+             (memq conn opencode-connections))
+    (let* ((url (opencode-connection-url conn))
+           (password (let ((opencode-connection--asking t))
+                       (condition-case nil (funcall opencode-password-function url)
+                         (quit nil)))))
+      (when password
+        (opencode-connection-reopen conn :password password
+                                    :user (or (opencode-connection-user conn) "opencode"))
+        (add-hook 'opencode-connection-state-functions
+                  (opencode-connection--offer-save conn url password))))))
+
+(defun opencode-connection--offer-save (conn url password)
+  "Return a state hook that offers to save PASSWORD for URL once CONN connects."
+  (let (hook)
+    (setq hook
+          (lambda (c state _detail)
+            (when (eq c conn)
+              (remove-hook 'opencode-connection-state-functions hook)
+              (when (and (eq state 'connected) (not noninteractive)
+                         (require 'auth-source nil t))
+                (opencode-connection--save-password url password)))))
+    hook))
+
+(declare-function auth-source-search "auth-source" (&rest spec))
+(declare-function url-generic-parse-url "url-parse" (url))
+
+(defun opencode-connection--save-password (url password)
+  "Offer to save PASSWORD for the server at URL with auth-source."
+  (require 'url-parse)
+  (let* ((parsed (url-generic-parse-url url))
+         (found (car (auth-source-search :host (url-host parsed)
+                                         :port (number-to-string (url-port parsed))
+                                         :user "opencode" :secret password
+                                         :create t :max 1)))
+         (save (plist-get found :save-function)))
+    (when (functionp save) (funcall save))))
+
 (defun opencode-connection--set-state (conn state ms detail)
-  "Record STATE of CONN's stream; MS is the retry delay, DETAIL why."
-  (let ((old (opencode-connection-state conn)))
+  "Record STATE of CONN's stream; MS is the retry delay, DETAIL why.
+A refused password stops the stream (retrying cannot help) and asks for
+another one; any other loss is retried after MS."
+  (let ((old (opencode-connection-state conn))
+        (auth (and (eq state 'disconnected) (stringp detail)
+                   (string-match-p "\\`HTTP 401" detail))))
+    (cond (auth
+           (setq detail (opencode-connection--auth-text (opencode-connection-url conn))))
+          ((and (stringp detail) (string-match "\\`\\(HTTP [0-9]+\\): *[^{]" detail))
+           ;; The start of a body that is not JSON: a web page, say.
+           (opencode--log "%s: stream refused: %s" (opencode-connection-url conn) detail)
+           (setq detail (format "%s: not an OpenCode server" (match-string 1 detail)))))
     (setf (opencode-connection-state conn) state
-          (opencode-connection-state-detail conn) detail)
+          (opencode-connection-state-detail conn) detail
+          (opencode-connection-retry-at conn)
+          (and (eq state 'disconnected) (not auth) (+ (float-time) (/ ms 1000.0))))
     (pcase state
       ('disconnected
-       (opencode--log "%s: disconnected (%s); retrying in %.1fs"
-                      (opencode-connection-url conn) detail (/ ms 1000.0))
-       (when (eq old 'connected)
-         (message "OpenCode: lost %s (%s); reconnecting"
-                  (opencode-connection-url conn) detail)))
+       (opencode--log "%s: disconnected (%s)%s" (opencode-connection-url conn) detail
+                      (if auth "" (format "; retrying in %.1fs" (/ ms 1000.0))))
+       (cond (auth
+              (opencode-connection--stop conn detail)
+              (message "OpenCode: %s" detail)
+              (run-at-time 0 nil #'opencode-connection--ask-password conn))
+             ((eq old 'connected)
+              (message "OpenCode: lost %s (%s); reconnecting"
+                       (opencode-connection-url conn) detail)))
+       (opencode-connection--tick))
       ('connected
        (opencode--log "%s: connected" (opencode-connection-url conn))))
     (run-hook-with-args 'opencode-connection-state-functions conn state detail)))
+
+(defun opencode-connection-state-text (conn)
+  "Return CONN's stream state in plain words, for a header or a mode line.
+\"connected\", \"connecting\", \"reconnecting in 3 s (why)\", or
+\"disconnected: why\"."
+  (pcase (opencode-connection-state conn)
+    ('connected "connected")
+    ('connecting "connecting")
+    ('closed "closed")
+    (_ (let ((at (opencode-connection-retry-at conn))
+             (why (opencode-connection-state-detail conn)))
+         (if at
+             (format "reconnecting in %d s%s" (max 0 (ceiling (- at (float-time))))
+                     (if why (format " (%s)" why) ""))
+           (format "disconnected%s" (if why (concat ": " why) "")))))))
+
+(defvar opencode-connection--tick-timer nil
+  "Timer that redraws mode and header lines while a connection counts down.")
+
+(defun opencode-connection--tick ()
+  "Redraw mode and header lines each second while a reconnection is due."
+  (force-mode-line-update t)
+  (let ((waiting (cl-some #'opencode-connection-retry-at opencode-connections)))
+    (cond ((and waiting (not opencode-connection--tick-timer))
+           (setq opencode-connection--tick-timer
+                 (run-with-timer 1 1 #'opencode-connection--tick)))
+          ((and (not waiting) opencode-connection--tick-timer)
+           (cancel-timer opencode-connection--tick-timer)
+           (setq opencode-connection--tick-timer nil)))))
 
 ;;;; Requests
 
@@ -305,18 +477,23 @@ NAME is matched without regard to case."
       (match-string 1 headers))))
 
 (defun opencode--http-reason (status data raw)
-  "Return a short human reason for an HTTP error STATUS with DATA or RAW."
-  (let ((msg (or (and (listp data)
-                      (or (plist-get (plist-get data :data) :message)
-                          (plist-get data :message)
-                          (plist-get (plist-get data :error) :message)
-                          (and (stringp (plist-get data :name))
-                               (plist-get data :name))))
-                 (and raw (string-trim
-                           (truncate-string-to-width
-                            (decode-coding-string raw 'utf-8) 200))))))
+  "Return a short human reason for an HTTP error STATUS with DATA or RAW.
+The server's own message when its reply says one; a body that is not
+JSON (a web page, say) goes to the log, never into the reason."
+  (let ((msg (and (listp data)
+                  (or (plist-get (plist-get data :data) :message)
+                      (plist-get data :message)
+                      (plist-get (plist-get data :error) :message)
+                      (and (stringp (plist-get data :name))
+                           (plist-get data :name))))))
+    (when (and raw (not msg))
+      (opencode--log "HTTP %d reply, not JSON: %s" status
+                     (truncate-string-to-width (decode-coding-string raw 'utf-8) 4000
+                                               nil nil "…")))
     (format "HTTP %d%s" status
-            (if (and msg (not (string-empty-p msg))) (concat ": " msg) ""))))
+            (cond ((and (stringp msg) (not (string-empty-p msg))) (concat ": " msg))
+                  (raw " (not a JSON reply: the body is in *opencode-log*)")
+                  (t "")))))
 
 (defun opencode-error-text (err)
   "Return a one-line description of ERR, an error object.
@@ -355,7 +532,10 @@ HEADERS are the reply's header lines."
         (funcall errback
                  (list 'opencode-http-error
                        (format "%s %s: %s" method path
-                               (opencode--http-reason status data raw))
+                               (if (= status 401)
+                                   (opencode-connection--auth-text
+                                    (opencode-connection-url conn))
+                                 (opencode--http-reason status data raw)))
                        status data))))))
 
 (defun opencode-connection--fail (conn id code message)
@@ -435,6 +615,42 @@ cancels the request."
           (opencode--module-cancel (opencode-connection-handle conn) id))))
     (when failure
       (signal (car failure) (cdr failure)))
+    result))
+
+(defun opencode-connection-probe (url &optional user password timeout)
+  "Ask the server at URL whether it is an OpenCode server, and return how.
+USER and PASSWORD are sent if given.  Return the reply of its health
+route, a plist with :version, or one of the symbols `refused' (nothing
+listens), `unauthorized' (a password is wanted or wrong), `timeout' or
+a string saying what else is wrong.  Wait at most TIMEOUT seconds (5)."
+  (opencode-module-ensure)
+  (let* ((timeout (or timeout 5))
+         (h (opencode--module-open (string-remove-suffix "/" url) nil
+                                   :user user :password password
+                                   :insecure opencode-tls-insecure
+                                   :answer-timeout (round (* 1000 timeout))))
+         (id (opencode--module-request h "GET" "/global/health" nil (round (* 1000 timeout))))
+         (deadline (+ (float-time) timeout 1))
+         (result nil))
+    (unwind-protect
+        (while (not result)
+          (when (> (float-time) deadline) (setq result 'timeout))
+          (dolist (item (opencode--module-drain h))
+            (pcase item
+              (`(response ,(pred (eql id)) ,status ,data ,raw ,_)
+               (setq result
+                     (cond ((= status 401) 'unauthorized)
+                           ((and (= status 200) (eq (plist-get data :healthy) t)) data)
+                           (t (opencode--log "%s/global/health: HTTP %d %s" url status
+                                             (if raw (truncate-string-to-width
+                                                      (decode-coding-string raw 'utf-8)
+                                                      4000 nil nil "…")
+                                               (format "%S" data)))
+                              (format "HTTP %d" status)))))
+              (`(failure ,(pred (eql id)) ,code ,message)
+               (setq result (pcase code (7 'refused) (28 'timeout) (_ message))))))
+          (unless result (accept-process-output nil 0.02)))
+      (opencode--module-close h))
     result))
 
 (defun opencode-request-sync (conn method path &rest args)

@@ -143,6 +143,18 @@ The process's sentinel restarts SERVER if it dies unasked."
         (process-put proc 'opencode-listening t)
         (run-hook-with-args 'opencode-server-ready-functions server)))))
 
+(defun opencode-server--free-port ()
+  "Return a TCP port on 127.0.0.1 that nothing listens on now.
+The server's own choice (`--port 0') is 4096 whenever that is free, so
+two servers started one after the other would fight over it, and a
+restart on the same port could lose it to the other."
+  (let* ((probe (make-network-process :name " opencode-port-probe" :server t
+                                      :host "127.0.0.1" :service t :family 'ipv4
+                                      :noquery t))
+         (port (process-contact probe :service)))
+    (delete-process probe)
+    port))
+
 (defun opencode-server-start (&optional directory)
   "Start a local OpenCode server in DIRECTORY and return it.
 Wait until it listens; \\[keyboard-quit] or a timeout stops it."
@@ -150,7 +162,7 @@ Wait until it listens; \\[keyboard-quit] or a timeout stops it."
                   :user "opencode" :password (opencode-server--random-password)
                   :directory (file-name-as-directory
                               (expand-file-name (or directory default-directory)))))
-         (proc (opencode-server--spawn server 0))
+         (proc (opencode-server--spawn server (opencode-server--free-port)))
          (buf (process-buffer proc))
          (deadline (+ (float-time) opencode-server-start-timeout))
          (url nil)
