@@ -394,10 +394,10 @@ connection states seen, as (EVENTS . STATES)."
         (progn
           (with-temp-file netrc
             (insert "machine 127.0.0.1 port 4999 login alice password s3cret\n"))
-          (should (equal (opencode-server--auth "http://127.0.0.1:4999")
+          (should (equal (opencode-server-auth "http://127.0.0.1:4999")
                          '("alice" . "s3cret")))
-          (should (null (opencode-server--auth "http://127.0.0.1:5000")))
+          (should (null (opencode-server-auth "http://127.0.0.1:5000")))
           (setenv "OPENCODE_SERVER_PASSWORD" "fromenv")
-          (should (equal (opencode-server--auth "http://127.0.0.1:5000")
+          (should (equal (opencode-server-auth "http://127.0.0.1:5000")
                          '("opencode" . "fromenv"))))
       (delete-file netrc))))

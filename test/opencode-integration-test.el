@@ -130,9 +130,9 @@
   "The local server is registered to stop when Emacs exits, and stops."
   (opencode-test-with-real-server conn
     (let ((server (opencode-connection-server conn)))
-      (should (memq #'opencode-server--stop-local kill-emacs-hook))
+      (should (memq #'opencode-server-stop-local kill-emacs-hook))
       (should (process-live-p (opencode-server-process server)))
-      (opencode-server--stop-local)
+      (opencode-server-stop-local)
       (should-not (process-live-p (opencode-server-process server))))))
 
 (defun opencode-test--list-titles ()
@@ -380,12 +380,12 @@
                       '(:tool_calls))
               '((:content "Ran it.") :stop))
       (opencode-api-session-prompt-async conn sid "Run something")
-      (should (opencode-test-wait (lambda () opencode-chat--requests) 60))
+      (should (opencode-test-wait (lambda () opencode-requests--pending) 60))
       (should (string-match-p "Permission: bash echo hi-from-bash" (opencode-chat--header-line)))
       (cl-letf (((symbol-function 'read-multiple-choice)
                  (lambda (_prompt choices &rest _) (assq ?o choices))))
         (opencode-chat-answer))
-      (should (opencode-test-wait (lambda () (null opencode-chat--requests)) 30))
+      (should (opencode-test-wait (lambda () (null opencode-requests--pending)) 30))
       (should (opencode-test-wait
                (lambda () (string-match-p "^Ran it\\.$" (opencode-test--visible-text))) 60))
       ;; The bash renderer: the command line on the heading, the output below.
@@ -415,7 +415,7 @@
                     '(:tool_calls))
             '((:content "Blue it is.") :stop))
     (opencode-api-session-prompt-async conn sid "Ask me")
-    (should (opencode-test-wait (lambda () opencode-chat--requests) 60))
+    (should (opencode-test-wait (lambda () opencode-requests--pending) 60))
     (let (offered)
       (cl-letf (((symbol-function 'completing-read)
                  (lambda (_prompt collection &rest _)
@@ -622,7 +622,7 @@ Wait until the server accepted it."
               (cl-letf (((symbol-function 'yes-or-no-p) (lambda (_) t)))
                 ;; Revert to before the second note, then restore.
                 (goto-char (point-min)) (search-forward "second note")
-                (opencode-chat-revert (opencode-chat--message-at-point))
+                (opencode-chat-revert (opencode-chat-message-at-point))
                 (should (opencode-test-wait (lambda () (plist-get opencode-chat--session :revert))))
                 (should (string-match-p "reverted" (opencode-chat--header-line)))
                 (should (overlayp opencode-chat--revert-overlay))
@@ -632,7 +632,7 @@ Wait until the server accepted it."
                 ;; Fork at the second note: the fork holds what came before it.
                 (goto-char (point-min)) (search-forward "second note")
                 (cl-letf (((symbol-function 'opencode-chat-open) (lambda (_c s) (setq opened s))))
-                  (opencode-chat-fork (opencode-chat--message-at-point))
+                  (opencode-chat-fork (opencode-chat-message-at-point))
                   (should (opencode-test-wait (lambda () opened))))
                 (should (string-match-p "fork" (plist-get opened :title)))
                 (should (equal (mapcar (lambda (m) (plist-get (aref (plist-get m :parts) 0) :text))
@@ -650,7 +650,7 @@ Wait until the server accepted it."
                          (lambda () (string-match-p "first note, edited" (opencode-test--visible-text)))))
                 ;; Delete the second message.
                 (goto-char (point-min)) (search-forward "second note")
-                (opencode-chat-delete-message (opencode-chat--message-at-point))
+                (opencode-chat-delete-message (opencode-chat-message-at-point))
                 (should (opencode-test-wait (lambda () (equal (funcall texts) '("first note, edited")))))
                 (should (opencode-test-wait
                          (lambda () (not (string-match-p "second note" (opencode-test--visible-text))))))))
