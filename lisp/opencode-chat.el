@@ -1,4 +1,4 @@
-;;; opencode-chat.el --- A session's timeline and its prompt  -*- lexical-binding: t; -*-
+;;; opencode-chat.el --- A session's timeline  -*- lexical-binding: t; -*-
 
 ;; Copyright (C) 2026 The opencode.el authors
 ;; SPDX-License-Identifier: GPL-3.0-or-later
@@ -12,55 +12,38 @@
 ;; (two markers), followed by a newline that belongs to no part, so a
 ;; part can be redrawn, grown by a streamed delta or removed without
 ;; touching its neighbours.  Reasoning and tool parts start folded
-;; (TAB toggles one, S-TAB cycles the buffer); folding is an overlay
-;; whose state survives redraws.
+;; (TAB toggles one, S-TAB cycles the buffer); folding is a text
+;; property whose state survives redraws.
 ;;
-;; The prompt is a buffer of its own below the chat: C-c C-c sends it
-;; (the text is cleared only once the server has accepted it), C-c C-k
-;; aborts the running reply, M-p / M-n walk the history.
+;; This file is the timeline: its state, drawing, loading, the events
+;; and the mode.  How a part looks is in opencode-parts.el (Markdown in
+;; opencode-markdown.el), the header line and context in
+;; opencode-chat-context.el, the operations on the session in
+;; opencode-chat-ops.el, the prompt in opencode-prompt.el, permissions
+;; and questions in opencode-requests.el, the todo list in
+;; opencode-todo.el and the diffs in opencode-diff.el.
 
 ;;; Code:
 
-(require 'json)
-(require 'diff-mode)
-(require 'mailcap)
+(require 'cl-lib)
+(require 'subr-x)
+(require 'seq)
 (require 'text-property-search)
 (require 'opencode)
 (require 'opencode-api)
-(require 'opencode-complete)
+(require 'opencode-markdown)
+(require 'opencode-parts)
+(require 'opencode-requests)
+(require 'opencode-todo)
+(require 'opencode-diff)
+(require 'opencode-chat-context)
+(require 'opencode-chat-ops)
+(require 'opencode-prompt)
 
-;;;; Options and faces
-
-(defcustom opencode-chat-fold-reasoning t
-  "Whether reasoning parts start folded."
-  :type 'boolean
-  :group 'opencode)
-
-(defcustom opencode-chat-fold-tools t
-  "Whether tool parts start folded."
-  :type 'boolean
-  :group 'opencode)
+;;;; Options
 
 (defcustom opencode-chat-message-limit 400
   "How many of the newest messages a chat buffer loads when it opens."
-  :type 'integer
-  :group 'opencode)
-
-(defcustom opencode-chat-fontify-max 60000
-  "Largest text part, in characters, whose Markdown is fontified.
-Larger parts are shown as plain text (all of it), so huge outputs stay fast."
-  :type 'integer
-  :group 'opencode)
-
-(defcustom opencode-chat-tool-output-max 20000
-  "Characters of a tool's output shown before a \"show all\" button.
-nil shows every output whole.  The whole text is always one key away."
-  :type '(choice (const :tag "No limit" nil) integer)
-  :group 'opencode)
-
-(defcustom opencode-chat-fontify-max-blocks 30
-  "Fenced code blocks of one text part fontified in their language's mode.
-Later blocks keep the plain code face, to keep long answers fast."
   :type 'integer
   :group 'opencode)
 
@@ -98,71 +81,10 @@ within this delay, for all the deltas of the meantime."
   :type 'number
   :group 'opencode)
 
-(defcustom opencode-chat-code-modes
-  '(("elisp" . emacs-lisp-mode) ("emacs-lisp" . emacs-lisp-mode) ("lisp" . lisp-mode)
-    ("sh" . sh-mode) ("bash" . sh-mode) ("shell" . sh-mode) ("zsh" . sh-mode)
-    ("py" . python-mode) ("python" . python-mode) ("js" . js-mode)
-    ("javascript" . js-mode) ("ts" . js-mode) ("typescript" . js-mode)
-    ("json" . js-json-mode) ("c" . c-mode) ("cpp" . c++-mode) ("c++" . c++-mode)
-    ("rust" . rust-mode) ("go" . go-mode) ("diff" . diff-mode) ("patch" . diff-mode))
-  "Major modes that fontify fenced code blocks, by the block's language.
-A language not listed here uses LANGUAGE-mode when that exists."
-  :type '(alist :key-type string :value-type function)
-  :group 'opencode)
-
-(defcustom opencode-abort-on-switch nil
-  "What killing the chat of a busy session does to its running reply.
-nil keeps it running (the session list shows it busy), `ask' asks,
-`abort' aborts it."
-  :type '(choice (const :tag "Keep running" nil) (const :tag "Ask" ask)
-                 (const :tag "Abort" abort))
-  :group 'opencode)
-
 (defcustom opencode-revert-edited-files t
   "Whether buffers of files the agent edits are reverted from disk.
 Only buffers without unsaved changes are reverted."
   :type 'boolean
-  :group 'opencode)
-
-(defcustom opencode-chat-prompt-height 6
-  "Height, in lines, of the prompt window below a chat."
-  :type 'integer
-  :group 'opencode)
-
-(defface opencode-chat-user '((t :inherit font-lock-keyword-face :weight bold))
-  "Face of user message headers."
-  :group 'opencode)
-
-(defface opencode-chat-assistant '((t :inherit font-lock-function-name-face :weight bold))
-  "Face of assistant message headers."
-  :group 'opencode)
-
-(defface opencode-chat-heading '((t :inherit font-lock-type-face))
-  "Face of part headings (reasoning, tools, files...)."
-  :group 'opencode)
-
-(defface opencode-chat-dim '((t :inherit shadow))
-  "Face of secondary information: steps, tokens, costs."
-  :group 'opencode)
-
-(defface opencode-chat-reasoning '((t :inherit shadow :slant italic))
-  "Face of reasoning text."
-  :group 'opencode)
-
-(defface opencode-chat-error '((t :inherit error))
-  "Face of errors in the timeline."
-  :group 'opencode)
-
-(defface opencode-chat-markdown-heading '((t :inherit outline-1 :weight bold))
-  "Face of Markdown headings in text parts."
-  :group 'opencode)
-
-(defface opencode-chat-markdown-code '((t :inherit font-lock-constant-face))
-  "Face of inline code in text parts."
-  :group 'opencode)
-
-(defface opencode-chat-needs-user '((t :inherit highlight :weight bold))
-  "Face of a permission or question waiting for the user."
   :group 'opencode)
 
 ;;;; Buffer state
@@ -178,20 +100,11 @@ Only buffers without unsaved changes are reverted."
 (defvar-local opencode-chat--status nil "The session's status plist.")
 (defvar-local opencode-chat--error nil "The session's last error, or nil.")
 (defvar-local opencode-chat--fold-cycle nil "Where S-TAB is in its cycle.")
-(defvar-local opencode-chat--requests nil
-  "Pending permission and question requests of the session, oldest first.
-Each is (KIND . PROPS) with KIND `permission' or `question'.")
-(defvar-local opencode-chat--todos nil "The session's todo list, a vector.")
 (defvar-local opencode-chat--branch nil "The project's VCS branch, or nil.")
 (defvar-local opencode-chat--diff-summary nil
   "What the session changed on disk: (FILES ADDITIONS DELETIONS), or nil.")
-(defvar-local opencode-chat--revert-overlay nil "Overlay over the reverted messages.")
 (defvar-local opencode-chat--more nil
   "The server's cursor to the messages older than those shown, or nil.")
-
-(defvar-local opencode-chat--agent nil "The agent for this chat's prompts, or nil (default).")
-(defvar-local opencode-chat--model nil
-  "The model for this chat's prompts, (PROVIDER-ID . MODEL-ID), or nil.")
 
 (defvar-local opencode-chat--backlog nil
   "Older messages not drawn yet, oldest first, as (:info :parts).")
@@ -202,359 +115,19 @@ Each is (KIND . PROPS) with KIND `permission' or `question'.")
 (defvar opencode-chat--insert-at nil
   "Where a message is inserted: a marker, or nil for the end.")
 
-(defun opencode-chat--session-id ()
-  "Return the id of this buffer's session."
-  (plist-get opencode-chat--session :id))
+(defun opencode-chat-connection (&optional buffer)
+  "Return the connection of chat BUFFER (default: the current buffer)."
+  (buffer-local-value 'opencode-chat--conn (or buffer (current-buffer))))
 
-;;;; Markdown
+(defun opencode-chat-session (&optional buffer)
+  "Return the session plist of chat BUFFER (default: the current buffer)."
+  (buffer-local-value 'opencode-chat--session (or buffer (current-buffer))))
 
-(defun opencode-chat--code-mode (lang)
-  "Return the major mode for code in language LANG, or nil."
-  (let* ((lang (downcase (string-trim (or lang ""))))
-         (mode (or (cdr (assoc lang opencode-chat-code-modes))
-                   (and (not (string-empty-p lang)) (intern (concat lang "-mode"))))))
-    (and mode (fboundp mode) mode)))
+(defun opencode-chat-session-id (&optional buffer)
+  "Return the id of the session of chat BUFFER (default: the current buffer)."
+  (plist-get (opencode-chat-session buffer) :id))
 
-(defun opencode-chat--fontify-buffer (mode)
-  "Return the hidden buffer, in MODE, where code is fontified.
-One per mode, kept: setting a major mode up is what costs, not the
-fontification of a short block."
-  (let ((buf (get-buffer-create (format " *opencode-fontify %s*" mode))))
-    (with-current-buffer buf
-      (unless (eq major-mode mode)
-        (delay-mode-hooks (funcall mode))
-        (font-lock-set-defaults)))
-    buf))
-
-(defun opencode-chat--fontify-code (beg end mode)
-  "Give the text from BEG to END the faces MODE's font-lock gives it."
-  (let ((code (buffer-substring-no-properties beg end))
-        (faces nil))
-    (with-current-buffer (opencode-chat--fontify-buffer mode)
-      (erase-buffer)
-      (insert code)
-      (ignore-errors (font-lock-fontify-region (point-min) (point-max)))
-      (let ((pos (point-min)))
-        (while (< pos (point-max))
-          (let ((next (next-single-property-change pos 'face nil (point-max)))
-                (face (get-text-property pos 'face)))
-            (when face (push (list (1- pos) (1- next) face) faces))
-            (setq pos next)))))
-    (dolist (f faces)
-      (put-text-property (+ beg (nth 0 f)) (+ beg (nth 1 f)) 'face (nth 2 f)))))
-
-(defun opencode-chat--fontify-markdown (beg end)
-  "Fontify the Markdown text between BEG and END.
-Headings, emphasis, inline code, links, and fenced code blocks in their
-language's major mode."
-  (when (<= (- end beg) opencode-chat-fontify-max)
-    (save-excursion
-      (save-restriction
-        (narrow-to-region beg end)
-        (remove-list-of-text-properties beg end '(face button category action help-echo))
-        (goto-char beg)
-        (let ((code-blocks nil))
-          ;; Fenced code first: nothing else applies inside.
-          (while (re-search-forward "^```\\([^`\n]*\\)\n" nil t)
-            (let ((lang (match-string 1))
-                  (code-beg (point))
-                  (fence-beg (match-beginning 0)))
-              (put-text-property fence-beg code-beg 'face 'opencode-chat-dim)
-              (if (re-search-forward "^```[ \t]*$" nil t)
-                  (let ((code-end (match-beginning 0))
-                        (fence-end (match-end 0)))
-                    (put-text-property code-end fence-end 'face 'opencode-chat-dim)
-                    (let ((mode (and (< (length code-blocks) opencode-chat-fontify-max-blocks)
-                                     (opencode-chat--code-mode lang))))
-                      (if mode (opencode-chat--fontify-code code-beg code-end mode)
-                        (put-text-property code-beg code-end 'face 'opencode-chat-markdown-code)))
-                    (push (cons fence-beg fence-end) code-blocks)
-                    (goto-char fence-end))
-                ;; Still streaming: the block runs to the end for now.
-                (push (cons fence-beg (point-max)) code-blocks)
-                (goto-char (point-max)))))
-          (cl-flet ((in-code (pos) (cl-some (lambda (b) (and (>= pos (car b)) (< pos (cdr b))))
-                                            code-blocks)))
-            (dolist (rule '(("^#\\{1,6\\} .*$" 0 opencode-chat-markdown-heading)
-                            ("\\*\\*\\([^*\n]+\\)\\*\\*" 0 bold)
-                            ("\\(?:^\\|[^*]\\)\\(\\*\\([^* \n][^*\n]*\\)\\*\\)" 1 italic)
-                            ("`\\([^`\n]+\\)`" 0 opencode-chat-markdown-code)))
-              (goto-char (point-min))
-              (while (re-search-forward (nth 0 rule) nil t)
-                (unless (in-code (match-beginning 0))
-                  (add-face-text-property (match-beginning (nth 1 rule)) (match-end (nth 1 rule))
-                                          (nth 2 rule)))))
-            (goto-char (point-min))
-            (while (re-search-forward "\\[\\([^]\n]+\\)\\](\\([^)\n ]+\\))" nil t)
-              (unless (in-code (match-beginning 0))
-                (let ((url (match-string-no-properties 2)))
-                  (make-text-button (match-beginning 1) (match-end 1)
-                                    'action (lambda (_) (browse-url url))
-                                    'help-echo url 'follow-link t))))))))))
-
-;;;; Rendering parts
-
-(defun opencode-chat--synthetic-p (part)
-  "Return non-nil if PART is text the server added, not the user or model.
-The server adds such text for attached files (their contents) and other
-context; it is shown folded, under a heading."
-  (and (equal (plist-get part :type) "text") (eq (plist-get part :synthetic) t)))
-
-(defun opencode-chat--foldable-p (part)
-  "Return non-nil if PART has a heading and a body that can fold."
-  (or (opencode-chat--synthetic-p part)
-      (not (member (plist-get part :type) '("text" "step-start" "compaction")))))
-
-(defun opencode-chat--default-folded-p (part)
-  "Return non-nil if PART starts folded."
-  (pcase (plist-get part :type)
-    ("reasoning" opencode-chat-fold-reasoning)
-    ("tool" opencode-chat-fold-tools)
-    ((or "step-finish" "snapshot" "patch" "text") t)
-    (_ nil)))
-
-(defun opencode-chat--tool-input-summary (input)
-  "Return a one-line summary of tool INPUT, a plist."
-  (let ((v (or (plist-get input :command) (plist-get input :filePath)
-               (plist-get input :pattern) (plist-get input :url)
-               (plist-get input :description) (plist-get input :path))))
-    (if (stringp v) (opencode--first-line v)
-      (opencode--first-line
-       (ignore-errors (json-serialize input :null-object :null :false-object :false))))))
-
-(defun opencode-chat--duration (time)
-  "Return a duration string from TIME's :start and :end (ms), or nil."
-  (let ((s (plist-get time :start)) (e (plist-get time :end)))
-    (and (numberp s) (numberp e) (format "%.1fs" (/ (- e s) 1000.0)))))
-
-(defvar opencode-chat-tool-renderers nil
-  "How tool parts are shown, an alist of (TOOL . RENDERER).
-TOOL is a tool's name (\"bash\", \"edit\", …).  RENDERER is called
-with the tool PART, a plist (:tool, :state with :status, :input,
-:output, :error, :metadata, :title, :time) and returns a plist with
-:heading (one line) and :body (any text); a key left out keeps the
-package's default.  The package keeps the layout: it draws the heading,
-folds the body, limits its size and redraws when the part changes.
-See `opencode-chat-define-tool-renderer'.")
-
-(defun opencode-chat-define-tool-renderer (tool renderer)
-  "Show parts of TOOL (a tool name) with RENDERER, or the default if nil.
-See `opencode-chat-tool-renderers' for what RENDERER gets and returns."
-  (setf (alist-get tool opencode-chat-tool-renderers nil (null renderer) #'equal)
-        renderer))
-
-(defun opencode-chat--rendered (part)
-  "Return what the renderer of tool PART makes of it, (:heading :body), or nil.
-Values that are not strings are dropped; a renderer that fails shows
-its error as heading and body."
-  (let ((renderer (and (equal (plist-get part :type) "tool")
-                       (cdr (assoc (plist-get part :tool) opencode-chat-tool-renderers)))))
-    (when renderer
-      (condition-case err
-          (let ((r (funcall renderer part)))
-            (cl-loop for key in '(:heading :body)
-                     for v = (plist-get r key)
-                     when (stringp v) append (list key v)))
-        (error (let ((msg (format "[renderer of %s failed: %s]" (plist-get part :tool)
-                                  (error-message-string err))))
-                 (list :heading msg :body msg)))))))
-
-(defun opencode-chat--render-bash (part)
-  "Show a bash tool PART as a command line and its output."
-  (let* ((state (plist-get part :state))
-         (input (plist-get state :input))
-         (output (plist-get state :output)))
-    (list :heading (format "$ %s  [%s]%s"
-                           (opencode--first-line (or (plist-get input :command) ""))
-                           (plist-get state :status)
-                           (let ((d (opencode-chat--duration (plist-get state :time))))
-                             (if d (concat " " d) "")))
-          :body (concat (if (stringp (plist-get input :description))
-                            (concat "# " (plist-get input :description) "\n")
-                          "")
-                        (if (stringp output) output "")
-                        (if (stringp (plist-get state :error))
-                            (propertize (concat "Error: " (plist-get state :error))
-                                        'face 'opencode-chat-error)
-                          "")))))
-
-(defun opencode-chat--render-edit (part)
-  "Show an edit tool PART as the diff it made, when the server gave one."
-  (let* ((state (plist-get part :state))
-         (diff (plist-get (plist-get state :metadata) :diff)))
-    (when (stringp diff)
-      (list :body (with-temp-buffer
-                    (insert diff)
-                    (delay-mode-hooks (diff-mode))
-                    (font-lock-ensure)
-                    (buffer-string))))))
-
-(opencode-chat-define-tool-renderer "bash" #'opencode-chat--render-bash)
-(opencode-chat-define-tool-renderer "edit" #'opencode-chat--render-edit)
-
-(defvar-local opencode-chat--expanded nil
-  "Ids of parts whose long output is shown whole.")
-
-(defun opencode-chat--limit-output (part text)
-  "Return TEXT of PART cut to `opencode-chat-tool-output-max' characters.
-The cut ends in a button that shows the whole text; nothing is lost."
-  (if (or (null opencode-chat-tool-output-max)
-          (<= (length text) opencode-chat-tool-output-max)
-          (member (plist-get part :id) opencode-chat--expanded))
-      text
-    (concat (substring text 0 opencode-chat-tool-output-max)
-            "\n"
-            (opencode--link
-             (format "[… %d more characters: RET shows all]"
-                     (- (length text) opencode-chat-tool-output-max))
-             #'opencode-chat-expand-part
-             'opencode-expand (plist-get part :id)))))
-
-(defun opencode-chat-expand-part ()
-  "Show the whole output of the part at point, past the size limit."
-  (interactive)
-  (let* ((id (or (get-text-property (point) 'opencode-expand)
-                 (opencode-chat--part-at (point))
-                 (user-error "No part at point")))
-         (entry (gethash id opencode-chat--parts)))
-    (push id opencode-chat--expanded)
-    (puthash id (opencode-chat--render-part (opencode-chat--entry-part entry) entry)
-             opencode-chat--parts)))
-
-(defun opencode-chat--heading (part &optional rendered)
-  "Return the heading line of foldable PART (without newline).
-RENDERED is what its tool renderer made of it, if it has one."
-  (pcase (plist-get part :type)
-    ((guard (plist-get rendered :heading)) (plist-get rendered :heading))
-    ("reasoning" "Thinking")
-    ("text" (format "Context added by the server: %s"
-                    (opencode--first-line (plist-get part :text) 60)))
-    ("tool"
-     (let* ((state (plist-get part :state))
-            (status (plist-get state :status)))
-       (concat (format "Tool %s [%s]" (plist-get part :tool) status)
-               (let ((d (opencode-chat--duration (plist-get state :time))))
-                 (if d (concat " " d) ""))
-               (let ((s (opencode-chat--tool-input-summary (plist-get state :input))))
-                 (if (and s (not (string-empty-p s))) (concat ": " s) "")))))
-    ("step-finish"
-     (let ((tokens (plist-get part :tokens)))
-       (format "Step done (%s): %s in, %s out, cost %s" (plist-get part :reason)
-               (plist-get tokens :input) (plist-get tokens :output)
-               (plist-get part :cost))))
-    ("file" (format "File %s" (or (plist-get part :filename) (plist-get part :url))))
-    ("patch" (format "Patch: %d files" (length (plist-get part :files))))
-    ("snapshot" "Snapshot")
-    ("agent" (format "Agent %s" (plist-get part :name)))
-    ("subtask" (format "Subtask (%s): %s" (plist-get part :agent)
-                       (opencode--first-line (plist-get part :description))))
-    ("retry" (format "Retry %s" (plist-get part :attempt)))
-    (type (format "Part %s" type))))
-
-(defun opencode-chat--pretty-json (value)
-  "Return VALUE (a plist or vector) as indented JSON text."
-  (with-temp-buffer
-    (insert (json-serialize value :null-object :null :false-object :false))
-    (ignore-errors (json-pretty-print-buffer))
-    (buffer-string)))
-
-(defun opencode-chat--body (part &optional rendered)
-  "Return the body text of PART.
-RENDERED is what its tool renderer made of it, if it has one."
-  (pcase (plist-get part :type)
-    ((guard (plist-get rendered :body))
-     (opencode-chat--limit-output part (plist-get rendered :body)))
-    ((or "text" "reasoning") (or (plist-get part :text) ""))
-    ("tool"
-     (let* ((state (plist-get part :state))
-            (input (plist-get state :input))
-            (output (plist-get state :output))
-            (err (plist-get state :error)))
-       (concat (let ((child (plist-get (plist-get state :metadata) :sessionId)))
-                 (if (stringp child) (concat (opencode-chat--session-button child) "\n") ""))
-               (if input (concat "Input:\n" (opencode-chat--pretty-json input) "\n") "")
-               (if (stringp output)
-                   (concat "Output:\n" (opencode-chat--limit-output part output))
-                 "")
-               (if (stringp err) (propertize (concat "Error: " err) 'face 'opencode-chat-error) ""))))
-    ("patch" (mapconcat #'opencode-chat--file-button (plist-get part :files) "\n"))
-    ("snapshot" (or (plist-get part :snapshot) ""))
-    ("step-finish" "")
-    ("file" (let ((url (or (plist-get part :url) "")))
-              (if (string-prefix-p "file://" url)
-                  (opencode-chat--file-button (substring url 7))
-                url)))
-    ("subtask" (or (plist-get part :prompt) ""))
-    ("retry" (let ((e (plist-get part :error)))
-               (or (plist-get (plist-get e :data) :message) (format "%S" e))))
-    ("agent" "")
-    (_ (opencode-chat--pretty-json part))))
-
-(defun opencode-chat--inside-project-p (file)
-  "Return non-nil if FILE lies inside this chat's project directory."
-  (let ((root (file-name-as-directory (opencode-connection-directory opencode-chat--conn))))
-    (string-prefix-p root (expand-file-name file root))))
-
-(defun opencode-chat-visit-file (file)
-  "Visit FILE from a part, only when it lies inside the project."
-  (if (opencode-chat--inside-project-p file)
-      (find-file-other-window (expand-file-name file (opencode-connection-directory opencode-chat--conn)))
-    (user-error "Not opening %s: it is outside the project" file)))
-
-(defun opencode-chat--file-button (file)
-  "Return FILE as text that visits it (inside the project) on RET or click."
-  (opencode--link file #'opencode-chat-visit-file-at-point
-                       'help-echo "RET: visit this file" 'opencode-file file))
-
-(defun opencode-chat-visit-file-at-point ()
-  "Visit the file named at point."
-  (interactive)
-  (let ((file (get-text-property (point) 'opencode-file)))
-    (if file (opencode-chat-visit-file file) (user-error "No file at point"))))
-
-(defun opencode-chat--session-button (id)
-  "Return text that opens the chat of child session ID on RET or click."
-  (opencode--link (format "Sub-agent session %s (RET to open)" id)
-                       #'opencode-chat-open-linked-session 'opencode-session-link id))
-
-(defun opencode-chat-open-linked-session ()
-  "Open the chat of the sub-agent session linked at point."
-  (interactive)
-  (let ((id (get-text-property (point) 'opencode-session-link)))
-    (unless id (user-error "No session link at point"))
-    (opencode-chat-open opencode-chat--conn
-                        (or (ignore-errors
-                              (opencode-request-sync opencode-chat--conn "GET"
-                                                     (opencode--path "session" id)))
-                            (list :id id)))))
-
-(defun opencode-chat--insert-part (part)
-  "Insert PART at point; return (BEG END BODY) positions."
-  (let ((beg (point)) body)
-    (pcase (plist-get part :type)
-      ("step-start" (setq body (point)))
-      ("compaction"
-       (insert (propertize "──── context compacted: earlier messages were summarised ────"
-                           'face 'opencode-chat-dim))
-       (setq body (point)))
-      ((and "text" (guard (not (opencode-chat--synthetic-p part))))
-       (setq body (point))
-       (insert (opencode-chat--body part)))
-      (_
-       (let ((folded (opencode-chat--part-folded-p part))
-             (rendered (opencode-chat--rendered part)))
-         (insert (propertize (concat (if folded "▸ " "▾ ") (opencode-chat--heading part rendered))
-                             'face (if (equal (plist-get part :type) "step-finish")
-                                       'opencode-chat-dim
-                                     'opencode-chat-heading)))
-         (setq body (point))
-         (let ((text (opencode-chat--body part rendered)))
-           (unless (string-empty-p text)
-             (insert "\n"
-                     (if (equal (plist-get part :type) "reasoning")
-                         (propertize text 'face 'opencode-chat-reasoning)
-                       text)))))))
-    (list beg (point) body)))
+;;;; Part regions
 
 (defun opencode-chat--entry-part (entry)
   "Return the part of ENTRY, with text streamed since its last draw.
@@ -576,7 +149,7 @@ part is read, so a long reply costs linear time, not quadratic."
   (pcase (gethash (plist-get part :id) opencode-chat--folded)
     ('folded t)
     ('open nil)
-    (_ (opencode-chat--default-folded-p part))))
+    (_ (opencode-parts-default-folded-p part))))
 
 (defun opencode-chat--apply-fold (entry)
   "Hide or show the body of part ENTRY as its fold state says."
@@ -588,7 +161,7 @@ part is read, so a long reply costs linear time, not quadratic."
     (when (< body end)
       (with-silent-modifications
         (put-text-property body end 'invisible
-                           (and (opencode-chat--foldable-p part)
+                           (and (opencode-parts-foldable-p part)
                                 (opencode-chat--part-folded-p part)
                                 'opencode-fold))))))
 
@@ -600,7 +173,7 @@ part is read, so a long reply costs linear time, not quadratic."
     (save-excursion
       (delete-region beg end)
       (goto-char beg)
-      (pcase-let ((`(,_b ,_e ,body) (opencode-chat--insert-part part)))
+      (pcase-let ((`(,_b ,_e ,body) (opencode-parts-insert part (opencode-chat--part-folded-p part))))
         (set-marker end (point))
         (let ((bm (or (plist-get entry :body) (make-marker))))
           (set-marker bm body)
@@ -609,8 +182,8 @@ part is read, so a long reply costs linear time, not quadratic."
         (setq entry (plist-put entry :chunks nil))
         (put-text-property beg end 'opencode-part (plist-get part :id))
         (when (and (equal (plist-get part :type) "text")
-                   (not (opencode-chat--synthetic-p part)))
-          (opencode-chat--fontify-markdown beg end))
+                   (not (opencode-parts-synthetic-p part)))
+          (opencode-markdown-fontify beg end))
         ;; An empty part (a step start) takes no line: hide its separator.
         (when (< end (point-max))
           (put-text-property end (1+ end) 'invisible (and (= beg end) 'opencode-empty)))
@@ -618,34 +191,6 @@ part is read, so a long reply costs linear time, not quadratic."
         entry))))
 
 ;;;; Messages
-
-(defun opencode-chat--message-header (info)
-  "Return the header line of message INFO."
-  (let ((time (plist-get (plist-get info :time) :created)))
-    (if (equal (plist-get info :role) "user")
-        (concat (propertize "You" 'face 'opencode-chat-user)
-                (propertize (if (numberp time)
-                                (format-time-string "  %F %T" (/ time 1000.0))
-                              "")
-                            'face 'opencode-chat-dim))
-      (concat (propertize "Assistant" 'face 'opencode-chat-assistant)
-              (propertize
-               (concat
-                (format "  %s/%s" (or (plist-get info :providerID) "?")
-                        (or (plist-get info :modelID) "?"))
-                (if (stringp (plist-get info :agent)) (format "  agent %s" (plist-get info :agent)) "")
-                (let ((tokens (plist-get info :tokens)))
-                  (if tokens (format "  tokens %s/%s" (plist-get tokens :input)
-                                     (plist-get tokens :output))
-                    ""))
-                (if (numberp (plist-get info :cost)) (format "  $%.4f" (plist-get info :cost)) "")
-                (if (numberp time) (format-time-string "  %F %T" (/ time 1000.0)) ""))
-               'face 'opencode-chat-dim)
-              (let ((err (plist-get info :error)))
-                (if err
-                    (concat "\n" (propertize (format "Error: %s" (opencode-api-error-text err))
-                                             'face 'opencode-chat-error))
-                  ""))))))
 
 (defun opencode-chat--insert-message (info)
   "Insert message INFO at the end of the buffer, with no parts yet."
@@ -655,7 +200,7 @@ part is read, so a long reply costs linear time, not quadratic."
       (goto-char (or opencode-chat--insert-at (point-max)))
       (let ((beg (copy-marker (point)))
             header-end)
-        (insert (propertize (opencode-chat--message-header info) 'opencode-header t))
+        (insert (propertize (opencode-parts-message-header info) 'opencode-header t))
         (setq header-end (copy-marker (point)))
         ;; The header's newline, then the newline that separates this
         ;; message from the next; parts go between the two.
@@ -687,7 +232,7 @@ Ids are time-ordered, so comparing them compares creation times."
         (save-excursion
           (delete-region (plist-get entry :beg) (plist-get entry :header-end))
           (goto-char (plist-get entry :beg))
-          (insert (propertize (opencode-chat--message-header info) 'opencode-header t))
+          (insert (propertize (opencode-parts-message-header info) 'opencode-header t))
           (set-marker (plist-get entry :header-end) (point))
           (put-text-property (plist-get entry :beg) (point) 'opencode-message
                              (plist-get info :id))))
@@ -760,7 +305,7 @@ A part of a message older than the page shown is ignored."
                                                'opencode-chat-reasoning)
                                     'opencode-part part-id
                                     ;; Folded, it stays folded.
-                                    'invisible (and (opencode-chat--foldable-p part)
+                                    'invisible (and (opencode-parts-foldable-p part)
                                                     (opencode-chat--part-folded-p part)
                                                     'opencode-fold))))
               (when (equal type "text")
@@ -798,8 +343,8 @@ in its length; `opencode-chat-fontify-delay' bounds how stale it gets."
         (dolist (id (prog1 opencode-chat--unfontified
                       (setq opencode-chat--unfontified nil)))
           (when-let ((entry (gethash id opencode-chat--parts)))
-            (opencode-chat--fontify-markdown (plist-get entry :beg)
-                                             (plist-get entry :end))))))))
+            (opencode-markdown-fontify (plist-get entry :beg)
+                                       (plist-get entry :end))))))))
 
 (defmacro opencode-chat--following (&rest body)
   "Run BODY; windows whose point was at the end of the buffer follow it."
@@ -904,7 +449,7 @@ Messages fetched but not drawn yet come first."
          (buf (current-buffer)))
     (unless (and oldest opencode-chat--more) (user-error "Every message is shown"))
     (opencode-api-session-messages
-     opencode-chat--conn (opencode-chat--session-id)
+     opencode-chat--conn (opencode-chat-session-id)
      :limit opencode-chat-message-limit :before opencode-chat--more :full t
      :callback
      (lambda (reply)
@@ -925,7 +470,7 @@ Messages fetched but not drawn yet come first."
   (interactive)
   (let ((buf (current-buffer)))
     (opencode-api-session-messages
-     opencode-chat--conn (opencode-chat--session-id)
+     opencode-chat--conn (opencode-chat-session-id)
      :limit opencode-chat-message-limit :full t
      :callback (lambda (reply)
                  (when (buffer-live-p buf)
@@ -943,21 +488,20 @@ Messages fetched but not drawn yet come first."
                    (with-current-buffer buf
                      (setq opencode-chat--branch (plist-get vcs :branch))
                      (force-mode-line-update)))))
-    (opencode-chat--load-requests buf)
+    (opencode-requests-load buf)
     (opencode-api-session-todo
-     opencode-chat--conn (opencode-chat--session-id)
+     opencode-chat--conn (opencode-chat-session-id)
      :callback (lambda (todos)
                  (when (buffer-live-p buf)
                    (with-current-buffer buf
-                     (setq opencode-chat--todos todos)
-                     (opencode-chat--refresh-todos)))))
+                     (opencode-todo-update todos)))))
     (opencode-api-session-status
      opencode-chat--conn
      :callback (lambda (all)
                  (when (buffer-live-p buf)
                    (with-current-buffer buf
                      (setq opencode-chat--status
-                           (plist-get all (intern (concat ":" (opencode-chat--session-id)))))
+                           (plist-get all (intern (concat ":" (opencode-chat-session-id)))))
                      (force-mode-line-update)))))))
 
 ;;;; Events
@@ -979,7 +523,7 @@ Emacs has."
   "Forget the current chat buffer in its connection's registry."
   (when opencode-chat--conn
     (let ((table (opencode-chat--registry opencode-chat--conn))
-          (id (opencode-chat--session-id)))
+          (id (opencode-chat-session-id)))
       (when (eq (gethash id table) (current-buffer))
         (remhash id table)))))
 
@@ -1035,13 +579,11 @@ Emacs has."
              (message "OpenCode: %s" (opencode-api-error-text opencode-chat--error)))
             ("session.compacted" (opencode-chat-reload))
             ((or "permission.asked" "question.asked")
-             (opencode-chat--add-request (if (equal type "permission.asked") 'permission 'question)
-                                         props))
+             (opencode-requests-add (if (equal type "permission.asked") 'permission 'question)
+                                    props))
             ((or "permission.replied" "question.replied" "question.rejected")
-             (opencode-chat--drop-request (plist-get props :requestID)))
-            ("todo.updated"
-             (setq opencode-chat--todos (plist-get props :todos))
-             (opencode-chat--refresh-todos))))
+             (opencode-requests-drop (plist-get props :requestID)))
+            ("todo.updated" (opencode-todo-update (plist-get props :todos)))))
         (run-hook-with-args 'opencode-chat-event-functions type props)
         (force-mode-line-update)))
     (when (and (stringp sid)
@@ -1076,9 +618,9 @@ once and remembered."
                            table)
                   (with-current-buffer buf
                     (if (member type '("permission.asked" "question.asked"))
-                        (opencode-chat--add-request
+                        (opencode-requests-add
                          (if (equal type "permission.asked") 'permission 'question) props)
-                      (opencode-chat--drop-request (plist-get props :requestID)))
+                      (opencode-requests-drop (plist-get props :requestID)))
                     (force-mode-line-update))))
               ;; And up the tree.
               (opencode-chat--tell-parent conn parent type props)))))
@@ -1131,442 +673,22 @@ Events missed while the stream was down are then not missing."
 
 (add-hook 'opencode-connection-state-functions #'opencode-chat--on-state)
 
-;;;; Permissions and questions
-
-(defun opencode-chat--request-summary (request)
-  "Return a one-line description of REQUEST, (KIND . PROPS)."
-  (let ((props (cdr request)))
-    (pcase (car request)
-      ('permission
-       (format "Permission: %s %s" (plist-get props :permission)
-               (mapconcat #'identity (plist-get props :patterns) " ")))
-      ('question
-       (format "Question: %s"
-               (let ((q (and (> (length (plist-get props :questions)) 0)
-                             (aref (plist-get props :questions) 0))))
-                 (or (plist-get q :question) "?")))))))
-
-(defun opencode-chat--add-request (kind props)
-  "Record a pending request of KIND with PROPS and tell the user."
-  (unless (assoc-default (plist-get props :id)
-                         (mapcar (lambda (r) (cons (plist-get (cdr r) :id) r))
-                                 opencode-chat--requests))
-    (setq opencode-chat--requests (append opencode-chat--requests (list (cons kind props))))
-    (message "OpenCode %s: %s (%s to answer)" (plist-get opencode-chat--session :title)
-             (opencode-chat--request-summary (cons kind props))
-             (substitute-command-keys "\\<opencode-chat-mode-map>\\[opencode-chat-answer]"))))
-
-(defun opencode-chat--drop-request (id)
-  "Forget the pending request ID."
-  (setq opencode-chat--requests
-        (cl-remove-if (lambda (r) (equal (plist-get (cdr r) :id) id)) opencode-chat--requests)))
-
-(defun opencode-chat--load-requests (buf)
-  "Fetch the pending permissions and questions of BUF's session."
-  (with-current-buffer buf
-    (let ((sid (opencode-chat--session-id)))
-      (setq opencode-chat--requests nil)
-      (dolist (kind '(permission question))
-        (funcall
-         (if (eq kind 'permission) #'opencode-api-permission-list #'opencode-api-question-list)
-         opencode-chat--conn
-         :callback (lambda (reqs)
-                     (when (buffer-live-p buf)
-                       (with-current-buffer buf
-                         (seq-doseq (r reqs)
-                           (when (equal (plist-get r :sessionID) sid)
-                             (opencode-chat--add-request kind r)))
-                         (force-mode-line-update)))))))))
-
-(defun opencode-chat-reply-permission (id reply)
-  "Answer permission request ID with REPLY: `once', `always' or `reject'."
-  (opencode-api-permission-reply opencode-chat--conn id
-                                 :body `(:reply ,(symbol-name reply))
-                                 :callback (lambda (_) (message "Permission: %s" reply))))
-
-(defun opencode-chat-reply-question (id answers)
-  "Answer question request ID with ANSWERS, a list of lists of labels.
-With ANSWERS nil, reject the question."
-  (if answers
-      (opencode-api-question-reply opencode-chat--conn id
-                                   :body `(:answers ,(apply #'vector (mapcar (lambda (a) (apply #'vector a))
-                                                                 answers)))
-                        :callback (lambda (_) (message "Answered")))
-    (opencode-api-question-reject opencode-chat--conn id
-                                  :callback (lambda (_) (message "Question dismissed")))))
-
-(defun opencode-chat--ask-question (q)
-  "Ask question Q (a QuestionInfo plist) in the minibuffer; return labels."
-  (let* ((options (mapcar (lambda (o) (cons (plist-get o :label) (plist-get o :description)))
-                          (plist-get q :options)))
-         (annotate (lambda (c) (let ((d (cdr (assoc c options))))
-                                 (if d (concat "  " d) ""))))
-         (completion-extra-properties (list :annotation-function annotate))
-         (prompt (format "%s: " (plist-get q :question)))
-         (require-match (not (eq (plist-get q :custom) t))))
-    (if (eq (plist-get q :multiple) t)
-        (completing-read-multiple prompt options nil require-match)
-      (list (completing-read prompt options nil require-match)))))
-
-(defun opencode-chat-answer ()
-  "Answer the oldest pending permission or question of this session."
-  (interactive)
-  (let ((request (or (car opencode-chat--requests)
-                     (user-error "Nothing is waiting for an answer"))))
-    (pcase (car request)
-      ('permission
-       (let* ((props (cdr request))
-              (choice (read-multiple-choice
-                       (opencode-chat--request-summary request)
-                       '((?o "once" "Allow this time")
-                         (?a "always" "Allow from now on for these patterns")
-                         (?r "reject" "Refuse")))))
-         (opencode-chat-reply-permission (plist-get props :id)
-                                         (intern (cadr choice)))))
-      ('question
-       (let* ((props (cdr request))
-              (answers (condition-case nil
-                           (mapcar #'opencode-chat--ask-question
-                                   (append (plist-get props :questions) nil))
-                         (quit (if (y-or-n-p "Dismiss the question? ") nil
-                                 (signal 'quit nil))))))
-         (opencode-chat-reply-question (plist-get props :id) answers))))))
-
-;;;; Todos and the diff
-
-(defun opencode-chat--todos-buffer-name ()
-  "Return the name of this chat's todo buffer."
-  (format "*opencode-todos: %s*" (or (plist-get opencode-chat--session :title) "")))
-
-(defun opencode-chat--refresh-todos ()
-  "Redraw this chat's todo buffer, if it exists."
-  (let ((todos opencode-chat--todos)
-        (buf (get-buffer (opencode-chat--todos-buffer-name))))
-    (when buf
-      (with-current-buffer buf
-        (let ((inhibit-read-only t))
-          (erase-buffer)
-          (if (zerop (length todos))
-              (insert (propertize "No todos." 'face 'opencode-chat-dim))
-            (seq-doseq (td todos)
-              (let ((status (plist-get td :status)))
-                (insert (pcase status
-                          ("completed" "[x] ") ("in_progress" "[>] ")
-                          ("cancelled" "[-] ") (_ "[ ] "))
-                        (propertize (or (plist-get td :content) "")
-                                    'face (pcase status
-                                            ("completed" 'opencode-chat-dim)
-                                            ("cancelled" '(:strike-through t))
-                                            ("in_progress" 'bold)
-                                            (_ 'default)))
-                        (if (stringp (plist-get td :priority))
-                            (propertize (format "  (%s)" (plist-get td :priority))
-                                        'face 'opencode-chat-dim)
-                          "")
-                        "\n")))))))))
-
-(defun opencode-chat-todos ()
-  "Show the session's todo list in a side window; it follows todo.updated."
-  (interactive)
-  (let ((buf (get-buffer-create (opencode-chat--todos-buffer-name))))
-    (with-current-buffer buf
-      (unless (derived-mode-p 'special-mode) (special-mode)))
-    (opencode-chat--refresh-todos)
-    (display-buffer buf '(display-buffer-in-side-window (side . right) (window-width . 45)))
-    buf))
-
-(defun opencode-chat-diff (&optional message-id)
-  "Show what the session changed on disk, as a `diff-mode' buffer.
-With a prefix argument, only what MESSAGE-ID (the message at point)
-changed."
-  (interactive (list (and current-prefix-arg (opencode-chat--message-at-point))))
-  (let ((title (plist-get opencode-chat--session :title))
-        (dir default-directory))
-    (opencode-api-session-diff
-     opencode-chat--conn (opencode-chat--session-id)
-     :query `(("messageID" . ,message-id))
-     :callback
-     (lambda (diffs)
-       (display-buffer (opencode-chat--show-diffs (format "*opencode-diff: %s*" title)
-                                                  diffs dir))))))
-
-(defun opencode-chat--diff-file (diff)
-  "Return the file DIFF, a file diff from the server, is about."
-  (or (plist-get diff :file) (plist-get diff :path) "?"))
-
-(defun opencode-chat--show-diffs (name diffs directory)
-  "Show DIFFS, file diffs from the server, in `diff-mode' buffer NAME.
-DIRECTORY is where their file names are relative to.  Return the buffer."
-  (let ((buf (get-buffer-create name))
-        (adds 0) (dels 0))
-    (with-current-buffer buf
-      (let ((inhibit-read-only t))
-        (erase-buffer)
-        (seq-doseq (d diffs)
-          (cl-incf adds (or (plist-get d :additions) 0))
-          (cl-incf dels (or (plist-get d :deletions) 0))
-          (let ((patch (plist-get d :patch))
-                (file (opencode-chat--diff-file d)))
-            (insert (if (stringp patch) patch (format "--- a/%s\n+++ b/%s\n" file file)))
-            (unless (bolp) (insert "\n"))))
-        (when (zerop (length diffs)) (insert "No changes.\n")))
-      (diff-mode)
-      (setq default-directory (file-name-as-directory directory))
-      (setq buffer-read-only t)
-      (setq header-line-format (format " %d files  +%d −%d" (length diffs) adds dels))
-      (goto-char (point-min)))
-    buf))
-
-;;;; Session operations at point
-
-(defun opencode-chat--message-at-point ()
-  "Return the id of the message at point, or signal a `user-error'."
-  (or (cl-some (lambda (pos)
-                 (and (>= pos (point-min))
-                      (or (get-text-property pos 'opencode-message)
-                          (let ((pid (opencode-chat--part-at pos)))
-                            (and pid (plist-get (opencode-chat--entry-part (gethash pid opencode-chat--parts))
-                                                :messageID))))))
-               ;; Point just after a part's text counts as on it.
-               (list (point) (1- (point))))
-      (user-error "No message at point")))
-
-(defun opencode-chat--show-revert ()
-  "Dim the messages a revert undid, from the revert point on."
-  (when opencode-chat--revert-overlay
-    (delete-overlay opencode-chat--revert-overlay)
-    (setq opencode-chat--revert-overlay nil))
-  (let* ((rev (plist-get opencode-chat--session :revert))
-         (entry (and rev (gethash (plist-get rev :messageID) opencode-chat--messages))))
-    (when entry
-      (let ((ov (make-overlay (plist-get entry :beg) (point-max) nil nil t)))
-        (overlay-put ov 'face 'shadow)
-        (overlay-put ov 'before-string
-                     (propertize (substitute-command-keys
-                                  "──── reverted from here: \\<opencode-chat-mode-map>\\[opencode-chat-unrevert] restores, \\[opencode-chat-revert-diff] shows what changed on disk ────\n")
-                                 'face 'warning))
-        (setq opencode-chat--revert-overlay ov)))))
-
-(defun opencode-chat--session-callback (done)
-  "Return a callback that shows the session it gets in this chat, then DONE."
-  (let ((buf (current-buffer)))
-    (lambda (session)
-      (when (buffer-live-p buf)
-        (with-current-buffer buf
-          (setq opencode-chat--session session)
-          (opencode-chat--show-revert)))
-      (message "%s" done))))
-
-(defun opencode-chat--revert-to (message-id done)
-  "Revert the session to before MESSAGE-ID; say DONE when it is."
-  (opencode-api-session-revert opencode-chat--conn (opencode-chat--session-id)
-                               :body `(:messageID ,message-id)
-                               :callback (opencode-chat--session-callback done)))
-
-(defun opencode-chat-revert (message-id)
-  "Revert the session to before MESSAGE-ID (default: the message at point).
-The agent's changes to files from there on are undone on disk."
-  (interactive (list (opencode-chat--message-at-point)))
-  (when (yes-or-no-p "Revert the session (and its file changes) to before this message? ")
-    (opencode-chat--revert-to message-id "Reverted")))
-
-(defun opencode-chat-unrevert ()
-  "Undo the session's revert: restore the messages and file changes."
-  (interactive)
-  (unless (plist-get opencode-chat--session :revert) (user-error "Nothing is reverted"))
-  (opencode-api-session-unrevert opencode-chat--conn (opencode-chat--session-id)
-                                 :callback (opencode-chat--session-callback "Restored")))
-
-(defun opencode-chat-revert-diff ()
-  "Show what the session's revert changed on disk."
-  (interactive)
-  (let ((diff (plist-get (plist-get opencode-chat--session :revert) :diff)))
-    (unless (stringp diff) (user-error "No revert diff"))
-    (with-current-buffer (get-buffer-create "*opencode-revert-diff*")
-      (let ((inhibit-read-only t)) (erase-buffer) (insert diff))
-      (diff-mode)
-      (setq buffer-read-only t)
-      (display-buffer (current-buffer)))))
-
-(defun opencode-chat-fork (message-id)
-  "Fork the session at MESSAGE-ID (default: the message at point); open the fork."
-  (interactive (list (opencode-chat--message-at-point)))
-  (let ((conn opencode-chat--conn))
-    (opencode-api-session-fork conn (opencode-chat--session-id)
-                               :body `(:messageID ,message-id)
-                               :callback (lambda (s) (opencode-chat-open conn s)))))
-
-(defun opencode-chat-fork-session ()
-  "Fork the whole session; open the fork."
-  (interactive)
-  (let ((conn opencode-chat--conn))
-    (opencode-api-session-fork conn (opencode-chat--session-id)
-                               :body (make-hash-table)
-                               :callback (lambda (s) (opencode-chat-open conn s)))))
-
-(defun opencode-chat-compact ()
-  "Compact the session: replace its history by a summary, with its model."
-  (interactive)
-  (let ((conn opencode-chat--conn) (sid (opencode-chat--session-id)))
-    (opencode-api-session-model
-     conn opencode-chat--session
-     (lambda (model)
-       (message "Compacting with %s/%s..." (car model) (cdr model))
-       (opencode-api-session-summarize conn sid model
-                                       :callback (lambda (_) (message "Compacted")))))))
-
-(defun opencode-chat-rename (title)
-  "Rename the session to TITLE."
-  (interactive (list (read-string "New title: " (plist-get opencode-chat--session :title))))
-  (when (string-empty-p (string-trim title)) (user-error "A title cannot be empty"))
-  (opencode-api-session-update opencode-chat--conn (opencode-chat--session-id) :title title))
-
-(defun opencode-chat-share ()
-  "Share the session and copy its URL."
-  (interactive)
-  (opencode-api-session-share
-   opencode-chat--conn (opencode-chat--session-id)
-   :callback (lambda (s)
-               (let ((url (plist-get (plist-get s :share) :url)))
-                 (if (not (stringp url))
-                     (message "The server did not share the session")
-                   (kill-new url)
-                   (message "Shared: %s (copied)" url))))))
-
-(defun opencode-chat-unshare ()
-  "Stop sharing the session."
-  (interactive)
-  (opencode-api-session-unshare opencode-chat--conn (opencode-chat--session-id)
-                                :callback (lambda (_) (message "Unshared"))))
-
-(defun opencode-chat--last-user-message ()
-  "Return the id of the newest user message not reverted, or nil."
-  (let ((revert (plist-get (plist-get opencode-chat--session :revert) :messageID))
-        (best nil))
-    (maphash (lambda (id e)
-               (when (and (equal (plist-get (plist-get e :info) :role) "user")
-                          (or (null revert) (string< id revert))
-                          (or (null best) (string< best id)))
-                 (setq best id)))
-             opencode-chat--messages)
-    best))
-
-(defun opencode-chat-undo ()
-  "Revert the last prompt and what it changed on disk (see `opencode-chat-redo')."
-  (interactive)
-  (opencode-chat--revert-to (or (opencode-chat--last-user-message)
-                                (user-error "No prompt to undo"))
-                            "Undone; /redo restores"))
-
-(defun opencode-chat-redo ()
-  "Restore what `opencode-chat-undo' or a revert took back."
-  (interactive)
-  (opencode-chat-unrevert))
-
-(defun opencode-chat--own-command (name args)
-  "Run the package's slash command NAME with ARGS (a string)."
-  (pcase name
-    ("compact" (opencode-chat-compact))
-    ("rename" (if (string-empty-p (string-trim args))
-                  (call-interactively #'opencode-chat-rename)
-                (opencode-chat-rename (string-trim args))))
-    ("fork" (opencode-chat-fork-session))
-    ("share" (opencode-chat-share))
-    ("unshare" (opencode-chat-unshare))
-    ("undo" (opencode-chat-undo))
-    ("redo" (opencode-chat-redo))
-    (_ (user-error "Unknown command /%s" name))))
-
-(defun opencode-chat-goto-parent ()
-  "Open the chat of the session this sub-agent session belongs to."
-  (interactive)
-  (let ((parent (or (plist-get opencode-chat--session :parentID)
-                    (user-error "This session has no parent"))))
-    (opencode-chat-open opencode-chat--conn
-                        (opencode-request-sync opencode-chat--conn "GET"
-                                               (opencode--path "session" parent)))))
-
-(defun opencode-chat-delete-message (message-id)
-  "Delete MESSAGE-ID (default: the message at point) from the session."
-  (interactive (list (opencode-chat--message-at-point)))
-  (when (yes-or-no-p "Delete this message from the session? ")
-    (opencode-api-session-delete-message opencode-chat--conn (opencode-chat--session-id) message-id
-                                         :callback (lambda (_) (message "Message deleted")))))
-
-(defun opencode-chat-delete-part ()
-  "Delete the part at point from its message."
-  (interactive)
-  (let* ((pid (or (opencode-chat--part-at (point)) (user-error "No part at point")))
-         (part (opencode-chat--entry-part (gethash pid opencode-chat--parts))))
-    (when (yes-or-no-p (format "Delete this %s part? " (plist-get part :type)))
-      (opencode-api-part-delete opencode-chat--conn (opencode-chat--session-id)
-                                (plist-get part :messageID) pid
-                                :callback (lambda (_) (message "Part deleted"))))))
-
-(defvar-local opencode-chat--edit-target nil
-  "In a part edit buffer: (CHAT-BUFFER . PART).")
-
-(defvar opencode-chat-edit-mode-map
-  (let ((map (make-sparse-keymap)))
-    (define-key map (kbd "C-c C-c") #'opencode-chat-edit-finish)
-    (define-key map (kbd "C-c C-k") #'opencode-chat-edit-cancel)
-    map)
-  "Keymap of `opencode-chat-edit-mode'.")
-
-(define-derived-mode opencode-chat-edit-mode text-mode "OpenCode-Edit"
-  "Edit the text of a part; \\<opencode-chat-edit-mode-map>\\[opencode-chat-edit-finish] saves, \\[opencode-chat-edit-cancel] cancels.")
-
-(defun opencode-chat-edit-part ()
-  "Edit the text of the text part at point in a buffer of its own."
-  (interactive)
-  (let* ((pid (or (opencode-chat--part-at (point)) (user-error "No part at point")))
-         (part (opencode-chat--entry-part (gethash pid opencode-chat--parts)))
-         (chat (current-buffer)))
-    (unless (member (plist-get part :type) '("text" "reasoning"))
-      (user-error "Only text can be edited"))
-    (with-current-buffer (get-buffer-create "*opencode-edit-part*")
-      (opencode-chat-edit-mode)
-      (erase-buffer)
-      (insert (or (plist-get part :text) ""))
-      (goto-char (point-min))
-      (setq opencode-chat--edit-target (cons chat part))
-      (setq header-line-format
-            (substitute-command-keys
-             "\\<opencode-chat-edit-mode-map>\\[opencode-chat-edit-finish] save  \\[opencode-chat-edit-cancel] cancel"))
-      (pop-to-buffer (current-buffer)))))
-
-(defun opencode-chat-edit-finish ()
-  "Save the edited text to the server; the buffer goes once it is saved."
-  (interactive)
-  (let* ((target opencode-chat--edit-target)
-         (edit (current-buffer))
-         (part (plist-put (copy-sequence (cdr target)) :text (buffer-string))))
-    (with-current-buffer (car target)
-      (opencode-api-part-update opencode-chat--conn (opencode-chat--session-id)
-                                (plist-get part :messageID) (plist-get part :id)
-                                :body part
-                                :callback (lambda (_)
-                                            (when (buffer-live-p edit) (kill-buffer edit))
-                                            (message "Part saved"))))))
-
-(defun opencode-chat-edit-cancel ()
-  "Drop the edit."
-  (interactive)
-  (kill-buffer (current-buffer)))
-
-(defun opencode-chat--maybe-abort ()
-  "Follow `opencode-abort-on-switch' when a busy session's chat is killed."
-  (when (and opencode-abort-on-switch opencode-chat--conn
-             (equal (plist-get opencode-chat--status :type) "busy")
-             (or (eq opencode-abort-on-switch 'abort)
-                 (y-or-n-p "The session is busy: abort its reply? ")))
-    (opencode-api-session-abort opencode-chat--conn (opencode-chat--session-id))))
-
 ;;;; Folding and moving
 
 (defun opencode-chat--part-at (pos)
   "Return the id of the part at POS, or nil."
   (get-text-property pos 'opencode-part))
+
+(defun opencode-chat-expand-part ()
+  "Show the whole output of the part at point, past the size limit."
+  (interactive)
+  (let* ((id (or (get-text-property (point) 'opencode-expand)
+                 (opencode-chat--part-at (point))
+                 (user-error "No part at point")))
+         (entry (gethash id opencode-chat--parts)))
+    (opencode-parts-expand id)
+    (puthash id (opencode-chat--render-part (opencode-chat--entry-part entry) entry)
+             opencode-chat--parts)))
 
 (defun opencode-chat-toggle-fold ()
   "Fold or unfold the part at point."
@@ -1574,7 +696,7 @@ The agent's changes to files from there on are undone on disk."
   (let* ((id (or (opencode-chat--part-at (point)) (user-error "No part at point")))
          (entry (gethash id opencode-chat--parts))
          (part (opencode-chat--entry-part entry)))
-    (unless (opencode-chat--foldable-p part) (user-error "This part does not fold"))
+    (unless (opencode-parts-foldable-p part) (user-error "This part does not fold"))
     (puthash id (if (opencode-chat--part-folded-p part) 'open 'folded) opencode-chat--folded)
     (puthash id (opencode-chat--render-part part entry) opencode-chat--parts)
     (goto-char (plist-get entry :beg))))
@@ -1586,7 +708,7 @@ The agent's changes to files from there on are undone on disk."
         (pcase opencode-chat--fold-cycle ('folded 'open) ('open nil) (_ 'folded)))
   (maphash (lambda (id entry)
              (let ((part (opencode-chat--entry-part entry)))
-               (when (opencode-chat--foldable-p part)
+               (when (opencode-parts-foldable-p part)
                  (if opencode-chat--fold-cycle
                      (puthash id opencode-chat--fold-cycle opencode-chat--folded)
                    (remhash id opencode-chat--folded))
@@ -1650,7 +772,7 @@ The agent's changes to files from there on are undone on disk."
 (defun opencode-chat-bookmark-make-record ()
   "Return a bookmark record for this chat."
   `(,(format "OpenCode: %s" (plist-get opencode-chat--session :title))
-    (session . ,(opencode-chat--session-id))
+    (session . ,(opencode-chat-session-id))
     (title . ,(plist-get opencode-chat--session :title))
     (directory . ,(opencode-connection-directory opencode-chat--conn))
     (handler . opencode-chat-bookmark-jump)))
@@ -1665,476 +787,51 @@ The agent's changes to files from there on are undone on disk."
     (opencode-chat-open conn (list :id (bookmark-prop-get bookmark 'session)
                                    :title (bookmark-prop-get bookmark 'title)))))
 
-;;;; The header line
-
-(defvar-local opencode-chat--countdown-timer nil
-  "Timer redrawing the header line each second while a retry counts down.")
-
-(defun opencode-chat--countdown ()
-  "Run or stop the retry countdown of the header line."
-  (let ((buf (current-buffer)))
-    (if (equal (plist-get opencode-chat--status :type) "retry")
-        (unless opencode-chat--countdown-timer
-          (setq opencode-chat--countdown-timer
-                (run-with-timer 1 1 (lambda ()
-                                      (when (buffer-live-p buf)
-                                        (with-current-buffer buf
-                                          (force-mode-line-update)
-                                          (opencode-chat--countdown)))))))
-      (opencode-chat--stop-countdown))))
-
-(defun opencode-chat--stop-countdown ()
-  "Stop the retry countdown of this chat, if it runs."
-  (when opencode-chat--countdown-timer
-    (cancel-timer opencode-chat--countdown-timer)
-    (setq opencode-chat--countdown-timer nil)))
-
-(defun opencode-chat--model-limit (conn provider model)
-  "Return the context window of PROVIDER's MODEL on CONN, or nil.
-The providers are fetched once per connection (GET /config/providers);
-until they arrive, nil."
-  (let ((providers (plist-get (opencode-connection-plist conn) :providers)))
-    (if (eq providers 'pending) nil
-      (unless providers
-        (setf (opencode-connection-plist conn)
-              (plist-put (opencode-connection-plist conn) :providers 'pending))
-        (opencode-api-providers
-         conn
-         :errback (lambda (_) (setf (opencode-connection-plist conn)
-                                    (plist-put (opencode-connection-plist conn) :providers nil)))
-         :callback (lambda (res)
-                     (setf (opencode-connection-plist conn)
-                           (plist-put (opencode-connection-plist conn) :providers
-                                      (plist-get res :providers)))
-                     (force-mode-line-update t))))
-      (when (vectorp providers)
-        (let* ((p (seq-find (lambda (p) (equal (plist-get p :id) provider)) providers))
-               (m (and p (plist-get (plist-get p :models) (intern (concat ":" model))))))
-          (plist-get (plist-get m :limit) :context))))))
-
-(defun opencode-chat-context ()
-  "Return what this chat's context looks like, as a plist.
-:model \"PROVIDER/MODEL\", :agent, :input, :output, :reasoning,
-:cache-read, :cache-write (tokens of the last reply), :used (tokens
-in the context: input and cache), :limit (the model's context window,
-or nil), :cost (the whole session's) and :status."
-  (let ((last nil) (cost 0))
-    (maphash (lambda (id e)
-               (let ((info (plist-get e :info)))
-                 (when (equal (plist-get info :role) "assistant")
-                   (when (numberp (plist-get info :cost)) (cl-incf cost (plist-get info :cost)))
-                   (when (and (plist-get info :tokens)
-                              (or (null last) (string< (plist-get last :id) id)))
-                     (setq last info)))))
-             opencode-chat--messages)
-    (let* ((tokens (plist-get last :tokens))
-           (cache (plist-get tokens :cache))
-           (num (lambda (v) (if (numberp v) v 0)))
-           (provider (or (car opencode-chat--model) (plist-get last :providerID)))
-           (model (or (cdr opencode-chat--model) (plist-get last :modelID)))
-           (used (+ (funcall num (plist-get tokens :input))
-                    (funcall num (plist-get cache :read))
-                    (funcall num (plist-get cache :write)))))
-      (list :model (and provider model (format "%s/%s" provider model))
-            :agent (or opencode-chat--agent (plist-get last :agent) (plist-get last :mode))
-            :input (funcall num (plist-get tokens :input))
-            :output (funcall num (plist-get tokens :output))
-            :reasoning (funcall num (plist-get tokens :reasoning))
-            :cache-read (funcall num (plist-get cache :read))
-            :cache-write (funcall num (plist-get cache :write))
-            :used used
-            :limit (and provider model opencode-chat--conn
-                        (opencode-chat--model-limit opencode-chat--conn provider model))
-            :cost cost
-            :status (or (plist-get opencode-chat--status :type) "idle")))))
-
-(defun opencode-chat--tokens (n)
-  "Return N tokens briefly: 950, 12.3k, 1.2M."
-  (cond ((< n 1000) (number-to-string n))
-        ((< n 1000000) (format "%.1fk" (/ n 1000.0)))
-        (t (format "%.1fM" (/ n 1000000.0)))))
-
-(defun opencode-chat-context-line ()
-  "Return the chat's context at a glance: model, agent, tokens, window, cost."
-  (let* ((c (opencode-chat-context))
-         (limit (plist-get c :limit))
-         (used (plist-get c :used)))
-    (concat
-     (or (plist-get c :agent) "default") " · " (or (plist-get c :model) "default model")
-     (if (and (numberp limit) (> limit 0))
-         (let* ((ratio (min 1.0 (/ used (float limit))))
-                (cells (round (* 10 ratio))))
-           (format " · %s/%s %s %d%%" (opencode-chat--tokens used) (opencode-chat--tokens limit)
-                   (propertize (concat (make-string cells ?█) (make-string (- 10 cells) ?░))
-                               'face (if (> ratio 0.8) 'warning 'opencode-chat-dim))
-                   (round (* 100 ratio))))
-       (format " · %s in context" (opencode-chat--tokens used)))
-     (format " · in %s out %s cache %s/%s"
-             (opencode-chat--tokens (plist-get c :input)) (opencode-chat--tokens (plist-get c :output))
-             (opencode-chat--tokens (plist-get c :cache-read))
-             (opencode-chat--tokens (plist-get c :cache-write)))
-     (format " · $%.4f · %s" (plist-get c :cost) (plist-get c :status)))))
-
-(defun opencode-chat--header-line ()
-  "Return the header line of the chat: title, status, branch of work."
-  (let ((st (plist-get opencode-chat--status :type)))
-    (concat " " (or (plist-get opencode-chat--session :title) "")
-            (if opencode-chat--branch (propertize (format "  [%s]" opencode-chat--branch)
-                                                  'face 'opencode-chat-dim)
-              "")
-            (pcase opencode-chat--diff-summary
-              (`(,files ,adds ,dels) (format "  +%d −%d (%d files)" adds dels files))
-              (_ ""))
-            (if (plist-get opencode-chat--session :revert)
-                (propertize (substitute-command-keys
-                             "  reverted (\\<opencode-chat-mode-map>\\[opencode-chat-unrevert] restores)")
-                            'face 'warning)
-              "")
-            "  " (pcase st
-                   ("busy" (propertize "busy" 'face 'warning))
-                   ("retry"
-                    (let ((next (plist-get opencode-chat--status :next)))
-                      (propertize (format "retry %s%s: %s" (plist-get opencode-chat--status :attempt)
-                                          (if (numberp next)
-                                              (format " in %ds" (max 0 (ceiling (- (/ next 1000.0)
-                                                                                  (float-time)))))
-                                            "")
-                                          (plist-get opencode-chat--status :message))
-                                  'face 'error)))
-                   (_ (propertize "idle" 'face 'shadow)))
-            (if opencode-chat--error
-                (propertize (concat "  " (opencode-api-error-text opencode-chat--error))
-                            'face 'opencode-chat-error)
-              "")
-            (if opencode-chat--requests
-                (propertize (concat "  " (opencode-chat--request-summary (car opencode-chat--requests))
-                                    (substitute-command-keys
-                                     "  \\<opencode-chat-mode-map>\\[opencode-chat-answer] to answer"))
-                            'face 'opencode-chat-needs-user)
-              ""))))
-
-;;;; Prompt
-
-(defvar-local opencode-prompt--chat nil "The chat buffer this prompt sends to.")
-(defvar opencode-prompt-history nil "Prompts sent, newest first.")
-(defvar-local opencode-prompt--history-index -1 "Position in the history.")
-(defvar-local opencode-prompt--files nil "Files attached to the next prompt.")
-
-(defun opencode-prompt--file-part (file)
-  "Return a file part (FilePartInput) for FILE, a file or folder name.
-An image pasted from the clipboard is (:image MIME . BYTES) instead."
-  (if (eq (car-safe file) :image)
-      `(:type "file" :mime ,(cadr file) :filename "clipboard.png"
-              :url ,(concat "data:" (cadr file) ";base64,"
-                            (base64-encode-string (cddr file) t)))
-    (let ((mime (cond ((directory-name-p file) "application/x-directory")
-                      ((and (fboundp 'mailcap-file-name-to-mime-type)
-                            (mailcap-file-name-to-mime-type file)))
-                      (t "text/plain"))))
-      `(:type "file" :mime ,mime
-              :filename ,(file-name-nondirectory (directory-file-name file))
-              :url ,(concat "file://" (expand-file-name file))))))
-
-(defun opencode-prompt--attachment-name (file)
-  "Return how the prompt's header line names attachment FILE."
-  (if (eq (car-safe file) :image) "clipboard image"
-    (file-name-nondirectory (directory-file-name file))))
-
-(defvar opencode-message-sent-functions nil
-  "Abnormal hook run when the server accepted a prompt.
-Each function gets the chat buffer and the text sent.")
-
-(defun opencode-prompt--commands (conn callback)
-  "Call CALLBACK with the names of CONN's slash commands.
-They are asked once per connection (see `opencode-complete--cache-commands')."
-  (let ((names (lambda (cmds) (mapcar (lambda (c) (plist-get c :name)) cmds)))
-        (cached (plist-get (opencode-connection-plist conn) :commands)))
-    (if cached (funcall callback (funcall names cached))
-      (opencode-api-commands
-       conn
-       :callback (lambda (cmds)
-                   (opencode-complete--cache-commands conn cmds)
-                   (funcall callback (funcall names cmds)))))))
-
-(defun opencode-prompt--sent (prompt text)
-  "Clear PROMPT after TEXT was accepted, and remember TEXT."
-  (push text opencode-prompt-history)
-  (when (buffer-live-p prompt)
-    (let ((chat (buffer-local-value 'opencode-prompt--chat prompt)))
-      (when (buffer-live-p chat)
-        (run-hook-with-args 'opencode-message-sent-functions chat text)))
-    (with-current-buffer prompt
-      (when (equal (string-trim (buffer-string)) text)
-        (erase-buffer))
-      (setq opencode-prompt--files nil
-            opencode-prompt--history-index -1))))
-
-(defun opencode-prompt--failed (err)
-  "Report that a prompt was not sent because of ERR."
-  (message "OpenCode: not sent (your text is kept): %s" (error-message-string err)))
-
-(defun opencode-prompt-send ()
-  "Send the prompt's text to the session; keep it if sending fails.
-Text starting with ! runs as a shell command; /NAME ARGS runs the
-server's slash command NAME when there is one.  Attached files go along."
-  (interactive)
-  (let* ((text (string-trim (buffer-string)))
-         (prompt (current-buffer))
-         (files opencode-prompt--files)
-         (chat opencode-prompt--chat))
-    (when (string-empty-p text) (user-error "Nothing to send"))
-    (unless (buffer-live-p chat) (user-error "The chat of this prompt is gone"))
-    (with-current-buffer chat
-      (let ((conn opencode-chat--conn)
-            (sid (opencode-chat--session-id))
-            (agent opencode-chat--agent)
-            (model opencode-chat--model)
-            (done (lambda (_) (opencode-prompt--sent prompt text))))
-        ;; @mentions of project files and folders go along as file parts.
-        (dolist (f (opencode-complete-mentions text (opencode-connection-directory conn)))
-          (unless (member f files) (setq files (append files (list f)))))
-        (cond
-         ((and (string-match "\\`/\\([^ \t\n]+\\)[ \t\n]*\\(\\(?:.\\|\n\\)*\\)\\'" text)
-               (assoc (match-string 1 text) opencode-prompt-own-commands))
-          (opencode-chat--own-command (match-string 1 text) (match-string 2 text))
-          (opencode-prompt--sent prompt text))
-         ((string-prefix-p "!" text)
-          (opencode-api-session-shell conn sid
-                            :body `(:agent ,(or agent "build") :command ,(substring text 1)
-                                           ,@(and model `(:model (:providerID ,(car model)
-                                                                  :modelID ,(cdr model)))))
-                            ;; The reply comes when the command is done; the
-                            ;; chat shows it running meanwhile.
-                            :timeout 600 :callback done :errback #'opencode-prompt--failed))
-         ((string-match "\\`/\\([^ \t\n]+\\)[ \t\n]*\\(\\(?:.\\|\n\\)*\\)\\'" text)
-          (let ((name (match-string 1 text)) (args (match-string 2 text)))
-            (opencode-prompt--commands
-             conn
-             (lambda (names)
-               (if (not (member name names))
-                   (opencode-prompt--send-text conn sid text files agent model prompt)
-                 (opencode-api-session-command
-                  conn sid
-                  :body `(:command ,name :arguments ,args
-                                   ,@(and agent `(:agent ,agent))
-                                   ,@(and model `(:model ,(format "%s/%s" (car model) (cdr model))))
-                                   ,@(and files `(:parts ,(apply #'vector (mapcar #'opencode-prompt--file-part files)))))
-                  :timeout 600 :callback done :errback #'opencode-prompt--failed))))))
-         (t (opencode-prompt--send-text conn sid text files agent model prompt)))))))
-
-(defun opencode-prompt--send-text (conn sid text files agent model prompt)
-  "Send TEXT with FILES, AGENT and MODEL to session SID on CONN.
-PROMPT is cleared once the server accepted it."
-  (opencode-api-session-prompt-async
-   conn sid text
-   :parts (mapcar #'opencode-prompt--file-part files) :agent agent :model model
-   :callback (lambda (_) (opencode-prompt--sent prompt text))
-   :errback #'opencode-prompt--failed))
-
-(defun opencode-prompt-abort ()
-  "Abort the reply running in this prompt's session."
-  (interactive)
-  (with-current-buffer (or opencode-prompt--chat (current-buffer))
-    (opencode-api-session-abort opencode-chat--conn (opencode-chat--session-id)
-                                :callback (lambda (_) (message "Aborted")))))
-
-(defun opencode-prompt-history-previous (n)
-  "Replace the prompt with the Nth previous prompt from the history."
-  (interactive "p")
-  (let ((i (+ opencode-prompt--history-index n)))
-    (cond ((>= i (length opencode-prompt-history)) (user-error "No older prompt"))
-          ((< i -1) (user-error "No newer prompt")))
-    (setq opencode-prompt--history-index i)
-    (erase-buffer)
-    (when (>= i 0) (insert (nth i opencode-prompt-history)))))
-
-(defun opencode-prompt-history-next (n)
-  "Replace the prompt with the Nth next prompt from the history."
-  (interactive "p")
-  (opencode-prompt-history-previous (- n)))
-
-(defun opencode-prompt-attach-file (file)
-  "Attach FILE to the next prompt; with a prefix argument, drop all."
-  (interactive (list (unless current-prefix-arg (read-file-name "Attach file: " nil nil t))))
-  (if (null file)
-      (progn (setq opencode-prompt--files nil) (message "No attachments"))
-    (setq opencode-prompt--files (append opencode-prompt--files (list (expand-file-name file))))
-    (message "Attached: %s" (mapconcat #'file-name-nondirectory opencode-prompt--files ", "))))
-
-(defun opencode-chat--in-chat (fn)
-  "Call FN in the chat buffer of the current prompt or chat."
-  (with-current-buffer (if (derived-mode-p 'opencode-prompt-mode) opencode-prompt--chat
-                         (current-buffer))
-    (funcall fn)))
-
-(defun opencode-chat--primary-agents ()
-  "Return the names of the agents a prompt can go to, in the server's order."
-  (delq nil (mapcar (lambda (a) (and (not (equal (plist-get a :mode) "subagent"))
-                                     (not (eq (plist-get a :hidden) t))
-                                     (plist-get a :name)))
-                    (opencode-request-sync opencode-chat--conn "GET" "/agent"))))
-
-(defun opencode-chat-set-agent ()
-  "Choose the agent that answers this chat's prompts (GET /agent)."
-  (interactive)
-  (opencode-chat--in-chat
-   (lambda ()
-     (let ((choice (completing-read "Agent: " (opencode-chat--primary-agents)
-                                    nil t nil nil opencode-chat--agent)))
-       (setq opencode-chat--agent choice)
-       (message "Agent: %s" choice)))))
-
-(defun opencode-chat-cycle-agent ()
-  "Switch this chat's prompts to the next agent (build, plan, ...)."
-  (interactive)
-  (opencode-chat--in-chat
-   (lambda ()
-     (let* ((names (or (opencode-chat--primary-agents) (user-error "No agents")))
-            (next (or (cadr (member (or opencode-chat--agent (car names)) names))
-                      (car names))))
-       (setq opencode-chat--agent next)
-       (force-mode-line-update t)
-       (message "Agent: %s" next)))))
-
-(defun opencode-prompt--clipboard-image ()
-  "Return (MIME . BYTES) of an image on the clipboard, or nil.
-Asks the window system, else wl-paste or xclip when installed."
-  (or (and (display-graphic-p)
-           (cl-loop for type in '(image/png image/jpeg)
-                    for data = (ignore-errors (gui-get-selection 'CLIPBOARD type))
-                    when (and (stringp data) (> (length data) 0))
-                    return (cons (symbol-name type) (string-to-unibyte data))))
-      (cl-loop for (prog . args) in '(("wl-paste" "--type" "image/png")
-                                      ("xclip" "-selection" "clipboard" "-t" "image/png" "-o"))
-               when (executable-find prog)
-               do (let ((bytes (with-temp-buffer
-                                 (set-buffer-multibyte nil)
-                                 (and (eq 0 (apply #'call-process prog nil '(t nil) nil args))
-                                      (> (buffer-size) 0)
-                                      (buffer-string)))))
-                    (when (and bytes (string-prefix-p "\x89PNG" bytes))
-                      (cl-return (cons "image/png" bytes)))))))
-
-(defun opencode-prompt-paste-image ()
-  "Attach the image on the clipboard to the next prompt."
-  (interactive)
-  (let ((image (or (opencode-prompt--clipboard-image)
-                   (user-error "No image on the clipboard"))))
-    (setq opencode-prompt--files
-          (append opencode-prompt--files (list (cons :image image))))
-    (force-mode-line-update)
-    (message "Image attached (%s, %d bytes)" (car image) (length (cdr image)))))
-
-(defun opencode-chat-set-model ()
-  "Choose the model of this chat's prompts (GET /config/providers)."
-  (interactive)
-  (opencode-chat--in-chat
-   (lambda ()
-     (let* ((res (opencode-request-sync opencode-chat--conn "GET" "/config/providers"))
-            (names nil))
-       (seq-doseq (p (plist-get res :providers))
-         (let ((models (plist-get p :models)))
-           (cl-loop for (k _v) on models by #'cddr
-                    do (push (format "%s/%s" (plist-get p :id) (substring (symbol-name k) 1))
-                             names))))
-       (let ((choice (completing-read "Model: " (nreverse names) nil t)))
-         (setq opencode-chat--model (opencode--parse-model choice))
-         (message "Model: %s" choice))))))
-
-(defvar opencode-prompt-mode-map
-  (let ((map (make-sparse-keymap)))
-    (define-key map (kbd "C-c C-c") #'opencode-prompt-send)
-    (define-key map (kbd "C-c C-k") #'opencode-prompt-abort)
-    (define-key map (kbd "C-c C-f") #'opencode-prompt-attach-file)
-    (define-key map (kbd "C-c C-a") #'opencode-chat-set-agent)
-    (define-key map (kbd "C-c C-m") #'opencode-chat-set-model)
-    (define-key map (kbd "C-c C-t") #'opencode-chat-cycle-agent)
-    (define-key map (kbd "C-c C-v") #'opencode-prompt-paste-image)
-    (define-key map (kbd "TAB") #'completion-at-point)
-    (define-key map (kbd "M-p") #'opencode-prompt-history-previous)
-    (define-key map (kbd "M-n") #'opencode-prompt-history-next)
-    map)
-  "Keymap of `opencode-prompt-mode'.")
-
-(define-derived-mode opencode-prompt-mode text-mode "OpenCode-Prompt"
-  "Major mode of the prompt under an OpenCode chat.
-Text starting with ! runs as a shell command in the project; /NAME
-ARGS runs the server's command NAME.
-\\{opencode-prompt-mode-map}")
-
-(defun opencode-prompt--header-line ()
-  "Return the prompt's header line: keys, agent, model, attachments."
-  (concat
-   (substitute-command-keys
-    "\\<opencode-prompt-mode-map>\\[opencode-prompt-send] send  \\[opencode-prompt-abort] abort  \\[opencode-prompt-attach-file] attach  ")
-   (let ((chat opencode-prompt--chat))
-     (if (buffer-live-p chat)
-         (with-current-buffer chat (opencode-chat-context-line))
-       ""))
-   (if opencode-prompt--files
-       (concat "  + " (mapconcat #'opencode-prompt--attachment-name opencode-prompt--files ", "))
-     "")))
-
-(defun opencode-chat-prompt ()
-  "Show this chat's prompt below it and select it."
-  (interactive)
-  (let* ((chat (current-buffer))
-         (buf (get-buffer-create (concat (buffer-name chat) " prompt"))))
-    (with-current-buffer buf
-      (unless (derived-mode-p 'opencode-prompt-mode) (opencode-prompt-mode))
-      (setq opencode-prompt--chat chat)
-      (setq-local completion-at-point-functions
-                  (list (opencode-complete-at-point-function
-                         (buffer-local-value 'opencode-chat--conn chat))))
-      (setq header-line-format '(:eval (opencode-prompt--header-line))))
-    (select-window
-     (display-buffer buf `(display-buffer-below-selected
-                           (window-height . ,opencode-chat-prompt-height))))
-    buf))
-
 ;;;; Mode and entry point
 
-(defun opencode-chat-abort ()
-  "Abort the running reply of this chat's session."
-  (interactive)
-  (opencode-api-session-abort opencode-chat--conn (opencode-chat--session-id)
-                              :callback (lambda (_) (message "Aborted"))))
-
-(defvar opencode-chat-mode-map
-  (let ((map (make-sparse-keymap)))
-    (set-keymap-parent map special-mode-map)
-    (define-key map (kbd "TAB") #'opencode-chat-toggle-fold)
-    (define-key map (kbd "<backtab>") #'opencode-chat-cycle-folds)
-    (define-key map "n" #'opencode-chat-next-message)
-    (define-key map "p" #'opencode-chat-previous-message)
-    (define-key map "g" #'opencode-chat-reload)
-    (define-key map "i" #'opencode-chat-prompt)
-    (define-key map (kbd "RET") #'opencode-chat-prompt)
-    (define-key map (kbd "C-c C-k") #'opencode-chat-abort)
-    (define-key map "a" #'opencode-chat-answer)
-    (define-key map (kbd "C-c C-r") #'opencode-chat-answer)
-    (define-key map "t" #'opencode-chat-todos)
-    (define-key map "R" #'opencode-chat-revert)
-    (define-key map "U" #'opencode-chat-unrevert)
-    (define-key map "=" #'opencode-chat-revert-diff)
-    (define-key map "F" #'opencode-chat-fork)
-    (define-key map "D" #'opencode-chat-delete-message)
-    (define-key map "x" #'opencode-chat-delete-part)
-    (define-key map "e" #'opencode-chat-edit-part)
-    (define-key map "o" #'opencode-chat-load-older)
-    (define-key map (kbd "M-n") #'opencode-chat-next-part)
-    (define-key map (kbd "M-p") #'opencode-chat-previous-part)
-    (define-key map "d" #'opencode-chat-diff)
-    (define-key map "^" #'opencode-chat-goto-parent)
-    (define-key map "C" #'opencode-chat-compact)
-    (define-key map "r" #'opencode-chat-rename)
-    (define-key map "f" #'opencode-chat-fork-session)
-    (define-key map "s" #'opencode-chat-share)
-    (define-key map "S" #'opencode-chat-unshare)
-    (define-key map "u" #'opencode-chat-undo)
-    (define-key map (kbd "C-c C-t") #'opencode-chat-cycle-agent)
-    map)
-  "Keymap of `opencode-chat-mode'.")
+(opencode-define-keys opencode-chat-mode-map opencode-chat-menu
+  :parent special-mode-map
+  :map-doc "Keymap of `opencode-chat-mode'."
+  :menu-doc "The commands of an OpenCode chat."
+  :menu-key "?"
+  ((("Prompt"
+     ("i" "write a prompt" opencode-chat-prompt)
+     ("RET" nil opencode-chat-prompt)
+     ("a" "answer permission/question" opencode-chat-answer)
+     ("C-c C-r" nil opencode-chat-answer)
+     ("C-c C-k" "abort the reply" opencode-chat-abort)
+     ("C-c C-t" "next agent" opencode-chat-cycle-agent))
+    ("Session"
+     ("r" "rename" opencode-chat-rename)
+     ("C" "compact" opencode-chat-compact)
+     ("f" "fork whole session" opencode-chat-fork-session)
+     ("F" "fork at message" opencode-chat-fork)
+     ("s" "share" opencode-chat-share)
+     ("S" "unshare" opencode-chat-unshare)
+     ("^" "parent session" opencode-chat-goto-parent))
+    ("Undo"
+     ("u" "undo last prompt" opencode-chat-undo)
+     ("R" "revert to message" opencode-chat-revert)
+     ("U" "unrevert (redo)" opencode-chat-unrevert)
+     ("=" "revert's disk diff" opencode-chat-revert-diff)))
+   (("Show"
+     ("t" "todos" opencode-chat-todos)
+     ("d" "session diff" opencode-chat-diff)
+     ("o" "older messages" opencode-chat-load-older)
+     ("g" "reload" opencode-chat-reload)
+     ("h" nil describe-mode))
+    ("Parts"
+     ("TAB" "fold part" opencode-chat-toggle-fold)
+     ("<backtab>" "cycle all folds" opencode-chat-cycle-folds)
+     ("e" "edit text part" opencode-chat-edit-part)
+     ("x" "delete part" opencode-chat-delete-part)
+     ("D" "delete message" opencode-chat-delete-message))
+    ("Move"
+     ("n" "next message" opencode-chat-next-message)
+     ("p" "previous message" opencode-chat-previous-message)
+     ("M-n" "next part" opencode-chat-next-part)
+     ("M-p" "previous part" opencode-chat-previous-part)
+     ("q" "quit" quit-window)))))
 
 (define-derived-mode opencode-chat-mode special-mode "OpenCode-Chat"
   "Major mode of an OpenCode session's timeline.
@@ -2200,7 +897,7 @@ ARGS runs the server's command NAME.
 (defun opencode-chat--desktop-save (_directory)
   "Return what `desktop-save-mode' needs to reopen this chat."
   (list :directory (opencode-connection-directory opencode-chat--conn)
-        :session (opencode-chat--session-id)
+        :session (opencode-chat-session-id)
         :title (plist-get opencode-chat--session :title)))
 
 ;;;###autoload
@@ -2215,69 +912,6 @@ Return the chat buffer, or nil when it cannot be reopened."
     (error (message "OpenCode: chat %s not restored: %s" (plist-get misc :title)
                     (error-message-string err))
            nil)))
-
-;;;; Menus
-
-(require 'transient)
-
-(transient-define-prefix opencode-chat-menu ()
-  "The commands of an OpenCode chat."
-  [["Prompt"
-    ("i" "write a prompt" opencode-chat-prompt)
-    ("a" "answer permission/question" opencode-chat-answer)
-    ("C-c C-k" "abort the reply" opencode-chat-abort)
-    ("C-c C-t" "next agent" opencode-chat-cycle-agent)]
-   ["Session"
-    ("r" "rename" opencode-chat-rename)
-    ("C" "compact" opencode-chat-compact)
-    ("f" "fork whole session" opencode-chat-fork-session)
-    ("F" "fork at message" opencode-chat-fork)
-    ("s" "share" opencode-chat-share)
-    ("S" "unshare" opencode-chat-unshare)
-    ("^" "parent session" opencode-chat-goto-parent)]
-   ["Undo"
-    ("u" "undo last prompt" opencode-chat-undo)
-    ("R" "revert to message" opencode-chat-revert)
-    ("U" "unrevert (redo)" opencode-chat-unrevert)
-    ("=" "revert's disk diff" opencode-chat-revert-diff)]]
-  [["Show"
-    ("t" "todos" opencode-chat-todos)
-    ("d" "session diff" opencode-chat-diff)
-    ("o" "older messages" opencode-chat-load-older)
-    ("g" "reload" opencode-chat-reload)]
-   ["Parts"
-    ("TAB" "fold part" opencode-chat-toggle-fold)
-    ("<backtab>" "cycle all folds" opencode-chat-cycle-folds)
-    ("e" "edit text part" opencode-chat-edit-part)
-    ("x" "delete part" opencode-chat-delete-part)
-    ("D" "delete message" opencode-chat-delete-message)]
-   ["Move"
-    ("n" "next message" opencode-chat-next-message)
-    ("p" "previous message" opencode-chat-previous-message)
-    ("M-n" "next part" opencode-chat-next-part)
-    ("M-p" "previous part" opencode-chat-previous-part)
-    ("q" "quit" quit-window)]])
-
-(transient-define-prefix opencode-prompt-menu ()
-  "The commands of an OpenCode prompt."
-  [["Send"
-    ("C-c C-c" "send" opencode-prompt-send)
-    ("C-c C-k" "abort the reply" opencode-prompt-abort)]
-   ["Attach"
-    ("C-c C-f" "a file" opencode-prompt-attach-file)
-    ("C-c C-v" "clipboard image" opencode-prompt-paste-image)
-    ("TAB" "complete @file or /command" completion-at-point)]
-   ["Choose"
-    ("C-c C-a" "agent" opencode-chat-set-agent)
-    ("C-c C-t" "next agent" opencode-chat-cycle-agent)
-    ("C-c C-m" "model" opencode-chat-set-model)]
-   ["History"
-    ("M-p" "previous prompt" opencode-prompt-history-previous)
-    ("M-n" "next prompt" opencode-prompt-history-next)]])
-
-(define-key opencode-chat-mode-map "?" #'opencode-chat-menu)
-(define-key opencode-chat-mode-map "h" #'describe-mode)
-(define-key opencode-prompt-mode-map (kbd "C-c ?") #'opencode-prompt-menu)
 
 (provide 'opencode-chat)
 ;;; opencode-chat.el ends here

@@ -78,6 +78,18 @@ They run in Emacs and take precedence over the server's of the same name.")
         (when (vectorp cmds) (opencode-complete--cache-commands conn cmds))
         cmds)))
 
+(defun opencode-complete-command-names (conn callback)
+  "Call CALLBACK with the names of CONN's slash commands.
+They are asked once per connection, and kept for completion too."
+  (let ((names (lambda (cmds) (mapcar (lambda (c) (plist-get c :name)) cmds)))
+        (cached (plist-get (opencode-connection-plist conn) :commands)))
+    (if cached (funcall callback (funcall names cached))
+      (opencode-api-commands
+       conn
+       :callback (lambda (cmds)
+                   (opencode-complete--cache-commands conn cmds)
+                   (funcall callback (funcall names cmds)))))))
+
 (defun opencode-complete--commands (conn)
   "Return the slash command names of CONN and the package, annotated."
   (let ((server (opencode-complete--server-commands conn)))

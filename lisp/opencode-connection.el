@@ -116,10 +116,22 @@ Each function gets CONNECTION, STATE (`connecting', `connected' or
   (state-detail nil :documentation "Why the stream is in its state.")
   (retry-at nil :documentation "When the stream tries again (`float-time'), if down.")
   (user nil :documentation "User name for HTTP basic auth, or nil.")
-  (password nil :documentation "Password for HTTP basic auth, or nil.")
   (server nil :documentation "The local server process this uses, if any.")
   (store nil :documentation "What is known of the server (see `opencode-store').")
   (plist nil :documentation "Free slot for other parts of the package."))
+
+(defvar opencode-connection--passwords (make-hash-table :test 'eq :weakness 'key)
+  "Connection -> its password, kept out of the struct so it never prints.")
+
+(defun opencode-connection-password (conn)
+  "Return CONN's password for HTTP basic auth, or nil."
+  (gethash conn opencode-connection--passwords))
+
+(defun opencode-connection--set-password (conn password)
+  "Make PASSWORD CONN's password for HTTP basic auth."
+  (if password
+      (puthash conn password opencode-connection--passwords)
+    (remhash conn opencode-connection--passwords)))
 
 (defvar opencode-connections nil
   "Open connections, newest first.")
@@ -167,7 +179,6 @@ server process this connection uses."
          (dir (opencode--normalize-directory directory))
          (conn (opencode-connection--make :url url :directory dir
                                           :user (plist-get args :user)
-                                          :password (plist-get args :password)
                                           :server (plist-get args :server)))
          (proc (make-pipe-process
                 :name (format " *opencode-notify %s*" dir)
@@ -175,6 +186,7 @@ server process this connection uses."
                 :filter (lambda (_p _s) (opencode-connection--drain conn))
                 :sentinel #'ignore)))
     (setf (opencode-connection-process conn) proc)
+    (opencode-connection--set-password conn (plist-get args :password))
     (condition-case err
         (opencode-connection--start conn)
       (error (delete-process proc)
@@ -210,7 +222,7 @@ fail.  The stream starts afresh, with no backoff.  Return CONN."
   (when (plist-member args :user)
     (setf (opencode-connection-user conn) (plist-get args :user)))
   (when (plist-member args :password)
-    (setf (opencode-connection-password conn) (plist-get args :password)))
+    (opencode-connection--set-password conn (plist-get args :password)))
   (unless (process-live-p (opencode-connection-process conn))
     (let ((c conn))
       (setf (opencode-connection-process conn)
@@ -459,7 +471,7 @@ another one; any other loss is retried after MS."
 
 ;;;; Requests
 
-(cl-defstruct (opencode-reply (:constructor opencode-reply--make)
+(cl-defstruct (opencode-reply (:constructor opencode-connection--reply)
                               (:copier nil))
   "A server's reply to a request, for callbacks that ask for all of it."
   (status nil :documentation "The HTTP status, an integer.")
@@ -526,7 +538,7 @@ HEADERS are the reply's header lines."
                              (format "%s %s: the reply is not JSON" method path)))
             (when callback
               (funcall callback (if full
-                                    (opencode-reply--make :status status :data data
+                                    (opencode-connection--reply :status status :data data
                                                           :headers headers)
                                   data))))
         (funcall errback
@@ -574,6 +586,12 @@ and the request."
   "Send a request on CONN; see `opencode-request' for the arguments.
 METHOD, PATH, QUERY, BODY, CALLBACK, ERRBACK, TIMEOUT and FULL are as
 there.  Return the request's id."
+  (unless (opencode-connection-handle conn)
+    ;; Stopped: the server refused the password.
+    (signal 'opencode-curl-error
+            (list (format "%s %s: %s" method path
+                          (or (opencode-connection-state-detail conn) "not connected"))
+                  0)))
   (let* ((target (concat path "?"
                          (opencode--query-string
                           (append query `(("directory" . ,(opencode-connection-directory conn)))))))

@@ -10,8 +10,8 @@
 ;; The bottom layer, required by every other file and requiring none of
 ;; them: the customization group and the error hierarchy, the log
 ;; buffer, URL path and query encoding, directory names, the GC-room
-;; macro, a per-buffer debounce, links in text, and a keys table that
-;; makes both a keymap and a transient menu.  Names here are
+;; macro, a per-buffer debounce, the faces the views share, links in
+;; text, and a keys table that makes both a keymap and a transient menu.  Names here are
 ;; `opencode--' (shared by the package) or `opencode-' (public).
 
 ;;; Code:
@@ -121,6 +121,64 @@ and only if the buffer is still live."
                     (with-current-buffer buf
                       (set var nil)
                       (funcall fn)))))))))
+
+;;;; Faces the views share
+
+(defface opencode-chat-dim '((t :inherit shadow))
+  "Face of secondary information: steps, tokens, costs."
+  :group 'opencode)
+
+(defface opencode-chat-error '((t :inherit error))
+  "Face of errors in the timeline."
+  :group 'opencode)
+
+;;;; Keys
+
+(defun opencode--keys-menu-rows (rows)
+  "Return ROWS of the keys table as the group vectors of a transient menu.
+Entries without a description stay out of the menu."
+  (mapcar (lambda (row)
+            (apply #'vector
+                   (mapcar (lambda (group)
+                             (apply #'vector (car group)
+                                    (cl-loop for (key desc cmd) in (cdr group)
+                                             when desc collect (list key desc cmd))))
+                           row)))
+          rows))
+
+(defmacro opencode-define-keys (map menu &rest spec)
+  "Define keymap MAP and transient menu MENU from one table of keys.
+SPEC is keyword arguments, then the table.  The keywords:
+  :parent KEYMAP     the parent of MAP (an expression), or none;
+  :map-doc STRING    the docstring of MAP;
+  :menu-doc STRING   the docstring of MENU;
+  :menu-key KEY      a key of MAP that opens MENU.
+The table is a list of rows of the menu, each a list of groups (its
+columns), each group (TITLE ENTRY...), each ENTRY (KEY DESCRIPTION
+COMMAND) with KEY as `kbd' reads it.  Every entry is bound in MAP;
+an entry whose DESCRIPTION is nil is bound there but not shown in
+MENU (a second key for a command, say)."
+  (declare (indent 2))
+  (let ((parent (plist-get spec :parent))
+        (map-doc (plist-get spec :map-doc))
+        (menu-doc (plist-get spec :menu-doc))
+        (menu-key (plist-get spec :menu-key))
+        (rows (car (last spec))))
+    `(progn
+       (require 'transient)
+       (defvar ,map
+         (let ((map (make-sparse-keymap)))
+           ,@(and parent `((set-keymap-parent map ,parent)))
+           ,@(cl-loop for row in rows
+                      append (cl-loop for group in row
+                                      append (cl-loop for (key _desc cmd) in (cdr group)
+                                                      collect `(define-key map (kbd ,key) #',cmd))))
+           ,@(and menu-key `((define-key map (kbd ,menu-key) #',menu)))
+           map)
+         ,map-doc)
+       (transient-define-prefix ,menu ()
+         ,menu-doc
+         ,@(opencode--keys-menu-rows rows)))))
 
 ;;;; Links
 

@@ -34,7 +34,7 @@
 
 ;;;; What the server sends
 
-(cl-defstruct (opencode-session (:constructor opencode-session--make)
+(cl-defstruct (opencode-session (:constructor opencode-model--session)
                                 (:copier nil))
   "A session, as the server describes it."
   (id nil :documentation "The session id, \"ses_…\".")
@@ -48,7 +48,7 @@
 (defun opencode-session-from-plist (plist)
   "Return an `opencode-session' made from the server's PLIST."
   (let ((time (plist-get plist :time)))
-    (opencode-session--make
+    (opencode-model--session
      :id (plist-get plist :id)
      :parent-id (and (stringp (plist-get plist :parentID)) (plist-get plist :parentID))
      :title (plist-get plist :title)
@@ -57,7 +57,7 @@
      :archived (and (numberp (plist-get time :archived)) (plist-get time :archived))
      :data plist)))
 
-(cl-defstruct (opencode-message (:constructor opencode-message--make)
+(cl-defstruct (opencode-message (:constructor opencode-model--message)
                                 (:copier nil))
   "A message of a session: the user's prompt or an assistant's reply."
   (id nil :documentation "The message id, \"msg_…\".")
@@ -69,14 +69,14 @@
 
 (defun opencode-message-from-plist (plist)
   "Return an `opencode-message' made from the server's PLIST."
-  (opencode-message--make
+  (opencode-model--message
    :id (plist-get plist :id) :session-id (plist-get plist :sessionID)
    :role (plist-get plist :role)
    :parent-id (and (stringp (plist-get plist :parentID)) (plist-get plist :parentID))
    :error (let ((e (plist-get plist :error))) (and (consp e) e))
    :data plist))
 
-(cl-defstruct (opencode-part (:constructor opencode-part--make)
+(cl-defstruct (opencode-part (:constructor opencode-model--part)
                              (:copier nil))
   "A part of a message: text, reasoning, a tool call, a file, …"
   (id nil :documentation "The part id, \"prt_…\".")
@@ -87,13 +87,13 @@
 
 (defun opencode-part-from-plist (plist)
   "Return an `opencode-part' made from the server's PLIST."
-  (opencode-part--make :id (plist-get plist :id)
+  (opencode-model--part :id (plist-get plist :id)
                        :message-id (plist-get plist :messageID)
                        :session-id (plist-get plist :sessionID)
                        :type (plist-get plist :type)
                        :data plist))
 
-(cl-defstruct (opencode-user-request (:constructor opencode-user-request--make)
+(cl-defstruct (opencode-user-request (:constructor opencode-model--user-request)
                                      (:copier nil))
   "A permission or a question the agent waits on the user for."
   (kind nil :documentation "`permission' or `question'.")
@@ -104,11 +104,11 @@
 
 (defun opencode-user-request-from-plist (kind plist)
   "Return an `opencode-user-request' of KIND made from the server's PLIST."
-  (opencode-user-request--make :kind kind :id (plist-get plist :id)
+  (opencode-model--user-request :kind kind :id (plist-get plist :id)
                                :session-id (plist-get plist :sessionID)
                                :data plist))
 
-(cl-defstruct (opencode-todo (:constructor opencode-todo--make)
+(cl-defstruct (opencode-todo (:constructor opencode-model--todo)
                              (:copier nil))
   "One item of a session's todo list."
   (content nil :documentation "What to do.")
@@ -117,13 +117,13 @@
 
 (defun opencode-todo-from-plist (plist)
   "Return an `opencode-todo' made from the server's PLIST."
-  (opencode-todo--make :content (plist-get plist :content)
+  (opencode-model--todo :content (plist-get plist :content)
                        :status (plist-get plist :status)
                        :priority (plist-get plist :priority)))
 
 ;;;; The store
 
-(cl-defstruct (opencode-store (:constructor opencode-store--make)
+(cl-defstruct (opencode-store (:constructor opencode-model--store)
                               (:copier nil))
   "What one connection knows of its server, kept up to date by events."
   (sessions (make-hash-table :test 'equal)
@@ -146,7 +146,7 @@ Errors of no session are kept under the key t.")
 (defun opencode-store (conn)
   "Return the store of CONN, made on first use."
   (or (opencode-connection-store conn)
-      (setf (opencode-connection-store conn) (opencode-store--make))))
+      (setf (opencode-connection-store conn) (opencode-model--store))))
 
 ;;;; Reading the store
 

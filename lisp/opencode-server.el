@@ -265,15 +265,15 @@ SERVER is marked stopping first, so it is not restarted."
                    (< (opencode-server-restarts opencode-server--local)
                       opencode-server-restart-limit)))
     (setq opencode-server--local (opencode-server-start))
-    (add-hook 'kill-emacs-hook #'opencode-server--stop-local))
+    (add-hook 'kill-emacs-hook #'opencode-server-stop-local))
   opencode-server--local)
 
-(defun opencode-server--stop-local ()
+(defun opencode-server-stop-local ()
   "Stop the local server, if this Emacs started one."
   (when opencode-server--local
     (opencode-server-stop opencode-server--local)))
 
-(defun opencode-server--auth (url)
+(defun opencode-server-auth (url)
   "Return (USER . PASSWORD) for the server at URL, or nil."
   (let* ((parsed (url-generic-parse-url url))
          (host (url-host parsed))

@@ -702,32 +702,34 @@ Then run /init in it when `opencode-session-init-after-create' is set."
 
 ;;;; Mode
 
-(defvar opencode-sessions-mode-map
-  (let ((map (make-sparse-keymap)))
-    (set-keymap-parent map tabulated-list-mode-map)
-    (define-key map (kbd "RET") #'opencode-sessions-open)
-    (define-key map "o" #'opencode-sessions-open)
-    (define-key map "g" #'opencode-sessions-refresh)
-    (define-key map "c" #'opencode-sessions-create)
-    (define-key map "r" #'opencode-sessions-rename)
-    (define-key map "d" #'opencode-sessions-delete)
-    (define-key map "k" #'opencode-sessions-abort)
-    (define-key map "f" #'opencode-sessions-fork)
-    (define-key map "C" #'opencode-sessions-compact)
-    (define-key map "a" #'opencode-sessions-archive-toggle)
-    (define-key map "A" #'opencode-sessions-toggle-archived)
-    (define-key map "s" #'opencode-sessions-share-toggle)
-    (define-key map "/" #'opencode-sessions-search)
-    (define-key map "^" #'opencode-sessions-goto-parent)
-    (define-key map "+" #'opencode-sessions-load-more)
-    (define-key map "w" #'opencode-sessions-copy-id)
-    (define-key map "i" #'opencode-sessions-describe)
-    (define-key map (kbd "TAB") #'opencode-sessions-toggle-children)
-    (define-key map "n" #'next-line)
-    (define-key map "p" #'previous-line)
-    (define-key map "?" #'opencode-sessions-menu)
-    map)
-  "Keymap of `opencode-sessions-mode'.")
+(opencode-define-keys opencode-sessions-mode-map opencode-sessions-menu
+  :parent tabulated-list-mode-map
+  :map-doc "Keymap of `opencode-sessions-mode'."
+  :menu-doc "The commands of the OpenCode session list."
+  :menu-key "?"
+  ((("Session at point"
+     ("RET" nil opencode-sessions-open)
+     ("o" "open chat (also RET)" opencode-sessions-open)
+     ("r" "rename" opencode-sessions-rename)
+     ("f" "fork" opencode-sessions-fork)
+     ("C" "compact" opencode-sessions-compact)
+     ("a" "archive / unarchive" opencode-sessions-archive-toggle)
+     ("s" "share / unshare" opencode-sessions-share-toggle)
+     ("k" "abort reply" opencode-sessions-abort)
+     ("d" "delete" opencode-sessions-delete)
+     ("w" "copy id" opencode-sessions-copy-id)
+     ("i" "describe status" opencode-sessions-describe))
+    ("List"
+     ("c" "create" opencode-sessions-create)
+     ("g" "refresh" opencode-sessions-refresh)
+     ("/" "search" opencode-sessions-search)
+     ("A" "show archived" opencode-sessions-toggle-archived)
+     ("+" "load more" opencode-sessions-load-more)
+     ("TAB" "fold children" opencode-sessions-toggle-children)
+     ("^" "go to parent" opencode-sessions-goto-parent)
+     ("n" nil next-line)
+     ("p" nil previous-line)
+     ("q" "quit" quit-window)))))
 
 (define-derived-mode opencode-sessions-mode tabulated-list-mode "OpenCode-Sessions"
   "Major mode listing the sessions of an OpenCode project.
@@ -750,31 +752,6 @@ The list follows the server live.  \\<opencode-sessions-mode-map>\
   "Cancel this buffer's timer when it is killed."
   (when opencode-sessions--redraw-timer
     (cancel-timer opencode-sessions--redraw-timer)))
-
-(require 'transient)
-
-(transient-define-prefix opencode-sessions-menu ()
-  "The commands of the OpenCode session list."
-  [["Session at point"
-    ("o" "open chat (also RET)" opencode-sessions-open)
-    ("r" "rename" opencode-sessions-rename)
-    ("f" "fork" opencode-sessions-fork)
-    ("C" "compact" opencode-sessions-compact)
-    ("a" "archive / unarchive" opencode-sessions-archive-toggle)
-    ("s" "share / unshare" opencode-sessions-share-toggle)
-    ("k" "abort reply" opencode-sessions-abort)
-    ("d" "delete" opencode-sessions-delete)
-    ("w" "copy id" opencode-sessions-copy-id)
-    ("i" "describe status" opencode-sessions-describe)]
-   ["List"
-    ("c" "create" opencode-sessions-create)
-    ("g" "refresh" opencode-sessions-refresh)
-    ("/" "search" opencode-sessions-search)
-    ("A" "show archived" opencode-sessions-toggle-archived)
-    ("+" "load more" opencode-sessions-load-more)
-    ("TAB" "fold children" opencode-sessions-toggle-children)
-    ("^" "go to parent" opencode-sessions-goto-parent)
-    ("q" "quit" quit-window)]])
 
 ;;;###autoload
 (defun opencode-sessions (&optional directory)

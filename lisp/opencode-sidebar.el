@@ -19,6 +19,7 @@
 (require 'opencode)
 (require 'opencode-api)
 (require 'opencode-chat)
+(require 'opencode-diff)
 
 (defcustom opencode-sidebar-width 40
   "Width of the sidebar window."
@@ -81,7 +82,7 @@ SESSIONS are all the sessions shown."
                    (concat (make-string (* 2 (1+ depth)) ?\s)
                            (propertize (format "+%-4s" (or (plist-get d :additions) 0)) 'face 'diff-added)
                            (propertize (format "−%-4s" (or (plist-get d :deletions) 0)) 'face 'diff-removed)
-                           (opencode-chat--diff-file d) "\n")
+                           (opencode-diff-file d) "\n")
                    'opencode-session id 'opencode-diff d)))))
     (dolist (c (cl-remove-if-not (lambda (c) (equal (plist-get c :parentID) id))
                                  sessions))
@@ -157,8 +158,8 @@ SESSIONS are all the sessions shown."
         (conn opencode-sidebar--conn))
     (cond
      (diff
-      (display-buffer (opencode-chat--show-diffs
-                       (format "*opencode-diff: %s*" (opencode-chat--diff-file diff))
+      (display-buffer (opencode-diff-show
+                       (format "*opencode-diff: %s*" (opencode-diff-file diff))
                        (vector diff) (opencode-connection-directory conn))
                       '((display-buffer-use-some-window) (inhibit-same-window . t))))
      (id
@@ -192,27 +193,18 @@ SESSIONS are all the sessions shown."
 
 (add-hook 'opencode-connection-state-functions #'opencode-sidebar--on-state)
 
-(require 'transient)
-
-(transient-define-prefix opencode-sidebar-menu ()
-  "The commands of the OpenCode sidebar."
-  [["Sidebar"
-    ("RET" "open chat / file diff" opencode-sidebar-visit)
-    ("TAB" "show changed files" opencode-sidebar-toggle)
-    ("g" "refresh" opencode-sidebar-refresh)
-    ("q" "quit" quit-window)]])
-
-(defvar opencode-sidebar-mode-map
-  (let ((map (make-sparse-keymap)))
-    (set-keymap-parent map special-mode-map)
-    (define-key map (kbd "TAB") #'opencode-sidebar-toggle)
-    (define-key map (kbd "RET") #'opencode-sidebar-visit)
-    (define-key map "g" #'opencode-sidebar-refresh)
-    (define-key map "n" #'next-line)
-    (define-key map "p" #'previous-line)
-    (define-key map "?" #'opencode-sidebar-menu)
-    map)
-  "Keymap of `opencode-sidebar-mode'.")
+(opencode-define-keys opencode-sidebar-mode-map opencode-sidebar-menu
+  :parent special-mode-map
+  :map-doc "Keymap of `opencode-sidebar-mode'."
+  :menu-doc "The commands of the OpenCode sidebar."
+  :menu-key "?"
+  ((("Sidebar"
+     ("RET" "open chat / file diff" opencode-sidebar-visit)
+     ("TAB" "show changed files" opencode-sidebar-toggle)
+     ("g" "refresh" opencode-sidebar-refresh)
+     ("n" nil next-line)
+     ("p" nil previous-line)
+     ("q" "quit" quit-window)))))
 
 (define-derived-mode opencode-sidebar-mode special-mode "OpenCode-Sidebar"
   "Major mode of the OpenCode project sidebar.

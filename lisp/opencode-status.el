@@ -116,32 +116,20 @@ other failure."
   (opencode-status-refresh)
   (message "MCP %s: disconnected" name))
 
-(require 'transient)
-
-(transient-define-prefix opencode-status-menu ()
-  "The commands of the OpenCode server status view."
-  [["MCP server at point"
-    ("c" "connect" opencode-status-mcp-connect)
-    ("d" "disconnect" opencode-status-mcp-disconnect)]
-   ["Server"
-    ("g" "refresh" opencode-status-refresh)
-    ("R" "restart the local server" opencode-server-restart)
-    ("l" "log" opencode-show-log)
-    ("e" "event log" opencode-show-events)
-    ("q" "quit" quit-window)]])
-
-(defvar opencode-status-mode-map
-  (let ((map (make-sparse-keymap)))
-    (set-keymap-parent map special-mode-map)
-    (define-key map "c" #'opencode-status-mcp-connect)
-    (define-key map "d" #'opencode-status-mcp-disconnect)
-    (define-key map "R" #'opencode-server-restart)
-    (define-key map "l" #'opencode-show-log)
-    (define-key map "e" #'opencode-show-events)
-    (define-key map "g" #'opencode-status-refresh)
-    (define-key map "?" #'opencode-status-menu)
-    map)
-  "Keymap of `opencode-status-mode'.")
+(opencode-define-keys opencode-status-mode-map opencode-status-menu
+  :parent special-mode-map
+  :map-doc "Keymap of `opencode-status-mode'."
+  :menu-doc "The commands of the OpenCode server status view."
+  :menu-key "?"
+  ((("MCP server at point"
+     ("c" "connect" opencode-status-mcp-connect)
+     ("d" "disconnect" opencode-status-mcp-disconnect))
+    ("Server"
+     ("g" "refresh" opencode-status-refresh)
+     ("R" "restart the local server" opencode-server-restart)
+     ("l" "log" opencode-show-log)
+     ("e" "event log" opencode-show-events)
+     ("q" "quit" quit-window)))))
 
 (define-derived-mode opencode-status-mode special-mode "OpenCode-Status"
   "Major mode of the OpenCode server status buffer.

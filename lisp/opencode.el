@@ -31,10 +31,20 @@
 ;; Emacs stays responsive while agents stream.  Start with
 ;; M-x opencode-sessions.
 ;;
-;; Files: opencode-module.el (building and loading the module, errors),
+;; Files: opencode-lib.el (what the files share: log, paths, faces,
+;; keys tables), opencode-module.el (building and loading the module),
 ;; opencode-connection.el (connections, events, requests),
 ;; opencode-server.el (the local server), opencode-api.el (one function
-;; per server route), opencode-sessions.el (the session list).
+;; per server route), opencode-notify.el (notifications),
+;; opencode-sessions.el (the session list), opencode-chat.el (a
+;; session's timeline), opencode-parts.el (how messages and parts look),
+;; opencode-markdown.el (Markdown faces), opencode-chat-context.el (the
+;; chat's header line and context), opencode-chat-ops.el (operations
+;; on the session), opencode-prompt.el (the prompt),
+;; opencode-complete.el (its completion), opencode-requests.el
+;; (permissions and questions), opencode-todo.el (the todo list),
+;; opencode-diff.el (diffs), opencode-sidebar.el (the project sidebar),
+;; opencode-status.el (the server's status).
 
 ;;; Code:
 
@@ -44,6 +54,7 @@
 (require 'opencode-connection)
 (require 'opencode-model)
 (require 'opencode-server)
+(require 'opencode-notify)
 
 (defun opencode-project-directory ()
   "Return the directory of the current project, or `default-directory'."
@@ -73,7 +84,7 @@ demand.  An open connection for the same server and directory is reused."
         (let ((auth (if server
                         (cons (opencode-server-user server)
                               (opencode-server-password server))
-                      (opencode-server--auth url))))
+                      (opencode-server-auth url))))
           (opencode-connection-open url dir :user (car auth)
                                     :password (cdr auth) :server server)))))
 
@@ -95,63 +106,7 @@ demand.  An open connection for the same server and directory is reused."
   "Close every connection and stop the local server."
   (interactive)
   (mapc #'opencode-connection-close (copy-sequence opencode-connections))
-  (opencode-server--stop-local))
-
-;;;; Notifications
-
-(defcustom opencode-notify t
-  "Whether to tell you when a session finishes or needs you unseen.
-A notification (`notifications-notify' where D-Bus has it, else the echo
-area) is sent when a session goes idle or asks a permission or a question
-while none of its chat buffers is visible."
-  :type 'boolean
-  :group 'opencode)
-
-(defvar opencode--busy-sessions (make-hash-table :test 'equal)
-  "Sessions last seen busy, so going idle can be told apart.")
-
-(declare-function notifications-notify "notifications" (&rest params))
-
-(defun opencode--notify (title body)
-  "Tell the user TITLE and BODY, by desktop notification or message."
-  (if (and (not noninteractive)
-           (require 'notifications nil t)
-           (fboundp 'notifications-notify)
-           (ignore-errors (notifications-notify :title title :body body :app-name "Emacs")))
-      nil
-    (message "%s: %s" title body)))
-
-(defun opencode--session-visible-p (session-id)
-  "Return non-nil if a chat of SESSION-ID is visible in some window."
-  (cl-some (lambda (b)
-             (and (equal (plist-get (buffer-local-value 'opencode-chat--session b) :id) session-id)
-                  (get-buffer-window b 'visible)))
-           (cl-remove-if-not (lambda (b) (local-variable-p 'opencode-chat--session b))
-                             (buffer-list))))
-
-(defun opencode--notify-on-event (conn type props)
-  "Notify about event TYPE with PROPS on CONN when nobody is looking."
-  (when opencode-notify
-    (let ((sid (plist-get props :sessionID)))
-      (pcase type
-        ("session.status"
-         (let ((busy (member (plist-get (plist-get props :status) :type) '("busy" "retry"))))
-           (cond (busy (puthash sid t opencode--busy-sessions))
-                 ((gethash sid opencode--busy-sessions)
-                  (remhash sid opencode--busy-sessions)
-                  (unless (opencode--session-visible-p sid)
-                    (opencode--notify "OpenCode" (format "A session finished in %s"
-                                                         (opencode-connection-directory conn))))))))
-        ((or "permission.asked" "question.asked")
-         (unless (opencode--session-visible-p sid)
-           (opencode--notify "OpenCode"
-                             (format "A session in %s needs you (%s)"
-                                     (opencode-connection-directory conn)
-                                     (if (equal type "permission.asked")
-                                         (format "permission: %s" (plist-get props :permission))
-                                       "a question")))))))))
-
-(add-hook 'opencode-event-functions #'opencode--notify-on-event)
+  (opencode-server-stop-local))
 
 ;;;; Entry points
 

@@ -322,6 +322,10 @@ static void
 oc_conn_stream_done (oc_conn *c, CURLcode rc)
 {
   char reason[OC_REASON_MAX];
+  /* A reply with no body (a bare 401, say) never reached oc_sse_write:
+     ask curl for its status.  */
+  if (!c->sse_status && !c->sse_open)
+    curl_easy_getinfo (c->sse, CURLINFO_RESPONSE_CODE, &c->sse_status);
   if (c->sse_status && c->sse_status != OC_HTTP_OK)
     {
       const char *hint = c->sse_status == OC_HTTP_UNAUTHORIZED

@@ -181,8 +181,19 @@ connection states seen, as (EVENTS . STATES)."
           (should (opencode-test-wait
                    (lambda () (opencode-connection--drain conn)
                      (eq (opencode-connection-state conn) 'disconnected))))
-          (should (string-match-p "HTTP 401 (wrong or missing password)"
-                                  (opencode-connection-state-detail conn))))
+          (should (equal (opencode-connection-state-detail conn)
+                         (format "wrong or missing password for http://127.0.0.1:%d \
+(auth-source or OPENCODE_SERVER_PASSWORD)" (opencode-test-port server))))
+          (should (opencode-connection-auth-failed-p conn))
+          ;; Retrying cannot help: the stream stays down, with no countdown.
+          (should-not (opencode-connection-retry-at conn))
+          (should-not (opencode-connection-live-p conn))
+          (should (string-prefix-p "disconnected: wrong or missing password"
+                                   (opencode-connection-state-text conn)))
+          ;; A request says why, not "not a handle".
+          (should (string-match-p "wrong or missing password"
+                                  (cadr (should-error (opencode-request-sync conn "GET" "/x")
+                                                      :type 'opencode-error)))))
       (opencode-connection-close conn)
       (delete-process server)))
   (let ((conn (opencode-connection-open "http://127.0.0.1:1" "/tmp")))
@@ -197,17 +208,49 @@ connection states seen, as (EVENTS . STATES)."
                     :type 'opencode-module-error)
       (should-error (opencode--module-drain 42) :type 'opencode-module-error))))
 
+(ert-deftest opencode-connection/password-asked-and-replaced ()
+  "A refused password is asked for again and the same connection goes on with it."
+  (let* ((good (concat "Basic " (base64-encode-string "opencode:right-one")))
+         (events 0)
+         (server (opencode-test-http-start
+                  (lambda (proc _m path headers _b)
+                    (cond ((not (equal (cdr (assoc "authorization" headers)) good))
+                           (opencode-test-respond proc "401 Unauthorized" "text/plain" ""))
+                          ((string-prefix-p "/event" path)
+                           (cl-incf events)
+                           (process-send-string
+                            proc (concat "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\n"
+                                         "data: {\"type\":\"server.connected\",\"properties\":{}}\n\n")))
+                          (t (opencode-test-respond proc "200 OK" "application/json" "{\"ok\":true}"))))))
+         (asked nil)
+         (opencode-password-function (lambda (url) (push url asked) "right-one"))
+         (conn (opencode-connection-open
+                (format "http://127.0.0.1:%d" (opencode-test-port server)) "/tmp"
+                :user "opencode" :password "wrong")))
+    (unwind-protect
+        (progn
+          (should (opencode-test-wait (lambda () (eq (opencode-connection-state conn) 'connected))))
+          (should (equal asked (list (opencode-connection-url conn))))
+          (should (= events 1))
+          ;; The same object, now with the password that works.
+          (should (memq conn opencode-connections))
+          (should (equal (opencode-request-sync conn "GET" "/x") '(:ok t))))
+      (opencode-connection-close conn)
+      (delete-process server))))
+
 (ert-deftest opencode-connection/credentials-never-shown ()
   "The password reaches the server as basic auth, never a log, buffer or message."
   (let* ((secret "pw-SECRET-7f3a")
          (seen-auth nil)
+         (refuse nil)
          (server (opencode-test-http-start
-                  (lambda (proc _m path headers _b)
+                  (lambda (proc _m _path headers _b)
                     (push (cdr (assoc "authorization" headers)) seen-auth)
-                    (if (string-prefix-p "/event" path)
+                    (if refuse
                         (opencode-test-respond proc "401 Unauthorized" "text/plain" "Unauthorized")
                       (opencode-test-respond proc "500 Internal Server Error" "application/json"
                                              "{\"name\":\"UnknownError\",\"data\":{\"message\":\"boom\"}}")))))
+         (opencode-password-function nil)
          (opencode-reconnect-min-delay 0.05)
          (opencode-reconnect-max-delay 0.1)
          (messages nil)
@@ -224,6 +267,10 @@ connection states seen, as (EVENTS . STATES)."
           (should (opencode-test-wait (lambda () (>= (length messages) 1))))
           (should (member (concat "Basic " (base64-encode-string (concat "opencode:" secret)))
                           seen-auth))
+          ;; Then the server refuses the password: the stream stops, says why.
+          (setq refuse t)
+          (should (opencode-test-wait (lambda () (opencode-connection-auth-failed-p conn))))
+          (should-error (opencode-request-sync conn "GET" "/z") :type 'opencode-error)
           (dolist (text (append messages
                                 (list (opencode-connection-state-detail conn)
                                       (with-current-buffer (get-buffer-create "*opencode-log*")
@@ -394,10 +441,10 @@ connection states seen, as (EVENTS . STATES)."
         (progn
           (with-temp-file netrc
             (insert "machine 127.0.0.1 port 4999 login alice password s3cret\n"))
-          (should (equal (opencode-server--auth "http://127.0.0.1:4999")
+          (should (equal (opencode-server-auth "http://127.0.0.1:4999")
                          '("alice" . "s3cret")))
-          (should (null (opencode-server--auth "http://127.0.0.1:5000")))
+          (should (null (opencode-server-auth "http://127.0.0.1:5000")))
           (setenv "OPENCODE_SERVER_PASSWORD" "fromenv")
-          (should (equal (opencode-server--auth "http://127.0.0.1:5000")
+          (should (equal (opencode-server-auth "http://127.0.0.1:5000")
                          '("opencode" . "fromenv"))))
       (delete-file netrc))))

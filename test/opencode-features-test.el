@@ -138,15 +138,15 @@
                    (parts (append (plist-get (aref messages 0) :parts) nil)))
               (should (cl-some (lambda (p) (equal (plist-get p :mime) "image/png")) parts)))
             ;; Agents: the primary ones, in turn.
-            (let ((agents (opencode-chat--primary-agents)))
+            (let ((agents (opencode-prompt--primary-agents)))
               (should (member "build" agents))
               (should (member "plan" agents))
               (should-not (member "general" agents))   ; a sub-agent
-              (setq opencode-chat--agent nil)
+              (setq opencode-chat-agent nil)
               (with-current-buffer prompt (opencode-chat-cycle-agent))
-              (should (equal opencode-chat--agent (cadr agents)))
+              (should (equal opencode-chat-agent (cadr agents)))
               (dotimes (_ (1- (length agents))) (opencode-chat-cycle-agent))
-              (should (equal opencode-chat--agent (car agents)))))
+              (should (equal opencode-chat-agent (car agents)))))
         (kill-buffer prompt)))))
 
 (ert-deftest opencode-features/context-line ()
@@ -201,11 +201,11 @@
           (opencode-chat--on-event conn "permission.asked"
                                    '(:id "per_1" :sessionID "ses_child" :permission "bash"
                                          :patterns ["ls"]))
-          (should (equal (plist-get (cdr (car opencode-chat--requests)) :id) "per_1"))
+          (should (equal (plist-get (cdr (car opencode-requests--pending)) :id) "per_1"))
           (should (string-match-p "Permission: bash" (opencode-chat--header-line)))
           (opencode-chat--on-event conn "permission.replied"
                                    '(:sessionID "ses_child" :requestID "per_1" :reply "once"))
-          (should (null opencode-chat--requests))
+          (should (null opencode-requests--pending))
           ;; Its own events reach the buffer-local hook; others' do not.
           (opencode-chat--on-event conn "session.status"
                                    '(:sessionID "ses_parent" :status (:type "busy")))
@@ -228,14 +228,14 @@
               '((:content "Parent finished.") :stop))
       (opencode-api-session-prompt-async conn sid "Delegate")
       ;; The child's permission shows in the parent's chat.
-      (should (opencode-test-wait (lambda () opencode-chat--requests) 60))
+      (should (opencode-test-wait (lambda () opencode-requests--pending) 60))
       (should (string-match-p "Permission: bash echo from-child" (opencode-chat--header-line)))
       (cl-letf (((symbol-function 'read-multiple-choice)
                  (lambda (_prompt choices &rest _) (assq ?o choices))))
         (opencode-chat-answer))
       (should (opencode-test-wait
                (lambda () (string-match-p "^Parent finished\\.$" (opencode-test--visible-text))) 90))
-      (should (null opencode-chat--requests))
+      (should (null opencode-requests--pending))
       (goto-char (point-min))
       (search-forward "Sub-agent session ses_")
       (goto-char (match-beginning 0))
@@ -246,7 +246,7 @@
                        (lambda () (string-match-p "from-child"
                                                   (json-serialize
                                                    (opencode-request-sync
-                                                    conn "GET" (opencode--path "session" (opencode-chat--session-id)
+                                                    conn "GET" (opencode--path "session" (opencode-chat-session-id)
                                                                                "message")))))
                        20))
               (should (eq (save-window-excursion (opencode-chat-goto-parent)) chat)))

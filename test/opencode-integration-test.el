@@ -130,9 +130,9 @@
   "The local server is registered to stop when Emacs exits, and stops."
   (opencode-test-with-real-server conn
     (let ((server (opencode-connection-server conn)))
-      (should (memq #'opencode-server--stop-local kill-emacs-hook))
+      (should (memq #'opencode-server-stop-local kill-emacs-hook))
       (should (process-live-p (opencode-server-process server)))
-      (opencode-server--stop-local)
+      (opencode-server-stop-local)
       (should-not (process-live-p (opencode-server-process server))))))
 
 (defun opencode-test--list-titles ()
@@ -170,8 +170,7 @@
               (should-not opencode-sessions--cursor)
               ;; Archive: the row goes away; the toggle shows it again.
               (opencode-sessions--goto (cl-loop for id being the hash-keys of opencode-sessions--sessions
-                                                using (hash-values s)
-                                                when (equal (plist-get s :title) "item 3") return id))
+                                                when (equal (plist-get (opencode-sessions--get id) :title) "item 3") return id))
               (opencode-sessions-archive-toggle (tabulated-list-get-id))
               (should (opencode-test-wait
                        (lambda () (not (member "item 3" (opencode-test--list-titles))))))
@@ -181,8 +180,7 @@
                          (lambda () (member "item 3" (opencode-test--list-titles)))))
                 ;; Unarchive from the list.
                 (opencode-sessions--goto (cl-loop for id being the hash-keys of opencode-sessions--sessions
-                                                  using (hash-values s)
-                                                  when (equal (plist-get s :title) "item 3") return id))
+                                                  when (equal (plist-get (opencode-sessions--get id) :title) "item 3") return id))
                 (opencode-sessions-archive-toggle (tabulated-list-get-id))
                 (should (opencode-test-wait
                          (lambda () (zerop (opencode-sessions--time
@@ -197,8 +195,7 @@
                 (should (shows-set '("item 4" "item 3" "item 2" "item 1" "item 0")))
                 ;; Rename and delete, confirmed.
                 (opencode-sessions--goto (cl-loop for id being the hash-keys of opencode-sessions--sessions
-                                                  using (hash-values s)
-                                                  when (equal (plist-get s :title) "item 0") return id))
+                                                  when (equal (plist-get (opencode-sessions--get id) :title) "item 0") return id))
                 (opencode-sessions-rename (tabulated-list-get-id) "renamed zero")
                 (should (opencode-test-wait
                          (lambda () (member "renamed zero" (opencode-test--list-titles)))))
@@ -280,8 +277,7 @@
             (should (opencode-test-wait
                      (lambda () (opencode-sessions--goto
                                  (cl-loop for id being the hash-keys of opencode-sessions--sessions
-                                          using (hash-values s)
-                                          when (equal (plist-get s :title) "with init") return id)))))
+                                          when (equal (plist-get (opencode-sessions--get id) :title) "with init") return id)))))
             (let ((id (tabulated-list-get-id)))
               ;; /init is a model turn: the mock is asked, the session gets messages.
               (should (opencode-test-wait
@@ -380,12 +376,12 @@
                       '(:tool_calls))
               '((:content "Ran it.") :stop))
       (opencode-api-session-prompt-async conn sid "Run something")
-      (should (opencode-test-wait (lambda () opencode-chat--requests) 60))
+      (should (opencode-test-wait (lambda () opencode-requests--pending) 60))
       (should (string-match-p "Permission: bash echo hi-from-bash" (opencode-chat--header-line)))
       (cl-letf (((symbol-function 'read-multiple-choice)
                  (lambda (_prompt choices &rest _) (assq ?o choices))))
         (opencode-chat-answer))
-      (should (opencode-test-wait (lambda () (null opencode-chat--requests)) 30))
+      (should (opencode-test-wait (lambda () (null opencode-requests--pending)) 30))
       (should (opencode-test-wait
                (lambda () (string-match-p "^Ran it\\.$" (opencode-test--visible-text))) 60))
       ;; The bash renderer: the command line on the heading, the output below.
@@ -415,7 +411,7 @@
                     '(:tool_calls))
             '((:content "Blue it is.") :stop))
     (opencode-api-session-prompt-async conn sid "Ask me")
-    (should (opencode-test-wait (lambda () opencode-chat--requests) 60))
+    (should (opencode-test-wait (lambda () opencode-requests--pending) 60))
     (let (offered)
       (cl-letf (((symbol-function 'completing-read)
                  (lambda (_prompt collection &rest _)
@@ -622,7 +618,7 @@ Wait until the server accepted it."
               (cl-letf (((symbol-function 'yes-or-no-p) (lambda (_) t)))
                 ;; Revert to before the second note, then restore.
                 (goto-char (point-min)) (search-forward "second note")
-                (opencode-chat-revert (opencode-chat--message-at-point))
+                (opencode-chat-revert (opencode-chat-message-at-point))
                 (should (opencode-test-wait (lambda () (plist-get opencode-chat--session :revert))))
                 (should (string-match-p "reverted" (opencode-chat--header-line)))
                 (should (overlayp opencode-chat--revert-overlay))
@@ -632,7 +628,7 @@ Wait until the server accepted it."
                 ;; Fork at the second note: the fork holds what came before it.
                 (goto-char (point-min)) (search-forward "second note")
                 (cl-letf (((symbol-function 'opencode-chat-open) (lambda (_c s) (setq opened s))))
-                  (opencode-chat-fork (opencode-chat--message-at-point))
+                  (opencode-chat-fork (opencode-chat-message-at-point))
                   (should (opencode-test-wait (lambda () opened))))
                 (should (string-match-p "fork" (plist-get opened :title)))
                 (should (equal (mapcar (lambda (m) (plist-get (aref (plist-get m :parts) 0) :text))
@@ -650,7 +646,7 @@ Wait until the server accepted it."
                          (lambda () (string-match-p "first note, edited" (opencode-test--visible-text)))))
                 ;; Delete the second message.
                 (goto-char (point-min)) (search-forward "second note")
-                (opencode-chat-delete-message (opencode-chat--message-at-point))
+                (opencode-chat-delete-message (opencode-chat-message-at-point))
                 (should (opencode-test-wait (lambda () (equal (funcall texts) '("first note, edited")))))
                 (should (opencode-test-wait
                          (lambda () (not (string-match-p "second note" (opencode-test--visible-text))))))))

@@ -4,7 +4,10 @@
 
 ;; Run as: emacs -Q --batch -L lisp -l test/opencode-test-lint.el FILES...
 ;; Exits non-zero when checkdoc or package-lint (when installed, as
-;; Debian's elpa-package-lint or from Cask) finds anything.
+;; Debian's elpa-package-lint or from Cask) finds anything, or when a
+;; file uses another area's private names: `opencode-AREA--NAME' belongs
+;; to AREA's files, opencode-AREA.el and opencode-AREA-*.el
+;; (`opencode--NAME' is the package's, usable everywhere).
 
 ;;; Code:
 
@@ -34,6 +37,27 @@
         (while (re-search-forward "^.*:[0-9]+: .*$" nil t)
           (message "checkdoc: %s" (match-string 0))
           (cl-incf opencode-test-lint--problems))))))
+
+;; Private names stay in their area.
+(defun opencode-test-lint--foreign-privates (file)
+  "Return the `opencode-AREA--' names FILE uses outside AREA, as (LINE . NAME)."
+  (let ((base (file-name-base file))
+        (found nil))
+    (with-temp-buffer
+      (insert-file-contents file)
+      (goto-char (point-min))
+      (while (re-search-forward
+              "\\_<opencode-\\([a-z0-9]+\\(?:-[a-z0-9]+\\)*\\)--[a-z0-9-]*" nil t)
+        (let ((owner (concat "opencode-" (match-string 1))))
+          (unless (or (equal base owner) (string-prefix-p (concat owner "-") base))
+            (push (cons (line-number-at-pos (match-beginning 0)) (match-string 0))
+                  found)))))
+    (nreverse found)))
+
+(dolist (file command-line-args-left)
+  (pcase-dolist (`(,line . ,name) (opencode-test-lint--foreign-privates file))
+    (message "names: %s:%d: %s is private to another area" file line name)
+    (cl-incf opencode-test-lint--problems)))
 
 (if (not (require 'package-lint nil t))
     (message "package-lint is not installed: skipped (apt-get install elpa-package-lint)")

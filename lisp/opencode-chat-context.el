@@ -1,0 +1,196 @@
+;;; opencode-chat-context.el --- A chat's header line and context  -*- lexical-binding: t; -*-
+
+;; Copyright (C) 2026 The opencode.el authors
+;; SPDX-License-Identifier: GPL-3.0-or-later
+
+;; This file is not part of GNU Emacs.
+
+;;; Commentary:
+
+;; The chat's header line (title, branch, changes, status with a retry
+;; countdown, error, pending requests), and its context at a glance:
+;; agent, model, tokens against the model's context window, cost
+;; (`opencode-chat-context', `opencode-chat-context-line', which the
+;; prompt shows).
+
+;;; Code:
+
+(require 'cl-lib)
+(require 'seq)
+(require 'opencode-api)
+(require 'opencode-requests)
+
+(defvar opencode-chat--conn)
+(defvar opencode-chat--session)
+(defvar opencode-chat--messages)
+(defvar opencode-chat--status)
+(defvar opencode-chat--error)
+(defvar opencode-chat--branch)
+(defvar opencode-chat--diff-summary)
+
+(defvar-local opencode-chat-agent nil
+  "The agent this chat's prompts go to, or nil for the default.
+Local to each chat buffer; `opencode-chat-set-agent' sets it.")
+
+(defvar-local opencode-chat-model nil
+  "The model of this chat's prompts, (PROVIDER-ID . MODEL-ID), or nil.
+Local to each chat buffer; `opencode-chat-set-model' sets it.")
+
+(defface opencode-chat-needs-user '((t :inherit highlight :weight bold))
+  "Face of a permission or question waiting for the user."
+  :group 'opencode)
+
+;;;; The retry countdown
+
+(defvar-local opencode-chat--countdown-timer nil
+  "Timer redrawing the header line each second while a retry counts down.")
+
+(defun opencode-chat--countdown ()
+  "Run or stop the retry countdown of the header line."
+  (let ((buf (current-buffer)))
+    (if (equal (plist-get opencode-chat--status :type) "retry")
+        (unless opencode-chat--countdown-timer
+          (setq opencode-chat--countdown-timer
+                (run-with-timer 1 1 (lambda ()
+                                      (when (buffer-live-p buf)
+                                        (with-current-buffer buf
+                                          (force-mode-line-update)
+                                          (opencode-chat--countdown)))))))
+      (opencode-chat--stop-countdown))))
+
+(defun opencode-chat--stop-countdown ()
+  "Stop the retry countdown of this chat, if it runs."
+  (when opencode-chat--countdown-timer
+    (cancel-timer opencode-chat--countdown-timer)
+    (setq opencode-chat--countdown-timer nil)))
+
+;;;; The context
+
+(defun opencode-chat--model-limit (conn provider model)
+  "Return the context window of PROVIDER's MODEL on CONN, or nil.
+The providers are fetched once per connection (GET /config/providers);
+until they arrive, nil."
+  (let ((providers (plist-get (opencode-connection-plist conn) :providers)))
+    (if (eq providers 'pending) nil
+      (unless providers
+        (setf (opencode-connection-plist conn)
+              (plist-put (opencode-connection-plist conn) :providers 'pending))
+        (opencode-api-providers
+         conn
+         :errback (lambda (_) (setf (opencode-connection-plist conn)
+                                    (plist-put (opencode-connection-plist conn) :providers nil)))
+         :callback (lambda (res)
+                     (setf (opencode-connection-plist conn)
+                           (plist-put (opencode-connection-plist conn) :providers
+                                      (plist-get res :providers)))
+                     (force-mode-line-update t))))
+      (when (vectorp providers)
+        (let* ((p (seq-find (lambda (p) (equal (plist-get p :id) provider)) providers))
+               (m (and p (plist-get (plist-get p :models) (intern (concat ":" model))))))
+          (plist-get (plist-get m :limit) :context))))))
+
+(defun opencode-chat-context ()
+  "Return what this chat's context looks like, as a plist.
+:model \"PROVIDER/MODEL\", :agent, :input, :output, :reasoning,
+:cache-read, :cache-write (tokens of the last reply), :used (tokens
+in the context: input and cache), :limit (the model's context window,
+or nil), :cost (the whole session's) and :status."
+  (let ((last nil) (cost 0))
+    (maphash (lambda (id e)
+               (let ((info (plist-get e :info)))
+                 (when (equal (plist-get info :role) "assistant")
+                   (when (numberp (plist-get info :cost)) (cl-incf cost (plist-get info :cost)))
+                   (when (and (plist-get info :tokens)
+                              (or (null last) (string< (plist-get last :id) id)))
+                     (setq last info)))))
+             opencode-chat--messages)
+    (let* ((tokens (plist-get last :tokens))
+           (cache (plist-get tokens :cache))
+           (num (lambda (v) (if (numberp v) v 0)))
+           (provider (or (car opencode-chat-model) (plist-get last :providerID)))
+           (model (or (cdr opencode-chat-model) (plist-get last :modelID)))
+           (used (+ (funcall num (plist-get tokens :input))
+                    (funcall num (plist-get cache :read))
+                    (funcall num (plist-get cache :write)))))
+      (list :model (and provider model (format "%s/%s" provider model))
+            :agent (or opencode-chat-agent (plist-get last :agent) (plist-get last :mode))
+            :input (funcall num (plist-get tokens :input))
+            :output (funcall num (plist-get tokens :output))
+            :reasoning (funcall num (plist-get tokens :reasoning))
+            :cache-read (funcall num (plist-get cache :read))
+            :cache-write (funcall num (plist-get cache :write))
+            :used used
+            :limit (and provider model opencode-chat--conn
+                        (opencode-chat--model-limit opencode-chat--conn provider model))
+            :cost cost
+            :status (or (plist-get opencode-chat--status :type) "idle")))))
+
+(defun opencode-chat--tokens (n)
+  "Return N tokens briefly: 950, 12.3k, 1.2M."
+  (cond ((< n 1000) (number-to-string n))
+        ((< n 1000000) (format "%.1fk" (/ n 1000.0)))
+        (t (format "%.1fM" (/ n 1000000.0)))))
+
+(defun opencode-chat-context-line ()
+  "Return the chat's context at a glance: model, agent, tokens, window, cost."
+  (let* ((c (opencode-chat-context))
+         (limit (plist-get c :limit))
+         (used (plist-get c :used)))
+    (concat
+     (or (plist-get c :agent) "default") " · " (or (plist-get c :model) "default model")
+     (if (and (numberp limit) (> limit 0))
+         (let* ((ratio (min 1.0 (/ used (float limit))))
+                (cells (round (* 10 ratio))))
+           (format " · %s/%s %s %d%%" (opencode-chat--tokens used) (opencode-chat--tokens limit)
+                   (propertize (concat (make-string cells ?█) (make-string (- 10 cells) ?░))
+                               'face (if (> ratio 0.8) 'warning 'opencode-chat-dim))
+                   (round (* 100 ratio))))
+       (format " · %s in context" (opencode-chat--tokens used)))
+     (format " · in %s out %s cache %s/%s"
+             (opencode-chat--tokens (plist-get c :input)) (opencode-chat--tokens (plist-get c :output))
+             (opencode-chat--tokens (plist-get c :cache-read))
+             (opencode-chat--tokens (plist-get c :cache-write)))
+     (format " · $%.4f · %s" (plist-get c :cost) (plist-get c :status)))))
+
+;;;; The header line
+
+(defun opencode-chat--header-line ()
+  "Return the header line of the chat: title, status, branch of work."
+  (let ((st (plist-get opencode-chat--status :type)))
+    (concat " " (or (plist-get opencode-chat--session :title) "")
+            (if opencode-chat--branch (propertize (format "  [%s]" opencode-chat--branch)
+                                                  'face 'opencode-chat-dim)
+              "")
+            (pcase opencode-chat--diff-summary
+              (`(,files ,adds ,dels) (format "  +%d −%d (%d files)" adds dels files))
+              (_ ""))
+            (if (plist-get opencode-chat--session :revert)
+                (propertize (substitute-command-keys
+                             "  reverted (\\<opencode-chat-mode-map>\\[opencode-chat-unrevert] restores)")
+                            'face 'warning)
+              "")
+            "  " (pcase st
+                   ("busy" (propertize "busy" 'face 'warning))
+                   ("retry"
+                    (let ((next (plist-get opencode-chat--status :next)))
+                      (propertize (format "retry %s%s: %s" (plist-get opencode-chat--status :attempt)
+                                          (if (numberp next)
+                                              (format " in %ds" (max 0 (ceiling (- (/ next 1000.0)
+                                                                                  (float-time)))))
+                                            "")
+                                          (plist-get opencode-chat--status :message))
+                                  'face 'error)))
+                   (_ (propertize "idle" 'face 'shadow)))
+            (if opencode-chat--error
+                (propertize (concat "  " (opencode-api-error-text opencode-chat--error))
+                            'face 'opencode-chat-error)
+              "")
+            (if (opencode-requests-pending)
+                (propertize (concat "  " (opencode-requests-summary (car (opencode-requests-pending)))
+                                    (substitute-command-keys
+                                     "  \\<opencode-chat-mode-map>\\[opencode-chat-answer] to answer"))
+                            'face 'opencode-chat-needs-user)
+              ""))))
+
+(provide 'opencode-chat-context)
+;;; opencode-chat-context.el ends here

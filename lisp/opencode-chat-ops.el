@@ -1,0 +1,304 @@
+;;; opencode-chat-ops.el --- What a chat does to its session  -*- lexical-binding: t; -*-
+
+;; Copyright (C) 2026 The opencode.el authors
+;; SPDX-License-Identifier: GPL-3.0-or-later
+
+;; This file is not part of GNU Emacs.
+
+;;; Commentary:
+
+;; The operations on a chat's session and what is at point: revert
+;; and unrevert (undo, redo), fork, compact, rename, share, delete a
+;; message or a part, edit a text part, go to the parent session, the
+;; package's own slash commands, and aborting the running reply.
+
+;;; Code:
+
+(require 'cl-lib)
+(require 'subr-x)
+(require 'diff-mode)
+(require 'opencode-api)
+
+(defvar opencode-chat--conn)
+(defvar opencode-chat--session)
+(defvar opencode-chat--messages)
+(defvar opencode-chat--parts)
+(defvar opencode-chat--status)
+(declare-function opencode-chat-session-id "opencode-chat" (&optional buffer))
+(declare-function opencode-chat-open "opencode-chat" (conn session))
+(declare-function opencode-chat--part-at "opencode-chat" (pos))
+(declare-function opencode-chat--entry-part "opencode-chat" (entry))
+
+(defcustom opencode-abort-on-switch nil
+  "What killing the chat of a busy session does to its running reply.
+nil keeps it running (the session list shows it busy), `ask' asks,
+`abort' aborts it."
+  :type '(choice (const :tag "Keep running" nil) (const :tag "Ask" ask)
+                 (const :tag "Abort" abort))
+  :group 'opencode)
+
+;;;; What is at point, what is reverted
+
+
+
+;;;; What is at point, what is reverted
+
+(defvar-local opencode-chat--revert-overlay nil "Overlay over the reverted messages.")
+
+(defun opencode-chat-message-at-point ()
+  "Return the id of the message at point, or signal a `user-error'."
+  (or (cl-some (lambda (pos)
+                 (and (>= pos (point-min))
+                      (or (get-text-property pos 'opencode-message)
+                          (let ((pid (opencode-chat--part-at pos)))
+                            (and pid (plist-get (opencode-chat--entry-part (gethash pid opencode-chat--parts))
+                                                :messageID))))))
+               ;; Point just after a part's text counts as on it.
+               (list (point) (1- (point))))
+      (user-error "No message at point")))
+
+(defun opencode-chat--show-revert ()
+  "Dim the messages a revert undid, from the revert point on."
+  (when opencode-chat--revert-overlay
+    (delete-overlay opencode-chat--revert-overlay)
+    (setq opencode-chat--revert-overlay nil))
+  (let* ((rev (plist-get opencode-chat--session :revert))
+         (entry (and rev (gethash (plist-get rev :messageID) opencode-chat--messages))))
+    (when entry
+      (let ((ov (make-overlay (plist-get entry :beg) (point-max) nil nil t)))
+        (overlay-put ov 'face 'shadow)
+        (overlay-put ov 'before-string
+                     (propertize (substitute-command-keys
+                                  "──── reverted from here: \\<opencode-chat-mode-map>\\[opencode-chat-unrevert] restores, \\[opencode-chat-revert-diff] shows what changed on disk ────\n")
+                                 'face 'warning))
+        (setq opencode-chat--revert-overlay ov)))))
+
+;;;; Session operations
+
+(defun opencode-chat--session-callback (done)
+  "Return a callback that shows the session it gets in this chat, then DONE."
+  (let ((buf (current-buffer)))
+    (lambda (session)
+      (when (buffer-live-p buf)
+        (with-current-buffer buf
+          (setq opencode-chat--session session)
+          (opencode-chat--show-revert)))
+      (message "%s" done))))
+
+(defun opencode-chat--revert-to (message-id done)
+  "Revert the session to before MESSAGE-ID; say DONE when it is."
+  (opencode-api-session-revert opencode-chat--conn (opencode-chat-session-id)
+                               :body `(:messageID ,message-id)
+                               :callback (opencode-chat--session-callback done)))
+
+(defun opencode-chat-revert (message-id)
+  "Revert the session to before MESSAGE-ID (default: the message at point).
+The agent's changes to files from there on are undone on disk."
+  (interactive (list (opencode-chat-message-at-point)))
+  (when (yes-or-no-p "Revert the session (and its file changes) to before this message? ")
+    (opencode-chat--revert-to message-id "Reverted")))
+
+(defun opencode-chat-unrevert ()
+  "Undo the session's revert: restore the messages and file changes."
+  (interactive)
+  (unless (plist-get opencode-chat--session :revert) (user-error "Nothing is reverted"))
+  (opencode-api-session-unrevert opencode-chat--conn (opencode-chat-session-id)
+                                 :callback (opencode-chat--session-callback "Restored")))
+
+(defun opencode-chat-revert-diff ()
+  "Show what the session's revert changed on disk."
+  (interactive)
+  (let ((diff (plist-get (plist-get opencode-chat--session :revert) :diff)))
+    (unless (stringp diff) (user-error "No revert diff"))
+    (with-current-buffer (get-buffer-create "*opencode-revert-diff*")
+      (let ((inhibit-read-only t)) (erase-buffer) (insert diff))
+      (diff-mode)
+      (setq buffer-read-only t)
+      (display-buffer (current-buffer)))))
+
+(defun opencode-chat-fork (message-id)
+  "Fork the session at MESSAGE-ID (default: the message at point); open the fork."
+  (interactive (list (opencode-chat-message-at-point)))
+  (let ((conn opencode-chat--conn))
+    (opencode-api-session-fork conn (opencode-chat-session-id)
+                               :body `(:messageID ,message-id)
+                               :callback (lambda (s) (opencode-chat-open conn s)))))
+
+(defun opencode-chat-fork-session ()
+  "Fork the whole session; open the fork."
+  (interactive)
+  (let ((conn opencode-chat--conn))
+    (opencode-api-session-fork conn (opencode-chat-session-id)
+                               :body (make-hash-table)
+                               :callback (lambda (s) (opencode-chat-open conn s)))))
+
+(defun opencode-chat-compact ()
+  "Compact the session: replace its history by a summary, with its model."
+  (interactive)
+  (let ((conn opencode-chat--conn) (sid (opencode-chat-session-id)))
+    (opencode-api-session-model
+     conn opencode-chat--session
+     (lambda (model)
+       (message "Compacting with %s/%s..." (car model) (cdr model))
+       (opencode-api-session-summarize conn sid model
+                                       :callback (lambda (_) (message "Compacted")))))))
+
+(defun opencode-chat-rename (title)
+  "Rename the session to TITLE."
+  (interactive (list (read-string "New title: " (plist-get opencode-chat--session :title))))
+  (when (string-empty-p (string-trim title)) (user-error "A title cannot be empty"))
+  (opencode-api-session-update opencode-chat--conn (opencode-chat-session-id) :title title))
+
+(defun opencode-chat-share ()
+  "Share the session and copy its URL."
+  (interactive)
+  (opencode-api-session-share
+   opencode-chat--conn (opencode-chat-session-id)
+   :callback (lambda (s)
+               (let ((url (plist-get (plist-get s :share) :url)))
+                 (if (not (stringp url))
+                     (message "The server did not share the session")
+                   (kill-new url)
+                   (message "Shared: %s (copied)" url))))))
+
+(defun opencode-chat-unshare ()
+  "Stop sharing the session."
+  (interactive)
+  (opencode-api-session-unshare opencode-chat--conn (opencode-chat-session-id)
+                                :callback (lambda (_) (message "Unshared"))))
+
+(defun opencode-chat--last-user-message ()
+  "Return the id of the newest user message not reverted, or nil."
+  (let ((revert (plist-get (plist-get opencode-chat--session :revert) :messageID))
+        (best nil))
+    (maphash (lambda (id e)
+               (when (and (equal (plist-get (plist-get e :info) :role) "user")
+                          (or (null revert) (string< id revert))
+                          (or (null best) (string< best id)))
+                 (setq best id)))
+             opencode-chat--messages)
+    best))
+
+(defun opencode-chat-undo ()
+  "Revert the last prompt and what it changed on disk (see `opencode-chat-redo')."
+  (interactive)
+  (opencode-chat--revert-to (or (opencode-chat--last-user-message)
+                                (user-error "No prompt to undo"))
+                            "Undone; /redo restores"))
+
+(defun opencode-chat-redo ()
+  "Restore what `opencode-chat-undo' or a revert took back."
+  (interactive)
+  (opencode-chat-unrevert))
+
+(defun opencode-chat-own-command (name args)
+  "Run the package's slash command NAME with ARGS (a string)."
+  (pcase name
+    ("compact" (opencode-chat-compact))
+    ("rename" (if (string-empty-p (string-trim args))
+                  (call-interactively #'opencode-chat-rename)
+                (opencode-chat-rename (string-trim args))))
+    ("fork" (opencode-chat-fork-session))
+    ("share" (opencode-chat-share))
+    ("unshare" (opencode-chat-unshare))
+    ("undo" (opencode-chat-undo))
+    ("redo" (opencode-chat-redo))
+    (_ (user-error "Unknown command /%s" name))))
+
+(defun opencode-chat-goto-parent ()
+  "Open the chat of the session this sub-agent session belongs to."
+  (interactive)
+  (let ((parent (or (plist-get opencode-chat--session :parentID)
+                    (user-error "This session has no parent"))))
+    (opencode-chat-open opencode-chat--conn
+                        (opencode-request-sync opencode-chat--conn "GET"
+                                               (opencode--path "session" parent)))))
+
+(defun opencode-chat-delete-message (message-id)
+  "Delete MESSAGE-ID (default: the message at point) from the session."
+  (interactive (list (opencode-chat-message-at-point)))
+  (when (yes-or-no-p "Delete this message from the session? ")
+    (opencode-api-session-delete-message opencode-chat--conn (opencode-chat-session-id) message-id
+                                         :callback (lambda (_) (message "Message deleted")))))
+
+(defun opencode-chat-delete-part ()
+  "Delete the part at point from its message."
+  (interactive)
+  (let* ((pid (or (opencode-chat--part-at (point)) (user-error "No part at point")))
+         (part (opencode-chat--entry-part (gethash pid opencode-chat--parts))))
+    (when (yes-or-no-p (format "Delete this %s part? " (plist-get part :type)))
+      (opencode-api-part-delete opencode-chat--conn (opencode-chat-session-id)
+                                (plist-get part :messageID) pid
+                                :callback (lambda (_) (message "Part deleted"))))))
+
+;;;; Editing a part
+
+(defvar-local opencode-chat--edit-target nil
+  "In a part edit buffer: (CHAT-BUFFER . PART).")
+
+(defvar opencode-chat-edit-mode-map
+  (let ((map (make-sparse-keymap)))
+    (define-key map (kbd "C-c C-c") #'opencode-chat-edit-finish)
+    (define-key map (kbd "C-c C-k") #'opencode-chat-edit-cancel)
+    map)
+  "Keymap of `opencode-chat-edit-mode'.")
+
+(define-derived-mode opencode-chat-edit-mode text-mode "OpenCode-Edit"
+  "Edit the text of a part; \\<opencode-chat-edit-mode-map>\\[opencode-chat-edit-finish] saves, \\[opencode-chat-edit-cancel] cancels.")
+
+(defun opencode-chat-edit-part ()
+  "Edit the text of the text part at point in a buffer of its own."
+  (interactive)
+  (let* ((pid (or (opencode-chat--part-at (point)) (user-error "No part at point")))
+         (part (opencode-chat--entry-part (gethash pid opencode-chat--parts)))
+         (chat (current-buffer)))
+    (unless (member (plist-get part :type) '("text" "reasoning"))
+      (user-error "Only text can be edited"))
+    (with-current-buffer (get-buffer-create "*opencode-edit-part*")
+      (opencode-chat-edit-mode)
+      (erase-buffer)
+      (insert (or (plist-get part :text) ""))
+      (goto-char (point-min))
+      (setq opencode-chat--edit-target (cons chat part))
+      (setq header-line-format
+            (substitute-command-keys
+             "\\<opencode-chat-edit-mode-map>\\[opencode-chat-edit-finish] save  \\[opencode-chat-edit-cancel] cancel"))
+      (pop-to-buffer (current-buffer)))))
+
+(defun opencode-chat-edit-finish ()
+  "Save the edited text to the server; the buffer goes once it is saved."
+  (interactive)
+  (let* ((target opencode-chat--edit-target)
+         (edit (current-buffer))
+         (part (plist-put (copy-sequence (cdr target)) :text (buffer-string))))
+    (with-current-buffer (car target)
+      (opencode-api-part-update opencode-chat--conn (opencode-chat-session-id)
+                                (plist-get part :messageID) (plist-get part :id)
+                                :body part
+                                :callback (lambda (_)
+                                            (when (buffer-live-p edit) (kill-buffer edit))
+                                            (message "Part saved"))))))
+
+(defun opencode-chat-edit-cancel ()
+  "Drop the edit."
+  (interactive)
+  (kill-buffer (current-buffer)))
+
+;;;; Aborting
+
+(defun opencode-chat--maybe-abort ()
+  "Follow `opencode-abort-on-switch' when a busy session's chat is killed."
+  (when (and opencode-abort-on-switch opencode-chat--conn
+             (equal (plist-get opencode-chat--status :type) "busy")
+             (or (eq opencode-abort-on-switch 'abort)
+                 (y-or-n-p "The session is busy: abort its reply? ")))
+    (opencode-api-session-abort opencode-chat--conn (opencode-chat-session-id))))
+
+(defun opencode-chat-abort ()
+  "Abort the running reply of this chat's session."
+  (interactive)
+  (opencode-api-session-abort opencode-chat--conn (opencode-chat-session-id)
+                              :callback (lambda (_) (message "Aborted"))))
+
+(provide 'opencode-chat-ops)
+;;; opencode-chat-ops.el ends here

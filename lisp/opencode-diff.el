@@ -1,0 +1,69 @@
+;;; opencode-diff.el --- What a session changed on disk  -*- lexical-binding: t; -*-
+
+;; Copyright (C) 2026 The opencode.el authors
+;; SPDX-License-Identifier: GPL-3.0-or-later
+
+;; This file is not part of GNU Emacs.
+
+;;; Commentary:
+
+;; `opencode-chat-diff' shows what a session changed on disk (or one
+;; message of it) as a `diff-mode' buffer; the sidebar shows one file's
+;; diff with `opencode-diff-show' too.
+
+;;; Code:
+
+(require 'cl-lib)
+(require 'seq)
+(require 'diff-mode)
+(require 'opencode-api)
+
+(declare-function opencode-chat-connection "opencode-chat" (&optional buffer))
+(declare-function opencode-chat-session "opencode-chat" (&optional buffer))
+(declare-function opencode-chat-session-id "opencode-chat" (&optional buffer))
+(declare-function opencode-chat-message-at-point "opencode-chat-ops" ())
+
+(defun opencode-chat-diff (&optional message-id)
+  "Show what the session changed on disk, as a `diff-mode' buffer.
+With a prefix argument, only what MESSAGE-ID (the message at point)
+changed."
+  (interactive (list (and current-prefix-arg (opencode-chat-message-at-point))))
+  (let ((title (plist-get (opencode-chat-session) :title))
+        (dir default-directory))
+    (opencode-api-session-diff
+     (opencode-chat-connection) (opencode-chat-session-id)
+     :query `(("messageID" . ,message-id))
+     :callback
+     (lambda (diffs)
+       (display-buffer (opencode-diff-show (format "*opencode-diff: %s*" title)
+                                           diffs dir))))))
+
+(defun opencode-diff-file (diff)
+  "Return the file DIFF, a file diff from the server, is about."
+  (or (plist-get diff :file) (plist-get diff :path) "?"))
+
+(defun opencode-diff-show (name diffs directory)
+  "Show DIFFS, file diffs from the server, in `diff-mode' buffer NAME.
+DIRECTORY is where their file names are relative to.  Return the buffer."
+  (let ((buf (get-buffer-create name))
+        (adds 0) (dels 0))
+    (with-current-buffer buf
+      (let ((inhibit-read-only t))
+        (erase-buffer)
+        (seq-doseq (d diffs)
+          (cl-incf adds (or (plist-get d :additions) 0))
+          (cl-incf dels (or (plist-get d :deletions) 0))
+          (let ((patch (plist-get d :patch))
+                (file (opencode-diff-file d)))
+            (insert (if (stringp patch) patch (format "--- a/%s\n+++ b/%s\n" file file)))
+            (unless (bolp) (insert "\n"))))
+        (when (zerop (length diffs)) (insert "No changes.\n")))
+      (diff-mode)
+      (setq default-directory (file-name-as-directory directory))
+      (setq buffer-read-only t)
+      (setq header-line-format (format " %d files  +%d −%d" (length diffs) adds dels))
+      (goto-char (point-min)))
+    buf))
+
+(provide 'opencode-diff)
+;;; opencode-diff.el ends here
