@@ -19,14 +19,17 @@
 (require 'seq)
 (require 'opencode-api)
 (require 'opencode-requests)
+(require 'opencode-model)
 
 (defvar opencode-chat--conn)
-(defvar opencode-chat--session)
 (defvar opencode-chat--messages)
-(defvar opencode-chat--status)
-(defvar opencode-chat--error)
-(defvar opencode-chat--branch)
-(defvar opencode-chat--diff-summary)
+
+(declare-function opencode-chat-session "opencode-chat" (&optional buffer))
+(declare-function opencode-chat-session-id "opencode-chat" (&optional buffer))
+
+(defun opencode-chat--session-status ()
+  "Return the status plist of this chat's session, from the store."
+  (opencode-store-session-status opencode-chat--conn (opencode-chat-session-id)))
 
 (defvar-local opencode-chat-agent nil
   "The agent this chat's prompts go to, or nil for the default.
@@ -48,7 +51,7 @@ Local to each chat buffer; `opencode-chat-set-model' sets it.")
 (defun opencode-chat--countdown ()
   "Run or stop the retry countdown of the header line."
   (let ((buf (current-buffer)))
-    (if (equal (plist-get opencode-chat--status :type) "retry")
+    (if (equal (plist-get (opencode-chat--session-status) :type) "retry")
         (unless opencode-chat--countdown-timer
           (setq opencode-chat--countdown-timer
                 (run-with-timer 1 1 (lambda ()
@@ -123,7 +126,7 @@ or nil), :cost (the whole session's) and :status."
             :limit (and provider model opencode-chat--conn
                         (opencode-chat--model-limit opencode-chat--conn provider model))
             :cost cost
-            :status (or (plist-get opencode-chat--status :type) "idle")))))
+            :status (plist-get (opencode-chat--session-status) :type)))))
 
 (defun opencode-chat--tokens (n)
   "Return N tokens briefly: 950, 12.3k, 1.2M."
@@ -155,38 +158,44 @@ or nil), :cost (the whole session's) and :status."
 ;;;; The header line
 
 (defun opencode-chat--header-line ()
-  "Return the header line of the chat: title, status, branch of work."
-  (let ((st (plist-get opencode-chat--status :type)))
-    (concat " " (or (plist-get opencode-chat--session :title) "")
-            (if opencode-chat--branch (propertize (format "  [%s]" opencode-chat--branch)
-                                                  'face 'opencode-chat-dim)
-              "")
-            (pcase opencode-chat--diff-summary
+  "Return the header line of the chat: title, status, branch of work.
+All of it comes from the connection and its store."
+  (let* ((conn opencode-chat--conn)
+         (sid (opencode-chat-session-id))
+         (session (opencode-chat-session))
+         (status (opencode-chat--session-status))
+         (branch (opencode-store-branch (opencode-store conn)))
+         (err (opencode-store-session-error conn sid))
+         (pending (opencode-requests-pending)))
+    (concat " " (or (plist-get session :title) "")
+            (if branch (propertize (format "  [%s]" branch) 'face 'opencode-chat-dim) "")
+            (pcase (opencode-store-diff-summary conn sid)
               (`(,files ,adds ,dels) (format "  +%d −%d (%d files)" adds dels files))
               (_ ""))
-            (if (plist-get opencode-chat--session :revert)
+            (if (plist-get session :revert)
                 (propertize (substitute-command-keys
                              "  reverted (\\<opencode-chat-mode-map>\\[opencode-chat-unrevert] restores)")
                             'face 'warning)
               "")
-            "  " (pcase st
-                   ("busy" (propertize "busy" 'face 'warning))
-                   ("retry"
-                    (let ((next (plist-get opencode-chat--status :next)))
-                      (propertize (format "retry %s%s: %s" (plist-get opencode-chat--status :attempt)
-                                          (if (numberp next)
-                                              (format " in %ds" (max 0 (ceiling (- (/ next 1000.0)
-                                                                                  (float-time)))))
-                                            "")
-                                          (plist-get opencode-chat--status :message))
-                                  'face 'error)))
-                   (_ (propertize "idle" 'face 'shadow)))
-            (if opencode-chat--error
-                (propertize (concat "  " (opencode-api-error-text opencode-chat--error))
-                            'face 'opencode-chat-error)
+            "  " (if (not (eq (opencode-connection-state conn) 'connected))
+                     (propertize (opencode-connection-state-text conn) 'face 'warning)
+                   (pcase (plist-get status :type)
+                     ("busy" (propertize "busy" 'face 'warning))
+                     ("retry"
+                      (let ((next (plist-get status :next)))
+                        (propertize (format "retry %s%s: %s" (plist-get status :attempt)
+                                            (if (numberp next)
+                                                (format " in %ds" (max 0 (ceiling (- (/ next 1000.0)
+                                                                                    (float-time)))))
+                                              "")
+                                            (plist-get status :message))
+                                    'face 'error)))
+                     (_ (propertize "idle" 'face 'shadow))))
+            (if err
+                (propertize (concat "  " (opencode-api-error-text err)) 'face 'opencode-chat-error)
               "")
-            (if (opencode-requests-pending)
-                (propertize (concat "  " (opencode-requests-summary (car (opencode-requests-pending)))
+            (if pending
+                (propertize (concat "  " (opencode-requests-summary (car pending))
                                     (substitute-command-keys
                                      "  \\<opencode-chat-mode-map>\\[opencode-chat-answer] to answer"))
                             'face 'opencode-chat-needs-user)

@@ -20,11 +20,10 @@
 (require 'opencode-api)
 
 (defvar opencode-chat--conn)
-(defvar opencode-chat--session)
 (defvar opencode-chat--messages)
 (defvar opencode-chat--parts)
-(defvar opencode-chat--status)
 (declare-function opencode-chat-session-id "opencode-chat" (&optional buffer))
+(declare-function opencode-chat-session "opencode-chat" (&optional buffer))
 (declare-function opencode-chat-open "opencode-chat" (conn session))
 (declare-function opencode-chat--part-at "opencode-chat" (pos))
 (declare-function opencode-chat--entry-part "opencode-chat" (entry))
@@ -62,7 +61,7 @@ nil keeps it running (the session list shows it busy), `ask' asks,
   (when opencode-chat--revert-overlay
     (delete-overlay opencode-chat--revert-overlay)
     (setq opencode-chat--revert-overlay nil))
-  (let* ((rev (plist-get opencode-chat--session :revert))
+  (let* ((rev (plist-get (opencode-chat-session) :revert))
          (entry (and rev (gethash (plist-get rev :messageID) opencode-chat--messages))))
     (when entry
       (let ((ov (make-overlay (plist-get entry :beg) (point-max) nil nil t)))
@@ -81,7 +80,7 @@ nil keeps it running (the session list shows it busy), `ask' asks,
     (lambda (session)
       (when (buffer-live-p buf)
         (with-current-buffer buf
-          (setq opencode-chat--session session)
+          (opencode-store-put-session opencode-chat--conn session)
           (opencode-chat--show-revert)))
       (message "%s" done))))
 
@@ -101,14 +100,14 @@ The agent's changes to files from there on are undone on disk."
 (defun opencode-chat-unrevert ()
   "Undo the session's revert: restore the messages and file changes."
   (interactive)
-  (unless (plist-get opencode-chat--session :revert) (user-error "Nothing is reverted"))
+  (unless (plist-get (opencode-chat-session) :revert) (user-error "Nothing is reverted"))
   (opencode-api-session-unrevert opencode-chat--conn (opencode-chat-session-id)
                                  :callback (opencode-chat--session-callback "Restored")))
 
 (defun opencode-chat-revert-diff ()
   "Show what the session's revert changed on disk."
   (interactive)
-  (let ((diff (plist-get (plist-get opencode-chat--session :revert) :diff)))
+  (let ((diff (plist-get (plist-get (opencode-chat-session) :revert) :diff)))
     (unless (stringp diff) (user-error "No revert diff"))
     (with-current-buffer (get-buffer-create "*opencode-revert-diff*")
       (let ((inhibit-read-only t)) (erase-buffer) (insert diff))
@@ -137,7 +136,7 @@ The agent's changes to files from there on are undone on disk."
   (interactive)
   (let ((conn opencode-chat--conn) (sid (opencode-chat-session-id)))
     (opencode-api-session-model
-     conn opencode-chat--session
+     conn (opencode-chat-session)
      (lambda (model)
        (message "Compacting with %s/%s..." (car model) (cdr model))
        (opencode-api-session-summarize conn sid model
@@ -145,7 +144,7 @@ The agent's changes to files from there on are undone on disk."
 
 (defun opencode-chat-rename (title)
   "Rename the session to TITLE."
-  (interactive (list (read-string "New title: " (plist-get opencode-chat--session :title))))
+  (interactive (list (read-string "New title: " (plist-get (opencode-chat-session) :title))))
   (when (string-empty-p (string-trim title)) (user-error "A title cannot be empty"))
   (opencode-api-session-update opencode-chat--conn (opencode-chat-session-id) :title title))
 
@@ -169,7 +168,7 @@ The agent's changes to files from there on are undone on disk."
 
 (defun opencode-chat--last-user-message ()
   "Return the id of the newest user message not reverted, or nil."
-  (let ((revert (plist-get (plist-get opencode-chat--session :revert) :messageID))
+  (let ((revert (plist-get (plist-get (opencode-chat-session) :revert) :messageID))
         (best nil))
     (maphash (lambda (id e)
                (when (and (equal (plist-get (plist-get e :info) :role) "user")
@@ -208,11 +207,10 @@ The agent's changes to files from there on are undone on disk."
 (defun opencode-chat-goto-parent ()
   "Open the chat of the session this sub-agent session belongs to."
   (interactive)
-  (let ((parent (or (plist-get opencode-chat--session :parentID)
+  (let ((parent (or (plist-get (opencode-chat-session) :parentID)
                     (user-error "This session has no parent"))))
     (opencode-chat-open opencode-chat--conn
-                        (opencode-request-sync opencode-chat--conn "GET"
-                                               (opencode--path "session" parent)))))
+                        (opencode-api-session-get opencode-chat--conn parent :sync t))))
 
 (defun opencode-chat-delete-message (message-id)
   "Delete MESSAGE-ID (default: the message at point) from the session."
@@ -289,7 +287,7 @@ The agent's changes to files from there on are undone on disk."
 (defun opencode-chat--maybe-abort ()
   "Follow `opencode-abort-on-switch' when a busy session's chat is killed."
   (when (and opencode-abort-on-switch opencode-chat--conn
-             (equal (plist-get opencode-chat--status :type) "busy")
+             (opencode-store-busy-p opencode-chat--conn (opencode-chat-session-id))
              (or (eq opencode-abort-on-switch 'abort)
                  (y-or-n-p "The session is busy: abort its reply? ")))
     (opencode-api-session-abort opencode-chat--conn (opencode-chat-session-id))))

@@ -90,19 +90,15 @@ Only buffers without unsaved changes are reverted."
 ;;;; Buffer state
 
 (defvar-local opencode-chat--conn nil "The connection of this chat.")
-(defvar-local opencode-chat--session nil "The session plist of this chat.")
+(defvar-local opencode-chat--session-id nil
+  "The id of this chat's session; what it is, the connection's store says.")
 (defvar-local opencode-chat--messages nil
   "Hash table: message id -> (:info INFO :beg MARKER :end MARKER :parts IDS).")
 (defvar-local opencode-chat--parts nil
   "Hash table: part id -> (:part PART :beg MARKER :end MARKER :body MARKER).")
 (defvar-local opencode-chat--folded nil
   "Hash table: part id -> `folded' or `open', the user's choice.")
-(defvar-local opencode-chat--status nil "The session's status plist.")
-(defvar-local opencode-chat--error nil "The session's last error, or nil.")
 (defvar-local opencode-chat--fold-cycle nil "Where S-TAB is in its cycle.")
-(defvar-local opencode-chat--branch nil "The project's VCS branch, or nil.")
-(defvar-local opencode-chat--diff-summary nil
-  "What the session changed on disk: (FILES ADDITIONS DELETIONS), or nil.")
 (defvar-local opencode-chat--more nil
   "The server's cursor to the messages older than those shown, or nil.")
 
@@ -119,13 +115,17 @@ Only buffers without unsaved changes are reverted."
   "Return the connection of chat BUFFER (default: the current buffer)."
   (buffer-local-value 'opencode-chat--conn (or buffer (current-buffer))))
 
-(defun opencode-chat-session (&optional buffer)
-  "Return the session plist of chat BUFFER (default: the current buffer)."
-  (buffer-local-value 'opencode-chat--session (or buffer (current-buffer))))
-
 (defun opencode-chat-session-id (&optional buffer)
   "Return the id of the session of chat BUFFER (default: the current buffer)."
-  (plist-get (opencode-chat-session buffer) :id))
+  (buffer-local-value 'opencode-chat--session-id (or buffer (current-buffer))))
+
+(defun opencode-chat-session (&optional buffer)
+  "Return the session plist of chat BUFFER (default: the current buffer).
+It is what the connection's store knows of the session."
+  (let* ((buffer (or buffer (current-buffer)))
+         (id (opencode-chat-session-id buffer))
+         (s (opencode-store-session (opencode-chat-connection buffer) id)))
+    (if s (opencode-session-data s) (list :id id))))
 
 ;;;; Part regions
 
@@ -480,29 +480,29 @@ Messages fetched but not drawn yet come first."
                        (opencode-chat--render-all (opencode-reply-data reply))
                        (opencode-chat--show-revert)
                        (goto-char (min pos (point-max))))))))
-    (opencode-api-vcs
-     opencode-chat--conn
-     :errback #'ignore
-     :callback (lambda (vcs)
-                 (when (buffer-live-p buf)
-                   (with-current-buffer buf
-                     (setq opencode-chat--branch (plist-get vcs :branch))
-                     (force-mode-line-update)))))
-    (opencode-requests-load buf)
-    (opencode-api-session-todo
-     opencode-chat--conn (opencode-chat-session-id)
-     :callback (lambda (todos)
-                 (when (buffer-live-p buf)
-                   (with-current-buffer buf
-                     (opencode-todo-update todos)))))
-    (opencode-api-session-status
-     opencode-chat--conn
-     :callback (lambda (all)
-                 (when (buffer-live-p buf)
-                   (with-current-buffer buf
-                     (setq opencode-chat--status
-                           (plist-get all (intern (concat ":" (opencode-chat-session-id)))))
-                     (force-mode-line-update)))))))
+    ;; What the store may miss: the session itself (opened by id), the
+    ;; branch and the todos are only told as they change.
+    (let ((conn opencode-chat--conn) (sid (opencode-chat-session-id)))
+      (opencode-api-session-get
+       conn sid :errback #'ignore
+       :callback (lambda (s)
+                   (opencode-store-put-session conn s)
+                   (when (buffer-live-p buf)
+                     (with-current-buffer buf (opencode-chat--session-changed)))))
+      (opencode-api-vcs
+       conn :errback #'ignore
+       :callback (lambda (vcs)
+                   (setf (opencode-store-branch (opencode-store conn)) (plist-get vcs :branch))
+                   (force-mode-line-update t)))
+      (opencode-api-session-todo
+       conn sid :errback #'ignore
+       :callback (lambda (todos)
+                   (opencode-store-put-todos conn sid todos)
+                   (when (buffer-live-p buf)
+                     (with-current-buffer buf (opencode-todo-refresh))))))
+    ;; Asked for by hand (g): statuses and pending requests too.
+    (when (called-interactively-p 'interactive)
+      (opencode-store-sync opencode-chat--conn))))
 
 ;;;; Events
 
@@ -515,7 +515,10 @@ Emacs has."
 (defun opencode-chat--attach (conn session)
   "Make the current buffer the chat of SESSION (a plist) on CONN."
   (setq opencode-chat--conn conn
-        opencode-chat--session session)
+        opencode-chat--session-id (plist-get session :id))
+  ;; What the caller knows of it, until the server says more.
+  (unless (opencode-store-session conn (plist-get session :id))
+    (opencode-store-put-session conn session))
   (puthash (plist-get session :id) (current-buffer) (opencode-chat--registry conn))
   (add-hook 'kill-buffer-hook #'opencode-chat--detach nil t))
 
@@ -534,6 +537,10 @@ Emacs has."
     (cond ((buffer-live-p buf) buf)
           (buf (remhash session-id table) nil))))
 
+(defun opencode-chat-buffer (conn session-id)
+  "Return the live chat buffer of SESSION-ID on CONN, or nil."
+  (opencode-chat--buffer conn session-id))
+
 (defun opencode-chat--buffers (conn)
   "Return CONN's live chat buffers."
   (let (bufs)
@@ -541,128 +548,130 @@ Emacs has."
              (opencode-chat--registry conn))
     bufs))
 
-(defun opencode-chat--on-event (conn type props)
-  "Update the chat of the session named in event TYPE with PROPS on CONN."
-  (let* ((sid (or (plist-get props :sessionID)
-                  (plist-get (plist-get props :info) :sessionID)
-                  (plist-get (plist-get props :part) :sessionID)))
-         (buf (and (stringp sid) (opencode-chat--buffer conn sid))))
-    (when buf
-      (with-current-buffer buf
-        (opencode-chat--following
-          (pcase type
-            ("message.updated" (opencode-chat--update-message (plist-get props :info)))
-            ("message.removed" (opencode-chat--remove-message (plist-get props :messageID)))
-            ("message.part.updated" (opencode-chat--update-part (plist-get props :part)))
-            ("message.part.removed" (opencode-chat--remove-part (plist-get props :partID)))
-            ("message.part.delta"
-             (opencode-chat--append-delta (plist-get props :partID) (plist-get props :field)
-                                          (plist-get props :delta)))
-            ("session.updated"
-             (setq opencode-chat--session (plist-get props :info))
-             (rename-buffer (opencode-chat--buffer-name opencode-chat--session) t)
-             (opencode-chat--show-revert))
-            ("session.idle" nil)        ; session.status says it all
-            ("session.diff"
-             (let ((diff (plist-get props :diff)))
-               (setq opencode-chat--diff-summary
-                     (and (> (length diff) 0)
-                          (list (length diff)
-                                (cl-loop for d across diff sum (or (plist-get d :additions) 0))
-                                (cl-loop for d across diff sum (or (plist-get d :deletions) 0)))))))
-            ("session.status"
-             (setq opencode-chat--status (plist-get props :status))
-             (opencode-chat--countdown)
-             (when (member (plist-get opencode-chat--status :type) '("busy"))
-               (setq opencode-chat--error nil)))
-            ("session.error" (setq opencode-chat--error (plist-get props :error))
-             (message "OpenCode: %s" (opencode-api-error-text opencode-chat--error)))
-            ("session.compacted" (opencode-chat-reload))
-            ((or "permission.asked" "question.asked")
-             (opencode-requests-add (if (equal type "permission.asked") 'permission 'question)
-                                    props))
-            ((or "permission.replied" "question.replied" "question.rejected")
-             (opencode-requests-drop (plist-get props :requestID)))
-            ("todo.updated" (opencode-todo-update (plist-get props :todos)))))
-        (run-hook-with-args 'opencode-chat-event-functions type props)
-        (force-mode-line-update)))
-    (when (and (stringp sid)
-               (member type '("permission.asked" "question.asked" "permission.replied"
-                              "question.replied" "question.rejected")))
-      (opencode-chat--tell-parent conn sid type props))))
-
 (defvar opencode-chat-event-functions nil
   "Abnormal hook run in a chat buffer for each event of its session.
 Each function gets the event's TYPE and PROPS (a plist), after the
 chat has drawn it.  Add to it buffer-locally, in one chat, with
 `add-hook''s LOCAL argument, or globally for every chat.")
 
-(defun opencode-chat--parents (conn)
-  "Return CONN's table session id -> parent session id (or nil)."
-  (opencode-connection-table conn :parents))
+(defun opencode-chat--event-session (props)
+  "Return the id of the session event PROPS concern, or nil."
+  (let ((sid (or (plist-get props :sessionID)
+                 (plist-get (plist-get props :info) :sessionID)
+                 (plist-get (plist-get props :part) :sessionID))))
+    (and (stringp sid) sid)))
 
-(defun opencode-chat--tell-parent (conn sid type props)
-  "Show CONN's sub-agent request event TYPE with PROPS in its parents' chats.
-SID is the sub-agent's session; its parent is asked of the server
-once and remembered."
-  (let* ((table (opencode-chat--parents conn))
-         (known (gethash sid table 'unknown))
-         (deliver
-          (lambda (parent)
-            (when (stringp parent)
-              (let ((buf (opencode-chat--buffer conn parent)))
-                (when buf
-                  ;; Its chat knows whether it has a parent in turn.
-                  (puthash parent (plist-get (buffer-local-value 'opencode-chat--session buf)
-                                             :parentID)
-                           table)
-                  (with-current-buffer buf
-                    (if (member type '("permission.asked" "question.asked"))
-                        (opencode-requests-add
-                         (if (equal type "permission.asked") 'permission 'question) props)
-                      (opencode-requests-drop (plist-get props :requestID)))
-                    (force-mode-line-update))))
-              ;; And up the tree.
-              (opencode-chat--tell-parent conn parent type props)))))
-    (if (not (eq known 'unknown))
-        (funcall deliver known)
-      (opencode-api-session-get
-       conn sid
-       :errback #'ignore
-       :callback (lambda (s)
-                   (puthash sid (plist-get s :parentID) table)
-                   (funcall deliver (plist-get s :parentID)))))))
+(defmacro opencode-chat--in-chat (conn props &rest body)
+  "Run BODY in the chat of the session of event PROPS on CONN, if open.
+Windows at the end of the chat follow what BODY inserts."
+  (declare (indent 2) (debug t))
+  (let ((buf (make-symbol "buf")) (sid (make-symbol "sid")))
+    `(let* ((,sid (opencode-chat--event-session ,props))
+            (,buf (and ,sid (opencode-chat--buffer ,conn ,sid))))
+       (when ,buf
+         (with-current-buffer ,buf
+           (opencode-chat--following ,@body)
+           (force-mode-line-update))))))
 
-(add-hook 'opencode-event-functions #'opencode-chat--on-event)
+(opencode-defevent opencode-chat--on-message "message.updated" (conn props)
+  "Add the message of PROPS to its chat on CONN, or redraw its header."
+  (opencode-chat--in-chat conn props
+    (opencode-chat--update-message (plist-get props :info))))
 
-(defun opencode-chat--on-project-event (conn type props)
-  "Handle CONN's events that concern the project: TYPE with PROPS."
-  (pcase type
-    ((or "session.created" "session.updated")
-     (let ((info (plist-get props :info)))
-       (when (stringp (plist-get info :id))
-         (puthash (plist-get info :id) (plist-get info :parentID)
-                  (opencode-chat--parents conn)))))
-    ("vcs.branch.updated"
-     (dolist (b (opencode-chat--buffers conn))
-       (with-current-buffer b
-         (setq opencode-chat--branch (plist-get props :branch))
-         (force-mode-line-update))))
-    ("file.edited"
-     (let* ((file (plist-get props :file))
-            (buf (and opencode-revert-edited-files (stringp file) (get-file-buffer file))))
-       (when (and buf (not (buffer-modified-p buf)))
-         (with-current-buffer buf (revert-buffer t t t)))))
-    ("command.executed"
-     (opencode--log "%s: command /%s ran in %s" (opencode-connection-directory conn)
-                    (plist-get props :name) (plist-get props :sessionID)))
-    ("server.instance.disposed"
-     (opencode--log "%s: the server disposed of this project's instance; reloading"
-                    (opencode-connection-directory conn))
-     (dolist (b (opencode-chat--buffers conn))
-       (with-current-buffer b (opencode-chat-reload))))))
+(opencode-defevent opencode-chat--on-message-removed "message.removed" (conn props)
+  "Take the message of PROPS out of its chat on CONN."
+  (opencode-chat--in-chat conn props
+    (opencode-chat--remove-message (plist-get props :messageID))))
 
-(add-hook 'opencode-event-functions #'opencode-chat--on-project-event)
+(opencode-defevent opencode-chat--on-part "message.part.updated" (conn props)
+  "Draw the part of PROPS in its chat on CONN."
+  (opencode-chat--in-chat conn props
+    (opencode-chat--update-part (plist-get props :part))))
+
+(opencode-defevent opencode-chat--on-part-removed "message.part.removed" (conn props)
+  "Take the part of PROPS out of its chat on CONN."
+  (opencode-chat--in-chat conn props
+    (opencode-chat--remove-part (plist-get props :partID))))
+
+(opencode-defdelta opencode-chat--on-delta (conn session msg part field text)
+  "Append TEXT to FIELD of PART in the chat of SESSION on CONN, if open.
+MSG is the message's id.  The hot path: no plist is made unless a
+chat hook wants one."
+  (let ((buf (opencode-chat--buffer conn session)))
+    (when buf
+      (with-current-buffer buf
+        (opencode-chat--following
+          (opencode-chat--append-delta part field text))
+        (when opencode-chat-event-functions
+          (run-hook-with-args 'opencode-chat-event-functions "message.part.delta"
+                              (list :sessionID session :messageID msg
+                                    :partID part :field field :delta text)))))))
+
+(defun opencode-chat--session-changed ()
+  "Show what the store now knows of this chat's session."
+  (rename-buffer (opencode-chat--buffer-name (opencode-chat-session)) t)
+  (opencode-chat--show-revert)
+  (force-mode-line-update))
+
+(opencode-defevent opencode-chat--on-session "session.updated" (conn props)
+  "Show the session of PROPS, as the store now has it, in its chat on CONN."
+  (let ((buf (opencode-chat--buffer conn (plist-get (plist-get props :info) :id))))
+    (when buf
+      (with-current-buffer buf (opencode-chat--session-changed)))))
+
+(opencode-defevent opencode-chat--on-status ("session.status" "session.idle") (conn props)
+  "Run or stop the retry countdown of the chat of PROPS on CONN."
+  (opencode-chat--in-chat conn props
+    (opencode-chat--countdown)))
+
+(opencode-defevent opencode-chat--on-error "session.error" (conn props)
+  "Say the error of PROPS, of a session whose chat is open on CONN."
+  (opencode-chat--in-chat conn props
+    (message "OpenCode: %s" (opencode-api-error-text (plist-get props :error)))))
+
+(opencode-defevent opencode-chat--on-compacted "session.compacted" (conn props)
+  "Reload the chat of the session of PROPS on CONN: it was compacted."
+  (opencode-chat--in-chat conn props
+    (opencode-chat-reload)))
+
+(opencode-defevent opencode-chat--on-todos "todo.updated" (conn props)
+  "Redraw the todo list of the chat of PROPS on CONN."
+  (opencode-chat--in-chat conn props
+    (opencode-todo-refresh)))
+
+(opencode-defevent opencode-chat--on-header ("session.diff" "vcs.branch.updated") (_conn _props)
+  "Redraw header lines: what they show changed in the store."
+  (force-mode-line-update t))
+
+(opencode-defevent opencode-chat--run-hook t (conn props type)
+  "Run `opencode-chat-event-functions' in the chat of PROPS on CONN.
+TYPE is the event's type."
+  :depth 90
+  (let* ((sid (opencode-chat--event-session props))
+         (buf (and sid (opencode-chat--buffer conn sid))))
+    (when buf
+      (with-current-buffer buf
+        (when opencode-chat-event-functions
+          (run-hook-with-args 'opencode-chat-event-functions type props))))))
+
+(opencode-defevent opencode-chat--on-file-edited "file.edited" (_conn props)
+  "Revert the unmodified buffer of the file PROPS says the agent edited."
+  (let* ((file (plist-get props :file))
+         (buf (and opencode-revert-edited-files (stringp file) (get-file-buffer file))))
+    (when (and buf (not (buffer-modified-p buf)))
+      (with-current-buffer buf (revert-buffer t t t)))))
+
+(opencode-defevent opencode-chat--on-command "command.executed" (conn props)
+  "Log the slash command of PROPS that ran on CONN."
+  (opencode--log "%s: command /%s ran in %s" (opencode-connection-directory conn)
+                 (plist-get props :name) (plist-get props :sessionID)))
+
+(opencode-defevent opencode-chat--on-disposed "server.instance.disposed" (conn _props)
+  "Reload CONN's chats: the server disposed of the project's instance."
+  (opencode--log "%s: the server disposed of this project's instance; reloading"
+                 (opencode-connection-directory conn))
+  (dolist (b (opencode-chat--buffers conn))
+    (with-current-buffer b (opencode-chat-reload))))
 
 (defun opencode-chat--on-state (conn state _detail)
   "Reload CONN's chats when its stream (re)connects (STATE).
@@ -771,9 +780,9 @@ Events missed while the stream was down are then not missing."
 
 (defun opencode-chat-bookmark-make-record ()
   "Return a bookmark record for this chat."
-  `(,(format "OpenCode: %s" (plist-get opencode-chat--session :title))
+  `(,(format "OpenCode: %s" (plist-get (opencode-chat-session) :title))
     (session . ,(opencode-chat-session-id))
-    (title . ,(plist-get opencode-chat--session :title))
+    (title . ,(plist-get (opencode-chat-session) :title))
     (directory . ,(opencode-connection-directory opencode-chat--conn))
     (handler . opencode-chat-bookmark-jump)))
 
@@ -898,7 +907,7 @@ Events missed while the stream was down are then not missing."
   "Return what `desktop-save-mode' needs to reopen this chat."
   (list :directory (opencode-connection-directory opencode-chat--conn)
         :session (opencode-chat-session-id)
-        :title (plist-get opencode-chat--session :title)))
+        :title (plist-get (opencode-chat-session) :title)))
 
 ;;;###autoload
 (defun opencode-chat-desktop-restore (_file _name misc)

@@ -36,7 +36,8 @@ of one part arrive merged, as one \"message.part.delta\" event.  An
 error in one function is logged and does not stop the others.")
 
 (defvar opencode-events--handlers (make-hash-table :test 'equal)
-  "Event type -> list of (DEPTH . FUNCTION), by increasing depth.")
+  "Event type -> list of (DEPTH . FUNCTION), by increasing depth.
+The key t holds the handlers of every event, run after those of its type.")
 
 (defvar opencode-events--delta-handlers nil
   "List of (DEPTH . FUNCTION) that take text deltas, by increasing depth.")
@@ -49,7 +50,8 @@ register a handler twice; among equal depths, the newest runs last."
     (cl-merge 'list rest (list entry) #'< :key #'car)))
 
 (defun opencode-events-add-handler (type function &optional depth)
-  "Run FUNCTION for events of TYPE (a string), at DEPTH (default 50).
+  "Run FUNCTION for events of TYPE (a string, or t for all), at DEPTH.
+DEPTH defaults to 50.
 FUNCTION gets the connection, the event's properties and its type.
 Handlers of lower depth run first; the model's run at 0."
   (puthash type (opencode-events--insert (cons (or depth 50) function)
@@ -76,7 +78,8 @@ field (\"text\") and the text."
 
 (defmacro opencode-defevent (name types arglist &rest body)
   "Define NAME, a handler of events of TYPES, with ARGLIST and BODY.
-TYPES is an event type (a string) or a list of them.  ARGLIST is
+TYPES is an event type (a string), a list of them, or t for every
+event (run after the handlers of its type).  ARGLIST is
 \(CONNECTION PROPERTIES) or (CONNECTION PROPERTIES TYPE).  BODY may
 start with a docstring and then `:depth N' (default 50; the model's
 handlers run at 0, before the views)."
@@ -87,7 +90,7 @@ handlers run at 0, before the views)."
        (defun ,name ,args
          ,(or doc (format "Handle %s events." types))
          ,@forms)
-       (dolist (type ',(if (listp types) types (list types)))
+       (dolist (type ',(if (consp types) types (list types)))
          (opencode-events-add-handler type #',name ,depth))
        ',name)))
 
@@ -122,7 +125,8 @@ with a docstring and then `:depth N'."
 (defun opencode-events-route (conn type props)
   "Run the handlers of event TYPE with CONN and PROPS, then the hook.
 An error in a handler is logged with the event; the others still run."
-  (dolist (h (gethash type opencode-events--handlers))
+  (dolist (h (append (gethash type opencode-events--handlers)
+                     (gethash t opencode-events--handlers)))
     (condition-case err
         (funcall (cdr h) conn props type)
       (error (opencode--log "%s in %S for event %s %s" (error-message-string err)

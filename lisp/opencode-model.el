@@ -222,6 +222,15 @@ WAITING counts the sessions a permission or a question waits on."
              (opencode-store-requests store))
     (list busy (length waiting) errors)))
 
+(defun opencode-store-descends-p (conn id ancestor)
+  "Return non-nil if session ID on CONN is ANCESTOR or one of its descendants.
+Only parents the store knows are followed."
+  (let ((seen nil))
+    (while (and (stringp id) (not (equal id ancestor)) (not (member id seen)))
+      (push id seen)
+      (setq id (opencode-store-parent conn id)))
+    (equal id ancestor)))
+
 ;;;; Writing it: one handler per event, before every view
 
 (defun opencode-store-put-session (conn plist)
@@ -233,6 +242,20 @@ Return the `opencode-session'."
     (puthash (opencode-session-id s) (opencode-session-parent-id s)
              (opencode-store-parents store))
     s))
+
+(defun opencode-store-put-todos (conn id todos)
+  "Record TODOS (a vector of plists, as the server sends) of session ID on CONN."
+  (puthash id (mapcar #'opencode-todo-from-plist todos)
+           (opencode-store-todos (opencode-store conn))))
+
+(defun opencode-store-learn-parent (conn id callback)
+  "Call CALLBACK once the parent of session ID on CONN is known.
+It is asked of the server when the store has not seen the session."
+  (if (not (eq (opencode-store-parent conn id) 'unknown))
+      (funcall callback)
+    (opencode-api-session-get
+     conn id :errback #'ignore
+     :callback (lambda (s) (opencode-store-put-session conn s) (funcall callback)))))
 
 (opencode-defevent opencode-model--on-session ("session.created" "session.updated")
     (conn props)
@@ -305,9 +328,7 @@ TYPE says which."
   "Record the todo list of PROPS, on CONN."
   :depth 0
   (when (stringp (plist-get props :sessionID))
-    (puthash (plist-get props :sessionID)
-             (mapcar #'opencode-todo-from-plist (plist-get props :todos))
-             (opencode-store-todos (opencode-store conn)))))
+    (opencode-store-put-todos conn (plist-get props :sessionID) (plist-get props :todos))))
 
 (opencode-defevent opencode-model--on-diff "session.diff" (conn props)
   "Record what the session of PROPS, on CONN, changed on disk."

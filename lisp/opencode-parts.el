@@ -294,8 +294,7 @@ RENDERED is what its tool renderer made of it, if it has one."
     (unless id (user-error "No session link at point"))
     (opencode-chat-open (opencode-chat-connection)
                         (or (ignore-errors
-                              (opencode-request-sync (opencode-chat-connection) "GET"
-                                                     (opencode--path "session" id)))
+                              (opencode-api-session-get (opencode-chat-connection) id :sync t))
                             (list :id id)))))
 
 ;;;; Inserting a part

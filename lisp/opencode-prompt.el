@@ -185,7 +185,7 @@ PROMPT is cleared once the server accepted it."
   (delq nil (mapcar (lambda (a) (and (not (equal (plist-get a :mode) "subagent"))
                                      (not (eq (plist-get a :hidden) t))
                                      (plist-get a :name)))
-                    (opencode-request-sync (opencode-chat-connection) "GET" "/agent"))))
+                    (opencode-api-agents (opencode-chat-connection) :sync t))))
 
 (defun opencode-chat-set-agent ()
   "Choose the agent that answers this chat's prompts (GET /agent)."
@@ -243,7 +243,7 @@ Asks the window system, else wl-paste or xclip when installed."
   (interactive)
   (opencode-prompt--in-chat
    (lambda ()
-     (let* ((res (opencode-request-sync (opencode-chat-connection) "GET" "/config/providers"))
+     (let* ((res (opencode-api-providers (opencode-chat-connection) :sync t))
             (names nil))
        (seq-doseq (p (plist-get res :providers))
          (let ((models (plist-get p :models)))

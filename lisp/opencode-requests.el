@@ -18,19 +18,59 @@
 (require 'cl-lib)
 (require 'seq)
 (require 'opencode-api)
+(require 'opencode-model)
 
 (declare-function opencode-chat-connection "opencode-chat" (&optional buffer))
 (declare-function opencode-chat-session "opencode-chat" (&optional buffer))
 (declare-function opencode-chat-session-id "opencode-chat" (&optional buffer))
 
-(defvar-local opencode-requests--pending nil
-  "Pending permission and question requests of the session, oldest first.
-Each is (KIND . PROPS) with KIND `permission' or `question'.")
+(defun opencode-requests-pending (&optional buffer)
+  "Return the pending requests of chat BUFFER's session, oldest first.
+Those of its sub-agents' sessions too, which wait on the same user.
+Each is (KIND . PROPS) with KIND `permission' or `question'; the
+connection's store has them.  BUFFER defaults to the current one."
+  (let* ((conn (opencode-chat-connection buffer))
+         (sid (opencode-chat-session-id buffer)))
+    (mapcar (lambda (r) (cons (opencode-user-request-kind r) (opencode-user-request-data r)))
+            (cl-remove-if-not
+             (lambda (r) (opencode-store-descends-p conn (opencode-user-request-session-id r) sid))
+             (opencode-store-pending conn)))))
 
-(defun opencode-requests-pending ()
-  "Return the pending requests of this chat's session, oldest first.
-Each is (KIND . PROPS) with KIND `permission' or `question'."
-  opencode-requests--pending)
+(declare-function opencode-chat-buffer "opencode-chat" (conn session-id))
+
+(defun opencode-requests--chat-of (conn sid)
+  "Return the chat on CONN nearest to session SID: its own, or an ancestor's."
+  (let ((seen nil) (buf nil))
+    (while (and (stringp sid) (not buf) (not (member sid seen)))
+      (push sid seen)
+      (setq buf (opencode-chat-buffer conn sid)
+            sid (opencode-store-parent conn sid)))
+    buf))
+
+(opencode-defevent opencode-requests--on-asked ("permission.asked" "question.asked")
+    (conn props type)
+  "Tell the user of the request in PROPS on CONN, if its chat is open.
+Or a parent's, for a sub-agent's session, whose parent is asked of the
+server when not known yet.  TYPE says which kind it is."
+  (let ((sid (plist-get props :sessionID))
+        (request (cons (if (equal type "permission.asked") 'permission 'question) props)))
+    (when (stringp sid)
+      (opencode-store-learn-parent
+       conn sid
+       (lambda ()
+         (let ((buf (opencode-requests--chat-of conn sid)))
+           (when buf
+             (with-current-buffer buf
+               (message "OpenCode %s: %s (%s to answer)" (plist-get (opencode-chat-session) :title)
+                        (opencode-requests-summary request)
+                        (substitute-command-keys
+                         "\\<opencode-chat-mode-map>\\[opencode-chat-answer]"))))
+           (force-mode-line-update t)))))))
+
+(opencode-defevent opencode-requests--on-answered
+    ("permission.replied" "question.replied" "question.rejected") (_conn _props)
+  "Redraw header lines: a request was answered."
+  (force-mode-line-update t))
 
 ;;;; Permissions and questions
 
@@ -46,38 +86,6 @@ Each is (KIND . PROPS) with KIND `permission' or `question'."
                (let ((q (and (> (length (plist-get props :questions)) 0)
                              (aref (plist-get props :questions) 0))))
                  (or (plist-get q :question) "?")))))))
-
-(defun opencode-requests-add (kind props)
-  "Record a pending request of KIND with PROPS and tell the user."
-  (unless (assoc-default (plist-get props :id)
-                         (mapcar (lambda (r) (cons (plist-get (cdr r) :id) r))
-                                 opencode-requests--pending))
-    (setq opencode-requests--pending (append opencode-requests--pending (list (cons kind props))))
-    (message "OpenCode %s: %s (%s to answer)" (plist-get (opencode-chat-session) :title)
-             (opencode-requests-summary (cons kind props))
-             (substitute-command-keys "\\<opencode-chat-mode-map>\\[opencode-chat-answer]"))))
-
-(defun opencode-requests-drop (id)
-  "Forget the pending request ID."
-  (setq opencode-requests--pending
-        (cl-remove-if (lambda (r) (equal (plist-get (cdr r) :id) id)) opencode-requests--pending)))
-
-(defun opencode-requests-load (buf)
-  "Fetch the pending permissions and questions of BUF's session."
-  (with-current-buffer buf
-    (let ((sid (opencode-chat-session-id)))
-      (setq opencode-requests--pending nil)
-      (dolist (kind '(permission question))
-        (funcall
-         (if (eq kind 'permission) #'opencode-api-permission-list #'opencode-api-question-list)
-         (opencode-chat-connection)
-         :callback (lambda (reqs)
-                     (when (buffer-live-p buf)
-                       (with-current-buffer buf
-                         (seq-doseq (r reqs)
-                           (when (equal (plist-get r :sessionID) sid)
-                             (opencode-requests-add kind r)))
-                         (force-mode-line-update)))))))))
 
 (defun opencode-chat-reply-permission (id reply)
   "Answer permission request ID with REPLY: `once', `always' or `reject'."
@@ -112,7 +120,7 @@ With ANSWERS nil, reject the question."
 (defun opencode-chat-answer ()
   "Answer the oldest pending permission or question of this session."
   (interactive)
-  (let ((request (or (car opencode-requests--pending)
+  (let ((request (or (car (opencode-requests-pending))
                      (user-error "Nothing is waiting for an answer"))))
     (pcase (car request)
       ('permission

@@ -14,18 +14,21 @@
 
 (require 'seq)
 (require 'opencode-lib)
+(require 'opencode-model)
 
 (declare-function opencode-chat-session "opencode-chat" (&optional buffer))
 
-(defvar-local opencode-todo--todos nil "The session's todo list, a vector.")
+(declare-function opencode-chat-connection "opencode-chat" (&optional buffer))
+(declare-function opencode-chat-session-id "opencode-chat" (&optional buffer))
 
 (defun opencode-todo--buffer-name ()
   "Return the name of this chat's todo buffer."
   (format "*opencode-todos: %s*" (or (plist-get (opencode-chat-session) :title) "")))
 
-(defun opencode-todo--refresh ()
-  "Redraw this chat's todo buffer, if it exists."
-  (let ((todos opencode-todo--todos)
+(defun opencode-todo-refresh ()
+  "Redraw this chat's todo buffer, if it exists, from the store."
+  (let ((todos (opencode-store-session-todos (opencode-chat-connection)
+                                             (opencode-chat-session-id)))
         (buf (get-buffer (opencode-todo--buffer-name))))
     (when buf
       (with-current-buffer buf
@@ -33,19 +36,19 @@
           (erase-buffer)
           (if (zerop (length todos))
               (insert (propertize "No todos." 'face 'opencode-chat-dim))
-            (seq-doseq (td todos)
-              (let ((status (plist-get td :status)))
+            (dolist (td todos)
+              (let ((status (opencode-todo-status td)))
                 (insert (pcase status
                           ("completed" "[x] ") ("in_progress" "[>] ")
                           ("cancelled" "[-] ") (_ "[ ] "))
-                        (propertize (or (plist-get td :content) "")
+                        (propertize (or (opencode-todo-content td) "")
                                     'face (pcase status
                                             ("completed" 'opencode-chat-dim)
                                             ("cancelled" '(:strike-through t))
                                             ("in_progress" 'bold)
                                             (_ 'default)))
-                        (if (stringp (plist-get td :priority))
-                            (propertize (format "  (%s)" (plist-get td :priority))
+                        (if (stringp (opencode-todo-priority td))
+                            (propertize (format "  (%s)" (opencode-todo-priority td))
                                         'face 'opencode-chat-dim)
                           "")
                         "\n")))))))))
@@ -56,14 +59,9 @@
   (let ((buf (get-buffer-create (opencode-todo--buffer-name))))
     (with-current-buffer buf
       (unless (derived-mode-p 'special-mode) (special-mode)))
-    (opencode-todo--refresh)
+    (opencode-todo-refresh)
     (display-buffer buf '(display-buffer-in-side-window (side . right) (window-width . 45)))
     buf))
-
-(defun opencode-todo-update (todos)
-  "Make TODOS (a vector) this chat's todo list; redraw its todo buffer."
-  (setq opencode-todo--todos todos)
-  (opencode-todo--refresh))
 
 (provide 'opencode-todo)
 ;;; opencode-todo.el ends here

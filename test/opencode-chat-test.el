@@ -37,6 +37,15 @@
           (push (cons (plist-get e :type) (plist-get e :properties)) events))))
     (nreverse events)))
 
+(defun opencode-test-event (conn type props)
+  "Deliver event TYPE with PROPS on CONN as the module hands it over.
+A text delta goes the way the module sends it, not as a plist."
+  (opencode-connection--dispatch
+   conn (if (equal type "message.part.delta")
+            (list 'delta (plist-get props :sessionID) (plist-get props :messageID)
+                  (plist-get props :partID) (plist-get props :field) (plist-get props :delta))
+          (list 'event type props))))
+
 (defmacro opencode-test-with-chat (session-id &rest body)
   "Run BODY in a chat buffer for SESSION-ID on an unopened connection `conn'."
   (declare (indent 1))
@@ -101,9 +110,8 @@
       (opencode-chat--render-all (opencode-test--json-fixture "real-messages.json"))
       (setq from-messages (opencode-test--visible-text)))
     (opencode-test-with-chat opencode-test--session
-      (let ((opencode-event-functions (list #'opencode-chat--on-event)))
-        (dolist (e (opencode-test--stream-events "real-stream.sse"))
-          (run-hook-with-args 'opencode-event-functions conn (car e) (cdr e))))
+      (dolist (e (opencode-test--stream-events "real-stream.sse"))
+        (opencode-test-event conn (car e) (cdr e)))
       (setq from-stream (opencode-test--visible-text)))
     (should (equal from-stream from-messages))))
 
@@ -119,9 +127,9 @@
                 (setcdr pending (plist-put (copy-sequence (cdr pending)) :delta
                                            (concat (plist-get (cdr pending) :delta)
                                                    (plist-get (cdr e) :delta))))
-              (when pending (opencode-chat--on-event conn (car pending) (cdr pending)))
+              (when pending (opencode-test-event conn (car pending) (cdr pending)))
               (setq pending (cons (car e) (copy-sequence (cdr e))))))
-          (when pending (opencode-chat--on-event conn (car pending) (cdr pending))))
+          (when pending (opencode-test-event conn (car pending) (cdr pending))))
         (if merge (setq merged (opencode-test--visible-text))
           (setq one-by-one (opencode-test--visible-text)))))
     (should (equal merged one-by-one))))
@@ -134,7 +142,7 @@
       (opencode-chat--update-part '(:id "prt_1" :messageID "msg_1" :sessionID "ses_x"
                                     :type "text" :text "Say "))
       (dolist (d '("**lo" "ud**" " and " "`co" "de`"))
-        (opencode-chat--on-event conn "message.part.delta"
+        (opencode-test-event conn "message.part.delta"
                                  (list :sessionID "ses_x" :messageID "msg_1" :partID "prt_1"
                                        :field "text" :delta d)))
       (goto-char (point-min))
@@ -188,7 +196,7 @@
         ;; Undrawn messages are not lost: the shown list has them all.
         (should (= (length (opencode-chat--shown-messages)) 95))
         ;; An event for an old, undrawn message waits for its batch.
-        (opencode-chat--on-event conn "message.updated"
+        (opencode-test-event conn "message.updated"
                                  '(:info (:id "msg_00003" :sessionID "ses_x" :role "assistant")))
         (should (= (hash-table-count opencode-chat--messages) 10))
         (let ((deadline (+ (float-time) 10)))
@@ -201,7 +209,7 @@
                    (should (equal (get-text-property (plist-get e :beg) 'opencode-message) id)))
                  opencode-chat--messages)
         ;; A new message still goes at the end.
-        (opencode-chat--on-event conn "message.updated"
+        (opencode-test-event conn "message.updated"
                                  '(:info (:id "msg_99999" :sessionID "ses_x" :role "user")))
         (should (= (hash-table-count opencode-chat--messages) 96))
         (let ((last (plist-get (gethash "msg_99999" opencode-chat--messages) :beg)))
@@ -376,7 +384,7 @@
     (search-forward "Sub-agent session ses_child")
     (goto-char (match-beginning 0))
     (let (opened)
-      (cl-letf (((symbol-function 'opencode-request-sync) (lambda (&rest _) '(:id "ses_child" :title "child")))
+      (cl-letf (((symbol-function 'opencode-api-session-get) (lambda (&rest _) '(:id "ses_child" :title "child")))
                 ((symbol-function 'opencode-chat-open) (lambda (_c s) (setq opened s))))
         (call-interactively (lookup-key (get-text-property (point) 'keymap) (kbd "RET"))))
       (should (equal opened '(:id "ses_child" :title "child"))))
@@ -394,7 +402,7 @@
                  (lambda (_c id &rest _) (setq aborted id)))
                 ((symbol-function 'y-or-n-p) (lambda (_) t)))
         (opencode-test-with-chat "ses_busy"
-          (setq opencode-chat--status '(:type "busy"))))
+          (opencode-test-event conn "session.status" '(:sessionID "ses_busy" :status (:type "busy")))))
       (should (equal aborted (and (cdr case) "ses_busy"))))))
 
 (ert-deftest opencode-chat/api-routes-and-message-diff ()

@@ -196,20 +196,20 @@
           (add-hook 'opencode-chat-event-functions
                     (lambda (type _props) (push type seen)) nil t)
           ;; The child is known to be a sub-agent of the parent.
-          (opencode-chat--on-project-event conn "session.created"
+          (opencode-test-event conn "session.created"
                                            '(:info (:id "ses_child" :parentID "ses_parent")))
-          (opencode-chat--on-event conn "permission.asked"
+          (opencode-test-event conn "permission.asked"
                                    '(:id "per_1" :sessionID "ses_child" :permission "bash"
                                          :patterns ["ls"]))
-          (should (equal (plist-get (cdr (car opencode-requests--pending)) :id) "per_1"))
+          (should (equal (plist-get (cdr (car (opencode-requests-pending))) :id) "per_1"))
           (should (string-match-p "Permission: bash" (opencode-chat--header-line)))
-          (opencode-chat--on-event conn "permission.replied"
+          (opencode-test-event conn "permission.replied"
                                    '(:sessionID "ses_child" :requestID "per_1" :reply "once"))
-          (should (null opencode-requests--pending))
+          (should (null (opencode-requests-pending)))
           ;; Its own events reach the buffer-local hook; others' do not.
-          (opencode-chat--on-event conn "session.status"
+          (opencode-test-event conn "session.status"
                                    '(:sessionID "ses_parent" :status (:type "busy")))
-          (opencode-chat--on-event conn "session.status"
+          (opencode-test-event conn "session.status"
                                    '(:sessionID "ses_child" :status (:type "busy")))
           (should (equal seen '("session.status"))))
       (kill-buffer parent-buf))))
@@ -228,14 +228,14 @@
               '((:content "Parent finished.") :stop))
       (opencode-api-session-prompt-async conn sid "Delegate")
       ;; The child's permission shows in the parent's chat.
-      (should (opencode-test-wait (lambda () opencode-requests--pending) 60))
+      (should (opencode-test-wait (lambda () (opencode-requests-pending)) 60))
       (should (string-match-p "Permission: bash echo from-child" (opencode-chat--header-line)))
       (cl-letf (((symbol-function 'read-multiple-choice)
                  (lambda (_prompt choices &rest _) (assq ?o choices))))
         (opencode-chat-answer))
       (should (opencode-test-wait
                (lambda () (string-match-p "^Parent finished\\.$" (opencode-test--visible-text))) 90))
-      (should (null opencode-requests--pending))
+      (should (null (opencode-requests-pending)))
       (goto-char (point-min))
       (search-forward "Sub-agent session ses_")
       (goto-char (match-beginning 0))

@@ -253,7 +253,7 @@
                        (lambda () (string-match-p "^Streamed answer\\.$" (opencode-test--visible-text)))
                        60))
               (should (opencode-test-wait
-                       (lambda () (equal (plist-get opencode-chat--status :type) "idle")) 30))
+                       (lambda () (equal (plist-get (opencode-chat--session-status) :type) "idle")) 30))
               (let ((text (opencode-test--visible-text)))
                 (should (string-match-p "^You .*\nTell me something\n" text))
                 (should (string-match-p "^▸ Thinking$" text))
@@ -316,14 +316,14 @@
             (with-current-buffer chat
               (should (opencode-test-wait
                        (lambda () (string-match-p "Working on it" (opencode-test--visible-text))) 30))
-              (should (equal (plist-get opencode-chat--status :type) "busy")))
+              (should (equal (plist-get (opencode-chat--session-status) :type) "busy")))
             (with-current-buffer list-buf
               (should (opencode-test-wait
                        (lambda () (string-match-p "busy" (opencode-sessions-mode-line))) 10)))
             (with-current-buffer chat
               (opencode-chat-abort)
               (should (opencode-test-wait
-                       (lambda () (equal (plist-get opencode-chat--status :type) "idle")) 30))
+                       (lambda () (equal (plist-get (opencode-chat--session-status) :type) "idle")) 30))
               ;; The aborted reply says so.
               (should (opencode-test-wait
                        (lambda () (string-match-p "Abort" (opencode-test--visible-text))) 10)))
@@ -376,12 +376,12 @@
                       '(:tool_calls))
               '((:content "Ran it.") :stop))
       (opencode-api-session-prompt-async conn sid "Run something")
-      (should (opencode-test-wait (lambda () opencode-requests--pending) 60))
+      (should (opencode-test-wait (lambda () (opencode-requests-pending)) 60))
       (should (string-match-p "Permission: bash echo hi-from-bash" (opencode-chat--header-line)))
       (cl-letf (((symbol-function 'read-multiple-choice)
                  (lambda (_prompt choices &rest _) (assq ?o choices))))
         (opencode-chat-answer))
-      (should (opencode-test-wait (lambda () (null opencode-requests--pending)) 30))
+      (should (opencode-test-wait (lambda () (null (opencode-requests-pending))) 30))
       (should (opencode-test-wait
                (lambda () (string-match-p "^Ran it\\.$" (opencode-test--visible-text))) 60))
       ;; The bash renderer: the command line on the heading, the output below.
@@ -411,7 +411,7 @@
                     '(:tool_calls))
             '((:content "Blue it is.") :stop))
     (opencode-api-session-prompt-async conn sid "Ask me")
-    (should (opencode-test-wait (lambda () opencode-requests--pending) 60))
+    (should (opencode-test-wait (lambda () (opencode-requests-pending)) 60))
     (let (offered)
       (cl-letf (((symbol-function 'completing-read)
                  (lambda (_prompt collection &rest _)
@@ -593,7 +593,7 @@ Wait until the server accepted it."
             (should (opencode-test-wait
                      (lambda () (string-match-p "^Child finished\\.$" (opencode-test--visible-text)))
                      20))
-            (should (equal (plist-get opencode-chat--session :parentID) sid)))
+            (should (equal (plist-get (opencode-chat-session) :parentID) sid)))
         (kill-buffer child)))))
 
 (ert-deftest opencode-integration/chat-session-operations ()
@@ -619,11 +619,11 @@ Wait until the server accepted it."
                 ;; Revert to before the second note, then restore.
                 (goto-char (point-min)) (search-forward "second note")
                 (opencode-chat-revert (opencode-chat-message-at-point))
-                (should (opencode-test-wait (lambda () (plist-get opencode-chat--session :revert))))
+                (should (opencode-test-wait (lambda () (plist-get (opencode-chat-session) :revert))))
                 (should (string-match-p "reverted" (opencode-chat--header-line)))
                 (should (overlayp opencode-chat--revert-overlay))
                 (opencode-chat-unrevert)
-                (should (opencode-test-wait (lambda () (not (plist-get opencode-chat--session :revert)))))
+                (should (opencode-test-wait (lambda () (not (plist-get (opencode-chat-session) :revert)))))
                 (should-not opencode-chat--revert-overlay)
                 ;; Fork at the second note: the fork holds what came before it.
                 (goto-char (point-min)) (search-forward "second note")
