@@ -466,8 +466,18 @@ Messages fetched but not drawn yet come first."
                       (if opencode-chat--more "; o for more" "")))))))))
 
 (defun opencode-chat-reload ()
-  "Fetch the session's messages again and redraw the buffer."
+  "Fetch the session's messages again and redraw the buffer.
+Interactively, with the connection down, reconnect now instead: the
+chat reloads once it is up."
   (interactive)
+  (if (and (called-interactively-p 'interactive)
+           (not (eq (opencode-connection-state opencode-chat--conn) 'connected)))
+      (progn (opencode-connection-reconnect opencode-chat--conn)
+             (message "OpenCode: %s" (opencode-connection-state-text opencode-chat--conn)))
+    (opencode-chat--load)))
+
+(defun opencode-chat--load ()
+  "Fetch the session's messages and what the store may miss; redraw."
   (let ((buf (current-buffer)))
     (opencode-api-session-messages
      opencode-chat--conn (opencode-chat-session-id)
@@ -499,10 +509,7 @@ Messages fetched but not drawn yet come first."
        :callback (lambda (todos)
                    (opencode-store-put-todos conn sid todos)
                    (when (buffer-live-p buf)
-                     (with-current-buffer buf (opencode-todo-refresh))))))
-    ;; Asked for by hand (g): statuses and pending requests too.
-    (when (called-interactively-p 'interactive)
-      (opencode-store-sync opencode-chat--conn))))
+                     (with-current-buffer buf (opencode-todo-refresh))))))))
 
 ;;;; Events
 

@@ -136,6 +136,16 @@ Each function gets CONNECTION, STATE (`connecting', `connected' or
 (defvar opencode-connections nil
   "Open connections, newest first.")
 
+(defvar opencode-connection--closed (make-hash-table :test 'equal :weakness 'value)
+  "Directory -> its last closed connection, to be opened again in place.
+Buffers that showed it then show the reopened one: no dead buffers.")
+
+(defun opencode-connection-find (directory)
+  "Return the connection for DIRECTORY: an open one, else a closed one, or nil."
+  (or (cl-find directory opencode-connections
+               :key #'opencode-connection-directory :test #'equal)
+      (gethash directory opencode-connection--closed)))
+
 (defun opencode-connection-table (conn key)
   "Return the `equal' hash table kept under KEY in CONN's plist.
 It is made on first use: views keep their per-connection indexes so."
@@ -211,7 +221,9 @@ server process this connection uses."
           (error (opencode--log "error while failing %s %s: %S" method path err)))))))
 
 (defun opencode-connection-reopen (conn &rest args)
-  "Open CONN again, in place, with what ARGS change: :url, :user, :password.
+  "Open CONN again, in place, with what ARGS change.
+ARGS may give :url, :user, :password and :server (the local server
+process it uses).
 Every buffer that shows CONN keeps showing it; requests still pending
 fail.  The stream starts afresh, with no backoff.  Return CONN."
   (opencode--log "%s: reopened%s" (opencode-connection-url conn)
@@ -223,6 +235,9 @@ fail.  The stream starts afresh, with no backoff.  Return CONN."
     (setf (opencode-connection-user conn) (plist-get args :user)))
   (when (plist-member args :password)
     (opencode-connection--set-password conn (plist-get args :password)))
+  (when (plist-member args :server)
+    (setf (opencode-connection-server conn) (plist-get args :server)))
+  (remhash (opencode-connection-directory conn) opencode-connection--closed)
   (unless (process-live-p (opencode-connection-process conn))
     (let ((c conn))
       (setf (opencode-connection-process conn)
@@ -256,6 +271,7 @@ A connection whose handle was stopped (a refused password) is reopened."
     (when (process-live-p p) (delete-process p)))
   (clrhash (opencode-connection-callbacks conn))
   (setf (opencode-connection-retry-at conn) nil)
+  (puthash (opencode-connection-directory conn) conn opencode-connection--closed)
   (setf (opencode-connection-state conn) 'closed)
   (setq opencode-connections (delq conn opencode-connections))
   nil)
@@ -347,13 +363,18 @@ nil never asks: a connection whose password is refused stays down."
   :type '(choice (const :tag "Never ask" nil) function)
   :group 'opencode)
 
+(defvar opencode-password-functions nil
+  "Abnormal hook run with URL, USER and PASSWORD the user just gave.
+The local server list keeps it there for this Emacs session, so later
+connections to URL use it.")
+
 (defun opencode-read-password (url)
   "Ask for the password of the OpenCode server at URL; nil in batch mode."
   (unless noninteractive
     (let ((pw (read-passwd (format "Password for the OpenCode server at %s: " url))))
       (and (not (string-empty-p pw)) pw))))
 
-(defun opencode-connection--auth-text (url)
+(defun opencode-connection-auth-text (url)
   "Return what to say when the server at URL refused the password."
   (format "wrong or missing password for %s (auth-source or OPENCODE_SERVER_PASSWORD)" url))
 
@@ -376,6 +397,8 @@ Once the stream connects with it, offer to save it with auth-source."
                        (condition-case nil (funcall opencode-password-function url)
                          (quit nil)))))
       (when password
+        (run-hook-with-args 'opencode-password-functions url
+                            (or (opencode-connection-user conn) "opencode") password)
         (opencode-connection-reopen conn :password password
                                     :user (or (opencode-connection-user conn) "opencode"))
         (add-hook 'opencode-connection-state-functions
@@ -415,7 +438,7 @@ another one; any other loss is retried after MS."
         (auth (and (eq state 'disconnected) (stringp detail)
                    (string-match-p "\\`HTTP 401" detail))))
     (cond (auth
-           (setq detail (opencode-connection--auth-text (opencode-connection-url conn))))
+           (setq detail (opencode-connection-auth-text (opencode-connection-url conn))))
           ((and (stringp detail) (string-match "\\`\\(HTTP [0-9]+\\): *[^{]" detail))
            ;; The start of a body that is not JSON: a web page, say.
            (opencode--log "%s: stream refused: %s" (opencode-connection-url conn) detail)
@@ -545,7 +568,7 @@ HEADERS are the reply's header lines."
                  (list 'opencode-http-error
                        (format "%s %s: %s" method path
                                (if (= status 401)
-                                   (opencode-connection--auth-text
+                                   (opencode-connection-auth-text
                                     (opencode-connection-url conn))
                                  (opencode--http-reason status data raw)))
                        status data))))))

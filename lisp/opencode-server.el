@@ -273,8 +273,24 @@ SERVER is marked stopping first, so it is not restarted."
   (when opencode-server--local
     (opencode-server-stop opencode-server--local)))
 
+(defvar opencode-server--given (make-hash-table :test 'equal)
+  "URL -> (USER . PASSWORD) the user gave in this Emacs session.")
+
+(defun opencode-server-remember-password (url user password)
+  "Use USER and PASSWORD for the server at URL for the rest of this session."
+  (puthash (string-remove-suffix "/" url) (cons user password) opencode-server--given))
+
+(add-hook 'opencode-password-functions #'opencode-server-remember-password)
+
 (defun opencode-server-auth (url)
-  "Return (USER . PASSWORD) for the server at URL, or nil."
+  "Return (USER . PASSWORD) for the server at URL, or nil.
+From what the user gave in this session, auth-source, or the
+environment (OPENCODE_SERVER_PASSWORD, OPENCODE_SERVER_USERNAME)."
+  (or (gethash (string-remove-suffix "/" url) opencode-server--given)
+      (opencode-server--auth-found url)))
+
+(defun opencode-server--auth-found (url)
+  "Return (USER . PASSWORD) for URL from auth-source or the environment."
   (let* ((parsed (url-generic-parse-url url))
          (host (url-host parsed))
          (port (url-port parsed))

@@ -298,9 +298,9 @@ HAS-CHILDREN is non-nil when S has child sessions."
            (if opencode-sessions--cursor " (more: +)" ""))
    (if opencode-sessions--search (format "  search: %S" opencode-sessions--search) "")
    (if opencode-sessions--archived "  +archived" "")
-   (pcase (opencode-connection-state opencode-sessions--conn)
-     ('connected "")
-     (state (propertize (format "  [%s]" state) 'face 'warning)))))
+   (if (eq (opencode-connection-state opencode-sessions--conn) 'connected) ""
+     (propertize (concat "  " (opencode-connection-state-text opencode-sessions--conn))
+                 'face 'warning))))
 
 (defun opencode-sessions--redraw ()
   "Redraw the current session list now, keeping point on its session."
@@ -506,10 +506,13 @@ to the buffer, and a stale position is caught by `opencode-sessions--goto'."
              (opencode-sessions--redraw))))))))
 
 (defun opencode-sessions-refresh ()
-  "Fetch the sessions, their statuses and pending requests again."
+  "Fetch the sessions, their statuses and pending requests again.
+A connection that is down reconnects now; it fetches all once it is up."
   (interactive)
-  (opencode-sessions--load-page (current-buffer) nil)
-  (opencode-store-sync opencode-sessions--conn))
+  (if (eq (opencode-connection-state opencode-sessions--conn) 'connected)
+      (progn (opencode-sessions--load-page (current-buffer) nil)
+             (opencode-store-sync opencode-sessions--conn))
+    (opencode-connection-reconnect opencode-sessions--conn)))
 
 (defun opencode-sessions-load-more ()
   "Load the next page of sessions."

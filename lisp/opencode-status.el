@@ -176,16 +176,34 @@ formatters."
 ;;;###autoload
 (defun opencode-attach (url &optional directory)
   "Use the OpenCode server at URL (or a port on 127.0.0.1) from now on.
-Sets `opencode-server-url' for this Emacs session, checks the server's
-health and shows the session list of DIRECTORY's project."
+First ask URL whether it is an OpenCode server: when nothing listens
+there, when it is not OpenCode, or when no password it takes can be
+had, say so and change nothing.  Else set `opencode-server-url' for
+this Emacs session, move DIRECTORY's connection to it (its buffers
+follow) and show the session list of DIRECTORY's project."
   (interactive (list (opencode--read-server-url
                       (read-string "OpenCode server URL or port: "
                                    (or opencode-server-url "4096")))))
-  (setq opencode-server-url url)
-  (opencode-server-health directory)
-  (if (fboundp 'opencode-sessions)
-      (funcall 'opencode-sessions directory)
-    (opencode-connect directory)))
+  (let* ((auth (opencode-server-auth url))
+         (health (opencode-connection-probe url (car auth) (cdr auth))))
+    (when (and (eq health 'unauthorized) opencode-password-function)
+      (let ((password (funcall opencode-password-function url)))
+        (when password
+          (setq auth (cons (or (car auth) "opencode") password)
+                health (opencode-connection-probe url (car auth) password))
+          (when (consp health)
+            (opencode-server-remember-password url (car auth) password)))))
+    (pcase health
+      ('refused (user-error "Nothing listens at %s" url))
+      ('timeout (user-error "No answer from %s" url))
+      ('unauthorized (user-error "%s" (opencode-connection-auth-text url)))
+      ((pred stringp)
+       (user-error "Not an OpenCode server at %s (%s; see *opencode-log*)" url health)))
+    (setq opencode-server-url url)
+    (message "OpenCode %s: healthy, version %s" url (plist-get health :version))
+    (if (fboundp 'opencode-sessions)
+        (funcall 'opencode-sessions directory)
+      (opencode-connect directory))))
 
 (provide 'opencode-status)
 ;;; opencode-status.el ends here

@@ -63,30 +63,43 @@
        (project-root pr)
      default-directory)))
 
-(defun opencode--find-connection (url directory)
-  "Return the open connection to URL for DIRECTORY, or nil."
-  (cl-find-if (lambda (c)
-                (and (equal (opencode-connection-url c) url)
-                     (equal (opencode-connection-directory c) directory)
-                     (opencode-connection-live-p c)))
-              opencode-connections))
-
 (defun opencode-connect (&optional directory)
-  "Return a connection for DIRECTORY (default: the current project).
+  "Return the connection for DIRECTORY (default: the current project).
 Connect to `opencode-server-url', or to a local server started on
-demand.  An open connection for the same server and directory is reused."
+demand.  There is one connection per directory, and it is the same
+object for good: when the URL changes, or it was closed, or its
+password was refused and another one is known now, it is opened again
+in place, so every buffer that shows it goes on showing it."
   (let* ((dir (opencode--normalize-directory
                (or directory (opencode-project-directory))))
          (server (and (not opencode-server-url) (opencode-server-local)))
          (url (string-remove-suffix
-               "/" (if server (opencode-server-url server) opencode-server-url))))
-    (or (opencode--find-connection url dir)
-        (let ((auth (if server
-                        (cons (opencode-server-user server)
-                              (opencode-server-password server))
-                      (opencode-server-auth url))))
-          (opencode-connection-open url dir :user (car auth)
-                                    :password (cdr auth) :server server)))))
+               "/" (if server (opencode-server-url server) opencode-server-url)))
+         (auth (if server
+                   (cons (opencode-server-user server) (opencode-server-password server))
+                 (opencode-server-auth url)))
+         (conn (opencode-connection-find dir)))
+    (cond
+     ((null conn)
+      (opencode-connection-open url dir :user (car auth)
+                                :password (cdr auth) :server server))
+     ((or (not (equal url (opencode-connection-url conn)))
+          (eq (opencode-connection-state conn) 'closed)
+          (and (opencode-connection-auth-failed-p conn)
+               (not (equal (cdr auth) (opencode-connection-password conn)))))
+      (opencode-connection-reopen conn :url url :user (car auth)
+                                  :password (cdr auth) :server server))
+     (t conn))))
+
+(defun opencode-reconnect (&optional directory)
+  "Reconnect the connection of DIRECTORY (default: the current project) now.
+A stream waiting out its backoff tries at once; a closed connection, or
+one whose password was refused, is opened again."
+  (interactive)
+  (let ((conn (opencode-connect directory)))
+    (opencode-connection-reconnect conn)
+    (message "OpenCode %s: %s" (opencode-connection-url conn)
+             (opencode-connection-state-text conn))))
 
 (defun opencode-manual ()
   "Read the opencode.el manual in Info."

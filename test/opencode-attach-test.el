@@ -1,0 +1,182 @@
+;;; opencode-attach-test.el --- Attaching to servers, and keeping them  -*- lexical-binding: t; -*-
+
+;;; Commentary:
+
+;; Connections a user can trust and fix: attaching checks the URL
+;; first and changes nothing when it is wrong; a directory has one
+;; connection object for good, reopened in place; an attached server
+;; (not started by this Emacs) that restarts on its port is found again
+;; within about two seconds of listening.
+
+;;; Code:
+
+(require 'ert)
+(require 'opencode-test-helpers)
+(require 'opencode-status)
+(require 'opencode-sessions)
+
+(defun opencode-attach-test--dead-port ()
+  "Return a loopback port nothing listens on."
+  (let* ((probe (make-network-process :name "dead" :server t :host "127.0.0.1"
+                                      :service t :family 'ipv4 :noquery t))
+         (port (process-contact probe :service)))
+    (delete-process probe)
+    port))
+
+(defun opencode-attach-test--user-error (url)
+  "Attach to URL and return the `user-error' message it gives."
+  (cadr (should-error (cl-letf (((symbol-function 'message) #'ignore))
+                        (opencode-attach url "/tmp"))
+                      :type 'user-error)))
+
+(ert-deftest opencode-attach/checks-the-url-first ()
+  "A dead port, a web server that is not OpenCode, a refused password:
+each is said in plain words, and the server in use stays in use."
+  (let* ((web (opencode-test-http-start
+               (lambda (proc _m _p _h _b)
+                 (opencode-test-respond proc "404 Not Found" "text/html"
+                                        "<!DOCTYPE HTML><html lang=\"en\"><body>nope</body></html>"))))
+         (good (concat "Basic " (base64-encode-string "opencode:s3cret")))
+         (locked (opencode-test-http-start
+                  (lambda (proc _m _p headers _b)
+                    (if (equal (cdr (assoc "authorization" headers)) good)
+                        (opencode-test-respond proc "200 OK" "application/json"
+                                               "{\"healthy\":true,\"version\":\"1.18.33\"}")
+                      (opencode-test-respond proc "401 Unauthorized" "text/plain" "")))))
+         (working "http://127.0.0.1:1")
+         (opencode-server-url working)
+         (opencode-server--given (make-hash-table :test 'equal))
+         (process-environment (cons "OPENCODE_SERVER_PASSWORD" process-environment))
+         (asked nil)
+         (opencode-password-function nil))
+    (cl-letf (((symbol-function 'auth-source-search) (lambda (&rest _) nil))
+              ((symbol-function 'opencode-sessions) (lambda (&rest _) 'listed)))
+      (unwind-protect
+          (let ((dead (format "http://127.0.0.1:%d" (opencode-attach-test--dead-port)))
+                (web-url (format "http://127.0.0.1:%d" (opencode-test-port web)))
+                (locked-url (format "http://127.0.0.1:%d" (opencode-test-port locked))))
+            (should (equal (opencode-attach-test--user-error dead)
+                           (format "Nothing listens at %s" dead)))
+            (let ((text (opencode-attach-test--user-error web-url)))
+              (should (string-prefix-p (format "Not an OpenCode server at %s (HTTP 404" web-url) text))
+              ;; No raw body in the message; the whole of it in the log.
+              (should-not (string-match-p "DOCTYPE\\|<html" text))
+              (with-current-buffer "*opencode-log*"
+                (should (string-match-p "<!DOCTYPE HTML><html lang=\"en\"><body>nope" (buffer-string)))))
+            (should (equal (opencode-attach-test--user-error locked-url)
+                           (format "wrong or missing password for %s \
+\(auth-source or OPENCODE_SERVER_PASSWORD)" locked-url)))
+            (should (equal opencode-server-url working))
+            ;; Asked for the password, it attaches, and remembers it.
+            (let ((opencode-password-function (lambda (url) (push url asked) "s3cret")))
+              (should (eq (cl-letf (((symbol-function 'message) #'ignore))
+                            (opencode-attach locked-url "/tmp"))
+                          'listed)))
+            (should (equal asked (list locked-url)))
+            (should (equal opencode-server-url locked-url))
+            (should (equal (opencode-server-auth locked-url) '("opencode" . "s3cret"))))
+        (delete-process web)
+        (delete-process locked)))))
+
+(ert-deftest opencode-attach/one-connection-per-directory ()
+  "Closing and connecting again, or moving to another URL, keeps the object."
+  (let* ((served 0)
+         (server (opencode-test-http-start
+                  (lambda (proc _m path _h _b)
+                    (if (string-prefix-p "/event" path)
+                        (progn (cl-incf served)
+                               (process-send-string
+                                proc (concat "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\n"
+                                             "data: {\"type\":\"server.connected\",\"properties\":{}}\n\n")))
+                      (opencode-test-respond proc "200 OK" "application/json" "[]")))))
+         (url (format "http://127.0.0.1:%d" (opencode-test-port server)))
+         (opencode-server-url url)
+         (opencode-connections nil)
+         (opencode-connection--closed (make-hash-table :test 'equal :weakness 'value))
+         (opencode-server--given (make-hash-table :test 'equal))
+         (dir (make-temp-file "opencode-attach-" t)))
+    (cl-letf (((symbol-function 'opencode-server-auth) (lambda (_) nil)))
+      (unwind-protect
+          (let ((conn (opencode-connect dir)))
+            (should (opencode-test-wait (lambda () (eq (opencode-connection-state conn) 'connected))))
+            (should (eq (opencode-connect dir) conn))
+            (opencode-connection-close conn)
+            (should-not (memq conn opencode-connections))
+            ;; Connecting again opens the same object in place.
+            (should (eq (opencode-connect dir) conn))
+            (should (memq conn opencode-connections))
+            (should (opencode-test-wait (lambda () (eq (opencode-connection-state conn) 'connected))))
+            (should (= served 2))
+            ;; Another URL: the connection moves there, still the same object.
+            (let* ((other (opencode-test-http-start
+                           (lambda (proc _m _p _h _b)
+                             (process-send-string
+                              proc (concat "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\n"
+                                           "data: {\"type\":\"server.connected\",\"properties\":{}}\n\n")))))
+                   (opencode-server-url (format "http://127.0.0.1:%d" (opencode-test-port other))))
+              (unwind-protect
+                  (progn
+                    (should (eq (opencode-connect dir) conn))
+                    (should (equal (opencode-connection-url conn) opencode-server-url))
+                    (should (opencode-test-wait
+                             (lambda () (eq (opencode-connection-state conn) 'connected))))
+                    (should (= 1 (length opencode-connections))))
+                (opencode-connection-close conn)
+                (delete-process other))))
+        (mapc #'opencode-connection-close (copy-sequence opencode-connections))
+        (delete-process server)
+        (delete-directory dir t)))))
+
+(ert-deftest opencode-attach/attached-server-restarts-on-its-port ()
+  "An attached server killed and started again on its port is found within ~2 s."
+  (opencode-test-with-real-server conn
+    (let* ((port (opencode-server--free-port))
+           (url (format "http://127.0.0.1:%d" port))
+           (password "attached-pw")
+           (start
+            (lambda ()
+              (let ((process-environment (cons (concat "OPENCODE_SERVER_PASSWORD=" password)
+                                               process-environment))
+                    (default-directory (file-name-as-directory
+                                        (opencode-connection-directory conn))))
+                (make-process :name "attached" :buffer (generate-new-buffer " *attached*")
+                              :command (list opencode-server-program "serve" "--hostname"
+                                             "127.0.0.1" "--port" (number-to-string port))
+                              :connection-type 'pipe :noquery t))))
+           (listening (lambda (proc)
+                        (with-current-buffer (process-buffer proc)
+                          (string-match-p "listening on" (buffer-string)))))
+           (proc (funcall start))
+           (list-buf nil)
+           (opencode-password-function nil))
+      (unwind-protect
+          (progn
+            (should (opencode-test-wait (lambda () (funcall listening proc)) 60))
+            (let ((process-environment (cons (concat "OPENCODE_SERVER_PASSWORD=" password)
+                                             process-environment)))
+              (cl-letf (((symbol-function 'message) #'ignore))
+                (setq list-buf (save-window-excursion
+                                 (opencode-attach url (opencode-connection-directory conn))))))
+            ;; The project's connection moved to the attached server.
+            (should (equal (opencode-connection-url conn) url))
+            (should (opencode-test-wait (lambda () (eq (opencode-connection-state conn) 'connected)) 20))
+            (should-not (opencode-connection-server conn))
+            ;; Killed, then started again on its port a few seconds later.
+            (signal-process proc 'SIGKILL)
+            (should (opencode-test-wait
+                     (lambda () (eq (opencode-connection-state conn) 'disconnected)) 10))
+            ;; Down for a while, long enough for the backoff to grow.
+            (sleep-for 5)
+            (setq proc (funcall start))
+            (should (opencode-test-wait (lambda () (funcall listening proc)) 60))
+            (let ((up (float-time)))
+              (should (opencode-test-wait
+                       (lambda () (eq (opencode-connection-state conn) 'connected)) 10))
+              (message "Attached server found again %.2f s after it listened" (- (float-time) up))
+              (should (< (- (float-time) up) 3.0))))
+        (when (process-live-p proc) (kill-process proc))
+        (kill-buffer (process-buffer proc))
+        (when (buffer-live-p list-buf) (kill-buffer list-buf))))))
+
+(provide 'opencode-attach-test)
+;;; opencode-attach-test.el ends here
