@@ -36,14 +36,19 @@
   '(opencode-event-functions opencode-connection-state-functions
     opencode-chat-event-functions opencode-message-sent-functions
     opencode-chat-tool-renderers opencode-prompt-own-commands
-    opencode-server-ready-functions)
+    opencode-server-ready-functions opencode-password-functions)
   "Hooks and variables for Lisp users.")
 
 (defconst opencode-gen--api
   '(opencode-connect opencode-connection-open opencode-connection-close
-    opencode-connection-reconnect
+    opencode-connection-reconnect opencode-connection-reopen opencode-reconnect
+    opencode-connection-state-text opencode-connection-probe
     opencode-disconnect-all opencode-request opencode-request-sync
-    opencode-response-header opencode-error-text opencode--path
+    opencode-reply-header opencode-error-text opencode--path
+    opencode-defevent opencode-defdelta opencode-events-add-handler
+    opencode-store opencode-store-session opencode-store-session-status
+    opencode-store-status-type opencode-store-session-error opencode-store-pending
+    opencode-store-session-todos opencode-store-session-diff opencode-store-sync
     opencode-chat-open opencode-chat-define-tool-renderer
     opencode-chat-reply-permission opencode-chat-reply-question
     opencode-chat-context opencode-chat-context-line opencode-chat-loaded-p

@@ -159,11 +159,26 @@ for `opencode-request'."
   (opencode-request conn "GET" "/config" :callback callback :errback errback
                     :sync sync :full full))
 
+(defconst opencode-api-no-model-help
+  "no model is configured for %s: run `opencode auth login', or name a provider \
+and a model in the project's opencode.json (README: \"Configure a model\"); \
+`make demo' tries the package offline"
+  "What to say when no model can be had; %s is the project directory.")
+
+(defun opencode-api--default-model (providers)
+  "Return the server's default model in PROVIDERS, the /config/providers reply.
+The first provider that has a default model gives it."
+  (let ((defaults (plist-get providers :default)))
+    (cl-loop for p across (or (plist-get providers :providers) [])
+             for id = (plist-get p :id)
+             for model = (and (stringp id) (plist-get defaults (intern (concat ":" id))))
+             when (stringp model) return (cons id model))))
+
 (defun opencode-api-session-model (conn session callback)
   "Call CALLBACK with the model of SESSION as (PROVIDER-ID . MODEL-ID).
 SESSION's own model when it has one, else the project's configured
-model.  CONN is the connection.  Signal a `user-error' through a
-message when neither is known."
+model, else the server's default (the one it answers prompts with).
+CONN is the connection.  When none is known, say what to do instead."
   (let ((m (plist-get session :model)))
     (if (and (stringp (plist-get m :providerID)) (stringp (plist-get m :id)))
         (funcall callback (cons (plist-get m :providerID) (plist-get m :id)))
@@ -172,8 +187,14 @@ message when neither is known."
        (lambda (config)
          (let ((model (opencode--parse-model (plist-get config :model))))
            (if model (funcall callback model)
-             (message "OpenCode: no model is configured for %s"
-                      (opencode-connection-directory conn)))))))))
+             (opencode-api-providers
+              conn :callback
+              (lambda (providers)
+                (let ((default (opencode-api--default-model providers)))
+                  (if default (funcall callback default)
+                    (message "OpenCode: %s"
+                             (format opencode-api-no-model-help
+                                     (opencode-connection-directory conn))))))))))))))
 
 (cl-defun opencode-api-session-init (conn id model &key callback errback sync full)
   "Run /init in session ID with MODEL, (PROVIDER-ID . MODEL-ID).

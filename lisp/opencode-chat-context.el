@@ -155,6 +155,26 @@ or nil), :cost (the whole session's) and :status."
              (opencode-chat--tokens (plist-get c :cache-write)))
      (format " · $%.4f · %s" (plist-get c :cost) (plist-get c :status)))))
 
+;;;; First run with no model
+
+(opencode-defevent opencode-chat--on-retry "session.status" (conn props)
+  "Say once per connection what to do when a reply retries with no model set.
+With no model in the project's configuration, the server answers with a
+default provider's, which needs an account or the network: offline,
+the reply retries for good.  PROPS is the event's, on CONN."
+  (when (and (equal (plist-get (plist-get props :status) :type) "retry")
+             (not (plist-get (opencode-connection-plist conn) :no-model-told)))
+    (setf (opencode-connection-plist conn)
+          (plist-put (opencode-connection-plist conn) :no-model-told t))
+    (opencode-api-config
+     conn :errback #'ignore
+     :callback (lambda (config)
+                 (unless (stringp (plist-get config :model))
+                   (message "OpenCode: the reply is retrying (%s); %s"
+                            (or (plist-get (plist-get props :status) :message) "no answer")
+                            (format opencode-api-no-model-help
+                                    (opencode-connection-directory conn))))))))
+
 ;;;; The header line
 
 (defun opencode-chat--header-line ()
