@@ -87,16 +87,19 @@ fuzz: $(BUILD)/fuzz-stream
 	bash test/fuzz/run-fuzz.sh $(BUILD) $(FUZZ_SECONDS)
 
 test-ert: $(MODULE)
-	$(EMACS) -Q --batch --module-assertions -L lisp -L test -l test/opencode-test-run.el
+	$(EMACS) -Q --batch --module-assertions -L lisp -L test \
+	  --eval '(setq load-prefer-newer t)' -l test/opencode-test-run.el
 
 test: $(MODULE) deps
 	bash test/run-all.sh
 
+# The .elc files go even when a step fails: a stale one left behind
+# would be loaded by the tests instead of its source.
 lint: $(MODULE)
 	$(EMACS) -Q --batch -L lisp -L test --eval '(setq byte-compile-error-on-warn t)' \
-	  -f batch-byte-compile $(ELS) test/*.el test/bench/*.el
-	$(EMACS) -Q --batch -L lisp -l test/opencode-test-lint.el $(ELS)
-	rm -f lisp/*.elc test/*.elc test/bench/*.elc
+	  -f batch-byte-compile $(ELS) test/*.el test/bench/*.el \
+	  && $(EMACS) -Q --batch -L lisp -l test/opencode-test-lint.el $(ELS); \
+	  status=$$?; rm -f lisp/*.elc test/*.elc test/bench/*.elc; exit $$status
 
 # Benchmarks (not tests): the module against a plain-Elisp baseline.
 # The Lisp is byte-compiled first, as package.el would install it.

@@ -118,6 +118,9 @@ Each function gets CONNECTION, STATE (`connecting', `connected' or
   (user nil :documentation "User name for HTTP basic auth, or nil.")
   (server nil :documentation "The local server process this uses, if any.")
   (store nil :documentation "What is known of the server (see `opencode-store').")
+  (responder nil :documentation "With no server: a function that answers requests.
+It gets METHOD, PATH, QUERY and BODY and returns (STATUS . DATA).  A
+replayed capture answers so (see opencode-capture.el).")
   (plist nil :documentation "Free slot for other parts of the package."))
 
 (defvar opencode-connection--passwords (make-hash-table :test 'eq :weakness 'key)
@@ -337,10 +340,18 @@ For debugging; `opencode-show-events' turns it on and shows it."
     (unless (derived-mode-p 'special-mode) (special-mode)))
   (display-buffer "*opencode-events*"))
 
+(defvar opencode-connection-traffic-functions nil
+  "Abnormal hook run with CONN, DIRECTION and ITEM for all CONN's traffic.
+DIRECTION is `in' for an ITEM drained from the module (as dispatched),
+`out' for a request, ITEM then (request ID METHOD PATH QUERY BODY).
+For capturing a connection (`opencode-capture-start'); nil costs nothing.")
+
 (defun opencode-connection--dispatch (conn item)
   "Dispatch one ITEM drained from CONN's module handle."
   (when opencode-event-log
     (opencode--log-event conn item))
+  (when opencode-connection-traffic-functions
+    (run-hook-with-args 'opencode-connection-traffic-functions conn 'in item))
   (pcase item
     (`(event ,type ,props)
      (opencode-events-route conn type props))
@@ -355,6 +366,19 @@ For debugging; `opencode-show-events' turns it on and shows it."
     (`(warning ,message)
      (opencode--log "%s: %s" (opencode-connection-directory conn) message))
     (_ (opencode--log "unknown item from the module: %S" item))))
+
+(defun opencode-connection-dispatch (conn item)
+  "Dispatch ITEM on CONN as if drained from its module handle.
+ITEM is one of the forms `opencode--module-drain' returns: a recorded
+one played back, say."
+  (opencode-connection--dispatch conn item))
+
+(defun opencode-connection-make-offline (name directory responder)
+  "Return a connection to no server, called NAME, for DIRECTORY.
+RESPONDER answers its requests (see the `responder' slot).  It is not
+in `opencode-connections' until the caller puts it there."
+  (opencode-connection--make :url name :directory directory :state 'connected
+                             :responder responder))
 
 (defcustom opencode-password-function #'opencode-read-password
   "Function that asks for the password of a server that refused it.
@@ -609,6 +633,34 @@ and the request."
   "Send a request on CONN; see `opencode-request' for the arguments.
 METHOD, PATH, QUERY, BODY, CALLBACK, ERRBACK, TIMEOUT and FULL are as
 there.  Return the request's id."
+  (if (opencode-connection-responder conn)
+      (opencode-connection--respond conn method path query body callback errback full)
+    (opencode-connection--send-1 conn method path query body callback errback
+                                 timeout full)))
+
+(defvar opencode-connection--next-local-id -1
+  "Ids of requests answered with no server count down from -1.")
+
+(defun opencode-connection--respond (conn method path query body callback errback full)
+  "Answer a request on CONN, which has no server, with its responder.
+METHOD, PATH, QUERY, BODY, CALLBACK, ERRBACK and FULL are as for
+`opencode-request'.  The reply comes as from a server: later, from the
+command loop.  Return the request's id."
+  (let ((id (cl-decf opencode-connection--next-local-id)))
+    (puthash id (list method path callback
+                      (or errback (opencode--default-errback method path))
+                      full)
+             (opencode-connection-callbacks conn))
+    (pcase-let ((`(,status . ,data) (funcall (opencode-connection-responder conn)
+                                             method path query body)))
+      (run-at-time 0 nil #'opencode-connection--complete conn id status data nil nil))
+    id))
+
+(defun opencode-connection--send-1 (conn method path query body callback errback
+                                         timeout full)
+  "Send a request on CONN to its server; return the request's id.
+METHOD, PATH, QUERY, BODY, CALLBACK, ERRBACK, TIMEOUT and FULL are as
+for `opencode-request'."
   (unless (opencode-connection-handle conn)
     ;; Stopped: the server refused the password.
     (signal 'opencode-curl-error
@@ -626,6 +678,9 @@ there.  Return the request's id."
                       (or errback (opencode--default-errback method path))
                       full)
              (opencode-connection-callbacks conn))
+    (when opencode-connection-traffic-functions
+      (run-hook-with-args 'opencode-connection-traffic-functions conn 'out
+                          (list 'request id method path query body)))
     id))
 
 (defun opencode-connection--wait (conn method path query body timeout full)

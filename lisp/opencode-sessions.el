@@ -763,8 +763,11 @@ With a prefix argument, ask for the directory."
   (interactive
    (list (and current-prefix-arg
               (read-directory-name "Project directory: "))))
-  (let* ((conn (opencode-connect directory))
-         (name (format "*opencode-sessions: %s*"
+  (opencode-sessions-show (opencode-connect directory)))
+
+(defun opencode-sessions-show (conn)
+  "Show the session list of CONN in the selected window; return its buffer."
+  (let* ((name (format "*opencode-sessions: %s*"
                        (abbreviate-file-name (opencode-connection-directory conn))))
          (buf (get-buffer-create name)))
     (with-current-buffer buf

@@ -108,10 +108,15 @@ one whose password was refused, is opened again."
     (info (if (file-exists-p local) local "opencode"))))
 
 (defun opencode--reconnect-to (server)
-  "Reconnect at once the connections to SERVER, which listens again."
-  (dolist (conn opencode-connections)
-    (when (eq (opencode-connection-server conn) server)
-      (opencode-connection-reconnect conn))))
+  "Reconnect the connections to SERVER, which listens again, in a moment.
+The server says it listens a few milliseconds before it answers, and
+what arrives in between is never answered (the answer timeout then
+retries it): a quarter of a second later, it answers."
+  (run-at-time 0.25 nil
+               (lambda ()
+                 (dolist (conn opencode-connections)
+                   (when (eq (opencode-connection-server conn) server)
+                     (opencode-connection-reconnect conn))))))
 
 (add-hook 'opencode-server-ready-functions #'opencode--reconnect-to)
 

@@ -568,6 +568,9 @@ oc_conn_check_answers (oc_conn *c)
     {
       snprintf (c->sse_errbuf, sizeof c->sse_errbuf,
                 "no answer in %ld ms", c->answer_timeout_ms);
+      /* The server is up (it accepted): come back soon, not after a
+         backoff grown while it was down.  */
+      c->attempt = 0;
       oc_conn_stream_done (c, CURLE_OPERATION_TIMEDOUT);
     }
   for (oc_req *r = c->active; r; r = r->next)
