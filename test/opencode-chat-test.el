@@ -12,43 +12,6 @@
 (require 'opencode-test-helpers)
 (require 'opencode-chat)
 
-(defun opencode-test--visible-text ()
-  "Return the text of the current buffer a person sees (no folded parts)."
-  (let ((out nil) (pos (point-min)))
-    (while (< pos (point-max))
-      (let ((next (next-char-property-change pos)))
-        (unless (invisible-p pos)
-          (push (buffer-substring-no-properties pos next) out))
-        (setq pos next)))
-    (apply #'concat (nreverse out))))
-
-(defun opencode-test--json-fixture (name)
-  "Parse fixture NAME as JSON into plists."
-  (json-parse-string (decode-coding-string (opencode-test-fixture name) 'utf-8)
-                     :object-type 'plist :null-object :null :false-object :false))
-
-(defun opencode-test--stream-events (name)
-  "Return the events of SSE fixture NAME as (TYPE . PROPS), in order."
-  (let (events)
-    (dolist (line (split-string (decode-coding-string (opencode-test-fixture name) 'utf-8) "\n"))
-      (when (string-prefix-p "data: " line)
-        (let ((e (json-parse-string (substring line 6) :object-type 'plist
-                                    :null-object :null :false-object :false)))
-          (push (cons (plist-get e :type) (plist-get e :properties)) events))))
-    (nreverse events)))
-
-(defmacro opencode-test-with-chat (session-id &rest body)
-  "Run BODY in a chat buffer for SESSION-ID on an unopened connection `conn'."
-  (declare (indent 1))
-  `(let* ((conn (opencode-connection--make :url "http://127.0.0.1:1" :directory "/tmp"))
-          (buf (generate-new-buffer "*opencode-chat-test*")))
-     (unwind-protect
-         (with-current-buffer buf
-           (opencode-chat-mode)
-           (opencode-chat--attach conn (list :id ,session-id :title "fixture"))
-           ,@body)
-       (kill-buffer buf))))
-
 (defconst opencode-test--session "ses_def9c3453ffehtI2eUFnUm4WV5"
   "The session of the recorded fixtures.")
 

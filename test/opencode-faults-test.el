@@ -16,7 +16,7 @@
 (require 'ert)
 (require 'opencode-test-helpers)
 (require 'opencode-api)
-(require 'opencode-chat-test)
+(require 'opencode-chat)
 
 (defun opencode-test--server-view (conn sid)
   "Return the text a fresh chat of SID shows, from CONN's stored messages."

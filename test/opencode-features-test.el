@@ -14,8 +14,7 @@
 (require 'ert)
 (require 'opencode-test-helpers)
 (require 'opencode-api)
-(require 'opencode-chat-test)
-(require 'opencode-integration-test)
+(require 'opencode-chat)
 (require 'opencode-sidebar)
 (require 'opencode-status)
 
