@@ -138,9 +138,13 @@
 (ert-deftest opencode-integration/session-list-actions ()
   "Archive, show archived, search, page and delete from the list."
   (opencode-test-with-real-server conn
-    (dotimes (i 5)
-      (opencode-request-sync conn "POST" "/session" :body `(:title ,(format "item %d" i)))
-      (sleep-for 0.01))
+    ;; Each one made after the last one's time, so the order is theirs.
+    (let ((created nil))
+      (dotimes (i 5)
+        (let ((s (opencode-request-sync conn "POST" "/session" :body `(:title ,(format "item %d" i)))))
+          (push (plist-get (plist-get s :time) :created) created)
+          (should (opencode-test-wait (lambda () (> (* 1000 (float-time)) (1+ (car created)))) 5))))
+      (should (apply #'> created)))
     (let* ((opencode-sessions-page-size 2)
            (buf (opencode-sessions (opencode-connection-directory conn))))
       (unwind-protect
@@ -479,8 +483,15 @@
               (should (opencode-test-wait
                        (lambda () (string-match-p "note 3\n\\(.\\|\n\\)*note 4" (opencode-test--visible-text)))
                        20))
-              ;; Late events of older messages do not creep in.
-              (accept-process-output nil 0.5)
+              ;; Late events of older messages do not creep in: a
+              ;; rename made after them comes back on the same stream
+              ;; behind them, so once the store has it, they were handled.
+              (opencode-request-sync conn "PATCH" (opencode--path "session" sid)
+                                     :body '(:title "long, checked"))
+              (should (opencode-test-wait
+                       (lambda () (equal (opencode-session-title (opencode-store-session conn sid))
+                                         "long, checked"))
+                       20))
               (should-not (string-match-p "note 2" (opencode-test--visible-text)))
               (goto-char (point-min))
               (search-forward "note 3")

@@ -237,8 +237,10 @@
           (opencode-test-respond held "200 OK" "application/json"
                                  (json-serialize [(:id "ses_old" :title "old result" :directory "/tmp/proj"
                                                        :time (:created 1 :updated 1))]))
-          (accept-process-output nil 0.5)
-          (opencode-connection--drain conn)
+          ;; Until its callback has run (no request is left waiting).
+          (should (opencode-test-wait
+                   (lambda () (zerop (hash-table-count (opencode-connection-callbacks conn))))
+                   10))
           (should-not (gethash "ses_old" opencode-sessions--sessions))
           (should (gethash "ses_new" opencode-sessions--sessions)))
       (kill-buffer buf)
