@@ -467,14 +467,17 @@ Messages fetched but not drawn yet come first."
 
 (defun opencode-chat-reload ()
   "Fetch the session's messages again and redraw the buffer.
-Interactively, with the connection down, reconnect now instead: the
-chat reloads once it is up."
+Interactively, with the connection down, reconnect it now as well; one
+stopped for a refused password is reopened, and the chat reloads once
+it is up."
   (interactive)
-  (if (and (called-interactively-p 'interactive)
-           (not (eq (opencode-connection-state opencode-chat--conn) 'connected)))
-      (progn (opencode-connection-reconnect opencode-chat--conn)
-             (message "OpenCode: %s" (opencode-connection-state-text opencode-chat--conn)))
-    (opencode-chat--load)))
+  (let ((conn opencode-chat--conn))
+    (when (and (called-interactively-p 'interactive)
+               (not (eq (opencode-connection-state conn) 'connected)))
+      (opencode-connection-reconnect conn)
+      (message "OpenCode: %s" (opencode-connection-state-text conn)))
+    (when (opencode-connection-usable-p conn)
+      (opencode-chat--load))))
 
 (defun opencode-chat--load ()
   "Fetch the session's messages and what the store may miss; redraw."

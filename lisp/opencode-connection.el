@@ -266,6 +266,11 @@ A connection whose handle was stopped (a refused password) is reopened."
   (and (opencode-connection-handle conn)
        (opencode--module-live-p (opencode-connection-handle conn))))
 
+(defun opencode-connection-usable-p (conn)
+  "Return non-nil if requests can be sent on CONN now.
+Its module handle is open, or it has no server but a responder."
+  (or (opencode-connection-responder conn) (opencode-connection-live-p conn)))
+
 (defun opencode-connection-close (conn)
   "Close CONN: stop its stream, drop its pending requests."
   (when-let ((h (opencode-connection-handle conn)))

@@ -507,12 +507,15 @@ to the buffer, and a stale position is caught by `opencode-sessions--goto'."
 
 (defun opencode-sessions-refresh ()
   "Fetch the sessions, their statuses and pending requests again.
-A connection that is down reconnects now; it fetches all once it is up."
+A connection whose stream is down reconnects now as well; one stopped
+for a refused password is reopened, and fetches all once it is up."
   (interactive)
-  (if (eq (opencode-connection-state opencode-sessions--conn) 'connected)
-      (progn (opencode-sessions--load-page (current-buffer) nil)
-             (opencode-store-sync opencode-sessions--conn))
-    (opencode-connection-reconnect opencode-sessions--conn)))
+  (let ((conn opencode-sessions--conn))
+    (unless (eq (opencode-connection-state conn) 'connected)
+      (opencode-connection-reconnect conn))
+    (when (opencode-connection-usable-p conn)
+      (opencode-sessions--load-page (current-buffer) nil)
+      (opencode-store-sync conn))))
 
 (defun opencode-sessions-load-more ()
   "Load the next page of sessions."

@@ -12,51 +12,7 @@
 (require 'opencode-test-helpers)
 (require 'opencode-chat)
 
-(defun opencode-test--visible-text ()
-  "Return the text of the current buffer a person sees (no folded parts)."
-  (let ((out nil) (pos (point-min)))
-    (while (< pos (point-max))
-      (let ((next (next-char-property-change pos)))
-        (unless (invisible-p pos)
-          (push (buffer-substring-no-properties pos next) out))
-        (setq pos next)))
-    (apply #'concat (nreverse out))))
-
-(defun opencode-test--json-fixture (name)
-  "Parse fixture NAME as JSON into plists."
-  (json-parse-string (decode-coding-string (opencode-test-fixture name) 'utf-8)
-                     :object-type 'plist :null-object :null :false-object :false))
-
-(defun opencode-test--stream-events (name)
-  "Return the events of SSE fixture NAME as (TYPE . PROPS), in order."
-  (let (events)
-    (dolist (line (split-string (decode-coding-string (opencode-test-fixture name) 'utf-8) "\n"))
-      (when (string-prefix-p "data: " line)
-        (let ((e (json-parse-string (substring line 6) :object-type 'plist
-                                    :null-object :null :false-object :false)))
-          (push (cons (plist-get e :type) (plist-get e :properties)) events))))
-    (nreverse events)))
-
-(defun opencode-test-event (conn type props)
-  "Deliver event TYPE with PROPS on CONN as the module hands it over.
-A text delta goes the way the module sends it, not as a plist."
-  (opencode-connection--dispatch
-   conn (if (equal type "message.part.delta")
-            (list 'delta (plist-get props :sessionID) (plist-get props :messageID)
-                  (plist-get props :partID) (plist-get props :field) (plist-get props :delta))
-          (list 'event type props))))
-
-(defmacro opencode-test-with-chat (session-id &rest body)
-  "Run BODY in a chat buffer for SESSION-ID on an unopened connection `conn'."
-  (declare (indent 1))
-  `(let* ((conn (opencode-connection--make :url "http://127.0.0.1:1" :directory "/tmp"))
-          (buf (generate-new-buffer "*opencode-chat-test*")))
-     (unwind-protect
-         (with-current-buffer buf
-           (opencode-chat-mode)
-           (opencode-chat--attach conn (list :id ,session-id :title "fixture"))
-           ,@body)
-       (kill-buffer buf))))
+(declare-function opencode--module-stats "ext:opencode-module" (handle))
 
 (defconst opencode-test--session "ses_def9c3453ffehtI2eUFnUm4WV5"
   "The session of the recorded fixtures.")
@@ -115,24 +71,168 @@ A text delta goes the way the module sends it, not as a plist."
       (setq from-stream (opencode-test--visible-text)))
     (should (equal from-stream from-messages))))
 
+;;;; The module's merge of deltas, seen in the chat
+
+(defun opencode-test--sse (events)
+  "Return EVENTS, a list of (TYPE . PROPS), as the bytes of an event stream.
+Every third event ends its lines with CRLF, as some servers do."
+  (let ((i 0))
+    (encode-coding-string
+     (mapconcat (lambda (e)
+                  (let ((nl (if (zerop (% (cl-incf i) 3)) "\r\n" "\n")))
+                    (concat "data: " (json-serialize (list :type (car e)
+                                                           :properties (cdr e)))
+                            nl nl)))
+                events "")
+     'utf-8)))
+
+(defun opencode-test--item (event)
+  "Return EVENT, a (TYPE . PROPS), as the item the module makes of it alone.
+The item's properties are a fresh copy, as the module's are: the chat
+may change what it is given."
+  (let ((p (copy-tree (cdr event))))
+    (if (equal (car event) "message.part.delta")
+        (list 'delta (plist-get p :sessionID) (plist-get p :messageID)
+              (plist-get p :partID) (plist-get p :field) (plist-get p :delta))
+      (list 'event (car event) p))))
+
+(defun opencode-test--chat-views ()
+  "Return what the current chat shows as its parts start, and with all open."
+  (let ((inhibit-message t))
+    (prog1 (list (opencode-test--visible-text)
+                 (progn (opencode-chat-cycle-folds) ; all folded
+                        (opencode-chat-cycle-folds) ; all open
+                        (opencode-test--visible-text)))
+      (opencode-chat-cycle-folds))))
+
+(defun opencode-test--chat-one-by-one (session events)
+  "Return the views of a chat of SESSION given EVENTS one item each.
+See `opencode-test--chat-views'."
+  (opencode-test-with-chat session
+    (dolist (e events)
+      (opencode-connection--dispatch conn (opencode-test--item e)))
+    (opencode-test--chat-views)))
+
+(defun opencode-test--chat-through-module (session bytes chunk)
+  "Serve BYTES as the event stream, in pieces of CHUNK bytes, to the module.
+A chat of SESSION is open on the connection.  Nothing is drained until
+the module has read the whole stream, which it proves by asking for the
+stream again, so the module merges all it can.  Return (VIEWS STATS
+DELTAS): the views (see `opencode-test--chat-views'), the module's
+counters, and how many text deltas reached Lisp."
+  (let* ((served nil) (asked-again nil) (clients nil) (deltas 0)
+         (server (opencode-test-http-start
+                  (lambda (proc _method path _headers _body)
+                    (push proc clients)
+                    (cond
+                     ((not (string-prefix-p "/event" path))
+                      (opencode-test-respond proc "404 Not Found" "text/plain" "no"))
+                     (served
+                      ;; The stream again: the first was read to its end.
+                      (setq asked-again t)
+                      (process-send-string
+                       proc "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\n"))
+                     (t
+                      (setq served t)
+                      (process-send-string
+                       proc "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\n")
+                      (opencode-test-send-chunked proc bytes chunk))))))
+         (opencode-reconnect-min-delay 0.05)
+         (opencode-reconnect-max-delay 0.2)
+         ;; Events only: a chat reloads its session when the stream
+         ;; connects, and this server stores nothing.
+         (opencode-connection-state-functions nil)
+         (opencode-event-functions
+          (cons (lambda (_c type _p) (when (equal type "message.part.delta") (cl-incf deltas)))
+                opencode-event-functions))
+         (conn (opencode-connection-open
+                (format "http://127.0.0.1:%d" (opencode-test-port server)) "/tmp"))
+         (pipe (opencode-connection-process conn))
+         (filter (process-filter pipe))
+         (buf (generate-new-buffer "*opencode-chat-merge*")))
+    ;; The worker's wake-ups are read and ignored: no drain until asked.
+    (set-process-filter pipe #'ignore)
+    (unwind-protect
+        (with-current-buffer buf
+          (opencode-chat-mode)
+          (opencode-chat--attach conn (list :id session :title "fixture"))
+          (should (opencode-test-wait (lambda () asked-again) 20))
+          (set-process-filter pipe filter)
+          (opencode-connection--drain conn)
+          (list (opencode-test--chat-views)
+                (opencode--module-stats (opencode-connection-handle conn))
+                deltas))
+      (kill-buffer buf)
+      (opencode-connection-close conn)
+      (mapc #'delete-process clients)
+      (delete-process server))))
+
+(defun opencode-test--interleaved-events (session)
+  "Return the events of a reply in SESSION whose parts stream interleaved.
+A reasoning part and two text parts get 20 deltas each, in turn (A B C
+A B C …), with multi-byte text.  No later event carries a part's whole
+text: what the chat shows of them comes from the deltas alone."
+  (let ((msg "msg_interleaved")
+        (parts '(("prt_a" . "reasoning") ("prt_b" . "text") ("prt_c" . "text")))
+        (events nil))
+    (push '("server.connected") events)
+    (push `("session.status" :sessionID ,session :status (:type "busy")) events)
+    (push `("message.updated" :sessionID ,session
+            :info (:id ,msg :sessionID ,session :role "assistant"
+                       :time (:created 1764000000001)))
+          events)
+    (dolist (p parts)
+      (push `("message.part.updated" :sessionID ,session
+              :part (:id ,(car p) :sessionID ,session :messageID ,msg :type ,(cdr p) :text ""))
+            events))
+    (dotimes (i 20)
+      (dolist (p parts)
+        (push `("message.part.delta" :sessionID ,session :messageID ,msg :partID ,(car p)
+                :field "text" :delta ,(format "%s%d é中😀 " (substring (car p) 4) i))
+              events)))
+    (push `("session.status" :sessionID ,session :status (:type "idle")) events)
+    (nreverse events)))
+
 (ert-deftest opencode-chat/stream-merged-deltas ()
-  "Deltas merged as the module merges them give the same buffer."
-  (let (one-by-one merged)
-    (dolist (merge '(nil t))
-      (opencode-test-with-chat opencode-test--session
-        (let ((pending nil))
-          (dolist (e (opencode-test--stream-events "real-stream.sse"))
-            (if (and merge (equal (car e) "message.part.delta") pending
-                     (equal (plist-get (cdr pending) :partID) (plist-get (cdr e) :partID)))
-                (setcdr pending (plist-put (copy-sequence (cdr pending)) :delta
-                                           (concat (plist-get (cdr pending) :delta)
-                                                   (plist-get (cdr e) :delta))))
-              (when pending (opencode-test-event conn (car pending) (cdr pending)))
-              (setq pending (cons (car e) (copy-sequence (cdr e))))))
-          (when pending (opencode-test-event conn (car pending) (cdr pending))))
-        (if merge (setq merged (opencode-test--visible-text))
-          (setq one-by-one (opencode-test--visible-text)))))
-    (should (equal merged one-by-one))))
+  "The recorded stream, merged by the module, gives the chat of its events one by one."
+  (let* ((events (opencode-test--stream-events "real-stream.sse"))
+         (bytes (opencode-test-fixture "real-stream.sse"))
+         (one-by-one (opencode-test--chat-one-by-one opencode-test--session events))
+         (sent (cl-count "message.part.delta" events :key #'car :test #'equal)))
+    (should (string-match-p "^Done: \\*\\*two\\*\\* todos\\.$" (car one-by-one)))
+    (dolist (chunk '(7 400 8192))
+      (ert-info ((format "chunk size %d" chunk))
+        (pcase-let ((`(,views ,stats ,deltas)
+                     (opencode-test--chat-through-module opencode-test--session bytes chunk)))
+          (should (> (plist-get stats :merged) 0))
+          ;; Every delta reached the chat, merged or alone, once.
+          (should (= (+ deltas (plist-get stats :merged)) sent))
+          (should (equal views one-by-one)))))))
+
+(ert-deftest opencode-chat/module-merges-interleaved-parts ()
+  "Deltas of three parts in turn, merged by the module, show as one by one."
+  (let* ((events (opencode-test--interleaved-events "ses_x"))
+         (bytes (opencode-test--sse events))
+         (one-by-one (opencode-test--chat-one-by-one "ses_x" events))
+         (sent (cl-count "message.part.delta" events :key #'car :test #'equal))
+         (whole (lambda (tag)
+                  (mapconcat (lambda (i) (format "%s%d é中😀 " tag i)) (number-sequence 0 19) ""))))
+    ;; The reference is what a person should see: each part's whole
+    ;; text on its own lines, the reasoning folded until opened.
+    (should (string-search (concat "▸ Thinking\n" (funcall whole "b") "\n" (funcall whole "c") "\n")
+                           (car one-by-one)))
+    (should-not (string-search (funcall whole "a") (car one-by-one)))
+    (should (string-search (concat "▾ Thinking\n" (funcall whole "a") "\n" (funcall whole "b") "\n"
+                                   (funcall whole "c") "\n")
+                           (cadr one-by-one)))
+    (dolist (chunk '(1 7 400 8192))
+      (ert-info ((format "chunk size %d" chunk))
+        (pcase-let ((`(,views ,stats ,deltas)
+                     (opencode-test--chat-through-module "ses_x" bytes chunk)))
+          ;; All read before the drain: each part's deltas became one.
+          (should (= deltas 3))
+          (should (= (plist-get stats :merged) (- sent 3)))
+          (should (equal views one-by-one)))))))
 
 (ert-deftest opencode-chat/streamed-text-fontified-once-settled ()
   "Streamed text shows at once, gets its faces after the delay, and reads whole."

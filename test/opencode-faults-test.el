@@ -16,7 +16,7 @@
 (require 'ert)
 (require 'opencode-test-helpers)
 (require 'opencode-api)
-(require 'opencode-chat-test)
+(require 'opencode-chat)
 
 (defun opencode-test--server-view (conn sid)
   "Return the text a fresh chat of SID shows, from CONN's stored messages."
@@ -89,8 +89,9 @@
             ;; 1. Dropped in the middle of an event, while the reply streams.
             (setf (opencode-test-proxy-cut-next proxy) t)
             (let ((words (funcall reply "cut")))
-              (should (opencode-test-wait (lambda () (opencode-test--reply-done-p conn sid words)) 30)))
-            (should (opencode-test--chat-matches-server chat conn sid))
+              (should (opencode-test-wait (lambda () (opencode-test--reply-done-p conn sid words)) 30))
+              (should (opencode-test--chat-matches-server chat conn sid))
+              (should (string-search words (with-current-buffer chat (opencode-test--visible-text)))))
             ;; 2. One byte per write.
             (setf (opencode-test-proxy-mode proxy) 'drip)
             (let ((words (funcall reply "drip")))
@@ -108,20 +109,42 @@
               (setf (opencode-test-proxy-mode proxy) 'pass)
               (should (opencode-test-wait
                        (lambda () (eq (opencode-connection-state pconn) 'connected)) 20))
-              (should (opencode-test--chat-matches-server chat conn sid)))
+              (should (opencode-test--chat-matches-server chat conn sid))
+              (should (string-search words (with-current-buffer chat (opencode-test--visible-text)))))
             ;; 4. 500s for every request, the stream included, during a reply.
             (setf (opencode-test-proxy-mode proxy) 'error500)
             (opencode-test-proxy-cut-all proxy)
-            (let ((words (funcall reply "500")))
+            (let ((words (funcall reply "500"))
+                  (before nil)
+                  (messages nil))
               (should (opencode-test-wait (lambda () (opencode-test--reply-done-p conn sid words)) 30))
-              ;; The chat's own request fails cleanly and its text stays.
-              (with-current-buffer chat (opencode-chat-reload))
-              (accept-process-output nil 1.5)
-              (should (buffer-live-p chat))
+              ;; The stream is refused too, and says so.
+              (should (opencode-test-wait
+                       (lambda () (and (eq (opencode-connection-state pconn) 'disconnected)
+                                       (string-match-p "\\`HTTP 500"
+                                                       (or (opencode-connection-state-detail pconn) ""))))
+                       20))
+              (setq before (with-current-buffer chat (opencode-test--visible-text)))
+              ;; The chat's own requests fail cleanly, say why, and its text stays.
+              (cl-letf (((symbol-function 'message)
+                         (lambda (fmt &rest args) (push (apply #'format-message fmt args) messages))))
+                (with-current-buffer chat (opencode-chat-reload))
+                (should (opencode-test-wait
+                         (lambda () (zerop (hash-table-count (opencode-connection-callbacks pconn))))
+                         20)))
+              (should (cl-some (lambda (m) (string-match-p
+                                            (format "GET /session/%s/message.*HTTP 500: injected"
+                                                    (regexp-quote sid))
+                                            m))
+                               messages))
+              (should (equal (with-current-buffer chat (opencode-test--visible-text)) before))
+              (should-not (string-search words before))
               (setf (opencode-test-proxy-mode proxy) 'pass)
               (should (opencode-test-wait
                        (lambda () (eq (opencode-connection-state pconn) 'connected)) 20))
-              (should (opencode-test--chat-matches-server chat conn sid)))
+              (should (opencode-test--chat-matches-server chat conn sid))
+              ;; What the stream missed while refused is there once it is back.
+              (should (string-search words (with-current-buffer chat (opencode-test--visible-text)))))
             ;; 5. The server killed while replies stream, three times; the
             ;; package restarts it on its port and everything reconnects.
             (dotimes (i 3)

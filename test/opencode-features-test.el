@@ -14,8 +14,7 @@
 (require 'ert)
 (require 'opencode-test-helpers)
 (require 'opencode-api)
-(require 'opencode-chat-test)
-(require 'opencode-integration-test)
+(require 'opencode-chat)
 (require 'opencode-sidebar)
 (require 'opencode-status)
 
@@ -413,6 +412,10 @@
             (progn
               (should (equal opencode-server-url (opencode-server-url server)))
               (should (buffer-live-p list-buf))
+              (should (eq (buffer-local-value 'major-mode list-buf) 'opencode-sessions-mode))
+              (with-current-buffer list-buf
+                (should (equal (opencode-connection-url opencode-sessions--conn)
+                               (opencode-server-url server))))
               ;; No second local server: the attached URL is used.
               (should (eq opencode-server--local server))
               (let ((c (opencode-connect (opencode-connection-directory conn))))

@@ -12,8 +12,8 @@
 (require 'ert)
 (require 'opencode-test-helpers)
 (require 'opencode-api)
+(require 'opencode-chat)
 (require 'opencode-sessions)
-(require 'opencode-chat-test)
 
 (ert-deftest opencode-integration/prompt-streams-text ()
   "A prompt sent from Emacs streams the mock's text back through the module."
@@ -135,23 +135,16 @@
       (opencode-server-stop-local)
       (should-not (process-live-p (opencode-server-process server))))))
 
-(defun opencode-test--list-titles ()
-  "Return the session titles shown in the current list buffer."
-  (save-excursion
-    (goto-char (point-min))
-    (let (titles)
-      (while (not (eobp))
-        (when-let ((id (tabulated-list-get-id)))
-          (push (plist-get (opencode-sessions--get id) :title) titles))
-        (forward-line 1))
-      (nreverse titles))))
-
 (ert-deftest opencode-integration/session-list-actions ()
   "Archive, show archived, search, page and delete from the list."
   (opencode-test-with-real-server conn
-    (dotimes (i 5)
-      (opencode-request-sync conn "POST" "/session" :body `(:title ,(format "item %d" i)))
-      (sleep-for 0.01))
+    ;; Each one made after the last one's time, so the order is theirs.
+    (let ((created nil))
+      (dotimes (i 5)
+        (let ((s (opencode-request-sync conn "POST" "/session" :body `(:title ,(format "item %d" i)))))
+          (push (plist-get (plist-get s :time) :created) created)
+          (should (opencode-test-wait (lambda () (> (* 1000 (float-time)) (1+ (car created)))) 5))))
+      (should (apply #'> created)))
     (let* ((opencode-sessions-page-size 2)
            (buf (opencode-sessions (opencode-connection-directory conn))))
       (unwind-protect
@@ -354,19 +347,6 @@
                                              messages)))))))
         (kill-buffer buf)))))
 
-(defmacro opencode-test-with-chat-on-real-server (script &rest body)
-  "Run BODY with `conn', `sid' and `chat' while the mock plays SCRIPT.
-`chat' is the chat buffer of the session `sid'."
-  (declare (indent 1))
-  `(opencode-test-with-real-server conn
-     (let* ((opencode-test-mock-script ,script)
-            (session (opencode-request-sync conn "POST" "/session" :body '(:title "tools")))
-            (sid (plist-get session :id))
-            (chat (save-window-excursion (opencode-chat-open conn session))))
-       (ignore sid)
-       (unwind-protect (with-current-buffer chat ,@body)
-         (kill-buffer chat)))))
-
 (ert-deftest opencode-integration/permission-asked-and-answered ()
   "A bash call that needs permission waits, is answered once, then runs."
   (let ((opencode-test-extra-config '(:permission (:bash "ask"))))
@@ -446,17 +426,6 @@
                      10)))
         (kill-buffer todo-buf)))))
 
-(defun opencode-test--prompt (chat text &optional setup)
-  "Type TEXT in CHAT's prompt, run SETUP there and send it.
-Wait until the server accepted it."
-  (let ((prompt (with-current-buffer chat (save-window-excursion (opencode-chat-prompt)))))
-    (with-current-buffer prompt
-      (insert text)
-      (when setup (funcall setup))
-      (opencode-prompt-send)
-      (should (opencode-test-wait (lambda () (= (buffer-size) 0)) 60)))
-    (kill-buffer prompt)))
-
 (ert-deftest opencode-integration/prompt-shell-command-agent-model-file ()
   "! runs a shell command, /name a server command; agent, model and files go along."
   (let ((opencode-test-extra-config
@@ -514,8 +483,15 @@ Wait until the server accepted it."
               (should (opencode-test-wait
                        (lambda () (string-match-p "note 3\n\\(.\\|\n\\)*note 4" (opencode-test--visible-text)))
                        20))
-              ;; Late events of older messages do not creep in.
-              (accept-process-output nil 0.5)
+              ;; Late events of older messages do not creep in: a
+              ;; rename made after them comes back on the same stream
+              ;; behind them, so once the store has it, they were handled.
+              (opencode-request-sync conn "PATCH" (opencode--path "session" sid)
+                                     :body '(:title "long, checked"))
+              (should (opencode-test-wait
+                       (lambda () (equal (opencode-session-title (opencode-store-session conn sid))
+                                         "long, checked"))
+                       20))
               (should-not (string-match-p "note 2" (opencode-test--visible-text)))
               (goto-char (point-min))
               (search-forward "note 3")

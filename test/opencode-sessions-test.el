@@ -62,8 +62,8 @@
     (should (equal (opencode-test--titles)
                    '("newest root" "▾ parent with children" "└ child two" "└ child one"
                      "oldest root")))
-    (let ((parent (assoc "idle" (opencode-test--rows))))
-      (should parent))
+    ;; Every row's badge: none of the fixture's sessions is busy.
+    (should (equal (mapcar #'car (opencode-test--rows)) (make-list 5 "idle")))
     (should (equal (nth 4 (nth 1 (opencode-test--rows))) "+12 −3 2F"))
     (should (equal (nth 5 (nth 2 (opencode-test--rows))) "⇗"))
     (should (string-match-p "5 sessions" (opencode-sessions--header)))))
@@ -237,8 +237,10 @@
           (opencode-test-respond held "200 OK" "application/json"
                                  (json-serialize [(:id "ses_old" :title "old result" :directory "/tmp/proj"
                                                        :time (:created 1 :updated 1))]))
-          (accept-process-output nil 0.5)
-          (opencode-connection--drain conn)
+          ;; Until its callback has run (no request is left waiting).
+          (should (opencode-test-wait
+                   (lambda () (zerop (hash-table-count (opencode-connection-callbacks conn))))
+                   10))
           (should-not (gethash "ses_old" opencode-sessions--sessions))
           (should (gethash "ses_new" opencode-sessions--sessions)))
       (kill-buffer buf)

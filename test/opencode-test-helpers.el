@@ -7,7 +7,12 @@
 ;; sends a recorded stream in chunks of a chosen size, and a scripted
 ;; mock of an OpenAI-compatible Chat Completions endpoint that the real
 ;; OpenCode server uses as its model.  Also: starting the real server in
-;; a scratch HOME and project (`opencode-test-with-real-server').
+;; a scratch HOME and project (`opencode-test-with-real-server'), the
+;; fixture readers, chat buffers on a connection with no server
+;; (`opencode-test-with-chat') or on the real one
+;; (`opencode-test-with-chat-on-real-server'), and what a person sees
+;; in them (`opencode-test--visible-text', `opencode-test--list-titles').
+;; Every test file requires this one and no other test file.
 
 ;;; Code:
 
@@ -15,6 +20,9 @@
 (require 'ert)
 (require 'json)
 (require 'opencode)
+(require 'opencode-api)
+(require 'opencode-chat)
+(require 'opencode-sessions)
 
 (defconst opencode-test-dir
   (file-name-directory (or load-file-name buffer-file-name))
@@ -91,6 +99,21 @@ With KEEP-OPEN, do not close."
     (set-buffer-multibyte nil)
     (insert-file-contents-literally (expand-file-name (concat "fixtures/" name) opencode-test-dir))
     (buffer-string)))
+
+(defun opencode-test--json-fixture (name)
+  "Parse fixture NAME as JSON into plists."
+  (json-parse-string (decode-coding-string (opencode-test-fixture name) 'utf-8)
+                     :object-type 'plist :null-object :null :false-object :false))
+
+(defun opencode-test--stream-events (name)
+  "Return the events of SSE fixture NAME as (TYPE . PROPS), in order."
+  (let (events)
+    (dolist (line (split-string (decode-coding-string (opencode-test-fixture name) 'utf-8) "\n"))
+      (when (string-prefix-p "data: " line)
+        (let ((e (json-parse-string (substring line 6) :object-type 'plist
+                                    :null-object :null :false-object :false)))
+          (push (cons (plist-get e :type) (plist-get e :properties)) events))))
+    (nreverse events)))
 
 ;;;; A fault-injecting proxy
 
@@ -320,6 +343,74 @@ removed afterwards."
        (mapc #'delete-process opencode-test-mock-hanging)
        (delete-process mock)
        (delete-directory root t))))
+
+;;;; What a person sees
+
+(defun opencode-test--visible-text ()
+  "Return the text of the current buffer a person sees (no folded parts)."
+  (let ((out nil) (pos (point-min)))
+    (while (< pos (point-max))
+      (let ((next (next-char-property-change pos)))
+        (unless (invisible-p pos)
+          (push (buffer-substring-no-properties pos next) out))
+        (setq pos next)))
+    (apply #'concat (nreverse out))))
+
+(defun opencode-test-event (conn type props)
+  "Deliver event TYPE with PROPS on CONN as the module hands it over.
+A text delta goes the way the module sends it, not as a plist."
+  (opencode-connection--dispatch
+   conn (if (equal type "message.part.delta")
+            (list 'delta (plist-get props :sessionID) (plist-get props :messageID)
+                  (plist-get props :partID) (plist-get props :field) (plist-get props :delta))
+          (list 'event type props))))
+
+(defmacro opencode-test-with-chat (session-id &rest body)
+  "Run BODY in a chat buffer for SESSION-ID on an unopened connection `conn'."
+  (declare (indent 1))
+  `(let* ((conn (opencode-connection--make :url "http://127.0.0.1:1" :directory "/tmp"))
+          (buf (generate-new-buffer "*opencode-chat-test*")))
+     (unwind-protect
+         (with-current-buffer buf
+           (opencode-chat-mode)
+           (opencode-chat--attach conn (list :id ,session-id :title "fixture"))
+           ,@body)
+       (kill-buffer buf))))
+
+(defmacro opencode-test-with-chat-on-real-server (script &rest body)
+  "Run BODY with `conn', `sid' and `chat' while the mock plays SCRIPT.
+`chat' is the chat buffer of the session `sid'."
+  (declare (indent 1))
+  `(opencode-test-with-real-server conn
+     (let* ((opencode-test-mock-script ,script)
+            (session (opencode-request-sync conn "POST" "/session" :body '(:title "tools")))
+            (sid (plist-get session :id))
+            (chat (save-window-excursion (opencode-chat-open conn session))))
+       (ignore sid)
+       (unwind-protect (with-current-buffer chat ,@body)
+         (kill-buffer chat)))))
+
+(defun opencode-test--prompt (chat text &optional setup)
+  "Type TEXT in CHAT's prompt, run SETUP there and send it.
+Wait until the server accepted it."
+  (let ((prompt (with-current-buffer chat (save-window-excursion (opencode-chat-prompt)))))
+    (with-current-buffer prompt
+      (insert text)
+      (when setup (funcall setup))
+      (opencode-prompt-send)
+      (should (opencode-test-wait (lambda () (= (buffer-size) 0)) 60)))
+    (kill-buffer prompt)))
+
+(defun opencode-test--list-titles ()
+  "Return the session titles shown in the current list buffer."
+  (save-excursion
+    (goto-char (point-min))
+    (let (titles)
+      (while (not (eobp))
+        (when-let ((id (tabulated-list-get-id)))
+          (push (plist-get (opencode-sessions--get id) :title) titles))
+        (forward-line 1))
+      (nreverse titles))))
 
 (provide 'opencode-test-helpers)
 ;;; opencode-test-helpers.el ends here
