@@ -33,18 +33,22 @@
 ;;
 ;; Files: opencode-lib.el (what the files share: log, paths, faces,
 ;; keys tables), opencode-module.el (building and loading the module),
-;; opencode-connection.el (connections, events, requests),
+;; opencode-connection.el (connections, dispatch, requests),
+;; opencode-events.el (routing events to their handlers),
+;; opencode-model.el (what the server sends, and the store),
 ;; opencode-server.el (the local server), opencode-api.el (one function
 ;; per server route), opencode-notify.el (notifications),
 ;; opencode-sessions.el (the session list), opencode-chat.el (a
 ;; session's timeline), opencode-parts.el (how messages and parts look),
 ;; opencode-markdown.el (Markdown faces), opencode-chat-context.el (the
 ;; chat's header line and context), opencode-chat-ops.el (operations
-;; on the session), opencode-prompt.el (the prompt),
+;; on the session), opencode-chat-nav.el (folding and moving),
+;; opencode-prompt.el (the prompt),
 ;; opencode-complete.el (its completion), opencode-requests.el
 ;; (permissions and questions), opencode-todo.el (the todo list),
 ;; opencode-diff.el (diffs), opencode-sidebar.el (the project sidebar),
-;; opencode-status.el (the server's status).
+;; opencode-status.el (the server's status), opencode-capture.el
+;; (recording and replaying traffic).
 
 ;;; Code:
 
