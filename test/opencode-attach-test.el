@@ -14,6 +14,7 @@
 (require 'opencode-test-helpers)
 (require 'opencode-status)
 (require 'opencode-sessions)
+(require 'opencode-chat)
 
 (defun opencode-attach-test--dead-port ()
   "Return a loopback port nothing listens on."
@@ -148,12 +149,23 @@ each is said in plain words, and the server in use stays in use."
                           (string-match-p "listening on" (buffer-string)))))
            (proc (funcall start))
            (list-buf nil)
+           (chat nil)
            (opencode-password-function nil))
       (unwind-protect
           (progn
             (should (opencode-test-wait (lambda () (funcall listening proc)) 60))
-            (let ((process-environment (cons (concat "OPENCODE_SERVER_PASSWORD=" password)
-                                             process-environment)))
+            ;; A wrong password, and none given when asked: refused, nothing moves.
+            (let ((process-environment (cons "OPENCODE_SERVER_PASSWORD=wrong" process-environment))
+                  (before (opencode-connection-url conn)))
+              (should (equal (cadr (should-error (opencode-attach url (opencode-connection-directory conn))
+                                                 :type 'user-error))
+                             (format "wrong or missing password for %s \
+\(auth-source or OPENCODE_SERVER_PASSWORD)" url)))
+              (should (equal (opencode-connection-url conn) before))
+              (should-not opencode-server-url))
+            ;; Asked for it, the right one: attached.
+            (let ((process-environment (cons "OPENCODE_SERVER_PASSWORD=wrong" process-environment))
+                  (opencode-password-function (lambda (_url) password)))
               (cl-letf (((symbol-function 'message) #'ignore))
                 (setq list-buf (save-window-excursion
                                  (opencode-attach url (opencode-connection-directory conn))))))
@@ -161,6 +173,9 @@ each is said in plain words, and the server in use stays in use."
             (should (equal (opencode-connection-url conn) url))
             (should (opencode-test-wait (lambda () (eq (opencode-connection-state conn) 'connected)) 20))
             (should-not (opencode-connection-server conn))
+            ;; A chat open on it, through what follows.
+            (let* ((session (opencode-api-session-create conn :title "kept" :sync t)))
+              (setq chat (save-window-excursion (opencode-chat-open conn session))))
             ;; Killed, then started again on its port a few seconds later.
             (signal-process proc 'SIGKILL)
             (should (opencode-test-wait
@@ -173,10 +188,17 @@ each is said in plain words, and the server in use stays in use."
               (should (opencode-test-wait
                        (lambda () (eq (opencode-connection-state conn) 'connected)) 10))
               (message "Attached server found again %.2f s after it listened" (- (float-time) up))
-              (should (< (- (float-time) up) 3.0))))
+              (should (< (- (float-time) up) 3.0))
+            ;; The chat is the same buffer on the same connection, and says so.
+            (should (buffer-live-p chat))
+            (should (eq (opencode-chat-connection chat) conn))
+            (should-not (get-buffer (concat (buffer-name chat) "<2>")))
+            (with-current-buffer chat
+              (should (string-match-p "kept.*idle" (opencode-chat--header-line))))))
         (when (process-live-p proc) (kill-process proc))
         (kill-buffer (process-buffer proc))
-        (when (buffer-live-p list-buf) (kill-buffer list-buf))))))
+        (when (buffer-live-p list-buf) (kill-buffer list-buf))
+        (when (buffer-live-p chat) (kill-buffer chat))))))
 
 (provide 'opencode-attach-test)
 ;;; opencode-attach-test.el ends here

@@ -298,9 +298,9 @@ DELTAS deltas in all, then a `bench.done' event; return the event count."
 (defvar opencode-bench--done nil
   "Set when the `bench.done' event arrives.")
 
-(defun opencode-bench--watch-done (_conn type _props)
-  "Note the end of the benchmark stream (event TYPE)."
-  (when (equal type "bench.done") (setq opencode-bench--done (float-time))))
+(defun opencode-bench--watch-done (_conn _props _type)
+  "Note the end of the benchmark stream: its `bench.done' event."
+  (setq opencode-bench--done (float-time)))
 
 (defun opencode-bench--module-stream (url)
   "Open a module connection streaming from URL; return it."
@@ -310,8 +310,8 @@ DELTAS deltas in all, then a `bench.done' event; return the event count."
 (defun opencode-bench--baseline-stream (url)
   "Stream URL's events the plain-Elisp way; return (CONN . PROCESS).
 A `curl -N' subprocess; its filter appends to a buffer, cuts events at
-blank lines, parses each `data:' with `json-parse-string' and runs the
-same hooks the module's events run."
+blank lines, parses each `data:' with `json-parse-string' and hands it
+to the same handlers the module's events go to."
   (let* ((conn (opencode-connection--make :url url :directory opencode-bench-dir))
          (work (generate-new-buffer " *bench-baseline*"))
          (proc
@@ -339,9 +339,14 @@ same hooks the module's events run."
                          (let ((event (json-parse-string data :object-type 'plist
                                                          :null-object :null
                                                          :false-object :false)))
-                           (run-hook-with-args 'opencode-event-functions conn
-                                               (plist-get event :type)
-                                               (plist-get event :properties)))
+                           (let ((type (plist-get event :type))
+                                 (p (plist-get event :properties)))
+                             (if (equal type "message.part.delta")
+                                 (opencode-events-route-delta
+                                  conn (plist-get p :sessionID) (plist-get p :messageID)
+                                  (plist-get p :partID) (plist-get p :field)
+                                  (plist-get p :delta))
+                               (opencode-events-route conn type p))))
                        (json-parse-error nil))))
                  (delete-region (point-min) start)))))))
     (set-process-sentinel proc #'ignore)
@@ -371,8 +376,10 @@ same hooks the module's events run."
 With PROBE, a 10 ms timer measures the main loop's longest stall.
 Return (SECONDS MAX-STALL-SECONDS TEXT STATS)."
   (let* ((opencode-connection-state-functions nil)
-         (opencode-event-functions (append opencode-event-functions
-                                           (list #'opencode-bench--watch-done)))
+         (opencode-events--handlers
+          (let ((table (copy-hash-table opencode-events--handlers)))
+            (puthash "bench.done" (list (cons 50 #'opencode-bench--watch-done)) table)
+            table))
          (opencode-notify nil)
          (opencode-bench--done nil)
          (last nil) (stall 0.0) (timer nil)
