@@ -93,12 +93,17 @@ test-ert: $(MODULE)
 test: $(MODULE) deps
 	bash test/run-all.sh
 
-# The .elc files go even when a step fails: a stale one left behind
-# would be loaded by the tests instead of its source.
+# Every file is also compiled alone, as an installed package's files are
+# loaded: a missing `require' shows there.  The .elc files go even when
+# a step fails: a stale one left behind would be loaded by the tests
+# instead of its source.
 lint: $(MODULE)
 	$(EMACS) -Q --batch -L lisp -L test --eval '(setq byte-compile-error-on-warn t)' \
 	  -f batch-byte-compile $(ELS) test/*.el test/bench/*.el \
-	  && $(EMACS) -Q --batch -L lisp -l test/opencode-test-lint.el $(ELS); \
+	  && $(EMACS) -Q --batch -L lisp -l test/opencode-test-lint.el $(ELS) \
+	  && ok=1 && for f in $(ELS); do $(EMACS) -Q --batch -L lisp \
+	       --eval '(setq byte-compile-error-on-warn t)' -f batch-byte-compile $$f \
+	       || { ok=0; break; }; done && [ $$ok = 1 ]; \
 	  status=$$?; rm -f lisp/*.elc test/*.elc test/bench/*.elc; exit $$status
 
 # Benchmarks (not tests): the module against a plain-Elisp baseline.

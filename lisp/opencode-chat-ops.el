@@ -18,6 +18,7 @@
 (require 'subr-x)
 (require 'diff-mode)
 (require 'opencode-api)
+(require 'opencode-model)
 
 (defvar opencode-chat--conn)
 (defvar opencode-chat--messages)

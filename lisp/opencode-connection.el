@@ -468,10 +468,13 @@ another one; any other loss is retried after MS."
                    (string-match-p "\\`HTTP 401" detail))))
     (cond (auth
            (setq detail (opencode-connection-auth-text (opencode-connection-url conn))))
-          ((and (stringp detail) (string-match "\\`\\(HTTP [0-9]+\\): *[^{]" detail))
-           ;; The start of a body that is not JSON: a web page, say.
-           (opencode--log "%s: stream refused: %s" (opencode-connection-url conn) detail)
-           (setq detail (format "%s: not an OpenCode server" (match-string 1 detail)))))
+          ((eq state 'disconnected)
+           (opencode--log "%s: stream down: %s" (opencode-connection-url conn) detail)
+           (setq detail (opencode-connection--plain-reason
+                         detail (opencode-connection-url conn)))
+           (when (and detail (string-match "\\`\\(HTTP [0-9]+\\): *[^{]" detail))
+             ;; The start of a body that is not JSON: a web page, say.
+             (setq detail (format "%s: not an OpenCode server" (match-string 1 detail))))))
     (setf (opencode-connection-state conn) state
           (opencode-connection-state-detail conn) detail
           (opencode-connection-retry-at conn)
@@ -491,6 +494,32 @@ another one; any other loss is retried after MS."
       ('connected
        (opencode--log "%s: connected" (opencode-connection-url conn))))
     (run-hook-with-args 'opencode-connection-state-functions conn state detail)))
+
+(defun opencode-connection-give-up (conn why)
+  "Stop CONN's retries and show WHY it is down, until it is reconnected.
+For a server that will not come back by itself; `opencode-reconnect'
+and `g' in a chat or list open CONN again."
+  (opencode-connection--stop conn why)
+  (setf (opencode-connection-state conn) 'disconnected
+        (opencode-connection-state-detail conn) why
+        (opencode-connection-retry-at conn) nil)
+  (opencode-connection--tick)
+  (run-hook-with-args 'opencode-connection-state-functions conn 'disconnected why))
+
+(defun opencode-connection--plain-reason (detail url)
+  "Return DETAIL, why a stream to URL went down, in plain words."
+  (cond ((null detail) nil)
+        ((string-match-p "\\`Couldn't connect to server" detail)
+         (format "nothing listens at %s" url))
+        ((string-match-p "\\`Transferred a partial file\\|the server closed the stream" detail)
+         "the server closed the stream")
+        ((string-match "no answer in \\([0-9]+\\)000 ms" detail)
+         (format "no answer in %s s" (match-string 1 detail)))
+        ((string-match "no data for \\([0-9]+\\) s" detail)
+         (format "no data for %s s" (match-string 1 detail)))
+        ((string-match-p "\\`Couldn't resolve host" detail)
+         (format "unknown host in %s" url))
+        (t detail)))
 
 (defun opencode-connection-state-text (conn)
   "Return CONN's stream state in plain words, for a header or a mode line.

@@ -62,6 +62,11 @@ The count starts again once a restarted server has run for a minute.
 Each function gets the server.  The package uses it to reconnect the
 server's connections at once after a restart, not after their backoff.")
 
+(defvar opencode-server-given-up-functions nil
+  "Abnormal hook run when a local server died too often to be restarted.
+Each function gets the server and why, in words.  The package uses it
+to stop its connections' retries and say so where the user looks.")
+
 (cl-defstruct (opencode-server (:constructor opencode-server--make)
                                (:copier nil))
   "A local `opencode serve' process started by this Emacs.
@@ -209,13 +214,15 @@ Connections to it reconnect by themselves once it listens again."
           (status (process-exit-status proc)))
       (when (> (- (float-time) (opencode-server-started server)) 60)
         (setf (opencode-server-restarts server) 0))
-      (opencode--log "local server %s exited (%s %s): %s"
-                            (opencode-server-url server) (process-status proc)
-                            status output)
+      (opencode--log "local server %s exited (%s %s); its last output: %s"
+                     (opencode-server-url server) (process-status proc)
+                     status output)
       (if (>= (opencode-server-restarts server) opencode-server-restart-limit)
-          (message "OpenCode: the local server exited (%s %s) and was restarted %d times; \
+          (let ((why (format "the local server exited (%s %s) and was restarted %d times; \
 not again (M-x opencode-server-restart)"
-                   (process-status proc) status (opencode-server-restarts server))
+                             (process-status proc) status (opencode-server-restarts server))))
+            (message "OpenCode: %s" why)
+            (run-hook-with-args 'opencode-server-given-up-functions server why))
         (cl-incf (opencode-server-restarts server))
         (message "OpenCode: the local server exited (%s %s); restarting it (%d/%d)"
                  (process-status proc) status (opencode-server-restarts server)

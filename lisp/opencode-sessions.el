@@ -294,7 +294,7 @@ HAS-CHILDREN is non-nil when S has child sessions."
   "Return the header line: project, filters and what is loaded."
   (concat
    (abbreviate-file-name (opencode-connection-directory opencode-sessions--conn))
-   (format "  %d sessions%s" (hash-table-count opencode-sessions--sessions)
+   (format "  %s%s" (opencode--plural (hash-table-count opencode-sessions--sessions) "session")
            (if opencode-sessions--cursor " (more: +)" ""))
    (if opencode-sessions--search (format "  search: %S" opencode-sessions--search) "")
    (if opencode-sessions--archived "  +archived" "")

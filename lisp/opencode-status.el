@@ -184,6 +184,7 @@ follow) and show the session list of DIRECTORY's project."
   (interactive (list (opencode--read-server-url
                       (read-string "OpenCode server URL or port: "
                                    (or opencode-server-url "4096")))))
+  (message "OpenCode: asking %s..." url)
   (let* ((auth (opencode-server-auth url))
          (health (opencode-connection-probe url (car auth) (cdr auth))))
     (when (and (eq health 'unauthorized) opencode-password-function)

@@ -124,6 +124,15 @@ retries it): a quarter of a second later, it answers."
 
 (add-hook 'opencode-server-ready-functions #'opencode--reconnect-to)
 
+(defun opencode--server-gone (server why)
+  "Stop the retries of SERVER's connections: it will not come back by itself.
+WHY says so, and the connections show it until the server is restarted."
+  (dolist (conn opencode-connections)
+    (when (eq (opencode-connection-server conn) server)
+      (opencode-connection-give-up conn why))))
+
+(add-hook 'opencode-server-given-up-functions #'opencode--server-gone)
+
 (defun opencode-disconnect-all ()
   "Close every connection and stop the local server."
   (interactive)

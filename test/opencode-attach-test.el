@@ -200,5 +200,35 @@ each is said in plain words, and the server in use stays in use."
         (when (buffer-live-p list-buf) (kill-buffer list-buf))
         (when (buffer-live-p chat) (kill-buffer chat))))))
 
+(ert-deftest opencode-attach/down-in-plain-words ()
+  "Why a stream is down is said in plain words; a server given up stops the retries."
+  (let ((conn (opencode-connection-open (format "http://127.0.0.1:%d" (opencode-attach-test--dead-port))
+                                        "/tmp/proj")))
+    (unwind-protect
+        (progn
+          (should (opencode-test-wait
+                   (lambda () (eq (opencode-connection-state conn) 'disconnected))))
+          (should (string-match-p
+                   (format "\\`reconnecting in [0-9] s (nothing listens at %s)\\'"
+                           (regexp-quote (opencode-connection-url conn)))
+                   (opencode-connection-state-text conn)))
+          (should (equal (opencode-connection--plain-reason
+                          "Timeout was reached: no answer in 4000 ms" "u")
+                         "no answer in 4 s"))
+          (should (equal (opencode-connection--plain-reason
+                          "Transferred a partial file: transfer closed with outstanding read data remaining"
+                          "u")
+                         "the server closed the stream"))
+          ;; The local server will not come back by itself: no countdown, why instead.
+          (opencode-connection-give-up conn "the local server exited 3 times")
+          (should-not (opencode-connection-retry-at conn))
+          (should-not (opencode-connection-live-p conn))
+          (should (equal (opencode-connection-state-text conn)
+                         "disconnected: the local server exited 3 times"))
+          ;; Reconnecting opens it again.
+          (opencode-connection-reconnect conn)
+          (should (opencode-connection-live-p conn)))
+      (opencode-connection-close conn))))
+
 (provide 'opencode-attach-test)
 ;;; opencode-attach-test.el ends here
