@@ -188,7 +188,9 @@ each is said in plain words, and the server in use stays in use."
               (should (opencode-test-wait
                        (lambda () (eq (opencode-connection-state conn) 'connected)) 10))
               (message "Attached server found again %.2f s after it listened" (- (float-time) up))
-              (should (< (- (float-time) up) 3.0))
+              ;; Within the 2 s cap and a connect, with room for a loaded
+              ;; machine; an uncapped backoff would wait 6 s or more here.
+              (should (< (- (float-time) up) 5.0))
             ;; The chat is the same buffer on the same connection, and says so.
             (should (buffer-live-p chat))
             (should (eq (opencode-chat-connection chat) conn))
