@@ -24,6 +24,10 @@
 #define OC_DEFAULT_BACKOFF_MIN_MS 1000
 #define OC_DEFAULT_BACKOFF_MAX_MS 30000
 #define OC_DEFAULT_DOWN_RETRY_MAX_MS 2000
+/* After a refused attempt the server is starting, and one that is up
+   answers in a tenth of a second: an attempt that lands in the moment
+   it accepts but cannot answer yet is given up after this long.  */
+#define OC_STARTUP_ANSWER_MS 1000
 #define OC_DEFAULT_MAX_EVENT ((size_t) 16 << 20)
 #define OC_DEFAULT_REQUEST_TIMEOUT_MS 30000
 /* A GET whose server accepted the connection but never answered is sent
@@ -102,6 +106,8 @@ struct oc_conn
   bool sse_open;              /* The stream answered 200 and sent bytes.  */
   bool sse_answered;          /* A response header line has arrived.  */
   long long sse_started_ms;   /* When this attempt was started.  */
+  bool last_refused;          /* The attempt before was refused: the
+                                 server is down or just starting.  */
   long sse_status;
   oc_buf sse_errbody;
   char sse_errbuf[CURL_ERROR_SIZE];
@@ -236,6 +242,7 @@ oc_sse_write (char *ptr, size_t size, size_t nmemb, void *ud)
           return n;
         }
       c->sse_open = true;
+      c->last_refused = false;
       c->attempt = 0;
       oc_queue_state (&c->queue, OC_STATE_CONNECTED, 0, 0, NULL);
     }
@@ -351,8 +358,8 @@ oc_conn_stream_done (oc_conn *c, CURLcode rc)
   c->sse = NULL;
   c->sse_open = false;
 
-  long delay = oc_conn_backoff (c, rc == CURLE_COULDNT_CONNECT
-                                && !c->sse_status);
+  c->last_refused = rc == CURLE_COULDNT_CONNECT && !c->sse_status;
+  long delay = oc_conn_backoff (c, c->last_refused);
   c->attempt++;
   c->next_connect_ms = oc_now_ms () + delay;
   oc_queue_state (&c->queue, OC_STATE_DISCONNECTED, 0, delay, "%s", reason);
@@ -559,15 +566,23 @@ oc_conn_absorb_inbox (oc_conn *c)
    the backoff, and a GET (safe to repeat) is sent again, at most
    OC_GET_RETRIES times.  Other methods wait for their own timeout, since
    the server may have acted on them.  */
+/* How long the stream's current attempt may wait for its first header.  */
+static long
+oc_conn_stream_answer_ms (oc_conn *c)
+{
+  return c->last_refused && c->answer_timeout_ms > OC_STARTUP_ANSWER_MS
+    ? OC_STARTUP_ANSWER_MS : c->answer_timeout_ms;
+}
+
 static void
 oc_conn_check_answers (oc_conn *c)
 {
   long long now = oc_now_ms ();
   if (c->sse && !c->sse_answered
-      && now - c->sse_started_ms > c->answer_timeout_ms)
+      && now - c->sse_started_ms > oc_conn_stream_answer_ms (c))
     {
       snprintf (c->sse_errbuf, sizeof c->sse_errbuf,
-                "no answer in %ld ms", c->answer_timeout_ms);
+                "no answer in %ld ms", oc_conn_stream_answer_ms (c));
       /* The server is up (it accepted): come back soon, not after a
          backoff grown while it was down.  */
       c->attempt = 0;
@@ -598,7 +613,7 @@ oc_conn_answer_wait (oc_conn *c)
 {
   long long first = -1;
   if (c->sse && !c->sse_answered)
-    first = c->sse_started_ms;
+    first = c->sse_started_ms - c->answer_timeout_ms + oc_conn_stream_answer_ms (c);
   for (oc_req *r = c->active; r; r = r->next)
     if (!r->answered && r->retries < OC_GET_RETRIES
         && r->timeout_ms > c->answer_timeout_ms

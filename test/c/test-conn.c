@@ -3,11 +3,14 @@
    serves an event stream that it cuts after a few events (so the worker
    must reconnect), and a JSON echo route.  Built under ASan+UBSan, TSan,
    and plain for valgrind.  */
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 #include <curl/curl.h>
@@ -311,6 +314,65 @@ test_unanswered (void)
   oc_conn_stop (c);
 }
 
+/* A server that was down and is starting accepts before it can answer:
+   after a refused attempt, an unanswered one is given up after
+   OC_STARTUP_ANSWER_MS (1 s), not the full answer timeout.  */
+static void
+test_unanswered_after_refused (void)
+{
+  /* A port nothing listens on, for now.  */
+  int probe = socket (AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a;
+  memset (&a, 0, sizeof a);
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+  CHECK (bind (probe, (struct sockaddr *) &a, sizeof a) == 0);
+  socklen_t l = sizeof a;
+  getsockname (probe, (struct sockaddr *) &a, &l);
+  close (probe);
+  char url[64];
+  snprintf (url, sizeof url, "http://127.0.0.1:%d", ntohs (a.sin_port));
+
+  oc_conn_config cfg;
+  memset (&cfg, 0, sizeof cfg);
+  cfg.base_url = url;
+  cfg.event_path = "/event";
+  cfg.answer_timeout_ms = 8000;
+  cfg.backoff_min_ms = 100;
+  cfg.backoff_max_ms = 100;
+  cfg.notify_fd = -1;
+  const char *err = NULL;
+  oc_conn *c = oc_conn_start (&cfg, &err);
+  CHECK (c != NULL);
+  tally t;
+  memset (&t, 0, sizeof t);
+  wait_for (c, &t, one_disconnect, 5);
+  CHECK (t.disconnected >= 1 && strstr (t.reason, "Couldn't connect") != NULL);
+
+  /* Now it listens, but never answers: the kernel accepts into the
+     backlog, nothing reads.  */
+  int mute = socket (AF_INET, SOCK_STREAM, 0);
+  int one = 1;
+  setsockopt (mute, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  CHECK (bind (mute, (struct sockaddr *) &a, sizeof a) == 0);
+  CHECK (listen (mute, 8) == 0);
+  struct timespec t0, t1;
+  clock_gettime (CLOCK_MONOTONIC, &t0);
+  bool gave_up = false;
+  for (int i = 0; i < 600 && !gave_up; i++)
+    {
+      memset (&t, 0, sizeof t);
+      wait_for (c, &t, one_disconnect, 0.05);
+      gave_up = t.disconnected && strstr (t.reason, "no answer in 1000 ms") != NULL;
+    }
+  clock_gettime (CLOCK_MONOTONIC, &t1);
+  double took = (double) (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+  CHECK (gave_up);
+  CHECK (took < 4.0);           /* Far below the 8 s answer timeout.  */
+  oc_conn_stop (c);
+  close (mute);
+}
+
 static void
 test_requests (void)
 {
@@ -590,6 +652,7 @@ main (void)
   RUN (test_stream_reconnects);
   RUN (test_stream_stall);
   RUN (test_unanswered);
+  RUN (test_unanswered_after_refused);
   RUN (test_requests);
   RUN (test_refused_port);
   RUN (test_interleaved_deltas_merge);
