@@ -446,6 +446,34 @@ Messages fetched but not drawn yet come first."
                                                      (plist-get e :parts)))))
              entries))))
 
+(defun opencode-chat-messages (&optional buffer)
+  "Return the messages of chat BUFFER, oldest first, as (:info INFO :parts PARTS).
+BUFFER defaults to the current buffer.  INFO and each part are the
+plists the server sent, with the text streamed since included.
+Messages fetched but not drawn yet are included."
+  (with-current-buffer (or buffer (current-buffer))
+    (opencode-chat--shown-messages)))
+
+(defun opencode-chat-part-at (&optional pos)
+  "Return the part shown at POS (default: point), a plist, or nil."
+  (let ((id (opencode-chat--part-at (or pos (point)))))
+    (and id (when-let ((entry (gethash id opencode-chat--parts)))
+              (opencode-chat--entry-part entry)))))
+
+(defun opencode-chat-message-at (&optional pos)
+  "Return the message shown at POS (default: point), or nil.
+It is a plist (:info INFO :parts PARTS), as `opencode-chat-messages'."
+  (let* ((pos (or pos (point)))
+         (id (or (get-text-property pos 'opencode-message)
+                 (plist-get (opencode-chat-part-at pos) :messageID)))
+         (entry (and id (gethash id opencode-chat--messages))))
+    (when entry
+      (list :info (plist-get entry :info)
+            :parts (delq nil (mapcar (lambda (pid)
+                                       (when-let ((e (gethash pid opencode-chat--parts)))
+                                         (opencode-chat--entry-part e)))
+                                     (plist-get entry :parts)))))))
+
 (defun opencode-chat-load-older ()
   "Load the page of messages before the oldest one shown, keeping point."
   (interactive)
