@@ -103,15 +103,21 @@ for `opencode-request'."
                     :sync sync :full full))
 
 (cl-defun opencode-api-session-prompt-async (conn id text &key model agent parts
+                                                  message-id text-id
                                                   callback errback sync full)
   "Send TEXT to session ID without waiting for the reply.
 POST /session/:id/prompt_async.  MODEL is (PROVIDER-ID . MODEL-ID);
 AGENT an agent name; PARTS more parts to send after the text, such as
-file parts.
+file parts.  MESSAGE-ID and TEXT-ID, when given, are the ids the
+message and its text part get (the server keeps them), so the prompt
+can be shown before the server echoes it.
 CONN is the connection; CALLBACK, ERRBACK, SYNC and FULL are as
 for `opencode-request'."
   (opencode-request conn "POST" (opencode--path "session" id "prompt_async")
-                    :body `(:parts ,(apply #'vector `(:type "text" :text ,text) parts)
+                    :body `(:parts ,(apply #'vector `(,@(and text-id `(:id ,text-id))
+                                                      :type "text" :text ,text)
+                                           parts)
+                                   ,@(and message-id `(:messageID ,message-id))
                                    ,@(and model
                                           `(:model (:providerID ,(car model)
                                                                 :modelID ,(cdr model))))
@@ -120,6 +126,11 @@ for `opencode-request'."
                     :sync sync :full full))
 
 ;;;; Errors the server reports
+
+(defun opencode-api-aborted-p (err)
+  "Return non-nil if ERR, an error plist from the server, says a reply was aborted.
+That is what the user asked for, not a failure."
+  (equal (plist-get err :name) "MessageAbortedError"))
 
 (defun opencode-api-error-text (err)
   "Return a one-line description of ERR, an error plist from the server.

@@ -135,25 +135,27 @@ or nil), :cost (the whole session's) and :status."
         (t (format "%.1fM" (/ n 1000000.0)))))
 
 (defun opencode-chat-context-line ()
-  "Return the chat's context at a glance: model, agent, tokens, window, cost."
+  "Return the chat's context at a glance: status, agent, model, window, cost.
+The most useful comes first, so a narrow window cuts the least."
   (let* ((c (opencode-chat-context))
          (limit (plist-get c :limit))
-         (used (plist-get c :used)))
+         (used (plist-get c :used))
+         (cost (plist-get c :cost)))
     (concat
+     (plist-get c :status) " · "
      (or (plist-get c :agent) "default") " · " (or (plist-get c :model) "default model")
      (if (and (numberp limit) (> limit 0))
          (let* ((ratio (min 1.0 (/ used (float limit))))
                 (cells (round (* 10 ratio))))
-           (format " · %s/%s %s %d%%" (opencode-chat--tokens used) (opencode-chat--tokens limit)
-                   (propertize (concat (make-string cells ?█) (make-string (- 10 cells) ?░))
-                               'face (if (> ratio 0.8) 'warning 'opencode-chat-dim))
-                   (round (* 100 ratio))))
+           (format " · %s %d%% of %s" (propertize (concat (make-string cells ?█) (make-string (- 10 cells) ?░))
+                                                'face (if (> ratio 0.8) 'warning 'opencode-chat-dim))
+                   (round (* 100 ratio)) (opencode-chat--tokens limit)))
        (format " · %s in context" (opencode-chat--tokens used)))
+     (if (and (numberp cost) (> cost 0)) (format " · $%.4f" cost) "")
      (format " · in %s out %s cache %s/%s"
              (opencode-chat--tokens (plist-get c :input)) (opencode-chat--tokens (plist-get c :output))
              (opencode-chat--tokens (plist-get c :cache-read))
-             (opencode-chat--tokens (plist-get c :cache-write)))
-     (format " · $%.4f · %s" (plist-get c :cost) (plist-get c :status)))))
+             (opencode-chat--tokens (plist-get c :cache-write))))))
 
 ;;;; First run with no model
 

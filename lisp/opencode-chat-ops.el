@@ -45,6 +45,8 @@ nil keeps it running (the session list shows it busy), `ask' asks,
 
 (defvar-local opencode-chat--revert-overlay nil "Overlay over the reverted messages.")
 
+(declare-function opencode-prompt-unqueue "opencode-prompt" (&optional item))
+
 (defun opencode-chat-message-at-point ()
   "Return the id of the message at point, or signal a `user-error'."
   (or (cl-some (lambda (pos)
@@ -214,8 +216,17 @@ The agent's changes to files from there on are undone on disk."
                         (opencode-api-session-get opencode-chat--conn parent :sync t))))
 
 (defun opencode-chat-delete-message (message-id)
-  "Delete MESSAGE-ID (default: the message at point) from the session."
-  (interactive (list (opencode-chat-message-at-point)))
+  "Delete MESSAGE-ID (default: the message at point) from the session.
+On a queued prompt, take it out of the queue, back into the prompt."
+  (interactive (list (if (get-text-property (point) 'opencode-queued)
+                         (get-text-property (point) 'opencode-queued)
+                       (opencode-chat-message-at-point))))
+  (if (consp message-id)
+      (opencode-prompt-unqueue message-id)
+    (opencode-chat--delete-message message-id)))
+
+(defun opencode-chat--delete-message (message-id)
+  "Delete MESSAGE-ID from the session, once the user said yes."
   (when (yes-or-no-p "Delete this message from the session? ")
     (opencode-api-session-delete-message opencode-chat--conn (opencode-chat-session-id) message-id
                                          :callback (lambda (_) (message "Message deleted")))))

@@ -63,6 +63,11 @@ frame; `frame' opens a frame of its own."
                  (const :tag "A frame of its own" frame))
   :group 'opencode)
 
+(defcustom opencode-chat-open-prompt t
+  "Whether opening a chat shows its prompt below it, ready to type in."
+  :type 'boolean
+  :group 'opencode)
+
 (defcustom opencode-chat-side-window-width 80
   "Width of the side window of `opencode-chat-display' `side'."
   :type 'integer
@@ -103,11 +108,28 @@ Only buffers without unsaved changes are reverted."
 (defvar-local opencode-chat--more nil
   "The server's cursor to the messages older than those shown, or nil.")
 
+(defvar-local opencode-chat--loaded nil
+  "Non-nil once the chat's messages were fetched and drawn.")
+
 (defvar-local opencode-chat--backlog nil
   "Older messages not drawn yet, oldest first, as (:info :parts).")
 
 (defvar-local opencode-chat--backlog-timer nil
   "Timer that draws `opencode-chat--backlog'.")
+
+(defvar-local opencode-chat--pending nil
+  "Prompts sent from here that the server has not echoed yet.
+An alist: message id -> (:info INFO :parts PARTS), drawn as the user's
+message at once and replaced by the server's copy (same ids).")
+
+(defvar-local opencode-chat-queued nil
+  "In a chat: prompts queued until its session is idle, oldest first.
+Each is a plist: :text, :files, :agent, :model, :prompt (the prompt
+buffer it came from).  They are drawn under the timeline.")
+
+(defvar-local opencode-chat--footer nil
+  "Marker where the footer (the queued prompts) starts, or nil.
+Messages are inserted before it.")
 
 (defvar opencode-chat--insert-at nil
   "Where a message is inserted: a marker, or nil for the end.")
@@ -127,6 +149,39 @@ It is what the connection's store knows of the session."
          (id (opencode-chat-session-id buffer))
          (s (opencode-store-session (opencode-chat-connection buffer) id)))
     (if s (opencode-session-data s) (list :id id))))
+
+(defvar-local opencode-chat--views nil
+  "Buffers that show this chat's session: an alist (BUFFER . NAME-FUNCTION).
+NAME-FUNCTION, called in the chat, names BUFFER after the session;
+they are renamed with it and go when the chat is killed.")
+
+(defun opencode-chat-adopt (buffer name-function)
+  "Make BUFFER a view of this chat, named by NAME-FUNCTION (called in the chat).
+It is renamed when the session is, and killed with the chat."
+  (setf (alist-get buffer opencode-chat--views) name-function)
+  buffer)
+
+(defun opencode-chat--rename-views ()
+  "Name every view of this chat after its session, as it is now."
+  (setq opencode-chat--views (cl-remove-if-not (lambda (v) (buffer-live-p (car v)))
+                                               opencode-chat--views))
+  (pcase-dolist (`(,buf . ,fn) opencode-chat--views)
+    (let ((name (funcall fn)))
+      (unless (equal name (buffer-name buf))
+        (with-current-buffer buf (rename-buffer name t))))))
+
+(defun opencode-chat--kill-views ()
+  "Kill this chat's views; a prompt with text in it stays, and keeps it.
+Sending from that prompt reopens the chat."
+  (pcase-dolist (`(,buf . ,_) opencode-chat--views)
+    (when (buffer-live-p buf)
+      (if (and (with-current-buffer buf (derived-mode-p 'opencode-prompt-mode))
+               (not (string-empty-p (string-trim (with-current-buffer buf (buffer-string))))))
+          (message "OpenCode: the prompt %s keeps your text; sending it reopens the chat"
+                   (buffer-name buf))
+        (dolist (w (get-buffer-window-list buf nil t))
+          (unless (one-window-p t w) (ignore-errors (delete-window w))))
+        (kill-buffer buf)))))
 
 ;;;; Part regions
 
@@ -197,15 +252,27 @@ part is read, so a long reply costs linear time, not quadratic."
 
 ;;;; Messages
 
+(defun opencode-chat--end-of-messages ()
+  "Return where the next message goes: before the footer, if any."
+  (if opencode-chat--footer (marker-position opencode-chat--footer) (point-max)))
+
+(defun opencode-chat--message-header (info)
+  "Return the header line of message INFO, marked if not sent yet."
+  (concat (opencode-parts-message-header info)
+          (pcase (plist-get info :opencode-pending)
+            ('nil "")
+            ('failed (propertize "  not sent" 'face 'opencode-chat-error))
+            (_ (propertize "  sending…" 'face 'opencode-chat-dim)))))
+
 (defun opencode-chat--insert-message (info)
   "Insert message INFO at the end of the buffer, with no parts yet."
   (let ((inhibit-read-only t)
         (id (plist-get info :id)))
     (save-excursion
-      (goto-char (or opencode-chat--insert-at (point-max)))
+      (goto-char (or opencode-chat--insert-at (opencode-chat--end-of-messages)))
       (let ((beg (copy-marker (point)))
             header-end)
-        (insert (propertize (opencode-parts-message-header info) 'opencode-header t))
+        (insert (propertize (opencode-chat--message-header info) 'opencode-header t))
         (setq header-end (copy-marker (point)))
         ;; The header's newline, then the newline that separates this
         ;; message from the next; parts go between the two.
@@ -213,7 +280,8 @@ part is read, so a long reply costs linear time, not quadratic."
         (let ((end (copy-marker (1- (point)) t)))
           (put-text-property beg end 'opencode-message id)
           (puthash id (list :info info :beg beg :header-end header-end :end end :parts nil)
-                   opencode-chat--messages))))))
+                   opencode-chat--messages))))
+    (when opencode-chat--thread-folds (opencode-chat--refold-threads))))
 
 (defun opencode-chat--older-than-shown-p (message-id)
   "Return non-nil if MESSAGE-ID is older than every message shown.
@@ -227,6 +295,9 @@ Ids are time-ordered, so comparing them compares creation times."
 
 (defun opencode-chat--update-message (info)
   "Add message INFO, or redraw the header of a known one."
+  (unless (plist-get info :opencode-pending)
+    (setq opencode-chat--pending
+          (assoc-delete-all (plist-get info :id) opencode-chat--pending)))
   (let ((entry (gethash (plist-get info :id) opencode-chat--messages)))
     (cond
      ((and (not entry) (opencode-chat--older-than-shown-p (plist-get info :id))))
@@ -237,7 +308,7 @@ Ids are time-ordered, so comparing them compares creation times."
         (save-excursion
           (delete-region (plist-get entry :beg) (plist-get entry :header-end))
           (goto-char (plist-get entry :beg))
-          (insert (propertize (opencode-parts-message-header info) 'opencode-header t))
+          (insert (propertize (opencode-chat--message-header info) 'opencode-header t))
           (set-marker (plist-get entry :header-end) (point))
           (put-text-property (plist-get entry :beg) (point) 'opencode-message
                              (plist-get info :id))))
@@ -351,6 +422,64 @@ in its length; `opencode-chat-fontify-delay' bounds how stale it gets."
             (opencode-markdown-fontify (plist-get entry :beg)
                                        (plist-get entry :end))))))))
 
+(defun opencode-chat--place (pos)
+  "Return where POS is, in terms that survive a redraw of the chat.
+That is `end' at the end of the buffer, else (ID . OFFSET): the part
+or message ID POS is in and how far into it."
+  (cond
+   ((>= pos (point-max)) 'end)
+   ((when-let* ((id (opencode-chat--part-at pos))
+                (entry (gethash id opencode-chat--parts)))
+      (cons id (- pos (plist-get entry :beg)))))
+   ((when-let* ((id (get-text-property pos 'opencode-message))
+                (entry (gethash id opencode-chat--messages)))
+      (cons id (- pos (plist-get entry :beg)))))
+   (t pos)))
+
+(defun opencode-chat--place-position (place)
+  "Return the position of PLACE, from `opencode-chat--place', now."
+  (pcase place
+    ('end (point-max))
+    (`(,id . ,offset)
+     (let ((entry (or (gethash id opencode-chat--parts) (gethash id opencode-chat--messages))))
+       (if entry
+           (min (+ (plist-get entry :beg) offset) (plist-get entry :end))
+         (point-max))))
+    ((pred integerp) (min place (point-max)))
+    (_ (point-max))))
+
+(defun opencode-chat--window-places ()
+  "Return the places of point and of each window showing this chat.
+A list whose head is the buffer's point and whose rest are (WINDOW
+POINT START), for `opencode-chat--restore-places' after a redraw."
+  (cons (opencode-chat--place (point))
+        (mapcar (lambda (w) (list w (opencode-chat--place (window-point w))
+                                  (opencode-chat--place (window-start w))))
+                (get-buffer-window-list nil nil t))))
+
+(defun opencode-chat--restore-places (places)
+  "Put point and each window back at PLACES after a redraw.
+A window that was at the end stays at the end, showing the newest
+text at its bottom."
+  (goto-char (opencode-chat--place-position (car places)))
+  (pcase-dolist (`(,w ,pt ,start) (cdr places))
+    (when (and (window-live-p w) (eq (window-buffer w) (current-buffer)))
+      (if (eq pt 'end)
+          (opencode-chat-show-end w)
+        (set-window-start w (opencode-chat--place-position start) t)
+        (set-window-point w (opencode-chat--place-position pt))))))
+
+(defun opencode-chat-show-end (&optional window)
+  "Show the end of the chat in WINDOW (default: every window showing it).
+Point goes to the end, where it follows what streams in, and the
+newest text is at the bottom of the window."
+  (interactive)
+  (goto-char (point-max))
+  (dolist (w (if window (list window) (get-buffer-window-list nil nil t)))
+    (set-window-point w (point-max))
+    (with-selected-window w
+      (ignore-errors (recenter -1)))))
+
 (defmacro opencode-chat--following (&rest body)
   "Run BODY; windows whose point was at the end of the buffer follow it."
   (declare (indent 0) (debug t))
@@ -360,6 +489,77 @@ in its length; `opencode-chat-fontify-delay' bounds how stale it gets."
      (prog1 (progn ,@body)
        (when was-at-end (goto-char (point-max)))
        (dolist (w at-end) (set-window-point w (point-max))))))
+
+;;;; Prompts on their way
+
+(defvar opencode-chat--last-id 0
+  "The time part of the last id made here, so ids made here ascend.")
+
+(defun opencode-chat--id-time (id)
+  "Return the time part of ID, an ascending id of the server, or 0."
+  (or (and (stringp id) (string-match "\\`[a-z]+_\\([0-9a-f]\\{12\\}\\)" id)
+           (string-to-number (match-string 1 id) 16))
+      0))
+
+(defun opencode-chat-new-id (prefix)
+  "Return a new id with PREFIX (\"msg\", \"prt\"), made as the server makes them.
+It sorts after every message of this chat and every id made before,
+even when the server's clock is ahead of ours: the server answers
+the newest user message, so a prompt's id must be the newest."
+  (let ((newest 0))
+    (when opencode-chat--messages
+      (maphash (lambda (id _) (setq newest (max newest (opencode-chat--id-time id))))
+               opencode-chat--messages))
+    (let ((time (max (* (truncate (* (float-time) 1000)) #x1000)
+                     (1+ newest) (1+ opencode-chat--last-id)))
+          (chars "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"))
+      (setq opencode-chat--last-id time)
+      (concat prefix "_" (format "%012x" (logand time #xffffffffffff))
+              (cl-loop repeat 14 concat (string (aref chars (random 62))))))))
+
+(defun opencode-chat-show-pending (id parts)
+  "Show the user's prompt at once: message ID with PARTS (plists with ids).
+It is marked as being sent until the server's copy, with the same ids,
+replaces it; `opencode-chat-forget-pending' takes it back."
+  (let ((m (list :info (list :id id :role "user" :sessionID (opencode-chat-session-id)
+                             :time (list :created (truncate (* (float-time) 1000)))
+                             :opencode-pending t)
+                 :parts (mapcar (lambda (p) (append (list :messageID id
+                                                          :sessionID (opencode-chat-session-id))
+                                                    p))
+                                parts))))
+    (push (cons id m) opencode-chat--pending)
+    (let ((inhibit-read-only t))
+      (opencode-chat--draw-message m))
+    (opencode-chat-show-end)))
+
+(defun opencode-chat-forget-pending (id)
+  "Take back prompt ID, shown by `opencode-chat-show-pending': it was not sent."
+  (when (assoc id opencode-chat--pending)
+    (setq opencode-chat--pending (assoc-delete-all id opencode-chat--pending))
+    (opencode-chat--remove-message id)))
+
+(defun opencode-chat-draw-queue ()
+  "Draw the queued prompts under the timeline, or nothing if none."
+  (let ((inhibit-read-only t))
+    (save-excursion
+      (when opencode-chat--footer
+        (delete-region opencode-chat--footer (point-max))
+        (set-marker opencode-chat--footer nil)
+        (setq opencode-chat--footer nil))
+      (when opencode-chat-queued
+        (goto-char (point-max))
+        (let ((beg (point)))
+          (insert (propertize "Queued, sent when the session is idle:\n" 'face 'opencode-chat-dim))
+          (cl-loop for q in opencode-chat-queued for i from 1
+                   do (insert (propertize (format "  %d. %s\n" i
+                                                  (opencode--first-line (plist-get q :text) 70))
+                                          'opencode-queued q
+                                          'face 'opencode-chat-dim
+                                          'help-echo (substitute-command-keys
+                                                      "\\<opencode-chat-mode-map>\\[opencode-chat-delete-message]: take it back into the prompt"))))
+          ;; Messages go before it: the marker moves with text inserted there.
+          (setq opencode-chat--footer (copy-marker beg t)))))))
 
 ;;;; Loading
 
@@ -381,9 +581,17 @@ session shows its end at once and Emacs stays responsive."
     (erase-buffer)
     (clrhash opencode-chat--messages)
     (clrhash opencode-chat--parts)
+    (when opencode-chat--footer (set-marker opencode-chat--footer nil))
+    (setq opencode-chat--footer nil)
     (setq opencode-chat--backlog (butlast all (length now)))
     (opencode--with-gc-room
-      (mapc #'opencode-chat--draw-message now))
+      (mapc #'opencode-chat--draw-message now)
+      ;; Prompts sent but not in the server's answer yet stay shown.
+      (pcase-dolist (`(,id . ,m) (reverse opencode-chat--pending))
+        (unless (gethash id opencode-chat--messages)
+          (opencode-chat--draw-message m))))
+    (opencode-chat-draw-queue)
+    (opencode-chat--refold-threads)
     (when opencode-chat--backlog
       (setq opencode-chat--backlog-timer
             (run-with-timer 0.01 nil #'opencode-chat--draw-backlog (current-buffer))))))
@@ -521,11 +729,16 @@ it is up."
      :callback (lambda (reply)
                  (when (buffer-live-p buf)
                    (with-current-buffer buf
-                     (let ((pos (point)))
+                     (let ((places (and opencode-chat--loaded (opencode-chat--window-places))))
                        (setq opencode-chat--more (opencode-reply-header reply "x-next-cursor"))
                        (opencode-chat--render-all (opencode-reply-data reply))
                        (opencode-chat--show-revert)
-                       (goto-char (min pos (point-max))))))))
+                       ;; The first time, the chat opens on its newest
+                       ;; message; later, every window keeps its place.
+                       (if places
+                           (opencode-chat--restore-places places)
+                         (opencode-chat-show-end))
+                       (setq opencode-chat--loaded t))))))
     ;; What the store may miss: the session itself (opened by id), the
     ;; branch and the todos are only told as they change.
     (let ((conn opencode-chat--conn) (sid (opencode-chat-session-id)))
@@ -653,6 +866,7 @@ chat hook wants one."
 (defun opencode-chat--session-changed ()
   "Show what the store now knows of this chat's session."
   (rename-buffer (opencode-chat--buffer-name (opencode-chat-session)) t)
+  (opencode-chat--rename-views)
   (opencode-chat--show-revert)
   (force-mode-line-update))
 
@@ -663,14 +877,19 @@ chat hook wants one."
       (with-current-buffer buf (opencode-chat--session-changed)))))
 
 (opencode-defevent opencode-chat--on-status ("session.status" "session.idle") (conn props)
-  "Run or stop the retry countdown of the chat of PROPS on CONN."
+  "Run or stop the retry countdown of the chat of PROPS on CONN.
+Once the session is idle, the first queued prompt goes."
   (opencode-chat--in-chat conn props
-    (opencode-chat--countdown)))
+    (opencode-chat--countdown)
+    (when opencode-chat-queued
+      (opencode-prompt-send-queued (current-buffer)))))
 
 (opencode-defevent opencode-chat--on-error "session.error" (conn props)
   "Say the error of PROPS, of a session whose chat is open on CONN."
-  (opencode-chat--in-chat conn props
-    (message "OpenCode: %s" (opencode-api-error-text (plist-get props :error)))))
+  (let ((err (plist-get props :error)))
+    (unless (opencode-api-aborted-p err)
+      (opencode-chat--in-chat conn props
+        (message "OpenCode: %s" (opencode-api-error-text err))))))
 
 (opencode-defevent opencode-chat--on-compacted "session.compacted" (conn props)
   "Reload the chat of the session of PROPS on CONN: it was compacted."
@@ -765,10 +984,13 @@ Events missed while the stream was down are then not missing."
      ("x" "delete part" opencode-chat-delete-part)
      ("D" "delete message" opencode-chat-delete-message))
     ("Move"
-     ("n" "next message" opencode-chat-next-message)
-     ("p" "previous message" opencode-chat-previous-message)
+     ("n" "next prompt" opencode-chat-next-message)
+     ("p" "previous prompt" opencode-chat-previous-message)
+     ("N" "next message" opencode-chat-next-reply)
+     ("P" "previous message" opencode-chat-previous-reply)
      ("M-n" "next part" opencode-chat-next-part)
      ("M-p" "previous part" opencode-chat-previous-part)
+     (">" "end: follow the reply" opencode-chat-show-end)
      ("q" "quit" quit-window)))))
 
 (define-derived-mode opencode-chat-mode special-mode "OpenCode-Chat"
@@ -788,7 +1010,8 @@ Events missed while the stream was down are then not missing."
   (setq-local desktop-save-buffer #'opencode-chat--desktop-save)
   (add-hook 'kill-buffer-hook #'opencode-chat--stop-countdown nil t)
   (add-hook 'kill-buffer-hook #'opencode-chat--stop-backlog nil t)
-  (add-hook 'kill-buffer-hook #'opencode-chat--maybe-abort nil t))
+  (add-hook 'kill-buffer-hook #'opencode-chat--maybe-abort nil t)
+  (add-hook 'kill-buffer-hook #'opencode-chat--kill-views nil t))
 
 (defun opencode-chat--buffer-name (session)
   "Return the chat buffer name of SESSION."
@@ -807,6 +1030,8 @@ Events missed while the stream was down are then not missing."
         (when (eq (opencode-connection-state conn) 'connected)
           (opencode-chat-reload))))
     (opencode-chat--display buf)
+    (when opencode-chat-open-prompt
+      (with-current-buffer buf (opencode-chat-prompt)))
     buf))
 
 (defun opencode-chat--display (buffer)

@@ -22,21 +22,29 @@
 (declare-function opencode-chat-session "opencode-chat" (&optional buffer))
 (declare-function opencode-chat-session-id "opencode-chat" (&optional buffer))
 (declare-function opencode-chat-message-at-point "opencode-chat-ops" ())
+(declare-function opencode-chat-adopt "opencode-chat" (buffer name-function))
 
 (defun opencode-chat-diff (&optional message-id)
   "Show what the session changed on disk, as a `diff-mode' buffer.
 With a prefix argument, only what MESSAGE-ID (the message at point)
 changed."
   (interactive (list (and current-prefix-arg (opencode-chat-message-at-point))))
-  (let ((title (plist-get (opencode-chat-session) :title))
+  (let ((chat (current-buffer))
         (dir default-directory))
     (opencode-api-session-diff
      (opencode-chat-connection) (opencode-chat-session-id)
      :query `(("messageID" . ,message-id))
      :callback
      (lambda (diffs)
-       (display-buffer (opencode-diff-show (format "*opencode-diff: %s*" title)
-                                           diffs dir))))))
+       (when (buffer-live-p chat)
+         (with-current-buffer chat
+           (display-buffer
+            (opencode-chat-adopt (opencode-diff-show (opencode-diff--buffer-name) diffs dir)
+                                 #'opencode-diff--buffer-name))))))))
+
+(defun opencode-diff--buffer-name ()
+  "Return the name of the diff buffer of this chat's session."
+  (format "*opencode-diff: %s*" (plist-get (opencode-chat-session) :title)))
 
 (defun opencode-diff-file (diff)
   "Return the file DIFF, a file diff from the server, is about."

@@ -303,9 +303,13 @@ Busy again clears the session's last error."
 (opencode-defevent opencode-model--on-error "session.error" (conn props)
   "Record the error of PROPS, on CONN, under its session (or t)."
   :depth 0
-  (let ((sid (plist-get props :sessionID)))
-    (puthash (if (stringp sid) sid t) (plist-get props :error)
-             (opencode-store-errors (opencode-store conn)))))
+  (let ((key (if (stringp (plist-get props :sessionID)) (plist-get props :sessionID) t))
+        (err (plist-get props :error))
+        (errors (opencode-store-errors (opencode-store conn))))
+    ;; An abort is what the user asked for: the session is not in error.
+    (if (opencode-api-aborted-p err)
+        (remhash key errors)
+      (puthash key err errors))))
 
 (opencode-defevent opencode-model--on-asked ("permission.asked" "question.asked")
     (conn props type)

@@ -26,6 +26,15 @@
 
 (declare-function opencode-chat-connection "opencode-chat" (&optional buffer))
 (declare-function opencode-chat-session-id "opencode-chat" (&optional buffer))
+(declare-function opencode-chat-open "opencode-chat" (conn session))
+(declare-function opencode-chat-new-id "opencode-chat" (prefix))
+(declare-function opencode-chat-show-pending "opencode-chat" (id parts))
+(declare-function opencode-chat-forget-pending "opencode-chat" (id))
+(declare-function opencode-chat-show-end "opencode-chat" (&optional window))
+(declare-function opencode-chat-draw-queue "opencode-chat" ())
+(declare-function opencode-chat-adopt "opencode-chat" (buffer name-function))
+(defvar opencode-chat-open-prompt)
+(defvar opencode-chat-queued)
 
 ;;;; Options and state
 
@@ -34,7 +43,13 @@
   :type 'integer
   :group 'opencode)
 
+(defvar-local opencode-prompt--buffer nil
+  "In a chat: its prompt buffer, or nil.")
+
 (defvar-local opencode-prompt--chat nil "The chat buffer this prompt sends to.")
+(defvar-local opencode-prompt--conn nil "The connection of this prompt's session.")
+(defvar-local opencode-prompt--session nil
+  "The id of this prompt's session: its chat is reopened from it if killed.")
 (defvar opencode-prompt-history nil "Prompts sent, newest first.")
 (defvar-local opencode-prompt--history-index -1 "Position in the history.")
 (defvar-local opencode-prompt--files nil "Files attached to the next prompt.")
@@ -82,18 +97,110 @@ Each function gets the chat buffer and the text sent.")
   "Report that a prompt was not sent because of ERR."
   (message "OpenCode: not sent (your text is kept): %s" (error-message-string err)))
 
-(defun opencode-prompt-send ()
+(defun opencode-prompt--chat-buffer ()
+  "Return the chat of this prompt, reopened if it was killed."
+  (unless (buffer-live-p opencode-prompt--chat)
+    (unless (and opencode-prompt--conn opencode-prompt--session)
+      (user-error "The chat of this prompt is gone"))
+    (let ((prompt (current-buffer)))
+      (setq opencode-prompt--chat
+            (save-window-excursion
+              (let ((opencode-chat-open-prompt nil))
+                (opencode-chat-open opencode-prompt--conn (list :id opencode-prompt--session)))))
+      (with-current-buffer opencode-prompt--chat
+        (setq opencode-prompt--buffer prompt))))
+  opencode-prompt--chat)
+
+(defcustom opencode-prompt-busy-send 'steer
+  "What \\<opencode-prompt-mode-map>\\[opencode-prompt-send] does while the session is busy.
+`steer' sends the prompt at once: the agent reads it at its next step.
+`queue' keeps it under the chat until the session is idle.
+\\[opencode-prompt-queue] always queues."
+  :type '(choice (const :tag "Send now (steer)" steer)
+                 (const :tag "Queue until idle" queue))
+  :group 'opencode)
+
+(defun opencode-prompt-queue ()
+  "Send the prompt when the session is idle; at once if it is idle now.
+Queued prompts show under the chat; \\<opencode-chat-mode-map>\\[opencode-chat-delete-message] on one, or
+\\<opencode-prompt-mode-map>\\[opencode-prompt-unqueue] here, takes it back into the prompt."
+  (interactive)
+  (opencode-prompt-send t))
+
+(defun opencode-prompt-send (&optional queue)
   "Send the prompt's text to the session; keep it if sending fails.
 Text starting with ! runs as a shell command; /NAME ARGS runs the
-server's slash command NAME when there is one.  Attached files go along."
-  (interactive)
+server's slash command NAME when there is one.  Attached files go along.
+The prompt shows in the chat at once, marked until the server has it.
+While the session is busy, `opencode-prompt-busy-send' says whether
+it goes at once or waits its turn; with QUEUE (interactively, a
+prefix argument) it waits."
+  (interactive "P")
   (let* ((text (string-trim (buffer-string)))
          (prompt (current-buffer))
          (files opencode-prompt--files)
-         (chat opencode-prompt--chat))
-    (when (string-empty-p text) (user-error "Nothing to send"))
-    (unless (buffer-live-p chat) (user-error "The chat of this prompt is gone"))
+         (chat (progn (when (string-empty-p text) (user-error "Nothing to send"))
+                      (opencode-prompt--chat-buffer))))
+    (if (and (or queue (eq opencode-prompt-busy-send 'queue))
+             (with-current-buffer chat
+               (or opencode-chat-queued
+                   (opencode-store-busy-p (opencode-chat-connection) (opencode-chat-session-id)))))
+        (opencode-prompt--enqueue chat prompt text files)
+      (opencode-prompt--send chat prompt text files))))
+
+(defun opencode-prompt--enqueue (chat prompt text files)
+  "Queue TEXT with FILES in CHAT, and clear PROMPT: it is kept there."
+  (with-current-buffer chat
+    (setq opencode-chat-queued
+          (append opencode-chat-queued
+                  (list (list :text text :files files :agent opencode-chat-agent
+                              :model opencode-chat-model))))
+    (opencode-chat-draw-queue)
+    (opencode-chat-show-end))
+  (push text opencode-prompt-history)
+  (with-current-buffer prompt
+    (erase-buffer)
+    (setq opencode-prompt--files nil opencode-prompt--history-index -1))
+  (message "Queued: it goes when the session is idle"))
+
+(defun opencode-prompt-unqueue (&optional item)
+  "Take queued ITEM (default: the last one queued) back into the prompt.
+Its text goes after what the prompt holds; nothing is lost."
+  (interactive)
+  (let ((chat (if (derived-mode-p 'opencode-prompt-mode) (opencode-prompt--chat-buffer)
+                (current-buffer))))
     (with-current-buffer chat
+      (let ((item (or item (car (last opencode-chat-queued)) (user-error "Nothing is queued"))))
+        (setq opencode-chat-queued (delq item opencode-chat-queued))
+        (opencode-chat-draw-queue)
+        (opencode-prompt--restore chat (plist-get item :text) (plist-get item :files))))))
+
+(defun opencode-prompt--restore (chat text files)
+  "Put TEXT and FILES back into the prompt of CHAT, and show it."
+  (let ((prompt (with-current-buffer chat (save-window-excursion (opencode-chat-prompt)))))
+    (with-current-buffer prompt
+      (goto-char (point-max))
+      (unless (bobp) (insert "\n"))
+      (insert text)
+      (setq opencode-prompt--files (append opencode-prompt--files files)))
+    (display-buffer prompt)
+    prompt))
+
+(defun opencode-prompt-send-queued (chat)
+  "Send the first prompt queued in CHAT, if its session is idle."
+  (with-current-buffer chat
+    (when (and opencode-chat-queued
+               (not (opencode-store-busy-p (opencode-chat-connection) (opencode-chat-session-id))))
+      (let ((item (pop opencode-chat-queued)))
+        (opencode-chat-draw-queue)
+        (let ((opencode-chat-agent (plist-get item :agent))
+              (opencode-chat-model (plist-get item :model)))
+          (opencode-prompt--send chat nil (plist-get item :text) (plist-get item :files)))))))
+
+(defun opencode-prompt--send (chat prompt text files)
+  "Send TEXT and FILES from PROMPT (nil for a queued prompt) to CHAT's session."
+  (with-current-buffer chat
+    (opencode-chat-show-end)
       (let ((conn (opencode-chat-connection))
             (sid (opencode-chat-session-id))
             (agent opencode-chat-agent)
@@ -114,31 +221,54 @@ server's slash command NAME when there is one.  Attached files go along."
                                                                   :modelID ,(cdr model)))))
                             ;; The reply comes when the command is done; the
                             ;; chat shows it running meanwhile.
-                            :timeout 600 :callback done :errback #'opencode-prompt--failed))
+                            :timeout 600 :callback done
+                            :errback (lambda (err) (opencode-prompt--not-sent chat prompt text files err))))
          ((string-match "\\`/\\([^ \t\n]+\\)[ \t\n]*\\(\\(?:.\\|\n\\)*\\)\\'" text)
           (let ((name (match-string 1 text)) (args (match-string 2 text)))
             (opencode-complete-command-names
              conn
              (lambda (names)
                (if (not (member name names))
-                   (opencode-prompt--send-text conn sid text files agent model prompt)
+                   (opencode-prompt--send-text chat text files agent model prompt)
                  (opencode-api-session-command
                   conn sid
                   :body `(:command ,name :arguments ,args
                                    ,@(and agent `(:agent ,agent))
                                    ,@(and model `(:model ,(format "%s/%s" (car model) (cdr model))))
                                    ,@(and files `(:parts ,(apply #'vector (mapcar #'opencode-prompt--file-part files)))))
-                  :timeout 600 :callback done :errback #'opencode-prompt--failed))))))
-         (t (opencode-prompt--send-text conn sid text files agent model prompt)))))))
+                  :timeout 600 :callback done
+                  :errback (lambda (err) (opencode-prompt--not-sent chat prompt text files err))))))))
+         (t (opencode-prompt--send-text chat text files agent model prompt))))))
 
-(defun opencode-prompt--send-text (conn sid text files agent model prompt)
-  "Send TEXT with FILES, AGENT and MODEL to session SID on CONN.
+(defun opencode-prompt--not-sent (chat prompt text files err)
+  "Say that TEXT with FILES, from PROMPT in CHAT, was not sent, for ERR.
+A prompt still in its buffer stays there; a queued one goes back there."
+  (if (buffer-live-p prompt)
+      (opencode-prompt--failed err)
+    (when (buffer-live-p chat) (opencode-prompt--restore chat text files))
+    (message "OpenCode: a queued prompt was not sent (it is back in the prompt): %s"
+             (error-message-string err))))
+
+(defun opencode-prompt--send-text (chat text files agent model prompt)
+  "Send TEXT with FILES, AGENT and MODEL to the session of CHAT.
+The prompt shows in CHAT at once, with the ids the server will keep;
 PROMPT is cleared once the server accepted it."
-  (opencode-api-session-prompt-async
-   conn sid text
-   :parts (mapcar #'opencode-prompt--file-part files) :agent agent :model model
-   :callback (lambda (_) (opencode-prompt--sent prompt text))
-   :errback #'opencode-prompt--failed))
+  (with-current-buffer chat
+    (let* ((mid (opencode-chat-new-id "msg"))
+           (text-id (opencode-chat-new-id "prt"))
+           (file-parts (mapcar (lambda (f) `(:id ,(opencode-chat-new-id "prt")
+                                                 ,@(opencode-prompt--file-part f)))
+                               files)))
+      (opencode-chat-show-pending mid (cons `(:id ,text-id :type "text" :text ,text) file-parts))
+      (opencode-api-session-prompt-async
+       (opencode-chat-connection) (opencode-chat-session-id) text
+       :message-id mid :text-id text-id
+       :parts file-parts :agent agent :model model
+       :callback (lambda (_) (opencode-prompt--sent prompt text))
+       :errback (lambda (err)
+                  (when (buffer-live-p chat)
+                    (with-current-buffer chat (opencode-chat-forget-pending mid)))
+                  (opencode-prompt--not-sent chat prompt text files err))))))
 
 (defun opencode-prompt-abort ()
   "Abort the reply running in this prompt's session."
@@ -261,7 +391,9 @@ Asks the window system, else wl-paste or xclip when installed."
   :menu-doc "The commands of an OpenCode prompt."
   :menu-key "C-c ?"
   ((("Send"
-     ("C-c C-c" "send" opencode-prompt-send)
+     ("C-c C-c" "send (steer when busy)" opencode-prompt-send)
+     ("C-c C-q" "queue until idle" opencode-prompt-queue)
+     ("C-c C-u" "take back last queued" opencode-prompt-unqueue)
      ("C-c C-k" "abort the reply" opencode-prompt-abort))
     ("Attach"
      ("C-c C-f" "a file" opencode-prompt-attach-file)
@@ -282,14 +414,18 @@ ARGS runs the server's command NAME.
 \\{opencode-prompt-mode-map}")
 
 (defun opencode-prompt--header-line ()
-  "Return the prompt's header line: keys, agent, model, attachments."
+  "Return the prompt's header line: context, attachments, where the keys are.
+It fits a half-width window: the keys are in the menu, not here."
   (concat
-   (substitute-command-keys
-    "\\<opencode-prompt-mode-map>\\[opencode-prompt-send] send  \\[opencode-prompt-abort] abort  \\[opencode-prompt-attach-file] attach  ")
+   " "
    (let ((chat opencode-prompt--chat))
      (if (buffer-live-p chat)
-         (with-current-buffer chat (opencode-chat-context-line))
-       ""))
+         (with-current-buffer chat
+           (concat (opencode-chat-context-line)
+                   (if opencode-chat-queued
+                       (format " · %d queued" (length opencode-chat-queued))
+                     "")))
+       "chat closed: sending reopens it"))
    (if opencode-prompt--files
        (concat "  + " (mapconcat #'opencode-prompt--attachment-name opencode-prompt--files ", "))
      "")))
@@ -298,16 +434,25 @@ ARGS runs the server's command NAME.
   "Show this chat's prompt below it and select it."
   (interactive)
   (let* ((chat (current-buffer))
-         (buf (get-buffer-create (concat (buffer-name chat) " prompt"))))
+         (buf (if (buffer-live-p opencode-prompt--buffer) opencode-prompt--buffer
+                (setq opencode-prompt--buffer
+                      (opencode-chat-adopt
+                       (get-buffer-create (concat (buffer-name chat) " prompt"))
+                       (lambda () (concat (buffer-name) " prompt")))))))
     (with-current-buffer buf
-      (unless (derived-mode-p 'opencode-prompt-mode) (opencode-prompt-mode))
-      (setq opencode-prompt--chat chat)
+      (unless (derived-mode-p 'opencode-prompt-mode)
+        (opencode-prompt-mode)
+        (message "%s" (substitute-command-keys
+                       "\\<opencode-prompt-mode-map>\\[opencode-prompt-send] sends, \\[opencode-prompt-queue] queues, \\[opencode-prompt-menu] shows every key")))
+      (setq opencode-prompt--chat chat
+            opencode-prompt--conn (opencode-chat-connection chat)
+            opencode-prompt--session (opencode-chat-session-id chat))
       (setq-local completion-at-point-functions
                   (list (opencode-complete-at-point-function
                          (opencode-chat-connection chat))))
       (setq header-line-format '(:eval (opencode-prompt--header-line))))
     (select-window
-     (display-buffer buf `(display-buffer-below-selected
+     (display-buffer buf `((display-buffer-reuse-window display-buffer-below-selected)
                            (window-height . ,opencode-chat-prompt-height))))
     buf))
 

@@ -20,6 +20,7 @@
 
 (declare-function opencode-chat-connection "opencode-chat" (&optional buffer))
 (declare-function opencode-chat-session-id "opencode-chat" (&optional buffer))
+(declare-function opencode-chat-adopt "opencode-chat" (buffer name-function))
 
 (defun opencode-todo--buffer-name ()
   "Return the name of this chat's todo buffer."
@@ -56,7 +57,8 @@
 (defun opencode-chat-todos ()
   "Show the session's todo list in a side window; it follows todo.updated."
   (interactive)
-  (let ((buf (get-buffer-create (opencode-todo--buffer-name))))
+  (let ((buf (opencode-chat-adopt (get-buffer-create (opencode-todo--buffer-name))
+                                  #'opencode-todo--buffer-name)))
     (with-current-buffer buf
       (unless (derived-mode-p 'special-mode) (special-mode)))
     (opencode-todo-refresh)

@@ -57,7 +57,9 @@
     (should-not (string-match-p "Ship it" (opencode-test--visible-text)))
     (goto-char (point-min))
     (search-forward "I will make")
-    (should-error (opencode-chat-toggle-fold) :type 'user-error)))
+    ;; On a reply's text, TAB opens (or folds) every part of that reply.
+    (opencode-chat-toggle-fold)
+    (should (string-match-p "Let me think about it\\." (opencode-test--visible-text)))))
 
 (ert-deftest opencode-chat/stream-builds-what-the-server-stored ()
   "Replaying the recorded events gives the buffer that the stored messages give."
@@ -420,15 +422,17 @@ text: what the chat shows of them comes from the deltas alone."
                                   (get-text-property (match-beginning 0) 'face))))))
 
 (ert-deftest opencode-chat/navigation-imenu-bookmark ()
-  "n/p and M-n/M-p move by message and part; imenu lists prompts; bookmarks reopen."
+  "N/P and M-n/M-p move by message and part; imenu lists prompts; bookmarks reopen."
   (opencode-test-with-chat opencode-test--session
     (opencode-chat--render-all (opencode-test--json-fixture "real-messages.json"))
     (goto-char (point-min))
-    (opencode-chat-next-message 1)
+    (opencode-chat-next-reply 1)
     (should (looking-at "Assistant"))
-    (opencode-chat-previous-message 1)
+    (opencode-chat-previous-reply 1)
     (should (looking-at "You"))
-    (should-error (opencode-chat-previous-message 1) :type 'user-error)
+    (should-error (opencode-chat-previous-reply 1) :type 'user-error)
+    ;; One prompt: n has nowhere to go.
+    (should-error (opencode-chat-next-message 1) :type 'user-error)
     (opencode-chat-next-part 1)
     (should (looking-at "Plan the work"))
     (opencode-chat-next-part 1)

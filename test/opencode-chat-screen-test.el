@@ -1,0 +1,269 @@
+;;; opencode-chat-screen-test.el --- Where a chat lands, prompts, threads, lifecycle  -*- lexical-binding: t; -*-
+
+;;; Commentary:
+
+;; What a user sees of a chat around its text: it opens on its newest
+;; message, windows keep their place through reloads, a prompt shows at
+;; once and is never doubled, prompts queue while the session is busy,
+;; an abort is not an error, a prompt and its replies fold and move as
+;; one, and the chat's other buffers follow its name and its life.
+
+;;; Code:
+
+(require 'opencode-test-helpers)
+(require 'opencode-chat)
+(require 'opencode-sessions)
+
+(defun opencode-chat-screen--say (n)
+  "Return mock turns answering N prompts, each with a numbered reply."
+  (cl-loop for i from 1 to n
+           collect `((:content ,(format "Reply number %d.\n\nWith a second paragraph." i)) :stop)))
+
+(defun opencode-chat-screen--occurrences (regexp text)
+  "Return how many times REGEXP matches in TEXT."
+  (let ((n 0) (start 0))
+    (while (string-match regexp text start)
+      (setq n (1+ n) start (match-end 0)))
+    n))
+
+(ert-deftest opencode-chat-screen/lands-on-newest-and-windows-keep-their-place ()
+  "A chat opens on its newest message; a reload keeps each window's place.
+A window at the end follows what streams in; one elsewhere stays put."
+  (opencode-test-with-real-server conn
+    (let* ((opencode-test-mock-script (opencode-chat-screen--say 12))
+           (session (opencode-api-session-create conn :title "long" :sync t))
+           (sid (plist-get session :id))
+           (chat nil))
+      (dotimes (i 12)
+        (opencode-api-session-prompt-async conn sid (format "Prompt %d" (1+ i)) :sync t)
+        (should (opencode-test-wait
+                 (lambda ()
+                   (= (length (opencode-api-session-messages conn sid :sync t)) (* 2 (1+ i))))
+                 30))
+        (should (opencode-test-wait (lambda () (not (opencode-store-busy-p conn sid))) 30)))
+      (delete-other-windows)
+      (unwind-protect
+          (let ((opencode-chat-display 'same-window))
+            (setq chat (opencode-chat-open conn session))
+            ;; The prompt is ready, below the chat, and selected.
+            (with-current-buffer (window-buffer (selected-window))
+              (should (derived-mode-p 'opencode-prompt-mode))
+              (should (eq opencode-prompt--chat chat)))
+            (with-current-buffer chat
+              (should (opencode-test-wait
+                       (lambda () (string-match-p "Reply number 12" (opencode-test--visible-text)))
+                       20))
+              (let ((w (get-buffer-window chat)))
+                (should w)
+                ;; Landed on the newest message, not at the top.
+                (should (= (window-point w) (point-max)))
+                (should (= (point) (point-max)))
+                ;; Another place in the same window: the fourth prompt.
+                (goto-char (point-min))
+                (search-forward "Prompt 4")
+                (let ((line (buffer-substring (line-beginning-position) (line-end-position))))
+                  (set-window-point w (point))
+                  (opencode-chat-reload)
+                  (should (opencode-test-wait
+                           (lambda ()
+                             (equal (with-current-buffer chat
+                                      (save-excursion
+                                        (goto-char (window-point w))
+                                        (buffer-substring (line-beginning-position)
+                                                          (line-end-position))))
+                                    line))
+                           10)))
+                ;; A reply while this window is elsewhere: it stays put.
+                (let ((before (window-point w)))
+                  (setq opencode-test-mock-script (opencode-chat-screen--say 1))
+                  (opencode-api-session-prompt-async conn sid "One more" :sync t)
+                  (should (opencode-test-wait
+                           (lambda () (string-match-p "One more" (opencode-test--visible-text))) 20))
+                  (should (= (window-point w) before)))
+                ;; At the end, it follows the stream.
+                (opencode-chat-show-end)
+                (setq opencode-test-mock-script (opencode-chat-screen--say 1))
+                (opencode-api-session-prompt-async conn sid "And the last" :sync t)
+                (should (opencode-test-wait
+                         (lambda () (string-match-p "And the last\\(.\\|\n\\)*Reply number 1"
+                                                    (opencode-test--visible-text)))
+                         20))
+                (should (opencode-test-wait (lambda () (not (opencode-store-busy-p conn sid))) 20))
+                (should (= (window-point w) (point-max))))))
+        (when (buffer-live-p chat) (kill-buffer chat))))))
+
+(ert-deftest opencode-chat-screen/prompt-shows-at-once-and-queues ()
+  "A prompt shows at once, marked, then is the server's, never doubled.
+While the session is busy, a queued prompt waits under the chat and goes
+when the session is idle; one taken back returns to the prompt."
+  (opencode-test-with-chat-on-real-server
+      (list '((:content "Working on the first") :hang)
+            '((:content "Second answered.") :stop))
+    (should (opencode-test-wait (lambda () (opencode-chat-loaded-p)) 10))
+    (let ((prompt (save-window-excursion (opencode-chat-prompt))))
+      (with-current-buffer prompt
+        (insert "First prompt, shown at once")
+        (opencode-prompt-send))
+      ;; Before the server has answered the request, the prompt is there.
+      (let ((text (opencode-test--visible-text)))
+        (should (string-match-p "^You .*sending…\nFirst prompt, shown at once" text)))
+      (should (opencode-test-wait
+               (lambda () (string-match-p "Working on the first" (opencode-test--visible-text)))
+               30))
+      (let ((text (opencode-test--visible-text)))
+        (should-not (string-match-p "sending…" text))
+        (should (= 1 (opencode-chat-screen--occurrences "First prompt, shown at once" text))))
+      (should (opencode-store-busy-p conn sid))
+      ;; Busy: two prompts queued, the second taken back.
+      (with-current-buffer prompt
+        (insert "Queued prompt")
+        (opencode-prompt-queue)
+        (should (equal (buffer-string) ""))
+        (insert "Changed my mind")
+        (opencode-prompt-queue))
+      (should (= 2 (length opencode-chat-queued)))
+      (should (string-match-p "Queued, sent when the session is idle:\n  1\\. Queued prompt\n  2\\. Changed my mind"
+                              (opencode-test--visible-text)))
+      (with-current-buffer prompt (opencode-prompt-unqueue))
+      (with-current-buffer prompt (should (equal (buffer-string) "Changed my mind")))
+      (should (= 1 (length opencode-chat-queued)))
+      (should-not (string-match-p "Changed my mind" (opencode-test--visible-text)))
+      ;; Nothing was sent while busy.
+      (should-not (cl-some (lambda (r) (string-match-p "Queued prompt" (json-serialize r)))
+                           opencode-test-mock-requests))
+      ;; The abort makes it idle: the queued prompt goes, and is answered.
+      (opencode-chat-abort)
+      (should (opencode-test-wait
+               (lambda () (string-match-p "Second answered\\." (opencode-test--visible-text))) 30))
+      (let ((text (opencode-test--visible-text)))
+        (should (= 1 (opencode-chat-screen--occurrences "Queued prompt" text)))
+        (should-not (string-match-p "Queued, sent" text)))
+      (should (null opencode-chat-queued))
+      (kill-buffer prompt))))
+
+(ert-deftest opencode-chat-screen/abort-is-not-an-error ()
+  "An aborted reply is noted as aborted: no error in the chat, list or mode line."
+  (opencode-test-with-chat-on-real-server (list '((:content "Half a reply") :hang))
+    (let ((list-buf (opencode-sessions (opencode-connection-directory conn))))
+      (unwind-protect
+          (progn
+            (opencode-api-session-prompt-async conn sid "Go on")
+            (should (opencode-test-wait
+                     (lambda () (string-match-p "Half a reply" (opencode-test--visible-text))) 30))
+            (opencode-chat-abort)
+            (should (opencode-test-wait (lambda () (not (opencode-store-busy-p conn sid))) 30))
+            (should (opencode-test-wait
+                     (lambda () (string-match-p "Aborted" (opencode-test--visible-text))) 10))
+            (let ((text (opencode-test--visible-text)))
+              (should-not (string-match-p "Error\\|MessageAbortedError" text)))
+            (should-not (opencode-store-session-error conn sid))
+            (should-not (string-match-p "error" (opencode-chat--header-line)))
+            (should (= 0 (nth 2 (opencode-store-counts conn))))
+            (with-current-buffer list-buf
+              (should (opencode-sessions--goto sid))
+              (should-not (string-match-p "error" (buffer-substring (line-beginning-position)
+                                                                    (line-end-position))))))
+        (kill-buffer list-buf)))))
+
+(ert-deftest opencode-chat-screen/threads-fold-and-move-as-one ()
+  "TAB on a prompt folds its replies; n and p move from prompt to prompt.
+TAB does something on every line of a message."
+  (opencode-test-with-chat "ses_t"
+    (opencode-test-event conn "message.updated"
+                         '(:info (:id "msg_01" :sessionID "ses_t" :role "user")))
+    (opencode-test-event conn "message.part.updated"
+                         '(:part (:id "prt_01" :messageID "msg_01" :sessionID "ses_t"
+                                      :type "text" :text "First question")))
+    (dolist (m '("msg_02" "msg_03"))
+      (opencode-test-event conn "message.updated"
+                           `(:info (:id ,m :sessionID "ses_t" :role "assistant" :parentID "msg_01")))
+      (opencode-test-event conn "message.part.updated"
+                           `(:part (:id ,(concat "prt_r" m) :messageID ,m :sessionID "ses_t"
+                                        :type "reasoning" :text "Thinking hard\nabout it")))
+      (opencode-test-event conn "message.part.updated"
+                           `(:part (:id ,(concat "prt_t" m) :messageID ,m :sessionID "ses_t"
+                                        :type "text" :text ,(format "Answer in %s\nline two" m)))))
+    (opencode-test-event conn "message.updated"
+                         '(:info (:id "msg_04" :sessionID "ses_t" :role "user")))
+    (opencode-test-event conn "message.part.updated"
+                         '(:part (:id "prt_04" :messageID "msg_04" :sessionID "ses_t"
+                                      :type "text" :text "Second question")))
+    ;; n / p go from prompt to prompt, over the replies.
+    (goto-char (point-min))
+    (opencode-chat-next-message 1)
+    (should (looking-at "You"))
+    (should (equal (get-text-property (point) 'opencode-message) "msg_04"))
+    (opencode-chat-previous-message 1)
+    (should (equal (get-text-property (point) 'opencode-message) "msg_01"))
+    (opencode-chat-next-reply 1)
+    (should (equal (get-text-property (point) 'opencode-message) "msg_02"))
+    ;; TAB on the prompt's header folds both replies, and says so.
+    (goto-char (point-min))
+    (opencode-chat-toggle-fold)
+    (let ((text (opencode-test--visible-text)))
+      (should-not (string-match-p "Answer in" text))
+      (should (string-match-p "First question" text))
+      (should (string-match-p "Second question" text)))
+    (should (cl-some (lambda (o) (equal (overlay-get o 'before-string)
+                                        (opencode-chat--thread-summary
+                                         (overlay-start o) (overlay-end o))))
+                     (overlays-in (point-min) (point-max))))
+    ;; A reply arriving in a folded thread stays folded with it.
+    (opencode-test-event conn "message.part.updated"
+                         '(:part (:id "prt_late" :messageID "msg_03" :sessionID "ses_t"
+                                      :type "text" :text "Late words")))
+    (should-not (string-match-p "Late words" (opencode-test--visible-text)))
+    (goto-char (point-min))
+    (opencode-chat-toggle-fold)
+    (should (string-match-p "Answer in msg_02" (opencode-test--visible-text)))
+    ;; Every line of every message: TAB works or says why not, never fails.
+    (dotimes (line (count-lines (point-min) (point-max)))
+      (goto-char (point-min))
+      (forward-line line)
+      (condition-case err (opencode-chat-toggle-fold)
+        (user-error (should (member (cadr err) '("This prompt has no reply yet"
+                                                 "Nothing in this reply folds"
+                                                 "Nothing to fold here"))))))
+    ;; On a reply's text, TAB folds that reply's parts.
+    (goto-char (point-min))
+    (search-forward "Answer in msg_02")
+    (let ((folded (opencode-chat--part-folded-p '(:id "prt_rmsg_02" :type "reasoning"))))
+      (opencode-chat-toggle-fold)
+      (should-not (eq folded (opencode-chat--part-folded-p
+                              '(:id "prt_rmsg_02" :type "reasoning")))))))
+
+(ert-deftest opencode-chat-screen/views-follow-the-chat ()
+  "A rename reaches the prompt and todo buffers; killing the chat takes them.
+A prompt with text in it stays, and sending from it reopens the chat."
+  (opencode-test-with-chat-on-real-server nil
+    (let* ((chat (current-buffer))
+           (prompt (save-window-excursion (opencode-chat-prompt)))
+           (todos (save-window-excursion (opencode-chat-todos))))
+      (opencode-api-session-update conn sid :title "Renamed here" :sync t)
+      (should (opencode-test-wait
+               (lambda () (equal (buffer-name chat) "*opencode: Renamed here*")) 10))
+      (should (equal (buffer-name prompt) "*opencode: Renamed here* prompt"))
+      (should (equal (buffer-name todos) "*opencode-todos: Renamed here*"))
+      ;; An empty prompt goes with its chat.
+      (kill-buffer chat)
+      (should-not (buffer-live-p prompt))
+      (should-not (buffer-live-p todos))
+      ;; A prompt with text stays; sending it reopens the chat.
+      (setq chat (save-window-excursion (opencode-chat-open conn (list :id sid))))
+      (setq prompt (with-current-buffer chat (save-window-excursion (opencode-chat-prompt))))
+      (with-current-buffer prompt (insert "Keep me"))
+      (kill-buffer chat)
+      (should (buffer-live-p prompt))
+      (with-current-buffer prompt
+        (save-window-excursion (opencode-prompt-send))
+        (should (buffer-live-p opencode-prompt--chat))
+        (setq chat opencode-prompt--chat)
+        (should (opencode-test-wait (lambda () (= (buffer-size) 0)) 30)))
+      (with-current-buffer chat
+        (should (opencode-test-wait
+                 (lambda () (string-match-p "Keep me" (opencode-test--visible-text))) 20)))
+      (kill-buffer chat)
+      (should-not (buffer-live-p prompt)))))
+
+(provide 'opencode-chat-screen-test)
+;;; opencode-chat-screen-test.el ends here
