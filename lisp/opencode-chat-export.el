@@ -270,9 +270,9 @@ the fences.  A block not closed yet runs to the end of TEXT."
     (while (and (< start (length text))
                 (string-match "^ \\{0,3\\}\\(`\\{3,\\}\\|~\\{3,\\}\\)[ \t]*\\([^`\n]*\\)$" text start))
       (let* ((beg (match-beginning 0))
+             (code-beg (min (length text) (1+ (match-end 0))))
              (fence (match-string 1 text))
              (lang (car (split-string (match-string 2 text))))
-             (code-beg (min (length text) (1+ (match-end 0))))
              (close (format "^ \\{0,3\\}%s%s*[ \t]*$" (regexp-quote fence)
                             (regexp-quote (substring fence 0 1))))
              (closed (string-match close text code-beg))
@@ -309,21 +309,22 @@ meant: the one around POS, else the part's only block."
       (let* ((shown (buffer-substring-no-properties (car region) (cdr region)))
              (text-beg (- (cdr region) (length text)))
              (offset (- pos text-beg)))
-        (cond
+        (or
          ;; The source is shown as it is (after a heading, if any).
-         ((and (>= text-beg (car region))
-               (string= (substring shown (- text-beg (car region))) text))
-          (cl-find-if (lambda (b) (and (>= offset (plist-get b :beg))
-                                       (< offset (max (1+ (plist-get b :beg)) (plist-get b :end)))))
-                      blocks))
+         (and (>= text-beg (car region))
+              (string= (substring shown (- text-beg (car region))) text)
+              (cl-find-if (lambda (b) (and (>= offset (plist-get b :beg))
+                                           (< offset (max (1+ (plist-get b :beg)) (plist-get b :end)))))
+                          blocks))
          ;; Shown otherwise: the block shown around POS, by its rank.
-         ((let* ((shown-blocks (opencode-chat-export--code-blocks shown))
-                 (rel (- pos (car region)))
-                 (n (cl-position-if (lambda (b) (and (>= rel (plist-get b :beg))
-                                                     (< rel (plist-get b :end))))
-                                    shown-blocks)))
-            (and n (= (length shown-blocks) (length blocks)) (nth n blocks))))
-         ((= (length blocks) 1) (car blocks)))))))
+         (let* ((shown-blocks (opencode-chat-export--code-blocks shown))
+                (rel (- pos (car region)))
+                (n (cl-position-if (lambda (b) (and (>= rel (plist-get b :beg))
+                                                    (< rel (max (1+ (plist-get b :beg))
+                                                                (plist-get b :end)))))
+                                   shown-blocks)))
+           (and n (= (length shown-blocks) (length blocks)) (nth n blocks)))
+         (and (= (length blocks) 1) (car blocks)))))))
 
 ;;;; Org
 
