@@ -397,13 +397,31 @@ meant: the one around POS, else the part's only block."
                            "+")
             "|")))
 
+(defun opencode-chat-export--top-heading (text)
+  "Return the level of the highest Markdown heading of TEXT, or nil.
+Lines in fenced code blocks are not headings."
+  (let ((top nil) (fence nil))
+    (dolist (line (split-string text "\n"))
+      (cond
+       (fence (when (string-match-p (format "\\` \\{0,3\\}%s%s*[ \t]*\\'" (regexp-quote fence)
+                                            (regexp-quote (substring fence 0 1)))
+                                    line)
+                (setq fence nil)))
+       ((string-match "\\` \\{0,3\\}\\(`\\{3,\\}\\|~\\{3,\\}\\)" line)
+        (setq fence (match-string 1 line)))
+       ((string-match "\\` \\{0,3\\}\\(#\\{1,6\\}\\)[ \t]" line)
+        (setq top (min (or top 6) (length (match-string 1 line)))))))
+    top))
+
 (defun opencode-chat-export-markdown-to-org (text level &optional quoted)
   "Return Markdown TEXT in Org syntax, under a heading of LEVEL.
 Fenced code becomes source blocks, headings are demoted below LEVEL
-\(or bold lines when QUOTED, inside a quote), block quotes become quote
-blocks, bullets and table rules Org's, and the inline markup Org's."
-  (let ((lines (split-string text "\n"))
-        (out nil))
+\(the highest one to LEVEL + 1; or bold lines when QUOTED, inside a
+quote), block quotes become quote blocks, bullets and table rules Org's,
+and the inline markup Org's."
+  (let* ((lines (split-string text "\n"))
+         (shift (- level (1- (or (opencode-chat-export--top-heading text) 1))))
+         (out nil))
     (while lines
       (let ((line (pop lines)))
         (cond
@@ -433,7 +451,7 @@ blocks, bullets and table rules Org's, and the inline markup Org's."
          ((string-match "\\` \\{0,3\\}\\(#\\{1,6\\}\\)[ \t]+\\(.*?\\)\\(?:[ \t]+#+\\)?[ \t]*\\'" line)
           (let ((title (opencode-chat-export--org-inline (match-string 2 line))))
             (push (if quoted (concat "*" title "*")
-                    (concat (make-string (+ level (length (match-string 1 line))) ?*) " " title))
+                    (concat (make-string (+ shift (length (match-string 1 line))) ?*) " " title))
                   out)))
          ;; A rule.
          ((string-match-p "\\` \\{0,3\\}\\([-*_]\\)\\(?:[ \t]*\\1\\)\\{2,\\}[ \t]*\\'" line)
@@ -536,6 +554,12 @@ is a heading with its role, model and time."
   (unless (derived-mode-p 'opencode-chat-mode)
     (user-error "Not in an OpenCode chat")))
 
+(defun opencode-chat-export--session ()
+  "Return the session plist of this chat, with its :id."
+  (let ((session (opencode-chat-session)))
+    (if (plist-get session :id) session
+      (append (list :id (opencode-chat-session-id)) session))))
+
 (defun opencode-chat-export--kill (text what)
   "Put TEXT on the kill ring without properties, and say it was WHAT."
   (kill-new (substring-no-properties text))
@@ -598,7 +622,7 @@ tool as a heading line over its fenced input and output."
   (let* ((default (symbol-name opencode-chat-export-format))
          (format (intern (completing-read (format-prompt "Export as" default)
                                           '("markdown" "org") nil t nil nil default)))
-         (name (opencode-chat-export--default-file (opencode-chat-session) format)))
+         (name (opencode-chat-export--default-file (opencode-chat-export--session) format)))
     (list format
           (unless current-prefix-arg
             (let ((file (read-file-name (format-prompt "Export to" name)
@@ -625,7 +649,7 @@ Org gets a heading per message and the Markdown turned into Org, with
 tools in drawers that start folded."
   (interactive (opencode-chat-export--read-args))
   (opencode-chat-export--check-chat)
-  (let* ((session (opencode-chat-session))
+  (let* ((session (opencode-chat-export--session))
          (messages (opencode-chat-messages))
          (text (if (eq format 'org)
                    (opencode-chat-export-org messages session)

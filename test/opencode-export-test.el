@@ -15,6 +15,7 @@
 (require 'opencode-test-helpers)
 (require 'opencode-chat)
 (require 'opencode-chat-export)
+(require 'opencode-capture-test)
 
 (defconst opencode-export-test--base64
   "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
@@ -219,7 +220,7 @@ Return (TEXT . BUFFER): the file's text and the buffer that opened it."
       (should (string-search "#+begin_src elisp\n(message \"hi\")\n,* not a heading\n#+end_src" text))
       (should (string-search "#+begin_src sh\nls -l\n#+end_src" text))
       ;; Markdown headings go under the message's; inline markup is Org's.
-      (should (string-match-p "^\\*\\*\\* Plan$" text))
+      (should (string-match-p "^\\*\\* Plan$" text))
       (should (string-search "Here is *bold*, /italic/, ~inline code~ and [[https://example.com][a link]]."
                              text))
       (should (string-match-p "^- one\n- two$" text))
@@ -258,11 +259,13 @@ Return (TEXT . BUFFER): the file's text and the buffer that opened it."
 (ert-deftest opencode-export/markdown-to-org ()
   "Markdown converts to Org line by line, code untouched."
   (should (equal (opencode-chat-export-markdown-to-org
-                  "# Top\nA **b** and *i*, __B__ and _i_, ~~s~~.\n> quoted `x*y*`\n" 1)
-                 "** Top\nA *b* and /i/, *B* and /i/, +s+.\n#+begin_quote\nquoted ~x*y*~\n#+end_quote"))
+                  "## Top\n### Sub\nA **b** and *i*, __B__ and _i_, ~~s~~.\n> quoted `x*y*`\n" 1)
+                 "** Top\n*** Sub\nA *b* and /i/, *B* and /i/, +s+.\n#+begin_quote\nquoted ~x*y*~\n#+end_quote"))
   (should (equal (opencode-chat-export-markdown-to-org
                   "| a | b |\n|---|:-:|\n| 1 | 2 |\n\n---\n![pic](data:image/png;base64,AAAA)" 2)
                  "| a | b |\n|---+---|\n| 1 | 2 |\n\n-----\n[image: pic]"))
+  ;; Headings in code are no headings.
+  (should (= (opencode-chat-export--top-heading "```\n# x\n```\n### y\n#### z") 3))
   ;; An unclosed block (a reply still streaming) runs to the end.
   (should (equal (opencode-chat-export-markdown-to-org "````\n```\n#+x\n" 1)
                  "#+begin_example\n```\n,#+x\n#+end_example"))
@@ -281,6 +284,25 @@ Return (TEXT . BUFFER): the file's text and the buffer that opened it."
                   '(:type "file" :filename "a.el" :url "file:///p/a.el" :mime "text/plain"))
                  "**File** [a.el](/p/a.el) (text/plain)"))
   (should-not (opencode-chat-export-part-markdown '(:type "step-finish" :reason "stop"))))
+
+(ert-deftest opencode-export/recorded-tool-chain ()
+  "A tool chain recorded from the real server exports a heading per message."
+  (let* ((conn (opencode-replay-connection (opencode-capture-test--file "capture-tools.jsonl")))
+         (messages (opencode-capture-test--stored conn))
+         (sid (opencode-capture-test--session conn)))
+    (opencode-test-with-chat sid
+      (opencode-chat--render-all messages)
+      (let ((org (opencode-chat-export-org (opencode-chat-messages) (opencode-chat-session)))
+            (md (opencode-chat-export-markdown (opencode-chat-messages) (opencode-chat-session))))
+        (should (= (length messages) (length (opencode-chat-messages))))
+        (should (= (length messages) (cl-count-if (lambda (l) (string-prefix-p "* " l))
+                                                  (split-string org "\n"))))
+        (should (= (length messages) (cl-count-if (lambda (l) (string-prefix-p "## " l))
+                                                  (split-string md "\n"))))
+        (should (string-match-p "^\\*Tool\\* ~bash~ \\[completed\\].*\n:TOOL:\nCommand:\n#\\+begin_src sh\necho replayed-output\n#\\+end_src" org))
+        (should (string-match-p "^\\*\\*Tool todowrite\\*\\* \\[completed\\]" md))
+        (should (string-search "Look around and run something" md))
+        (should-not (string-match-p "[▸▾]\\|```" org))))))
 
 (ert-deftest opencode-export/live-chat-on-real-server ()
   "A live chat, answered with a code block, exports and copies its code."
