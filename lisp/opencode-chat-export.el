@@ -334,15 +334,20 @@ meant: the one around POS, else the part's only block."
 (defun opencode-chat-export--org-emphasis (s)
   "Convert the Markdown emphasis of S (no code, no links) to Org."
   (let ((b opencode-chat-export--bold))
-    (setq s (replace-regexp-in-string "\\*\\*\\([^*\n]+?\\)\\*\\*" (concat b "\\1" b) s))
-    (setq s (replace-regexp-in-string "\\_<__\\([^_\n]+?\\)__\\_>" (concat b "\\1" b) s))
-    (setq s (replace-regexp-in-string "~~\\([^~\n]+?\\)~~" "+\\1+" s))
+    (setq s (replace-regexp-in-string "\\*\\*\\([^*\n]+?\\)\\*\\*" (concat b "\\1" b) s t))
+    ;; Twice: a match takes the character after it, which may start the next.
+    (dotimes (_ 2)
+      (setq s (replace-regexp-in-string
+               "\\(^\\|[^_[:alnum:]]\\)__\\([^_\n]+?\\)__\\([^_[:alnum:]]\\|$\\)"
+               (concat "\\1" b "\\2" b "\\3") s t)))
+    (setq s (replace-regexp-in-string "~~\\([^~\n]+?\\)~~" "+\\1+" s t))
     (setq s (replace-regexp-in-string
              "\\(^\\|[^*[:alnum:]]\\)\\*\\([^* \t\n]\\(?:[^*\n]*[^* \t\n]\\)?\\)\\*"
-             "\\1/\\2/" s))
-    (setq s (replace-regexp-in-string
-             "\\(^\\|[^_[:alnum:]]\\)_\\([^_ \t\n]\\(?:[^_\n]*[^_ \t\n]\\)?\\)_\\([^_[:alnum:]]\\|$\\)"
-             "\\1/\\2/\\3" s))
+             "\\1/\\2/" s t))
+    (dotimes (_ 2)
+      (setq s (replace-regexp-in-string
+               "\\(^\\|[^_[:alnum:]]\\)_\\([^_ \t\n]\\(?:[^_\n]*[^_ \t\n]\\)?\\)_\\([^_[:alnum:]]\\|$\\)"
+               "\\1/\\2/\\3" s t)))
     (replace-regexp-in-string b "*" s t t)))
 
 (defun opencode-chat-export--org-code (code)
@@ -380,7 +385,7 @@ meant: the one around POS, else the part's only block."
 
 (defun opencode-chat-export--org-escape (code)
   "Escape CODE for an Org block: a comma before lines starting with * or #+."
-  (replace-regexp-in-string "^[ \t]*\\(,*\\(?:\\*\\|#\\+\\)\\)" ",\\1" code nil nil 1))
+  (replace-regexp-in-string "^[ \t]*\\(,*\\(?:\\*\\|#\\+\\)\\)" ",\\1" code t nil 1))
 
 (defun opencode-chat-export--org-block (code lang)
   "Return CODE as an Org source block in LANG, or an example block."
@@ -643,7 +648,7 @@ of the session's title in the project's directory (see
 `opencode-chat-export-directory').  With a prefix argument, or FILE
 nil, export to a buffer that visits no file.  Return that buffer.
 
-Every message the chat holds is exported; \\[opencode-chat-load-older]
+\\<opencode-chat-mode-map>Every message the chat holds is exported; \\[opencode-chat-load-older]
 loads older ones first.  Markdown keeps the text as the model wrote it;
 Org gets a heading per message and the Markdown turned into Org, with
 tools in drawers that start folded."

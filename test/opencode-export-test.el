@@ -264,6 +264,8 @@ Return (TEXT . BUFFER): the file's text and the buffer that opened it."
   (should (equal (opencode-chat-export-markdown-to-org
                   "| a | b |\n|---|:-:|\n| 1 | 2 |\n\n---\n![pic](data:image/png;base64,AAAA)" 2)
                  "| a | b |\n|---+---|\n| 1 | 2 |\n\n-----\n[image: pic]"))
+  (should (equal (opencode-chat-export--org-inline "_a_ _b_ __c__ __d__ snake_case_name")
+                 "/a/ /b/ *c* *d* snake_case_name"))
   ;; Headings in code are no headings.
   (should (= (opencode-chat-export--top-heading "```\n# x\n```\n### y\n#### z") 3))
   ;; An unclosed block (a reply still streaming) runs to the end.
