@@ -172,6 +172,12 @@ For example: (global-set-key (kbd \"C-c o\") opencode-command-map).")
   "Say whether the server of DIRECTORY's project is healthy, and its version." t)
 (autoload (quote opencode-attach) "opencode-status"
   "Use the OpenCode server at URL (or a port on 127.0.0.1) from now on." t)
+(autoload (quote opencode-chat-copy) "opencode-chat-export"
+  "Copy the part at point as Markdown, or the message when on its header." t)
+(autoload (quote opencode-chat-copy-code-block) "opencode-chat-export"
+  "Copy the code of the fenced code block at point, without its fences." t)
+(autoload (quote opencode-chat-export) "opencode-chat-export"
+  "Export this chat's session as FORMAT, `markdown' or `org', to FILE; open it." t)
 (autoload (quote opencode-chat-desktop-restore) "opencode-chat"
   "Reopen a chat saved by `desktop-save-mode'.")
 ;; `desktop-buffer-mode-handlers' is autoloaded: no need to load desktop.

@@ -1,0 +1,688 @@
+;;; opencode-chat-export.el --- Copy a chat's parts, export its session  -*- lexical-binding: t; -*-
+
+;; Copyright (C) 2026 The opencode.el authors
+;; SPDX-License-Identifier: GPL-3.0-or-later
+
+;; This file is not part of GNU Emacs.
+
+;;; Commentary:
+
+;; `opencode-chat-copy' puts the part (or message) at point on the kill
+;; ring as Markdown, `opencode-chat-copy-code-block' the code of the
+;; fenced block at point, and `opencode-chat-export' writes the whole
+;; session as a Markdown or an Org file and opens it.
+;;
+;; Everything here is made from the parts the server sent (the plists of
+;; `opencode-chat-messages'), never from the chat's displayed text: text
+;; parts are their Markdown source, tools a heading line over fenced
+;; input and output, reasoning a quote.  Files attached as data: URLs
+;; show their name, never their base64 contents.  The Org export turns
+;; the Markdown into Org: a heading per message, fenced code into source
+;; blocks, headings demoted under the message's, emphasis, inline code
+;; and links into Org syntax, and tools into folded drawers.
+
+;;; Code:
+
+(require 'cl-lib)
+(require 'subr-x)
+(require 'json)
+(require 'opencode-lib)
+(require 'opencode-api)
+(require 'opencode-connection)
+(require 'opencode-chat)
+
+(declare-function markdown-mode "ext:markdown-mode" ())
+
+;;;; Options
+
+(defcustom opencode-chat-export-format 'markdown
+  "The format `opencode-chat-export' proposes: `markdown' or `org'."
+  :type '(choice (const :tag "Markdown" markdown) (const :tag "Org" org))
+  :group 'opencode)
+
+(defcustom opencode-chat-export-directory nil
+  "Directory `opencode-chat-export' proposes for its files.
+nil proposes the session's project directory."
+  :type '(choice (const :tag "The project's directory" nil) directory)
+  :group 'opencode)
+
+;;;; Shared pieces
+
+(defun opencode-chat-export--time (ms &optional format)
+  "Return the time MS (milliseconds since the epoch) with FORMAT, or nil.
+FORMAT defaults to \"%F %R\"."
+  (and (numberp ms) (format-time-string (or format "%F %R") (/ ms 1000.0))))
+
+(defun opencode-chat-export--string (value)
+  "Return VALUE if it is a non-empty string, else nil."
+  (and (stringp value) (not (string-empty-p value)) value))
+
+(defun opencode-chat-export--json (value)
+  "Return VALUE (a plist or vector) as indented JSON text."
+  (with-temp-buffer
+    (insert (json-serialize value :null-object :null :false-object :false))
+    (ignore-errors (json-pretty-print-buffer))
+    (buffer-string)))
+
+(defun opencode-chat-export--first-line (text)
+  "Return the first non-empty line of TEXT, at most 72 characters."
+  (let ((line (or (cl-find-if (lambda (l) (not (string-blank-p l)))
+                              (split-string (or text "") "\n"))
+                  "")))
+    (truncate-string-to-width (string-trim line) 72 nil nil "…")))
+
+(defun opencode-chat-export--model (info)
+  "Return \"PROVIDER/MODEL\" of message INFO, or nil."
+  (let* ((m (plist-get info :model))
+         (provider (or (plist-get info :providerID) (plist-get m :providerID)))
+         (model (or (plist-get info :modelID) (plist-get m :modelID))))
+    (and (stringp model) (if (stringp provider) (concat provider "/" model) model))))
+
+(defun opencode-chat-export--file-label (part)
+  "Return the name shown for file PART: its file name or path, never a data URL."
+  (let ((url (plist-get part :url))
+        (path (plist-get (plist-get part :source) :path)))
+    (or (opencode-chat-export--string (plist-get part :filename))
+        (opencode-chat-export--string path)
+        (and (stringp url) (string-prefix-p "file://" url) (substring url 7))
+        (and (stringp url) (not (string-prefix-p "data:" url)) url)
+        "attachment")))
+
+(defun opencode-chat-export--file-target (part)
+  "Return what file PART links to (a path or URL), or nil for inline data."
+  (let ((url (plist-get part :url)))
+    (cond ((not (stringp url)) nil)
+          ((string-prefix-p "file://" url) (substring url 7))
+          ((string-prefix-p "data:" url) nil)
+          (t url))))
+
+(defun opencode-chat-export--tool-summary (part)
+  "Return a one-line summary of tool PART's call, or nil."
+  (let* ((state (plist-get part :state))
+         (input (plist-get state :input)))
+    (or (and (opencode-chat-export--string (plist-get state :title))
+             (opencode-chat-export--first-line (plist-get state :title)))
+        (cl-some (lambda (key)
+                   (let ((v (plist-get input key)))
+                     (and (opencode-chat-export--string v)
+                          (opencode-chat-export--first-line v))))
+                 '(:command :filePath :pattern :url :description :path :query)))))
+
+(defun opencode-chat-export--tool-heading (part)
+  "Return the words of tool PART's heading: name, status, summary.
+It is a list (NAME STATUS SUMMARY); SUMMARY may be nil."
+  (let ((state (plist-get part :state)))
+    (list (format "%s" (or (plist-get part :tool) "tool"))
+          (format "%s" (or (plist-get state :status) "?"))
+          (opencode-chat-export--tool-summary part))))
+
+(defun opencode-chat-export--tool-sections (part)
+  "Return the sections of tool PART's body, a list of (LABEL LANG TEXT).
+The input (a shell command as itself, else JSON), the diff an edit
+made, the output, the error and attached files' names."
+  (let* ((state (plist-get part :state))
+         (input (plist-get state :input))
+         (metadata (plist-get state :metadata))
+         (output (or (opencode-chat-export--string (plist-get state :output))
+                     (and (equal (plist-get state :status) "running")
+                          (opencode-chat-export--string (plist-get metadata :output)))))
+         (sections nil))
+    (cond ((opencode-chat-export--string (plist-get input :command))
+           (push (list "Command" "sh" (plist-get input :command)) sections))
+          (input
+           (push (list "Input" "json" (opencode-chat-export--json input)) sections)))
+    (when (opencode-chat-export--string (plist-get metadata :diff))
+      (push (list "Diff" "diff" (plist-get metadata :diff)) sections))
+    (when output (push (list "Output" "" output) sections))
+    (when (opencode-chat-export--string (plist-get state :error))
+      (push (list "Error" "" (plist-get state :error)) sections))
+    (let ((files (mapcar #'opencode-chat-export--file-label
+                         (append (plist-get state :attachments) nil))))
+      (when files
+        (push (list "Attachments" "" (string-join files "\n")) sections)))
+    (nreverse sections)))
+
+;;;; Markdown
+
+(defun opencode-chat-export--fence (text &optional lang)
+  "Return TEXT as a fenced Markdown block in LANG.
+The fence is longer than any run of backticks in TEXT."
+  (let ((n 3) (start 0))
+    (while (string-match "`\\{3,\\}" text start)
+      (setq n (max n (1+ (- (match-end 0) (match-beginning 0))))
+            start (match-end 0)))
+    (let ((fence (make-string n ?`)))
+      (concat fence (or lang "") "\n"
+              (string-trim-right text "\n+") "\n"
+              fence))))
+
+(defun opencode-chat-export--quote (text)
+  "Return TEXT as a Markdown block quote."
+  (mapconcat (lambda (l) (if (string-empty-p l) ">" (concat "> " l)))
+             (split-string (string-trim-right text) "\n") "\n"))
+
+(defun opencode-chat-export-part-markdown (part)
+  "Return PART (a part plist from the server) as Markdown, or nil.
+Text is its Markdown source; reasoning a block quote; a tool a heading
+line over fenced input and output; a file its name (never the contents
+of a data: URL).  Parts with nothing to read (steps, snapshots) give nil."
+  (pcase (plist-get part :type)
+    ("text"
+     (let ((text (or (plist-get part :text) "")))
+       (if (eq (plist-get part :synthetic) t)
+           (concat "<details><summary>Context added by the server: "
+                   (opencode-chat-export--first-line text)
+                   "</summary>\n\n"
+                   (opencode-chat-export--fence text) "\n\n</details>")
+         text)))
+    ("reasoning"
+     (let ((text (string-trim (or (plist-get part :text) ""))))
+       (opencode-chat-export--quote (concat "*Thinking*\n\n" text))))
+    ("tool"
+     (pcase-let ((`(,name ,status ,summary) (opencode-chat-export--tool-heading part)))
+       (mapconcat #'identity
+                  (cons (format "**Tool %s** [%s]%s" name status
+                                (if summary (concat ": " summary) ""))
+                        (mapcar (pcase-lambda (`(,label ,lang ,text))
+                                  (concat label ":\n" (opencode-chat-export--fence text lang)))
+                                (opencode-chat-export--tool-sections part)))
+                  "\n\n")))
+    ("file"
+     (let ((label (opencode-chat-export--file-label part))
+           (target (opencode-chat-export--file-target part))
+           (mime (opencode-chat-export--string (plist-get part :mime))))
+       (concat "**File** "
+               (if target (format "[%s](%s)" label target) (format "`%s`" label))
+               (if mime (format " (%s)" mime) ""))))
+    ("patch"
+     (let ((files (append (plist-get part :files) nil)))
+       (concat (format "**Patch**: %s" (opencode--plural (length files) "file"))
+               (mapconcat (lambda (f) (concat "\n- `" f "`")) files ""))))
+    ("agent" (format "**Agent** %s" (plist-get part :name)))
+    ("subtask"
+     (concat (format "**Subtask** (%s): %s" (plist-get part :agent)
+                     (or (plist-get part :description) ""))
+             (if (opencode-chat-export--string (plist-get part :prompt))
+                 (concat "\n\n" (opencode-chat-export--quote (plist-get part :prompt)))
+               "")))
+    ("retry"
+     (format "**Retry %s**: %s" (plist-get part :attempt)
+             (or (opencode-api-error-text (plist-get part :error)) "")))
+    ("compaction" "---\n\n*Context compacted: earlier messages were summarised.*")
+    ((or "step-start" "step-finish" "snapshot") nil)
+    (type (format "**Part %s**" type))))
+
+(defun opencode-chat-export--join (blocks)
+  "Join the non-nil BLOCKS of text, a blank line between each."
+  (mapconcat (lambda (b) (string-trim-right b "\n+"))
+             (delq nil blocks) "\n\n"))
+
+(defun opencode-chat-export-message-markdown (message)
+  "Return the parts of MESSAGE, a plist (:info :parts), as Markdown."
+  (opencode-chat-export--join
+   (mapcar #'opencode-chat-export-part-markdown (plist-get message :parts))))
+
+(defun opencode-chat-export--message-title (info)
+  "Return the heading words of message INFO: role, model and agent."
+  (if (equal (plist-get info :role) "user")
+      "You"
+    (let ((model (opencode-chat-export--model info))
+          (agent (opencode-chat-export--string (plist-get info :agent))))
+      (concat "Assistant"
+              (cond ((and model agent) (format " (%s, %s)" model agent))
+                    ((or model agent) (format " (%s)" (or model agent)))
+                    (t ""))))))
+
+(defun opencode-chat-export--error (info)
+  "Return the error text of message INFO, or nil."
+  (let ((err (plist-get info :error)))
+    (and err (opencode-chat-export--string (opencode-api-error-text err)))))
+
+(defun opencode-chat-export-markdown (messages &optional session)
+  "Return MESSAGES of SESSION (a session plist) as a Markdown document.
+MESSAGES are as `opencode-chat-messages' returns them."
+  (concat
+   (format "# %s\n\n" (or (plist-get session :title) (plist-get session :id) "OpenCode session"))
+   (format "<!-- OpenCode session %s, exported %s -->\n\n"
+           (or (plist-get session :id) "?") (format-time-string "%F %R"))
+   (mapconcat
+    (lambda (m)
+      (let* ((info (plist-get m :info))
+             (time (opencode-chat-export--time (plist-get (plist-get info :time) :created)))
+             (err (opencode-chat-export--error info))
+             (body (opencode-chat-export-message-markdown m)))
+        (opencode-chat-export--join
+         (list (concat "## " (opencode-chat-export--message-title info)
+                       (if time (concat " — " time) ""))
+               (and err (concat "> **Error:** " err))
+               (and (not (string-empty-p body)) body)))))
+    messages "\n\n")
+   "\n"))
+
+;;;; Code blocks
+
+(defun opencode-chat-export--code-blocks (text)
+  "Return the fenced code blocks of Markdown TEXT, in order.
+Each is a plist (:lang LANG :code CODE :beg BEG :end END): BEG and END
+delimit the block with its fences in TEXT, CODE is what lies between
+the fences.  A block not closed yet runs to the end of TEXT."
+  (let ((blocks nil) (start 0))
+    (while (and (< start (length text))
+                (string-match "^ \\{0,3\\}\\(`\\{3,\\}\\|~\\{3,\\}\\)[ \t]*\\([^`\n]*\\)$" text start))
+      (let* ((beg (match-beginning 0))
+             (code-beg (min (length text) (1+ (match-end 0))))
+             (fence (match-string 1 text))
+             (lang (car (split-string (match-string 2 text))))
+             (close (format "^ \\{0,3\\}%s%s*[ \t]*$" (regexp-quote fence)
+                            (regexp-quote (substring fence 0 1))))
+             (closed (string-match close text code-beg))
+             (code-end (if closed (match-beginning 0) (length text)))
+             (end (if closed (match-end 0) (length text))))
+        (push (list :lang (or lang "") :code (substring text code-beg code-end)
+                    :beg beg :end end)
+              blocks)
+        (setq start (if closed (max end (1+ beg)) (length text)))))
+    (nreverse blocks)))
+
+(defun opencode-chat-export--part-region (pos)
+  "Return (BEG . END), the region of the part shown at POS, or nil."
+  (let ((id (get-text-property pos 'opencode-part)))
+    (when id
+      (let ((beg pos) (end pos))
+        (while (and (> beg (point-min))
+                    (equal (get-text-property (1- beg) 'opencode-part) id))
+          (setq beg (previous-single-property-change beg 'opencode-part nil (point-min))))
+        (while (and (< end (point-max))
+                    (equal (get-text-property end 'opencode-part) id))
+          (setq end (next-single-property-change end 'opencode-part nil (point-max))))
+        (cons beg end)))))
+
+(defun opencode-chat-export--code-block-at (pos)
+  "Return the code block of the text part at POS, a plist as `--code-blocks'.
+The part's text is its source; where it is shown says which block is
+meant: the one around POS, else the part's only block."
+  (let* ((part (opencode-chat-part-at pos))
+         (text (plist-get part :text))
+         (blocks (and (stringp text) (opencode-chat-export--code-blocks text)))
+         (region (and blocks (opencode-chat-export--part-region pos))))
+    (when region
+      (let* ((shown (buffer-substring-no-properties (car region) (cdr region)))
+             (text-beg (- (cdr region) (length text)))
+             (offset (- pos text-beg)))
+        (or
+         ;; The source is shown as it is (after a heading, if any).
+         (and (>= text-beg (car region))
+              (string= (substring shown (- text-beg (car region))) text)
+              (cl-find-if (lambda (b) (and (>= offset (plist-get b :beg))
+                                           (< offset (max (1+ (plist-get b :beg)) (plist-get b :end)))))
+                          blocks))
+         ;; Shown otherwise: the block shown around POS, by its rank.
+         (let* ((shown-blocks (opencode-chat-export--code-blocks shown))
+                (rel (- pos (car region)))
+                (n (cl-position-if (lambda (b) (and (>= rel (plist-get b :beg))
+                                                    (< rel (max (1+ (plist-get b :beg))
+                                                                (plist-get b :end)))))
+                                   shown-blocks)))
+           (and n (= (length shown-blocks) (length blocks)) (nth n blocks)))
+         (and (= (length blocks) 1) (car blocks)))))))
+
+;;;; Org
+
+(defconst opencode-chat-export--bold (string #xE000)
+  "Stands for an Org bold marker while emphasis is converted.")
+
+(defun opencode-chat-export--org-emphasis (s)
+  "Convert the Markdown emphasis of S (no code, no links) to Org."
+  (let ((b opencode-chat-export--bold))
+    (setq s (replace-regexp-in-string "\\*\\*\\([^*\n]+?\\)\\*\\*" (concat b "\\1" b) s t))
+    ;; Twice: a match takes the character after it, which may start the next.
+    (dotimes (_ 2)
+      (setq s (replace-regexp-in-string
+               "\\(^\\|[^_[:alnum:]]\\)__\\([^_\n]+?\\)__\\([^_[:alnum:]]\\|$\\)"
+               (concat "\\1" b "\\2" b "\\3") s t)))
+    (setq s (replace-regexp-in-string "~~\\([^~\n]+?\\)~~" "+\\1+" s t))
+    (setq s (replace-regexp-in-string
+             "\\(^\\|[^*[:alnum:]]\\)\\*\\([^* \t\n]\\(?:[^*\n]*[^* \t\n]\\)?\\)\\*"
+             "\\1/\\2/" s t))
+    (dotimes (_ 2)
+      (setq s (replace-regexp-in-string
+               "\\(^\\|[^_[:alnum:]]\\)_\\([^_ \t\n]\\(?:[^_\n]*[^_ \t\n]\\)?\\)_\\([^_[:alnum:]]\\|$\\)"
+               "\\1/\\2/\\3" s t)))
+    (replace-regexp-in-string b "*" s t t)))
+
+(defun opencode-chat-export--org-code (code)
+  "Return inline CODE as Org code or verbatim."
+  (cond ((not (string-search "~" code)) (concat "~" code "~"))
+        ((not (string-search "=" code)) (concat "=" code "="))
+        (t code)))
+
+(defun opencode-chat-export--org-inline (line)
+  "Convert the inline Markdown of LINE to Org: code, links, emphasis."
+  (let ((out nil) (start 0)
+        (re (concat "\\(`+\\)\\(.+?\\)\\1"                          ; 1 2 code
+                    "\\|!\\[\\([^]\n]*\\)\\](\\([^) \n]+\\)[^)\n]*)" ; 3 4 image
+                    "\\|\\[\\([^]\n]+\\)\\](\\([^) \n]+\\)[^)\n]*)"  ; 5 6 link
+                    "\\|<\\(https?://[^> \n]+\\)>")))                ; 7 autolink
+    (while (string-match re line start)
+      (push (opencode-chat-export--org-emphasis (substring line start (match-beginning 0))) out)
+      (push (cond
+             ((match-beginning 2)
+              (opencode-chat-export--org-code (string-trim (match-string 2 line))))
+             ((match-beginning 4)
+              (let ((url (match-string 4 line)))
+                (if (string-prefix-p "data:" url)
+                    (format "[image: %s]" (match-string 3 line))
+                  (format "[[%s]]" url))))
+             ((match-beginning 6)
+              (let ((text (match-string 5 line)) (url (match-string 6 line)))
+                (if (equal text url) (format "[[%s]]" url)
+                  (format "[[%s][%s]]" url (opencode-chat-export--org-emphasis text)))))
+             (t (format "[[%s]]" (match-string 7 line))))
+            out)
+      (setq start (match-end 0)))
+    (push (opencode-chat-export--org-emphasis (substring line start)) out)
+    (apply #'concat (nreverse out))))
+
+(defun opencode-chat-export--org-escape (code)
+  "Escape CODE for an Org block: a comma before lines starting with * or #+."
+  (replace-regexp-in-string "^[ \t]*\\(,*\\(?:\\*\\|#\\+\\)\\)" ",\\1" code t nil 1))
+
+(defun opencode-chat-export--org-block (code lang)
+  "Return CODE as an Org source block in LANG, or an example block."
+  (let ((code (opencode-chat-export--org-escape (string-trim-right code "\n+"))))
+    (if (opencode-chat-export--string lang)
+        (format "#+begin_src %s\n%s\n#+end_src" lang code)
+      (format "#+begin_example\n%s\n#+end_example" code))))
+
+(defun opencode-chat-export--org-table-rule (line)
+  "Return the Org rule for Markdown table separator LINE, or nil."
+  (when (string-match "\\`[ \t]*|\\(\\(?:[ \t]*:?-+:?[ \t]*|\\)+\\)[ \t]*\\'" line)
+    (concat "|" (mapconcat (lambda (cell) (make-string (max 1 (length cell)) ?-))
+                           (split-string (match-string 1 line) "|" t)
+                           "+")
+            "|")))
+
+(defun opencode-chat-export--top-heading (text)
+  "Return the level of the highest Markdown heading of TEXT, or nil.
+Lines in fenced code blocks are not headings."
+  (let ((top nil) (fence nil))
+    (dolist (line (split-string text "\n"))
+      (cond
+       (fence (when (string-match-p (format "\\` \\{0,3\\}%s%s*[ \t]*\\'" (regexp-quote fence)
+                                            (regexp-quote (substring fence 0 1)))
+                                    line)
+                (setq fence nil)))
+       ((string-match "\\` \\{0,3\\}\\(`\\{3,\\}\\|~\\{3,\\}\\)" line)
+        (setq fence (match-string 1 line)))
+       ((string-match "\\` \\{0,3\\}\\(#\\{1,6\\}\\)[ \t]" line)
+        (setq top (min (or top 6) (length (match-string 1 line)))))))
+    top))
+
+(defun opencode-chat-export-markdown-to-org (text level &optional quoted)
+  "Return Markdown TEXT in Org syntax, under a heading of LEVEL.
+Fenced code becomes source blocks, headings are demoted below LEVEL
+\(the highest one to LEVEL + 1; or bold lines when QUOTED, inside a
+quote), block quotes become quote blocks, bullets and table rules Org's,
+and the inline markup Org's."
+  (let* ((lines (split-string text "\n"))
+         (shift (- level (1- (or (opencode-chat-export--top-heading text) 1))))
+         (out nil))
+    (while lines
+      (let ((line (pop lines)))
+        (cond
+         ;; A fenced code block, to its closing fence.
+         ((string-match "\\`\\( \\{0,3\\}\\)\\(`\\{3,\\}\\|~\\{3,\\}\\)[ \t]*\\([^`\n]*\\)\\'" line)
+          (let* ((fence (match-string 2 line))
+                 (lang (car (split-string (match-string 3 line))))
+                 (close (format "\\` \\{0,3\\}%s%s*[ \t]*\\'" (regexp-quote fence)
+                                (regexp-quote (substring fence 0 1))))
+                 (code nil))
+            (while (and lines (not (string-match-p close (car lines))))
+              (push (pop lines) code))
+            (pop lines)
+            (push (opencode-chat-export--org-block (string-join (nreverse code) "\n") lang) out)))
+         ;; A block quote, with its following quoted lines.
+         ((string-match "\\` \\{0,3\\}> ?\\(.*\\)\\'" line)
+          (let ((quoted-lines (list (match-string 1 line))))
+            (while (and lines (string-match "\\` \\{0,3\\}> ?\\(.*\\)\\'" (car lines)))
+              (push (match-string 1 (car lines)) quoted-lines)
+              (pop lines))
+            (push (concat "#+begin_quote\n"
+                          (opencode-chat-export-markdown-to-org
+                           (string-join (nreverse quoted-lines) "\n") level t)
+                          "\n#+end_quote")
+                  out)))
+         ;; A heading.
+         ((string-match "\\` \\{0,3\\}\\(#\\{1,6\\}\\)[ \t]+\\(.*?\\)\\(?:[ \t]+#+\\)?[ \t]*\\'" line)
+          (let ((title (opencode-chat-export--org-inline (match-string 2 line))))
+            (push (if quoted (concat "*" title "*")
+                    (concat (make-string (+ shift (length (match-string 1 line))) ?*) " " title))
+                  out)))
+         ;; A rule.
+         ((string-match-p "\\` \\{0,3\\}\\([-*_]\\)\\(?:[ \t]*\\1\\)\\{2,\\}[ \t]*\\'" line)
+          (push "-----" out))
+         ;; A table's separator.
+         ((opencode-chat-export--org-table-rule line)
+          (push (opencode-chat-export--org-table-rule line) out))
+         ;; A bullet: * at the start of a line would be a heading in Org.
+         ((string-match "\\`\\([ \t]*\\)[*+][ \t]+\\(.*\\)\\'" line)
+          (push (concat (match-string 1 line) "- "
+                        (opencode-chat-export--org-inline (match-string 2 line)))
+                out))
+         (t (push (opencode-chat-export--org-inline line) out)))))
+    (string-trim-right (string-join (nreverse out) "\n") "\n+")))
+
+(defun opencode-chat-export--org-drawer (name summary blocks)
+  "Return SUMMARY over a drawer NAME holding BLOCKS, folded when Org opens it."
+  (concat summary "\n:" name ":\n" (string-join blocks "\n") "\n:END:"))
+
+(defun opencode-chat-export-part-org (part level)
+  "Return PART as Org text inside a heading of LEVEL, or nil.
+Tools and context the server added are drawers, folded when the file
+is opened; reasoning is a quote block."
+  (pcase (plist-get part :type)
+    ("text"
+     (let ((text (or (plist-get part :text) "")))
+       (if (eq (plist-get part :synthetic) t)
+           (opencode-chat-export--org-drawer
+            "CONTEXT" (concat "/Context added by the server:/ "
+                              (opencode-chat-export--first-line text))
+            (list (opencode-chat-export--org-block text nil)))
+         (opencode-chat-export-markdown-to-org text level))))
+    ("reasoning"
+     (concat "#+begin_quote\n/Thinking/\n\n"
+             (opencode-chat-export-markdown-to-org
+              (string-trim (or (plist-get part :text) "")) level t)
+             "\n#+end_quote"))
+    ("tool"
+     (pcase-let ((`(,name ,status ,summary) (opencode-chat-export--tool-heading part)))
+       (opencode-chat-export--org-drawer
+        "TOOL"
+        (format "*Tool* ~%s~ [%s]%s" name status (if summary (concat ": " summary) ""))
+        (mapcar (pcase-lambda (`(,label ,lang ,text))
+                  (concat label ":\n" (opencode-chat-export--org-block text lang)))
+                (opencode-chat-export--tool-sections part)))))
+    ("file"
+     (let ((label (opencode-chat-export--file-label part))
+           (target (opencode-chat-export--file-target part))
+           (mime (opencode-chat-export--string (plist-get part :mime))))
+       (concat "*File* "
+               (cond ((null target) (opencode-chat-export--org-code label))
+                     ((string-match-p "\\`[a-z]+://" target) (format "[[%s][%s]]" target label))
+                     (t (format "[[file:%s][%s]]" target label)))
+               (if mime (format " (%s)" mime) ""))))
+    ("patch"
+     (let ((files (append (plist-get part :files) nil)))
+       (concat (format "*Patch*: %s" (opencode--plural (length files) "file"))
+               (mapconcat (lambda (f) (format "\n- [[file:%s][%s]]" f f)) files ""))))
+    ("subtask"
+     (concat (format "*Subtask* (%s): %s" (plist-get part :agent)
+                     (or (plist-get part :description) ""))
+             (if (opencode-chat-export--string (plist-get part :prompt))
+                 (concat "\n#+begin_quote\n"
+                         (opencode-chat-export--org-escape (plist-get part :prompt))
+                         "\n#+end_quote")
+               "")))
+    ("compaction" "-----\n/Context compacted: earlier messages were summarised./")
+    (_ (let ((md (opencode-chat-export-part-markdown part)))
+         (and md (opencode-chat-export-markdown-to-org md level))))))
+
+(defun opencode-chat-export-org (messages &optional session)
+  "Return MESSAGES of SESSION (a session plist) as an Org document.
+MESSAGES are as `opencode-chat-messages' returns them.  Each message
+is a heading with its role, model and time."
+  (concat
+   (format "#+title: %s\n" (or (plist-get session :title) (plist-get session :id) "OpenCode session"))
+   (format "#+date: %s\n" (format-time-string "[%F %a %R]"))
+   ;; showall: everything shows, but drawers (tools) stay folded.
+   "#+startup: showall\n"
+   (format "# OpenCode session %s\n\n" (or (plist-get session :id) "?"))
+   (mapconcat
+    (lambda (m)
+      (let* ((info (plist-get m :info))
+             (time (opencode-chat-export--time (plist-get (plist-get info :time) :created)
+                                               "[%F %a %R]"))
+             (err (opencode-chat-export--error info)))
+        (opencode-chat-export--join
+         (append
+          (list (concat "* " (opencode-chat-export--message-title info)
+                        (if time (concat " " time) ""))
+                (and err (concat "*Error:* " err)))
+          (mapcar (lambda (p) (opencode-chat-export-part-org p 1)) (plist-get m :parts))))))
+    messages "\n\n")
+   "\n"))
+
+;;;; Commands
+
+(defun opencode-chat-export--check-chat ()
+  "Signal a user error unless the current buffer is a chat."
+  (unless (derived-mode-p 'opencode-chat-mode)
+    (user-error "Not in an OpenCode chat")))
+
+(defun opencode-chat-export--session ()
+  "Return the session plist of this chat, with its :id."
+  (let ((session (opencode-chat-session)))
+    (if (plist-get session :id) session
+      (append (list :id (opencode-chat-session-id)) session))))
+
+(defun opencode-chat-export--kill (text what)
+  "Put TEXT on the kill ring without properties, and say it was WHAT."
+  (kill-new (substring-no-properties text))
+  (message "Copied %s (%s)" what (opencode--plural (length text) "character")))
+
+;;;###autoload
+(defun opencode-chat-copy (&optional whole-message)
+  "Copy the part at point as Markdown, or the message when on its header.
+With a prefix argument WHOLE-MESSAGE, copy the whole message at point.
+Text is copied as its Markdown source, reasoning as a block quote, a
+tool as a heading line over its fenced input and output."
+  (interactive "P")
+  (opencode-chat-export--check-chat)
+  (let* ((part (and (not whole-message) (opencode-chat-part-at)))
+         (text (and part (opencode-chat-export-part-markdown part))))
+    (if (and text (not (string-empty-p text)))
+        (opencode-chat-export--kill text (format "the %s part" (plist-get part :type)))
+      (let ((msg (opencode-chat-message-at)))
+        (unless msg (user-error "No message at point"))
+        (opencode-chat-export--kill (opencode-chat-export-message-markdown msg)
+                                    "the message")))))
+
+;;;###autoload
+(defun opencode-chat-copy-code-block ()
+  "Copy the code of the fenced code block at point, without its fences."
+  (interactive)
+  (opencode-chat-export--check-chat)
+  (let ((block (opencode-chat-export--code-block-at (point))))
+    (unless block (user-error "No code block at point"))
+    (opencode-chat-export--kill (plist-get block :code)
+                                (let ((lang (plist-get block :lang)))
+                                  (if (string-empty-p lang) "the code block"
+                                    (format "the %s code block" lang))))))
+
+(defun opencode-chat-export--default-file (session format)
+  "Return the file name proposed for exporting SESSION as FORMAT."
+  (let* ((title (or (plist-get session :title) ""))
+         (slug (string-trim (replace-regexp-in-string "[^[:alnum:]]+" "-" (downcase title)) "-+" "-+"))
+         (slug (if (string-empty-p slug) (or (plist-get session :id) "session")
+                 (substring slug 0 (min 60 (length slug))))))
+    (concat slug (if (eq format 'org) ".org" ".md"))))
+
+(defun opencode-chat-export--directory ()
+  "Return the directory proposed for exports of this chat."
+  (or opencode-chat-export-directory
+      (ignore-errors (opencode-connection-directory (opencode-chat-connection)))
+      default-directory))
+
+(defun opencode-chat-export--set-mode (format)
+  "Put the current buffer in the major mode of FORMAT, unless it is in it."
+  (pcase format
+    ('org (unless (derived-mode-p 'org-mode) (org-mode)))
+    (_ (cond ((fboundp 'markdown-mode)
+              (unless (derived-mode-p 'markdown-mode) (markdown-mode)))
+             ((not (derived-mode-p 'text-mode)) (text-mode))))))
+
+(defun opencode-chat-export--read-args ()
+  "Read the arguments of `opencode-chat-export'."
+  (opencode-chat-export--check-chat)
+  (let* ((default (symbol-name opencode-chat-export-format))
+         (format (intern (completing-read (format-prompt "Export as" default)
+                                          '("markdown" "org") nil t nil nil default)))
+         (name (opencode-chat-export--default-file (opencode-chat-export--session) format)))
+    (list format
+          (unless current-prefix-arg
+            (let ((file (read-file-name (format-prompt "Export to" name)
+                                        (file-name-as-directory (opencode-chat-export--directory))
+                                        nil nil name)))
+              (when (directory-name-p file) (setq file (expand-file-name name file)))
+              (when (and (file-exists-p file)
+                         (not (y-or-n-p (format "%s exists; overwrite it? "
+                                                (abbreviate-file-name file)))))
+                (user-error "Not exported"))
+              file)))))
+
+;;;###autoload
+(defun opencode-chat-export (format &optional file)
+  "Export this chat's session as FORMAT, `markdown' or `org', to FILE; open it.
+Interactively, ask for the format and the file, proposing a name made
+of the session's title in the project's directory (see
+`opencode-chat-export-directory').  With a prefix argument, or FILE
+nil, export to a buffer that visits no file.  Return that buffer.
+
+\\<opencode-chat-mode-map>Every message the chat holds is exported; \\[opencode-chat-load-older]
+loads older ones first.  Markdown keeps the text as the model wrote it;
+Org gets a heading per message and the Markdown turned into Org, with
+tools in drawers that start folded."
+  (interactive (opencode-chat-export--read-args))
+  (opencode-chat-export--check-chat)
+  (let* ((session (opencode-chat-export--session))
+         (messages (opencode-chat-messages))
+         (text (if (eq format 'org)
+                   (opencode-chat-export-org messages session)
+                 (opencode-chat-export-markdown messages session)))
+         buf)
+    (if file
+        (let* ((file (expand-file-name file))
+               (visiting (get-file-buffer file)))
+          (when (and visiting (buffer-modified-p visiting))
+            (user-error "%s has unsaved changes: save or kill its buffer first"
+                        (abbreviate-file-name file)))
+          (let ((coding-system-for-write 'utf-8-unix))
+            (write-region text nil file nil 'silent))
+          (if visiting
+              (with-current-buffer visiting (revert-buffer t t t))
+            (setq visiting (find-file-noselect file)))
+          (setq buf visiting)
+          (message "Exported %s to %s" (opencode--plural (length messages) "message")
+                   (abbreviate-file-name file)))
+      (setq buf (generate-new-buffer
+                 (format "*opencode export: %s*"
+                         (or (plist-get session :title) (plist-get session :id)))))
+      (with-current-buffer buf (insert text) (goto-char (point-min))))
+    (with-current-buffer buf
+      (opencode-chat-export--set-mode format)
+      (goto-char (point-min)))
+    (when (called-interactively-p 'any) (pop-to-buffer buf))
+    buf))
+
+(provide 'opencode-chat-export)
+;;; opencode-chat-export.el ends here
