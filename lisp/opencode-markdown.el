@@ -68,17 +68,19 @@ A language not listed here uses LANGUAGE-mode when that exists."
   :group 'opencode)
 
 (defface opencode-chat-markdown-heading-1
-  '((t :inherit (opencode-chat-markdown-heading outline-1) :underline t :height 1.3))
+  '((t :inherit (opencode-chat-markdown-heading font-lock-function-name-face)
+        :underline t :height 1.3))
   "Face of level 1 Markdown headings (# Title) in text parts."
   :group 'opencode)
 
 (defface opencode-chat-markdown-heading-2
-  '((t :inherit (opencode-chat-markdown-heading outline-2) :height 1.15))
+  '((t :inherit (opencode-chat-markdown-heading font-lock-variable-name-face)
+        :height 1.15))
   "Face of level 2 Markdown headings (## Title) in text parts."
   :group 'opencode)
 
 (defface opencode-chat-markdown-heading-3
-  '((t :inherit (opencode-chat-markdown-heading outline-3)))
+  '((t :inherit (opencode-chat-markdown-heading font-lock-keyword-face)))
   "Face of Markdown headings of level 3 and deeper in text parts."
   :group 'opencode)
 
@@ -90,7 +92,8 @@ A language not listed here uses LANGUAGE-mode when that exists."
   "Face of links and bare URLs in text parts."
   :group 'opencode)
 
-(defface opencode-chat-markdown-strike '((t :strike-through t))
+(defface opencode-chat-markdown-strike
+  '((((supports :strike-through t)) :strike-through t) (t :inherit shadow))
   "Face of ~~struck through~~ text in text parts."
   :group 'opencode)
 
@@ -325,7 +328,7 @@ runs to the end."
     (if mode
         (opencode-markdown--fontify-code code-beg code-end mode)
       (put-text-property code-beg code-end 'face 'opencode-chat-markdown-code))
-    (add-text-properties code-beg code-end '(line-prefix "  " wrap-prefix "  "))
+    (add-text-properties fence-beg code-end (quote (line-prefix "  " wrap-prefix "  ")))
     (put-text-property fence-beg block-end 'opencode-markdown-verbatim t)
     (goto-char block-end)
     (1+ count)))
