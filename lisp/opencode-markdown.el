@@ -224,8 +224,9 @@ fontification of a short block.  The mode's hooks do not run."
     ("\\(?:^\\|[^[:alnum:]_\\]\\)\\(_\\)\\([^_ \n]\\(?:[^_\n]*?[^_ \n]\\)?\\)\\(_\\)\\(?:[^[:alnum:]_]\\|$\\)"
      italic)
     ("\\(~~\\)\\([^~ \n]\\(?:[^~\n]*?[^~ \n]\\)?\\)\\(~~\\)" opencode-chat-markdown-strike))
-  "Emphasis: a regexp whose groups are the opening mark, the text and the
-closing mark, and the face of the text.  Tried in this order.")
+  "Emphasis marks, each a regexp and the face of the text it marks.
+The regexp's groups are the opening mark, the text and the closing
+mark.  Tried in this order.")
 
 (defconst opencode-markdown--url-re
   "\\(<\\)?\\(https?://[^][ \t\n<>\"'`(){}]*[^][ \t\n<>\"'`(){}.,;:!?*_~]\\)\\(>\\)?"

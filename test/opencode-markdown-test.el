@@ -220,9 +220,9 @@ Final paragraph with *emphasis*.
   (dolist (mode '(python-mode sh-mode emacs-lisp-mode))
     (when-let ((buf (get-buffer (format " *opencode-fontify %s*" mode))))
       (kill-buffer buf)))
-  (let ((shown nil)
-        (before (with-current-buffer (messages-buffer) (buffer-size)))
-        (spy (lambda (&rest args) (unless inhibit-message (push args shown)))))
+  (let* ((shown nil)
+         (before (with-current-buffer (messages-buffer) (buffer-size)))
+         (spy (lambda (&rest args) (unless inhibit-message (push args shown)))))
     (advice-add 'message :before spy)
     (unwind-protect
         (opencode-markdown-test--with opencode-markdown-test--sample
