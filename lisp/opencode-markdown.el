@@ -163,7 +163,8 @@ fontification of a short block.  The mode's hooks do not run."
 
 (defconst opencode-markdown--properties
   '(face button category action help-echo follow-link opencode-markdown-url
-         display line-prefix wrap-prefix opencode-markdown-verbatim)
+         display line-prefix wrap-prefix opencode-markdown-verbatim
+         opencode-markdown-blocks)
   "Text properties the rendering sets (besides `invisible').")
 
 (defconst opencode-markdown--fence-re
@@ -583,7 +584,10 @@ before FROM keeps its rendering."
                 (stack nil))
             (opencode-markdown--clear from end)
             (unless (= from beg)
-              (setq count (opencode-markdown--count-blocks beg from)))
+              ;; A pass leaves on each blank line the number of code
+              ;; blocks before it.
+              (setq count (or (get-text-property (1- from) 'opencode-markdown-blocks)
+                              (opencode-markdown--count-blocks beg from))))
             (goto-char from)
             (while (< (point) (point-max))
               (cond
@@ -592,6 +596,8 @@ before FROM keeps its rendering."
                       stack nil))
                ((looking-at "[ \t]*$")
                 (setq stack nil)
+                (put-text-property (point) (min (1+ (match-end 0)) (point-max))
+                                   'opencode-markdown-blocks count)
                 (forward-line 1))
                ((opencode-markdown--table-p)
                 (opencode-markdown--table)
