@@ -305,7 +305,7 @@ Final paragraph with *emphasis*.
       (setq whole (opencode-markdown-test--rendering)
             whole-text (opencode-test--visible-text)))
     (dolist (size '(1 7 64 500))
-      (dolist (incremental '(t nil))
+      (dolist (incremental (if (memq size '(7 500)) '(t nil) '(t)))
         (opencode-markdown-test--with ""
           (let ((from (point-min)))
             (cl-loop for i from 0 below (length sample) by size
@@ -317,7 +317,25 @@ Final paragraph with *emphasis*.
                                             from (point-max))))
                        (opencode-markdown-fontify (point-min) (point-max)))))
           (should (equal (opencode-test--visible-text) whole-text))
-          (should (equal (opencode-markdown-test--rendering) whole)))))))
+          (should (equal (opencode-markdown-test--rendering) whole)))))
+    ;; The blocks past `opencode-chat-fontify-max-blocks' are counted
+    ;; across passes too.
+    (let ((opencode-chat-fontify-max-blocks 2))
+      (opencode-markdown-test--with sample
+        (opencode-markdown-fontify (point-min) (point-max))
+        (setq whole (opencode-markdown-test--rendering)))
+      (should-not (memq 'font-lock-string-face
+                        (opencode-markdown-test--with sample
+                          (opencode-markdown-fontify (point-min) (point-max))
+                          (opencode-markdown-test--face-at "\"hello\""))))
+      (opencode-markdown-test--with ""
+        (let ((from (point-min)))
+          (cl-loop for i from 0 below (length sample) by 40
+                   do (goto-char (point-max))
+                   (insert (substring sample i (min (length sample) (+ i 40))))
+                   (opencode-markdown-fontify (point-min) (point-max) from)
+                   (setq from (opencode-markdown-stable-boundary from (point-max)))))
+        (should (equal (opencode-markdown-test--rendering) whole))))))
 
 (provide 'opencode-markdown-test)
 ;;; opencode-markdown-test.el ends here
