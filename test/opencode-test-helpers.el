@@ -347,12 +347,18 @@ removed afterwards."
 ;;;; What a person sees
 
 (defun opencode-test--visible-text ()
-  "Return the text of the current buffer a person sees (no folded parts)."
+  "Return the text of the current buffer a person sees (no folded parts).
+Invisible text is left out; text with a string `display' property
+counts as that string (a bullet, a rendered table row)."
   (let ((out nil) (pos (point-min)))
     (while (< pos (point-max))
-      (let ((next (next-char-property-change pos)))
-        (unless (invisible-p pos)
-          (push (buffer-substring-no-properties pos next) out))
+      (let ((next (next-char-property-change pos))
+            (display (get-char-property pos 'display)))
+        (cond ((invisible-p pos))
+              ((stringp display)
+               (push (substring-no-properties display) out)
+               (setq next (next-single-char-property-change pos 'display)))
+              (t (push (buffer-substring-no-properties pos next) out)))
         (setq pos next)))
     (apply #'concat (nreverse out))))
 
