@@ -144,5 +144,38 @@ The mock's script must be `opencode-parts-test--script'."
                       (plist-get (plist-get info :time) :completed))))
              60)))))
 
+;;;; Replayed
+
+(defun opencode-parts-test--replay ()
+  "Replay the recorded chain into a chat; return (FOLDED OPEN) visible texts.
+FOLDED is the chat as it starts, OPEN with every part unfolded.  The
+chat buffer is left in `opencode-parts-test--chat' until the next call."
+  (let* ((conn (opencode-replay-connection
+                (expand-file-name "fixtures/capture-every-tool.jsonl" opencode-test-dir)))
+         (opencode-connections (list conn))
+         (sid (cl-loop for r in (plist-get (opencode-connection-plist conn) :replay)
+                       when (equal (plist-get r :type) "session.created")
+                       return (plist-get (plist-get (plist-get r :props) :info) :id)))
+         (chat (save-window-excursion (opencode-chat-open conn (list :id sid)))))
+    (when (buffer-live-p opencode-parts-test--chat) (kill-buffer opencode-parts-test--chat))
+    (setq opencode-parts-test--chat chat)
+    (with-current-buffer chat
+      (should (opencode-test-wait #'opencode-chat-loaded-p 5))
+      (opencode-replay-play conn)
+      (should (opencode-test-wait #'opencode-chat-loaded-p 5))
+      (opencode-parts-test--texts))))
+
+(defvar opencode-parts-test--chat nil
+  "The chat buffer of the last replay.")
+
+(defun opencode-parts-test--texts ()
+  "Return (FOLDED OPEN): the chat's visible text, then with all parts open."
+  (let ((folded (opencode-test--visible-text)))
+    (let ((inhibit-message t))
+      (while (not (eq opencode-chat--fold-cycle 'open)) (opencode-chat-cycle-folds)))
+    (prog1 (list folded (opencode-test--visible-text))
+      (let ((inhibit-message t))
+        (while opencode-chat--fold-cycle (opencode-chat-cycle-folds))))))
+
 (provide 'opencode-parts-test)
 ;;; opencode-parts-test.el ends here
