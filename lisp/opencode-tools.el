@@ -437,19 +437,21 @@ The Index: and ==== lines the server puts first are left out."
   "Return grep OUTPUT with its files and lines as buttons.
 The server writes \"/file:\" then \"  Line N: text\" lines."
   (let ((file nil))
-    (mapconcat
-     (lambda (line)
-       (cond ((and (string-match "\\`\\(/.*\\):\\'" line))
-              (setq file (match-string 1 line))
-              (opencode-parts-file-button file nil (opencode-tools--relative file)))
-             ((and file (string-match "\\`  Line \\([0-9]+\\): ?\\(.*\\)\\'" line))
-              (let ((n (string-to-number (match-string 1 line))))
-                (concat "  " (opencode-parts-file-button file n (format "%4d" n))
-                        ": " (match-string 2 line))))
-             ((string-empty-p line) nil)
-             ((string-match-p "\\`Found [0-9]+ match" line) nil)
-             (t (opencode-tools--dim line))))
-     (split-string (string-trim-right (or output "") "\n") "\n")
+    (string-join
+     (delq nil
+	   (mapcar
+	    (lambda (line)
+	      (cond ((and (string-match "\\`\\(/.*\\):\\'" line))
+		     (setq file (match-string 1 line))
+		     (opencode-parts-file-button file nil (opencode-tools--relative file)))
+		    ((and file (string-match "\\`  Line \\([0-9]+\\): ?\\(.*\\)\\'" line))
+		     (let ((n (string-to-number (match-string 1 line))))
+                       (concat "  " (opencode-parts-file-button file n (format "%4d" n))
+                               ": " (match-string 2 line))))
+		    ((string-empty-p line) nil)
+		    ((string-match-p "\\`Found [0-9]+ match" line) nil)
+		    (t (opencode-tools--dim line))))
+	    (split-string (string-trim-right (or output "") "\n") "\n")))
      "\n")))
 
 (defun opencode-tools-grep (part)
@@ -462,8 +464,7 @@ The server writes \"/file:\" then \"  Line N: text\" lines."
                                (concat " in " (plist-get input :include)) "")
                            (if (numberp matches) (format ": %s" (opencode--plural matches "match" "matches")) "")
                            (opencode-tools-status state))
-          :body (concat (replace-regexp-in-string
-                         "\n\n+" "\n" (opencode-tools--grep-lines (plist-get state :output)))
+          :body (concat (opencode-tools--grep-lines (plist-get state :output))
                         (opencode-tools--error state)))))
 
 (defun opencode-tools-list (part)
