@@ -179,7 +179,8 @@ that becomes \"Read tool: FILE\"."
             (lead (string-remove-suffix ":" (match-string 1 text))))
         (cond ((null input) text)
               ((string-match "\\`Called the \\(.*\\) tool with the following input\\'" lead)
-               (format "%s tool: %s" (match-string 1 lead) (opencode-tools-summary input)))
+               (format "%s tool: %s" (match-string 1 lead)
+                       (opencode-tools-relative (opencode-tools-summary input))))
               (t (concat lead ": " (opencode-tools-summary input)))))
     text))
 

@@ -159,7 +159,7 @@ values \"N items\" or \"{N keys}\"."
                              ", "))
          ""))))
 
-(defun opencode-tools--relative (file)
+(defun opencode-tools-relative (file)
   "Return FILE relative to the chat's project when inside it, else FILE."
   (let ((root (ignore-errors (opencode-connection-directory (opencode-chat-connection)))))
     (if (and root (stringp file) (file-name-absolute-p file)
@@ -169,7 +169,7 @@ values \"N items\" or \"{N keys}\"."
 
 (defun opencode-tools--file-button (file &optional line)
   "Return a button visiting FILE (at LINE), named relative to the project."
-  (opencode-parts-file-button file line (opencode-tools--relative file)))
+  (opencode-parts-file-button file line (opencode-tools-relative file)))
 
 ;;;; A file's text in its major mode
 
@@ -317,7 +317,7 @@ See `opencode-chat-bash-tail-lines' and `opencode-chat-tool-output-max'."
          (input (plist-get state :input))
          (file (or (plist-get input :filePath) (plist-get (plist-get state :metadata) :filepath)))
          (content (plist-get input :content)))
-    (list :heading (concat "Write " (or (opencode-tools--relative file) "…")
+    (list :heading (concat "Write " (or (opencode-tools-relative file) "…")
                            (if (stringp content)
                                (format " (%s)" (opencode--plural
                                                 (length (split-string (string-trim-right content "\n") "\n"))
@@ -341,7 +341,7 @@ See `opencode-chat-bash-tail-lines' and `opencode-chat-tool-output-max'."
          (first (or (plist-get display :lineStart) (plist-get parsed :first)))
          (last (or (plist-get display :lineEnd) (plist-get parsed :last)))
          (total (plist-get display :totalLines)))
-    (list :heading (concat "Read " (or (opencode-tools--relative file) "…")
+    (list :heading (concat "Read " (or (opencode-tools-relative file) "…")
                            (cond ((and (numberp first) (numberp last) (numberp total)
                                        (= first 1) (= last total))
                                   (format " (%s)" (opencode--plural total "line")))
@@ -364,7 +364,7 @@ See `opencode-chat-bash-tail-lines' and `opencode-chat-tool-output-max'."
   "Return DIFF (unified diff text) in `diff-mode' faces.
 The Index: and ==== lines the server puts first are left out."
   (with-temp-buffer
-    (insert (replace-regexp-in-string "\\`Index: .*\n=+\n" "" diff))
+    (insert (string-trim-right (replace-regexp-in-string "\\`Index: .*\n=+\n" "" diff) "\n"))
     (let ((inhibit-message t) (message-log-max nil))
       (delay-mode-hooks (diff-mode))
       (font-lock-ensure))
@@ -379,7 +379,7 @@ The Index: and ==== lines the server puts first are left out."
          (fd (plist-get meta :filediff))
          (diff (or (opencode-tools--string (plist-get meta :diff))
                    (opencode-tools--string (plist-get fd :patch)))))
-    (list :heading (concat "Edit " (or (opencode-tools--relative file) "…")
+    (list :heading (concat "Edit " (or (opencode-tools-relative file) "…")
                            (if (numberp (plist-get fd :additions))
                                (format " +%d -%d" (plist-get fd :additions) (or (plist-get fd :deletions) 0))
                              "")
@@ -415,7 +415,7 @@ The Index: and ==== lines the server puts first are left out."
   "Return the lines of OUTPUT that name absolute files as buttons, others dim."
   (mapconcat (lambda (line)
                (if (file-name-absolute-p line)
-                   (opencode-parts-file-button line nil (opencode-tools--relative line))
+                   (opencode-parts-file-button line nil (opencode-tools-relative line))
                  (opencode-tools--dim line)))
              (split-string (string-trim-right (or output "") "\n") "\n")
              "\n"))
@@ -443,7 +443,7 @@ The server writes \"/file:\" then \"  Line N: text\" lines."
 	    (lambda (line)
 	      (cond ((and (string-match "\\`\\(/.*\\):\\'" line))
 		     (setq file (match-string 1 line))
-		     (opencode-parts-file-button file nil (opencode-tools--relative file)))
+		     (opencode-parts-file-button file nil (opencode-tools-relative file)))
 		    ((and file (string-match "\\`  Line \\([0-9]+\\): ?\\(.*\\)\\'" line))
 		     (let ((n (string-to-number (match-string 1 line))))
                        (concat "  " (opencode-parts-file-button file n (format "%4d" n))
@@ -471,7 +471,7 @@ The server writes \"/file:\" then \"  Line N: text\" lines."
   "Show a list PART: the folder and its tree."
   (let* ((state (plist-get part :state))
          (path (plist-get (plist-get state :input) :path)))
-    (list :heading (concat "List " (or (opencode-tools--relative path) ".")
+    (list :heading (concat "List " (or (opencode-tools-relative path) ".")
                            (opencode-tools-status state))
           :body (concat (if (stringp path) (concat (opencode-parts-file-button path) "\n") "")
                         (or (plist-get state :output) "")
