@@ -42,7 +42,8 @@
   :group 'opencode)
 
 (defcustom opencode-chat-fold-tools t
-  "Whether tool parts start folded."
+  "Whether tool parts start folded.
+A tool that failed starts open, so that its error shows."
   :type 'boolean
   :group 'opencode)
 
@@ -57,7 +58,8 @@ A shell command's output shows its end instead of its start (see
 (defcustom opencode-chat-show-steps nil
   "Whether each step of a reply shows a line with its tokens and cost.
 The server ends each call of the model with a step; its tokens and cost
-are on the reply's header whether or not the steps are shown."
+are on the reply's header whether or not the steps are shown.  A
+change shows in a chat once it is redrawn (\\[opencode-chat-reload])."
   :type 'boolean
   :group 'opencode)
 
@@ -94,7 +96,9 @@ context; it is shown folded, under a heading."
   "Return non-nil if PART starts folded."
   (pcase (plist-get part :type)
     ("reasoning" opencode-chat-fold-reasoning)
-    ("tool" opencode-chat-fold-tools)
+    ;; A failed tool starts open: its error shows.
+    ("tool" (and opencode-chat-fold-tools
+                 (not (equal (plist-get (plist-get part :state) :status) "error"))))
     ((or "step-finish" "snapshot" "patch" "text") t)
     (_ nil)))
 

@@ -533,7 +533,7 @@ The server writes \"/file:\" then \"  Line N: text\" lines."
                                                        answer)))
                                 (if own (concat "\n  Answer: " (string-join own ", ")) ""))
                               (if (and (null answers) (member (plist-get state :status) '("pending" "running")))
-                                  (concat "\n" (opencode-tools--dim "Waiting for your answer (C-c C-a)"))
+                                  (concat "\n" (opencode-tools--dim "Waiting for your answer: a in the chat answers"))
                                 ""))))
                   questions "\n\n")
                  (opencode-tools--error state)))))

@@ -316,9 +316,10 @@ The mock's script must be `opencode-parts-test--script'."
                            '(:role "assistant" :error (:name "APIError" :data (:message "Boom")))))))
 
 (ert-deftest opencode-parts/unknown-tool-and-errors ()
-  "A tool with no renderer shows its input as key: value lines; errors stay visible."
+  "A tool with no renderer shows its input as key: value lines; errors stay visible.
+A failed tool starts open, though tools start folded."
   (opencode-test-with-chat "ses_x"
-    (let ((opencode-chat-fold-tools nil))
+    (let ((opencode-chat-fold-tools t))
       (opencode-chat--update-message '(:id "msg_1" :sessionID "ses_x" :role "assistant"))
       (opencode-chat--update-part
        '(:id "prt_1" :messageID "msg_1" :sessionID "ses_x" :type "tool" :tool "mcp_thing"
