@@ -9,25 +9,30 @@
 
 ;; A message is drawn as a header line (`opencode-parts-message-header')
 ;; over its parts.  A part is drawn as its text, or as a heading (one line) over a body
-;; that folds: reasoning, tools, files, patches, steps...  Tools are
-;; shown by the renderer registered for them in
-;; `opencode-chat-tool-renderers' (bash and edit have one here), else
-;; by default as their input and output; long output is cut behind a
-;; button.  `opencode-parts-insert' inserts a part; the chat owns the
-;; region it goes in, and its folding.
+;; that folds: reasoning, tools, files, patches...  Tools are shown
+;; by the renderer registered for them in `opencode-chat-tool-renderers'
+;; (opencode-tools.el has one for each built-in tool), else by default
+;; as their input and output; long output is cut behind a button.  Files
+;; show their name, path and type, images themselves (or their size in
+;; a terminal), never a data URL.  Steps are hidden unless
+;; `opencode-chat-show-steps'; a reply's header has its tokens and cost.
+;; `opencode-parts-insert' inserts a part; the chat owns the region it
+;; goes in, and its folding.
 
 ;;; Code:
 
 (require 'cl-lib)
 (require 'subr-x)
 (require 'json)
+(require 'url-util)
 (require 'diff-mode)
 (require 'opencode-lib)
 (require 'opencode-api)
+(require 'opencode-tools)
 
 (declare-function opencode-chat-connection "opencode-chat" (&optional buffer))
 (declare-function opencode-chat-open "opencode-chat" (conn session))
-(declare-function opencode-chat-expand-part "opencode-chat" ())
+(declare-function opencode-chat-expand-part "opencode-chat-nav" ())
 
 ;;;; Options and faces
 
@@ -37,14 +42,25 @@
   :group 'opencode)
 
 (defcustom opencode-chat-fold-tools t
-  "Whether tool parts start folded."
+  "Whether tool parts start folded.
+A tool that failed starts open, so that its error shows."
   :type 'boolean
   :group 'opencode)
 
 (defcustom opencode-chat-tool-output-max 20000
   "Characters of a tool's output shown before a \"show all\" button.
-nil shows every output whole.  The whole text is always one key away."
+nil shows every output whole.  The whole text is always one key away.
+A shell command's output shows its end instead of its start (see
+`opencode-chat-bash-tail-lines')."
   :type '(choice (const :tag "No limit" nil) integer)
+  :group 'opencode)
+
+(defcustom opencode-chat-show-steps nil
+  "Whether each step of a reply shows a line with its tokens and cost.
+The server ends each call of the model with a step; its tokens and cost
+are on the reply's header whether or not the steps are shown.  A
+change shows in a chat once it is redrawn (\\[opencode-chat-reload])."
+  :type 'boolean
   :group 'opencode)
 
 (defface opencode-chat-heading '((t :inherit font-lock-type-face))
@@ -74,98 +90,38 @@ context; it is shown folded, under a heading."
 (defun opencode-parts-foldable-p (part)
   "Return non-nil if PART has a heading and a body that can fold."
   (or (opencode-parts-synthetic-p part)
-      (not (member (plist-get part :type) '("text" "step-start" "compaction")))))
+      (not (member (plist-get part :type) '("text" "step-start" "step-finish" "compaction")))))
 
 (defun opencode-parts-default-folded-p (part)
   "Return non-nil if PART starts folded."
   (pcase (plist-get part :type)
     ("reasoning" opencode-chat-fold-reasoning)
-    ("tool" opencode-chat-fold-tools)
+    ;; A failed tool starts open: its error shows.
+    ("tool" (and opencode-chat-fold-tools
+                 (not (equal (plist-get (plist-get part :state) :status) "error"))))
     ((or "step-finish" "snapshot" "patch" "text") t)
     (_ nil)))
 
-(defun opencode-parts--tool-input-summary (input)
-  "Return a one-line summary of tool INPUT, a plist."
-  (let ((v (or (plist-get input :command) (plist-get input :filePath)
-               (plist-get input :pattern) (plist-get input :url)
-               (plist-get input :description) (plist-get input :path))))
-    (if (stringp v) (opencode--first-line v)
-      (opencode--first-line
-       (ignore-errors (json-serialize input :null-object :null :false-object :false))))))
+(defun opencode-parts--count (n)
+  "Return N tokens briefly: 950, 12.3k, 1.2M."
+  (cond ((< n 1000) (number-to-string n))
+        ((< n 1000000) (format "%.1fk" (/ n 1000.0)))
+        (t (format "%.1fM" (/ n 1000000.0)))))
 
-(defun opencode-parts--duration (time)
-  "Return a duration string from TIME's :start and :end (ms), or nil."
-  (let ((s (plist-get time :start)) (e (plist-get time :end)))
-    (and (numberp s) (numberp e) (format "%.1fs" (/ (- e s) 1000.0)))))
+(defun opencode-parts--usage (tokens cost)
+  "Return TOKENS (:input :output :cache) and COST briefly, or nil if all zero.
+As \"1.2k in · 340 out · 500 cached · $0.0123\"; zero figures are left out."
+  (let* ((num (lambda (v) (if (numberp v) v 0)))
+         (in (funcall num (plist-get tokens :input)))
+         (out (funcall num (plist-get tokens :output)))
+         (cached (funcall num (plist-get (plist-get tokens :cache) :read)))
+         (items (delq nil (list (and (> (+ in out) 0) (format "%s in" (opencode-parts--count in)))
+                                (and (> (+ in out) 0) (format "%s out" (opencode-parts--count out)))
+                                (and (> cached 0) (format "%s cached" (opencode-parts--count cached)))
+                                (and (numberp cost) (> cost 0) (format "$%.4f" cost))))))
+    (and items (string-join items " · "))))
 
-;;;; Tool renderers
-
-(defvar opencode-chat-tool-renderers nil
-  "How tool parts are shown, an alist of (TOOL . RENDERER).
-TOOL is a tool's name (\"bash\", \"edit\", …).  RENDERER is called
-with the tool PART, a plist (:tool, :state with :status, :input,
-:output, :error, :metadata, :title, :time) and returns a plist with
-:heading (one line) and :body (any text); a key left out keeps the
-package's default.  The package keeps the layout: it draws the heading,
-folds the body, limits its size and redraws when the part changes.
-See `opencode-chat-define-tool-renderer'.")
-
-(defun opencode-chat-define-tool-renderer (tool renderer)
-  "Show parts of TOOL (a tool name) with RENDERER, or the default if nil.
-See `opencode-chat-tool-renderers' for what RENDERER gets and returns."
-  (setf (alist-get tool opencode-chat-tool-renderers nil (null renderer) #'equal)
-        renderer))
-
-(defun opencode-parts--rendered (part)
-  "Return what the renderer of tool PART makes of it, (:heading :body), or nil.
-Values that are not strings are dropped; a renderer that fails shows
-its error as heading and body."
-  (let ((renderer (and (equal (plist-get part :type) "tool")
-                       (cdr (assoc (plist-get part :tool) opencode-chat-tool-renderers)))))
-    (when renderer
-      (condition-case err
-          (let ((r (funcall renderer part)))
-            (cl-loop for key in '(:heading :body)
-                     for v = (plist-get r key)
-                     when (stringp v) append (list key v)))
-        (error (let ((msg (format "[renderer of %s failed: %s]" (plist-get part :tool)
-                                  (error-message-string err))))
-                 (list :heading msg :body msg)))))))
-
-(defun opencode-parts--render-bash (part)
-  "Show a bash tool PART as a command line and its output."
-  (let* ((state (plist-get part :state))
-         (input (plist-get state :input))
-         (output (plist-get state :output)))
-    (list :heading (format "$ %s  [%s]%s"
-                           (opencode--first-line (or (plist-get input :command) ""))
-                           (plist-get state :status)
-                           (let ((d (opencode-parts--duration (plist-get state :time))))
-                             (if d (concat " " d) "")))
-          :body (concat (if (stringp (plist-get input :description))
-                            (concat "# " (plist-get input :description) "\n")
-                          "")
-                        (if (stringp output) output "")
-                        (if (stringp (plist-get state :error))
-                            (propertize (concat "Error: " (plist-get state :error))
-                                        'face 'opencode-chat-error)
-                          "")))))
-
-(defun opencode-parts--render-edit (part)
-  "Show an edit tool PART as the diff it made, when the server gave one."
-  (let* ((state (plist-get part :state))
-         (diff (plist-get (plist-get state :metadata) :diff)))
-    (when (stringp diff)
-      (list :body (with-temp-buffer
-                    (insert diff)
-                    (delay-mode-hooks (diff-mode))
-                    (font-lock-ensure)
-                    (buffer-string))))))
-
-(opencode-chat-define-tool-renderer "bash" #'opencode-parts--render-bash)
-(opencode-chat-define-tool-renderer "edit" #'opencode-parts--render-edit)
-
-;;;; Headings and bodies
+;;;; Tools
 
 (defvar-local opencode-parts--expanded nil
   "Ids of parts whose long output is shown whole.")
@@ -174,12 +130,39 @@ its error as heading and body."
   "Show the output of part ID whole, past the size limit, from its next draw."
   (push id opencode-parts--expanded))
 
+(defun opencode-parts-expanded-p (id)
+  "Return non-nil if part ID is to be shown whole."
+  (member id opencode-parts--expanded))
+
+(defun opencode-parts--rendered (part)
+  "Return how tool PART is shown, (:heading H :body B), or nil if not a tool.
+Its renderer in `opencode-chat-tool-renderers' says; what it leaves out,
+or a tool with none, is shown by `opencode-tools-default'.  Values that
+are not strings are dropped; a renderer that fails shows its error."
+  (when (equal (plist-get part :type) "tool")
+    (let* ((renderer (cdr (assoc (plist-get part :tool) opencode-chat-tool-renderers)))
+           (r (and renderer
+                   (condition-case err
+                       (funcall renderer part)
+                     (error (let ((msg (format "[renderer of %s failed: %s]" (plist-get part :tool)
+                                               (error-message-string err))))
+                              (list :heading msg :body msg))))))
+           (heading (plist-get r :heading))
+           (body (plist-get r :body)))
+      (unless (and (stringp heading) (stringp body))
+        (let ((d (opencode-tools-default part)))
+          (unless (stringp heading) (setq heading (plist-get d :heading)))
+          (unless (stringp body) (setq body (plist-get d :body)))))
+      (list :heading (car (split-string heading "\n")) :body body))))
+
+;;;; Headings and bodies
+
 (defun opencode-parts--limit-output (part text)
   "Return TEXT of PART cut to `opencode-chat-tool-output-max' characters.
 The cut ends in a button that shows the whole text; nothing is lost."
   (if (or (null opencode-chat-tool-output-max)
           (<= (length text) opencode-chat-tool-output-max)
-          (member (plist-get part :id) opencode-parts--expanded))
+          (opencode-parts-expanded-p (plist-get part :id)))
       text
     (concat (substring text 0 opencode-chat-tool-output-max)
             "\n"
@@ -189,29 +172,54 @@ The cut ends in a button that shows the whole text; nothing is lost."
              #'opencode-chat-expand-part
              'opencode-expand (plist-get part :id)))))
 
+(defun opencode-parts--unjson (text)
+  "Return TEXT with a trailing JSON object shown as `key: value' pairs.
+The server writes \"Called the Read tool with the following input: {…}\":
+that becomes \"Read tool: FILE\"."
+  (if (string-match "\\`\\(.*?\\)\\s-*\\({.*}\\)\\s-*\\'" text)
+      (let ((input (ignore-errors
+                     (json-parse-string (match-string 2 text) :object-type 'plist
+                                        :null-object :null :false-object :false)))
+            (lead (string-remove-suffix ":" (match-string 1 text))))
+        (cond ((null input) text)
+              ((string-match "\\`Called the \\(.*\\) tool with the following input\\'" lead)
+               (format "%s tool: %s" (match-string 1 lead)
+                       (opencode-tools-relative (opencode-tools-summary input))))
+              (t (concat lead ": " (opencode-tools-summary input)))))
+    text))
+
+(defun opencode-parts--synthetic-heading (text)
+  "Return the heading of synthetic TEXT the server added."
+  (let ((read (opencode-tools-parse-read text)))
+    (concat "Context added by the server: "
+            (if read
+                (format "%s%s" (file-name-nondirectory (plist-get read :path))
+                        (if (numberp (plist-get read :last))
+                            (format " (lines %d-%d)" (plist-get read :first) (plist-get read :last))
+                          ""))
+              (opencode--first-line (opencode-parts--unjson (or text "")) 60)))))
+
+(defun opencode-parts--synthetic-body (text)
+  "Return the body of synthetic TEXT the server added, unwrapped."
+  (let ((read (opencode-tools-parse-read text)))
+    (if read
+        (concat (opencode-parts-file-button (plist-get read :path)) "\n"
+                (plist-get read :text)
+                (if (plist-get read :note)
+                    (concat "\n" (propertize (format "(%s)" (plist-get read :note))
+                                             'face 'opencode-chat-dim))
+                  ""))
+      (opencode-parts--unjson (or text "")))))
+
 (defun opencode-parts--heading (part &optional rendered)
   "Return the heading line of foldable PART (without newline).
-RENDERED is what its tool renderer made of it, if it has one."
+RENDERED is how it is shown if it is a tool (`opencode-parts--rendered')."
   (pcase (plist-get part :type)
     ((guard (plist-get rendered :heading)) (plist-get rendered :heading))
     ("reasoning" "Thinking")
-    ("text" (format "Context added by the server: %s"
-                    (opencode--first-line (plist-get part :text) 60)))
-    ("tool"
-     (let* ((state (plist-get part :state))
-            (status (plist-get state :status)))
-       (concat (format "Tool %s [%s]" (plist-get part :tool) status)
-               (let ((d (opencode-parts--duration (plist-get state :time))))
-                 (if d (concat " " d) ""))
-               (let ((s (opencode-parts--tool-input-summary (plist-get state :input))))
-                 (if (and s (not (string-empty-p s))) (concat ": " s) "")))))
-    ("step-finish"
-     (let ((tokens (plist-get part :tokens)))
-       (format "Step done (%s): %s in, %s out, cost %s" (plist-get part :reason)
-               (plist-get tokens :input) (plist-get tokens :output)
-               (plist-get part :cost))))
-    ("file" (format "File %s" (or (plist-get part :filename) (plist-get part :url))))
-    ("patch" (format "Patch: %d files" (length (plist-get part :files))))
+    ("text" (opencode-parts--synthetic-heading (plist-get part :text)))
+    ("file" (opencode-parts--file-heading part))
+    ("patch" (format "Patch: %s" (opencode--plural (length (plist-get part :files)) "file")))
     ("snapshot" "Snapshot")
     ("agent" (format "Agent %s" (plist-get part :name)))
     ("subtask" (format "Subtask (%s): %s" (plist-get part :agent)
@@ -219,44 +227,123 @@ RENDERED is what its tool renderer made of it, if it has one."
     ("retry" (format "Retry %s" (plist-get part :attempt)))
     (type (format "Part %s" type))))
 
-(defun opencode-parts--pretty-json (value)
-  "Return VALUE (a plist or vector) as indented JSON text."
-  (with-temp-buffer
-    (insert (json-serialize value :null-object :null :false-object :false))
-    (ignore-errors (json-pretty-print-buffer))
-    (buffer-string)))
-
 (defun opencode-parts--body (part &optional rendered)
   "Return the body text of PART.
-RENDERED is what its tool renderer made of it, if it has one."
+RENDERED is how it is shown if it is a tool (`opencode-parts--rendered')."
   (pcase (plist-get part :type)
     ((guard (plist-get rendered :body))
      (opencode-parts--limit-output part (plist-get rendered :body)))
+    ((and "text" (guard (opencode-parts-synthetic-p part)))
+     (opencode-parts--limit-output part (opencode-parts--synthetic-body (plist-get part :text))))
     ((or "text" "reasoning") (or (plist-get part :text) ""))
-    ("tool"
-     (let* ((state (plist-get part :state))
-            (input (plist-get state :input))
-            (output (plist-get state :output))
-            (err (plist-get state :error)))
-       (concat (let ((child (plist-get (plist-get state :metadata) :sessionId)))
-                 (if (stringp child) (concat (opencode-parts--session-button child) "\n") ""))
-               (if input (concat "Input:\n" (opencode-parts--pretty-json input) "\n") "")
-               (if (stringp output)
-                   (concat "Output:\n" (opencode-parts--limit-output part output))
-                 "")
-               (if (stringp err) (propertize (concat "Error: " err) 'face 'opencode-chat-error) ""))))
-    ("patch" (mapconcat #'opencode-parts--file-button (plist-get part :files) "\n"))
+    ("patch" (mapconcat #'opencode-parts-file-button (plist-get part :files) "\n"))
     ("snapshot" (or (plist-get part :snapshot) ""))
-    ("step-finish" "")
-    ("file" (let ((url (or (plist-get part :url) "")))
-              (if (string-prefix-p "file://" url)
-                  (opencode-parts--file-button (substring url 7))
-                url)))
+    ("file" (opencode-parts--file-body part))
     ("subtask" (or (plist-get part :prompt) ""))
     ("retry" (let ((e (plist-get part :error)))
                (or (plist-get (plist-get e :data) :message) (format "%S" e))))
     ("agent" "")
-    (_ (opencode-parts--pretty-json part))))
+    (_ (opencode-tools-key-values
+        (cl-loop for (k v) on part by #'cddr
+                 unless (memq k '(:id :sessionID :messageID)) append (list k v))))))
+
+;;;; Files and images
+
+(defun opencode-parts--data-url (url)
+  "Return (MIME . BYTES) of data URL URL in base64, or nil."
+  (when (and (stringp url)
+             (string-match "\\`data:\\([^;,]*\\)\\(?:;[^;,]*\\)*;base64," url))
+    (let ((mime (match-string 1 url)))
+      (ignore-errors (cons mime (base64-decode-string (substring url (match-end 0))))))))
+
+(defun opencode-parts--u16 (bytes i &optional little)
+  "Return the 16-bit number at I in BYTES, big-endian unless LITTLE."
+  (if little (logior (aref bytes i) (ash (aref bytes (1+ i)) 8))
+    (logior (ash (aref bytes i) 8) (aref bytes (1+ i)))))
+
+(defun opencode-parts--u32 (bytes i)
+  "Return the big-endian 32-bit number at I in BYTES."
+  (logior (ash (opencode-parts--u16 bytes i) 16) (opencode-parts--u16 bytes (+ i 2))))
+
+(defun opencode-parts-image-size (bytes)
+  "Return (TYPE WIDTH HEIGHT) of image BYTES (a unibyte string), or nil.
+TYPE is \"PNG\", \"GIF\", \"JPEG\" or \"WebP\"; read from the header,
+with no image library: a terminal Emacs can say it too."
+  (ignore-errors
+    (let ((n (length bytes)))
+      (cond
+       ((and (>= n 24) (string-prefix-p "\211PNG\r\n\032\n" bytes)
+             (equal (substring bytes 12 16) "IHDR"))
+        (list "PNG" (opencode-parts--u32 bytes 16) (opencode-parts--u32 bytes 20)))
+       ((and (>= n 10) (string-prefix-p "GIF8" bytes))
+        (list "GIF" (opencode-parts--u16 bytes 6 t) (opencode-parts--u16 bytes 8 t)))
+       ((and (>= n 4) (string-prefix-p "\377\330" bytes))
+        ;; Walk the segments to a start of frame (SOF0-15 but DHT, JPG, DAC).
+        (let ((i 2) found)
+          (while (and (not found) (< (+ i 9) n) (= (aref bytes i) #xff))
+            (let ((marker (aref bytes (1+ i))))
+              (cond ((= marker #xff) (setq i (1+ i)))
+                    ((and (<= #xc0 marker #xcf) (not (memq marker '(#xc4 #xc8 #xcc))))
+                     (setq found (list "JPEG" (opencode-parts--u16 bytes (+ i 7))
+                                       (opencode-parts--u16 bytes (+ i 5)))))
+                    (t (setq i (+ i 2 (opencode-parts--u16 bytes (+ i 2))))))))
+          (or found (list "JPEG" nil nil))))
+       ((and (>= n 30) (string-prefix-p "RIFF" bytes) (equal (substring bytes 8 12) "WEBP"))
+        (pcase (substring bytes 12 16)
+          ("VP8 " (list "WebP" (logand (opencode-parts--u16 bytes 26 t) #x3fff)
+                        (logand (opencode-parts--u16 bytes 28 t) #x3fff)))
+          ("VP8L" (let ((b1 (aref bytes 22)) (b2 (aref bytes 23)) (b3 (aref bytes 24)))
+                    (list "WebP" (1+ (logior (aref bytes 21) (ash (logand b1 #x3f) 8)))
+                          (1+ (logior (ash b1 -6) (ash b2 2) (ash (logand b3 #xf) 10))))))
+          ("VP8X" (list "WebP"
+                        (1+ (logior (aref bytes 24) (ash (aref bytes 25) 8) (ash (aref bytes 26) 16)))
+                        (1+ (logior (aref bytes 27) (ash (aref bytes 28) 8) (ash (aref bytes 29) 16)))))
+          (_ (list "WebP" nil nil))))))))
+
+(defun opencode-parts--image-text (mime bytes)
+  "Return \"[image PNG 640×480]\" for image BYTES of type MIME."
+  (let ((size (opencode-parts-image-size bytes)))
+    (format "[image %s%s]"
+            (or (car size) (upcase (replace-regexp-in-string "\\`image/" "" (or mime "?"))))
+            (if (and (numberp (nth 1 size)) (numberp (nth 2 size)))
+                (format " %d×%d" (nth 1 size) (nth 2 size))
+              ""))))
+
+(defun opencode-parts--image (mime bytes)
+  "Return image BYTES of type MIME as text: the image in a graphical frame.
+Elsewhere, or if Emacs cannot show it, its type and size in words."
+  (let ((text (opencode-parts--image-text mime bytes))
+        (image (and (display-graphic-p)
+                    (ignore-errors (create-image bytes nil t :max-width 480 :max-height 360)))))
+    (if image (propertize text 'display image) text)))
+
+(defun opencode-parts--file-heading (part)
+  "Return the heading of file PART: its name and type."
+  (let ((url (or (plist-get part :url) ""))
+        (mime (plist-get part :mime)))
+    (format "%s %s%s"
+            (if (and (stringp mime) (string-prefix-p "image/" mime)) "Image" "File")
+            (or (plist-get part :filename)
+                (and (string-prefix-p "file://" url) (file-name-nondirectory (substring url 7)))
+                "")
+            (if (stringp mime) (format "  (%s)" mime) ""))))
+
+(defun opencode-parts--file-body (part)
+  "Return the body of file PART: its path as a button, or the image it holds.
+A data URL is never shown: its bytes are, as an image, or their size."
+  (let* ((url (or (plist-get part :url) ""))
+         (data (opencode-parts--data-url url))
+         (source (plist-get part :source))
+         (path (or (and (string-prefix-p "file://" url) (url-unhex-string (substring url 7)))
+                   (plist-get source :path))))
+    (concat (if (stringp path) (opencode-parts-file-button path) "")
+            (cond ((and data (string-prefix-p "image/" (or (car data) "")))
+                   (concat (if (stringp path) "\n" "") (opencode-parts--image (car data) (cdr data))))
+                  (data (format "%s(%s, not shown)" (if (stringp path) "\n" "")
+                                (opencode--plural (length (cdr data)) "byte")))
+                  ((string-prefix-p "data:" url) "(data not shown)")
+                  ((or (stringp path) (string-empty-p url)) "")
+                  (t url)))))
 
 ;;;; Files and sessions
 
@@ -265,24 +352,32 @@ RENDERED is what its tool renderer made of it, if it has one."
   (let ((root (file-name-as-directory (opencode-connection-directory (opencode-chat-connection)))))
     (string-prefix-p root (expand-file-name file root))))
 
-(defun opencode-chat-visit-file (file)
-  "Visit FILE from a part, only when it lies inside the project."
+(defun opencode-chat-visit-file (file &optional line)
+  "Visit FILE from a part, at LINE if given, only when it lies inside the project."
   (if (opencode-parts--inside-project-p file)
-      (find-file-other-window (expand-file-name file (opencode-connection-directory (opencode-chat-connection))))
+      (progn
+        (find-file-other-window (expand-file-name file (opencode-connection-directory (opencode-chat-connection))))
+        (when (and (integerp line) (> line 0))
+          (goto-char (point-min))
+          (forward-line (1- line))))
     (user-error "Not opening %s: it is outside the project" file)))
 
-(defun opencode-parts--file-button (file)
-  "Return FILE as text that visits it (inside the project) on RET or click."
-  (opencode--link file #'opencode-chat-visit-file-at-point
-                  'help-echo "RET: visit this file" 'opencode-file file))
+(defun opencode-parts-file-button (file &optional line label)
+  "Return LABEL (default FILE) as text that visits FILE on RET or click.
+With LINE, at that line.  Only files inside the project open."
+  (opencode--link (or label file) #'opencode-chat-visit-file-at-point
+                  'help-echo (if line (format "RET: visit %s at line %d" file line)
+                               (format "RET: visit %s" file))
+                  'opencode-file file 'opencode-line line))
 
 (defun opencode-chat-visit-file-at-point ()
-  "Visit the file named at point."
+  "Visit the file named at point, at its line if it names one."
   (interactive)
   (let ((file (get-text-property (point) 'opencode-file)))
-    (if file (opencode-chat-visit-file file) (user-error "No file at point"))))
+    (if file (opencode-chat-visit-file file (get-text-property (point) 'opencode-line))
+      (user-error "No file at point"))))
 
-(defun opencode-parts--session-button (id)
+(defun opencode-parts-session-button (id)
   "Return text that opens the chat of child session ID on RET or click."
   (opencode--link (format "Sub-agent session %s (RET to open)" id)
                   #'opencode-chat-open-linked-session 'opencode-session-link id))
@@ -300,8 +395,11 @@ RENDERED is what its tool renderer made of it, if it has one."
 ;;;; Inserting a part
 
 (defun opencode-parts-message-header (info)
-  "Return the header line of message INFO."
-  (let ((time (plist-get (plist-get info :time) :created)))
+  "Return the header line of message INFO.
+A reply's tokens and cost are its steps' (the server sums them on the
+message); a reply the user stopped says so, dimly, not as an error."
+  (let ((time (plist-get (plist-get info :time) :created))
+        (err (plist-get info :error)))
     (if (equal (plist-get info :role) "user")
         (concat (propertize "You" 'face 'opencode-chat-user)
                 (propertize (if (numberp time)
@@ -314,18 +412,22 @@ RENDERED is what its tool renderer made of it, if it has one."
                 (format "  %s/%s" (or (plist-get info :providerID) "?")
                         (or (plist-get info :modelID) "?"))
                 (if (stringp (plist-get info :agent)) (format "  agent %s" (plist-get info :agent)) "")
-                (let ((tokens (plist-get info :tokens)))
-                  (if tokens (format "  tokens %s/%s" (plist-get tokens :input)
-                                     (plist-get tokens :output))
-                    ""))
-                (if (numberp (plist-get info :cost)) (format "  $%.4f" (plist-get info :cost)) "")
-                (if (numberp time) (format-time-string "  %F %T" (/ time 1000.0)) ""))
+                (let ((usage (opencode-parts--usage (plist-get info :tokens) (plist-get info :cost))))
+                  (if usage (concat "  " usage) ""))
+                (if (numberp time) (format-time-string "  %F %T" (/ time 1000.0)) "")
+                (if (equal (plist-get err :name) "MessageAbortedError") "  Aborted" ""))
                'face 'opencode-chat-dim)
-              (let ((err (plist-get info :error)))
-                (if err
-                    (concat "\n" (propertize (format "Error: %s" (opencode-api-error-text err))
-                                             'face 'opencode-chat-error))
-                  ""))))))
+              (if (and err (not (equal (plist-get err :name) "MessageAbortedError")))
+                  (concat "\n" (propertize (format "Error: %s" (opencode-api-error-text err))
+                                           'face 'opencode-chat-error))
+                "")))))
+
+(defun opencode-parts--step-line (part)
+  "Return the line of step-finish PART: why it ended, its tokens and cost."
+  (let ((usage (opencode-parts--usage (plist-get part :tokens) (plist-get part :cost))))
+    (propertize (format "Step done (%s)%s" (or (plist-get part :reason) "?")
+                        (if usage (concat ": " usage) ""))
+                'face 'opencode-chat-dim)))
 
 (defun opencode-parts-insert (part folded)
   "Insert PART at point; return (BEG END BODY) positions.
@@ -333,6 +435,9 @@ FOLDED says whether a foldable part is folded now (its heading shows it)."
   (let ((beg (point)) body)
     (pcase (plist-get part :type)
       ("step-start" (setq body (point)))
+      ("step-finish"
+       (when opencode-chat-show-steps (insert (opencode-parts--step-line part)))
+       (setq body (point)))
       ("compaction"
        (insert (propertize "──── context compacted: earlier messages were summarised ────"
                            'face 'opencode-chat-dim))
@@ -343,9 +448,7 @@ FOLDED says whether a foldable part is folded now (its heading shows it)."
       (_
        (let ((rendered (opencode-parts--rendered part)))
          (insert (propertize (concat (if folded "▸ " "▾ ") (opencode-parts--heading part rendered))
-                             'face (if (equal (plist-get part :type) "step-finish")
-                                       'opencode-chat-dim
-                                     'opencode-chat-heading)))
+                             'face 'opencode-chat-heading))
          (setq body (point))
          (let ((text (opencode-parts--body part rendered)))
            (unless (string-empty-p text)

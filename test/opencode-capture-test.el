@@ -73,7 +73,7 @@ connection states the chat's header showed on the way."
   (pcase-let ((`(,replayed ,stored ,_) (opencode-capture-test--replay "capture-tools.jsonl")))
     (should (equal replayed stored))
     (should (string-match-p "^Look around and run something$" replayed))
-    (should (string-match-p "^▸ Tool todowrite \\[completed\\]" replayed))
+    (should (string-match-p "^▸ Todos 0/2 done  \\[completed\\]" replayed))
     (should (string-match-p "^▸ \\$ echo replayed-output  \\[completed\\]" replayed))
     (should (string-match-p "Done\\. The command said" replayed))))
 

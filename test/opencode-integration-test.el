@@ -379,7 +379,8 @@
         (should (opencode-test-wait
                  (lambda () (string-match-p "^▾ BASH echo hi-from-bash$" (opencode-test--visible-text))) 10))
         ;; Still open, as it was left: fold state survives the new look.
-        (should (string-match-p "^Output:\nhi-from-bash" (opencode-test--visible-text)))))))
+        (should (string-match-p "^command: echo hi-from-bash\ndescription: Say hi\n\nhi-from-bash$"
+                                (opencode-test--visible-text)))))))
 
 (ert-deftest opencode-integration/question-asked-and-answered ()
   "The question tool's options are offered with completion; the answer reaches the agent."
@@ -559,7 +560,7 @@
     (should (opencode-test-wait
              (lambda () (string-match-p "^Parent finished\\.$" (opencode-test--visible-text))) 90))
     (goto-char (point-min))
-    (search-forward "Tool task")
+    (search-forward "Task (general): Look around")
     (opencode-chat-toggle-fold)
     (should (search-forward "Sub-agent session ses_" nil t))
     (goto-char (match-beginning 0))

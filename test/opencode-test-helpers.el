@@ -209,7 +209,9 @@ both connections are dropped."
 Each turn is a list of chunk deltas (plists such as (:content \"Hi\")),
 optionally followed by a finish reason keyword :stop or :tool_calls;
 with :hang, the reply stays open after its deltas, like a slow model.
-A delta (:http-status 429 :message \"…\") makes that turn an HTTP error.
+A delta (:http-status 429 :message \"…\") makes that turn an HTTP error;
+a delta (:usage (:prompt_tokens N :completion_tokens M)) is sent as the
+usage chunk a provider ends with.
 When empty, the mock answers \"Hello from the mock.\".")
 
 (defvar opencode-test-mock-hanging nil
@@ -257,7 +259,13 @@ When empty, the mock answers \"Hello from the mock.\".")
 	 proc "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n")
 	(process-send-string proc (opencode-test--mock-chunk '(:role "assistant" :content "")))
 	(dolist (d deltas)
-          (process-send-string proc (encode-coding-string (opencode-test--mock-chunk d) 'utf-8)))
+          (process-send-string
+           proc (if (plist-get d :usage)
+                    (concat "data: " (json-serialize `(:id "chatcmpl-mock" :object "chat.completion.chunk"
+                                                           :created 0 :model "mock-1" :choices []
+                                                           :usage ,(plist-get d :usage)))
+                            "\n\n")
+                  (encode-coding-string (opencode-test--mock-chunk d) 'utf-8))))
 	(if hang
             ;; Keep the reply open, as a slow model would, until aborted.
             (push proc opencode-test-mock-hanging)
