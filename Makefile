@@ -29,7 +29,7 @@ BUILD    = build
 SAN      = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 C_TESTS  = sse queue event conn
 
-.PHONY: all module test test-c check-module test-ert lint clean deps run demo bench fuzz info check-doc
+.PHONY: compile all module test test-c check-module test-ert lint clean deps run demo bench fuzz info check-doc
 
 all: module
 module: $(MODULE)
@@ -136,12 +136,18 @@ deps: .deps/node_modules/.bin/opencode
 	mkdir -p .deps
 	npm install --prefix .deps --no-audit --no-fund --loglevel=error opencode-ai@$(OPENCODE_VERSION)
 
-run: $(MODULE) deps
-	$(EMACS) -Q -L lisp -l opencode --eval '(opencode-sessions)'
+# Compiled as package.el installs it: .elc next to each file, and
+# native code too where the Emacs has native compilation.
+compile: $(MODULE)
+	$(EMACS) -Q --batch -L lisp -f batch-byte-compile $(ELS)
+	$(EMACS) -Q --batch -L lisp --eval '(when (and (fboundp (quote native-comp-available-p)) (native-comp-available-p)) (dolist (f (quote ($(ELS:%="%")))) (native-compile f)))'
+
+run: compile deps
+	$(EMACS) -Q -L lisp --eval '(setq load-prefer-newer t)' -l opencode --eval '(opencode-sessions)'
 
 # Offline: the real server with the tests' mock model, no API key.
-demo: $(MODULE) deps
-	$(EMACS) -Q -L lisp -L test -l test/opencode-demo.el
+demo: compile deps
+	$(EMACS) -Q -L lisp -L test --eval '(setq load-prefer-newer t)' -l test/opencode-demo.el
 
 clean:
 	rm -rf $(BUILD) $(MODULE) lisp/*.elc test/*.elc

@@ -110,7 +110,7 @@ They run from after the prompt to the next prompt (or the footer)."
       (pcase (opencode-chat--thread-region id)
         (`(,beg . ,end)
          (let ((ov (make-overlay beg end nil t nil)))
-           (overlay-put ov 'invisible 'opencode-fold)
+           (overlay-put ov 'invisible 'opencode-thread)
            (overlay-put ov 'before-string (opencode-chat--thread-summary beg end))
            (overlay-put ov 'opencode-thread id)
            (push (cons id ov) opencode-chat--thread-folds)))))))

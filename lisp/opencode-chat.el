@@ -180,7 +180,8 @@ Sending from that prompt reopens the chat."
           (message "OpenCode: the prompt %s keeps your text; sending it reopens the chat"
                    (buffer-name buf))
         (dolist (w (get-buffer-window-list buf nil t))
-          (unless (one-window-p t w) (ignore-errors (delete-window w))))
+          ;; Its window goes too, unless it is the frame's only one.
+          (ignore-errors (delete-window w)))
         (kill-buffer buf)))))
 
 ;;;; Part regions
@@ -218,12 +219,12 @@ part is read, so a long reply costs linear time, not quadratic."
          (end (plist-get entry :end)))
     ;; A text property, not an overlay: overlays cost time linear in
     ;; their number on every change (before Emacs 29), text does not.
-    (when (< body end)
+    ;; A part that does not fold keeps its own invisible text: the
+    ;; Markdown marks its rendering hides.
+    (when (and (< body end) (opencode-parts-foldable-p part))
       (with-silent-modifications
         (put-text-property body end 'invisible
-                           (and (opencode-parts-foldable-p part)
-                                (opencode-chat--part-folded-p part)
-                                'opencode-fold))))))
+                           (and (opencode-chat--part-folded-p part) 'opencode-fold))))))
 
 (defun opencode-chat--render-part (part entry)
   "Draw PART in the region of ENTRY (a plist with :beg and :end markers)."
@@ -240,6 +241,7 @@ part is read, so a long reply costs linear time, not quadratic."
           (setq entry (plist-put entry :body bm)))
         (setq entry (plist-put entry :part part))
         (setq entry (plist-put entry :chunks nil))
+        (setq entry (plist-put entry :stable nil))
         (put-text-property beg end 'opencode-part (plist-get part :id))
         (when (and (equal (plist-get part :type) "text")
                    (not (opencode-parts-synthetic-p part)))
@@ -264,23 +266,104 @@ part is read, so a long reply costs linear time, not quadratic."
             ('failed (propertize "  not sent" 'face 'opencode-chat-error))
             (_ (propertize "  sending…" 'face 'opencode-chat-dim)))))
 
+(defvar-local opencode-chat--replies nil
+  "Hash table: prompt id -> the ids of its replies shown, oldest first.
+The server makes a reply message per step of the agent; they read as
+one reply: the first has the header, with the tokens and cost of all.")
+
+(defun opencode-chat--prompt-of (info)
+  "Return the id of the prompt message INFO replies to, or nil."
+  (let ((p (plist-get info :parentID)))
+    (and (equal (plist-get info :role) "assistant") (stringp p) p)))
+
+(defun opencode-chat--note-reply (info)
+  "Record message INFO among the replies to its prompt."
+  (let ((p (opencode-chat--prompt-of info))
+        (id (plist-get info :id)))
+    (when p
+      (let ((ids (gethash p opencode-chat--replies)))
+        (unless (member id ids)
+          (puthash p (sort (cons id (copy-sequence ids)) #'string<) opencode-chat--replies))))))
+
+(defun opencode-chat--continuation-p (info)
+  "Return non-nil if INFO is a later step of a reply: its header is hidden.
+A step that failed keeps its header, which says why."
+  (let* ((p (opencode-chat--prompt-of info))
+         (first (and p (car (gethash p opencode-chat--replies)))))
+    (and first (not (equal first (plist-get info :id)))
+         (not (plist-get info :error)))))
+
+(defun opencode-chat--header-info (info)
+  "Return INFO with the tokens and cost of every step of its reply.
+Only the first step's header shows; it speaks for all of them."
+  (let* ((p (opencode-chat--prompt-of info))
+         (ids (and p (gethash p opencode-chat--replies))))
+    (if (not (cdr ids))
+        info
+      (let ((sum (list 0 0 0 0 0)) (cost 0))
+        (dolist (id ids)
+          (let* ((i (if (equal id (plist-get info :id)) info
+                      (plist-get (gethash id opencode-chat--messages) :info)))
+                 (tk (plist-get i :tokens))
+                 (cache (plist-get tk :cache)))
+            (cl-loop for v in (list (plist-get tk :input) (plist-get tk :output)
+                                    (plist-get tk :reasoning) (plist-get cache :read)
+                                    (plist-get cache :write))
+                     for cell on sum
+                     when (numberp v) do (setcar cell (+ (car cell) v)))
+            (when (numberp (plist-get i :cost)) (setq cost (+ cost (plist-get i :cost))))))
+        (append (list :tokens (list :input (nth 0 sum) :output (nth 1 sum) :reasoning (nth 2 sum)
+                                    :cache (list :read (nth 3 sum) :write (nth 4 sum)))
+                      :cost cost)
+                info)))))
+
+(defun opencode-chat--draw-header (beg info)
+  "Insert at BEG the header of message INFO; return where it ends.
+The header of a later step of a reply is empty, and its line hidden."
+  (goto-char beg)
+  (let ((hidden (opencode-chat--continuation-p info)))
+    (insert (propertize (if hidden "" (opencode-chat--message-header
+                                       (opencode-chat--header-info info)))
+                        'opencode-header (not hidden)))
+    (when (< (point) (point-max))
+      (put-text-property (point) (1+ (point)) 'invisible (and hidden 'opencode-empty)))
+    (point)))
+
+(defun opencode-chat--redraw-first-reply (info)
+  "Redraw the header of the first step of the reply INFO belongs to.
+It sums the steps, and another step came or changed."
+  (let* ((p (opencode-chat--prompt-of info))
+         (first (and p (car (gethash p opencode-chat--replies))))
+         (entry (and first (not (equal first (plist-get info :id)))
+                     (gethash first opencode-chat--messages))))
+    (when entry
+      (opencode-chat--update-message (plist-get entry :info)))))
+
 (defun opencode-chat--insert-message (info)
   "Insert message INFO at the end of the buffer, with no parts yet."
   (let ((inhibit-read-only t)
         (id (plist-get info :id)))
+    (opencode-chat--note-reply info)
     (save-excursion
       (goto-char (or opencode-chat--insert-at (opencode-chat--end-of-messages)))
       (let ((beg (copy-marker (point)))
             header-end)
-        (insert (propertize (opencode-chat--message-header info) 'opencode-header t))
-        (setq header-end (copy-marker (point)))
         ;; The header's newline, then the newline that separates this
         ;; message from the next; parts go between the two.
         (insert "\n\n")
-        (let ((end (copy-marker (1- (point)) t)))
+        (setq header-end (copy-marker (opencode-chat--draw-header beg info)))
+        (let ((end (copy-marker (+ header-end 1) t)))
           (put-text-property beg end 'opencode-message id)
           (puthash id (list :info info :beg beg :header-end header-end :end end :parts nil)
                    opencode-chat--messages))))
+    ;; The first step's header sums the steps; a step drawn above it
+    ;; (older, from the backlog) takes its place.
+    (let* ((p (opencode-chat--prompt-of info))
+           (ids (and p (gethash p opencode-chat--replies))))
+      (if (equal (car ids) id)
+          (when (cadr ids)
+            (opencode-chat--update-message (plist-get (gethash (cadr ids) opencode-chat--messages) :info)))
+        (opencode-chat--redraw-first-reply info)))
     (when opencode-chat--thread-folds (opencode-chat--refold-threads))))
 
 (defun opencode-chat--older-than-shown-p (message-id)
@@ -304,15 +387,16 @@ Ids are time-ordered, so comparing them compares creation times."
      ((not entry)
       (opencode-chat--insert-message info))
      (t
+      (puthash (plist-get info :id) (plist-put entry :info info) opencode-chat--messages)
+      (opencode-chat--note-reply info)
       (let ((inhibit-read-only t))
         (save-excursion
           (delete-region (plist-get entry :beg) (plist-get entry :header-end))
-          (goto-char (plist-get entry :beg))
-          (insert (propertize (opencode-chat--message-header info) 'opencode-header t))
-          (set-marker (plist-get entry :header-end) (point))
-          (put-text-property (plist-get entry :beg) (point) 'opencode-message
+          (set-marker (plist-get entry :header-end)
+                      (opencode-chat--draw-header (plist-get entry :beg) info))
+          (put-text-property (plist-get entry :beg) (plist-get entry :header-end) 'opencode-message
                              (plist-get info :id))))
-      (puthash (plist-get info :id) (plist-put entry :info info) opencode-chat--messages)))))
+      (opencode-chat--redraw-first-reply info)))))
 
 (defun opencode-chat--update-part (part)
   "Add PART to its message, or redraw it if known.
@@ -355,6 +439,8 @@ A part of a message older than the page shown is ignored."
 (defun opencode-chat--remove-message (id)
   "Remove message ID and its parts from the buffer."
   (when-let ((entry (gethash id opencode-chat--messages)))
+    (let ((p (opencode-chat--prompt-of (plist-get entry :info))))
+      (when p (puthash p (remove id (gethash p opencode-chat--replies)) opencode-chat--replies)))
     (dolist (p (plist-get entry :parts)) (remhash p opencode-chat--parts))
     (let ((inhibit-read-only t))
       (delete-region (plist-get entry :beg) (1+ (plist-get entry :end))))
@@ -419,8 +505,14 @@ in its length; `opencode-chat-fontify-delay' bounds how stale it gets."
         (dolist (id (prog1 opencode-chat--unfontified
                       (setq opencode-chat--unfontified nil)))
           (when-let ((entry (gethash id opencode-chat--parts)))
-            (opencode-markdown-fontify (plist-get entry :beg)
-                                       (plist-get entry :end))))))))
+            ;; Only what follows the last stable block boundary can
+            ;; change its rendering: a pass costs the same at any length.
+            (let* ((beg (plist-get entry :beg))
+                   (end (plist-get entry :end))
+                   (from (and (plist-get entry :stable) (+ beg (plist-get entry :stable)))))
+              (opencode-markdown-fontify beg end from)
+              (plist-put entry :stable
+                         (- (opencode-markdown-stable-boundary (or from beg) end) beg)))))))))
 
 (defun opencode-chat--place (pos)
   "Return where POS is, in terms that survive a redraw of the chat.
@@ -581,6 +673,7 @@ session shows its end at once and Emacs stays responsive."
     (erase-buffer)
     (clrhash opencode-chat--messages)
     (clrhash opencode-chat--parts)
+    (clrhash opencode-chat--replies)
     (when opencode-chat--footer (set-marker opencode-chat--footer nil))
     (setq opencode-chat--footer nil)
     (setq opencode-chat--backlog (butlast all (length now)))
@@ -960,6 +1053,8 @@ Events missed while the stream was down are then not missing."
      ("C-c C-t" "next agent" opencode-chat-cycle-agent))
     ("Session"
      ("r" "rename" opencode-chat-rename)
+     ("E" "export Markdown/Org" opencode-chat-export)
+     ("C-c C-e" nil opencode-chat-export)
      ("C" "compact" opencode-chat-compact)
      ("f" "fork whole session" opencode-chat-fork-session)
      ("F" "fork at message" opencode-chat-fork)
@@ -978,8 +1073,10 @@ Events missed while the stream was down are then not missing."
      ("g" "reload" opencode-chat-reload)
      ("h" nil describe-mode))
     ("Parts"
-     ("TAB" "fold part" opencode-chat-toggle-fold)
+     ("TAB" "fold part / replies" opencode-chat-toggle-fold)
      ("<backtab>" "cycle all folds" opencode-chat-cycle-folds)
+     ("w" "copy as Markdown" opencode-chat-copy)
+     ("c" "copy code block" opencode-chat-copy-code-block)
      ("e" "edit text part" opencode-chat-edit-part)
      ("x" "delete part" opencode-chat-delete-part)
      ("D" "delete message" opencode-chat-delete-message))
@@ -998,8 +1095,13 @@ Events missed while the stream was down are then not missing."
 \\{opencode-chat-mode-map}"
   (setq opencode-chat--messages (make-hash-table :test 'equal)
         opencode-chat--parts (make-hash-table :test 'equal)
+        opencode-chat--replies (make-hash-table :test 'equal)
         opencode-chat--folded (make-hash-table :test 'equal))
-  (setq buffer-invisibility-spec '((opencode-fold . t) opencode-empty))
+  (setq buffer-invisibility-spec '(opencode-fold opencode-empty opencode-markup
+                                   opencode-thread))
+  ;; The newest text stays at the bottom of a window that follows it,
+  ;; not recentred half a window up.
+  (setq-local scroll-conservatively 101)
   (setq truncate-lines nil)
   ;; Faces come from the renderer, not from font-lock.
   (font-lock-mode -1)

@@ -108,7 +108,7 @@ Each function gets the chat buffer and the text sent.")
               (let ((opencode-chat-open-prompt nil))
                 (opencode-chat-open opencode-prompt--conn (list :id opencode-prompt--session)))))
       (with-current-buffer opencode-prompt--chat
-        (setq opencode-prompt--buffer prompt))))
+        (opencode-prompt--attach prompt))))
   opencode-prompt--chat)
 
 (defcustom opencode-prompt-busy-send 'steer
@@ -430,15 +430,17 @@ It fits a half-width window: the keys are in the menu, not here."
        (concat "  + " (mapconcat #'opencode-prompt--attachment-name opencode-prompt--files ", "))
      "")))
 
+(defun opencode-prompt--attach (prompt)
+  "Make PROMPT the current chat's prompt, named and killed with it."
+  (setq opencode-prompt--buffer
+        (opencode-chat-adopt prompt (lambda () (concat (buffer-name) " prompt")))))
+
 (defun opencode-chat-prompt ()
   "Show this chat's prompt below it and select it."
   (interactive)
   (let* ((chat (current-buffer))
          (buf (if (buffer-live-p opencode-prompt--buffer) opencode-prompt--buffer
-                (setq opencode-prompt--buffer
-                      (opencode-chat-adopt
-                       (get-buffer-create (concat (buffer-name chat) " prompt"))
-                       (lambda () (concat (buffer-name) " prompt")))))))
+                (opencode-prompt--attach (get-buffer-create (concat (buffer-name chat) " prompt"))))))
     (with-current-buffer buf
       (unless (derived-mode-p 'opencode-prompt-mode)
         (opencode-prompt-mode)

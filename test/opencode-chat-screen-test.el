@@ -144,7 +144,9 @@ when the session is idle; one taken back returns to the prompt."
 (ert-deftest opencode-chat-screen/abort-is-not-an-error ()
   "An aborted reply is noted as aborted: no error in the chat, list or mode line."
   (opencode-test-with-chat-on-real-server (list '((:content "Half a reply") :hang))
-    (let ((list-buf (opencode-sessions (opencode-connection-directory conn))))
+    (let ((list-buf (save-current-buffer
+                      (save-window-excursion
+                        (opencode-sessions (opencode-connection-directory conn))))))
       (unwind-protect
           (progn
             (opencode-api-session-prompt-async conn sid "Go on")

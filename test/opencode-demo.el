@@ -19,22 +19,47 @@
 (let* ((home (expand-file-name "home" opencode-demo--root))
        (project (expand-file-name "project" opencode-demo--root))
        (mock (opencode-test-http-start #'opencode-test--mock-handler)))
-  ;; Each prompt: reasoning and a tool call (the agent runs `ls'), then a
-  ;; streamed Markdown answer with code.  Enough for ten prompts.
+  ;; Each prompt: reasoning, a todo list, a command, a file written,
+  ;; read and edited, then a long Markdown answer with a table and code
+  ;; in three languages.  Enough for five prompts.
   (setq opencode-test-mock-script
         (apply #'append
                (make-list
-                10 (list (append '((:reasoning_content "The user wants a demo; ")
-                                   (:reasoning_content "let me look at the project first."))
-                                 (opencode-test--tool-call
-                                  "bash" '(:command "ls -a" :description "List the project"))
-                                 '(:tool_calls))
-                         '((:content "Here is a **streamed** reply from the mock model.\n\n")
-                           (:content "The project has a `README` and an `opencode.json`:\n\n")
-                           (:content "- fold the tool call above with `TAB`\n")
-                           (:content "- see every key with `?`\n\n")
-                           (:content "```elisp\n(message \"hello from opencode.el\")\n```\n")
-                           :stop)))))
+                5 (list (append '((:reasoning_content "The user wants a demo; ")
+                                  (:reasoning_content "let me plan it first."))
+                                (opencode-test--tool-call
+                                 "todowrite" '(:todos [(:content "Look at the project" :status "completed" :priority "high")
+                                                      (:content "Write a script" :status "in_progress" :priority "medium")
+                                                      (:content "Explain it" :status "pending" :priority "low")]))
+                                '(:tool_calls))
+                        (append (opencode-test--tool-call
+                                 "bash" '(:command "ls -a && git log --oneline | head -3"
+                                          :description "Look around the project"))
+                                '(:tool_calls))
+                        (append (opencode-test--tool-call
+                                 "write" '(:filePath "hello.py"
+                                           :content "def greet(name):\n    \"\"\"Say hello.\"\"\"\n    return f\"Hello, {name}!\"\n\n\nprint(greet(\"Emacs\"))\n"))
+                                '(:tool_calls))
+                        (append (opencode-test--tool-call "read" '(:filePath "hello.py"))
+                                '(:tool_calls))
+                        (append (opencode-test--tool-call
+                                 "edit" '(:filePath "hello.py" :oldString "Hello, {name}!"
+                                          :newString "Hello, {name}, from opencode.el!"))
+                                '(:tool_calls))
+                        '((:content "## What I did\n\nI wrote **`hello.py`**, read it back and ")
+                          (:content "*edited* its greeting. The steps:\n\n")
+                          (:content "1. planned the work with a todo list\n2. looked around with `ls`\n")
+                          (:content "3. wrote, read and edited the file\n\n")
+                          (:content "- [x] script written\n- [ ] tests (left for you)\n\n")
+                          (:content "> Fold any tool above with TAB; S-TAB cycles them all.\n\n")
+                          (:content "| Language | Greeting | Lines |\n|----------|----------|------:|\n")
+                          (:content "| Python | Hello | 5 |\n| 日本語 | こんにちは | 1 |\n| Emoji | 👋 | 1 |\n\n")
+                          (:content "### The code\n\n```python\ndef greet(name):\n    return f\"Hello, {name}!\"\n```\n\n")
+                          (:content "The same in Emacs Lisp and in the shell:\n\n")
+                          (:content "```elisp\n(defun greet (name)\n  (format \"Hello, %s!\" name))\n```\n\n")
+                          (:content "```sh\necho \"Hello, $USER!\"\n```\n\n")
+                          (:content "See ~~the old way~~ https://opencode.ai/docs for more.\n")
+                          :stop)))))
   (make-directory home t)
   (make-directory project t)
   (call-process "git" nil nil nil "-C" project "init" "-q")

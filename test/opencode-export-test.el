@@ -107,7 +107,7 @@
       (should (string-match-p "^Output:\n```\nREADME\nsrc\n```$" tool)))
     (should (equal (opencode-export-test--copy-at "Thinking")
                    "> *Thinking*\n>\n> I should answer **carefully**."))
-    (let ((file (opencode-export-test--copy-at "File shot.png")))
+    (let ((file (opencode-export-test--copy-at "shot.png")))
       (should (equal file "**File** `shot.png` (image/png)")))
     (let ((context (opencode-export-test--copy-at "Context added")))
       (should (string-prefix-p "<details><summary>Context added by the server: Called the Read" context))
@@ -313,7 +313,7 @@ Return (TEXT . BUFFER): the file's text and the buffer that opened it."
               (:content "\nThat is **all**.") :stop))
     (opencode-api-session-prompt-async conn sid "Write hello in Python")
     (should (opencode-test-wait
-             (lambda () (string-match-p "That is \\*\\*all\\*\\*\\." (opencode-test--visible-text)))
+             (lambda () (string-match-p "That is all\\." (opencode-test--visible-text)))
              60))
     (should (opencode-test-wait
              (lambda () (null (plist-get (opencode-request-sync conn "GET" "/session/status")
