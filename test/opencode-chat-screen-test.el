@@ -78,7 +78,10 @@ A window at the end follows what streams in; one elsewhere stays put."
                   (setq opencode-test-mock-script (opencode-chat-screen--say 1))
                   (opencode-api-session-prompt-async conn sid "One more" :sync t)
                   (should (opencode-test-wait
-                           (lambda () (string-match-p "One more" (opencode-test--visible-text))) 20))
+                           (lambda () (string-match-p "One more\\(.\\|\n\\)*Reply number 1"
+                                                      (opencode-test--visible-text)))
+                           20))
+                  (should (opencode-test-wait (lambda () (not (opencode-store-busy-p conn sid))) 20))
                   (should (= (window-point w) before)))
                 ;; At the end, it follows the stream.
                 (opencode-chat-show-end)
