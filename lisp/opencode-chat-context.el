@@ -192,7 +192,7 @@ All of it comes from the connection and its store."
     (concat " " (or (plist-get session :title) "")
             (if branch (propertize (format "  [%s]" branch) 'face 'opencode-chat-dim) "")
             (pcase (opencode-store-diff-summary conn sid)
-              (`(,files ,adds ,dels) (format "  +%d −%d (%d files)" adds dels files))
+              (`(,files ,adds ,dels) (format "  +%d −%d (%s)" adds dels (opencode--plural files "file")))
               (_ ""))
             (if (plist-get session :revert)
                 (propertize (substitute-command-keys

@@ -796,7 +796,7 @@ It is a plist (:info INFO :parts PARTS), as `opencode-chat-messages'."
              (if (and part (gethash part opencode-chat--parts))
                  (goto-char (plist-get (gethash part opencode-chat--parts) :beg))
                (goto-char (point-min)))
-             (message "%d older messages loaded%s" (length older)
+             (message "%s loaded%s" (opencode--plural (length older) "older message")
                       (if opencode-chat--more "; o for more" "")))))))))
 
 (defun opencode-chat-reload ()

@@ -69,7 +69,7 @@ DIRECTORY is where their file names are relative to.  Return the buffer."
       (diff-mode)
       (setq default-directory (file-name-as-directory directory))
       (setq buffer-read-only t)
-      (setq header-line-format (format " %d files  +%d −%d" (length diffs) adds dels))
+      (setq header-line-format (format " %s  +%d −%d" (opencode--plural (length diffs) "file") adds dels))
       (goto-char (point-min)))
     buf))
 

@@ -218,9 +218,10 @@ Connections to it reconnect by themselves once it listens again."
                      (opencode-server-url server) (process-status proc)
                      status output)
       (if (>= (opencode-server-restarts server) opencode-server-restart-limit)
-          (let ((why (format "the local server exited (%s %s) and was restarted %d times; \
+          (let ((why (format "the local server exited (%s %s) and was restarted %s; \
 not again (M-x opencode-server-restart)"
-                             (process-status proc) status (opencode-server-restarts server))))
+                             (process-status proc) status
+                             (opencode--plural (opencode-server-restarts server) "time"))))
             (message "OpenCode: %s" why)
             (run-hook-with-args 'opencode-server-given-up-functions server why))
         (cl-incf (opencode-server-restarts server))
