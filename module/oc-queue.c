@@ -4,7 +4,9 @@
 #include "oc-queue.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,16 +34,30 @@ oc_queue_destroy (oc_queue *q)
 
 /* Write the wake-up byte.  The fd is non-blocking (see oc_conn_start
    for why): a full pipe already holds a pending wake-up, so EAGAIN is
-   fine.  */
+   fine.  A pipe whose reader is gone (its Lisp process deleted) gives
+   EPIPE, and SIGPIPE, whose default action would end Emacs, which
+   neither ignores nor catches it: SIGPIPE is blocked in this thread
+   around the write, and the one the write raised is taken back.  */
 static void
 oc_queue_notify (oc_queue *q)
 {
   if (q->notify_fd < 0)
     return;
+  sigset_t pipe_set, old;
+  sigemptyset (&pipe_set);
+  sigaddset (&pipe_set, SIGPIPE);
+  pthread_sigmask (SIG_BLOCK, &pipe_set, &old);
   ssize_t r;
   do
     r = write (q->notify_fd, "!", 1);
   while (r < 0 && errno == EINTR);
+  if (r < 0 && errno == EPIPE && !sigismember (&old, SIGPIPE))
+    {
+      struct timespec zero = { 0, 0 };
+      while (sigtimedwait (&pipe_set, NULL, &zero) < 0 && errno == EINTR)
+        ;
+    }
+  pthread_sigmask (SIG_SETMASK, &old, NULL);
 }
 
 /* Link IT at the tail; the lock is held.  Returns true when the caller

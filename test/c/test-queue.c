@@ -1,6 +1,7 @@
 /* test-queue.c --- unit tests of the queue: merging and wake-ups  */
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <unistd.h>
 #include "oc-queue.h"
 #include "oc-test.h"
@@ -119,6 +120,31 @@ test_one_wakeup_per_drain (void)
   CHECK (oc_queue_drain (&q) == NULL);
   oc_queue_destroy (&q);
   close (fds[0]);
+  close (fds[1]);
+}
+
+/* A reader gone (its pipe closed) must not end the process with
+   SIGPIPE, whose default action is to terminate, as in Emacs: the
+   wake-up write fails quietly and the items stay queued.  */
+static void
+test_reader_gone (void)
+{
+  int fds[2];
+  CHECK (pipe (fds) == 0);
+  close (fds[0]);
+  oc_queue q;
+  oc_queue_init (&q, fds[1]);
+  oc_queue_warn (&q, "nobody reads this");
+  oc_queue_warn (&q, "nor this");
+  oc_item *it = oc_queue_drain (&q);
+  CHECK (it && it->next && !it->next->next);
+  oc_item_free_list (it);
+  oc_queue_warn (&q, "the wake-up is written again");
+  oc_item_free_list (oc_queue_drain (&q));
+  sigset_t pending;
+  sigpending (&pending);
+  CHECK (!sigismember (&pending, SIGPIPE));
+  oc_queue_destroy (&q);
   close (fds[1]);
 }
 
@@ -245,6 +271,7 @@ main (void)
   RUN (test_no_merge_across_other_items);
   RUN (test_one_wakeup_per_drain);
   RUN (test_requeue);
+  RUN (test_reader_gone);
   RUN (test_threaded_producer);
   DONE ();
 }
