@@ -104,14 +104,14 @@ lint: $(MODULE)
 	  && ok=1 && for f in $(ELS); do $(EMACS) -Q --batch -L lisp \
 	       --eval '(setq byte-compile-error-on-warn t)' -f batch-byte-compile $$f \
 	       || { ok=0; break; }; done && [ $$ok = 1 ]; \
-	  status=$$?; rm -f lisp/*.elc test/*.elc test/bench/*.elc; exit $$status
+	  status=$$?; rm -f lisp/*.elc test/*.elc test/bench/*.elc $(BUILD)/compiled.stamp; exit $$status
 
 # Benchmarks (not tests): the module against a plain-Elisp baseline.
 # The Lisp is byte-compiled first, as package.el would install it.
 bench: $(MODULE) $(BUILD)/bench-server $(BUILD)/bench-ingest
 	$(EMACS) -Q --batch -L lisp -f batch-byte-compile $(ELS)
 	$(EMACS) -Q --batch -L lisp -L test -l test/bench/opencode-bench.el -f opencode-bench-main; \
-	  status=$$?; rm -f lisp/*.elc; exit $$status
+	  status=$$?; rm -f lisp/*.elc $(BUILD)/compiled.stamp; exit $$status
 $(BUILD)/bench-server: test/bench/bench-server.c $(HARNESS_SRC) test/c/oc-loopback.h | $(BUILD)
 	$(CC) $(WARN) -O2 -Itest/c -o $@ $< $(HARNESS_SRC) -lpthread
 $(BUILD)/bench-ingest: test/bench/bench-ingest.c test/c/oc-pipeline.h $(CORE_SRC) $(HEADERS) | $(BUILD)
@@ -138,9 +138,13 @@ deps: .deps/node_modules/.bin/opencode
 
 # Compiled as package.el installs it: .elc next to each file, and
 # native code too where the Emacs has native compilation.
-compile: $(MODULE)
+# Again only when a file changed since.
+compile: $(MODULE) $(BUILD)/compiled.stamp
+$(BUILD)/compiled.stamp: $(ELS)
+	@mkdir -p $(BUILD)
 	$(EMACS) -Q --batch -L lisp -f batch-byte-compile $(ELS)
 	$(EMACS) -Q --batch -L lisp --eval '(when (and (fboundp (quote native-comp-available-p)) (native-comp-available-p)) (dolist (f (quote ($(ELS:%="%")))) (native-compile f)))'
+	touch $@
 
 run: compile deps
 	$(EMACS) -Q -L lisp --eval '(setq load-prefer-newer t)' -l opencode --eval '(opencode-sessions)'
