@@ -145,17 +145,26 @@ Such errors come in session.error events and in messages:
 (defvar opencode--id-last-ms 0 "Milliseconds of the last id made.")
 (defvar opencode--id-counter 0 "Ids made within `opencode--id-last-ms'.")
 
-(defun opencode--ascending-id (prefix)
+(defun opencode--id-time (id)
+  "Return the time part of ID, an ascending id of the server, or 0."
+  (or (and (stringp id) (string-match "\\`[a-z]+_\\([0-9a-f]\\{12\\}\\)" id)
+           (string-to-number (match-string 1 id) 16))
+      0))
+
+(defun opencode--ascending-id (prefix &optional after)
   "Return a new time-ordered id with PREFIX, such as \"msg\".
 Made as the server makes them: twelve hex digits of the time in
-ms times 4096 plus a counter, then fourteen random base-62 characters."
-  (let ((ms (truncate (* 1000 (float-time))))
-        (alphabet "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"))
-    (if (= ms opencode--id-last-ms)
-        (cl-incf opencode--id-counter)
-      (setq opencode--id-last-ms ms opencode--id-counter 0))
+ms times 4096 plus a counter, then fourteen random base-62 characters.
+With AFTER, an id, the new one sorts after it even when AFTER's clock
+(a server's) is ahead of ours."
+  (let* ((ms (truncate (* 1000 (float-time))))
+         (alphabet "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+         (time (max (* ms 4096)
+                    (1+ (+ (* opencode--id-last-ms 4096) opencode--id-counter))
+                    (1+ (opencode--id-time after)))))
+    (setq opencode--id-last-ms (/ time 4096) opencode--id-counter (% time 4096))
     (concat prefix "_"
-            (format "%012x" (mod (+ (* ms 4096) opencode--id-counter) (expt 2 48)))
+            (format "%012x" (mod time (expt 2 48)))
             (apply #'string (cl-loop repeat 14 collect (aref alphabet (random 62)))))))
 
 (defun opencode--parse-model (string)

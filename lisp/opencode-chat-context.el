@@ -147,9 +147,10 @@ The most useful comes first, so a narrow window cuts the least."
      (if (and (numberp limit) (> limit 0))
          (let* ((ratio (min 1.0 (/ used (float limit))))
                 (cells (round (* 10 ratio))))
-           (format " · %s %d%% of %s" (propertize (concat (make-string cells ?█) (make-string (- 10 cells) ?░))
-                                                'face (if (> ratio 0.8) 'warning 'opencode-chat-dim))
-                   (round (* 100 ratio)) (opencode-chat--tokens limit)))
+           (format " · %s/%s %s %d%%" (opencode-chat--tokens used) (opencode-chat--tokens limit)
+                   (propertize (concat (make-string cells ?█) (make-string (- 10 cells) ?░))
+                               'face (if (> ratio 0.8) 'warning 'opencode-chat-dim))
+                   (round (* 100 ratio))))
        (format " · %s in context" (opencode-chat--tokens used)))
      (if (and (numberp cost) (> cost 0)) (format " · $%.4f" cost) "")
      (format " · in %s out %s cache %s/%s"

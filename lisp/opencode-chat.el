@@ -584,30 +584,16 @@ newest text is at the bottom of the window."
 
 ;;;; Prompts on their way
 
-(defvar opencode-chat--last-id 0
-  "The time part of the last id made here, so ids made here ascend.")
-
-(defun opencode-chat--id-time (id)
-  "Return the time part of ID, an ascending id of the server, or 0."
-  (or (and (stringp id) (string-match "\\`[a-z]+_\\([0-9a-f]\\{12\\}\\)" id)
-           (string-to-number (match-string 1 id) 16))
-      0))
-
 (defun opencode-chat-new-id (prefix)
   "Return a new id with PREFIX (\"msg\", \"prt\"), made as the server makes them.
-It sorts after every message of this chat and every id made before,
-even when the server's clock is ahead of ours: the server answers
-the newest user message, so a prompt's id must be the newest."
-  (let ((newest 0))
+It sorts after every message of this chat, even when the server's
+clock is ahead of ours: the server answers the newest user message,
+so a prompt's id must be the newest."
+  (let ((newest nil))
     (when opencode-chat--messages
-      (maphash (lambda (id _) (setq newest (max newest (opencode-chat--id-time id))))
+      (maphash (lambda (id _) (when (or (null newest) (string< newest id)) (setq newest id)))
                opencode-chat--messages))
-    (let ((time (max (* (truncate (* (float-time) 1000)) #x1000)
-                     (1+ newest) (1+ opencode-chat--last-id)))
-          (chars "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"))
-      (setq opencode-chat--last-id time)
-      (concat prefix "_" (format "%012x" (logand time #xffffffffffff))
-              (cl-loop repeat 14 concat (string (aref chars (random 62))))))))
+    (opencode--ascending-id prefix newest)))
 
 (defun opencode-chat-show-pending (id parts)
   "Show the user's prompt at once: message ID with PARTS (plists with ids).

@@ -112,9 +112,18 @@ They are asked once per connection, and kept for completion too."
         (eq (char-before) ?@))
       (let ((beg (save-excursion (skip-chars-backward "^ \t\n@") (point)))
             (end (point)))
-        (list beg end (opencode-complete--file-table conn)
-              :exclusive 'no
-              :annotation-function (lambda (s) (if (string-suffix-p "/" s) "  folder" "")))))
+        (let ((agents (mapcar (lambda (a) (propertize a 'opencode-agent t))
+                              (opencode-complete--agents conn)))
+              (files (opencode-complete--file-table conn)))
+          (list beg end
+                (completion-table-merge
+                 (lambda (string pred action) (complete-with-action action agents string pred))
+                 files)
+                :exclusive 'no
+                :annotation-function
+                (lambda (s) (cond ((member s agents) "  agent")
+                                  ((string-suffix-p "/" s) "  folder")
+                                  (t "")))))))
      ;; /command at the very start.
      ((save-excursion
         (skip-chars-backward "^ \t\n/")
@@ -129,21 +138,58 @@ They are asked once per connection, and kept for completion too."
                                               (or (car (member s names)) s))))
                   (and doc (not (string-empty-p doc)) (concat "  " doc))))))))))
 
-(defun opencode-complete-mentions (text directory)
-  "Return the files and folders @mentioned in TEXT that exist in DIRECTORY.
-Each is an absolute file name; folders end in a slash.  Mentions that
-name nothing in the project are left as text."
+(defun opencode-complete-parse-range (mention)
+  "Split MENTION, a name with an optional line range, into (NAME START END).
+\"src/a.el#L10-20\" gives (\"src/a.el\" 10 20), \"a.el#L7\" gives
+\(\"a.el\" 7 7) and \"a.el\" gives (\"a.el\" nil nil)."
+  (if (string-match "\\`\\(.*?\\)#L\\([0-9]+\\)\\(?:-L?\\([0-9]+\\)\\)?\\'" mention)
+      (let ((start (string-to-number (match-string 2 mention))))
+        (list (match-string 1 mention) start
+              (max start (if (match-string 3 mention)
+                             (string-to-number (match-string 3 mention))
+                           start))))
+    (list mention nil nil)))
+
+(defun opencode-complete-mentions (text directory &optional agents)
+  "Return the files, folders and AGENTS @mentioned in TEXT.
+Files and folders must exist in DIRECTORY: each is an absolute file
+name (folders end in a slash), or (FILE START END) for a file with a
+line range, @path#L10-20.  A mention of one of AGENTS (names) is
+\(:agent NAME).  Mentions that name nothing are left as text."
   (let ((root (file-name-as-directory (expand-file-name directory)))
         (found nil) (start 0))
     (while (string-match "\\(?:^\\|[ \t\n(]\\)@\\([^ \t\n]+\\)" text start)
       (setq start (match-end 0))
-      (let* ((name (string-trim-right (match-string 1 text) "[.,;:!?)]+"))
-             (file (expand-file-name name root)))
-        (when (and (string-prefix-p root file)
-                   (file-exists-p file))
-          (cl-pushnew (if (file-directory-p file) (file-name-as-directory file) file)
-                      found :test #'equal))))
+      (pcase-let* ((mention (string-trim-right (match-string 1 text) "[.,;:!?)]+"))
+                   (`(,name ,from ,to) (opencode-complete-parse-range mention))
+                   (file (expand-file-name name root)))
+        (cond
+         ((and (string-prefix-p root file) (file-exists-p file))
+          (cl-pushnew (cond ((file-directory-p file) (file-name-as-directory file))
+                            (from (list file from to))
+                            (t file))
+                      found :test #'equal))
+         ((member mention agents)
+          (cl-pushnew (list :agent mention) found :test #'equal)))))
     (nreverse found)))
+
+(defun opencode-complete--agents (conn)
+  "Return the names of CONN's sub-agents, which @ can mention, asked once."
+  (or (plist-get (opencode-connection-plist conn) :subagents)
+      (let* ((all (condition-case nil (opencode-api-agents conn :timeout 5 :sync t)
+                    (error nil)))
+             (names (cl-loop for a across (if (vectorp all) all [])
+                             when (and (member (plist-get a :mode) '("subagent" "all"))
+                                       (not (eq (plist-get a :hidden) t)))
+                             collect (plist-get a :name))))
+        (when names
+          (setf (opencode-connection-plist conn)
+                (plist-put (opencode-connection-plist conn) :subagents names)))
+        names)))
+
+(defun opencode-complete-agent-names (conn)
+  "Return the names of the agents a prompt on CONN can @mention."
+  (opencode-complete--agents conn))
 
 (provide 'opencode-complete)
 ;;; opencode-complete.el ends here

@@ -57,24 +57,40 @@
 ;;;; Sending
 
 (defun opencode-prompt--file-part (file)
-  "Return a file part (FilePartInput) for FILE, a file or folder name.
-An image pasted from the clipboard is (:image MIME . BYTES) instead."
-  (if (eq (car-safe file) :image)
-      `(:type "file" :mime ,(cadr file) :filename "clipboard.png"
-              :url ,(concat "data:" (cadr file) ";base64,"
-                            (base64-encode-string (cddr file) t)))
-    (let ((mime (cond ((directory-name-p file) "application/x-directory")
-                      ((and (fboundp 'mailcap-file-name-to-mime-type)
-                            (mailcap-file-name-to-mime-type file)))
-                      (t "text/plain"))))
-      `(:type "file" :mime ,mime
-              :filename ,(file-name-nondirectory (directory-file-name file))
-              :url ,(concat "file://" (expand-file-name file))))))
+  "Return a part (FilePartInput) for FILE, a file or folder name.
+An image pasted from the clipboard is (:image MIME . BYTES) instead;
+a file with a line range is (FILE START END), and the server reads only
+those lines (it takes them from the URL's start and end: a `source'
+field would make version 1.18.33 drop the whole prompt); an agent is
+\(:agent NAME), and gives an agent part."
+  (pcase file
+    (`(:image ,mime . ,bytes)
+     `(:type "file" :mime ,mime :filename "clipboard.png"
+             :url ,(concat "data:" mime ";base64," (base64-encode-string bytes t))))
+    (`(:agent ,name) `(:type "agent" :name ,name))
+    (`(,(and (pred stringp) name) ,(and (pred integerp) start) ,(and (pred integerp) end))
+     `(:type "file" :mime "text/plain"
+             :filename ,(format "%s#L%d-%d" (file-name-nondirectory name) start end)
+             :url ,(format "file://%s?start=%d&end=%d" (expand-file-name name) start end)))
+    (_ (opencode-prompt--plain-file-part file))))
+
+(defun opencode-prompt--plain-file-part (file)
+  "Return a file part for FILE, a file or folder name."
+  (let ((mime (cond ((directory-name-p file) "application/x-directory")
+                    ((and (fboundp 'mailcap-file-name-to-mime-type)
+                          (mailcap-file-name-to-mime-type file)))
+                    (t "text/plain"))))
+    `(:type "file" :mime ,mime
+            :filename ,(file-name-nondirectory (directory-file-name file))
+            :url ,(concat "file://" (expand-file-name file)))))
 
 (defun opencode-prompt--attachment-name (file)
   "Return how the prompt's header line names attachment FILE."
-  (if (eq (car-safe file) :image) "clipboard image"
-    (file-name-nondirectory (directory-file-name file))))
+  (pcase file
+    (`(:image . ,_) "clipboard image")
+    (`(:agent ,name) (concat "@" name))
+    (`(,name ,start ,end) (format "%s#L%d-%d" (file-name-nondirectory name) start end))
+    (_ (file-name-nondirectory (directory-file-name file)))))
 
 (defvar opencode-message-sent-functions nil
   "Abnormal hook run when the server accepted a prompt.
@@ -207,7 +223,8 @@ Its text goes after what the prompt holds; nothing is lost."
             (model opencode-chat-model)
             (done (lambda (_) (opencode-prompt--sent prompt text))))
         ;; @mentions of project files and folders go along as file parts.
-        (dolist (f (opencode-complete-mentions text (opencode-connection-directory conn)))
+        (dolist (f (opencode-complete-mentions text (opencode-connection-directory conn)
+                                               (opencode-complete-agent-names conn)))
           (unless (member f files) (setq files (append files (list f)))))
         (cond
          ((and (string-match "\\`/\\([^ \t\n]+\\)[ \t\n]*\\(\\(?:.\\|\n\\)*\\)\\'" text)

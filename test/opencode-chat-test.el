@@ -384,7 +384,7 @@ text: what the chat shows of them comes from the deltas alone."
           (with-current-buffer shown
             (should (eq major-mode 'diff-mode))
             (should (string-match-p "^\\+hello from the agent$" (buffer-string)))
-            (should (equal header-line-format " 1 files  +1 −0"))
+            (should (equal header-line-format " 1 file  +1 −0"))
             (kill-buffer)))
       (opencode-connection-close live)
       (delete-process server))))

@@ -169,8 +169,9 @@
       (should (= (plist-get c :limit) 10000))
       (should (= (plist-get c :cost) 0.75)))
     (let ((line (substring-no-properties (opencode-chat-context-line))))
-      (should (string-match-p "build · mock/mock-1 · 4.0k/10.0k ████░░░░░░ 40%" line))
-      (should (string-match-p "in 3.0k out 400 cache 1.0k/0 · \\$0.7500 · idle" line)))))
+      ;; The status first, so a narrow window cuts the details, not it.
+      (should (string-match-p "\\`idle · build · mock/mock-1 · 4.0k/10.0k ████░░░░░░ 40%" line))
+      (should (string-match-p "40% · \\$0.7500 · in 3.0k out 400 cache 1.0k/0" line)))))
 
 (ert-deftest opencode-features/context-line-real-server ()
   "The context window comes from the server's provider list."
@@ -180,7 +181,7 @@
       (should (opencode-test-wait
                (lambda () (string-match-p "^Counted\\.$" (opencode-test--visible-text))) 60))
       (should (opencode-test-wait
-               (lambda () (string-match-p "\\`build · mock/mock-1 · " (opencode-chat-context-line)))
+               (lambda () (string-match-p "\\`idle · build · mock/mock-1 · " (opencode-chat-context-line)))
                10)))))
 
 (ert-deftest opencode-features/chat-event-hook-and-subagent-requests ()
