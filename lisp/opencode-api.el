@@ -155,8 +155,8 @@ Such errors come in session.error events and in messages:
   "Return a new time-ordered id with PREFIX, such as \"msg\".
 Made as the server makes them: twelve hex digits of the time in
 ms times 4096 plus a counter, then fourteen random base-62 characters.
-With AFTER, an id, the new one sorts after it even when AFTER's clock
-(a server's) is ahead of ours."
+With AFTER, an id, the new one sorts after it even when the clock that
+made AFTER, a server's, is ahead of ours."
   (let* ((ms (truncate (* 1000 (float-time))))
          (alphabet "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
          (time (max (* ms 4096)
