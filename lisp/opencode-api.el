@@ -102,13 +102,15 @@ for `opencode-request'."
                     :callback callback :errback errback
                     :sync sync :full full))
 
-(cl-defun opencode-api-session-prompt-async (conn id text &key model agent parts
+(cl-defun opencode-api-session-prompt-async (conn id text &key model agent parts variant
                                                   message-id text-id
                                                   callback errback sync full)
   "Send TEXT to session ID without waiting for the reply.
 POST /session/:id/prompt_async.  MODEL is (PROVIDER-ID . MODEL-ID);
 AGENT an agent name; PARTS more parts to send after the text, such as
-file parts.  MESSAGE-ID and TEXT-ID, when given, are the ids the
+file parts; VARIANT the model's variant (its reasoning effort, say),
+one of the keys of the model's `variants' in /config/providers.
+MESSAGE-ID and TEXT-ID, when given, are the ids the
 message and its text part get (the server keeps them), so the prompt
 can be shown before the server echoes it.
 CONN is the connection; CALLBACK, ERRBACK, SYNC and FULL are as
@@ -118,6 +120,7 @@ for `opencode-request'."
                                                       :type "text" :text ,text)
                                            parts)
                                    ,@(and message-id `(:messageID ,message-id))
+                                   ,@(and variant `(:variant ,variant))
                                    ,@(and model
                                           `(:model (:providerID ,(car model)
                                                                 :modelID ,(cdr model))))

@@ -39,6 +39,10 @@ Local to each chat buffer; `opencode-chat-set-agent' sets it.")
   "The model of this chat's prompts, (PROVIDER-ID . MODEL-ID), or nil.
 Local to each chat buffer; `opencode-chat-set-model' sets it.")
 
+(defvar-local opencode-chat-variant nil
+  "The variant of the model of this chat's prompts (its reasoning effort), or nil.
+Local to each chat buffer; `opencode-chat-cycle-variant' sets it.")
+
 (defface opencode-chat-needs-user '((t :inherit highlight :weight bold))
   "Face of a permission or question waiting for the user."
   :group 'opencode)
@@ -144,6 +148,7 @@ The most useful comes first, so a narrow window cuts the least."
     (concat
      (plist-get c :status) " · "
      (or (plist-get c :agent) "default") " · " (or (plist-get c :model) "default model")
+     (if opencode-chat-variant (format " (%s)" opencode-chat-variant) "")
      (if (and (numberp limit) (> limit 0))
          (let* ((ratio (min 1.0 (/ used (float limit))))
                 (cells (round (* 10 ratio))))

@@ -20,6 +20,7 @@
 (require 'cl-lib)
 (require 'subr-x)
 (require 'opencode-api)
+(require 'opencode-context)
 
 (defcustom opencode-complete-file-limit 50
   "How many files the server returns for one @ completion."
@@ -112,7 +113,7 @@ They are asked once per connection, and kept for completion too."
         (eq (char-before) ?@))
       (let ((beg (save-excursion (skip-chars-backward "^ \t\n@") (point)))
             (end (point)))
-        (let ((agents (mapcar (lambda (a) (propertize a 'opencode-agent t))
+        (let ((agents (append (mapcar #'car opencode-context-providers)
                               (opencode-complete--agents conn)))
               (files (opencode-complete--file-table conn)))
           (list beg end
@@ -121,7 +122,8 @@ They are asked once per connection, and kept for completion too."
                  files)
                 :exclusive 'no
                 :annotation-function
-                (lambda (s) (cond ((member s agents) "  agent")
+                (lambda (s) (cond ((assoc s opencode-context-providers) "  context from Emacs")
+                                  ((member s agents) "  agent")
                                   ((string-suffix-p "/" s) "  folder")
                                   (t "")))))))
      ;; /command at the very start.

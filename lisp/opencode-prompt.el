@@ -21,6 +21,7 @@
 (require 'mailcap)
 (require 'opencode-api)
 (require 'opencode-complete)
+(require 'opencode-context)
 (require 'opencode-chat-context)
 (require 'opencode-chat-ops)
 
@@ -42,6 +43,15 @@
   "Height, in lines, of the prompt window below a chat."
   :type 'integer
   :group 'opencode)
+
+(defcustom opencode-favorite-models nil
+  "Models cycled first by `opencode-chat-cycle-model', as \"PROVIDER/MODEL\"."
+  :type '(repeat string)
+  :group 'opencode)
+
+(defvar opencode-recent-models nil
+  "Models chosen lately, newest first, as \"PROVIDER/MODEL\".
+Add it to `savehist-additional-variables' to keep it across sessions.")
 
 (defvar-local opencode-prompt--buffer nil
   "In a chat: its prompt buffer, or nil.")
@@ -157,12 +167,37 @@ prefix argument) it waits."
          (files opencode-prompt--files)
          (chat (progn (when (string-empty-p text) (user-error "Nothing to send"))
                       (opencode-prompt--chat-buffer))))
-    (if (and (or queue (eq opencode-prompt-busy-send 'queue))
-             (with-current-buffer chat
-               (or opencode-chat-queued
-                   (opencode-store-busy-p (opencode-chat-connection) (opencode-chat-session-id)))))
-        (opencode-prompt--enqueue chat prompt text files)
-      (opencode-prompt--send chat prompt text files))))
+    (opencode-prompt--submit chat prompt text files queue)))
+
+(defun opencode-prompt-submit (chat text files &optional queue)
+  "Send TEXT with FILES to the session of CHAT, as its prompt would.
+With QUEUE it waits until the session is idle; else it goes now,
+steering a busy session, unless `opencode-prompt-busy-send' says to
+queue.  The chat's agent, model and variant choose who answers."
+  (opencode-prompt--submit chat nil text files queue))
+
+(defun opencode-prompt--submit (chat prompt text files queue)
+  "Send or queue TEXT with FILES from PROMPT (or nil) to CHAT's session.
+QUEUE, or `opencode-prompt-busy-send' `queue', queues it while the
+session is busy or other prompts wait."
+  (if (and (or queue (eq opencode-prompt-busy-send 'queue))
+           (with-current-buffer chat
+             (or opencode-chat-queued
+                 (opencode-store-busy-p (opencode-chat-connection) (opencode-chat-session-id)))))
+      (opencode-prompt--enqueue chat prompt text files)
+    (opencode-prompt--send chat prompt text files)))
+
+(defun opencode-prompt-add (chat text files)
+  "Add TEXT and FILES to the prompt of CHAT; show it and select it.
+TEXT goes at point, after a space if it would touch a word; return the
+prompt buffer."
+  (let ((prompt (with-current-buffer chat (opencode-chat-prompt))))
+    (with-current-buffer prompt
+      (when (and (not (bolp)) (not (memq (char-before) '(?\s ?\n))))
+        (insert " "))
+      (insert text)
+      (setq opencode-prompt--files (append opencode-prompt--files files)))
+    prompt))
 
 (defun opencode-prompt--enqueue (chat prompt text files)
   "Queue TEXT with FILES in CHAT, and clear PROMPT: it is kept there."
@@ -170,13 +205,14 @@ prefix argument) it waits."
     (setq opencode-chat-queued
           (append opencode-chat-queued
                   (list (list :text text :files files :agent opencode-chat-agent
-                              :model opencode-chat-model))))
+                              :model opencode-chat-model :variant opencode-chat-variant))))
     (opencode-chat-draw-queue)
     (opencode-chat-show-end))
   (push text opencode-prompt-history)
-  (with-current-buffer prompt
-    (erase-buffer)
-    (setq opencode-prompt--files nil opencode-prompt--history-index -1))
+  (when (buffer-live-p prompt)
+    (with-current-buffer prompt
+      (erase-buffer)
+      (setq opencode-prompt--files nil opencode-prompt--history-index -1)))
   (message "Queued: it goes when the session is idle"))
 
 (defun opencode-prompt-unqueue (&optional item)
@@ -210,7 +246,8 @@ Its text goes after what the prompt holds; nothing is lost."
       (let ((item (pop opencode-chat-queued)))
         (opencode-chat-draw-queue)
         (let ((opencode-chat-agent (plist-get item :agent))
-              (opencode-chat-model (plist-get item :model)))
+              (opencode-chat-model (plist-get item :model))
+              (opencode-chat-variant (plist-get item :variant)))
           (opencode-prompt--send chat nil (plist-get item :text) (plist-get item :files)))))))
 
 (defun opencode-prompt--send (chat prompt text files)
@@ -271,14 +308,18 @@ A prompt still in its buffer stays there; a queued one goes back there."
 The prompt shows in CHAT at once, with the ids the server will keep;
 PROMPT is cleared once the server accepted it."
   (with-current-buffer chat
-    (let* ((mid (opencode-chat-new-id "msg"))
+    (let* ((expanded (opencode-context-expand text))
+           (mid (opencode-chat-new-id "msg"))
            (text-id (opencode-chat-new-id "prt"))
            (file-parts (mapcar (lambda (f) `(:id ,(opencode-chat-new-id "prt")
                                                  ,@(opencode-prompt--file-part f)))
-                               files)))
-      (opencode-chat-show-pending mid (cons `(:id ,text-id :type "text" :text ,text) file-parts))
+                               (append files (cl-remove-if (lambda (f) (member f files))
+                                                           (cdr expanded))))))
+      (opencode-chat-show-pending mid (cons `(:id ,text-id :type "text" :text ,(car expanded))
+                                            file-parts))
       (opencode-api-session-prompt-async
-       (opencode-chat-connection) (opencode-chat-session-id) text
+       (opencode-chat-connection) (opencode-chat-session-id) (car expanded)
+       :variant opencode-chat-variant
        :message-id mid :text-id text-id
        :parts file-parts :agent agent :model model
        :callback (lambda (_) (opencode-prompt--sent prompt text))
@@ -397,9 +438,67 @@ Asks the window system, else wl-paste or xclip when installed."
            (cl-loop for (k _v) on models by #'cddr
                     do (push (format "%s/%s" (plist-get p :id) (substring (symbol-name k) 1))
                              names))))
-       (let ((choice (completing-read "Model: " (nreverse names) nil t)))
-         (setq opencode-chat-model (opencode--parse-model choice))
-         (message "Model: %s" choice))))))
+       (let* ((recent (append opencode-favorite-models opencode-recent-models))
+              (choice (completing-read "Model: " (delete-dups (append recent (nreverse names)))
+                                       nil t nil nil (car recent))))
+         (opencode-prompt--use-model choice))))))
+
+(defun opencode-prompt--use-model (name)
+  "Make NAME, \"PROVIDER/MODEL\", the model of this chat's prompts."
+  (setq opencode-chat-model (opencode--parse-model name)
+        opencode-chat-variant nil)
+  (setq opencode-recent-models (seq-take (cons name (delete name opencode-recent-models)) 10))
+  (force-mode-line-update t)
+  (message "Model: %s" name))
+
+(defun opencode-chat-cycle-model ()
+  "Switch this chat's prompts to the next favourite or recent model.
+The favourites are `opencode-favorite-models', then the models chosen
+lately with `opencode-chat-set-model'."
+  (interactive)
+  (opencode-prompt--in-chat
+   (lambda ()
+     (let* ((models (delete-dups (append opencode-favorite-models
+                                         (copy-sequence opencode-recent-models))))
+            (current (and opencode-chat-model
+                          (format "%s/%s" (car opencode-chat-model) (cdr opencode-chat-model))))
+            (next (or (cadr (member current models)) (car models))))
+       (unless (cdr models)
+         (user-error "Choose another model first (%s); it is then cycled"
+                     (substitute-command-keys "\\[opencode-chat-set-model]")))
+       (let ((opencode-recent-models opencode-recent-models))
+         (opencode-prompt--use-model next))))))
+
+(defun opencode-prompt--variants (conn model)
+  "Return the variant names of MODEL, (PROVIDER . ID), on CONN."
+  (let ((res (opencode-api-providers conn :sync t)))
+    (cl-loop for p across (or (plist-get res :providers) [])
+             when (equal (plist-get p :id) (car model))
+             return (let* ((m (plist-get (plist-get p :models) (intern (concat ":" (cdr model)))))
+                           (variants (plist-get m :variants)))
+                      (cl-loop for (k _v) on variants by #'cddr
+                               collect (substring (symbol-name k) 1))))))
+
+(defun opencode-chat-cycle-variant ()
+  "Switch this chat's prompts to the next variant of their model.
+A model's variants (its reasoning effort, say) come from the server's
+provider list; after the last one, the model's default again."
+  (interactive)
+  (opencode-prompt--in-chat
+   (lambda ()
+     (let* ((conn (opencode-chat-connection))
+            (model (or opencode-chat-model
+                       (opencode--parse-model (plist-get (opencode-chat-context) :model))
+                       (user-error "No model yet: choose one with %s"
+                                   (substitute-command-keys "\\[opencode-chat-set-model]"))))
+            (variants (or (opencode-prompt--variants conn model)
+                          (user-error "%s/%s has no variants" (car model) (cdr model))))
+            (next (if opencode-chat-variant (cadr (member opencode-chat-variant variants))
+                    (car variants))))
+       (setq opencode-chat-model model
+             opencode-chat-variant next)
+       (force-mode-line-update t)
+       (message "Variant: %s" (or next "the model's default"))))))
 
 ;;;; The mode
 
@@ -419,7 +518,9 @@ Asks the window system, else wl-paste or xclip when installed."
     ("Choose"
      ("C-c C-a" "agent" opencode-chat-set-agent)
      ("C-c C-t" "next agent" opencode-chat-cycle-agent)
-     ("C-c C-m" "model" opencode-chat-set-model))
+     ("C-c C-m" "model" opencode-chat-set-model)
+     ("C-c C-n" "next recent model" opencode-chat-cycle-model)
+     ("C-c C-e" "next variant (effort)" opencode-chat-cycle-variant))
     ("History"
      ("M-p" "previous prompt" opencode-prompt-history-previous)
      ("M-n" "next prompt" opencode-prompt-history-next)))))

@@ -155,6 +155,11 @@ WHY says so, and the connections show it until the server is restarted."
     (define-key map "?" #'opencode-manual)
     (define-key map "c" #'opencode-module-compile)
     (define-key map "q" #'opencode-disconnect-all)
+    (define-key map "SPC" #'opencode-send-dwim)
+    (define-key map "R" #'opencode-send-region)
+    (define-key map "f" #'opencode-send-file)
+    (define-key map "m" #'opencode-send-dired-files)
+    (define-key map "x" #'opencode-send-diagnostic)
     map)
   "Prefix keymap of OpenCode commands, for a key of your choice.
 For example: (global-set-key (kbd \"C-c o\") opencode-command-map).")
@@ -172,6 +177,20 @@ For example: (global-set-key (kbd \"C-c o\") opencode-command-map).")
   "Say whether the server of DIRECTORY's project is healthy, and its version." t)
 (autoload (quote opencode-attach) "opencode-status"
   "Use the OpenCode server at URL (or a port on 127.0.0.1) from now on." t)
+(autoload (quote opencode-send-dwim) "opencode-send"
+  "Add what fits to the prompt: the region, marked files, a diagnostic, the file." t)
+(autoload (quote opencode-send-region) "opencode-send"
+  "Add the region to the prompt of the project's session." t)
+(autoload (quote opencode-send-file) "opencode-send"
+  "Add the current buffer's file to the prompt of the project's session." t)
+(autoload (quote opencode-send-dired-files) "opencode-send"
+  "Add dired's marked files to the prompt of the project's session." t)
+(autoload (quote opencode-send-diagnostic) "opencode-send"
+  "Ask the agent to fix the diagnostics on the line at point." t)
+(autoload (quote opencode-send) "opencode-send"
+  "Send TEXT to an OpenCode session; return its chat buffer.")
+(autoload (quote opencode-insert) "opencode-send"
+  "Put TEXT in the prompt of an OpenCode session without sending it.")
 (autoload (quote opencode-chat-copy) "opencode-chat-export"
   "Copy the part at point as Markdown, or the message when on its header." t)
 (autoload (quote opencode-chat-copy-code-block) "opencode-chat-export"

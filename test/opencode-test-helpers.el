@@ -294,6 +294,9 @@ When empty, the mock answers \"Hello from the mock.\".")
 (defvar opencode-test-extra-config nil
   "A plist added to the opencode.json of `opencode-test-with-real-server'.")
 
+(defvar opencode-test-mock-model-config nil
+  "A plist added to the mock model's entry in that opencode.json (variants...).")
+
 (defmacro opencode-test-with-real-server (conn-var &rest body)
   "Run BODY with CONN-VAR connected to a fresh real OpenCode server.
 The server runs with a scratch HOME in a scratch git project whose
@@ -337,7 +340,7 @@ removed afterwards."
 						  :options (:baseURL ,(format "http://127.0.0.1:%d/v1"
 									      (opencode-test-port mock))
 								     :apiKey "x")
-						  :models (:mock-1 (:name "Mock 1"))))
+						  :models (:mock-1 (:name "Mock 1" ,@opencode-test-mock-model-config))))
 			   :model "mock/mock-1" :small_model "mock/mock-1"
 			   ,@opencode-test-extra-config))))
      (unwind-protect
