@@ -58,7 +58,11 @@ They run in Emacs and take precedence over the server's of the same name.")
       (if (eq action 'metadata)
           '(metadata (category . opencode-file))
         (let ((files (or (gethash string cache)
-                         (puthash string (opencode-complete--files conn string) cache))))
+                         ;; A failed or timed-out search is asked again
+                         ;; next time, not remembered as "nothing".
+                         (let ((found (opencode-complete--files conn string)))
+                           (when found (puthash string found cache))
+                           found))))
           ;; The server matches fuzzily: keep its answers even when they
           ;; do not start with STRING.
           (if (eq action t)
@@ -102,6 +106,16 @@ They are asked once per connection, and kept for completion too."
               unless (assoc name opencode-prompt-own-commands)
               collect (propertize name 'opencode-doc
                                   (or (plist-get c :description) ""))))))
+
+(defun opencode-complete-warm-up (conn)
+  "Ask CONN's server for files once, so that its first @ completion is quick.
+The server builds its file index on the first search, which can take
+seconds in a large project."
+  (unless (plist-get (opencode-connection-plist conn) :files-warm)
+    (setf (opencode-connection-plist conn)
+          (plist-put (opencode-connection-plist conn) :files-warm t))
+    (opencode-api-find-files conn :query '(("query" . "") ("limit" . 1))
+                             :timeout 60 :callback #'ignore :errback #'ignore)))
 
 (defun opencode-complete-at-point-function (conn)
   "Return a `completion-at-point' function for prompts on CONN."

@@ -570,6 +570,8 @@ It fits a half-width window: the keys are in the menu, not here."
       (setq-local completion-at-point-functions
                   (list (opencode-complete-at-point-function
                          (opencode-chat-connection chat))))
+      (when (opencode-connection-live-p (opencode-chat-connection chat))
+        (opencode-complete-warm-up (opencode-chat-connection chat)))
       (setq header-line-format '(:eval (opencode-prompt--header-line))))
     (select-window
      (display-buffer buf `((display-buffer-reuse-window display-buffer-below-selected)

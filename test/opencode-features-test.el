@@ -47,7 +47,11 @@
         (unwind-protect
             (progn
               ;; Files and folders, fuzzily, from the server.
-              (should (member "README" (opencode-test--capf-candidates prompt "look at @REA")))
+              ;; The server's first search builds its index: it may
+              ;; take longer than a completion waits, and is asked again.
+              (should (opencode-test-wait
+                       (lambda () (member "README" (opencode-test--capf-candidates prompt "look at @REA")))
+                       60))
               (should (member "src/hello.el" (opencode-test--capf-candidates prompt "see @hel")))
               (should (cl-some (lambda (c) (string-prefix-p "src" c))
                                (opencode-test--capf-candidates prompt "in @sr")))
