@@ -98,7 +98,7 @@ test: $(MODULE) deps
 # a step fails: a stale one left behind would be loaded by the tests
 # instead of its source.
 lint: $(MODULE)
-	$(EMACS) -Q --batch -L lisp -L test --eval '(setq byte-compile-error-on-warn t)' \
+	$(EMACS) -Q --batch -L lisp -L test -L test/bench --eval '(setq byte-compile-error-on-warn t)' \
 	  -f batch-byte-compile $(ELS) test/*.el test/bench/*.el \
 	  && $(EMACS) -Q --batch -L lisp -l test/opencode-test-lint.el $(ELS) \
 	  && ok=1 && for f in $(ELS); do $(EMACS) -Q --batch -L lisp \
@@ -108,10 +108,13 @@ lint: $(MODULE)
 
 # Benchmarks (not tests): the module against a plain-Elisp baseline.
 # The Lisp is byte-compiled first, as package.el would install it.
-bench: $(MODULE) $(BUILD)/bench-server $(BUILD)/bench-ingest
+bench: $(MODULE) $(BUILD)/bench-server $(BUILD)/bench-ingest $(BUILD)/bench-mock
 	$(EMACS) -Q --batch -L lisp -f batch-byte-compile $(ELS)
-	$(EMACS) -Q --batch -L lisp -L test -l test/bench/opencode-bench.el -f opencode-bench-main; \
-	  status=$$?; rm -f lisp/*.elc; exit $$status
+	$(EMACS) -Q --batch -L lisp -L test/bench -f batch-byte-compile test/bench/display-bench.el test/bench/markdown-bench.el
+	$(EMACS) -Q --batch -L lisp -L test -L test/bench -l test/bench/opencode-bench.el -f opencode-bench-main; \
+	  status=$$?; rm -f lisp/*.elc test/bench/*.elc; exit $$status
+$(BUILD)/bench-mock: test/bench/bench-mock.c | $(BUILD)
+	$(CC) $(WARN) -O2 -o $@ $< -lpthread
 $(BUILD)/bench-server: test/bench/bench-server.c $(HARNESS_SRC) test/c/oc-loopback.h | $(BUILD)
 	$(CC) $(WARN) -O2 -Itest/c -o $@ $< $(HARNESS_SRC) -lpthread
 $(BUILD)/bench-ingest: test/bench/bench-ingest.c test/c/oc-pipeline.h $(CORE_SRC) $(HEADERS) | $(BUILD)
