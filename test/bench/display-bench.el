@@ -165,17 +165,17 @@ Return the stats of the probe."
     (garbage-collect)
     (let ((t0 (float-time)) stats)
       (opencode-display-bench--profiled (intern (format ":profile-chat-%d" n))
-        (opencode-display-bench--probe-start)
-        (dolist (c chats)
-          (opencode-api-session-prompt-async conn (car c) "Write the long answer."
-                                             :callback #'ignore))
-        (opencode-display-bench--wait
-         (lambda () (cl-every (lambda (c) (opencode-display-bench--reply-done-p (cdr c))) chats))
-         120)
-        ;; Then the last fontification pass.
-        (let ((t1 (float-time)))
-          (while (< (float-time) (+ t1 (* 3 opencode-chat-fontify-delay))) (sit-for 0.02)))
-        (setq stats (opencode-display-bench--probe-stop)))
+					(opencode-display-bench--probe-start)
+					(dolist (c chats)
+					  (opencode-api-session-prompt-async conn (car c) "Write the long answer."
+									     :callback #'ignore))
+					(opencode-display-bench--wait
+					 (lambda () (cl-every (lambda (c) (opencode-display-bench--reply-done-p (cdr c))) chats))
+					 120)
+					;; Then the last fontification pass.
+					(let ((t1 (float-time)))
+					  (while (< (float-time) (+ t1 (* 3 opencode-chat-fontify-delay))) (sit-for 0.02)))
+					(setq stats (opencode-display-bench--probe-stop)))
       (append stats
               (list :seconds (- (float-time) t0)
                     :size (apply #'+ (mapcar (lambda (c) (buffer-size (cdr c))) chats))
@@ -299,20 +299,48 @@ Return the seconds each took."
                      (redisplay t)
                      (- (float-time) t0))))
 
+(defun opencode-display-bench--folded-parts-after (pos n)
+  "Return the beginnings of the first N folded tool parts after POS."
+  (let ((found nil))
+    (while (and pos (< (length found) n))
+      (setq pos (next-single-property-change pos 'opencode-part))
+      (when-let* ((id (and pos (get-text-property pos 'opencode-part)))
+                  (entry (gethash id opencode-chat--parts))
+                  (part (opencode-chat--entry-part entry)))
+		 (when (and (equal (plist-get part :type) "tool")
+			    (opencode-chat--part-folded-p part)
+			    (not (memq (marker-position (plist-get entry :beg)) found)))
+		   (push (marker-position (plist-get entry :beg)) found))))
+    (nreverse found)))
+
 (defun opencode-display-bench--cursor (buf)
-  "Move the cursor in BUF's window at its top, middle and end.
-Return a plist: per command, the stats of one key."
-  (let ((times (list (cons 'next-line nil) (cons 'previous-line nil)
-                     (cons 'forward-char nil) (cons 'backward-char nil))))
+  "Move the cursor in BUF's window near its top, middle and end.
+At each place, each command is typed 40 times from there, over the
+folded tool outputs; then the next 4 tool outputs are unfolded with
+TAB and the commands typed again, over their 10 KB.  Return a plist:
+per command, the stats of one key, folded and open, and of TAB."
+  (let ((commands '(next-line previous-line forward-char backward-char))
+        (folded nil) (open nil) (tab nil))
     (with-current-buffer buf
-      (dolist (frac '(0.0 0.5 0.95))
-        (goto-char (+ (point-min) (floor (* frac (buffer-size)))))
-        (recenter)
-        (redisplay t)
-        (dolist (c times)
-          (setcdr c (append (opencode-display-bench--keys (car c) 60) (cdr c))))))
-    (cl-loop for (cmd . secs) in times
-             append (list (intern (format ":%s" cmd)) (opencode-display-bench--stats secs)))))
+      (dolist (frac '(0.02 0.5 0.95))
+        (let ((place (+ (point-min) (floor (* frac (buffer-size))))))
+          (dolist (c commands)
+            (goto-char place) (recenter) (redisplay t)
+            (push (cons c (opencode-display-bench--keys c 40)) folded))
+          (dolist (p (opencode-display-bench--folded-parts-after place 4))
+            (goto-char p) (redisplay t)
+            (push (car (opencode-display-bench--keys 'opencode-chat-toggle-fold 1)) tab))
+          (dolist (c commands)
+            (goto-char place) (recenter) (redisplay t)
+            (push (cons c (opencode-display-bench--keys c 40)) open)))))
+    (append
+     (cl-loop for c in commands
+              append (list (intern (format ":%s" c))
+                           (list (opencode-display-bench--stats
+                                  (cl-loop for (k . s) in folded when (eq k c) append s))
+                                 (opencode-display-bench--stats
+                                  (cl-loop for (k . s) in open when (eq k c) append s)))))
+     (list :tab (opencode-display-bench--stats tab)))))
 
 (defun opencode-display-bench--big ()
   "Open the big chat: first screen, all of it, cursor, memory."
@@ -328,38 +356,40 @@ Return a plist: per command, the stats of one key."
         (progn
           (opencode-display-bench--windows 1)
           (redisplay t)
-          ;; The first screen: from the command to the redisplay that
-          ;; shows the newest messages.
-          (let ((t0 (float-time)))
-            (setq buf (opencode-chat-open conn '(:id "ses_open" :title "big")))
-            (opencode-display-bench--wait
-             (lambda () (> (hash-table-count (buffer-local-value 'opencode-chat--messages buf)) 0))
-             60)
-            (redisplay t)
-            (setq first (- (float-time) t0)))
+          ;; The first screen: from the command to the end of the
+          ;; redisplay that shows the newest messages, which follows
+          ;; the drawing of the page at once (before the older
+          ;; batches, drawn from a timer).
+          (opencode-display-bench--profiled :profile-big-first
+					    (let* ((t0 (float-time))
+						   (shown (lambda (&rest _)
+							    (redisplay t)
+							    (unless first (setq first (- (float-time) t0))))))
+					      (advice-add 'opencode-chat--render-all :after shown)
+					      (unwind-protect
+						  (progn
+						    (setq buf (opencode-chat-open conn '(:id "ses_open" :title "big")))
+						    (opencode-display-bench--wait (lambda () first) 60))
+						(advice-remove 'opencode-chat--render-all shown))))
+          ;; Let the page's older batches finish.
+          (opencode-display-bench--wait
+           (lambda () (with-current-buffer buf (opencode-chat-loaded-p))) 120)
           ;; All 2,000 messages, drawn to the last.
-          (let ((t0 (float-time))
-                (page (opencode-request-sync conn "GET" "/session/ses_open/message"
-                                             :query '(("all" . "1")))))
-            (with-current-buffer buf (opencode-chat--render-all page))
-            (opencode-display-bench--wait
-             (lambda () (with-current-buffer buf (opencode-chat-loaded-p))) 120)
-            (redisplay t)
-            (setq all (- (float-time) t0)))
+          (opencode-display-bench--profiled :profile-big-all
+					    (let ((t0 (float-time))
+						  (page (opencode-request-sync conn "GET" "/session/ses_open/message"
+									       :query '(("all" . "1")))))
+					      (with-current-buffer buf (opencode-chat--render-all page))
+					      (opencode-display-bench--wait
+					       (lambda () (with-current-buffer buf (opencode-chat-loaded-p))) 120)
+					      (redisplay t)
+					      (setq all (- (float-time) t0))))
           (let* ((count (hash-table-count (buffer-local-value 'opencode-chat--messages buf)))
                  (heap (- (opencode-display-bench--heap) heap0))
                  (size (buffer-size buf))
-                 (folded (opencode-display-bench--cursor buf))
-                 (open-time (with-current-buffer buf
-                              (let ((t0 (float-time)) (inhibit-message t))
-                                ;; All folded, then all open.
-                                (opencode-chat-cycle-folds)
-                                (opencode-chat-cycle-folds)
-                                (redisplay t)
-                                (- (float-time) t0))))
-                 (open (opencode-display-bench--cursor buf)))
-            (list :first first :all all :messages count :heap heap :size size
-                  :folded folded :open open :open-time open-time)))
+                 (keys (opencode-display-bench--profiled :profile-big-keys
+							 (opencode-display-bench--cursor buf))))
+            (list :first first :all all :messages count :heap heap :size size :keys keys)))
       (when (buffer-live-p buf) (kill-buffer buf))
       (opencode-connection-close conn)
       (delete-directory dir t))))

@@ -740,7 +740,7 @@ Return its directory."
 Return its results, a plist; the tmux server is gone afterwards."
   (let* ((out (plist-get config :out))
          (cfg-file (opencode-bench--file "display-config.el"))
-         (socket (format "opencode-bench-%d" (emacs-pid)))
+         (socket (opencode-bench--file "tmux.sock"))
          (deadline (+ (float-time) opencode-bench-display-timeout))
          (cmd (mapconcat
                #'shell-quote-argument
@@ -759,7 +759,7 @@ Return its results, a plist; the tmux server is gone afterwards."
     (with-temp-file cfg-file (let ((print-length nil)) (prin1 config (current-buffer))))
     (unwind-protect
         (progn
-          (unless (= 0 (call-process "tmux" nil nil nil "-L" socket "-f" "/dev/null"
+          (unless (= 0 (call-process "tmux" nil nil nil "-S" socket "-f" "/dev/null"
                                      "new-session" "-d" "-x" "200" "-y" "50" cmd))
             (error "Cannot start tmux"))
           (while (and (not (plist-get results :done)) (< (float-time) deadline))
@@ -773,7 +773,8 @@ Return its results, a plist; the tmux server is gone afterwards."
             (setq results (plist-put results :error
                                      (format "the displayed Emacs did not finish in %ds"
                                              opencode-bench-display-timeout)))))
-      (call-process "tmux" nil nil nil "-L" socket "kill-server"))
+      (call-process "tmux" nil nil nil "-S" socket "kill-server")
+      (when (file-exists-p socket) (delete-file socket)))
     results))
 
 (defun opencode-bench--late-cell (stats)
@@ -853,36 +854,39 @@ Return its results, a plist; the tmux server is gone afterwards."
     (opencode-bench--row
      "5. displayed, 1 chat: 10 ms timer late, worst / p99 / median"
      (opencode-bench--late-cell c1) (opencode-bench--late-cell p1)
-     (format "real server, mock: 200 reasoning + 3,000 text chunks 2 ms apart (%.1f s); load %s"
-             (or (plist-get c1 :seconds) 0) load))
+     (format "real server, mock: 200 reasoning + 3,000 text chunks 2 ms apart (%.1f s; plain %.1f s); load %s"
+             (or (plist-get c1 :seconds) 0) (or (plist-get p1 :seconds) 0) load))
     (opencode-bench--row
      "   displayed, 4 chats at once, 4 windows"
      (opencode-bench--late-cell c4) (opencode-bench--late-cell p4)
-     (format "4 sessions, same reply each (%.1f s); chats follow their end: %s"
-             (or (plist-get c4 :seconds) 0)
+     (format "4 sessions, same reply each (%.1f s; plain %.1f s); chats follow their end: %s"
+             (or (plist-get c4 :seconds) 0) (or (plist-get p4 :seconds) 0)
              (if (and (plist-get c1 :following) (plist-get c4 :following)) "yes" "NO")))
     (when big
-      (let ((ms (lambda (s) (format "%.0f ms" (* 1000 s)))))
+      (let ((ms (lambda (s) (format "%.0f ms" (* 1000 s))))
+            (keys (plist-get big :keys)))
         (opencode-bench--row
          (format "6. displayed chat of %d messages: first screen" (plist-get big :messages))
          (funcall ms (plist-get big :first)) "–"
-         "chat-open → newest messages drawn → redisplay; replayed by bench-server")
+         "command → newest 40 of a page of 400 drawn → redisplay done; replayed by bench-server")
         (opencode-bench--row "   all of them drawn" (funcall ms (plist-get big :all)) "–"
-                             (format "all folds opened: %s"
-                                     (funcall ms (plist-get big :open-time))))
+                             "from a timer, batches of 40 above the others")
         (dolist (k '(:next-line :previous-line :forward-char :backward-char))
           (opencode-bench--row
-           (format "   one %s, folded / all open (worst / p99 / median)"
-                   (substring (symbol-name k) 1))
-           (opencode-bench--key-cell (plist-get (plist-get big :folded) k))
-           (opencode-bench--key-cell (plist-get (plist-get big :open) k))
-           "command + redisplay; 180 keys at top, middle, end"))
+           (format "   one %s: folded / over open 10 KB outputs" (substring (symbol-name k) 1))
+           (opencode-bench--key-cell (car (plist-get keys k)))
+           (opencode-bench--key-cell (cadr (plist-get keys k)))
+           "command + redisplay, worst / p99 / median of 120 keys at 3 places"))
+        (opencode-bench--row "   TAB: unfold a 10 KB tool output"
+                             (opencode-bench--key-cell (plist-get keys :tab))
+                             "–" "command + redisplay, 12 parts")
         (opencode-bench--row "   memory per 1,000 messages: heap / buffer"
                              (format "%.1f MB / %.1f MB"
                                      (/ (plist-get big :heap) 1e6 (/ (plist-get big :messages) 1000.0))
                                      (/ (plist-get big :size) 1e6 (/ (plist-get big :messages) 1000.0)))
                              "–" "tool outputs of 10 KB")))
-    (dolist (key '(:profile-chat-1 :profile-chat-4))
+    (dolist (key (cl-loop for (k _) on r by #'cddr
+                          when (string-prefix-p ":profile-" (symbol-name k)) collect k))
       (when (plist-get r key)
         (opencode-bench--say "CPU profile %s (self %% / total %%):" key)
         (pcase-dolist (`(,f ,self ,total) (plist-get r key))
