@@ -73,6 +73,11 @@ late, hiding how late it was."
   (setq opencode-display-bench--probe nil)
   (opencode-display-bench--stats opencode-display-bench--late))
 
+(defun opencode-display-bench--cpu ()
+  "Return the CPU seconds this Emacs has used, all its threads."
+  (let ((a (process-attributes (emacs-pid))))
+    (+ (float-time (alist-get 'utime a)) (float-time (alist-get 'stime a)))))
+
 (defun opencode-display-bench--wait (pred limit)
   "Let Emacs run (and redisplay) until PRED is non-nil; error after LIMIT s."
   (let ((deadline (+ (float-time) limit)))
@@ -163,21 +168,23 @@ Return the stats of the probe."
              do (with-current-buffer buf (opencode-chat-show-end)))
     (redisplay t)
     (garbage-collect)
-    (let ((t0 (float-time)) stats)
+    (let ((t0 (float-time)) (cpu0 (opencode-display-bench--cpu)) (gcs gcs-done) stats)
       (opencode-display-bench--profiled (intern (format ":profile-chat-%d" n))
-					(opencode-display-bench--probe-start)
-					(dolist (c chats)
-					  (opencode-api-session-prompt-async conn (car c) "Write the long answer."
-									     :callback #'ignore))
-					(opencode-display-bench--wait
-					 (lambda () (cl-every (lambda (c) (opencode-display-bench--reply-done-p (cdr c))) chats))
-					 120)
-					;; Then the last fontification pass.
-					(let ((t1 (float-time)))
-					  (while (< (float-time) (+ t1 (* 3 opencode-chat-fontify-delay))) (sit-for 0.02)))
-					(setq stats (opencode-display-bench--probe-stop)))
+        (opencode-display-bench--probe-start)
+        (dolist (c chats)
+          (opencode-api-session-prompt-async conn (car c) "Write the long answer."
+                                             :callback #'ignore))
+        (opencode-display-bench--wait
+         (lambda () (cl-every (lambda (c) (opencode-display-bench--reply-done-p (cdr c))) chats))
+         120)
+        ;; Then the last fontification pass.
+        (let ((t1 (float-time)))
+          (while (< (float-time) (+ t1 (* 3 opencode-chat-fontify-delay))) (sit-for 0.02)))
+        (setq stats (opencode-display-bench--probe-stop)))
       (append stats
               (list :seconds (- (float-time) t0)
+                    :cpu (- (opencode-display-bench--cpu) cpu0)
+                    :gcs (- gcs-done gcs)
                     :size (apply #'+ (mapcar (lambda (c) (buffer-size (cdr c))) chats))
                     :following (cl-every (lambda (w) (= (window-point w)
                                                         (with-current-buffer (window-buffer w)
@@ -254,10 +261,10 @@ Return the stats of the probe."
                                   (set-window-buffer w b)
                                   b)))
          (procs nil)
-         (t0 nil) stats)
+         (t0 nil) (cpu0 (opencode-display-bench--cpu)) stats)
     (redisplay t)
     (garbage-collect)
-    (setq t0 (float-time))
+    (setq t0 (float-time) cpu0 (opencode-display-bench--cpu))
     (opencode-display-bench--probe-start)
     (unwind-protect
         (progn
@@ -278,6 +285,7 @@ Return the stats of the probe."
           (setq stats (opencode-display-bench--probe-stop)))
       (mapc #'delete-process procs))
     (prog1 (append stats (list :seconds (- (float-time) t0)
+                               :cpu (- (opencode-display-bench--cpu) cpu0)
                                :size (apply #'+ (mapcar #'buffer-size bufs))))
       (mapc #'kill-buffer bufs))))
 
@@ -307,10 +315,10 @@ Return the seconds each took."
       (when-let* ((id (and pos (get-text-property pos 'opencode-part)))
                   (entry (gethash id opencode-chat--parts))
                   (part (opencode-chat--entry-part entry)))
-		 (when (and (equal (plist-get part :type) "tool")
-			    (opencode-chat--part-folded-p part)
-			    (not (memq (marker-position (plist-get entry :beg)) found)))
-		   (push (marker-position (plist-get entry :beg)) found))))
+        (when (and (equal (plist-get part :type) "tool")
+                   (opencode-chat--part-folded-p part)
+                   (not (memq (marker-position (plist-get entry :beg)) found)))
+          (push (marker-position (plist-get entry :beg)) found))))
     (nreverse found)))
 
 (defun opencode-display-bench--cursor (buf)
@@ -320,7 +328,7 @@ folded tool outputs; then the next 4 tool outputs are unfolded with
 TAB and the commands typed again, over their 10 KB.  Return a plist:
 per command, the stats of one key, folded and open, and of TAB."
   (let ((commands '(next-line previous-line forward-char backward-char))
-        (folded nil) (open nil) (tab nil))
+        (folded nil) (open nil) (tab nil) (gcs gcs-done) (gc-time gc-elapsed))
     (with-current-buffer buf
       (dolist (frac '(0.02 0.5 0.95))
         (let ((place (+ (point-min) (floor (* frac (buffer-size))))))
@@ -340,7 +348,27 @@ per command, the stats of one key, folded and open, and of TAB."
                                   (cl-loop for (k . s) in folded when (eq k c) append s))
                                  (opencode-display-bench--stats
                                   (cl-loop for (k . s) in open when (eq k c) append s)))))
-     (list :tab (opencode-display-bench--stats tab)))))
+     (list :tab (opencode-display-bench--stats tab)
+           :gcs (- gcs-done gcs) :gc-time (- gc-elapsed gc-time)))))
+
+(defun opencode-display-bench--ablation (buf)
+  "Time `next-line' in BUF's middle with parts of the display turned off.
+Redisplay costs what the profiler cannot see inside; this says which
+display feature it is.  Return a plist: variant -> stats of 60 keys."
+  (with-current-buffer buf
+    (let ((place (+ (point-min) (/ (buffer-size) 2)))
+          (header header-line-format)
+          (out nil))
+      (dolist (variant '(:default :no-header-line :no-visual-line :neither))
+        (setq header-line-format (if (memq variant '(:no-header-line :neither)) nil header))
+        (visual-line-mode (if (memq variant '(:no-visual-line :neither)) -1 1))
+        (goto-char place) (recenter) (redisplay t)
+        (setq out (plist-put out variant
+                             (opencode-display-bench--stats
+                              (opencode-display-bench--keys 'next-line 60)))))
+      (setq header-line-format header)
+      (visual-line-mode 1)
+      out)))
 
 (defun opencode-display-bench--big ()
   "Open the big chat: first screen, all of it, cursor, memory."
@@ -361,35 +389,37 @@ per command, the stats of one key, folded and open, and of TAB."
           ;; the drawing of the page at once (before the older
           ;; batches, drawn from a timer).
           (opencode-display-bench--profiled :profile-big-first
-					    (let* ((t0 (float-time))
-						   (shown (lambda (&rest _)
-							    (redisplay t)
-							    (unless first (setq first (- (float-time) t0))))))
-					      (advice-add 'opencode-chat--render-all :after shown)
-					      (unwind-protect
-						  (progn
-						    (setq buf (opencode-chat-open conn '(:id "ses_open" :title "big")))
-						    (opencode-display-bench--wait (lambda () first) 60))
-						(advice-remove 'opencode-chat--render-all shown))))
+            (let* ((t0 (float-time))
+                   (shown (lambda (&rest _)
+                            (redisplay t)
+                            (unless first (setq first (- (float-time) t0))))))
+              (advice-add 'opencode-chat--render-all :after shown)
+              (unwind-protect
+                  (progn
+                    (setq buf (opencode-chat-open conn '(:id "ses_open" :title "big")))
+                    (opencode-display-bench--wait (lambda () first) 60))
+                (advice-remove 'opencode-chat--render-all shown))))
           ;; Let the page's older batches finish.
           (opencode-display-bench--wait
            (lambda () (with-current-buffer buf (opencode-chat-loaded-p))) 120)
           ;; All 2,000 messages, drawn to the last.
           (opencode-display-bench--profiled :profile-big-all
-					    (let ((t0 (float-time))
-						  (page (opencode-request-sync conn "GET" "/session/ses_open/message"
-									       :query '(("all" . "1")))))
-					      (with-current-buffer buf (opencode-chat--render-all page))
-					      (opencode-display-bench--wait
-					       (lambda () (with-current-buffer buf (opencode-chat-loaded-p))) 120)
-					      (redisplay t)
-					      (setq all (- (float-time) t0))))
+            (let ((t0 (float-time))
+                  (page (opencode-request-sync conn "GET" "/session/ses_open/message"
+                                               :query '(("all" . "1")))))
+              (with-current-buffer buf (opencode-chat--render-all page))
+              (opencode-display-bench--wait
+               (lambda () (with-current-buffer buf (opencode-chat-loaded-p))) 120)
+              (redisplay t)
+              (setq all (- (float-time) t0))))
           (let* ((count (hash-table-count (buffer-local-value 'opencode-chat--messages buf)))
                  (heap (- (opencode-display-bench--heap) heap0))
                  (size (buffer-size buf))
                  (keys (opencode-display-bench--profiled :profile-big-keys
-							 (opencode-display-bench--cursor buf))))
-            (list :first first :all all :messages count :heap heap :size size :keys keys)))
+                         (opencode-display-bench--cursor buf)))
+                 (ablation (opencode-display-bench--ablation buf)))
+            (list :first first :all all :messages count :heap heap :size size
+                  :keys keys :ablation ablation)))
       (when (buffer-live-p buf) (kill-buffer buf))
       (opencode-connection-close conn)
       (delete-directory dir t))))

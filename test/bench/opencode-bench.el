@@ -836,13 +836,22 @@ Return its results, a plist; the tmux server is gone afterwards."
                          :password (opencode-server-password server)
                          :home home :project project :mock (cdr mock) :big (cdr big)
                          :profile (and opencode-bench-display-profile t)
-                         :steps '(:plain-1 :chat-1 :plain-4 :chat-4 :big)
+                         :steps (if (getenv "OPENCODE_BENCH_DISPLAY_STEPS")
+                                    (read (getenv "OPENCODE_BENCH_DISPLAY_STEPS"))
+                                  '(:plain-1 :chat-1 :plain-4 :chat-4 :big))
                          :out (opencode-bench--file "display-results.el"))))))
       (when server (opencode-server-stop server))
       (when mock (delete-process (car mock)) (kill-buffer (process-buffer (car mock))))
       (when big (opencode-bench--stop-server big))
       (delete-directory root t))
     (opencode-bench--rows-displayed results (format "%s → %s" load-before (opencode-bench--load)))))
+
+(defun opencode-bench--took (chat plain)
+  "Return how long CHAT and PLAIN streamed, and the CPU the Emacs used."
+  (format "streamed in %.1f s, Emacs CPU %.1f s, %d GCs (plain: %.1f s, %.1f s)"
+          (or (plist-get chat :seconds) 0) (or (plist-get chat :cpu) 0)
+          (or (plist-get chat :gcs) 0)
+          (or (plist-get plain :seconds) 0) (or (plist-get plain :cpu) 0)))
 
 (defun opencode-bench--rows-displayed (r load)
   "Add the rows of the displayed results R; LOAD is the load average during them."
@@ -854,13 +863,13 @@ Return its results, a plist; the tmux server is gone afterwards."
     (opencode-bench--row
      "5. displayed, 1 chat: 10 ms timer late, worst / p99 / median"
      (opencode-bench--late-cell c1) (opencode-bench--late-cell p1)
-     (format "real server, mock: 200 reasoning + 3,000 text chunks 2 ms apart (%.1f s; plain %.1f s); load %s"
-             (or (plist-get c1 :seconds) 0) (or (plist-get p1 :seconds) 0) load))
+     (format "real server, mock: 200 reasoning + 3,000 text chunks 2 ms apart; %s; load %s"
+             (opencode-bench--took c1 p1) load))
     (opencode-bench--row
      "   displayed, 4 chats at once, 4 windows"
      (opencode-bench--late-cell c4) (opencode-bench--late-cell p4)
-     (format "4 sessions, same reply each (%.1f s; plain %.1f s); chats follow their end: %s"
-             (or (plist-get c4 :seconds) 0) (or (plist-get p4 :seconds) 0)
+     (format "4 sessions, the same reply each; %s; chats follow their end: %s"
+             (opencode-bench--took c4 p4)
              (if (and (plist-get c1 :following) (plist-get c4 :following)) "yes" "NO")))
     (when big
       (let ((ms (lambda (s) (format "%.0f ms" (* 1000 s))))
@@ -879,7 +888,24 @@ Return its results, a plist; the tmux server is gone afterwards."
            "command + redisplay, worst / p99 / median of 120 keys at 3 places"))
         (opencode-bench--row "   TAB: unfold a 10 KB tool output"
                              (opencode-bench--key-cell (plist-get keys :tab))
-                             "–" "command + redisplay, 12 parts")
+                             "–" (format "command + redisplay, 12 parts; %d GCs (%.0f ms) in all the keys"
+                                     (or (plist-get keys :gcs) 0)
+                                     (* 1000 (or (plist-get keys :gc-time) 0))))
+        (let ((a (plist-get big :ablation)))
+          (when a
+            (opencode-bench--row
+             "   next-line, p99 / median: no header line; no visual-line-mode"
+             (format "%.1f / %.1f ms; %.1f / %.1f ms"
+                     (plist-get (plist-get a :no-header-line) :p99)
+                     (plist-get (plist-get a :no-header-line) :median)
+                     (plist-get (plist-get a :no-visual-line) :p99)
+                     (plist-get (plist-get a :no-visual-line) :median))
+             "–"
+             (format "as the chat is: %.1f / %.1f ms; neither: %.1f / %.1f ms; 60 keys mid-chat"
+                     (plist-get (plist-get a :default) :p99)
+                     (plist-get (plist-get a :default) :median)
+                     (plist-get (plist-get a :neither) :p99)
+                     (plist-get (plist-get a :neither) :median)))))
         (opencode-bench--row "   memory per 1,000 messages: heap / buffer"
                              (format "%.1f MB / %.1f MB"
                                      (/ (plist-get big :heap) 1e6 (/ (plist-get big :messages) 1000.0))
