@@ -860,17 +860,18 @@ Return its results, a plist; the tmux server is gone afterwards."
         (big (plist-get r :big)))
     (when (plist-get r :error)
       (opencode-bench--say "displayed Emacs: %s" (plist-get r :error)))
-    (opencode-bench--row
-     "5. displayed, 1 chat: 10 ms timer late, worst / p99 / median"
-     (opencode-bench--late-cell c1) (opencode-bench--late-cell p1)
-     (format "real server, mock: 200 reasoning + 3,000 text chunks 2 ms apart; %s; load %s"
-             (opencode-bench--took c1 p1) load))
-    (opencode-bench--row
-     "   displayed, 4 chats at once, 4 windows"
-     (opencode-bench--late-cell c4) (opencode-bench--late-cell p4)
-     (format "4 sessions, the same reply each; %s; chats follow their end: %s"
-             (opencode-bench--took c4 p4)
-             (if (and (plist-get c1 :following) (plist-get c4 :following)) "yes" "NO")))
+    (when (or c1 p1)
+      (opencode-bench--row
+       "5. displayed, 1 chat: 10 ms timer late, worst / p99 / median"
+       (opencode-bench--late-cell c1) (opencode-bench--late-cell p1)
+       (format "real server, mock: 200 reasoning + 3,000 text chunks 2 ms apart; %s; load %s"
+               (opencode-bench--took c1 p1) load))
+      (opencode-bench--row
+       "   displayed, 4 chats at once, 4 windows"
+       (opencode-bench--late-cell c4) (opencode-bench--late-cell p4)
+       (format "4 sessions, the same reply each; %s; chats follow their end: %s"
+               (opencode-bench--took c4 p4)
+               (if (and (plist-get c1 :following) (plist-get c4 :following)) "yes" "NO"))))
     (when big
       (let ((ms (lambda (s) (format "%.0f ms" (* 1000 s))))
             (keys (plist-get big :keys)))
@@ -889,8 +890,8 @@ Return its results, a plist; the tmux server is gone afterwards."
         (opencode-bench--row "   TAB: unfold a 10 KB tool output"
                              (opencode-bench--key-cell (plist-get keys :tab))
                              "–" (format "command + redisplay, 12 parts; %d GCs (%.0f ms) in all the keys"
-                                     (or (plist-get keys :gcs) 0)
-                                     (* 1000 (or (plist-get keys :gc-time) 0))))
+                                         (or (plist-get keys :gcs) 0)
+                                         (* 1000 (or (plist-get keys :gc-time) 0))))
         (let ((a (plist-get big :ablation)))
           (when a
             (opencode-bench--row
