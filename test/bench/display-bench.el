@@ -359,14 +359,16 @@ display feature it is.  Return a plist: variant -> stats of 60 keys."
     (let ((place (+ (point-min) (/ (buffer-size) 2)))
           (header header-line-format)
           (out nil))
-      (dolist (variant '(:default :no-header-line :no-visual-line :neither))
+      (dolist (variant '(:default :no-header-line :no-visual-line :neither :ltr))
+        (setq bidi-paragraph-direction (and (eq variant :ltr) 'left-to-right)
+              bidi-inhibit-bpa (eq variant :ltr))
         (setq header-line-format (if (memq variant '(:no-header-line :neither)) nil header))
         (visual-line-mode (if (memq variant '(:no-visual-line :neither)) -1 1))
         (goto-char place) (recenter) (redisplay t)
         (setq out (plist-put out variant
                              (opencode-display-bench--stats
                               (opencode-display-bench--keys 'next-line 60)))))
-      (setq header-line-format header)
+      (setq header-line-format header bidi-paragraph-direction nil bidi-inhibit-bpa nil)
       (visual-line-mode 1)
       out)))
 

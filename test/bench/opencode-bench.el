@@ -902,11 +902,13 @@ Return its results, a plist; the tmux server is gone afterwards."
                      (plist-get (plist-get a :no-visual-line) :p99)
                      (plist-get (plist-get a :no-visual-line) :median))
              "–"
-             (format "as the chat is: %.1f / %.1f ms; neither: %.1f / %.1f ms; 60 keys mid-chat"
+             (format "as the chat is: %.1f / %.1f ms; neither: %.1f / %.1f ms; bidi left-to-right: %.1f / %.1f ms; 60 keys mid-chat"
                      (plist-get (plist-get a :default) :p99)
                      (plist-get (plist-get a :default) :median)
                      (plist-get (plist-get a :neither) :p99)
-                     (plist-get (plist-get a :neither) :median)))))
+                     (plist-get (plist-get a :neither) :median)
+                     (plist-get (plist-get a :ltr) :p99)
+                     (plist-get (plist-get a :ltr) :median)))))
         (opencode-bench--row "   memory per 1,000 messages: heap / buffer"
                              (format "%.1f MB / %.1f MB"
                                      (/ (plist-get big :heap) 1e6 (/ (plist-get big :messages) 1000.0))
