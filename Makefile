@@ -6,7 +6,8 @@
 #   make lint       byte-compile with warnings as errors, checkdoc
 #   make run        Emacs with the package and the session list
 #   make demo       the same, offline, with the tests' mock model
-#   make bench      benchmarks, module vs plain Elisp (doc/benchmarks.md)
+#   make bench      benchmarks, module vs plain Elisp, batch and in a
+#                   displayed Emacs under tmux (doc/benchmarks.md)
 #   make info       the Info manual, doc/opencode.info
 #   make fuzz       libFuzzer on the stream parser (FUZZ_SECONDS=60)
 #   make clean
@@ -106,9 +107,11 @@ lint: $(MODULE)
 	       || { ok=0; break; }; done && [ $$ok = 1 ]; \
 	  status=$$?; rm -f lisp/*.elc test/*.elc test/bench/*.elc; exit $$status
 
-# Benchmarks (not tests): the module against a plain-Elisp baseline.
+# Benchmarks (not tests): the module against a plain-Elisp baseline, in
+# batch and in an Emacs displayed in a terminal under tmux (needs tmux and
+# `make deps'), with build/bench-mock as the real server's model.
 # The Lisp is byte-compiled first, as package.el would install it.
-bench: $(MODULE) $(BUILD)/bench-server $(BUILD)/bench-ingest $(BUILD)/bench-mock
+bench: $(MODULE) $(BUILD)/bench-server $(BUILD)/bench-ingest $(BUILD)/bench-mock deps
 	$(EMACS) -Q --batch -L lisp -f batch-byte-compile $(ELS)
 	$(EMACS) -Q --batch -L lisp -L test/bench -f batch-byte-compile test/bench/display-bench.el test/bench/markdown-bench.el
 	$(EMACS) -Q --batch -L lisp -L test -L test/bench -l test/bench/opencode-bench.el -f opencode-bench-main; \

@@ -796,7 +796,19 @@ Return its results, a plist; the tmux server is gone afterwards."
   (mapconcat (lambda (l) (format "%.2f" l)) (load-average t) " "))
 
 (defun opencode-bench-displayed ()
-  "Streams and a big chat in a displayed Emacs (terminal, tmux)."
+  "Streams and a big chat in a displayed Emacs (terminal, tmux).
+Skipped, with a row that says why, without tmux or the real server."
+  (let ((missing (cond ((not (executable-find "tmux")) "no tmux")
+                       ((not (file-executable-p
+                              (expand-file-name ".deps/node_modules/.bin/opencode"
+                                                opencode-bench-root)))
+                        "no server: run `make deps'"))))
+    (if missing
+        (opencode-bench--row "5. displayed rows" "skipped" "skipped" missing)
+      (opencode-bench--displayed))))
+
+(defun opencode-bench--displayed ()
+  "Run the displayed rows: see `opencode-bench-displayed'."
   (let* ((root (make-temp-file "opencode-bench-" t))
          (home (expand-file-name "home" root))
          (reply (opencode-bench--file "reply.sse"))
