@@ -6,7 +6,8 @@
 #   make lint       byte-compile with warnings as errors, checkdoc
 #   make run        Emacs with the package and the session list
 #   make demo       the same, offline, with the tests' mock model
-#   make bench      benchmarks, module vs plain Elisp (doc/benchmarks.md)
+#   make bench      benchmarks, module vs plain Elisp, batch and in a
+#                   displayed Emacs under tmux (doc/benchmarks.md)
 #   make info       the Info manual, doc/opencode.info
 #   make fuzz       libFuzzer on the stream parser (FUZZ_SECONDS=60)
 #   make clean
@@ -98,7 +99,7 @@ test: $(MODULE) deps
 # a step fails: a stale one left behind would be loaded by the tests
 # instead of its source.
 lint: $(MODULE)
-	$(EMACS) -Q --batch -L lisp -L test --eval '(setq byte-compile-error-on-warn t)' \
+	$(EMACS) -Q --batch -L lisp -L test -L test/bench --eval '(setq byte-compile-error-on-warn t)' \
 	  -f batch-byte-compile $(ELS) test/*.el test/bench/*.el \
 	  && $(EMACS) -Q --batch -L lisp -l test/opencode-test-lint.el $(ELS) \
 	  && ok=1 && for f in $(ELS); do $(EMACS) -Q --batch -L lisp \
@@ -106,12 +107,17 @@ lint: $(MODULE)
 	       || { ok=0; break; }; done && [ $$ok = 1 ]; \
 	  status=$$?; rm -f lisp/*.elc test/*.elc test/bench/*.elc $(BUILD)/compiled.stamp; exit $$status
 
-# Benchmarks (not tests): the module against a plain-Elisp baseline.
+# Benchmarks (not tests): the module against a plain-Elisp baseline, in
+# batch and in an Emacs displayed in a terminal under tmux (needs tmux and
+# `make deps'), with build/bench-mock as the real server's model.
 # The Lisp is byte-compiled first, as package.el would install it.
-bench: $(MODULE) $(BUILD)/bench-server $(BUILD)/bench-ingest
+bench: $(MODULE) $(BUILD)/bench-server $(BUILD)/bench-ingest $(BUILD)/bench-mock deps
 	$(EMACS) -Q --batch -L lisp -f batch-byte-compile $(ELS)
-	$(EMACS) -Q --batch -L lisp -L test -l test/bench/opencode-bench.el -f opencode-bench-main; \
-	  status=$$?; rm -f lisp/*.elc $(BUILD)/compiled.stamp; exit $$status
+	$(EMACS) -Q --batch -L lisp -L test/bench -f batch-byte-compile test/bench/display-bench.el test/bench/markdown-bench.el
+	$(EMACS) -Q --batch -L lisp -L test -L test/bench -l test/bench/opencode-bench.el -f opencode-bench-main; \
+	  status=$$?; rm -f lisp/*.elc test/bench/*.elc $(BUILD)/compiled.stamp; exit $$status
+$(BUILD)/bench-mock: test/bench/bench-mock.c | $(BUILD)
+	$(CC) $(WARN) -O2 -o $@ $< -lpthread
 $(BUILD)/bench-server: test/bench/bench-server.c $(HARNESS_SRC) test/c/oc-loopback.h | $(BUILD)
 	$(CC) $(WARN) -O2 -Itest/c -o $@ $< $(HARNESS_SRC) -lpthread
 $(BUILD)/bench-ingest: test/bench/bench-ingest.c test/c/oc-pipeline.h $(CORE_SRC) $(HEADERS) | $(BUILD)

@@ -93,6 +93,32 @@ FN is called with no argument in each buffer, once to warm up, then timed."
                          (opencode-markdown-fontify (point-min) (point-max)))
                        buf))))
 
+(defun opencode-markdown-bench-pass (size)
+  "Return the cost of one pass on a reply of SIZE characters.
+A list (WHOLE FROM-BOUNDARY TAIL): the mean milliseconds of a pass
+over the whole part and of one from the last stable boundary, and the
+longest tail the latter rendered, in characters."
+  (let* ((opencode-chat-fontify-max most-positive-fixnum)
+         (cuts (opencode-markdown-bench--buffers size))
+         (whole (opencode-markdown-bench--mean-ms
+                 cuts (lambda () (opencode-markdown-fontify (point-min) (point-max)))))
+         (tail 0)
+         (incremental
+          (opencode-markdown-bench--mean-ms
+           cuts (lambda ()
+                  ;; The boundary kept since the last pass (not timed
+                  ;; here: the chat has it).
+                  (let ((from (or opencode-markdown-bench--from
+                                  (setq-local opencode-markdown-bench--from
+                                              (opencode-markdown-stable-boundary
+                                               (point-min) (point-max))))))
+                    (setq tail (max tail (- (point-max) from)))
+                    (opencode-markdown-fontify (point-min) (point-max) from)
+                    ;; What the chat calls after the pass, for the next one.
+                    (opencode-markdown-stable-boundary from (point-max)))))))
+    (mapc #'kill-buffer cuts)
+    (list whole incremental tail)))
+
 (defun opencode-markdown-bench--stream (size chunk)
   "Stream a reply of SIZE characters in CHUNK-character deltas.
 A pass after each delta, from the stable boundary, as the chat does.
@@ -132,33 +158,18 @@ collections included, then the same without them."
     (princ "| reply | whole pass | from the stable boundary | markdown-mode (gfm-view-mode) whole |\n")
     (princ "|---:|---:|---:|---:|\n")
     (dolist (size '(1000 30000))
-      (let* ((cuts (opencode-markdown-bench--buffers size))
-             (whole (opencode-markdown-bench--mean-ms
-                     cuts (lambda () (opencode-markdown-fontify (point-min) (point-max)))))
-             (tail 0)
-             (incremental
-              (opencode-markdown-bench--mean-ms
-               cuts (lambda ()
-                      ;; The boundary kept since the last pass (not timed
-                      ;; here: the chat has it).
-                      (let ((from (or opencode-markdown-bench--from
-                                      (setq-local opencode-markdown-bench--from
-                                                  (opencode-markdown-stable-boundary
-                                                   (point-min) (point-max))))))
-                        (setq tail (max tail (- (point-max) from)))
-                        (opencode-markdown-fontify (point-min) (point-max) from)
-                        ;; What the chat calls after the pass, for the next one.
-                        (opencode-markdown-stable-boundary from (point-max))))))
-             (mm (and md
-                      (opencode-markdown-bench--mean-ms
-                       cuts (lambda ()
-                              (unless (eq major-mode 'gfm-view-mode)
-                                (let ((markdown-fontify-code-blocks-natively t)
-                                      (inhibit-message t))
-                                  (gfm-view-mode)
-                                  (setq-local markdown-fontify-code-blocks-natively t)))
-                              (let ((inhibit-message t))
-                                (font-lock-fontify-region (point-min) (point-max))))))))
+      (pcase-let* ((`(,whole ,incremental ,tail) (opencode-markdown-bench-pass size))
+                   (cuts (and md (opencode-markdown-bench--buffers size)))
+                   (mm (and md
+                            (opencode-markdown-bench--mean-ms
+                             cuts (lambda ()
+                                    (unless (eq major-mode 'gfm-view-mode)
+                                      (let ((markdown-fontify-code-blocks-natively t)
+                                            (inhibit-message t))
+                                        (gfm-view-mode)
+                                        (setq-local markdown-fontify-code-blocks-natively t)))
+                                    (let ((inhibit-message t))
+                                      (font-lock-fontify-region (point-min) (point-max))))))))
         (princ (format "| %d chars | %.2f ms | %.2f ms (tail up to %d chars) | %s |\n"
                        size whole incremental tail
                        (if mm (format "%.2f ms" mm) "not installed")))

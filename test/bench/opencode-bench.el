@@ -29,6 +29,7 @@
 (require 'opencode)
 (require 'opencode-chat)
 (require 'opencode-sessions)
+(require 'markdown-bench)
 
 (declare-function opencode--module-version "ext:opencode-module" ())
 (declare-function opencode--module-stats "ext:opencode-module" (handle))
@@ -60,6 +61,15 @@
 
 (defvar opencode-bench-list-sizes '(1000 10000)
   "Session list sizes measured.")
+
+(defvar opencode-bench-steps
+  (if (getenv "OPENCODE_BENCH_ONLY")
+      (mapcar (lambda (s) (intern (concat "opencode-bench-" s)))
+              (split-string (getenv "OPENCODE_BENCH_ONLY") ","))
+    (list (function opencode-bench-ingest) (function opencode-bench-responsiveness)
+          (function opencode-bench-open-session) (function opencode-bench-session-list)
+          (function opencode-bench-markdown) (function opencode-bench-displayed)))
+  "The benchmarks run, in order; OPENCODE_BENCH_ONLY=ingest,displayed picks some.")
 
 (defvar opencode-bench--numbers nil
   "Figures for the plot, an alist (KEY . NUMBER).")
@@ -624,6 +634,305 @@ Return (FIRST-SCREEN FULLY-DRAWN) in seconds."
                            (format "%.1f ms" (* 1000 naive))
                            "baseline: redraw the whole list"))))
 
+;;;; Markdown: a pass's cost against the reply's length
+
+(defun opencode-bench-markdown ()
+  "One Markdown pass at 1,000 and 30,000 characters: whole, from the boundary."
+  (dolist (size '(1000 30000))
+    (pcase-let ((`(,whole ,from ,tail) (opencode-markdown-bench-pass size)))
+      (opencode-bench--row
+       (format "7. Markdown pass, reply of %s chars: whole / from the boundary"
+               (if (= size 1000) "1,000" "30,000"))
+       (format "%.2f ms / %.2f ms" whole from) "–"
+       (format "mean over 10 cuts; the boundary's tail up to %d chars" tail)))))
+
+;;;; Displayed: an Emacs in a terminal, the real server, a paced mock
+
+(defvar opencode-bench-display-interval 2
+  "Milliseconds between two chunks of the mock model's reply.")
+
+(defvar opencode-bench-display-timeout 300
+  "Seconds the displayed Emacs has for all its measurements.")
+
+(defvar opencode-bench-display-profile (getenv "OPENCODE_BENCH_PROFILE")
+  "Non-nil: profile the CPU of the displayed Emacs while replies stream.")
+
+(defun opencode-bench--mock-chunk (delta &optional finish)
+  "Return one Chat Completions stream event with DELTA and FINISH."
+  (concat "data: "
+          (json-serialize `(:id "chatcmpl-bench" :object "chat.completion.chunk"
+                            :created 0 :model "mock-1"
+                            :choices [(:index 0 :delta ,(or delta '(:content ""))
+                                       :finish_reason ,(or finish :null))]))
+          "\n\n"))
+
+(defun opencode-bench--reply-text ()
+  "Return a long Markdown reply: prose, lists, a table, code in three languages."
+  (let ((units nil) (i 0) (len 0))
+    (while (< len 30000)
+      (let ((u (format "## Step %d\n\nThe function **`parse-item`** reads one *item* from the queue;
+see [the docs](https://example.com/%d).  It is `fast` now.\n\n- first point with `code`\n- second point, **bold**\n\n%s\n| Name | Count |\n|------|------:|\n| apple | %d |\n\n"
+                       i i
+                       (pcase (% i 3)
+                         (0 (format "```python\ndef parse_item(queue, n=%d):\n    \"\"\"Take one.\"\"\"\n    return queue.pop(0) * n\n```\n" i))
+                         (1 (format "```elisp\n(defun parse-item (queue)\n  \"Take one.\"\n  (* %d (pop queue)))\n```\n" i))
+                         (_ (format "```sh\nfor f in *.c; do\n  echo \"$f: %d\"\ndone\n```\n" i)))
+                       i)))
+        (push u units)
+        (setq len (+ len (length u)) i (1+ i))))
+    (concat (apply #'concat (nreverse units)) "The end: BENCH-END\n")))
+
+(defun opencode-bench--write-reply (file chunks reasoning)
+  "Write the mock's reply to FILE: REASONING then CHUNKS text chunks.
+Return the reply's text."
+  (let* ((text (opencode-bench--reply-text))
+         (n (length text)))
+    (with-temp-file file
+      (set-buffer-multibyte nil)
+      (insert (opencode-bench--mock-chunk '(:role "assistant" :content "")))
+      (dotimes (i reasoning)
+        (insert (encode-coding-string
+                 (opencode-bench--mock-chunk
+                  `(:reasoning_content ,(format "Thinking, step %d of the plan. " i)))
+                 'utf-8)))
+      (dotimes (i chunks)
+        (insert (encode-coding-string
+                 (opencode-bench--mock-chunk
+                  `(:content ,(substring text (/ (* i n) chunks) (/ (* (1+ i) n) chunks))))
+                 'utf-8)))
+      (insert (opencode-bench--mock-chunk '(:content "") "stop") "data: [DONE]\n\n"))
+    text))
+
+(defun opencode-bench--start-program (name &rest args)
+  "Start program NAME under build/ with ARGS; return (PROCESS . PORT).
+The program prints its port on its first line."
+  (let* ((out (generate-new-buffer (format " *%s*" name)))
+         (proc (make-process :name name :buffer out :noquery t :connection-type 'pipe
+                             :command (cons (expand-file-name (concat "build/" name)
+                                                              opencode-bench-root)
+                                            args))))
+    (opencode-bench--wait (lambda () (with-current-buffer out
+                                       (string-match-p "\n" (buffer-string))))
+                          10)
+    (cons proc (string-to-number (with-current-buffer out (buffer-string))))))
+
+(defun opencode-bench--scratch-project (root mock-port)
+  "Make a git project under ROOT whose model is the mock on MOCK-PORT.
+Return its directory."
+  (let ((project (expand-file-name "project" root)))
+    (make-directory project t)
+    (call-process "git" nil nil nil "-C" project "init" "-q")
+    (with-temp-file (expand-file-name "README" project) (insert "bench project\n"))
+    (call-process "git" nil nil nil "-C" project "add" "README")
+    (call-process "git" nil nil nil "-C" project "-c" "user.name=bench"
+                  "-c" "user.email=bench@127.0.0.1" "commit" "-q" "-m" "start")
+    (with-temp-file (expand-file-name "opencode.json" project)
+      (insert (json-serialize
+               `(:provider (:mock (:npm "@ai-sdk/openai-compatible" :name "Mock"
+                                   :options (:baseURL ,(format "http://127.0.0.1:%d/v1" mock-port)
+                                             :apiKey "x")
+                                   :models (:mock-1 (:name "Mock 1"))))
+                 :model "mock/mock-1" :small_model "mock/mock-1"))))
+    project))
+
+(defun opencode-bench--run-displayed (config)
+  "Run display-bench.el in an Emacs in a terminal under tmux with CONFIG.
+Return its results, a plist; the tmux server is gone afterwards."
+  (let* ((out (plist-get config :out))
+         (cfg-file (opencode-bench--file "display-config.el"))
+         (socket (opencode-bench--file "tmux.sock"))
+         (deadline (+ (float-time) opencode-bench-display-timeout))
+         (cmd (mapconcat
+               #'shell-quote-argument
+               (append (list "env" (concat "OPENCODE_BENCH_CONFIG=" cfg-file)
+                             (concat "OPENCODE_SERVER_PASSWORD=" (plist-get config :password))
+                             (concat "HOME=" (plist-get config :home))
+                             "TERM=xterm-256color"
+                             (expand-file-name invocation-name invocation-directory)
+                             "-nw" "-Q" "-L" (expand-file-name "lisp" opencode-bench-root)
+                             "-L" (expand-file-name "test/bench" opencode-bench-root)
+                             "--eval" "(setq load-prefer-newer t)"
+                             "-l" "display-bench" "-f" "opencode-display-bench-start"))
+               " "))
+         (results nil))
+    (when (file-exists-p out) (delete-file out))
+    (with-temp-file cfg-file (let ((print-length nil)) (prin1 config (current-buffer))))
+    (unwind-protect
+        (progn
+          (unless (= 0 (call-process "tmux" nil nil nil "-S" socket "-f" "/dev/null"
+                                     "new-session" "-d" "-x" "200" "-y" "50" cmd))
+            (error "Cannot start tmux"))
+          (while (and (not (plist-get results :done)) (< (float-time) deadline))
+            (accept-process-output nil 0.5)
+            (when (file-exists-p out)
+              (setq results (ignore-errors
+                              (with-temp-buffer
+                                (insert-file-contents out)
+                                (read (current-buffer)))))))
+          (unless (plist-get results :done)
+            (setq results (plist-put results :error
+                                     (format "the displayed Emacs did not finish in %ds"
+                                             opencode-bench-display-timeout)))))
+      (call-process "tmux" nil nil nil "-S" socket "kill-server")
+      (when (file-exists-p socket) (delete-file socket)))
+    results))
+
+(defun opencode-bench--late-cell (stats)
+  "Return STATS of a probe as \"worst / p99 / median\"."
+  (if stats
+      (format "%.1f / %.1f / %.1f ms" (plist-get stats :worst) (plist-get stats :p99)
+              (plist-get stats :median))
+    "–"))
+
+(defun opencode-bench--key-cell (stats)
+  "Return STATS of keys as \"median, p99 / worst\"."
+  (if stats
+      (format "%.1f / %.1f / %.1f ms" (plist-get stats :worst) (plist-get stats :p99)
+              (plist-get stats :median))
+    "–"))
+
+(defun opencode-bench--load ()
+  "Return the load averages now, as a string."
+  (mapconcat (lambda (l) (format "%.2f" l)) (load-average t) " "))
+
+(defun opencode-bench-displayed ()
+  "Streams and a big chat in a displayed Emacs (terminal, tmux).
+Skipped, with a row that says why, without tmux or the real server."
+  (let ((missing (cond ((not (executable-find "tmux")) "no tmux")
+                       ((not (file-executable-p
+                              (expand-file-name ".deps/node_modules/.bin/opencode"
+                                                opencode-bench-root)))
+                        "no server: run `make deps'"))))
+    (if missing
+        (opencode-bench--row "5. displayed rows" "skipped" "skipped" missing)
+      (opencode-bench--displayed))))
+
+(defun opencode-bench--displayed ()
+  "Run the displayed rows: see `opencode-bench-displayed'."
+  (let* ((root (make-temp-file "opencode-bench-" t))
+         (home (expand-file-name "home" root))
+         (reply (opencode-bench--file "reply.sse"))
+         (mock nil) (big nil) (server nil) (results nil)
+         (load-before (opencode-bench--load)))
+    (unwind-protect
+        (progn
+          (opencode-bench--write-reply reply 3000 200)
+          (setq mock (opencode-bench--start-program
+                      "bench-mock" reply (number-to-string opencode-bench-display-interval)))
+          (setq big (apply #'opencode-bench--start-server
+                           (opencode-bench--quiet-stream) 0
+                           (concat "/session/ses_open="
+                                   (let ((f (opencode-bench--file "session-open.json")))
+                                     (opencode-bench--write-json
+                                      f '(:id "ses_open" :title "big" :version "1.18.33"
+                                          :projectID "prj" :directory "/tmp"
+                                          :time (:created 1 :updated 2)))
+                                     f))
+                           (opencode-bench--write-session-pages)))
+          (make-directory home t)
+          (let* ((project (opencode-bench--scratch-project root (cdr mock)))
+                 (process-environment
+                  (append (list (concat "HOME=" home)
+                                (concat "XDG_CONFIG_HOME=" home "/.config")
+                                (concat "XDG_DATA_HOME=" home "/.local/share")
+                                (concat "XDG_CACHE_HOME=" home "/.cache")
+                                (concat "XDG_STATE_HOME=" home "/.local/state")
+                                "OPENCODE_DISABLE_AUTOUPDATE=1" "OPENCODE_DISABLE_SHARE=1")
+                          process-environment))
+                 (opencode-server-program
+                  (expand-file-name ".deps/node_modules/.bin/opencode" opencode-bench-root)))
+            (setq server (opencode-server-start project))
+            (setq results
+                  (opencode-bench--run-displayed
+                   (list :server (opencode-server-url server)
+                         :password (opencode-server-password server)
+                         :home home :project project :mock (cdr mock) :big (cdr big)
+                         :profile (and opencode-bench-display-profile t)
+                         :steps (if (getenv "OPENCODE_BENCH_DISPLAY_STEPS")
+                                    (read (getenv "OPENCODE_BENCH_DISPLAY_STEPS"))
+                                  '(:plain-1 :chat-1 :plain-4 :chat-4 :big))
+                         :out (opencode-bench--file "display-results.el"))))))
+      (when server (opencode-server-stop server))
+      (when mock (delete-process (car mock)) (kill-buffer (process-buffer (car mock))))
+      (when big (opencode-bench--stop-server big))
+      (delete-directory root t))
+    (opencode-bench--rows-displayed results (format "%s → %s" load-before (opencode-bench--load)))))
+
+(defun opencode-bench--took (chat plain)
+  "Return how long CHAT and PLAIN streamed, and the CPU the Emacs used."
+  (format "streamed in %.1f s, Emacs CPU %.1f s, %d GCs (plain: %.1f s, %.1f s)"
+          (or (plist-get chat :seconds) 0) (or (plist-get chat :cpu) 0)
+          (or (plist-get chat :gcs) 0)
+          (or (plist-get plain :seconds) 0) (or (plist-get plain :cpu) 0)))
+
+(defun opencode-bench--rows-displayed (r load)
+  "Add the rows of the displayed results R; LOAD is the load average during them."
+  (let ((c1 (plist-get r :chat-1)) (p1 (plist-get r :plain-1))
+        (c4 (plist-get r :chat-4)) (p4 (plist-get r :plain-4))
+        (big (plist-get r :big)))
+    (when (plist-get r :error)
+      (opencode-bench--say "displayed Emacs: %s" (plist-get r :error)))
+    (when (or c1 p1)
+      (opencode-bench--row
+       "5. displayed, 1 chat: 10 ms timer late, worst / p99 / median"
+       (opencode-bench--late-cell c1) (opencode-bench--late-cell p1)
+       (format "real server, mock: 200 reasoning + 3,000 text chunks 2 ms apart; %s; load %s"
+               (opencode-bench--took c1 p1) load))
+      (opencode-bench--row
+       "   displayed, 4 chats at once, 4 windows"
+       (opencode-bench--late-cell c4) (opencode-bench--late-cell p4)
+       (format "4 sessions, the same reply each; %s; chats follow their end: %s"
+               (opencode-bench--took c4 p4)
+               (if (and (plist-get c1 :following) (plist-get c4 :following)) "yes" "NO"))))
+    (when big
+      (let ((ms (lambda (s) (format "%.0f ms" (* 1000 s))))
+            (keys (plist-get big :keys)))
+        (opencode-bench--row
+         (format "6. displayed chat of %d messages: first screen" (plist-get big :messages))
+         (funcall ms (plist-get big :first)) "–"
+         "command → newest 40 of a page of 400 drawn → redisplay done; replayed by bench-server")
+        (opencode-bench--row "   all of them drawn" (funcall ms (plist-get big :all)) "–"
+                             "from a timer, batches of 40 above the others")
+        (dolist (k '(:next-line :previous-line :forward-char :backward-char))
+          (opencode-bench--row
+           (format "   one %s: folded / over open 10 KB outputs" (substring (symbol-name k) 1))
+           (opencode-bench--key-cell (car (plist-get keys k)))
+           (opencode-bench--key-cell (cadr (plist-get keys k)))
+           "command + redisplay, worst / p99 / median of 120 keys at 3 places"))
+        (opencode-bench--row "   TAB: unfold a 10 KB tool output"
+                             (opencode-bench--key-cell (plist-get keys :tab))
+                             "–" (format "command + redisplay, 12 parts; %d GCs (%.0f ms) in all the keys"
+                                         (or (plist-get keys :gcs) 0)
+                                         (* 1000 (or (plist-get keys :gc-time) 0))))
+        (let ((a (plist-get big :ablation)))
+          (when a
+            (opencode-bench--row
+             "   next-line, p99 / median: no header line; no visual-line-mode"
+             (format "%.1f / %.1f ms; %.1f / %.1f ms"
+                     (plist-get (plist-get a :no-header-line) :p99)
+                     (plist-get (plist-get a :no-header-line) :median)
+                     (plist-get (plist-get a :no-visual-line) :p99)
+                     (plist-get (plist-get a :no-visual-line) :median))
+             "–"
+             (format "as the chat is: %.1f / %.1f ms; neither: %.1f / %.1f ms; bidi left-to-right: %.1f / %.1f ms; 60 keys mid-chat"
+                     (plist-get (plist-get a :default) :p99)
+                     (plist-get (plist-get a :default) :median)
+                     (plist-get (plist-get a :neither) :p99)
+                     (plist-get (plist-get a :neither) :median)
+                     (plist-get (plist-get a :ltr) :p99)
+                     (plist-get (plist-get a :ltr) :median)))))
+        (opencode-bench--row "   memory per 1,000 messages: heap / buffer"
+                             (format "%.1f MB / %.1f MB"
+                                     (/ (plist-get big :heap) 1e6 (/ (plist-get big :messages) 1000.0))
+                                     (/ (plist-get big :size) 1e6 (/ (plist-get big :messages) 1000.0)))
+                             "–" "tool outputs of 10 KB")))
+    (dolist (key (cl-loop for (k _) on r by #'cddr
+                          when (string-prefix-p ":profile-" (symbol-name k)) collect k))
+      (when (plist-get r key)
+        (opencode-bench--say "CPU profile %s (self %% / total %%):" key)
+        (pcase-dolist (`(,f ,self ,total) (plist-get r key))
+          (opencode-bench--say "  %5.1f %5.1f  %s" self total f))))))
+
 ;;;; Main
 
 (defun opencode-bench--plot ()
@@ -699,12 +1008,10 @@ Return (FIRST-SCREEN FULLY-DRAWN) in seconds."
   (setq opencode-bench--results nil
         opencode-bench--numbers nil
         opencode-notify nil)
-  (progn
-    (opencode-bench--say "%s" (opencode-bench--machine))
-    (opencode-bench-ingest)
-    (opencode-bench-responsiveness)
-    (opencode-bench-open-session)
-    (opencode-bench-session-list))
+  (opencode-bench--say "%s" (opencode-bench--machine))
+  (dolist (b opencode-bench-steps)
+    (opencode-bench--say "%s (load %s)" b (opencode-bench--load))
+    (funcall b))
   (let ((out (concat "Machine: " (opencode-bench--machine) "\n"
                      (format-time-string "Run: %F %T %Z\n\n")
                      (opencode-bench--table))))
