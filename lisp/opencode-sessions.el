@@ -792,8 +792,10 @@ Emacs; with roots only, TAB on a session fetches and shows its children."
   (let ((id (opencode-sessions--id-at-point)))
     (cond ((not (opencode-sessions--children id))
            ;; None loaded: ask the server (and the forks recorded here).
-           (when opencode-sessions--stale
-             (user-error "This list is a cached copy: the server is not connected"))
+           (unless (and (not opencode-sessions--stale)
+                        (eq (opencode-connection-state opencode-sessions--conn) 'connected)
+                        (opencode-connection-usable-p opencode-sessions--conn))
+             (user-error "No child sessions are loaded, and the server is not connected"))
            (opencode-sessions--load-children id))
           ((gethash id opencode-sessions--folded)
            (remhash id opencode-sessions--folded)
