@@ -27,6 +27,7 @@
 (declare-function opencode-chat-session-id "opencode-chat" (&optional buffer))
 (declare-function opencode-chat-message-at-point "opencode-chat-ops" ())
 (declare-function opencode-chat-adopt "opencode-chat" (buffer name-function))
+(declare-function opencode-chat-visit-file "opencode-parts" (file &optional line))
 
 (defun opencode-chat-diff (&optional message-id)
   "Show what the session changed on disk, as a `diff-mode' buffer.
@@ -52,7 +53,8 @@ changed."
 (defun opencode-diff-patch-file (file message-id)
   "Show what the prompt of MESSAGE-ID changed in FILE, in this chat's session.
 When its prompt's summary does not have FILE, what the whole session
-changed in it; when nothing says, visit FILE."
+changed in it; when nothing says, or no server can be asked, visit
+FILE (inside the project only)."
   (let* ((chat (current-buffer))
          (conn (opencode-chat-connection))
          (sid (opencode-chat-session-id))
@@ -68,18 +70,20 @@ changed in it; when nothing says, visit FILE."
                         (display-buffer
                          (opencode-chat-adopt (opencode-diff-show name (vconcat diffs) dir)
                                               (lambda () name))))))))
-      (opencode-store-fetch-diff
-       conn sid
-       (lambda (diffs)
-         (if (pick diffs) (show (pick diffs))
-           (opencode-store-fetch-diff
-            conn sid (lambda (all)
-                       (if (pick all) (show (pick all))
-                         (message "No diff of %s is known; visiting it" file)
-                         (when (buffer-live-p chat)
-                           (with-current-buffer chat (find-file-other-window
-                                                      (expand-file-name file dir)))))))))
-       message-id))))
+      (if (not (opencode-connection-usable-p conn))
+          ;; No server to ask: the file itself (inside the project only).
+          (opencode-chat-visit-file file)
+        (opencode-store-fetch-diff
+         conn sid
+         (lambda (diffs)
+           (if (pick diffs) (show (pick diffs))
+             (opencode-store-fetch-diff
+              conn sid (lambda (all)
+                         (if (pick all) (show (pick all))
+                           (message "No diff of %s is known; visiting it" file)
+                           (when (buffer-live-p chat)
+                             (with-current-buffer chat (opencode-chat-visit-file file))))))))
+         message-id)))))
 
 (defun opencode-diff--buffer-name ()
   "Return the name of the diff buffer of this chat's session."

@@ -531,21 +531,13 @@ With MESSAGE-ID, only what that message's prompt changed (for a reply,
 the prompt it answers).  The server's own diff is asked first; when
 it is empty, the messages' summaries are read."
   (if message-id
-      (opencode-api-session-message
-       conn id message-id
-       :errback (lambda (_) (funcall callback []))
-       :callback
-       (lambda (m)
-         (let* ((info (plist-get m :info))
-                (prompt (if (equal (plist-get info :role) "user") (plist-get info :id)
-                          (plist-get info :parentID))))
-           (when (equal (plist-get info :role) "user")
-             (when (opencode-model--learn conn info) (opencode-model--diff-changed conn id)))
-           (cond ((not (stringp prompt)) (funcall callback []))
-                 ((or (opencode-store-message-diff conn id prompt)
-                      (equal prompt (plist-get info :id)))
-                  (funcall callback (or (opencode-store-message-diff conn id prompt) [])))
-                 (t (opencode-store-fetch-diff conn id callback prompt))))))
+      (opencode-api-session-diff
+       conn id :query `(("messageID" . ,message-id))
+       :errback (lambda (_) (opencode-model--fetch-prompt-diff conn id callback message-id))
+       :callback (lambda (diffs)
+                   (if (> (length diffs) 0)
+                       (funcall callback diffs)
+                     (opencode-model--fetch-prompt-diff conn id callback message-id))))
     (opencode-api-session-diff
      conn id
      :errback (lambda (_) (opencode-store-fetch-message-diffs conn id callback))
@@ -553,6 +545,26 @@ it is empty, the messages' summaries are read."
                  (if (> (length diffs) 0)
                      (funcall callback diffs)
                    (opencode-store-fetch-message-diffs conn id callback))))))
+
+(defun opencode-model--fetch-prompt-diff (conn id callback message-id)
+  "Call CALLBACK with what the prompt of MESSAGE-ID in session ID on CONN changed.
+From the summary of the prompt (MESSAGE-ID's, or for a reply the
+prompt it answers)."
+  (opencode-api-session-message
+   conn id message-id
+   :errback (lambda (_) (funcall callback []))
+   :callback
+   (lambda (m)
+     (let* ((info (plist-get m :info))
+            (prompt (if (equal (plist-get info :role) "user") (plist-get info :id)
+                      (plist-get info :parentID))))
+       (when (equal (plist-get info :role) "user")
+         (when (opencode-model--learn conn info) (opencode-model--diff-changed conn id)))
+       (cond ((not (stringp prompt)) (funcall callback []))
+             ((or (opencode-store-message-diff conn id prompt)
+                  (equal prompt (plist-get info :id)))
+              (funcall callback (or (opencode-store-message-diff conn id prompt) [])))
+             (t (opencode-model--fetch-prompt-diff conn id callback prompt)))))))
 
 (opencode-defevent opencode-model--on-message "message.updated" (conn props)
   "Record what the prompt in PROPS changed on disk, on CONN, from its summary."
