@@ -20,6 +20,7 @@
 (require 'opencode-api)
 (require 'opencode-requests)
 (require 'opencode-model)
+(require 'opencode-cache)
 
 (defvar opencode-chat--conn)
 (defvar opencode-chat--messages)
@@ -196,6 +197,9 @@ All of it comes from the connection and its store."
          (err (opencode-store-session-error conn sid))
          (pending (opencode-requests-pending)))
     (concat " " (or (plist-get session :title) "")
+            (if opencode-cache-stale
+                (propertize "  cached copy (stale, read-only)" 'face 'warning)
+              "")
             (if branch (propertize (format "  [%s]" branch) 'face 'opencode-chat-dim) "")
             (pcase (opencode-store-diff-summary conn sid)
               (`(,files ,adds ,dels) (format "  +%d −%d (%s)" adds dels (opencode--plural files "file")))

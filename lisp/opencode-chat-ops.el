@@ -122,17 +122,15 @@ The agent's changes to files from there on are undone on disk."
   "Fork the session at MESSAGE-ID (default: the message at point); open the fork."
   (interactive (list (opencode-chat-message-at-point)))
   (let ((conn opencode-chat--conn))
-    (opencode-api-session-fork conn (opencode-chat-session-id)
-                               :body `(:messageID ,message-id)
-                               :callback (lambda (s) (opencode-chat-open conn s)))))
+    (opencode-store-fork conn (opencode-chat-session-id) message-id
+                         (lambda (s) (opencode-chat-open conn s)))))
 
 (defun opencode-chat-fork-session ()
   "Fork the whole session; open the fork."
   (interactive)
   (let ((conn opencode-chat--conn))
-    (opencode-api-session-fork conn (opencode-chat-session-id)
-                               :body (make-hash-table)
-                               :callback (lambda (s) (opencode-chat-open conn s)))))
+    (opencode-store-fork conn (opencode-chat-session-id) nil
+                         (lambda (s) (opencode-chat-open conn s)))))
 
 (defun opencode-chat-compact ()
   "Compact the session: replace its history by a summary, with its model."
@@ -208,9 +206,12 @@ The agent's changes to files from there on are undone on disk."
     (_ (user-error "Unknown command /%s" name))))
 
 (defun opencode-chat-goto-parent ()
-  "Open the chat of the session this sub-agent session belongs to."
+  "Open the chat of the session this one belongs to.
+That is the parent of a sub-agent's session, or the session a fork
+made from Emacs was forked from."
   (interactive)
   (let ((parent (or (plist-get (opencode-chat-session) :parentID)
+                    (opencode-store-origin opencode-chat--conn (opencode-chat-session-id))
                     (user-error "This session has no parent"))))
     (opencode-chat-open opencode-chat--conn
                         (opencode-api-session-get opencode-chat--conn parent :sync t))))

@@ -40,6 +40,7 @@
 (require 'opencode-chat-ops)
 (require 'opencode-chat-nav)
 (require 'opencode-prompt)
+(require 'opencode-cache)
 
 ;;;; Options
 
@@ -811,6 +812,13 @@ it is up."
                      (let ((places (and opencode-chat--loaded (opencode-chat--window-places))))
                        (setq opencode-chat--more (opencode-reply-header reply "x-next-cursor"))
                        (opencode-chat--render-all (opencode-reply-data reply))
+                       ;; Kept on disk (opencode-cache.el); what the prompts
+                       ;; changed is learned from their summaries.
+                       (opencode-cache-chat-loaded opencode-chat--conn (opencode-chat-session-id)
+                                                   (opencode-reply-data reply))
+                       (opencode-store-learn-messages opencode-chat--conn (opencode-chat-session-id)
+                                                      (opencode-reply-data reply)
+                                                      (not opencode-chat--more))
                        (opencode-chat--show-revert)
                        ;; The first time, the chat opens on its newest
                        ;; message; later, every window keeps its place.
@@ -1115,6 +1123,11 @@ Events missed while the stream was down are then not missing."
         (opencode-chat-mode)
         (opencode-chat--attach conn session)
         (setq default-directory (file-name-as-directory (opencode-connection-directory conn)))
+        ;; The messages last seen show at once, marked stale, until loaded.
+        (opencode-cache-chat-restore conn (plist-get session :id)
+                                     (lambda (messages)
+                                       (opencode-chat--render-all messages)
+                                       (goto-char (point-max))))
         ;; Still connecting: `opencode-chat--on-state' loads it once connected.
         (when (eq (opencode-connection-state conn) 'connected)
           (opencode-chat-reload))))

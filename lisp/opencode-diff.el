@@ -9,7 +9,10 @@
 
 ;; `opencode-chat-diff' shows what a session changed on disk (or one
 ;; message of it) as a `diff-mode' buffer; the sidebar shows one file's
-;; diff with `opencode-diff-show' too.
+;; diff with `opencode-diff-show' too.  On servers (1.18.33) whose
+;; session diff stays empty, the changes come from the messages'
+;; summaries (`opencode-store-fetch-diff').  RET on a file of a patch
+;; part shows that file's diff (`opencode-diff-patch-file').
 
 ;;; Code:
 
@@ -17,12 +20,14 @@
 (require 'seq)
 (require 'diff-mode)
 (require 'opencode-api)
+(require 'opencode-model)
 
 (declare-function opencode-chat-connection "opencode-chat" (&optional buffer))
 (declare-function opencode-chat-session "opencode-chat" (&optional buffer))
 (declare-function opencode-chat-session-id "opencode-chat" (&optional buffer))
 (declare-function opencode-chat-message-at-point "opencode-chat-ops" ())
 (declare-function opencode-chat-adopt "opencode-chat" (buffer name-function))
+(declare-function opencode-chat-visit-file "opencode-parts" (file &optional line))
 
 (defun opencode-chat-diff (&optional message-id)
   "Show what the session changed on disk, as a `diff-mode' buffer.
@@ -31,16 +36,54 @@ changed."
   (interactive (list (and current-prefix-arg (opencode-chat-message-at-point))))
   (let ((chat (current-buffer))
         (dir default-directory))
-    (opencode-api-session-diff
+    (opencode-store-fetch-diff
      (opencode-chat-connection) (opencode-chat-session-id)
-     :query `(("messageID" . ,message-id))
-     :callback
      (lambda (diffs)
        (when (buffer-live-p chat)
          (with-current-buffer chat
            (display-buffer
             (opencode-chat-adopt (opencode-diff-show (opencode-diff--buffer-name) diffs dir)
-                                 #'opencode-diff--buffer-name))))))))
+                                 #'opencode-diff--buffer-name)))))
+     message-id)))
+
+(defun opencode-diff--same-file-p (a b directory)
+  "Return non-nil if file names A and B, relative to DIRECTORY, are one file."
+  (equal (expand-file-name a directory) (expand-file-name b directory)))
+
+(defun opencode-diff-patch-file (file message-id)
+  "Show what the prompt of MESSAGE-ID changed in FILE, in this chat's session.
+When its prompt's summary does not have FILE, what the whole session
+changed in it; when nothing says, or no server can be asked, visit
+FILE (inside the project only)."
+  (let* ((chat (current-buffer))
+         (conn (opencode-chat-connection))
+         (sid (opencode-chat-session-id))
+         (dir default-directory))
+    (cl-labels ((pick (diffs)
+                  (seq-filter (lambda (d) (opencode-diff--same-file-p
+                                           (opencode-diff-file d) file dir))
+                              diffs))
+                (show (diffs)
+                  (when (buffer-live-p chat)
+                    (with-current-buffer chat
+                      (let ((name (format "*opencode-diff: %s*" (file-relative-name file dir))))
+                        (display-buffer
+                         (opencode-chat-adopt (opencode-diff-show name (vconcat diffs) dir)
+                                              (lambda () name))))))))
+      (if (not (opencode-connection-usable-p conn))
+          ;; No server to ask: the file itself (inside the project only).
+          (opencode-chat-visit-file file)
+        (opencode-store-fetch-diff
+         conn sid
+         (lambda (diffs)
+           (if (pick diffs) (show (pick diffs))
+             (opencode-store-fetch-diff
+              conn sid (lambda (all)
+                         (if (pick all) (show (pick all))
+                           (message "No diff of %s is known; visiting it" file)
+                           (when (buffer-live-p chat)
+                             (with-current-buffer chat (opencode-chat-visit-file file))))))))
+         message-id)))))
 
 (defun opencode-diff--buffer-name ()
   "Return the name of the diff buffer of this chat's session."

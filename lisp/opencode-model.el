@@ -31,6 +31,7 @@
 (require 'opencode-events)
 (require 'opencode-connection)
 (require 'opencode-api)
+(require 'opencode-cache)
 
 ;;;; What the server sends
 
@@ -135,12 +136,26 @@
 Errors of no session are kept under the key t.")
   (requests (make-hash-table :test 'equal)
             :documentation "Request id -> `opencode-user-request', pending.")
+  (waiting (make-hash-table :test 'equal)
+           :documentation "Session id -> how many of `requests' are its, when any.")
   (todos (make-hash-table :test 'equal)
          :documentation "Session id -> list of `opencode-todo'.")
   (parents (make-hash-table :test 'equal)
            :documentation "Session id -> parent session id, or nil for a root.")
   (diffs (make-hash-table :test 'equal)
-         :documentation "Session id -> vector of file diff plists.")
+         :documentation "Session id -> vector of file diff plists, as the server
+says for the whole session (empty on 1.18.33: see `message-diffs').")
+  (message-diffs (make-hash-table :test 'equal)
+                 :documentation "Session id -> alist (MESSAGE-ID . DIFFS): what each
+of its prompts changed on disk, from the user messages' summary.diffs.")
+  (merged-diffs (make-hash-table :test 'equal)
+                :documentation "Session id -> its `message-diffs' merged, one diff
+per file; made when first read, dropped when they change.")
+  (diffs-read (make-hash-table :test 'equal)
+              :documentation "Session id -> t once every message's summary was read.")
+  (origins nil :documentation "Fork id -> the id of the session it was forked
+from, for forks made on this client (the server keeps no record of it);
+read from disk (opencode-cache.el) on first use.")
   (branch nil :documentation "The project's version control branch, or nil."))
 
 (defun opencode-store (conn)
@@ -185,6 +200,30 @@ With SESSION-ID, only that session's."
     (sort all (lambda (a b) (string< (opencode-user-request-id a)
                                      (opencode-user-request-id b))))))
 
+(defun opencode-store-waiting-p (conn session-id)
+  "Return non-nil if a permission or a question of SESSION-ID on CONN is pending.
+Constant time: a list badge asks it of every row."
+  (gethash session-id (opencode-store-waiting (opencode-store conn))))
+
+(defun opencode-model--add-request (conn r)
+  "Record pending request R, an `opencode-user-request', on CONN."
+  (let ((store (opencode-store conn)) (sid (opencode-user-request-session-id r)))
+    (unless (gethash (opencode-user-request-id r) (opencode-store-requests store))
+      (puthash sid (1+ (gethash sid (opencode-store-waiting store) 0))
+               (opencode-store-waiting store)))
+    (puthash (opencode-user-request-id r) r (opencode-store-requests store))))
+
+(defun opencode-model--drop-request (conn id)
+  "Forget the pending request ID on CONN."
+  (let* ((store (opencode-store conn))
+         (r (gethash id (opencode-store-requests store))))
+    (when r
+      (remhash id (opencode-store-requests store))
+      (let* ((sid (opencode-user-request-session-id r))
+             (n (1- (gethash sid (opencode-store-waiting store) 1))))
+        (if (> n 0) (puthash sid n (opencode-store-waiting store))
+          (remhash sid (opencode-store-waiting store)))))))
+
 (defun opencode-store-request (conn id)
   "Return the pending `opencode-user-request' ID of CONN, or nil."
   (gethash id (opencode-store-requests (opencode-store conn))))
@@ -199,16 +238,73 @@ Nil for a root; the symbol `unknown' when the session was never seen."
   (gethash id (opencode-store-parents (opencode-store conn)) 'unknown))
 
 (defun opencode-store-session-diff (conn id)
-  "Return what session ID on CONN changed on disk, a vector of diffs, or nil."
-  (gethash id (opencode-store-diffs (opencode-store conn))))
+  "Return what session ID on CONN changed on disk, a vector of diffs, or nil.
+The server's diff of the whole session when it has one; else the
+changes of its prompts, merged, as their messages' summaries say."
+  (let ((own (gethash id (opencode-store-diffs (opencode-store conn)))))
+    (if (> (length own) 0) own
+      (let ((merged (opencode-model--merged-diffs conn id)))
+        (and (> (length merged) 0) merged)))))
+
+(defun opencode-store-message-diff (conn id message-id)
+  "Return what prompt MESSAGE-ID of session ID on CONN changed, or nil.
+MESSAGE-ID is a user message; its summary says."
+  (cdr (assoc message-id (gethash id (opencode-store-message-diffs (opencode-store conn))))))
+
+(defun opencode-store-diffs-read-p (conn id)
+  "Return non-nil if every message of session ID on CONN was read for its diffs."
+  (eq (gethash id (opencode-store-diffs-read (opencode-store conn))) t))
 
 (defun opencode-store-diff-summary (conn id)
-  "Return (FILES ADDITIONS DELETIONS) of session ID's changes on CONN, or nil."
+  "Return (FILES ADDITIONS DELETIONS) of session ID's changes on CONN, or nil.
+From its diffs (see `opencode-store-session-diff'), else from the
+session's own summary."
   (let ((diff (opencode-store-session-diff conn id)))
-    (and (> (length diff) 0)
-         (list (length diff)
-               (cl-loop for d across diff sum (or (plist-get d :additions) 0))
-               (cl-loop for d across diff sum (or (plist-get d :deletions) 0))))))
+    (if (> (length diff) 0)
+        (list (length diff)
+              (cl-loop for d across diff sum (or (plist-get d :additions) 0))
+              (cl-loop for d across diff sum (or (plist-get d :deletions) 0)))
+      (let* ((s (opencode-store-session conn id))
+             (sum (and s (plist-get (opencode-session-data s) :summary)))
+             (files (and (listp sum) (plist-get sum :files))))
+        (and (numberp files) (> files 0)
+             (list files (or (plist-get sum :additions) 0) (or (plist-get sum :deletions) 0)))))))
+
+(defun opencode-model--diff-file (diff)
+  "Return the file DIFF is about."
+  (or (plist-get diff :file) (plist-get diff :path) "?"))
+
+(defun opencode-model--merge (alist)
+  "Merge the diffs of ALIST, (MESSAGE-ID . DIFFS), into one diff per file.
+Messages are taken oldest first; a file changed by several prompts
+gets their counts summed and their patches one after the other."
+  (let ((by-file (make-hash-table :test 'equal)) (order nil))
+    (pcase-dolist (`(,_ . ,diffs) (sort (copy-sequence alist)
+                                        (lambda (a b) (string< (car a) (car b)))))
+      (seq-doseq (d diffs)
+        (let* ((file (opencode-model--diff-file d))
+               (old (gethash file by-file)))
+          (if (not old)
+              (progn (push file order) (puthash file d by-file))
+            (puthash file
+                     (list :file file
+                           :status (if (equal (plist-get d :status) "deleted") "deleted"
+                                     (or (plist-get old :status) (plist-get d :status)))
+                           :additions (+ (or (plist-get old :additions) 0)
+                                         (or (plist-get d :additions) 0))
+                           :deletions (+ (or (plist-get old :deletions) 0)
+                                         (or (plist-get d :deletions) 0))
+                           :patch (concat (or (plist-get old :patch) "")
+                                          (or (plist-get d :patch) "")))
+                     by-file)))))
+    (apply #'vector (mapcar (lambda (f) (gethash f by-file)) (nreverse order)))))
+
+(defun opencode-model--merged-diffs (conn id)
+  "Return the merged diffs of session ID's prompts on CONN (a vector)."
+  (let ((store (opencode-store conn)))
+    (or (gethash id (opencode-store-merged-diffs store))
+        (puthash id (opencode-model--merge (gethash id (opencode-store-message-diffs store)))
+                 (opencode-store-merged-diffs store)))))
 
 (defun opencode-store-counts (conn)
   "Return (BUSY WAITING ERRORS): CONN's sessions in each state.
@@ -273,10 +369,14 @@ It is asked of the server when the store has not seen the session."
     (when (stringp id)
       (dolist (table (list (opencode-store-sessions store) (opencode-store-status store)
                            (opencode-store-errors store) (opencode-store-todos store)
-                           (opencode-store-diffs store)))
+                           (opencode-store-diffs store) (opencode-store-message-diffs store)
+                           (opencode-store-merged-diffs store) (opencode-store-diffs-read store)))
         (remhash id table))
+      (when (opencode-store-origin conn id)
+        (remhash id (opencode-model--origins conn))
+        (opencode-model--save-origins conn))
       (dolist (r (opencode-store-pending conn id))
-        (remhash (opencode-user-request-id r) (opencode-store-requests store))))))
+        (opencode-model--drop-request conn (opencode-user-request-id r))))))
 
 (defun opencode-model--set-status (conn id status)
   "Record STATUS (a plist) of session ID on CONN.
@@ -317,16 +417,15 @@ Busy again clears the session's last error."
 TYPE says which."
   :depth 0
   (when (stringp (plist-get props :id))
-    (puthash (plist-get props :id)
-             (opencode-user-request-from-plist
-              (if (equal type "permission.asked") 'permission 'question) props)
-             (opencode-store-requests (opencode-store conn)))))
+    (opencode-model--add-request
+     conn (opencode-user-request-from-plist
+           (if (equal type "permission.asked") 'permission 'question) props))))
 
 (opencode-defevent opencode-model--on-answered
     ("permission.replied" "question.replied" "question.rejected") (conn props)
   "Forget the request answered in PROPS, on CONN."
   :depth 0
-  (remhash (plist-get props :requestID) (opencode-store-requests (opencode-store conn))))
+  (opencode-model--drop-request conn (plist-get props :requestID)))
 
 (opencode-defevent opencode-model--on-todos "todo.updated" (conn props)
   "Record the todo list of PROPS, on CONN."
@@ -337,10 +436,207 @@ TYPE says which."
 (opencode-defevent opencode-model--on-diff "session.diff" (conn props)
   "Record what the session of PROPS, on CONN, changed on disk."
   :depth 0
-  (when (stringp (plist-get props :sessionID))
+  (when (and (stringp (plist-get props :sessionID)) (not (plist-get props :derived)))
     (puthash (plist-get props :sessionID)
              (let ((d (plist-get props :diff))) (if (vectorp d) d []))
              (opencode-store-diffs (opencode-store conn)))))
+
+;; What the prompts changed: on 1.18.33 the session's own diff stays
+;; empty, each user message's summary.diffs has its prompt's changes.
+
+(defun opencode-model--learn (conn info)
+  "Record what user message INFO (a plist) changed, on CONN.
+Return its session id if that changed what the session's diff is."
+  (let ((sid (plist-get info :sessionID))
+        (mid (plist-get info :id))
+        (diffs (plist-get (plist-get info :summary) :diffs)))
+    (when (and (equal (plist-get info :role) "user") (stringp sid) (stringp mid)
+               (vectorp diffs))
+      (let* ((store (opencode-store conn))
+             (alist (gethash sid (opencode-store-message-diffs store))))
+        (unless (equal (or (cdr (assoc mid alist)) []) diffs)
+          (setq alist (assoc-delete-all mid alist))
+          (when (> (length diffs) 0) (push (cons mid diffs) alist))
+          (puthash sid alist (opencode-store-message-diffs store))
+          (remhash sid (opencode-store-merged-diffs store))
+          sid)))))
+
+(defun opencode-model--diff-changed (conn sid)
+  "Tell the views that what session SID on CONN changed is different.
+It is routed as a \"session.diff\" marked :derived, with the merged diff."
+  (opencode-events-route conn "session.diff"
+                         (list :sessionID sid :diff (or (opencode-store-session-diff conn sid) [])
+                               :derived t)))
+
+(defun opencode-store-learn-messages (conn id messages &optional all)
+  "Record what the prompts among MESSAGES of session ID on CONN changed.
+MESSAGES is a vector of (:info :parts), as the server sends them.
+ALL non-nil says they are every message of the session.  The views
+are told when that changed anything."
+  (let ((changed nil))
+    (seq-doseq (m messages)
+      (when (opencode-model--learn conn (plist-get m :info)) (setq changed t)))
+    (when all (puthash id t (opencode-store-diffs-read (opencode-store conn))))
+    (when changed (opencode-model--diff-changed conn id))
+    ;; Some only: the older messages are read too, once.
+    (unless (or all (gethash id (opencode-store-diffs-read (opencode-store conn))))
+      (puthash id 'reading (opencode-store-diffs-read (opencode-store conn)))
+      (opencode-store-fetch-message-diffs conn id))
+    changed))
+
+(defun opencode-store-fetch-message-diffs (conn id &optional callback)
+  "Read every message of session ID on CONN for what its prompts changed.
+Then call CALLBACK, if given, with the session's diff (a vector)."
+  (opencode-api-session-messages
+   conn id
+   :errback (lambda (e) (opencode--log "messages of %s: %s" id (opencode-error-text e))
+              (when (eq (gethash id (opencode-store-diffs-read (opencode-store conn))) 'reading)
+                (remhash id (opencode-store-diffs-read (opencode-store conn))))
+              (when callback (funcall callback [])))
+   :callback (lambda (messages)
+               (opencode-store-learn-messages conn id messages t)
+               (when callback
+                 (funcall callback (or (opencode-store-session-diff conn id) []))))))
+
+(defcustom opencode-changes-lookups 10
+  "How many sessions a session list or the sidebar reads to learn their changes.
+When the server's summary of a session is empty (1.18.33), its
+messages are read, one session after another, newest first, so the
+list can show what it changed; 0 reads none (a session's changes are
+then shown once its chat is opened or it works)."
+  :type 'natnum
+  :group 'opencode)
+
+(defun opencode-store-learn-diffs (conn ids)
+  "Learn what the first sessions of IDS on CONN changed, one after another.
+Only those whose changes are unknown, at most `opencode-changes-lookups'."
+  (let* ((read (opencode-store-diffs-read (opencode-store conn)))
+         (todo (seq-take (seq-remove (lambda (id) (or (gethash id read)
+                                                      (opencode-store-diff-summary conn id)))
+                                     ids)
+                         opencode-changes-lookups)))
+    (dolist (id todo) (puthash id 'reading read))
+    (cl-labels ((next ()
+                  (when todo
+                    (let ((id (pop todo)))
+                      (opencode-store-fetch-message-diffs
+                       conn id (lambda (_)
+                                 (when (eq (gethash id read) 'reading) (remhash id read))
+                                 (next)))))))
+      (next))))
+
+(defun opencode-store-fetch-diff (conn id callback &optional message-id)
+  "Call CALLBACK with what session ID on CONN changed, a vector of diffs.
+With MESSAGE-ID, only what that message's prompt changed (for a reply,
+the prompt it answers).  The server's own diff is asked first; when
+it is empty, the messages' summaries are read."
+  (if message-id
+      (opencode-api-session-diff
+       conn id :query `(("messageID" . ,message-id))
+       :errback (lambda (_) (opencode-model--fetch-prompt-diff conn id callback message-id))
+       :callback (lambda (diffs)
+                   (if (> (length diffs) 0)
+                       (funcall callback diffs)
+                     (opencode-model--fetch-prompt-diff conn id callback message-id))))
+    (opencode-api-session-diff
+     conn id
+     :errback (lambda (_) (opencode-store-fetch-message-diffs conn id callback))
+     :callback (lambda (diffs)
+                 (if (> (length diffs) 0)
+                     (funcall callback diffs)
+                   (opencode-store-fetch-message-diffs conn id callback))))))
+
+(defun opencode-model--fetch-prompt-diff (conn id callback message-id)
+  "Call CALLBACK with what the prompt of MESSAGE-ID in session ID on CONN changed.
+From the summary of the prompt (MESSAGE-ID's, or for a reply the
+prompt it answers)."
+  (opencode-api-session-message
+   conn id message-id
+   :errback (lambda (_) (funcall callback []))
+   :callback
+   (lambda (m)
+     (let* ((info (plist-get m :info))
+            (prompt (if (equal (plist-get info :role) "user") (plist-get info :id)
+                      (plist-get info :parentID))))
+       (when (equal (plist-get info :role) "user")
+         (when (opencode-model--learn conn info) (opencode-model--diff-changed conn id)))
+       (cond ((not (stringp prompt)) (funcall callback []))
+             ((or (opencode-store-message-diff conn id prompt)
+                  (equal prompt (plist-get info :id)))
+              (funcall callback (or (opencode-store-message-diff conn id prompt) [])))
+             (t (opencode-model--fetch-prompt-diff conn id callback prompt)))))))
+
+(opencode-defevent opencode-model--on-message "message.updated" (conn props)
+  "Record what the prompt in PROPS changed on disk, on CONN, from its summary."
+  :depth 0
+  (let ((sid (opencode-model--learn conn (plist-get props :info))))
+    (when sid (opencode-model--diff-changed conn sid))))
+
+(opencode-defevent opencode-model--on-message-removed "message.removed" (conn props)
+  "Forget what the removed message of PROPS, on CONN, changed."
+  :depth 0
+  (let* ((sid (plist-get props :sessionID))
+         (mid (plist-get props :messageID))
+         (store (opencode-store conn))
+         (alist (and (stringp sid) (gethash sid (opencode-store-message-diffs store)))))
+    (when (assoc mid alist)
+      (puthash sid (assoc-delete-all mid alist) (opencode-store-message-diffs store))
+      (remhash sid (opencode-store-merged-diffs store))
+      (opencode-model--diff-changed conn sid))))
+
+;;;; Forks: where they came from
+
+(defun opencode-model--origins (conn)
+  "Return CONN's table fork id -> origin id, read from disk on first use."
+  (let ((store (opencode-store conn)))
+    (or (opencode-store-origins store)
+        (let ((table (make-hash-table :test 'equal)))
+          (pcase-dolist (`(,fork . ,origin) (opencode-cache-fork-origins conn))
+            (puthash fork origin table))
+          (setf (opencode-store-origins store) table)))))
+
+(defun opencode-model--save-origins (conn)
+  "Write CONN's fork origins to disk."
+  (let (alist)
+    (maphash (lambda (k v) (push (cons k v) alist)) (opencode-model--origins conn))
+    (opencode-cache-save-fork-origins conn (sort alist (lambda (a b) (string< (car a) (car b)))))))
+
+(defun opencode-store-origin (conn id)
+  "Return the id of the session that session ID on CONN was forked from, or nil.
+Only forks made on this client are known (the server keeps no record)."
+  (gethash id (opencode-model--origins conn)))
+
+(defun opencode-store-forks (conn id)
+  "Return the ids of the known forks of session ID on CONN."
+  (let (forks)
+    (maphash (lambda (k v) (when (equal v id) (push k forks))) (opencode-model--origins conn))
+    forks))
+
+(defun opencode-store-tree-parent (conn id)
+  "Return the session that session ID on CONN sits under, or nil.
+Its parent, else the session it was forked from; nil for a root
+that is no known fork."
+  (let ((parent (gethash id (opencode-store-parents (opencode-store conn)))))
+    (if (stringp parent) parent (opencode-store-origin conn id))))
+
+(defun opencode-store-record-fork (conn fork origin)
+  "Record that session FORK (a plist, from the server) was forked from ORIGIN.
+On CONN; it is kept on disk, and the views are told (as a
+\"session.updated\" of the fork)."
+  (let ((id (plist-get fork :id)))
+    (when (and (stringp id) (stringp origin))
+      (puthash id origin (opencode-model--origins conn))
+      (opencode-model--save-origins conn)
+      (opencode-events-route conn "session.updated" (list :sessionID id :info fork)))))
+
+(defun opencode-store-fork (conn id &optional message-id callback)
+  "Fork session ID on CONN (at MESSAGE-ID if given) and record where from.
+CALLBACK, if given, is called with the new session's plist."
+  (opencode-api-session-fork
+   conn id :body (if message-id `(:messageID ,message-id) (make-hash-table))
+   :callback (lambda (s)
+               (opencode-store-record-fork conn s id)
+               (when callback (funcall callback s)))))
 
 (opencode-defevent opencode-model--on-branch "vcs.branch.updated" (conn props)
   "Record the project's branch of PROPS, on CONN."

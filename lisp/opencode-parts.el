@@ -30,6 +30,8 @@
 (require 'opencode-api)
 (require 'opencode-tools)
 
+(declare-function opencode-diff-patch-file "opencode-diff" (file message-id))
+
 (declare-function opencode-chat-connection "opencode-chat" (&optional buffer))
 (declare-function opencode-chat-open "opencode-chat" (conn session))
 (declare-function opencode-chat-expand-part "opencode-chat-nav" ())
@@ -236,7 +238,8 @@ RENDERED is how it is shown if it is a tool (`opencode-parts--rendered')."
     ((and "text" (guard (opencode-parts-synthetic-p part)))
      (opencode-parts--limit-output part (opencode-parts--synthetic-body (plist-get part :text))))
     ((or "text" "reasoning") (or (plist-get part :text) ""))
-    ("patch" (mapconcat #'opencode-parts-file-button (plist-get part :files) "\n"))
+    ("patch" (mapconcat (lambda (f) (opencode-parts-patch-file-button f (plist-get part :messageID)))
+                        (plist-get part :files) "\n"))
     ("snapshot" (or (plist-get part :snapshot) ""))
     ("file" (opencode-parts--file-body part))
     ("subtask" (or (plist-get part :prompt) ""))
@@ -369,6 +372,20 @@ With LINE, at that line.  Only files inside the project open."
                   'help-echo (if line (format "RET: visit %s at line %d" file line)
                                (format "RET: visit %s" file))
                   'opencode-file file 'opencode-line line))
+
+(defun opencode-parts-patch-file-button (file message-id)
+  "Return FILE as text that shows its diff on RET or click.
+The diff is what the prompt of MESSAGE-ID (the patch part's reply) changed."
+  (opencode--link file #'opencode-chat-patch-file-at-point
+                  'help-echo (format "RET: show the diff of %s" file)
+                  'opencode-file file 'opencode-patch-message message-id))
+
+(defun opencode-chat-patch-file-at-point ()
+  "Show the diff of the file of the patch part at point."
+  (interactive)
+  (let ((file (get-text-property (point) 'opencode-file)))
+    (unless file (user-error "No file at point"))
+    (opencode-diff-patch-file file (get-text-property (point) 'opencode-patch-message))))
 
 (defun opencode-chat-visit-file-at-point ()
   "Visit the file named at point, at its line if it names one."

@@ -15,10 +15,18 @@
 ;; and the pending permissions and questions are fetched again, so
 ;; nothing missed while away stays stale.
 ;;
-;; Child sessions (those with a parentID, such as a sub-agent's) are
-;; shown indented under their parent; TAB folds them.  Archived
-;; sessions are hidden until `a' ... `A' toggles them.  The list loads a
-;; page at a time; `+' (or RET on the last line) loads the next.
+;; Child sessions (those with a parentID, such as a sub-agent's) and
+;; forks made from Emacs (the server gives them no parentID; the client
+;; records where they came from, see `opencode-store-origin') are shown
+;; indented under their parent; TAB folds them, or fetches them when
+;; none is loaded.  `R' shows root sessions only, or all again.
+;; Archived sessions are hidden until `A' toggles them.  The list loads
+;; a page at a time; `+' loads the next.  The Changes column comes from
+;; the messages' summaries when the session's own is empty.
+;;
+;; The last list is kept on disk (opencode-cache.el): it shows at once,
+;; and while the server is down it stays shown, marked stale, and the
+;; commands that would change a session refuse.
 
 ;;; Code:
 
@@ -26,6 +34,7 @@
 (require 'opencode)
 (require 'opencode-api)
 (require 'opencode-chat)
+(require 'opencode-cache)
 
 ;;;; Options and faces
 
@@ -53,6 +62,13 @@ Set to nil to create plain sessions."
 
 (defcustom opencode-sessions-show-archived nil
   "Whether session lists show archived sessions when they open."
+  :type 'boolean
+  :group 'opencode)
+
+(defcustom opencode-sessions-roots-only nil
+  "Whether session lists open showing root sessions only.
+Root sessions are neither a sub-agent's session nor a fork made from
+Emacs.  \\<opencode-sessions-mode-map>\\[opencode-sessions-toggle-roots] toggles it in a list."
   :type 'boolean
   :group 'opencode)
 
@@ -96,6 +112,16 @@ connection's store (see `opencode-store').")
 (defvar-local opencode-sessions--archived nil
   "Non-nil when archived sessions are shown.")
 
+(defvar-local opencode-sessions--roots nil
+  "Non-nil when only root sessions are shown (and the children opened).")
+
+(defvar-local opencode-sessions--opened nil
+  "Hash table: ids of sessions whose children were fetched with TAB.
+In a list of roots only, their children are shown.")
+
+(defvar-local opencode-sessions--stale nil
+  "Non-nil while the list shows the copy kept on disk, not the server's.")
+
 (defvar-local opencode-sessions--search nil
   "The search string the list is filtered by, or nil.")
 
@@ -127,10 +153,10 @@ Rebuilt at each full redraw, so one row is found without a scan.")
     (if (numberp v) v 0)))
 
 (defun opencode-sessions--summary-number (s key)
-  "Return KEY of session S's change summary, or 0."
-  (let* ((sum (plist-get s :summary))
-         (v (and (listp sum) (plist-get sum key))))
-    (if (numberp v) v 0)))
+  "Return KEY (`:files', `:additions', `:deletions') of session S's changes, or 0.
+As the store has them (`opencode-store-diff-summary')."
+  (let ((sum (opencode-store-diff-summary opencode-sessions--conn (plist-get s :id))))
+    (or (nth (pcase key (:files 0) (:additions 1) (_ 2)) sum) 0)))
 
 (defun opencode-sessions--sorter (fn)
   "Return a tabulated-list sort predicate comparing sessions by FN."
@@ -184,7 +210,7 @@ Rebuilt at each full redraw, so one row is found without a scan.")
 (defun opencode-sessions--state (id)
   "Return the state of session ID: `needs', `error', `retry', `busy' or `idle'."
   (let ((conn opencode-sessions--conn))
-    (cond ((opencode-store-pending conn id) 'needs)
+    (cond ((opencode-store-waiting-p conn id) 'needs)
           ((opencode-store-session-error conn id) 'error)
           (t (pcase (opencode-store-status-type conn id)
                ("retry" 'retry)
@@ -226,7 +252,7 @@ Roots, and children whose parent is not loaded, are under the key
   (let ((index (make-hash-table :test 'equal)))
     (maphash (lambda (id _)
                (let* ((s (opencode-sessions--get id))
-                      (parent (plist-get s :parentID))
+                      (parent (opencode-store-tree-parent opencode-sessions--conn id))
                       (key (if (and (stringp parent)
                                     (gethash parent opencode-sessions--sessions))
                                parent
@@ -297,7 +323,9 @@ HAS-CHILDREN is non-nil when S has child sessions."
    (format "  %s%s" (opencode--plural (hash-table-count opencode-sessions--sessions) "session")
            (if opencode-sessions--cursor " (more: +)" ""))
    (if opencode-sessions--search (format "  search: %S" opencode-sessions--search) "")
+   (if opencode-sessions--roots "  roots only (R: all)" "  all (R: roots only)")
    (if opencode-sessions--archived "  +archived" "")
+   (if opencode-sessions--stale (propertize "  cached copy (stale)" 'face 'warning) "")
    (if (eq (opencode-connection-state opencode-sessions--conn) 'connected) ""
      (propertize (concat "  " (opencode-connection-state-text opencode-sessions--conn))
                  'face 'warning))))
@@ -313,6 +341,13 @@ HAS-CHILDREN is non-nil when S has child sessions."
   (setq tabulated-list-entries (opencode-sessions--entries))
   (opencode--with-gc-room
     (tabulated-list-print t))
+  (when (null tabulated-list-entries)
+    (let ((inhibit-read-only t))
+      (goto-char (point-max))
+      (insert (substitute-command-keys
+               (if opencode-sessions--stale
+                   "\n  No sessions known yet: the server is not connected.\n"
+                 "\n  No sessions here.  \\<opencode-sessions-mode-map>\\[opencode-sessions-create] creates one; \\[opencode-sessions-menu] shows every command.\n")))))
   (opencode-sessions--index-rows)
   (opencode-sessions--update-ticker)
   (force-mode-line-update t))
@@ -407,10 +442,19 @@ to the buffer, and a stale position is caught by `opencode-sessions--goto'."
    (lambda (b) (eq (buffer-local-value 'opencode-sessions--conn b) conn))
    (opencode-sessions--all-buffers)))
 
+(defun opencode-sessions--up (s)
+  "Return the id of the session S sits under: its parent, or its fork origin."
+  (let ((parent (plist-get s :parentID)))
+    (if (stringp parent) parent
+      (opencode-store-origin opencode-sessions--conn (plist-get s :id)))))
+
 (defun opencode-sessions--wanted-p (s)
   "Return non-nil if session S belongs in this list."
   (and (or opencode-sessions--archived
            (zerop (opencode-sessions--time s :archived)))
+       (or (not opencode-sessions--roots)
+           (let ((up (opencode-sessions--up s)))
+             (or (null up) (gethash up opencode-sessions--opened))))
        (or (null opencode-sessions--search)
            (string-match-p (regexp-quote opencode-sessions--search)
                            (or (plist-get s :title) "")))))
@@ -444,6 +488,14 @@ to the buffer, and a stale position is caught by `opencode-sessions--goto'."
       (with-current-buffer buf
         (opencode-sessions--changed-status sid)))
     (force-mode-line-update t)))
+
+(opencode-defevent opencode-sessions--on-diff "session.diff" (conn props)
+  "Redraw the Changes of the session of PROPS in CONN's lists."
+  (let ((sid (plist-get props :sessionID)))
+    (when (memq 'changes opencode-sessions-columns)
+      (dolist (buf (opencode-sessions--buffers conn))
+        (when (gethash sid (buffer-local-value 'opencode-sessions--sessions buf))
+          (opencode-sessions--schedule-redraw buf))))))
 
 (defun opencode-sessions--changed-status (id)
   "Show the new status of session ID, in place, and update the mode line."
@@ -486,6 +538,7 @@ to the buffer, and a stale position is caught by `opencode-sessions--goto'."
        conn
        :query `(("limit" . ,limit) ("cursor" . ,cursor)
                 ("search" . ,opencode-sessions--search)
+                ("roots" . ,(and opencode-sessions--roots t))
                 ;; Always ask for archived sessions too and filter here: the
                 ;; server keeps an unarchived session's `archived' time at 0,
                 ;; which its own list still counts as archived.
@@ -495,15 +548,56 @@ to the buffer, and a stale position is caught by `opencode-sessions--goto'."
          (when (and (buffer-live-p buf)
                     (= generation (buffer-local-value 'opencode-sessions--generation buf)))
            (with-current-buffer buf
-             (unless cursor (clrhash opencode-sessions--sessions))
-             (seq-doseq (s list)
-               (when (and (opencode-sessions--in-project-p s)
-                          (opencode-sessions--wanted-p s))
-                 (opencode-sessions--add s)))
+             (unless cursor
+               (clrhash opencode-sessions--sessions)
+               (setq opencode-sessions--stale nil))
+             (let ((shown nil))
+               (seq-doseq (s list)
+                 (when (and (opencode-sessions--in-project-p s)
+                            (opencode-sessions--wanted-p s))
+                   (opencode-sessions--add s)
+                   (push s shown)))
+               (setq shown (nreverse shown))
+               ;; Children opened with TAB stay shown.
+               (maphash (lambda (id _) (opencode-sessions--load-children id t))
+                        opencode-sessions--opened)
+               (unless (or cursor opencode-sessions--search)
+                 (opencode-cache-save-sessions conn shown))
+               (opencode-store-learn-diffs conn (mapcar (lambda (s) (plist-get s :id)) shown)))
              (setq opencode-sessions--cursor
                    (and (= (length list) limit) (> limit 0)
                         (opencode-sessions--time (aref list (1- (length list))) :updated)))
              (opencode-sessions--redraw))))))))
+
+(defun opencode-sessions--load-children (id &optional quiet)
+  "Fetch the children of session ID and its known forks into this list.
+They are shown under it; unless QUIET, say when it has none."
+  (let ((buf (current-buffer))
+        (conn opencode-sessions--conn))
+    (puthash id t opencode-sessions--opened)
+    (opencode-api-session-children
+     conn id
+     :callback
+     (lambda (children)
+       (let ((forks (opencode-store-forks conn id)))
+         (when (buffer-live-p buf)
+           (with-current-buffer buf
+             (seq-doseq (c children)
+               (opencode-sessions--add c))
+             (dolist (f forks)
+               (let ((s (opencode-store-session conn f)))
+                 (if s (puthash f t opencode-sessions--sessions)
+                   (opencode-api-session-get
+                    conn f :errback #'ignore
+                    :callback (lambda (s)
+                                (when (buffer-live-p buf)
+                                  (with-current-buffer buf
+                                    (opencode-sessions--add s)
+                                    (opencode-sessions--schedule-redraw buf))))))))
+             (remhash id opencode-sessions--folded)
+             (when (and (not quiet) (zerop (length children)) (null forks))
+               (message "This session has no child sessions"))
+             (opencode-sessions--schedule-redraw buf))))))))
 
 (defun opencode-sessions-refresh ()
   "Fetch the sessions, their statuses and pending requests again.
@@ -530,6 +624,13 @@ for a refused password is reopened, and fetches all once it is up."
   "Return the id of the session at point, or signal a `user-error'."
   (or (tabulated-list-get-id) (user-error "No session at point")))
 
+(defun opencode-sessions--live-id-at-point ()
+  "Return the id of the session at point, if the server can act on it.
+Signal a `user-error' while the list is a stale copy."
+  (when opencode-sessions--stale
+    (user-error "This list is a cached copy: the server is not connected (g retries)"))
+  (opencode-sessions--id-at-point))
+
 (defun opencode-sessions--session-at-point ()
   "Return the session plist at point, or signal a `user-error'."
   (opencode-sessions--get (opencode-sessions--id-at-point)))
@@ -542,14 +643,27 @@ for a refused password is reopened, and fetches all once it is up."
 (defun opencode-sessions-create (title)
   "Create a session titled TITLE (empty: let the server name it).
 Then run /init in it when `opencode-session-init-after-create' is set."
-  (interactive "sTitle of the new session (empty for default): ")
-  (let ((conn opencode-sessions--conn))
+  (interactive
+   (progn (when opencode-sessions--stale
+            (user-error "This list is a cached copy: the server is not connected (g retries)"))
+          (list (read-string "Title of the new session (empty for default): "))))
+  (let ((conn opencode-sessions--conn)
+        (buf (current-buffer)))
     (opencode-api-session-create
      conn
      :title (and (not (string-empty-p title)) title)
      :callback
      (lambda (s)
        (message "Created session %s" (plist-get s :slug))
+       ;; Show it now and move to it (its event may come later).
+       (when (buffer-live-p buf)
+         (with-current-buffer buf
+           (opencode-sessions--add s)
+           (opencode-sessions--redraw)
+           (let ((window (get-buffer-window buf)))
+             (if window
+                 (with-selected-window window (opencode-sessions--goto (plist-get s :id)))
+               (opencode-sessions--goto (plist-get s :id))))))
        (when opencode-session-init-after-create
          (opencode-api-session-model
           conn s
@@ -558,7 +672,7 @@ Then run /init in it when `opencode-session-init-after-create' is set."
 
 (defun opencode-sessions-compact (id)
   "Compact session ID: replace its history by a summary, with its model."
-  (interactive (list (opencode-sessions--id-at-point)))
+  (interactive (list (opencode-sessions--live-id-at-point)))
   (let ((conn opencode-sessions--conn))
     (opencode-api-session-model
      conn (opencode-sessions--get id)
@@ -570,7 +684,7 @@ Then run /init in it when `opencode-session-init-after-create' is set."
 (defun opencode-sessions-rename (id title)
   "Rename session ID to TITLE."
   (interactive
-   (let ((s (opencode-sessions--session-at-point)))
+   (let ((s (opencode-sessions--get (opencode-sessions--live-id-at-point))))
      (list (plist-get s :id) (read-string "New title: " (plist-get s :title)))))
   (when (string-empty-p (string-trim title))
     (user-error "A title cannot be empty"))
@@ -578,7 +692,7 @@ Then run /init in it when `opencode-session-init-after-create' is set."
 
 (defun opencode-sessions-delete (id)
   "Delete session ID and its child sessions, after confirmation."
-  (interactive (list (opencode-sessions--id-at-point)))
+  (interactive (list (opencode-sessions--live-id-at-point)))
   (let* ((s (opencode-sessions--get id))
          (kids (length (opencode-sessions--children id))))
     (when (yes-or-no-p (format "Delete session \"%s\"%s? "
@@ -589,25 +703,46 @@ Then run /init in it when `opencode-session-init-after-create' is set."
 
 (defun opencode-sessions-abort (id)
   "Abort the running reply of session ID."
-  (interactive (list (opencode-sessions--id-at-point)))
+  (interactive (list (opencode-sessions--live-id-at-point)))
   (opencode-api-session-abort opencode-sessions--conn id
                               :callback (lambda (_) (message "Aborted"))))
 
 (defun opencode-sessions-fork (id)
   "Fork session ID into a new session with the same history."
-  (interactive (list (opencode-sessions--id-at-point)))
-  (opencode-api-session-fork opencode-sessions--conn id
-                             :body (make-hash-table)
-                             :callback (lambda (s) (message "Forked into %s" (plist-get s :title)))))
+  (interactive (list (opencode-sessions--live-id-at-point)))
+  (opencode-store-fork opencode-sessions--conn id nil
+                       (lambda (s) (message "Forked into %s" (plist-get s :title)))))
 
 (defun opencode-sessions-archive-toggle (id)
   "Archive session ID, or unarchive it if it is archived."
-  (interactive (list (opencode-sessions--id-at-point)))
+  (interactive (list (opencode-sessions--live-id-at-point)))
   (let* ((s (opencode-sessions--get id))
          (archived (> (opencode-sessions--time s :archived) 0)))
     (opencode-api-session-update opencode-sessions--conn id
                       :archived (if archived 0 (truncate (* 1000 (float-time))))
                       :callback (lambda (_) (message (if archived "Unarchived" "Archived"))))))
+
+(defun opencode-sessions-toggle-roots ()
+  "Show root sessions only, or all sessions.
+Root sessions are neither a sub-agent's session nor a fork made from
+Emacs; with roots only, TAB on a session fetches and shows its children."
+  (interactive)
+  (setq opencode-sessions--roots (not opencode-sessions--roots))
+  (clrhash opencode-sessions--opened)
+  (opencode-sessions--refilter)
+  (when (opencode-connection-usable-p opencode-sessions--conn)
+    (opencode-sessions--load-page (current-buffer) nil))
+  (message (if opencode-sessions--roots "Showing root sessions only" "Showing all sessions")))
+
+(defun opencode-sessions--refilter ()
+  "Drop the rows that no longer belong in the list, and redraw it."
+  (let (gone)
+    (maphash (lambda (id _)
+               (let ((s (opencode-sessions--get id)))
+                 (unless (and s (opencode-sessions--wanted-p s)) (push id gone))))
+             opencode-sessions--sessions)
+    (dolist (id gone) (remhash id opencode-sessions--sessions)))
+  (opencode-sessions--redraw))
 
 (defun opencode-sessions-toggle-archived ()
   "Show or hide archived sessions."
@@ -619,7 +754,7 @@ Then run /init in it when `opencode-session-init-after-create' is set."
 
 (defun opencode-sessions-share-toggle (id)
   "Share session ID and copy its URL, or unshare it if it is shared."
-  (interactive (list (opencode-sessions--id-at-point)))
+  (interactive (list (opencode-sessions--live-id-at-point)))
   (let* ((s (opencode-sessions--get id))
          (url (plist-get (plist-get s :share) :url)))
     (if (and (stringp url)
@@ -646,7 +781,7 @@ Then run /init in it when `opencode-session-init-after-create' is set."
 (defun opencode-sessions-goto-parent ()
   "Move to the parent of the session at point."
   (interactive)
-  (let ((parent (plist-get (opencode-sessions--session-at-point) :parentID)))
+  (let ((parent (opencode-sessions--up (opencode-sessions--session-at-point))))
     (cond ((not (stringp parent)) (user-error "This session has no parent"))
           ((not (opencode-sessions--goto parent))
            (user-error "The parent session is not loaded")))))
@@ -655,12 +790,18 @@ Then run /init in it when `opencode-session-init-after-create' is set."
   "Fold or unfold the child sessions of the session at point."
   (interactive)
   (let ((id (opencode-sessions--id-at-point)))
-    (unless (opencode-sessions--children id)
-      (user-error "This session has no child sessions"))
-    (if (gethash id opencode-sessions--folded)
-        (remhash id opencode-sessions--folded)
-      (puthash id t opencode-sessions--folded))
-    (opencode-sessions--redraw)))
+    (cond ((not (opencode-sessions--children id))
+           ;; None loaded: ask the server (and the forks recorded here).
+           (unless (and (not opencode-sessions--stale)
+                        (eq (opencode-connection-state opencode-sessions--conn) 'connected)
+                        (opencode-connection-usable-p opencode-sessions--conn))
+             (user-error "No child sessions are loaded, and the server is not connected"))
+           (opencode-sessions--load-children id))
+          ((gethash id opencode-sessions--folded)
+           (remhash id opencode-sessions--folded)
+           (opencode-sessions--redraw))
+          (t (puthash id t opencode-sessions--folded)
+             (opencode-sessions--redraw)))))
 
 (defun opencode-sessions-copy-id ()
   "Copy the id of the session at point."
@@ -730,8 +871,9 @@ Then run /init in it when `opencode-session-init-after-create' is set."
      ("g" "refresh" opencode-sessions-refresh)
      ("/" "search" opencode-sessions-search)
      ("A" "show archived" opencode-sessions-toggle-archived)
+     ("R" "roots only / all" opencode-sessions-toggle-roots)
      ("+" "load more" opencode-sessions-load-more)
-     ("TAB" "fold children" opencode-sessions-toggle-children)
+     ("TAB" "fold / fetch children" opencode-sessions-toggle-children)
      ("^" "go to parent" opencode-sessions-goto-parent)
      ("n" nil next-line)
      ("p" nil previous-line)
@@ -745,7 +887,9 @@ The list follows the server live.  \\<opencode-sessions-mode-map>\
 \\{opencode-sessions-mode-map}"
   (setq opencode-sessions--sessions (make-hash-table :test 'equal)
         opencode-sessions--folded (make-hash-table :test 'equal)
-        opencode-sessions--archived opencode-sessions-show-archived)
+        opencode-sessions--opened (make-hash-table :test 'equal)
+        opencode-sessions--archived opencode-sessions-show-archived
+        opencode-sessions--roots opencode-sessions-roots-only)
   (setq tabulated-list-sort-key nil)
   (setq tabulated-list-padding 1)
   (setq mode-line-process '(:eval (concat " " (opencode-sessions--header))))
@@ -779,6 +923,12 @@ With a prefix argument, ask for the directory."
       (opencode-sessions--attach conn)
       (setq default-directory (file-name-as-directory
                                (opencode-connection-directory conn)))
+      ;; The list kept on disk shows at once, until the server answers.
+      (when (zerop (hash-table-count opencode-sessions--sessions))
+        (dolist (s (opencode-cache-sessions conn))
+          (when (opencode-sessions--wanted-p s)
+            (opencode-sessions--add s)))
+        (setq opencode-sessions--stale t))
       (opencode-sessions--redraw)
       ;; A connection still connecting fetches when it connects (see
       ;; `opencode-sessions--on-state'), so no event is missed between.
@@ -789,45 +939,62 @@ With a prefix argument, ask for the directory."
 
 ;;;###autoload
 (defun opencode-switch-session (&optional directory)
-  "Pick a session of DIRECTORY's project with completion; show it in the list.
-DIRECTORY defaults to the current project.  Candidates are annotated with
-their status, age and slug."
+  "Pick a session of DIRECTORY's project with completion and open its chat.
+DIRECTORY defaults to the current project.  What is typed is searched
+for on the server, so any session can be picked, not only the newest
+page; candidates are annotated with their status, age and slug.
+Return the session's plist."
   (interactive)
   (let* ((conn (opencode-connect directory))
-         (sessions (opencode-api-session-list-paged
-                    conn :query `(("limit" . ,opencode-sessions-page-size)) :sync t))
-         (status (opencode-api-session-status conn :sync t))
          (table (make-hash-table :test 'equal))
-         (cands nil))
-    (seq-doseq (s sessions)
-      (let ((key (format "%s  ‹%s›" (plist-get s :title) (plist-get s :slug))))
-        (puthash key s table)
-        (push key cands)))
-    (when (null cands) (user-error "No sessions in %s" (opencode-connection-directory conn)))
-    (setq cands (nreverse cands))
-    (let* ((annotate
-            (lambda (key)
-              (let* ((s (gethash key table))
-                     (st (plist-get (plist-get status (intern (concat ":" (plist-get s :id))))
-                                    :type)))
-                (format "  %-6s %s" (or st "idle")
-                        (opencode-sessions--format-time (opencode-sessions--time s :updated))))))
-           (choice (completing-read
-                    "Session: "
-                    (lambda (str pred action)
-                      (if (eq action 'metadata)
-                          `(metadata (annotation-function . ,annotate)
-                                     (display-sort-function . identity)
-                                     (category . opencode-session))
-                        (complete-with-action action cands str pred)))
-                    nil t))
-           (s (gethash choice table))
-           (buf (opencode-sessions (opencode-connection-directory conn))))
-      (with-current-buffer buf
-        (puthash (plist-get s :id) s opencode-sessions--sessions)
-        (opencode-sessions--redraw)
-        (opencode-sessions--goto (plist-get s :id)))
-      s)))
+         (searched (make-hash-table :test 'equal))
+         (status (opencode-api-session-status conn :sync t)))
+    (cl-labels
+        ((key (s) (format "%s  ‹%s›" (or (plist-get s :title) "") (plist-get s :slug)))
+         (fetch (search)
+           ;; Each search string once; the server filters by title.
+           (or (gethash search searched)
+               (puthash
+                search
+                (let ((found nil))
+                  (seq-doseq (s (opencode-api-session-list-paged
+                                 conn :sync t
+                                 :query `(("limit" . ,opencode-sessions-page-size)
+                                          ("search" . ,(and (not (string-empty-p search)) search))
+                                          ("archived" . t))))
+                    (let ((k (key s)))
+                      (puthash k s table)
+                      (push k found)))
+                  (nreverse found))
+                searched)))
+         (candidates (string)
+           ;; The newest page, and what the server finds for the string.
+           (let ((words (string-trim string)))
+             (delete-dups (append (fetch "")
+                                  (and (not (string-empty-p words))
+                                       (fetch (car (split-string words "  ‹"))))))))
+         (annotate (k)
+           (let* ((s (gethash k table))
+                  (st (plist-get (plist-get status (intern (concat ":" (plist-get s :id))))
+                                 :type)))
+             (format "  %-6s %s" (or st "idle")
+                     (opencode-sessions--format-time (opencode-sessions--time s :updated))))))
+      (when (null (fetch ""))
+        (user-error "No sessions in %s" (opencode-connection-directory conn)))
+      (let* ((choice (completing-read
+                      "Session: "
+                      (lambda (str pred action)
+                        (if (eq action 'metadata)
+                            `(metadata (annotation-function . ,#'annotate)
+                                       (display-sort-function . identity)
+                                       (category . opencode-session))
+                          (complete-with-action action (candidates str) str pred)))
+                      nil t))
+             (s (or (gethash choice table)
+                    (user-error "No session %s" choice))))
+        (opencode-store-put-session conn s)
+        (opencode-chat-open conn s)
+        s))))
 
 (provide 'opencode-sessions)
 ;;; opencode-sessions.el ends here

@@ -56,7 +56,7 @@ SESSIONS are all the sessions shown."
   (let* ((id (plist-get s :id))
          (st (opencode-store-status-type opencode-sidebar--conn id))
          (diffs (gethash id opencode-sidebar--open 'closed))
-         (summary (plist-get s :summary)))
+         (summary (opencode-store-diff-summary opencode-sidebar--conn id)))
     (insert (propertize
              (concat (make-string (* 2 depth) ?\s)
                      (if (eq diffs 'closed) "▸ " "▾ ")
@@ -65,12 +65,10 @@ SESSIONS are all the sessions shown."
                        ("busy" (propertize " ●" 'face 'warning))
                        ("retry" (propertize " retry" 'face 'error))
                        (_ ""))
-                     (if (and summary (numberp (plist-get summary :files))
-                              (> (plist-get summary :files) 0))
-                         (propertize (format "  +%s −%s" (plist-get summary :additions)
-                                             (plist-get summary :deletions))
-                                     'face 'opencode-chat-dim)
-                       "")
+                     (pcase summary
+                       (`(,_ ,adds ,dels)
+                        (propertize (format "  +%s −%s" adds dels) 'face 'opencode-chat-dim))
+                       (_ ""))
                      "\n")
              'opencode-session id))
     (unless (eq diffs 'closed)
@@ -84,8 +82,11 @@ SESSIONS are all the sessions shown."
                            (propertize (format "−%-4s" (or (plist-get d :deletions) 0)) 'face 'diff-removed)
                            (opencode-diff-file d) "\n")
                    'opencode-session id 'opencode-diff d)))))
-    (dolist (c (cl-remove-if-not (lambda (c) (equal (plist-get c :parentID) id))
-                                 sessions))
+    (dolist (c (cl-remove-if-not
+                (lambda (c) (equal (opencode-store-tree-parent opencode-sidebar--conn
+                                                               (plist-get c :id))
+                                   id))
+                sessions))
       (opencode-sidebar--insert-session c (1+ depth) sessions))))
 
 (defun opencode-sidebar--redraw ()
@@ -100,8 +101,9 @@ SESSIONS are all the sessions shown."
     (let* ((sessions (opencode-sidebar--sessions))
            (ids (mapcar (lambda (s) (plist-get s :id)) sessions)))
       (dolist (s sessions)
-        ;; Roots, and children whose parent is not listed.
-        (unless (member (plist-get s :parentID) ids)
+        ;; Roots, and children (or forks) whose parent is not listed.
+        (unless (member (opencode-store-tree-parent opencode-sidebar--conn (plist-get s :id))
+                        ids)
           (opencode-sidebar--insert-session s 0 sessions))))
     (goto-char (point-min))
     (forward-line (1- line))))
@@ -130,14 +132,14 @@ SESSIONS are all the sessions shown."
 (defun opencode-sidebar--fetch-diffs (id)
   "Fetch the files session ID changed and show them."
   (let ((buf (current-buffer)))
-    (opencode-api-session-diff
+    (opencode-store-fetch-diff
      opencode-sidebar--conn id
-     :callback (lambda (diffs)
-                 (when (buffer-live-p buf)
-                   (with-current-buffer buf
-                     (unless (eq (gethash id opencode-sidebar--open 'closed) 'closed)
-                       (puthash id diffs opencode-sidebar--open)
-                       (opencode-sidebar--schedule buf))))))))
+     (lambda (diffs)
+       (when (buffer-live-p buf)
+         (with-current-buffer buf
+           (unless (eq (gethash id opencode-sidebar--open 'closed) 'closed)
+             (puthash id diffs opencode-sidebar--open)
+             (opencode-sidebar--schedule buf))))))))
 
 (defun opencode-sidebar-toggle ()
   "Show or hide the changed files of the session at point."
@@ -181,8 +183,9 @@ SESSIONS are all the sessions shown."
     (dolist (buf (opencode-sidebar--buffers conn))
       (with-current-buffer buf
         (unless (eq (gethash id opencode-sidebar--open 'closed) 'closed)
-          (puthash id (opencode-store-session-diff conn id) opencode-sidebar--open)
-          (opencode-sidebar--schedule buf))))))
+          (puthash id (or (opencode-store-session-diff conn id) []) opencode-sidebar--open))
+        ;; The session's +/- changed too.
+        (opencode-sidebar--schedule buf)))))
 
 (defun opencode-sidebar--on-state (conn state _detail)
   "Fetch CONN's sessions again when its stream (re)connects (STATE)."

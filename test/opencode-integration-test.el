@@ -198,7 +198,7 @@
         (kill-buffer buf)))))
 
 (ert-deftest opencode-integration/switch-session ()
-  "`opencode-switch-session' offers annotated sessions and shows the pick."
+  "`opencode-switch-session' offers annotated sessions and opens the pick's chat."
   (opencode-test-with-real-server conn
     (opencode-request-sync conn "POST" "/session" :body '(:title "pick me"))
     (opencode-request-sync conn "POST" "/session" :body '(:title "not me"))
@@ -211,13 +211,13 @@
                           (pick (cl-find-if (lambda (c) (string-prefix-p "pick me" c)) cands)))
                      (setq seen-annotation (funcall annot pick))
                      pick))))
-        (let ((s (opencode-switch-session (opencode-connection-directory conn))))
+        (let ((s (save-window-excursion
+                   (opencode-switch-session (opencode-connection-directory conn)))))
           (should (equal (plist-get s :title) "pick me"))
           (should (string-match-p "idle +20[0-9][0-9]-" seen-annotation))
-          (with-current-buffer (get-buffer (format "*opencode-sessions: %s*"
-                                                   (abbreviate-file-name
-                                                    (opencode-connection-directory conn))))
-            (should (equal (tabulated-list-get-id) (plist-get s :id)))
+          ;; It opens the chat of the pick.
+          (with-current-buffer (opencode-chat--buffer conn (plist-get s :id))
+            (should (eq major-mode 'opencode-chat-mode))
             (kill-buffer)))))))
 
 (ert-deftest opencode-integration/chat-prompt-and-stream ()

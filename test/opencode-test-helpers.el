@@ -23,6 +23,11 @@
 (require 'opencode-api)
 (require 'opencode-chat)
 (require 'opencode-sessions)
+(require 'opencode-cache)
+
+;; Tests never touch the user's cache: each run keeps its own.
+(setq opencode-cache-directory (make-temp-file "opencode-test-cache-" t))
+(add-hook 'kill-emacs-hook (lambda () (ignore-errors (delete-directory opencode-cache-directory t))))
 
 (defconst opencode-test-dir
   (file-name-directory (or load-file-name buffer-file-name))
@@ -322,6 +327,7 @@ removed afterwards."
           (opencode-server-url nil)
           (opencode-server--local nil)
           (opencode-connections nil)
+          (opencode-cache-directory (expand-file-name "cache" root))
           (,conn-var nil))
      (unless opencode-server-program
        (error "No OpenCode server: run `make deps'"))
