@@ -141,6 +141,7 @@ prefix argument) it waits."
          (files opencode-prompt--files)
          (chat (progn (when (string-empty-p text) (user-error "Nothing to send"))
                       (opencode-prompt--chat-buffer))))
+    (opencode-chat-check-sendable chat)
     (if (and (or queue (eq opencode-prompt-busy-send 'queue))
              (with-current-buffer chat
                (or opencode-chat-queued
