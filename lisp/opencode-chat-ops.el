@@ -216,7 +216,7 @@ reads in every session; it is a model turn, so it costs tokens."
   (interactive)
   (let ((url (or (opencode-chat-share-url)
                  (user-error (substitute-command-keys
-                              "The session is not shared (\<opencode-chat-mode-map>\[opencode-chat-share] shares it)")))))
+                              "The session is not shared (\\<opencode-chat-mode-map>\\[opencode-chat-share] shares it)")))))
     (kill-new url)
     (message "Copied %s" url)))
 

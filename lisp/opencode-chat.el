@@ -369,7 +369,7 @@ It sums the steps, and another step came or changed."
     (overlay-put opencode-chat--hint 'before-string
                  (propertize
                   (substitute-command-keys
-                   "An empty session.  \<opencode-chat-mode-map>\[opencode-chat-prompt] writes a prompt; \[opencode-chat-init] runs /init: the agent reads the project and writes AGENTS.md (a model turn: it costs tokens).\n")
+                   "An empty session.  \\<opencode-chat-mode-map>\\[opencode-chat-prompt] writes a prompt; \\[opencode-chat-init] runs /init: the agent reads the project and writes AGENTS.md (a model turn: it costs tokens).\n")
                   'face 'opencode-chat-dim))))
 
 (defun opencode-chat--insert-message (info)
