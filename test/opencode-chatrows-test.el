@@ -307,8 +307,8 @@ says it; v reverts the session to the part at point."
                   (append object nil)))))
 
 (ert-deftest opencode-chatrows/retry-part-and-a-killed-chat-leaves-nothing ()
-  "A retry counts down in the header; killing the chat then leaves no
-timer, no registry entry and no hook behind."
+  "A retry counts down in the header; a retry part shows; killing the chat
+then leaves no timer, no registry entry and no hook behind."
   (opencode-test-with-chat-on-real-server
       (list '((:http-status 429 :reason "Too Many Requests" :message "slow down"))
             '((:content "After the retry.") :hang))
@@ -319,9 +319,37 @@ timer, no registry entry and no hook behind."
       (should opencode-chat--countdown-timer)
       (should (opencode-test-wait
                (lambda () (string-match-p "^After the retry\\." (opencode-test--visible-text))) 60))
-      (let ((timers-before (length timer-list)))
-        (ignore timers-before)
-        (kill-buffer chat))
+      ;; This server tells a retry by the session's status only; a
+      ;; retry part (the schema's RetryPart) it stores and sends back.
+      (let* ((reply (cl-find "assistant" (opencode-chat-messages)
+                             :key (lambda (m) (plist-get (plist-get m :info) :role)) :test #'equal))
+             (mid (plist-get (plist-get reply :info) :id))
+             (pid (opencode--ascending-id "prt")))
+        (opencode-request-sync
+         conn "PATCH" (opencode--path "session" sid "message" mid "part" pid)
+         :body `(:id ,pid :sessionID ,sid :messageID ,mid :type "retry" :attempt 1
+                     :error (:name "APIError" :data (:message "slow down" :isRetryable t))
+                     :time (:created ,(truncate (* 1000 (float-time))))))
+        ;; Drawn open, the error under its heading; TAB folds it.
+        (should (opencode-test-wait
+                 (lambda () (string-match-p "^After the retry\\.\n▾ Retry 1\nslow down$"
+                                            (opencode-test--visible-text)))
+                 20))
+        (goto-char (point-min))
+        (search-forward "Retry 1")
+        (opencode-chat-toggle-fold)
+        (should (string-match-p "^▸ Retry 1$" (opencode-test--visible-text))))
+      ;; Timers of its own running as it is killed: a retry countdown
+      ;; and a pending fontification.
+      (opencode-test-event conn "session.status"
+                           `(:sessionID ,sid :status (:type "retry" :attempt 2 :message "again"
+                                                            :next ,(* 1000 (+ 600 (float-time))))))
+      (should opencode-chat--countdown-timer)
+      (opencode-chat--fontify-later (plist-get (opencode-chat-part-at (point-min)) :id))
+      (should opencode-chat--fontify-timer)
+      (should (cl-some (lambda (tm) (opencode-chatrows-test--mentions-p (timer--args tm) chat)) timer-list))
+      (should (cl-some (lambda (tm) (opencode-chatrows-test--mentions-p (timer--function tm) chat)) timer-list))
+      (kill-buffer chat)
       (should-not (buffer-live-p prompt))
       (should-not (gethash sid (opencode-chat--registry conn)))
       (should-not (cl-some (lambda (tm) (or (opencode-chatrows-test--mentions-p (timer--function tm) chat)
