@@ -263,7 +263,8 @@ part is read, so a long reply costs linear time, not quadratic."
 
 (defvar-local opencode-chat--commands nil
   "Hash table: message id -> (NAME . ARGUMENTS) of the slash command it ran.
-From command.executed events; the message's header says it, dimly.")
+From command.executed events, which name the command's last reply; the
+prompt the reply answers is the message whose header says it, dimly.")
 
 (defun opencode-chat--message-header (info)
   "Return the header line of message INFO, marked if not sent yet.
@@ -1081,18 +1082,22 @@ TYPE is the event's type."
 
 (opencode-defevent opencode-chat--on-command "command.executed" (conn props)
   "Log the slash command of PROPS that ran on CONN; its chat shows it.
-The message it made says so in its header, dimly."
+The prompt it made says so under its header, dimly."
   (opencode--log "%s: command /%s ran in %s" (opencode-connection-directory conn)
                  (plist-get props :name) (plist-get props :sessionID))
   (let ((mid (plist-get props :messageID)))
     (when (stringp mid)
       (opencode-chat--in-chat conn props
-        (unless opencode-chat--commands
-          (setq opencode-chat--commands (make-hash-table :test 'equal)))
-        (puthash mid (cons (plist-get props :name) (plist-get props :arguments))
-                 opencode-chat--commands)
-        (let ((entry (gethash mid opencode-chat--messages)))
-          (when entry (opencode-chat--update-message (plist-get entry :info))))))))
+        ;; It names the command's last reply: say it at the prompt.
+        (let* ((reply (gethash mid opencode-chat--messages))
+               (prompt (and reply (opencode-chat--prompt-of (plist-get reply :info))))
+               (mid (or prompt mid)))
+          (unless opencode-chat--commands
+            (setq opencode-chat--commands (make-hash-table :test 'equal)))
+          (puthash mid (cons (plist-get props :name) (plist-get props :arguments))
+                   opencode-chat--commands)
+          (let ((entry (gethash mid opencode-chat--messages)))
+            (when entry (opencode-chat--update-message (plist-get entry :info)))))))))
 
 (opencode-defevent opencode-chat--on-disposed "server.instance.disposed" (conn _props)
   "Reload CONN's chats: the server disposed of the project's instance."

@@ -82,10 +82,13 @@ The command's message says it ran /init."
                      60))
             (should-not (opencode-chatrows-test--hint chat))
             (should (string-match-p "^Assistant  mock/mock-1" (opencode-test--visible-text)))
-            ;; command.executed: the message /init made says so.
+            ;; command.executed: the prompt /init made says so, once.
             (should (member "command.executed" events))
             (should (opencode-test-wait
-                     (lambda () (string-match-p "^  ran /init$" (opencode-test--visible-text))) 10))
+                     (lambda () (string-match-p "\\`You  [-0-9: ]+\n  ran /init\nCreate or update AGENTS\\.md"
+                                                (opencode-test--visible-text)))
+                     10))
+            (should (= 1 (how-many "ran /init" (point-min) (point-max))))
             ;; Compaction, with the same model, shows through its event.
             (setq opencode-test-mock-requests nil events nil)
             (opencode-chat-compact)
