@@ -860,8 +860,12 @@ it is up."
 (defun opencode-chat--load ()
   "Fetch the session's messages and what the store may miss; redraw.
 Not for a deleted session: the chat keeps what it showed."
+  (unless opencode-chat--deleted
+    (opencode-chat--fetch)))
+
+(defun opencode-chat--fetch ()
+  "Fetch the session's messages and what the store may miss; redraw."
   (let ((buf (current-buffer)))
-   (unless opencode-chat--deleted
     (opencode-api-session-messages
      opencode-chat--conn (opencode-chat-session-id)
      :limit opencode-chat-message-limit :full t
@@ -897,7 +901,7 @@ Not for a deleted session: the chat keeps what it showed."
        :callback (lambda (todos)
                    (opencode-store-put-todos conn sid todos)
                    (when (buffer-live-p buf)
-                     (with-current-buffer buf (opencode-todo-refresh)))))))))
+                     (with-current-buffer buf (opencode-todo-refresh))))))))
 
 ;;;; Events
 
