@@ -28,7 +28,7 @@ MODULE   = module/opencode-module.so
 ELS      = $(wildcard lisp/*.el)
 BUILD    = build
 SAN      = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
-C_TESTS  = sse queue event conn
+C_TESTS  = sse queue event conn backoff
 
 .PHONY: compile all module test test-c check-module test-ert lint clean deps run demo bench fuzz info check-doc
 
@@ -58,7 +58,17 @@ $(BUILD)/test-%-tsan: test/c/test-%.c $(TEST_DEPS) | $(BUILD)
 $(BUILD)/test-%-plain: test/c/test-%.c $(TEST_DEPS) | $(BUILD)
 	$(CC) $(WARN) -O0 -g -Imodule -Itest/c $(PKG_CFLAGS) -o $@ $< $(TEST_SRC) $(PKG_LIBS)
 
-test-c: check-module $(foreach t,$(C_TESTS),$(BUILD)/test-$(t)-asan) $(BUILD)/test-conn-tsan $(BUILD)/test-queue-tsan $(BUILD)/test-conn-plain
+# test-backoff includes oc-conn.c whole (to call its static backoff), so
+# it is linked without it.
+BACKOFF_SRC = $(filter-out module/oc-conn.c,$(CORE_SRC))
+$(BUILD)/test-backoff-asan: test/c/test-backoff.c $(TEST_DEPS) | $(BUILD)
+	$(CC) $(WARN) -O1 -g $(SAN) -Imodule -Itest/c $(PKG_CFLAGS) -o $@ $< $(BACKOFF_SRC) $(PKG_LIBS)
+$(BUILD)/test-backoff-tsan: test/c/test-backoff.c $(TEST_DEPS) | $(BUILD)
+	$(CC) $(WARN) -O1 -g -fsanitize=thread -Imodule -Itest/c $(PKG_CFLAGS) -o $@ $< $(BACKOFF_SRC) $(PKG_LIBS)
+$(BUILD)/test-backoff-plain: test/c/test-backoff.c $(TEST_DEPS) | $(BUILD)
+	$(CC) $(WARN) -O0 -g -Imodule -Itest/c $(PKG_CFLAGS) -o $@ $< $(BACKOFF_SRC) $(PKG_LIBS)
+
+test-c: check-module $(foreach t,$(C_TESTS),$(BUILD)/test-$(t)-asan) $(BUILD)/test-conn-tsan $(BUILD)/test-queue-tsan $(BUILD)/test-backoff-tsan $(BUILD)/test-conn-plain $(BUILD)/test-backoff-plain
 	bash test/run-c-tests.sh $(BUILD) "$(C_TESTS)"
 
 # The module boundary (run by test-c, so by `make test'): only

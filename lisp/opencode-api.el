@@ -188,14 +188,25 @@ and a model in the project's opencode.json (README: \"Configure a model\"); \
 `make demo' tries the package offline"
   "What to say when no model can be had; %s is the project directory.")
 
-(defun opencode-api--default-model (providers)
+(defun opencode-api--default-model (providers &optional configured)
   "Return the server's default model in PROVIDERS, the /config/providers reply.
-The first provider that has a default model gives it."
+The first provider that has a default model gives it; when CONFIGURED
+\(the ids of the providers the configuration declares) is non-nil, the
+first of those, as the server picks the model it answers prompts with."
   (let ((defaults (plist-get providers :default)))
     (cl-loop for p across (or (plist-get providers :providers) [])
              for id = (plist-get p :id)
              for model = (and (stringp id) (plist-get defaults (intern (concat ":" id))))
-             when (stringp model) return (cons id model))))
+             when (and (stringp model) (or (null configured) (member id configured)))
+             return (cons id model))))
+
+(defun opencode-api--configured-providers (config)
+  "Return the ids of the providers CONFIG, a /config reply, declares."
+  (let ((providers (plist-get config :provider)) ids)
+    (while (keywordp (car-safe providers))
+      (push (substring (symbol-name (car providers)) 1) ids)
+      (setq providers (cddr providers)))
+    (nreverse ids)))
 
 (defun opencode-api-session-model (conn session callback)
   "Call CALLBACK with the model of SESSION as (PROVIDER-ID . MODEL-ID).
@@ -213,7 +224,9 @@ CONN is the connection.  When none is known, say what to do instead."
              (opencode-api-providers
               conn :callback
               (lambda (providers)
-                (let ((default (opencode-api--default-model providers)))
+                (let ((default (or (opencode-api--default-model
+                                    providers (opencode-api--configured-providers config))
+                                   (opencode-api--default-model providers))))
                   (if default (funcall callback default)
                     (message "OpenCode: %s"
                              (format opencode-api-no-model-help

@@ -7,8 +7,8 @@
 
 ;;; Commentary:
 
-;; The chat's header line (title, branch, changes, status with a retry
-;; countdown, error, pending requests), and its context at a glance:
+;; The chat's header line (title, slug, deleted mark, branch, changes,
+;; status with a retry countdown, error, pending requests, share URL), and its context at a glance:
 ;; agent, model, tokens against the model's context window, cost
 ;; (`opencode-chat-context', `opencode-chat-context-line', which the
 ;; prompt shows).
@@ -24,6 +24,7 @@
 
 (defvar opencode-chat--conn)
 (defvar opencode-chat--messages)
+(defvar opencode-chat--deleted)
 
 (declare-function opencode-chat-session "opencode-chat" (&optional buffer))
 (declare-function opencode-chat-session-id "opencode-chat" (&optional buffer))
@@ -197,6 +198,12 @@ All of it comes from the connection and its store."
          (err (opencode-store-session-error conn sid))
          (pending (opencode-requests-pending)))
     (concat " " (or (plist-get session :title) "")
+            (if (stringp (plist-get session :slug))
+                (propertize (concat " · " (plist-get session :slug)) 'face 'opencode-chat-dim)
+              "")
+            (if opencode-chat--deleted
+                (propertize "  DELETED on the server: read only" 'face 'opencode-chat-error)
+              "")
             (if opencode-cache-stale
                 (propertize "  cached copy (stale, read-only)" 'face 'warning)
               "")
@@ -231,7 +238,11 @@ All of it comes from the connection and its store."
                                     (substitute-command-keys
                                      "  \\<opencode-chat-mode-map>\\[opencode-chat-answer] to answer"))
                             'face 'opencode-chat-needs-user)
-              ""))))
+              "")
+            (let ((url (plist-get (plist-get session :share) :url)))
+              (if (stringp url)
+                  (propertize (concat "  shared: " url) 'face 'opencode-chat-dim)
+                "")))))
 
 (provide 'opencode-chat-context)
 ;;; opencode-chat-context.el ends here

@@ -8,9 +8,11 @@
 ;;; Commentary:
 
 ;; The operations on a chat's session and what is at point: revert
-;; and unrevert (undo, redo), fork, compact, rename, share, delete a
-;; message or a part, edit a text part, go to the parent session, the
-;; package's own slash commands, and aborting the running reply.
+;; and unrevert (undo, redo; to a message or a part), fork, compact,
+;; /init, rename, share (and copy the URL), delete a message or a
+;; part, edit a text part, go to the parent session, the package's own
+;; slash commands, and aborting the running reply, also when the chat
+;; of a busy session is left for another (`opencode-abort-on-switch').
 
 ;;; Code:
 
@@ -25,21 +27,36 @@
 (defvar opencode-chat--parts)
 (declare-function opencode-chat-session-id "opencode-chat" (&optional buffer))
 (declare-function opencode-chat-session "opencode-chat" (&optional buffer))
+(declare-function opencode-chat-connection "opencode-chat" (&optional buffer))
+(defvar opencode-cache-stale)
 (declare-function opencode-chat-open "opencode-chat" (conn session))
 (declare-function opencode-chat--part-at "opencode-chat" (pos))
 (declare-function opencode-chat--entry-part "opencode-chat" (entry))
 
 (defcustom opencode-abort-on-switch nil
-  "What killing the chat of a busy session does to its running reply.
-nil keeps it running (the session list shows it busy), `ask' asks,
-`abort' aborts it."
+  "What leaving the chat of a busy session does to its running reply.
+The chat is left when a window that showed it switches to another
+session's chat (and no other window shows it), or when it is killed.
+nil keeps the reply running (the session list shows it busy), `ask'
+asks, `abort' aborts it."
   :type '(choice (const :tag "Keep running" nil) (const :tag "Ask" ask)
                  (const :tag "Abort" abort))
   :group 'opencode)
 
-;;;; What is at point, what is reverted
+(defvar-local opencode-chat--deleted nil
+  "Non-nil once this chat's session was deleted: the session as it was.
+The chat stays, marked in its header; nothing more is sent from it.")
 
-
+(defun opencode-chat-check-sendable (&optional buffer)
+  "Signal a `user-error' if chat BUFFER's session cannot take a prompt.
+That is when it was deleted, or when the chat is a cached copy shown
+while its server is down.  BUFFER defaults to the current buffer."
+  (let ((buffer (or buffer (current-buffer))))
+    (when (buffer-local-value 'opencode-chat--deleted buffer)
+      (user-error "This session was deleted on the server: nothing can be sent to it"))
+    (when (and (buffer-local-value 'opencode-cache-stale buffer)
+               (not (opencode-connection-usable-p (opencode-chat-connection buffer))))
+      (user-error "This chat is a cached copy and its server is down: your text stays in the prompt (g in the chat reconnects)"))))
 
 ;;;; What is at point, what is reverted
 
@@ -93,6 +110,19 @@ nil keeps it running (the session list shows it busy), `ask' asks,
                                :body `(:messageID ,message-id)
                                :callback (opencode-chat--session-callback done)))
 
+(defun opencode-chat-revert-part (message-id part-id)
+  "Revert the session to PART-ID of MESSAGE-ID (default: the part at point).
+What the agent did from that part on, in its messages and on disk, is
+undone (POST /session/:id/revert with the part)."
+  (interactive
+   (let* ((pid (or (opencode-chat--part-at (point)) (user-error "No part at point")))
+          (part (opencode-chat--entry-part (gethash pid opencode-chat--parts))))
+     (list (plist-get part :messageID) pid)))
+  (when (yes-or-no-p "Revert the session (and its file changes) to this part? ")
+    (opencode-api-session-revert opencode-chat--conn (opencode-chat-session-id)
+                                 :body `(:messageID ,message-id :partID ,part-id)
+                                 :callback (opencode-chat--session-callback "Reverted to the part"))))
+
 (defun opencode-chat-revert (message-id)
   "Revert the session to before MESSAGE-ID (default: the message at point).
 The agent's changes to files from there on are undone on disk."
@@ -143,6 +173,26 @@ The agent's changes to files from there on are undone on disk."
        (opencode-api-session-summarize conn sid model
                                        :callback (lambda (_) (message "Compacted")))))))
 
+(defun opencode-chat-run-init (conn session)
+  "Run /init in SESSION (a plist) on CONN, with the session's model.
+That is its own, else the project's, else the server's default: the
+model the server answers prompts with."
+  (opencode-api-session-model
+   conn session
+   (lambda (model)
+     (message "Running /init with %s/%s: the agent reads the project, writes AGENTS.md..."
+              (car model) (cdr model))
+     (opencode-api-session-init conn (plist-get session :id) model
+                                :callback (lambda (_) (message "/init done"))))))
+
+(defun opencode-chat-init ()
+  "Run /init in this chat's session: the agent writes AGENTS.md.
+It reads the project and writes or updates AGENTS.md, the notes it
+reads in every session; it is a model turn, so it costs tokens."
+  (interactive)
+  (opencode-chat-check-sendable)
+  (opencode-chat-run-init opencode-chat--conn (opencode-chat-session)))
+
 (defun opencode-chat-rename (title)
   "Rename the session to TITLE."
   (interactive (list (read-string "New title: " (plist-get (opencode-chat-session) :title))))
@@ -160,6 +210,20 @@ The agent's changes to files from there on are undone on disk."
                      (message "The server did not share the session")
                    (kill-new url)
                    (message "Shared: %s (copied)" url))))))
+
+(defun opencode-chat-share-url (&optional buffer)
+  "Return the share URL of chat BUFFER's session, or nil if not shared."
+  (let ((url (plist-get (plist-get (opencode-chat-session buffer) :share) :url)))
+    (and (stringp url) url)))
+
+(defun opencode-chat-copy-share-url ()
+  "Copy the URL the session is shared at."
+  (interactive)
+  (let ((url (or (opencode-chat-share-url)
+                 (user-error (substitute-command-keys
+                              "The session is not shared (\\<opencode-chat-mode-map>\\[opencode-chat-share] shares it)")))))
+    (kill-new url)
+    (message "Copied %s" url)))
 
 (defun opencode-chat-unshare ()
   "Stop sharing the session."
@@ -298,12 +362,37 @@ On a queued prompt, take it out of the queue, back into the prompt."
 ;;;; Aborting
 
 (defun opencode-chat--maybe-abort ()
-  "Follow `opencode-abort-on-switch' when a busy session's chat is killed."
+  "Follow `opencode-abort-on-switch' when a busy session's chat is left.
+The current buffer is that chat."
   (when (and opencode-abort-on-switch opencode-chat--conn
+             (not opencode-chat--deleted)
              (opencode-store-busy-p opencode-chat--conn (opencode-chat-session-id))
              (or (eq opencode-abort-on-switch 'abort)
-                 (y-or-n-p "The session is busy: abort its reply? ")))
+                 (y-or-n-p (format "%s is busy: abort its reply? "
+                                   (or (plist-get (opencode-chat-session) :title) "The session")))))
     (opencode-api-session-abort opencode-chat--conn (opencode-chat-session-id))))
+
+(defun opencode-chat--on-window-switch (window)
+  "Follow `opencode-abort-on-switch' if WINDOW left a busy session's chat.
+Run from the buffer-local `window-buffer-change-functions' of the chat
+WINDOW shows now: the chat it showed before, of another session, is
+left when no window shows it any more.  The question, if any, is
+asked from a timer, outside redisplay."
+  (let ((old (window-old-buffer window))
+        (new (window-buffer window)))
+    (when (and opencode-abort-on-switch
+               (buffer-live-p old) (not (eq old new))
+               (eq (buffer-local-value 'major-mode old) 'opencode-chat-mode)
+               (not (equal (opencode-chat-session-id old) (opencode-chat-session-id new)))
+               (not (get-buffer-window old t)))
+      (run-at-time 0 nil #'opencode-chat--left old))))
+
+(defun opencode-chat--left (chat)
+  "Follow `opencode-abort-on-switch' for CHAT, left for another chat.
+Unless a window shows it again by now."
+  (when (and (buffer-live-p chat) (not (get-buffer-window chat t)))
+    (with-current-buffer chat
+      (opencode-chat--maybe-abort))))
 
 (defun opencode-chat-abort ()
   "Abort the running reply of this chat's session."

@@ -149,7 +149,10 @@ It is what the connection's store knows of the session."
   (let* ((buffer (or buffer (current-buffer)))
          (id (opencode-chat-session-id buffer))
          (s (opencode-store-session (opencode-chat-connection buffer) id)))
-    (if s (opencode-session-data s) (list :id id))))
+    (cond (s (opencode-session-data s))
+          ;; Deleted: what it was.
+          ((buffer-local-value 'opencode-chat--deleted buffer))
+          (t (list :id id)))))
 
 (defvar-local opencode-chat--views nil
   "Buffers that show this chat's session: an alist (BUFFER . NAME-FUNCTION).
@@ -259,13 +262,27 @@ part is read, so a long reply costs linear time, not quadratic."
   "Return where the next message goes: before the footer, if any."
   (if opencode-chat--footer (marker-position opencode-chat--footer) (point-max)))
 
+(defvar-local opencode-chat--commands nil
+  "Hash table: message id -> (NAME . ARGUMENTS) of the slash command it ran.
+From command.executed events, which name the command's last reply; the
+prompt the reply answers is the message whose header says it, dimly.")
+
 (defun opencode-chat--message-header (info)
-  "Return the header line of message INFO, marked if not sent yet."
+  "Return the header line of message INFO, marked if not sent yet.
+A message a slash command made says so on a dim line of its own."
   (concat (opencode-parts-message-header info)
           (pcase (plist-get info :opencode-pending)
             ('nil "")
             ('failed (propertize "  not sent" 'face 'opencode-chat-error))
-            (_ (propertize "  sending…" 'face 'opencode-chat-dim)))))
+            (_ (propertize "  sending…" 'face 'opencode-chat-dim)))
+          (pcase (and opencode-chat--commands
+                      (gethash (plist-get info :id) opencode-chat--commands))
+            (`(,name . ,args)
+             (propertize (format "\n  ran /%s%s" name
+                                 (if (string-empty-p (string-trim (or args ""))) ""
+                                   (concat " " (opencode--first-line args 60))))
+                         'face 'opencode-chat-dim))
+            (_ ""))))
 
 (defvar-local opencode-chat--replies nil
   "Hash table: prompt id -> the ids of its replies shown, oldest first.
@@ -340,8 +357,28 @@ It sums the steps, and another step came or changed."
     (when entry
       (opencode-chat--update-message (plist-get entry :info)))))
 
+(defvar-local opencode-chat--hint nil
+  "Overlay showing what to do in an empty chat, or nil.")
+
+(defun opencode-chat--show-hint ()
+  "Say what can be done in this chat if it is empty, or say nothing."
+  (when opencode-chat--hint
+    (delete-overlay opencode-chat--hint)
+    (setq opencode-chat--hint nil))
+  (when (and (zerop (hash-table-count opencode-chat--messages))
+             (null opencode-chat--backlog) (null opencode-chat--deleted))
+    (setq opencode-chat--hint (make-overlay (point-min) (point-min)))
+    (overlay-put opencode-chat--hint 'before-string
+                 (propertize
+                  (substitute-command-keys
+                   "An empty session.  \\<opencode-chat-mode-map>\\[opencode-chat-prompt] writes a prompt; \\[opencode-chat-init] runs /init: the agent reads the project and writes AGENTS.md (a model turn: it costs tokens).\n")
+                  'face 'opencode-chat-dim))))
+
 (defun opencode-chat--insert-message (info)
   "Insert message INFO at the end of the buffer, with no parts yet."
+  (when opencode-chat--hint
+    (delete-overlay opencode-chat--hint)
+    (setq opencode-chat--hint nil))
   (let ((inhibit-read-only t)
         (id (plist-get info :id)))
     (opencode-chat--note-reply info)
@@ -496,6 +533,12 @@ in its length; `opencode-chat-fontify-delay' bounds how stale it gets."
     (setq opencode-chat--fontify-timer
           (run-with-timer opencode-chat-fontify-delay nil
                           #'opencode-chat--fontify-pending (current-buffer)))))
+
+(defun opencode-chat--stop-fontify ()
+  "Stop the timer that fontifies streamed text, if it runs."
+  (when opencode-chat--fontify-timer
+    (cancel-timer opencode-chat--fontify-timer)
+    (setq opencode-chat--fontify-timer nil)))
 
 (defun opencode-chat--fontify-pending (buffer)
   "Fontify the text parts of BUFFER streamed into since last time."
@@ -672,6 +715,7 @@ session shows its end at once and Emacs stays responsive."
           (opencode-chat--draw-message m))))
     (opencode-chat-draw-queue)
     (opencode-chat--refold-threads)
+    (opencode-chat--show-hint)
     (when opencode-chat--backlog
       (setq opencode-chat--backlog-timer
             (run-with-timer 0.01 nil #'opencode-chat--draw-backlog (current-buffer))))))
@@ -801,6 +845,12 @@ it is up."
       (opencode-chat--load))))
 
 (defun opencode-chat--load ()
+  "Fetch the session's messages and what the store may miss; redraw.
+Not for a deleted session: the chat keeps what it showed."
+  (unless opencode-chat--deleted
+    (opencode-chat--fetch)))
+
+(defun opencode-chat--fetch ()
   "Fetch the session's messages and what the store may miss; redraw."
   (let ((buf (current-buffer)))
     (opencode-api-session-messages
@@ -972,11 +1022,29 @@ Once the session is idle, the first queued prompt goes."
       (opencode-prompt-send-queued (current-buffer)))))
 
 (opencode-defevent opencode-chat--on-error "session.error" (conn props)
-  "Say the error of PROPS, of a session whose chat is open on CONN."
+  "Say the error of PROPS, of a session whose chat is open on CONN.
+An error of no session is logged (the session lists show it too)."
   (let ((err (plist-get props :error)))
     (unless (opencode-api-aborted-p err)
-      (opencode-chat--in-chat conn props
-        (message "OpenCode: %s" (opencode-api-error-text err))))))
+      (if (not (stringp (plist-get props :sessionID)))
+          (opencode--log "%s: server error: %s" (opencode-connection-directory conn)
+                         (opencode-api-error-text err))
+        (opencode-chat--in-chat conn props
+          (message "OpenCode: %s" (opencode-api-error-text err)))))))
+
+(opencode-defevent opencode-chat--on-deleted "session.deleted" (conn props)
+  "Mark the chat of the session PROPS says was deleted on CONN.
+It keeps what it shows, says so in its header, and sends nothing more."
+  (opencode-chat--in-chat conn props
+    (setq opencode-chat--deleted (let ((info (plist-get props :info)))
+                                   (if (stringp (plist-get info :id)) info
+                                     (list :id (opencode-chat-session-id)))))
+    (opencode-chat--stop-countdown)
+    (opencode-chat--show-hint)
+    (setq opencode-chat-queued nil)
+    (opencode-chat-draw-queue)
+    (message "OpenCode: session %s was deleted" (or (plist-get opencode-chat--deleted :title)
+                                                    (opencode-chat-session-id)))))
 
 (opencode-defevent opencode-chat--on-compacted "session.compacted" (conn props)
   "Reload the chat of the session of PROPS on CONN: it was compacted."
@@ -1011,9 +1079,23 @@ TYPE is the event's type."
       (with-current-buffer buf (revert-buffer t t t)))))
 
 (opencode-defevent opencode-chat--on-command "command.executed" (conn props)
-  "Log the slash command of PROPS that ran on CONN."
+  "Log the slash command of PROPS that ran on CONN; its chat shows it.
+The prompt it made says so under its header, dimly."
   (opencode--log "%s: command /%s ran in %s" (opencode-connection-directory conn)
-                 (plist-get props :name) (plist-get props :sessionID)))
+                 (plist-get props :name) (plist-get props :sessionID))
+  (let ((mid (plist-get props :messageID)))
+    (when (stringp mid)
+      (opencode-chat--in-chat conn props
+        ;; It names the command's last reply: say it at the prompt.
+        (let* ((reply (gethash mid opencode-chat--messages))
+               (prompt (and reply (opencode-chat--prompt-of (plist-get reply :info))))
+               (mid (or prompt mid)))
+          (unless opencode-chat--commands
+            (setq opencode-chat--commands (make-hash-table :test 'equal)))
+          (puthash mid (cons (plist-get props :name) (plist-get props :arguments))
+                   opencode-chat--commands)
+          (let ((entry (gethash mid opencode-chat--messages)))
+            (when entry (opencode-chat--update-message (plist-get entry :info)))))))))
 
 (opencode-defevent opencode-chat--on-disposed "server.instance.disposed" (conn _props)
   "Reload CONN's chats: the server disposed of the project's instance."
@@ -1046,7 +1128,8 @@ Events missed while the stream was down are then not missing."
      ("C-c C-k" "abort the reply" opencode-chat-abort)
      ("C-c C-t" "next agent" opencode-chat-cycle-agent)
      ("C-c C-e" "next variant (effort)" opencode-chat-cycle-variant)
-     ("C-c C-n" "next recent model" opencode-chat-cycle-model))
+     ("C-c C-n" "next recent model" opencode-chat-cycle-model)
+     ("I" "/init: write AGENTS.md" opencode-chat-init))
     ("Session"
      ("r" "rename" opencode-chat-rename)
      ("E" "export Markdown/Org" opencode-chat-export)
@@ -1055,10 +1138,12 @@ Events missed while the stream was down are then not missing."
      ("F" "fork at message" opencode-chat-fork)
      ("s" "share" opencode-chat-share)
      ("S" "unshare" opencode-chat-unshare)
+     ("W" "copy share URL" opencode-chat-copy-share-url)
      ("^" "parent session" opencode-chat-goto-parent))
     ("Undo"
      ("u" "undo last prompt" opencode-chat-undo)
      ("R" "revert to message" opencode-chat-revert)
+     ("v" "revert to part" opencode-chat-revert-part)
      ("U" "unrevert (redo)" opencode-chat-unrevert)
      ("=" "revert's disk diff" opencode-chat-revert-diff)))
    (("Show"
@@ -1108,7 +1193,10 @@ Events missed while the stream was down are then not missing."
   (add-hook 'kill-buffer-hook #'opencode-chat--stop-countdown nil t)
   (add-hook 'kill-buffer-hook #'opencode-chat--stop-backlog nil t)
   (add-hook 'kill-buffer-hook #'opencode-chat--maybe-abort nil t)
-  (add-hook 'kill-buffer-hook #'opencode-chat--kill-views nil t))
+  (add-hook 'kill-buffer-hook #'opencode-chat--kill-views nil t)
+  (add-hook 'kill-buffer-hook #'opencode-chat--stop-fontify nil t)
+  ;; Leaving a busy session's chat for another's may abort its reply.
+  (add-hook 'window-buffer-change-functions #'opencode-chat--on-window-switch nil t))
 
 (defun opencode-chat--buffer-name (session)
   "Return the chat buffer name of SESSION."

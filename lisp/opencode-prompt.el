@@ -180,6 +180,7 @@ queue.  The chat's agent, model and variant choose who answers."
   "Send or queue TEXT with FILES from PROMPT (or nil) to CHAT's session.
 QUEUE, or `opencode-prompt-busy-send' `queue', queues it while the
 session is busy or other prompts wait."
+  (opencode-chat-check-sendable chat)
   (if (and (or queue (eq opencode-prompt-busy-send 'queue))
            (with-current-buffer chat
              (or opencode-chat-queued

@@ -87,10 +87,14 @@ server when not known yet.  TYPE says which kind it is."
                              (aref (plist-get props :questions) 0))))
                  (or (plist-get q :question) "?")))))))
 
-(defun opencode-chat-reply-permission (id reply)
-  "Answer permission request ID with REPLY: `once', `always' or `reject'."
+(defun opencode-chat-reply-permission (id reply &optional text)
+  "Answer permission request ID with REPLY: `once', `always' or `reject'.
+TEXT, a string, goes along to the agent: why it was refused, what to do
+instead."
   (opencode-api-permission-reply (opencode-chat-connection) id
-                                 :body `(:reply ,(symbol-name reply))
+                                 :body `(:reply ,(symbol-name reply)
+                                                ,@(and (stringp text) (not (string-empty-p text))
+                                                       (list :message text)))
                                  :callback (lambda (_) (message "Permission: %s" reply))))
 
 (defun opencode-chat-reply-question (id answers)
@@ -129,9 +133,13 @@ With ANSWERS nil, reject the question."
                        (opencode-requests-summary request)
                        '((?o "once" "Allow this time")
                          (?a "always" "Allow from now on for these patterns")
-                         (?r "reject" "Refuse")))))
-         (opencode-chat-reply-permission (plist-get props :id)
-                                         (intern (cadr choice)))))
+                         (?r "reject" "Refuse")
+                         (?m "message" "Refuse, and tell the agent why or what to do")))))
+         (if (equal (cadr choice) "message")
+             (opencode-chat-reply-permission (plist-get props :id) 'reject
+                                             (read-string "Tell the agent: "))
+           (opencode-chat-reply-permission (plist-get props :id)
+                                           (intern (cadr choice))))))
       ('question
        (let* ((props (cdr request))
               (answers (condition-case nil

@@ -47,12 +47,14 @@ Each is one of the symbols `status', `title', `slug', `updated',
                          (const share) (const id)))
   :group 'opencode)
 
-(defcustom opencode-session-init-after-create t
+(defcustom opencode-session-init-after-create 'ask
   "Whether a session created from Emacs runs /init right away.
 /init is a model turn in which the agent reads the project and writes
-or updates AGENTS.md, as OpenCode's own clients do for a new session.
-Set to nil to create plain sessions."
-  :type 'boolean
+or updates AGENTS.md: it costs tokens and changes a file.  `ask' (the
+default) asks when the session is created, t runs it, nil never does.
+An empty chat offers it on a key either way (`opencode-chat-init').
+The model is the project's, else the server's default."
+  :type '(choice (const :tag "Ask" ask) (const :tag "Always" t) (const :tag "Never" nil))
   :group 'opencode)
 
 (defcustom opencode-sessions-page-size 100
@@ -328,7 +330,16 @@ HAS-CHILDREN is non-nil when S has child sessions."
    (if opencode-sessions--stale (propertize "  cached copy (stale)" 'face 'warning) "")
    (if (eq (opencode-connection-state opencode-sessions--conn) 'connected) ""
      (propertize (concat "  " (opencode-connection-state-text opencode-sessions--conn))
-                 'face 'warning))))
+                 'face 'warning))
+   (opencode-sessions--server-error)))
+
+(defun opencode-sessions--server-error ()
+  "Return the last error of no session (a session.error naming none), or \"\"."
+  (let ((err (opencode-store-session-error opencode-sessions--conn t)))
+    (if err
+        (propertize (concat "  server error: " (opencode-api-error-text err))
+                    'face 'opencode-status-error)
+      "")))
 
 (defun opencode-sessions--redraw ()
   "Redraw the current session list now, keeping point on its session."
@@ -640,13 +651,23 @@ Signal a `user-error' while the list is a stale copy."
   (interactive (list (opencode-sessions--id-at-point)))
   (opencode-chat-open opencode-sessions--conn (opencode-sessions--get id)))
 
-(defun opencode-sessions-create (title)
+(defun opencode-sessions--init-wanted-p ()
+  "Return non-nil if a new session should run /init.
+As `opencode-session-init-after-create' says: asking when it is `ask'."
+  (pcase opencode-session-init-after-create
+    ('ask (y-or-n-p "Run /init in it (the agent reads the project, writes AGENTS.md; costs tokens)? "))
+    (v v)))
+
+(defun opencode-sessions-create (title &optional init)
   "Create a session titled TITLE (empty: let the server name it).
-Then run /init in it when `opencode-session-init-after-create' is set."
+With INIT non-nil, run /init in it (with its model: the project's, else
+the server's default).  Interactively, INIT is as
+`opencode-session-init-after-create' says; from Lisp, when it is t."
   (interactive
    (progn (when opencode-sessions--stale
             (user-error "This list is a cached copy: the server is not connected (g retries)"))
-          (list (read-string "Title of the new session (empty for default): "))))
+          (list (read-string "Title of the new session (empty for default): ")
+                (opencode-sessions--init-wanted-p))))
   (let ((conn opencode-sessions--conn)
         (buf (current-buffer)))
     (opencode-api-session-create
@@ -664,11 +685,8 @@ Then run /init in it when `opencode-session-init-after-create' is set."
              (if window
                  (with-selected-window window (opencode-sessions--goto (plist-get s :id)))
                (opencode-sessions--goto (plist-get s :id))))))
-       (when opencode-session-init-after-create
-         (opencode-api-session-model
-          conn s
-          (lambda (model)
-            (opencode-api-session-init conn (plist-get s :id) model))))))))
+       (when (or init (eq opencode-session-init-after-create t))
+         (opencode-chat-run-init conn s))))))
 
 (defun opencode-sessions-compact (id)
   "Compact session ID: replace its history by a summary, with its model."
@@ -817,10 +835,12 @@ Emacs; with roots only, TAB on a session fetches and shows its children."
          (s (opencode-sessions--get id))
          (st (opencode-store-session-status opencode-sessions--conn id))
          (err (opencode-store-session-error opencode-sessions--conn id)))
-    (message "%s [%s] %s%s%s" (plist-get s :title) (plist-get s :slug)
+    (message "%s [%s] %s%s%s%s" (plist-get s :title) (plist-get s :slug)
              (opencode-sessions--state id)
              (if (stringp (plist-get st :message)) (concat ": " (plist-get st :message)) "")
-             (if err (concat ": " (opencode-api-error-text err)) ""))))
+             (if err (concat ": " (opencode-api-error-text err)) "")
+             (let ((url (plist-get (plist-get s :share) :url)))
+               (if (stringp url) (concat "  shared: " url) "")))))
 
 ;;;; Mode line
 

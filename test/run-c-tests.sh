@@ -4,7 +4,7 @@
 # "PASSED FAILED" to $RESULTS (if set) and prints the totals.
 set -u
 build=${1:-build}
-tests=${2:-"sse queue event conn"}
+tests=${2:-"sse queue event conn backoff"}
 passed=0 failed=0
 run () {
   local label=$1; shift
@@ -22,10 +22,12 @@ run () {
   passed=$((passed + p)); failed=$((failed + f))
 }
 for t in $tests; do run "$t (asan+ubsan)" "$build/test-$t-asan"; done
-for t in queue conn; do run "$t (tsan)" env TSAN_OPTIONS=halt_on_error=1 "$build/test-$t-tsan"; done
+for t in queue conn backoff; do run "$t (tsan)" env TSAN_OPTIONS=halt_on_error=1 "$build/test-$t-tsan"; done
 if command -v valgrind >/dev/null; then
-  run "conn (valgrind)" valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect \
-      --error-exitcode=3 "$build/test-conn-plain"
+  for t in conn backoff; do
+    run "$t (valgrind)" valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect \
+        --error-exitcode=3 "$build/test-$t-plain"
+  done
 else
   echo "valgrind not installed" >&2; failed=$((failed + 1))
 fi
