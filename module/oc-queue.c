@@ -186,14 +186,47 @@ oc_queue_state (oc_queue *q, oc_state state, long attempt, long retry_ms,
 oc_item *
 oc_queue_drain (oc_queue *q)
 {
+  return oc_queue_drain_max (q, 0);
+}
+
+oc_item *
+oc_queue_drain_max (oc_queue *q, size_t max)
+{
   pthread_mutex_lock (&q->lock);
   oc_item *h = q->head;
-  q->head = q->tail = NULL;
-  q->window = NULL;
-  q->window_len = 0;
-  q->count = 0;
-  q->signaled = false;
+  if (max == 0 || max >= q->count)
+    {
+      q->head = q->tail = NULL;
+      q->window = NULL;
+      q->window_len = 0;
+      q->count = 0;
+      q->signaled = false;
+      pthread_mutex_unlock (&q->lock);
+      return h;
+    }
+  /* Cut the list after MAX items.  The merge window is the queue's
+     tail: when its first item is taken, every item left is in it.  */
+  oc_item *last = h;
+  bool window_taken = last == q->window;
+  for (size_t i = 1; i < max; i++)
+    {
+      last = last->next;
+      window_taken = window_taken || last == q->window;
+    }
+  q->head = last->next;
+  last->next = NULL;
+  q->count -= max;
+  if (window_taken)
+    {
+      q->window = q->head;
+      q->window_len = q->count;
+    }
+  /* Items remain: the flag flips false, then true again with its byte,
+     so the reader comes back for them.  */
+  q->signaled = true;
+  q->wakeups++;
   pthread_mutex_unlock (&q->lock);
+  oc_queue_notify (q);
   return h;
 }
 
