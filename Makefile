@@ -110,7 +110,9 @@ lint: $(MODULE)
 # The Lisp is byte-compiled first, as package.el would install it.
 bench: $(MODULE) $(BUILD)/bench-server $(BUILD)/bench-ingest
 	$(EMACS) -Q --batch -L lisp -f batch-byte-compile $(ELS)
-	$(EMACS) -Q --batch -L lisp -L test -l test/bench/opencode-bench.el -f opencode-bench-main; \
+	$(EMACS) -Q --batch -L lisp -L test -l test/bench/opencode-bench.el -f opencode-bench-main \
+	  && $(EMACS) -Q --batch -L lisp -L test -L test/bench -l test/bench/drain-bench.el \
+	       -f opencode-drain-bench-main; \
 	  status=$$?; rm -f lisp/*.elc; exit $$status
 $(BUILD)/bench-server: test/bench/bench-server.c $(HARNESS_SRC) test/c/oc-loopback.h | $(BUILD)
 	$(CC) $(WARN) -O2 -Itest/c -o $@ $< $(HARNESS_SRC) -lpthread
