@@ -24,7 +24,14 @@
 ;;; Code:
 
 (require 'cl-lib)
-(require 'opencode-bench)
+(eval-and-compile
+  (require 'opencode-bench
+           (expand-file-name "opencode-bench"
+                             (file-name-directory
+                              (or load-file-name byte-compile-current-file
+                                  buffer-file-name)))))
+
+(declare-function opencode--module-stats "ext:opencode-module" (handle))
 
 (defvar opencode-drain-bench-rooms
   (list (* 64 1024 1024) (* 16 1024 1024) (* 8 1024 1024) 0)
