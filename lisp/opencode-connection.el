@@ -303,6 +303,12 @@ drains everything at once."
 (defconst opencode-connection--batch-max 256
   "Most items a sliced drain takes from the module at once.")
 
+(defvar opencode-connection--gc-room (* 16 1024 1024)
+  "Bytes a drain may allocate before a collection (`opencode--gc-room').
+A slice allocates far less, so this only bounds the garbage, hence the
+pause, of the collection after one large reply; doc/architecture.md
+gives the figures.")
+
 (defun opencode-connection--dispatch-all (conn handle items)
   "Dispatch ITEMS drained from HANDLE, CONN's module handle, each on its own.
 An error in one handler is logged and does not stop the others.  Stop
@@ -325,30 +331,31 @@ is logged and does not stop the others."
     (when (and h (opencode--module-live-p h))
       ;; A large reply becomes many Lisp objects at once: collect once
       ;; after it rather than every `gc-cons-threshold' bytes during.
-      (opencode--with-gc-room
-        (if (not opencode-drain-slice)
-            (opencode-connection--dispatch-all conn h (opencode--module-drain h))
-          ;; Batches sized from the time items took so far, so the
-          ;; slice ends close to its deadline without a clock read per
-          ;; item; the first batch is one item (it may be a large reply).
-          (let* ((start (float-time))
-                 (deadline (+ start opencode-drain-slice))
-                 (size 1) (done 0) (more t))
-            (while more
-              (let* ((items (opencode--module-drain h size))
-                     (n (length items)))
-                (opencode-connection--dispatch-all conn h items)
-                (setq done (+ done n))
-                (let ((now (float-time)))
-                  (setq more (and (= n size) (< now deadline)
-                                  ;; Closed or reopened by a handler.
-                                  (eq h (opencode-connection-handle conn))
-                                  (opencode--module-live-p h))
-                        size (if (> now start)
-                                 (max 1 (min opencode-connection--batch-max
-                                             (floor (* done (- deadline now))
-                                                    (- now start))))
-                               opencode-connection--batch-max)))))))))))
+      (let ((opencode--gc-room opencode-connection--gc-room))
+        (opencode--with-gc-room
+         (if (not opencode-drain-slice)
+             (opencode-connection--dispatch-all conn h (opencode--module-drain h))
+           ;; Batches sized from the time items took so far, so the
+           ;; slice ends close to its deadline without a clock read per
+           ;; item; the first batch is one item (it may be a large reply).
+           (let* ((start (float-time))
+                  (deadline (+ start opencode-drain-slice))
+                  (size 1) (done 0) (more t))
+             (while more
+               (let* ((items (opencode--module-drain h size))
+                      (n (length items)))
+                 (opencode-connection--dispatch-all conn h items)
+                 (setq done (+ done n))
+                 (let ((now (float-time)))
+                   (setq more (and (= n size) (< now deadline)
+                                   ;; Closed or reopened by a handler.
+                                   (eq h (opencode-connection-handle conn))
+                                   (opencode--module-live-p h))
+                         size (if (> now start)
+                                  (max 1 (min opencode-connection--batch-max
+                                              (floor (* done (- deadline now))
+                                                     (- now start))))
+                                opencode-connection--batch-max))))))))))))
 
 (defcustom opencode-event-log nil
   "Whether every event is written to the *opencode-events* buffer.

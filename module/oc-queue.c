@@ -4,6 +4,8 @@
 #include "oc-queue.h"
 
 #include <errno.h>
+#include <signal.h>
+#include <time.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,16 +34,34 @@ oc_queue_destroy (oc_queue *q)
 
 /* Write the wake-up byte.  The fd is non-blocking (see oc_conn_start
    for why): a full pipe already holds a pending wake-up, so EAGAIN is
-   fine.  */
+   fine.  The reader may have closed its end (its process deleted):
+   the write then raises SIGPIPE, which the worker has blocked but
+   which would kill Emacs when Emacs's thread writes (a bounded drain
+   or a requeue wakes the reader again).  So SIGPIPE is blocked for the
+   write, and one this write raised is taken back, never one that was
+   pending already.  */
 static void
 oc_queue_notify (oc_queue *q)
 {
   if (q->notify_fd < 0)
     return;
+  sigset_t pipe_set, old, pending;
+  sigemptyset (&pipe_set);
+  sigaddset (&pipe_set, SIGPIPE);
+  pthread_sigmask (SIG_BLOCK, &pipe_set, &old);
+  bool was_pending = sigpending (&pending) == 0
+    && sigismember (&pending, SIGPIPE) == 1;
   ssize_t r;
   do
     r = write (q->notify_fd, "!", 1);
   while (r < 0 && errno == EINTR);
+  if (r < 0 && errno == EPIPE && !was_pending)
+    {
+      struct timespec zero = { 0, 0 };
+      while (sigtimedwait (&pipe_set, NULL, &zero) < 0 && errno == EINTR)
+        ;
+    }
+  pthread_sigmask (SIG_SETMASK, &old, NULL);
 }
 
 /* Link IT at the tail; the lock is held.  Returns true when the caller

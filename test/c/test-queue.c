@@ -1,6 +1,7 @@
 /* test-queue.c --- unit tests of the queue: merging and wake-ups  */
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <unistd.h>
 #include "oc-queue.h"
 #include "oc-test.h"
@@ -247,6 +248,29 @@ test_drain_max (void)
   close (fds[1]);
 }
 
+/* The reader's end is closed (its process deleted) and a bounded drain
+   wakes it from this thread, whose SIGPIPE is not blocked (Emacs's
+   is not): no signal is raised, none is left pending.  */
+static void
+test_drain_max_reader_gone (void)
+{
+  int fds[2];
+  CHECK (pipe (fds) == 0);
+  oc_queue q;
+  oc_queue_init (&q, fds[1]);
+  close (fds[0]);               /* Before the first wake-up: EPIPE.  */
+  oc_queue_warn (&q, "a");
+  oc_queue_warn (&q, "b");
+  oc_item *it = oc_queue_drain_max (&q, 1);   /* Wakes: EPIPE again.  */
+  CHECK (it && !it->next);
+  oc_item_free_list (it);
+  sigset_t pending;
+  CHECK (sigpending (&pending) == 0 && sigismember (&pending, SIGPIPE) == 0);
+  oc_item_free_list (oc_queue_drain (&q));
+  oc_queue_destroy (&q);
+  close (fds[1]);
+}
+
 /* A producer thread and a draining consumer: every byte of text arrives,
    in order, and no wake-up is lost (TSan checks the locking).  */
 #define N_DELTAS 20000
@@ -334,6 +358,7 @@ main (void)
   RUN (test_one_wakeup_per_drain);
   RUN (test_requeue);
   RUN (test_drain_max);
+  RUN (test_drain_max_reader_gone);
   RUN (test_threaded_producer);
   RUN (test_threaded_sliced_drain);
   DONE ();
