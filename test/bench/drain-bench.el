@@ -15,9 +15,10 @@
 ;; pauses, for the module with its drain sliced (`opencode-drain-slice'),
 ;; the module draining everything at once (the code before slicing),
 ;; and the plain-Elisp baseline of opencode-bench.el, all in one run on
-;; the same generated stream.  Then the GC room (`opencode--gc-room')
-;; is varied, under the flood and while streaming at
-;; `opencode-bench-rate' events per second.
+;; the same generated stream (the whole-queue drain with its GC room
+;; of then, 64 MB).  Then the GC room of a drain
+;; (`opencode-connection--gc-room') is varied, under the flood and
+;; while streaming at `opencode-bench-rate' events per second.
 ;;
 ;; The table goes to stdout and build/bench/drain.md.
 
@@ -143,7 +144,8 @@ chats' text and :stats the module's counters."
                          (opencode-drain-bench--run 'module (cdr server))))
                (short (let ((opencode-drain-slice 0.002))
                         (opencode-drain-bench--run 'module (cdr server))))
-               (whole (let ((opencode-drain-slice nil))
+               (whole (let ((opencode-drain-slice nil)
+                            (opencode-connection--gc-room (* 64 1024 1024)))
                         (opencode-drain-bench--run 'module (cdr server))))
                (base (opencode-drain-bench--run 'baseline (cdr server))))
           (opencode-drain-bench--row
@@ -175,7 +177,7 @@ chats' text and :stats the module's counters."
         (let ((server (opencode-bench--start-server file rate)))
           (unwind-protect
               (dolist (room opencode-drain-bench-rooms)
-                (let ((r (let ((opencode--gc-room room)
+                (let ((r (let ((opencode-connection--gc-room room)
                                (opencode-drain-slice 0.005))
                            (opencode-drain-bench--run 'module (cdr server)))))
                   (opencode-drain-bench--row
