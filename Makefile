@@ -124,7 +124,9 @@ lint: $(MODULE)
 bench: $(MODULE) $(BUILD)/bench-server $(BUILD)/bench-ingest $(BUILD)/bench-mock deps
 	$(EMACS) -Q --batch -L lisp -f batch-byte-compile $(ELS)
 	$(EMACS) -Q --batch -L lisp -L test/bench -f batch-byte-compile test/bench/display-bench.el test/bench/markdown-bench.el
-	$(EMACS) -Q --batch -L lisp -L test -L test/bench -l test/bench/opencode-bench.el -f opencode-bench-main; \
+	$(EMACS) -Q --batch -L lisp -L test -L test/bench -l test/bench/opencode-bench.el -f opencode-bench-main \
+	  && $(EMACS) -Q --batch -L lisp -L test -L test/bench -l test/bench/drain-bench.el \
+	       -f opencode-drain-bench-main; \
 	  status=$$?; rm -f lisp/*.elc test/bench/*.elc $(BUILD)/compiled.stamp; exit $$status
 $(BUILD)/bench-mock: test/bench/bench-mock.c | $(BUILD)
 	$(CC) $(WARN) -O2 -o $@ $< -lpthread

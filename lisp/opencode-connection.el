@@ -33,7 +33,8 @@
 (declare-function opencode--module-close "ext:opencode-module" (handle))
 (declare-function opencode--module-reconnect "ext:opencode-module" (handle))
 (declare-function opencode--module-live-p "ext:opencode-module" (handle))
-(declare-function opencode--module-drain "ext:opencode-module" (handle))
+(declare-function opencode--module-drain "ext:opencode-module"
+                  (handle &optional max))
 (declare-function opencode--module-request "ext:opencode-module"
                   (handle method path body &optional timeout))
 (declare-function opencode--module-cancel "ext:opencode-module" (handle id))
@@ -183,6 +184,18 @@ It is made on first use: views keep their per-connection indexes so."
            :down-retry-max (round (* 1000 opencode-reconnect-down-max-delay))
            :max-event opencode-max-event-size))))
 
+(defun opencode-connection--notify-process (conn)
+  "Make the pipe process CONN's worker wakes; its filter drains CONN.
+Adaptive read buffering is off: it would hold back each one-byte
+wake-up by up to 50 ms, and a drain that stopped after its slice
+would wait that long to go on."
+  (let ((process-adaptive-read-buffering nil))
+    (make-pipe-process
+     :name (format " *opencode-notify %s*" (opencode-connection-directory conn))
+     :noquery t :coding 'binary
+     :filter (lambda (_p _s) (opencode-connection--drain conn))
+     :sentinel #'ignore)))
+
 (defun opencode-connection-open (url directory &rest args)
   "Open a connection to the server at URL for DIRECTORY and return it.
 ARGS is a plist: :user and :password for HTTP basic auth, :server the
@@ -193,11 +206,7 @@ server process this connection uses."
          (conn (opencode-connection--make :url url :directory dir
                                           :user (plist-get args :user)
                                           :server (plist-get args :server)))
-         (proc (make-pipe-process
-                :name (format " *opencode-notify %s*" dir)
-                :noquery t :coding 'binary
-                :filter (lambda (_p _s) (opencode-connection--drain conn))
-                :sentinel #'ignore)))
+         (proc (opencode-connection--notify-process conn)))
     (setf (opencode-connection-process conn) proc)
     (opencode-connection--set-password conn (plist-get args :password))
     (condition-case err
@@ -242,13 +251,8 @@ fail.  The stream starts afresh, with no backoff.  Return CONN."
     (setf (opencode-connection-server conn) (plist-get args :server)))
   (remhash (opencode-connection-directory conn) opencode-connection--closed)
   (unless (process-live-p (opencode-connection-process conn))
-    (let ((c conn))
-      (setf (opencode-connection-process conn)
-            (make-pipe-process
-             :name (format " *opencode-notify %s*" (opencode-connection-directory conn))
-             :noquery t :coding 'binary
-             :filter (lambda (_p _s) (opencode-connection--drain c))
-             :sentinel #'ignore))))
+    (setf (opencode-connection-process conn)
+          (opencode-connection--notify-process conn)))
   (opencode-connection--start conn)
   (cl-pushnew conn opencode-connections)
   (run-hook-with-args 'opencode-connection-state-functions conn 'connecting nil)
@@ -286,19 +290,72 @@ Its module handle is open, or it has no server but a responder."
 
 ;;;; Dispatch
 
+(defcustom opencode-drain-slice 0.005
+  "Seconds a drain of a connection's queue may run before it yields.
+Under a flood of events the drain stops once this time is used, at
+the end of a batch, and leaves the rest queued: Emacs redisplays,
+reads input and runs timers, and the module wakes the drain again for
+the rest.  Text deltas still queued go on merging meanwhile.  nil
+drains everything at once."
+  :type '(choice (const :tag "Everything at once" nil) number)
+  :group 'opencode)
+
+(defconst opencode-connection--batch-max 256
+  "Most items a sliced drain takes from the module at once.")
+
+(defvar opencode-connection--gc-room (* 16 1024 1024)
+  "Bytes a drain may allocate before a collection (`opencode--gc-room').
+A slice allocates far less, so this only bounds the garbage, hence the
+pause, of the collection after one large reply; doc/architecture.md
+gives the figures.")
+
+(defun opencode-connection--dispatch-all (conn handle items)
+  "Dispatch ITEMS drained from HANDLE, CONN's module handle, each on its own.
+An error in one handler is logged and does not stop the others.  Stop
+when a handler closed or reopened CONN: what the old handle still held
+is dropped with it."
+  (while (and items (eq handle (opencode-connection-handle conn))
+              (opencode--module-live-p handle))
+    (let ((item (pop items)))
+      (condition-case err
+          (opencode-connection--dispatch conn item)
+        (error (opencode--log "error while handling %S: %S"
+                              (car-safe item) err))))))
+
 (defun opencode-connection--drain (conn)
   "Take CONN's pending items from the module and dispatch each one.
-An error in one handler is logged and does not stop the others."
+Stop after `opencode-drain-slice' seconds; the module then wakes the
+connection's process again for what is left.  An error in one handler
+is logged and does not stop the others."
   (let ((h (opencode-connection-handle conn)))
     (when (and h (opencode--module-live-p h))
       ;; A large reply becomes many Lisp objects at once: collect once
       ;; after it rather than every `gc-cons-threshold' bytes during.
-      (opencode--with-gc-room
-        (dolist (item (opencode--module-drain h))
-          (condition-case err
-              (opencode-connection--dispatch conn item)
-            (error (opencode--log "error while handling %S: %S"
-                                  (car-safe item) err))))))))
+      (let ((opencode--gc-room opencode-connection--gc-room))
+        (opencode--with-gc-room
+         (if (not opencode-drain-slice)
+             (opencode-connection--dispatch-all conn h (opencode--module-drain h))
+           ;; Batches sized from the time items took so far, so the
+           ;; slice ends close to its deadline without a clock read per
+           ;; item; the first batch is one item (it may be a large reply).
+           (let* ((start (float-time))
+                  (deadline (+ start opencode-drain-slice))
+                  (size 1) (done 0) (more t))
+             (while more
+               (let* ((items (opencode--module-drain h size))
+                      (n (length items)))
+                 (opencode-connection--dispatch-all conn h items)
+                 (setq done (+ done n))
+                 (let ((now (float-time)))
+                   (setq more (and (= n size) (< now deadline)
+                                   ;; Closed or reopened by a handler.
+                                   (eq h (opencode-connection-handle conn))
+                                   (opencode--module-live-p h))
+                         size (if (> now start)
+                                  (max 1 (min opencode-connection--batch-max
+                                              (floor (* done (- deadline now))
+                                                     (- now start))))
+                                opencode-connection--batch-max))))))))))))
 
 (defcustom opencode-event-log nil
   "Whether every event is written to the *opencode-events* buffer.

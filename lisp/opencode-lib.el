@@ -98,13 +98,17 @@ Entries whose value is nil are left out; t becomes \"true\"."
 
 ;;;; Time and garbage
 
+(defvar opencode--gc-room (* 64 1024 1024)
+  "Bytes `opencode--with-gc-room' lets a body allocate between collections.")
+
 (defmacro opencode--with-gc-room (&rest body)
   "Run BODY with the garbage collector held off for a while.
 Drawing a page or draining a burst makes much short-lived garbage;
 collecting once after it costs less than collecting every
-`gc-cons-threshold' bytes."
+`gc-cons-threshold' bytes.  BODY may allocate `opencode--gc-room'
+bytes before a collection."
   (declare (indent 0) (debug t))
-  `(let ((gc-cons-threshold (max gc-cons-threshold (* 64 1024 1024))))
+  `(let ((gc-cons-threshold (max gc-cons-threshold opencode--gc-room)))
      ,@body))
 
 (defun opencode--debounce (var delay fn)

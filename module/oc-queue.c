@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <time.h>
 #include <stdarg.h>
 #include <time.h>
 #include <stdio.h>
@@ -34,24 +35,28 @@ oc_queue_destroy (oc_queue *q)
 
 /* Write the wake-up byte.  The fd is non-blocking (see oc_conn_start
    for why): a full pipe already holds a pending wake-up, so EAGAIN is
-   fine.  A pipe whose reader is gone (its Lisp process deleted) gives
-   EPIPE, and SIGPIPE, whose default action would end Emacs, which
-   neither ignores nor catches it: SIGPIPE is blocked in this thread
-   around the write, and the one the write raised is taken back.  */
+   fine.  The reader may have closed its end (its process deleted):
+   the write then raises SIGPIPE, which the worker has blocked but
+   which would kill Emacs when Emacs's thread writes (a bounded drain
+   or a requeue wakes the reader again).  So SIGPIPE is blocked for the
+   write, and one this write raised is taken back, never one that was
+   pending already.  */
 static void
 oc_queue_notify (oc_queue *q)
 {
   if (q->notify_fd < 0)
     return;
-  sigset_t pipe_set, old;
+  sigset_t pipe_set, old, pending;
   sigemptyset (&pipe_set);
   sigaddset (&pipe_set, SIGPIPE);
   pthread_sigmask (SIG_BLOCK, &pipe_set, &old);
+  bool was_pending = sigpending (&pending) == 0
+    && sigismember (&pending, SIGPIPE) == 1;
   ssize_t r;
   do
     r = write (q->notify_fd, "!", 1);
   while (r < 0 && errno == EINTR);
-  if (r < 0 && errno == EPIPE && !sigismember (&old, SIGPIPE))
+  if (r < 0 && errno == EPIPE && !was_pending)
     {
       struct timespec zero = { 0, 0 };
       while (sigtimedwait (&pipe_set, NULL, &zero) < 0 && errno == EINTR)
@@ -202,14 +207,47 @@ oc_queue_state (oc_queue *q, oc_state state, long attempt, long retry_ms,
 oc_item *
 oc_queue_drain (oc_queue *q)
 {
+  return oc_queue_drain_max (q, 0);
+}
+
+oc_item *
+oc_queue_drain_max (oc_queue *q, size_t max)
+{
   pthread_mutex_lock (&q->lock);
   oc_item *h = q->head;
-  q->head = q->tail = NULL;
-  q->window = NULL;
-  q->window_len = 0;
-  q->count = 0;
-  q->signaled = false;
+  if (max == 0 || max >= q->count)
+    {
+      q->head = q->tail = NULL;
+      q->window = NULL;
+      q->window_len = 0;
+      q->count = 0;
+      q->signaled = false;
+      pthread_mutex_unlock (&q->lock);
+      return h;
+    }
+  /* Cut the list after MAX items.  The merge window is the queue's
+     tail: when its first item is taken, every item left is in it.  */
+  oc_item *last = h;
+  bool window_taken = last == q->window;
+  for (size_t i = 1; i < max; i++)
+    {
+      last = last->next;
+      window_taken = window_taken || last == q->window;
+    }
+  q->head = last->next;
+  last->next = NULL;
+  q->count -= max;
+  if (window_taken)
+    {
+      q->window = q->head;
+      q->window_len = q->count;
+    }
+  /* Items remain: the flag flips false, then true again with its byte,
+     so the reader comes back for them.  */
+  q->signaled = true;
+  q->wakeups++;
   pthread_mutex_unlock (&q->lock);
+  oc_queue_notify (q);
   return h;
 }
 

@@ -65,6 +65,13 @@ void oc_queue_state (oc_queue *q, oc_state state, long attempt,
 
 /* Take every pending item, oldest first, and clear the flag.  */
 oc_item *oc_queue_drain (oc_queue *q);
+/* Take at most MAX pending items, oldest first (every one when MAX is
+   0).  When items remain, the flag is cleared and set again at once,
+   with its one byte written: the reader is woken again for the rest,
+   so a reader that stops after a slice of the queue never loses a
+   wake-up.  What remains stays mergeable: a delta still queued takes
+   the deltas that follow it as before.  */
+oc_item *oc_queue_drain_max (oc_queue *q, size_t max);
 /* Put back LIST, drained and not consumed, ahead of whatever was queued
    since, and wake the reader again (the next drain gets it all, in the
    original order).  Items put back are never merged into.  */

@@ -576,7 +576,9 @@ oc_exit_is_error (emacs_env *env)
   return is_error;
 }
 
-/* Every pending item as a Lisp list.  The items are freed only once the
+/* Every pending item (at most MAX, the optional second argument, when
+   it is a positive integer: the rest stay queued and the pipe is woken
+   again for them) as a Lisp list.  The items are freed only once the
    list is made.  When a quit (or any non-error exit) interrupts the
    conversion, the exit is left pending for Emacs to act on, the Lisp
    values made so far are dropped, and every drained item is put back at
@@ -586,12 +588,15 @@ oc_exit_is_error (emacs_env *env)
 static emacs_value
 oc_fdrain (emacs_env *env, ptrdiff_t nargs, emacs_value *args, void *data)
 {
-  (void) nargs;
   (void) data;
   oc_handle *h = oc_get_handle (env, args[0], false);
   if (!h || !h->conn)
     return Qnil;
-  oc_item *items = oc_conn_drain (h->conn);
+  long max = oc_arg_long (env, nargs, args, 1, 0);
+  if (oc_exited (env))
+    return Qnil;
+  oc_item *items = oc_queue_drain_max (oc_conn_queue (h->conn),
+                                       max > 0 ? (size_t) max : 0);
   size_t n = 0;
   for (oc_item *it = items; it; it = it->next)
     n++;
@@ -770,14 +775,16 @@ static const oc_fn_spec oc_functions[] = {
     "(fn HANDLE)" },
   { "opencode--module-live-p", 1, 1, oc_flive_p,
     "Return t if HANDLE is open.\n\n(fn HANDLE)" },
-  { "opencode--module-drain", 1, 1, oc_fdrain,
-    "Take every pending item of HANDLE, oldest first.\n"
+  { "opencode--module-drain", 1, 2, oc_fdrain,
+    "Take every pending item of HANDLE, oldest first, or at most MAX.\n"
+    "When MAX items are taken and more remain, the rest stay queued (text\n"
+    "deltas still merging into them) and HANDLE's process is woken again.\n"
     "Items are (event TYPE PROPS), (delta SESSION MESSAGE PART FIELD TEXT),\n"
     "(state STATE MS DETAIL), (response ID STATUS DATA RAW HEADERS),\n"
     "(failure ID CURL-CODE MESSAGE) and (warning MESSAGE).  An item that\n"
     "cannot be converted becomes a warning; a quit while converting leaves\n"
     "every item queued for the next call.\n\n"
-    "(fn HANDLE)" },
+    "(fn HANDLE &optional MAX)" },
   { "opencode--module-request", 4, 5, oc_frequest,
     "Start an HTTP request on HANDLE; return its id.\n"
     "METHOD is \"GET\", \"POST\", \"PATCH\", \"PUT\" or \"DELETE\"; PATH is\n"

@@ -160,7 +160,9 @@ counters, and how many text deltas reached Lisp."
           (opencode-chat--attach conn (list :id session :title "fixture"))
           (should (opencode-test-wait (lambda () asked-again) 20))
           (set-process-filter pipe filter)
-          (opencode-connection--drain conn)
+          ;; One drain of everything: no slice left for later.
+          (let ((opencode-drain-slice nil))
+            (opencode-connection--drain conn))
           (list (opencode-test--chat-views)
                 (opencode--module-stats (opencode-connection-handle conn))
                 deltas))

@@ -200,6 +200,102 @@ test_requeue (void)
   close (fds[1]);
 }
 
+static const char *
+item_text (oc_item *it)
+{
+  return it->kind == OC_ITEM_WARNING ? it->warning.message.data
+    : it->delta.text.data;
+}
+
+/* A drain of at most MAX items leaves the rest queued, in order, still
+   taking the deltas that follow them, and wakes the reader again for
+   them (one byte, as for any false-to-true flip of the flag); a drain
+   that empties the queue wakes no one.  */
+static void
+test_drain_max (void)
+{
+  int fds[2];
+  CHECK (pipe (fds) == 0);
+  fcntl (fds[0], F_SETFL, O_NONBLOCK);
+  oc_queue q;
+  oc_queue_init (&q, fds[1]);
+  oc_queue_push_delta (&q, "s", "m", "p1", "text", "a", 1);
+  oc_queue_warn (&q, "w");
+  oc_queue_push_delta (&q, "s", "m", "p1", "text", "b", 1);
+  oc_queue_push_delta (&q, "s", "m", "p2", "text", "x", 1);
+  CHECK (pipe_bytes (fds[0]) == 1);
+
+  oc_item *it = oc_queue_drain_max (&q, 1);
+  CHECK (it && !it->next);
+  CHECK_STR (item_text (it), "a");
+  oc_item_free_list (it);
+  CHECK (pipe_bytes (fds[0]) == 1);           /* Woken for the rest.  */
+  CHECK (oc_queue_length (&q) == 3);
+  oc_queue_push_delta (&q, "s", "m", "p1", "text", "c", 1);   /* Joins "b".  */
+  CHECK (pipe_bytes (fds[0]) == 0);           /* A wake-up is pending.  */
+
+  /* Take the warning and p1's delta: the rest of the merge window
+     (p2's delta) stays a merge candidate.  */
+  it = oc_queue_drain_max (&q, 2);
+  CHECK (it && it->next && !it->next->next);
+  CHECK_STR (item_text (it), "w");
+  CHECK_STR (item_text (it->next), "bc");
+  oc_item_free_list (it);
+  CHECK (pipe_bytes (fds[0]) == 1);
+  oc_queue_push_delta (&q, "s", "m", "p2", "text", "y", 1);   /* Joins "x".  */
+  oc_queue_push_delta (&q, "s", "m", "p1", "text", "d", 1);   /* New item.  */
+  CHECK (oc_queue_length (&q) == 2);
+
+  /* More than is queued: everything, and no wake-up.  */
+  it = oc_queue_drain_max (&q, 5);
+  CHECK (it && it->next && !it->next->next);
+  CHECK_STR (item_text (it), "xy");
+  CHECK_STR (item_text (it->next), "d");
+  oc_item_free_list (it);
+  CHECK (pipe_bytes (fds[0]) == 0);
+  CHECK (oc_queue_drain_max (&q, 1) == NULL);
+  CHECK (pipe_bytes (fds[0]) == 0);
+
+  /* The flag is clear again: the next item wakes the reader.  */
+  oc_queue_push_delta (&q, "s", "m", "p1", "text", "e", 1);
+  CHECK (pipe_bytes (fds[0]) == 1);
+  it = oc_queue_drain_max (&q, 1);
+  CHECK (it && !it->next);
+  CHECK_STR (item_text (it), "e");
+  oc_item_free_list (it);
+  CHECK (pipe_bytes (fds[0]) == 0);
+
+  oc_queue_counters st;
+  oc_queue_stats (&q, &st);
+  CHECK (st.merged == 2 && st.pending == 0 && st.wakeups == 4);
+  oc_queue_destroy (&q);
+  close (fds[0]);
+  close (fds[1]);
+}
+
+/* The reader's end is closed (its process deleted) and a bounded drain
+   wakes it from this thread, whose SIGPIPE is not blocked (Emacs's
+   is not): no signal is raised, none is left pending.  */
+static void
+test_drain_max_reader_gone (void)
+{
+  int fds[2];
+  CHECK (pipe (fds) == 0);
+  oc_queue q;
+  oc_queue_init (&q, fds[1]);
+  close (fds[0]);               /* Before the first wake-up: EPIPE.  */
+  oc_queue_warn (&q, "a");
+  oc_queue_warn (&q, "b");
+  oc_item *it = oc_queue_drain_max (&q, 1);   /* Wakes: EPIPE again.  */
+  CHECK (it && !it->next);
+  oc_item_free_list (it);
+  sigset_t pending;
+  CHECK (sigpending (&pending) == 0 && sigismember (&pending, SIGPIPE) == 0);
+  oc_item_free_list (oc_queue_drain (&q));
+  oc_queue_destroy (&q);
+  close (fds[1]);
+}
+
 /* A producer thread and a draining consumer: every byte of text arrives,
    in order, and no wake-up is lost (TSan checks the locking).  */
 #define N_DELTAS 20000
@@ -221,8 +317,10 @@ producer (void *arg)
   return NULL;
 }
 
+/* The consumer takes at most MAX items per wake-up (0: all): it reads
+   one byte, blocking, before each drain, so a lost wake-up hangs it.  */
 static void
-test_threaded_producer (void)
+threaded_producer (size_t max)
 {
   int fds[2];
   CHECK (pipe (fds) == 0);
@@ -237,7 +335,8 @@ test_threaded_producer (void)
       char b;
       if (read (fds[0], &b, 1) != 1)
         break;
-      for (oc_item *it = oc_queue_drain (&shared_q), *next; it; it = next)
+      for (oc_item *it = oc_queue_drain_max (&shared_q, max), *next; it;
+           it = next)
         {
           next = it->next;
           if (it->kind == OC_ITEM_STATE)
@@ -263,6 +362,18 @@ test_threaded_producer (void)
   close (fds[1]);
 }
 
+static void
+test_threaded_producer (void)
+{
+  threaded_producer (0);
+}
+
+static void
+test_threaded_sliced_drain (void)
+{
+  threaded_producer (3);
+}
+
 int
 main (void)
 {
@@ -272,6 +383,9 @@ main (void)
   RUN (test_one_wakeup_per_drain);
   RUN (test_requeue);
   RUN (test_reader_gone);
+  RUN (test_drain_max);
+  RUN (test_drain_max_reader_gone);
   RUN (test_threaded_producer);
+  RUN (test_threaded_sliced_drain);
   DONE ();
 }
