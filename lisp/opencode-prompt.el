@@ -123,6 +123,11 @@ Each function gets the chat buffer and the text sent.")
   "Report that a prompt was not sent because of ERR."
   (message "OpenCode: not sent (your text is kept): %s" (error-message-string err)))
 
+(defun opencode-prompt-chat (&optional buffer)
+  "Return the chat of prompt BUFFER (default: the current buffer), or nil."
+  (let ((chat (buffer-local-value 'opencode-prompt--chat (or buffer (current-buffer)))))
+    (and (buffer-live-p chat) chat)))
+
 (defun opencode-prompt--chat-buffer ()
   "Return the chat of this prompt, reopened if it was killed."
   (unless (buffer-live-p opencode-prompt--chat)
@@ -511,7 +516,8 @@ provider list; after the last one, the model's default again."
      ("C-c C-c" "send (steer when busy)" opencode-prompt-send)
      ("C-c C-q" "queue until idle" opencode-prompt-queue)
      ("C-c C-u" "take back last queued" opencode-prompt-unqueue)
-     ("C-c C-k" "abort the reply" opencode-prompt-abort))
+     ("C-c C-k" "abort the reply" opencode-prompt-abort)
+     ("C-c C-r" "answer permission/question" opencode-chat-answer))
     ("Attach"
      ("C-c C-f" "a file" opencode-prompt-attach-file)
      ("C-c C-v" "clipboard image" opencode-prompt-paste-image)

@@ -37,6 +37,7 @@ connection's store has them.  BUFFER defaults to the current one."
              (opencode-store-pending conn)))))
 
 (declare-function opencode-chat-buffer "opencode-chat" (conn session-id))
+(declare-function opencode-chat-open "opencode-chat" (conn session))
 
 (defun opencode-requests--chat-of (conn sid)
   "Return the chat on CONN nearest to session SID: its own, or an ancestor's."
@@ -121,20 +122,84 @@ With ANSWERS nil, reject the question."
         (completing-read-multiple prompt options nil require-match)
       (list (completing-read prompt options nil require-match)))))
 
+(defcustom opencode-permission-show-diff t
+  "Whether answering an edit or write permission shows its change first.
+The proposed change shows as a diff in a window of its own while you
+answer, and goes when you have.  With `ediff', an ediff session of
+the file against its proposed text is offered as well."
+  :type '(choice (const :tag "A diff" t) (const :tag "A diff, and ediff on request" ediff)
+                 (const :tag "No" nil))
+  :group 'opencode)
+
+(defun opencode-requests--diff (props)
+  "Return the proposed change of permission PROPS as diff text, or nil.
+Edit and write requests carry it in their metadata."
+  (let* ((meta (plist-get props :metadata))
+         (diff (or (plist-get meta :diff) (plist-get (plist-get meta :filediff) :patch))))
+    (and (stringp diff) (not (string-empty-p diff)) diff)))
+
+(defun opencode-requests--show-diff (props)
+  "Show the proposed change of permission PROPS; return its window, or nil."
+  (let ((diff (and opencode-permission-show-diff (opencode-requests--diff props))))
+    (when diff
+      (let ((buf (get-buffer-create "*opencode-permission-diff*")))
+        (with-current-buffer buf
+          (let ((inhibit-read-only t))
+            (erase-buffer)
+            (insert diff)
+            (diff-mode)
+            (setq buffer-read-only t)
+            (goto-char (point-min))))
+        (display-buffer buf '((display-buffer-below-selected display-buffer-pop-up-window)
+                              (window-height . fit-window-to-buffer)))))))
+
+(defun opencode-requests--always-text (props)
+  "Return what `always' would allow for permission PROPS, for the prompt."
+  (let ((always (append (plist-get props :always) nil)))
+    (if always (format "Allow from now on: %s" (string-join always ", "))
+      "Allow from now on for these patterns")))
+
 (defun opencode-chat-answer ()
-  "Answer the oldest pending permission or question of this session."
+  "Answer the oldest pending permission or question of this session.
+Works from the chat and from its prompt.  An edit or write request
+shows its change as a diff while you answer (`opencode-permission-show-diff');
+\"always\" says the patterns it would allow from then on."
   (interactive)
-  (let ((request (or (car (opencode-requests-pending))
-                     (user-error "Nothing is waiting for an answer"))))
-    (pcase (car request)
+  (let* ((chat (if (derived-mode-p 'opencode-prompt-mode) (opencode-prompt-chat)
+                 (current-buffer)))
+         (request (or (and (buffer-live-p chat)
+                           (car (opencode-requests-pending chat)))
+                      (user-error "Nothing is waiting for an answer"))))
+    (with-current-buffer chat
+      (opencode-requests--answer request))))
+
+(declare-function opencode-prompt-chat "opencode-prompt" (&optional buffer))
+
+(defun opencode-requests--answer (request)
+  "Ask the user about REQUEST, (KIND . PROPS), and send the answer."
+  (pcase (car request)
       ('permission
        (let* ((props (cdr request))
-              (choice (read-multiple-choice
-                       (opencode-requests-summary request)
-                       '((?o "once" "Allow this time")
-                         (?a "always" "Allow from now on for these patterns")
-                         (?r "reject" "Refuse")
-                         (?m "message" "Refuse, and tell the agent why or what to do")))))
+              (window (opencode-requests--show-diff props))
+              (choice (unwind-protect
+                          (read-multiple-choice
+                           (opencode-requests-summary request)
+                           `((?o "once" "Allow this time")
+                             (?a "always" ,(opencode-requests--always-text props))
+                             (?r "reject" "Refuse")
+                             (?m "message" "Refuse, and tell the agent why or what to do")
+                             ,@(and window (eq opencode-permission-show-diff 'ediff)
+                                    '((?e "ediff" "Compare in ediff first, then answer")))))
+                        (when (window-live-p window)
+                          (quit-restore-window window 'kill)))))
+         (when (equal (cadr choice) "ediff")
+           (opencode-requests--ediff props)
+           (setq choice (read-multiple-choice
+                         (opencode-requests-summary request)
+                         `((?o "once" "Allow this time")
+                           (?a "always" ,(opencode-requests--always-text props))
+                           (?r "reject" "Refuse")
+                           (?m "message" "Refuse, and tell the agent why")))))
          (if (equal (cadr choice) "message")
              (opencode-chat-reply-permission (plist-get props :id) 'reject
                                              (read-string "Tell the agent: "))
@@ -147,7 +212,43 @@ With ANSWERS nil, reject the question."
                                    (append (plist-get props :questions) nil))
                          (quit (if (y-or-n-p "Dismiss the question? ") nil
                                  (signal 'quit nil))))))
-         (opencode-chat-reply-question (plist-get props :id) answers))))))
+         (opencode-chat-reply-question (plist-get props :id) answers)))))
+
+(declare-function ediff-buffers "ediff" (buffer-a buffer-b &optional startup-hooks job-name))
+
+(defun opencode-requests--ediff (props)
+  "Compare the file of permission PROPS with its proposed text, in ediff."
+  (let* ((meta (plist-get props :metadata))
+         (file (or (plist-get meta :filepath) (plist-get (plist-get meta :filediff) :file)))
+         (after (plist-get (plist-get meta :filediff) :after)))
+    (unless (and (stringp file) (stringp after))
+      (user-error "This request does not say what the file would become"))
+    (let ((proposed (get-buffer-create (format "*proposed %s*" (file-name-nondirectory file)))))
+      (with-current-buffer proposed
+        (erase-buffer)
+        (insert after)
+        (set-auto-mode-0 (assoc-default file auto-mode-alist #'string-match) t))
+      (ediff-buffers (find-file-noselect file) proposed))))
+
+;;;###autoload
+(defun opencode-answer-next ()
+  "Go to the next session that needs you, anywhere, and answer it.
+It opens that session's chat (or its parent's, for a sub-agent) and
+asks about its oldest permission or question."
+  (interactive)
+  (let ((found nil))
+    (dolist (conn opencode-connections)
+      (unless found
+        (let ((r (car (opencode-store-pending conn))))
+          (when r (setq found (cons conn r))))))
+    (unless found (user-error "No session needs you"))
+    (pcase-let* ((`(,conn . ,r) found)
+                 (sid (opencode-user-request-session-id r))
+                 (chat (or (opencode-requests--chat-of conn sid)
+                           (opencode-chat-open conn (list :id sid)))))
+      (pop-to-buffer chat)
+      (opencode-requests--answer (cons (opencode-user-request-kind r)
+                                       (opencode-user-request-data r))))))
 
 (provide 'opencode-requests)
 ;;; opencode-requests.el ends here

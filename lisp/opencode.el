@@ -156,6 +156,7 @@ WHY says so, and the connections show it until the server is restarted."
     (define-key map "c" #'opencode-module-compile)
     (define-key map "q" #'opencode-disconnect-all)
     (define-key map "SPC" #'opencode-send-dwim)
+    (define-key map "n" #'opencode-answer-next)
     (define-key map "R" #'opencode-send-region)
     (define-key map "f" #'opencode-send-file)
     (define-key map "m" #'opencode-send-dired-files)
@@ -177,6 +178,8 @@ For example: (global-set-key (kbd \"C-c o\") opencode-command-map).")
   "Say whether the server of DIRECTORY's project is healthy, and its version." t)
 (autoload (quote opencode-attach) "opencode-status"
   "Use the OpenCode server at URL (or a port on 127.0.0.1) from now on." t)
+(autoload (quote opencode-answer-next) "opencode-requests"
+  "Go to the next session that needs you, anywhere, and answer it." t)
 (autoload (quote opencode-send-dwim) "opencode-send"
   "Add what fits to the prompt: the region, marked files, a diagnostic, the file." t)
 (autoload (quote opencode-send-region) "opencode-send"

@@ -155,5 +155,39 @@
                                 (opencode-api-session-messages conn sid :sync t))))
           (should (equal (plist-get (plist-get (plist-get user :info) :model) :variant) variant)))))))
 
+(ert-deftest opencode-send/edit-permission-shows-its-diff-from-anywhere ()
+  "An edit asks first: answered from the prompt, its diff shown, always's patterns said.
+`opencode-answer-next' finds a session that needs the user from any buffer."
+  (let ((opencode-test-extra-config '(:permission (:edit "ask"))))
+    (opencode-test-with-chat-on-real-server
+        (list (append (opencode-test--tool-call "write" '(:filePath "greet.py"
+                                                           :content "print('hello')\n"))
+                      '(:tool_calls))
+              '((:content "Written.") :stop))
+      (opencode-api-session-prompt-async conn sid "Write greet.py")
+      (should (opencode-test-wait (lambda () (opencode-requests-pending)) 60))
+      (let ((prompt (save-window-excursion (opencode-chat-prompt)))
+            (seen-diff nil) (seen-choices nil))
+        (cl-letf (((symbol-function 'read-multiple-choice)
+                   (lambda (_prompt choices &rest _)
+                     (setq seen-choices choices)
+                     (let ((b (get-buffer "*opencode-permission-diff*")))
+                       (setq seen-diff (and b (get-buffer-window b)
+                                            (with-current-buffer b (buffer-string)))))
+                     (assq ?o choices))))
+          ;; From a buffer that is none of the chat's: the next session that needs you.
+          (with-temp-buffer
+            (save-window-excursion (opencode-answer-next))))
+        (should (string-match-p "^\\+print('hello')" seen-diff))
+        (should (string-match-p "Allow from now on: " (nth 2 (assq ?a seen-choices))))
+        (should-not (get-buffer-window "*opencode-permission-diff*"))
+        (should (opencode-test-wait
+                 (lambda () (string-match-p "Written\\." (opencode-test--visible-text))) 60))
+        (should (file-exists-p (expand-file-name "greet.py" default-directory)))
+        ;; Nothing waits now: the prompt's key says so.
+        (with-current-buffer prompt
+          (should-error (opencode-chat-answer) :type 'user-error))
+        (kill-buffer prompt)))))
+
 (provide 'opencode-send-test)
 ;;; opencode-send-test.el ends here
