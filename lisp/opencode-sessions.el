@@ -638,9 +638,16 @@ for a refused password is reopened, and fetches all once it is up."
 (defun opencode-sessions--live-id-at-point ()
   "Return the id of the session at point, if the server can act on it.
 Signal a `user-error' while the list is a stale copy."
-  (when opencode-sessions--stale
-    (user-error "This list is a cached copy: the server is not connected (g retries)"))
+  (opencode-sessions--check-live)
   (opencode-sessions--id-at-point))
+
+(defun opencode-sessions--check-live ()
+  "Signal a `user-error' if the list is a cached copy and its server is down.
+A copy shown while the server is up (its answer on the way) is fine to
+act on: the server does the acting."
+  (when (and opencode-sessions--stale
+             (not (eq (opencode-connection-state opencode-sessions--conn) 'connected)))
+    (user-error "This list is a cached copy: the server is not connected (g retries)")))
 
 (defun opencode-sessions--session-at-point ()
   "Return the session plist at point, or signal a `user-error'."
@@ -664,8 +671,7 @@ With INIT non-nil, run /init in it (with its model: the project's, else
 the server's default).  Interactively, INIT is as
 `opencode-session-init-after-create' says; from Lisp, when it is t."
   (interactive
-   (progn (when opencode-sessions--stale
-            (user-error "This list is a cached copy: the server is not connected (g retries)"))
+   (progn (opencode-sessions--check-live)
           (list (read-string "Title of the new session (empty for default): ")
                 (opencode-sessions--init-wanted-p))))
   (let ((conn opencode-sessions--conn)
