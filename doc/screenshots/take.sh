@@ -21,8 +21,8 @@ done
 eval_in_emacs '(let ((c (car opencode-connections))) (dolist (title (list "Refactor the SSE parser" "Why is CI slow?" "Write the manual")) (opencode-request-sync c "POST" "/session" :body (list :title title))) (push (list (list :content "Reading the parser") :hang) opencode-test-mock-script) (opencode-api-session-prompt-async c (plist-get (seq-find (lambda (s) (string-prefix-p "Refactor" (plist-get s :title))) (opencode-request-sync c "GET" "/session")) :id) "Make the parser faster"))' 6
 eval_in_emacs '(progn (delete-other-windows) (switch-to-buffer (seq-find (lambda (b) (string-prefix-p "*opencode-sessions" (buffer-name b))) (buffer-list))) (opencode-sessions-refresh) (goto-char (point-min)) (message ""))' 2
 tmux capture-pane -e -p -t $s > "$out/sessions.ansi"
-eval_in_emacs '(let* ((c (car opencode-connections)) (s (seq-find (lambda (s) (string-prefix-p "Demo" (plist-get s :title))) (opencode-request-sync c "GET" "/session")))) (let ((opencode-chat-display (quote full-frame))) (opencode-chat-open c s)) (insert "Write me a greeting script") (opencode-prompt-send))' 12
-eval_in_emacs '(progn (other-window 1) (goto-char (point-min)) (search-forward "Todos") (opencode-chat-toggle-fold) (search-forward "Language") (recenter -1) (other-window 1) (insert "Now add tests for @hello.py") (message ""))' 2
+eval_in_emacs '(let* ((c (car opencode-connections)) (s (seq-find (lambda (s) (string-prefix-p "Demo" (plist-get s :title))) (opencode-request-sync c "GET" "/session")))) (let ((opencode-chat-display (quote full-frame))) (opencode-chat-open c s)) (with-current-buffer (window-buffer (selected-window)) (insert "Write me a greeting script") (opencode-prompt-send)))' 14
+eval_in_emacs '(progn (other-window 1) (goto-char (point-min)) (search-forward "Todos") (opencode-chat-toggle-fold) (search-forward "Language") (recenter -1) (other-window 1) (with-current-buffer (window-buffer (selected-window)) (insert "Now add tests for @hello.py")) (message ""))' 2
 tmux capture-pane -e -p -t $s > "$out/chat.ansi"
 tmux kill-session -t $s
 for f in sessions chat; do
