@@ -136,6 +136,20 @@ hooks: an LSP client may start)."
     (goto-char pos)
     (format "%d:%d" (line-number-at-pos) (1+ (current-column)))))
 
+;;;; Projects
+
+(defmacro opencode-mcp-tools--in-project (root &rest body)
+  "Run BODY with project.el finding the project at ROOT, and remembering none.
+A directory that is no project of project.el's is one of its own
+\(transient) project, so nothing asks the user which project it is; and
+the agent's calls add nothing to the user's list of known projects."
+  (declare (indent 1) (debug t))
+  `(let ((project-find-functions
+          (append project-find-functions
+                  (let ((root ,root)) (list (lambda (_dir) (cons 'transient root)))))))
+     (cl-letf (((symbol-function 'project-remember-project) #'ignore))
+       ,@body)))
+
 ;;;; diagnostics
 
 (defun opencode-mcp-tools--severity (type)
@@ -172,7 +186,8 @@ CHECKER says which checker gave them and how far it has come."
                                   (opencode-mcp-tools--line-col (flymake-diagnostic-beg d))
                                   (opencode-mcp-tools--severity (flymake-diagnostic-type d))
                                   (flymake-diagnostic-text d)
-                                  (flymake-diagnostic-backend d)))
+                                  (let ((b (flymake-diagnostic-backend d)))
+                                    (if (symbolp b) b "flymake"))))
                         (sort (flymake-diagnostics)
                               (lambda (a b) (< (flymake-diagnostic-beg a)
                                                (flymake-diagnostic-beg b))))))))))))
@@ -235,9 +250,10 @@ CHECKER says which checker gave them and how far it has come."
             ;; References search the project, not the libraries it uses.
             (let ((project-vc-external-roots-function #'ignore)
                   (inhibit-message t))
-              (setq items (if (eq kind 'definitions)
-                              (xref-backend-definitions backend id)
-                            (xref-backend-references backend id))))
+              (opencode-mcp-tools--in-project (opencode-mcp-tools--root context)
+                (setq items (if (eq kind 'definitions)
+                                (xref-backend-definitions backend id)
+                              (xref-backend-references backend id)))))
             (setq kind (format "%s (xref backend %s)" kind backend))))))
     (let ((inside nil) (outside 0))
       (dolist (item items)
@@ -272,7 +288,7 @@ CHECKER says which checker gave them and how far it has come."
   "Return the lines of imenu INDEX at DEPTH, in the current buffer."
   (cl-loop for entry in index
            for name = (car entry)
-           unless (equal name imenu--rescan-item)
+           unless (equal entry imenu--rescan-item)
            append (let ((v (cdr entry)))
                     (if (imenu--subalist-p entry)
                         (cons (format "%s%s" (make-string (* 2 depth) ?\s) name)
@@ -282,7 +298,7 @@ CHECKER says which checker gave them and how far it has come."
                                        ((numberp v) v)
                                        ((consp v) (car v)))))
                         (list (format "%s%s  (line %s)" (make-string (* 2 depth) ?\s) name
-                                      (if (integer-or-marker-p pos)
+                                      (if (and (integerp pos) (<= (point-min) pos (point-max)))
                                           (line-number-at-pos pos) "?"))))))))
 
 (defun opencode-mcp-tools-imenu (args context)
@@ -377,15 +393,9 @@ CONTEXT is the call's."
 ;;;; project_files
 
 (defun opencode-mcp-tools--all-files (root)
-  "Return the files of the project at ROOT, absolute.
-Those project.el lists, or with no project every file but those of
-version control directories."
-  (let ((project (project-current nil root)))
-    (if project
-        (project-files project)
-      (directory-files-recursively
-       root "" nil (lambda (d) (not (member (file-name-nondirectory d)
-                                            '(".git" ".hg" ".svn"))))))))
+  "Return the files of the project at ROOT, absolute, as project.el lists them."
+  (opencode-mcp-tools--in-project root
+    (project-files (project-current nil root))))
 
 (defun opencode-mcp-tools-project-files (args context)
   "The project_files tool: ARGS has a pattern and a limit; CONTEXT is the call's."
@@ -477,10 +487,11 @@ CONTEXT is the call's.  ARGS has new_content, or old_string and new_string."
 
 (define-minor-mode opencode-mcp-tools-proposal-mode
   "A change the agent proposes, shown as a diff.
-\\<opencode-mcp-tools-proposal-mode-map>\\[opencode-mcp-tools-accept] \
-accepts it (the file is changed and saved), \\[opencode-mcp-tools-reject] \
-rejects it, \\[opencode-mcp-tools-ediff] compares in ediff, where the new
-text can be edited before accepting."
+\\<opencode-mcp-tools-proposal-mode-map>
+\\[opencode-mcp-tools-accept] accepts it: the file is changed and saved.
+\\[opencode-mcp-tools-reject] rejects it.
+\\[opencode-mcp-tools-ediff] compares in ediff, where the new text can be
+edited before accepting."
   :lighter " Proposal"
   :keymap opencode-mcp-tools-proposal-mode-map)
 

@@ -118,8 +118,12 @@ it also gets DONE, and calls it later with the text and, for an
 error, a non-nil second argument.  See `opencode-mcp-define-tool'.")
 
 (defun opencode-mcp-define-tool (name &rest spec)
-  "Offer the agent the tool NAME, a string; SPEC is as in `opencode-mcp-tools'."
-  (setf (alist-get name opencode-mcp-tools nil nil #'equal) spec))
+  "Offer the agent the tool NAME, a string; SPEC is as in `opencode-mcp-tools'.
+A new tool goes last; one defined again keeps its place."
+  (let ((cell (assoc name opencode-mcp-tools)))
+    (if cell
+        (setcdr cell spec)
+      (setq opencode-mcp-tools (append opencode-mcp-tools (list (cons name spec)))))))
 
 (defun opencode-mcp-tool-error (format-string &rest args)
   "Fail the current tool call with a message from FORMAT-STRING and ARGS.
@@ -294,12 +298,12 @@ be served (then the connection is closed)."
                                if (string-match "\\`\\([!#$%&'*+.^_`|~0-9A-Za-z-]+\\):[ \t]*\\(.*?\\)[ \t]*\\'" l)
                                collect (cons (downcase (match-string 1 l)) (match-string 2 l))
                                else return 'bad))
-             (clen (cdr (assoc "content-length" headers))))
+             (clen (and (listp headers) (cdr (assoc "content-length" headers)))))
         (cond
          ((or (eq headers 'bad)
               (not (string-match "\\`\\([A-Z]+\\) \\([^ ]+\\) HTTP/\\(1\\.[01]\\)\\'" line)))
           400)
-         ((assoc "transfer-encoding" headers) 411)
+         ((assoc "transfer-encoding" headers) 411) ; Chunked bodies are not read.
          ((and clen (not (string-match-p "\\`[0-9]\\{1,10\\}\\'" clen))) 400)
          ((> (string-to-number (or clen "0")) opencode-mcp--max-body) 413)
          (t
