@@ -469,9 +469,9 @@ CONTEXT is the call's.  ARGS has new_content, or old_string and new_string."
      ((and old-string new-string)
       (let ((at (string-search old-string old)))
         (cond ((or (string-empty-p old-string) (null at))
-               (opencode-mcp-tool-error "old_string is not in %s" (file-name-nondirectory file)))
+               (opencode-mcp-tool-error "The old_string is not in %s" (file-name-nondirectory file)))
               ((string-search old-string old (1+ at))
-               (opencode-mcp-tool-error "old_string is in %s more than once; give more context"
+               (opencode-mcp-tool-error "The old_string is in %s more than once; give more context"
                                         (file-name-nondirectory file)))
               (t (cons old (concat (substring old 0 at) new-string
                                    (substring old (+ at (length old-string)))))))))
