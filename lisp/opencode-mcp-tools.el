@@ -736,6 +736,22 @@ the proposal buffer then accepts it as edited."
 
 ;;;; In the chat
 
+(defun opencode-mcp-tools--heading-summary (input)
+  "Return what a heading says of an Emacs tool's INPUT, a plist."
+  (let ((path (plist-get input :path))
+        (line (or (plist-get input :line) (plist-get input :start_line)))
+        (end (plist-get input :end_line)))
+    (opencode--first-line
+     (string-join
+      (delq nil (list (and (stringp (plist-get input :symbol)) (plist-get input :symbol))
+                      (and (stringp path)
+                           (concat path
+                                   (if (natnump line) (format ":%d" line) "")
+                                   (if (natnump end) (format "-%d" end) "")))
+                      (and (stringp (plist-get input :pattern)) (plist-get input :pattern))))
+      " in ")
+     80)))
+
 (defun opencode-mcp-tools-render (part)
   "Show the tool PART of an Emacs tool: its name and input, then its result."
   (let* ((state (plist-get part :state))
@@ -745,7 +761,7 @@ the proposal buffer then accepts it as edited."
          (input (plist-get state :input))
          (output (plist-get state :output))
          (err (plist-get state :error))
-         (summary (opencode-tools-summary input)))
+         (summary (if (consp input) (opencode-mcp-tools--heading-summary input) "")))
     (list :heading (concat "Emacs " name
                            (if (string-empty-p summary) "" (concat " " summary))
                            (opencode-tools-status state))

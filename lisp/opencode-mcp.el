@@ -278,7 +278,10 @@ While one waits for its answer, the next ones wait in the buffer."
           (error
            (opencode--log "Emacs tools: error answering %s %s: %S"
                           (plist-get req :method) (plist-get req :path) err)
-           (unless (process-get proc 'opencode-mcp-busy)
+           ;; Answer 500 and close, or, if an event stream has begun, just close.
+           (process-put proc 'opencode-mcp-busy nil)
+           (if (process-get proc 'opencode-mcp-streaming)
+               (delete-process proc)
              (opencode-mcp--send proc 500 nil nil t))))))))
 
 (defun opencode-mcp--take-request (proc)
@@ -497,6 +500,7 @@ the client takes one (REQ's Accept header), with progress meanwhile."
   "Begin an event stream answer on PROC with HEADERS for request MESSAGE.
 If MESSAGE asked for progress, send some every
 `opencode-mcp-progress-interval' seconds until the answer."
+  (process-put proc 'opencode-mcp-streaming t)
   (process-send-string
    proc (concat "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
                 "Cache-Control: no-cache\r\nConnection: close\r\n"

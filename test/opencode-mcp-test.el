@@ -558,7 +558,9 @@ VAR is a symbol bound to a function of no arguments."
                 (let ((text (opencode-test--visible-text)))
                   (should (string-match-p "Emacs read_buffer lib\\.el  \\[completed\\]" text))
                   (should (string-match-p "Emacs propose_change lib\\.el  \\[completed\\]" text))
-                  (should (string-match-p "Emacs read_buffer \\.\\./outside  \\[error\\]" text)))
+                  (should (string-match-p "Emacs read_buffer \\.\\./outside  \\[error\\]" text))
+                  (should (string-match-p "Emacs xref_references opencode-mcp-test-e2e in lib\\.el:2  \\[completed\\]"
+                                          text)))
                 (goto-char (point-min))
                 (search-forward "Emacs imenu lib.el")
                 (opencode-chat-toggle-fold)
