@@ -487,6 +487,61 @@ VAR is a symbol bound to a function of no arguments."
       (should (string-match-p "Emacs tool read_buffer (a.txt 1-) for .*: error: The user declined"
                               (buffer-string))))))
 
+;;;; Registration
+
+(ert-deftest opencode-mcp/registration ()
+  "Registering posts a remote config with a fresh token; connected again, it registers again; off, it disconnects."
+  (let ((opencode-emacs-tools nil)
+        (opencode-connections nil)
+        (opencode-mcp--server nil)
+        (opencode-mcp--tokens (make-hash-table :test 'equal))
+        (opencode-mcp--sessions (make-hash-table :test 'equal))
+        (opencode-connection-state-functions nil)
+        (kill-emacs-hook nil)
+        (conn (opencode-connection--make :url "http://127.0.0.1:1" :directory "/tmp/p"))
+        (sent nil))
+    (cl-letf (((symbol-function 'opencode-mcp--registrable-p) (lambda (_c) t))
+              ((symbol-function 'opencode-request)
+               (lambda (c method path &rest args)
+                 (push (list c method path (plist-get args :body)) sent)
+                 (when-let ((cb (plist-get args :callback)))
+                   (funcall cb '(:emacs (:status "connected")))))))
+      (unwind-protect
+          (progn
+            (opencode-emacs-tools 1)
+            (should (string-match-p "\\`http://127\\.0\\.0\\.1:[0-9]+/mcp\\'" (opencode-mcp-url)))
+            (should (memq #'opencode-mcp--kill-emacs kill-emacs-hook))
+            ;; Not connected yet: nothing sent.  Connected: registered.
+            (should-not sent)
+            (run-hook-with-args 'opencode-connection-state-functions conn 'connected nil)
+            (pcase-let ((`(,c ,method ,path ,body) (car sent)))
+              (should (eq c conn))
+              (should (equal (list method path) '("POST" "/mcp")))
+              (should (equal (plist-get body :name) "emacs"))
+              (let* ((config (plist-get body :config))
+                     (auth (plist-get (plist-get config :headers) :Authorization)))
+                (should (equal (plist-get config :type) "remote"))
+                (should (equal (plist-get config :url) (opencode-mcp-url)))
+                (should (eq (plist-get config :oauth) :false))
+                (should (string-match "\\`Bearer \\([0-9a-f]\\{64\\}\\)\\'" auth))
+                (should (eq (gethash (match-string 1 auth) opencode-mcp--tokens) conn))))
+            (should (equal (plist-get (opencode-mcp--registration conn) :status) "connected"))
+            ;; Lost and connected again (a restarted server forgot it): registered again, a new token.
+            (let ((old (plist-get (opencode-mcp--registration conn) :token)))
+              (run-hook-with-args 'opencode-connection-state-functions conn 'disconnected "gone")
+              (should (= (length sent) 1))
+              (run-hook-with-args 'opencode-connection-state-functions conn 'connected nil)
+              (should (= (length sent) 2))
+              (should-not (gethash old opencode-mcp--tokens)))
+            ;; Off: the server is told to disconnect, the token goes, the listener stops.
+            (setq opencode-connections (list conn))
+            (opencode-emacs-tools -1)
+            (should (equal (cadr (cdar sent)) "/mcp/emacs/disconnect"))
+            (should (= (hash-table-count opencode-mcp--tokens) 0))
+            (should-not (opencode-mcp-url))
+            (should-not opencode-connection-state-functions))
+        (when opencode-emacs-tools (opencode-emacs-tools -1))))))
+
 ;;;; With the real server
 
 (ert-deftest opencode-mcp/real-server ()
