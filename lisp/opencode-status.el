@@ -9,7 +9,8 @@
 ;; connection, the server (URL, version, health, whether this Emacs
 ;; started it), the event stream's state, and the MCP servers, LSP
 ;; servers and formatters the server runs; MCP servers can be
-;; connected and disconnected from there.  `M-x opencode-attach'
+;; connected and disconnected from there.  It shows the Emacs tool
+;; server too (opencode-mcp.el): its URL, tools and calls.  `M-x opencode-attach'
 ;; connects to a server already running, by URL or port;
 ;; `M-x opencode-server-health' checks one.
 
@@ -19,6 +20,7 @@
 (require 'subr-x)
 (require 'opencode)
 (require 'opencode-api)
+(require 'opencode-mcp)
 
 (defvar-local opencode-status--conn nil "The connection this status buffer shows.")
 
@@ -72,6 +74,8 @@ other failure."
           ((null mcp) (insert "  none\n"))
           (t (cl-loop for (k v) on mcp by #'cddr
                       do (insert (opencode-status--mcp-line (substring (symbol-name k) 1) v)))))
+    (insert "\n")
+    (opencode-mcp-status-insert conn)
     (insert "\n" (propertize "LSP servers\n" 'face 'bold))
     (cond ((stringp lsp) (insert "  " lsp "\n"))
           ((zerop (length lsp)) (insert "  none running\n"))

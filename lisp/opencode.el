@@ -48,7 +48,8 @@
 ;; (permissions and questions), opencode-todo.el (the todo list),
 ;; opencode-diff.el (diffs), opencode-sidebar.el (the project sidebar),
 ;; opencode-status.el (the server's status), opencode-capture.el
-;; (recording and replaying traffic).
+;; (recording and replaying traffic), opencode-mcp.el (Emacs as an MCP
+;; server for the agent) and opencode-mcp-tools.el (its tools).
 
 ;;; Code:
 
@@ -154,6 +155,7 @@ WHY says so, and the connections show it until the server is restarted."
     (define-key map "l" #'opencode-show-log)
     (define-key map "?" #'opencode-manual)
     (define-key map "c" #'opencode-module-compile)
+    (define-key map "t" #'opencode-emacs-tools)
     (define-key map "q" #'opencode-disconnect-all)
     (define-key map "SPC" #'opencode-send-dwim)
     (define-key map "n" #'opencode-answer-next)
@@ -194,6 +196,8 @@ For example: (global-set-key (kbd \"C-c o\") opencode-command-map).")
   "Send TEXT to an OpenCode session; return its chat buffer.")
 (autoload (quote opencode-insert) "opencode-send"
   "Put TEXT in the prompt of an OpenCode session without sending it.")
+(autoload (quote opencode-emacs-tools) "opencode-mcp"
+  "Let the agent use Emacs as a tool: an MCP server inside Emacs." t)
 (autoload (quote opencode-chat-copy) "opencode-chat-export"
   "Copy the part at point as Markdown, or the message when on its header." t)
 (autoload (quote opencode-chat-copy-code-block) "opencode-chat-export"
