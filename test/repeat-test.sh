@@ -3,6 +3,9 @@
 # print the tally: how flaky is it?
 #   bash test/repeat-test.sh 'opencode-features/server-status-health-attach' 50
 set -u
+# Batch Emacs does not ignore SIGPIPE as an interactive one does (see
+# NOPIPE in the Makefile): ignore it here, so the Emacsen below inherit it.
+trap '' PIPE
 cd "$(dirname "$0")/.."
 selector=${1:?usage: repeat-test.sh SELECTOR [N]}
 n=${2:-10}
