@@ -155,6 +155,7 @@ Nothing is written past `opencode-cache-max-bytes'."
 (defun opencode-cache-chat-messages (conn session-id)
   "Return the messages last seen in the chat of SESSION-ID on CONN, or nil.
 A vector of (:info INFO :parts PARTS), as the server sends them."
+  (opencode-cache--flush (opencode-cache--chat-file conn session-id))
   (let ((data (opencode-cache--read (opencode-cache--chat-file conn session-id))))
     (and (vectorp data) (> (length data) 0) data)))
 
@@ -194,11 +195,39 @@ buffer is then marked stale (`opencode-cache-stale') until
       (funcall render messages)
       (setq opencode-cache-stale t))))
 
+(defvar opencode-cache--pending (make-hash-table :test 'equal)
+  "Chat files to be written when Emacs is idle: file -> (TIMER . FUNCTION).")
+
+(defun opencode-cache--later (file function)
+  "Call FUNCTION, which writes FILE, once Emacs has been idle a second.
+A later call for the same FILE replaces this one.  Whatever is
+pending is written before FILE is read and when Emacs exits."
+  (opencode-cache--flush file t)
+  (puthash file (cons (run-with-idle-timer 1 nil #'opencode-cache--flush file) function)
+           opencode-cache--pending)
+  (add-hook 'kill-emacs-hook #'opencode-cache--flush-all))
+
+(defun opencode-cache--flush (file &optional drop)
+  "Write FILE now if it is pending; with DROP, forget it instead."
+  (let ((pending (and file (gethash file opencode-cache--pending))))
+    (when pending
+      (remhash file opencode-cache--pending)
+      (cancel-timer (car pending))
+      (unless drop (funcall (cdr pending))))))
+
+(defun opencode-cache--flush-all ()
+  "Write every pending file."
+  (dolist (file (hash-table-keys opencode-cache--pending))
+    (opencode-cache--flush file)))
+
 (defun opencode-cache-chat-loaded (conn session-id messages)
   "Keep MESSAGES, just loaded from CONN, as the chat of SESSION-ID.
-The current buffer shows them: it is no longer stale."
+The current buffer shows them: it is no longer stale.  They are
+written once Emacs is idle, not while the chat is first drawn."
   (setq opencode-cache-stale nil)
-  (opencode-cache-save-chat conn session-id messages))
+  (let ((file (opencode-cache--chat-file conn session-id)))
+    (when file
+      (opencode-cache--later file (lambda () (opencode-cache-save-chat conn session-id messages))))))
 
 (opencode-defevent opencode-cache--on-idle "session.idle" (conn props)
   "Keep the newest messages of the open chat of the session of PROPS on CONN.
@@ -218,6 +247,7 @@ The session just finished working: what its chat shows is kept."
 (defun opencode-cache-forget-chat (conn session-id)
   "Remove the kept chat of SESSION-ID on CONN (the session was deleted)."
   (let ((file (opencode-cache--chat-file conn session-id)))
+    (opencode-cache--flush file t)
     (when (and file (file-exists-p file))
       (ignore-errors (delete-file file)))))
 

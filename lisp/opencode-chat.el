@@ -759,9 +759,18 @@ session shows its end at once and Emacs stays responsive."
                   (run-with-timer 0.01 nil #'opencode-chat--draw-backlog buffer))
           (opencode-chat--show-revert))))))
 
+(defvar-local opencode-chat--generation 0
+  "How many times this chat was drawn from a fresh fetch.
+A reply to an older fetch (the rest of a first page, say) that comes
+after a newer one is dropped.")
+
+(defvar-local opencode-chat--rest-pending nil
+  "Non-nil while the rest of the first page is being fetched.")
+
 (defun opencode-chat-loaded-p ()
-  "Return non-nil if every fetched message of this chat is drawn."
-  (null opencode-chat--backlog))
+  "Return non-nil if every fetched message of this chat is drawn.
+Not while the rest of its first page is on its way."
+  (and (null opencode-chat--backlog) (not opencode-chat--rest-pending)))
 
 (defun opencode-chat--shown-messages ()
   "Return the messages shown, oldest first, as (:info INFO :parts PARTS).
@@ -822,6 +831,9 @@ It is a plist (:info INFO :parts PARTS), as `opencode-chat-messages'."
          (with-current-buffer buf
            (let ((part (opencode-chat--part-at (point)))
                  (older (opencode-reply-data reply)))
+             ;; The rest of a first page, if still on its way, is in here.
+             (setq opencode-chat--rest-pending nil)
+             (cl-incf opencode-chat--generation)
              (setq opencode-chat--more (opencode-reply-header reply "x-next-cursor"))
              (opencode-chat--render-all (vconcat older (opencode-chat--shown-messages)))
              (if (and part (gethash part opencode-chat--parts))
@@ -851,31 +863,45 @@ Not for a deleted session: the chat keeps what it showed."
     (opencode-chat--fetch)))
 
 (defun opencode-chat--fetch ()
-  "Fetch the session's messages and what the store may miss; redraw."
-  (let ((buf (current-buffer)))
+  "Fetch the session's messages and what the store may miss; redraw.
+The first time, only the newest `opencode-chat-render-batch' are
+asked for, so the first screen waits for their reply alone; the rest
+of the page (`opencode-chat-message-limit') follows and is drawn above
+them.  A reload asks for the whole page, so every window keeps its
+place."
+  (let* ((buf (current-buffer))
+         (generation (progn (setq opencode-chat--rest-pending nil)
+                            (cl-incf opencode-chat--generation)))
+         (first (and (not opencode-chat--loaded)
+                     (< 0 opencode-chat-render-batch opencode-chat-message-limit)
+                     opencode-chat-render-batch)))
     (opencode-api-session-messages
      opencode-chat--conn (opencode-chat-session-id)
-     :limit opencode-chat-message-limit :full t
+     :limit (or first opencode-chat-message-limit) :full t
      :callback (lambda (reply)
                  (when (buffer-live-p buf)
                    (with-current-buffer buf
-                     (let ((places (and opencode-chat--loaded (opencode-chat--window-places))))
-                       (setq opencode-chat--more (opencode-reply-header reply "x-next-cursor"))
-                       (opencode-chat--render-all (opencode-reply-data reply))
-                       ;; Kept on disk (opencode-cache.el); what the prompts
-                       ;; changed is learned from their summaries.
-                       (opencode-cache-chat-loaded opencode-chat--conn (opencode-chat-session-id)
-                                                   (opencode-reply-data reply))
-                       (opencode-store-learn-messages opencode-chat--conn (opencode-chat-session-id)
-                                                      (opencode-reply-data reply)
-                                                      (not opencode-chat--more))
-                       (opencode-chat--show-revert)
-                       ;; The first time, the chat opens on its newest
-                       ;; message; later, every window keeps its place.
-                       (if places
-                           (opencode-chat--restore-places places)
-                         (opencode-chat-show-end))
-                       (setq opencode-chat--loaded t))))))
+                     (when (= generation opencode-chat--generation)
+                       (let ((places (and opencode-chat--loaded (opencode-chat--window-places))))
+                         (setq opencode-chat--more (opencode-reply-header reply "x-next-cursor"))
+                         (opencode-chat--render-all (opencode-reply-data reply))
+                         ;; Kept on disk (opencode-cache.el); what the prompts
+                         ;; changed is learned from their summaries.
+                         (opencode-cache-chat-loaded opencode-chat--conn (opencode-chat-session-id)
+                                                     (opencode-reply-data reply))
+                         (opencode-store-learn-messages opencode-chat--conn (opencode-chat-session-id)
+                                                        (opencode-reply-data reply)
+                                                        (not opencode-chat--more))
+                         (opencode-chat--show-revert)
+                         ;; The first time, the chat opens on its newest
+                         ;; message; later, every window keeps its place.
+                         (if places
+                             (opencode-chat--restore-places places)
+                           (opencode-chat-show-end))
+                         (setq opencode-chat--loaded t)
+                         (when (and first opencode-chat--more)
+                           (opencode-chat--fetch-rest buf generation
+                                                      (- opencode-chat-message-limit first)))))))))
     ;; What the store may miss: the session itself (opened by id), the
     ;; branch and the todos are only told as they change.
     (let ((conn opencode-chat--conn) (sid (opencode-chat-session-id)))
@@ -896,6 +922,39 @@ Not for a deleted session: the chat keeps what it showed."
                    (opencode-store-put-todos conn sid todos)
                    (when (buffer-live-p buf)
                      (with-current-buffer buf (opencode-todo-refresh))))))))
+
+(defun opencode-chat--fetch-rest (buffer generation limit)
+  "Fetch up to LIMIT messages older than those chat BUFFER shows.
+They are drawn above the others from a timer, as a long page's older
+messages are.  Nothing is done if BUFFER was drawn again since
+GENERATION."
+  (with-current-buffer buffer
+    (setq opencode-chat--rest-pending t)
+    (let ((conn opencode-chat--conn) (sid (opencode-chat-session-id)))
+      (opencode-api-session-messages
+       conn sid :limit limit :before opencode-chat--more :full t
+       :errback (lambda (e)
+                  (opencode--log "older messages of %s: %s" sid (opencode-error-text e))
+                  (when (buffer-live-p buffer)
+                    (with-current-buffer buffer
+                      (when (= generation opencode-chat--generation)
+                        (setq opencode-chat--rest-pending nil)))))
+       :callback
+       (lambda (reply)
+         (when (buffer-live-p buffer)
+           (with-current-buffer buffer
+             (when (= generation opencode-chat--generation)
+               (setq opencode-chat--rest-pending nil)
+               (let ((older (append (opencode-reply-data reply) nil)))
+                 (setq opencode-chat--more (opencode-reply-header reply "x-next-cursor"))
+                 (opencode-store-learn-messages conn sid (opencode-reply-data reply)
+                                                (not opencode-chat--more))
+                 (when older
+                   (setq opencode-chat--backlog (append older opencode-chat--backlog))
+                   (unless opencode-chat--backlog-timer
+                     (setq opencode-chat--backlog-timer
+                           (run-with-timer 0.01 nil #'opencode-chat--draw-backlog
+                                           buffer)))))))))))))
 
 ;;;; Events
 

@@ -484,19 +484,40 @@ are told when that changed anything."
       (opencode-store-fetch-message-diffs conn id))
     changed))
 
+(defcustom opencode-changes-page 50
+  "How many messages each request asks for when a session's changes are read.
+The messages are read a page at a time, newest first, so no single
+reply of a long session (tool outputs and all) has to be turned into
+Lisp at once: each page is a short pause, not one long one."
+  :type 'natnum
+  :group 'opencode)
+
 (defun opencode-store-fetch-message-diffs (conn id &optional callback)
   "Read every message of session ID on CONN for what its prompts changed.
-Then call CALLBACK, if given, with the session's diff (a vector)."
-  (opencode-api-session-messages
-   conn id
-   :errback (lambda (e) (opencode--log "messages of %s: %s" id (opencode-error-text e))
-              (when (eq (gethash id (opencode-store-diffs-read (opencode-store conn))) 'reading)
-                (remhash id (opencode-store-diffs-read (opencode-store conn))))
-              (when callback (funcall callback [])))
-   :callback (lambda (messages)
-               (opencode-store-learn-messages conn id messages t)
-               (when callback
-                 (funcall callback (or (opencode-store-session-diff conn id) []))))))
+Pages of `opencode-changes-page' messages, newest first.  Then call
+CALLBACK, if given, with the session's diff (a vector)."
+  (let ((read (opencode-store-diffs-read (opencode-store conn))))
+    ;; Being read: the pages' own `opencode-store-learn-messages' must
+    ;; not start another reading.
+    (unless (eq (gethash id read) t) (puthash id 'reading read))
+    (cl-labels
+        ((fail (e)
+           (opencode--log "messages of %s: %s" id (opencode-error-text e))
+           (when (eq (gethash id read) 'reading) (remhash id read))
+           (when callback (funcall callback [])))
+         (page (before)
+           (opencode-api-session-messages
+            conn id :limit (max 1 opencode-changes-page) :before before :full t
+            :errback #'fail
+            :callback
+            (lambda (reply)
+              (let ((more (opencode-reply-header reply "x-next-cursor")))
+                (opencode-store-learn-messages conn id (opencode-reply-data reply)
+                                               (not more))
+                (cond (more (page more))
+                      (callback
+                       (funcall callback (or (opencode-store-session-diff conn id) [])))))))))
+      (page nil))))
 
 (defcustom opencode-changes-lookups 10
   "How many sessions a session list or the sidebar reads to learn their changes.

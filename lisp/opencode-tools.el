@@ -266,29 +266,48 @@ each content line as \"N: text\".  Return a plist (:path :type :text
 
 (defun opencode-tools--bash-tail (part output)
   "Return the end of bash PART's OUTPUT, behind a \"show all\" button.
-See `opencode-chat-bash-tail-lines' and `opencode-chat-tool-output-max'."
+See `opencode-chat-bash-tail-lines' and `opencode-chat-tool-output-max'.
+The tail is found by searching newlines from the end, so a long output
+costs no more than the lines shown."
   (let* ((id (plist-get part :id))
          (text (string-trim-right output "\n"))
-         (lines (split-string text "\n"))
          (n opencode-chat-bash-tail-lines)
-         (max (bound-and-true-p opencode-chat-tool-output-max)))
+         (max (bound-and-true-p opencode-chat-tool-output-max))
+         ;; Where the last N lines start, or 0.
+         (start (if (null n) 0
+                  (let ((pos (length text)) (k 0))
+                    (while (and pos (< k n))
+                      (setq pos (opencode-tools--newline-before text pos))
+                      (when pos (setq k (1+ k))))
+                    (if pos (1+ pos) 0)))))
     (if (or (opencode-parts-expanded-p id)
-            (and (or (null n) (<= (length lines) n))
-                 (or (null max) (<= (length text) max))))
+            (and (= start 0) (or (null max) (<= (length text) max))))
         text
-      (let* ((tail (if (and n (> (length lines) n))
-                       (string-join (last lines n) "\n")
-                     text))
-             (tail (if (and max (> (length tail) max))
-                       (substring tail (- (length tail) max))
-                     tail))
-             (hidden-lines (- (length lines) (length (split-string tail "\n")))))
+      (let* ((start (if (and max (> (- (length text) start) max))
+                        (- (length text) max)
+                      start))
+             (tail (substring text start))
+             (hidden-lines (opencode-tools--count-newlines text start)))
         (concat (opencode--link
                  (format "[… %s and %d characters before: RET shows all]"
                          (opencode--plural hidden-lines "line")
-                         (- (length text) (length tail)))
+                         start)
                  #'opencode-chat-expand-part 'opencode-expand id)
                 "\n" tail)))))
+
+(defun opencode-tools--newline-before (text pos)
+  "Return the position of the last newline in TEXT before POS, or nil."
+  (let ((i (1- pos)))
+    (while (and (>= i 0) (/= (aref text i) ?\n))
+      (setq i (1- i)))
+    (and (>= i 0) i)))
+
+(defun opencode-tools--count-newlines (text end)
+  "Return the number of newlines in TEXT before END."
+  (let ((count 0) (pos 0))
+    (while (and (< pos end) (setq pos (string-search "\n" text pos)) (< pos end))
+      (setq count (1+ count) pos (1+ pos)))
+    count))
 
 (defun opencode-tools-bash (part)
   "Show a bash PART: its command, exit status and the end of its output."

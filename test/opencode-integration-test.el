@@ -509,6 +509,54 @@
               (should-error (opencode-chat-load-older) :type 'user-error))
           (kill-buffer chat))))))
 
+(ert-deftest opencode-integration/chat-first-screen-then-the-rest ()
+  "A chat first asks for its newest screenful, then the rest of its page.
+The rest is drawn above in order; a reload asks for the whole page."
+  (opencode-test-with-real-server conn
+    (let* ((s (opencode-request-sync conn "POST" "/session" :body '(:title "paged")))
+           (sid (plist-get s :id))
+           (limits nil))
+      (dotimes (i 9)
+        (opencode-request-sync conn "POST" (opencode--path "session" sid "message")
+                               :body `(:noReply t :parts [(:type "text" :text ,(format "note %d" i))])))
+      (let* ((opencode-chat-message-limit 6)
+             (opencode-chat-render-batch 2)
+             (opencode-changes-page 50)
+             ;; The chat's requests, not those of the changes' reader.
+             (record (lambda (_conn id &rest args)
+                       (when (and (equal id sid) (not (eql (plist-get args :limit) 50)))
+                         (push (list (plist-get args :limit) (and (plist-get args :before) t))
+                               limits))))
+             (chat nil))
+        (advice-add 'opencode-api-session-messages :before record)
+        (unwind-protect
+            (progn
+              (setq chat (save-window-excursion (opencode-chat-open conn s)))
+              (with-current-buffer chat
+                (should (opencode-test-wait
+                         (lambda () (and (opencode-chat-loaded-p)
+                                         (string-match-p "note 3" (opencode-test--visible-text))))
+                         20))
+                ;; The newest 2 first, then the 4 before them, from the cursor.
+                (should (equal (list 2 nil) (car (last limits))))
+                (should (member (list 4 t) limits))
+                (should (string-match-p
+                         "note 3\n\\(.\\|\n\\)*note 4\n\\(.\\|\n\\)*note 5\n\\(.\\|\n\\)*note 6\n\\(.\\|\n\\)*note 7\n\\(.\\|\n\\)*note 8"
+                         (opencode-test--visible-text)))
+                (should-not (string-match-p "note 2" (opencode-test--visible-text)))
+                ;; o goes on from where the rest ended.
+                (opencode-chat-load-older)
+                (should (opencode-test-wait
+                         (lambda () (string-match-p "note 0" (opencode-test--visible-text))) 20))
+                (should (= 9 (length (opencode-chat-messages))))
+                ;; A reload asks for the whole page at once.
+                (setq limits nil)
+                (opencode-chat-reload)
+                (should (opencode-test-wait (lambda () limits) 20))
+                (should (equal '((6 nil)) limits))))
+          (advice-remove 'opencode-api-session-messages record)
+          (when (buffer-live-p chat) (kill-buffer chat)))))))
+
 (ert-deftest opencode-integration/retry-then-error ()
   "A rate limit shows a retry countdown, then the reply; a hard error shows in the timeline."
   (opencode-test-with-chat-on-real-server

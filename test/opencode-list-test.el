@@ -101,7 +101,10 @@ the sidebar and the list, though the server's session diff stays empty."
       (clrhash (opencode-store-message-diffs (opencode-store conn)))
       (clrhash (opencode-store-merged-diffs (opencode-store conn)))
       (clrhash (opencode-store-diffs-read (opencode-store conn)))
-      (let ((list (save-window-excursion (opencode-sessions (opencode-connection-directory conn)))))
+      ;; A message a page: the newest pages are replies with no
+      ;; summary, the change is found further back.
+      (let* ((opencode-changes-page 1)
+             (list (save-window-excursion (opencode-sessions (opencode-connection-directory conn)))))
         (unwind-protect
             (with-current-buffer list
               (should (opencode-test-wait

@@ -257,6 +257,33 @@ The mock's script must be `opencode-parts-test--script'."
 
 ;;;; The pieces
 
+(ert-deftest opencode-parts/bash-tail-bounds ()
+  "A bash output shows its last lines, and says exactly what it hides."
+  (let ((opencode-chat-bash-tail-lines 3)
+        (opencode-chat-tool-output-max 1000)
+        (part '(:id "prt_tail")))
+    (cl-letf (((symbol-function 'opencode-parts-expanded-p) #'ignore))
+      (let ((tail (lambda (text) (substring-no-properties
+                                  (opencode-tools--bash-tail part text)))))
+        ;; As many lines as shown, or fewer: all of it, trailing newlines cut.
+        (should (equal (funcall tail "a\nb\nc\n") "a\nb\nc"))
+        (should (equal (funcall tail "only") "only"))
+        (should (equal (funcall tail "") ""))
+        ;; One more: the first is hidden, and counted.
+        (should (equal (funcall tail "a\nb\nc\nd")
+                       "[… 1 line and 2 characters before: RET shows all]\nb\nc\nd"))
+        (should (equal (funcall tail "l1\nl2\nl3\nl4\nl5\n")
+                       "[… 2 lines and 6 characters before: RET shows all]\nl3\nl4\nl5"))
+        ;; Multibyte text is cut on characters.
+        (should (equal (funcall tail "é\nà\nü\nö")
+                       "[… 1 line and 2 characters before: RET shows all]\nà\nü\nö"))
+        ;; Past the character limit, only its last characters.
+        (let ((opencode-chat-tool-output-max 4))
+          (should (equal (funcall tail "abcdefgh")
+                         "[… 0 lines and 4 characters before: RET shows all]\nefgh"))
+          (should (equal (funcall tail "ab\ncdefgh")
+                         "[… 1 line and 5 characters before: RET shows all]\nefgh")))))))
+
 (ert-deftest opencode-parts/image-size ()
   "PNG, GIF, JPEG and WebP sizes come from their headers, with no library."
   (let ((bytes (lambda (&rest parts) (apply #'unibyte-string (flatten-tree parts)))))
