@@ -317,6 +317,114 @@ The answer may be JSON or an event stream (whose last event it is)."
               (should (string-match-p "No such file" (car r)))))
         (delete-file outside)))))
 
+;; What a file the agent makes Emacs visit may try to run.
+(defvar opencode-mcp-test--ran nil "What ran of it: symbols, newest first.")
+
+(defconst opencode-mcp-test--evil
+  (concat ";; -*- mode: opencode-mcp-test-evil -*-\n"
+          "(defun opencode-mcp-test-evil-fn () 1)\n"
+          ";; Local Variables:\n"
+          ";; eval: (push 'eval opencode-mcp-test--ran)\n"
+          ";; End:\n")
+  "A file that asks for a mode by cookie and for Lisp by `eval:'.")
+
+(defun opencode-mcp-test--answer (request)
+  "Send REQUEST, a propose_change call; take the change as the user; return the answer text."
+  (opencode-mcp-test--with-stream got request
+    (should (opencode-test-wait #'opencode-mcp-test--proposal-buffer))
+    (with-current-buffer (opencode-mcp-test--proposal-buffer)
+      (opencode-mcp-tools-accept))
+    (should (opencode-test-wait
+             (lambda () (plist-get (car (last (opencode-mcp-test--events (funcall got)))) :result))))
+    (plist-get (aref (plist-get (plist-get (car (last (opencode-mcp-test--events (funcall got))))
+                                           :result)
+                                :content)
+                     0)
+               :text)))
+
+(ert-deftest opencode-mcp/visits-run-nothing ()
+  "Files visited for the agent run nothing they, or their directory, ask for.
+With `enable-local-variables' :all, a file with a -*- mode: cookie and
+an `eval:' local variable, and a .dir-locals.el with an `eval': imenu,
+xref (whose backend visits the defining file itself), a proposed
+change to it and its acceptance run none of them, nor the mode's hooks
+or `find-file-hook', nor ask about the file's size; the buffers visited
+only for the agent are gone after, one the user had open stays.
+open_file, for the user, runs the mode's hooks but still no local
+variable."
+  (let ((opencode-mcp-allowed-tools (append '("open_file" "propose_change") opencode-mcp-allowed-tools))
+        (enable-local-variables :all)
+        (large-file-warning-threshold 10)
+        (opencode-mcp-test--ran nil)
+        (emacs-lisp-mode-hook (list (lambda () (push 'mode-hook opencode-mcp-test--ran))))
+        (find-file-hook (list (lambda () (push 'find-file-hook opencode-mcp-test--ran)))))
+    (cl-letf (((symbol-function 'opencode-mcp-test-evil-mode)
+               (lambda () (push 'cookie-mode opencode-mcp-test--ran) (fundamental-mode)))
+              ((symbol-function 'files--ask-user-about-large-file)
+               (lambda (&rest _) (push 'asked-size opencode-mcp-test--ran) nil)))
+      (opencode-mcp-test--with-endpoint
+        (opencode-mcp-test--write ".dir-locals.el"
+                                  "((nil . ((eval . (push 'dir-locals opencode-mcp-test--ran)))))\n")
+        (let ((evil (opencode-mcp-test--write "evil.el" opencode-mcp-test--evil))
+              (user (opencode-mcp-test--write "user.el" "(opencode-mcp-test-evil-fn)\n"))
+              (kept (find-file-noselect (opencode-mcp-test--write "kept.el" "(defun kept () 1)\n"))))
+          (setq opencode-mcp-test--ran nil)
+          (load evil nil t)               ; For xref: the function and its file.
+          (let ((r (car (opencode-mcp-test--tool "imenu" '(:path "evil.el")))))
+            (should (string-match-p "(emacs-lisp-mode):\nopencode-mcp-test-evil-fn  (line 2)" r)))
+          (let ((r (car (opencode-mcp-test--tool "xref_definitions"
+                                                 '(:symbol "opencode-mcp-test-evil-fn" :path "user.el")))))
+            (should (string-match-p "^evil\\.el:2: (defun opencode-mcp-test-evil-fn)" r)))
+          (should (string-match-p "kept  (line 1)" (car (opencode-mcp-test--tool "imenu" '(:path "kept.el")))))
+          (should-not opencode-mcp-test--ran)
+          (should-not (find-buffer-visiting evil))
+          (should-not (find-buffer-visiting user))
+          (should (buffer-live-p kept))
+          ;; The agent's proposed text: its mode by name, no cookie, no local variable.
+          (let ((text (opencode-mcp-test--answer
+                       (opencode-mcp-test--request
+                        (opencode-mcp-test--rpc
+                         "tools/call" `(:name "propose_change"
+                                              :arguments (:path "evil.el"
+                                                                :new_content ,(concat opencode-mcp-test--evil ";; more\n")))
+                         3)
+                        opencode-mcp-test--token))))
+            (should (string-match-p "accepted" text)))
+          (should-not opencode-mcp-test--ran)
+          (should (string-match-p ";; more" (with-temp-buffer (insert-file-contents evil) (buffer-string))))
+          (should-not (find-buffer-visiting evil))
+          ;; open_file: the user's buffer from now on, its hooks run, no local variable.
+          (save-window-excursion
+            (should (string-match-p "Opened evil.el" (car (opencode-mcp-test--tool "open_file" '(:path "evil.el"))))))
+          (should (memq 'mode-hook opencode-mcp-test--ran))
+          (should-not (cl-intersection '(eval cookie-mode dir-locals) opencode-mcp-test--ran))
+          (should (eq (buffer-local-value 'major-mode (find-buffer-visiting evil)) 'emacs-lisp-mode)))))))
+
+(ert-deftest opencode-mcp/proposal-mode-by-name ()
+  "A proposal's text gets the mode of its file's name, never what the text asks."
+  (cl-letf (((symbol-function 'opencode-mcp-test-evil-mode) (lambda () (error "Called"))))
+    (should (eq (opencode-mcp-tools--mode-by-name "/p/a.el") 'emacs-lisp-mode))
+    (should (eq (opencode-mcp-tools--mode-by-name "/p/a.el.gz") 'emacs-lisp-mode))
+    (should (eq (opencode-mcp-tools--mode-by-name "/p/a.el~") 'emacs-lisp-mode))
+    (should (eq (opencode-mcp-tools--mode-by-name "/p/Makefile") 'makefile-gmake-mode))
+    (should-not (opencode-mcp-tools--mode-by-name "/p/no-such-kind-of-name"))))
+
+(ert-deftest opencode-mcp/project-files-inside ()
+  "A connection whose directory is inside a larger git repository sees only its files."
+  (opencode-mcp-test--with-endpoint
+    (opencode-mcp-test--write "top-secret.txt" "no\n")
+    (opencode-mcp-test--write "sub/inner.txt" "yes\n")
+    (opencode-mcp-test--write "sub/deeper/more.txt" "yes\n")
+    (opencode-mcp-test--write "subway.txt" "no\n")
+    (call-process "git" nil nil nil "-C" opencode-mcp-test--root "init" "-q")
+    (call-process "git" nil nil nil "-C" opencode-mcp-test--root "add" "top-secret.txt" "sub/inner.txt")
+    (let* ((sub (opencode-connection--make :url "http://127.0.0.1:1"
+                                           :directory (concat opencode-mcp-test--root "sub")))
+           (opencode-mcp-test--token (opencode-mcp-issue-token sub))
+           (r (car (opencode-mcp-test--tool "project_files" nil))))
+      (should (string-match-p "\\`2 files in the project:\ndeeper/more\\.txt\ninner\\.txt\\'" r))
+      (should-not (string-match-p "secret\\|subway\\|\\.\\./" r)))))
+
 (ert-deftest opencode-mcp/read-only-tools ()
   "Each read-only tool answers from what Emacs has: unsaved text, outline, region, diagnostics, xref."
   (opencode-mcp-test--with-endpoint
