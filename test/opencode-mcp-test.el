@@ -226,6 +226,12 @@ The answer may be JSON or an event stream (whose last event it is)."
                                      :error)
                           :code)
                -32602))
+    ;; Both refusals are logged.
+    (with-current-buffer "*opencode-log*"
+      (should (string-match-p "Emacs tool eval (form=(kill-emacs)) for .*: refused, unknown"
+                              (buffer-string)))
+      (should (string-match-p "Emacs tool open_file (x) for .*: refused, not allowed"
+                              (buffer-string))))
     ;; A batch: answers in one array, the notification left out.
     (let ((answers (opencode-mcp-test--json
                     (car (opencode-mcp-test--exchange
@@ -292,9 +298,53 @@ The answer may be JSON or an event stream (whose last event it is)."
         (should (equal (mapcar (lambda (r) (plist-get (opencode-mcp-test--json r) :id)) rs)
                        '(1 2 3)))
         (should (equal (cdr (assoc "connection" (plist-get (nth 2 rs) :headers))) "close"))))
-    ;; Not HTTP: 400 and closed.
-    (should (= 400 (plist-get (car (opencode-mcp-test--exchange (list "HELLO\r\n\r\n") 1 t))
+    ;; Not HTTP: 401 and closed without a token; with one, 400 and closed.
+    (should (= 401 (plist-get (car (opencode-mcp-test--exchange (list "HELLO\r\n\r\n") 1 t))
+                              :status)))
+    (should (= 400 (plist-get (car (opencode-mcp-test--exchange
+                                    (list (format "HELLO\r\nAuthorization: Bearer %s\r\n\r\n"
+                                                  opencode-mcp-test--token))
+                                    1 t))
                               :status)))))
+
+(ert-deftest opencode-mcp/token-first ()
+  "The token is checked before anything else and before the body is read.
+Without one, whatever the request (not HTTP, chunked, a huge body not
+sent yet), the answer is 401 at once, and nothing more on that
+connection; with one, a body too large is a clear 413 at once.  Both
+are logged."
+  (opencode-mcp-test--with-endpoint
+    (dolist (head '("HELLO\r\n\r\n"
+                    "POST /mcp HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+                    "POST /mcp HTTP/1.1\r\nContent-Length: x\r\n\r\n"
+                    "POST /mcp HTTP/1.1\r\nContent-Length: 8000000\r\n\r\n"
+                    "POST /mcp HTTP/1.1\r\nBad header\r\nAuthorization: Bearer 00\r\n\r\n"))
+      ;; What follows the head, another request in the same packet, is not answered.
+      (let ((rs (opencode-mcp-test--exchange
+                 (list (concat head (opencode-mcp-test--request (opencode-mcp-test--rpc "ping" nil 1)
+                                                                opencode-mcp-test--token)))
+                 1 t)))
+        (should (equal (mapcar (lambda (r) (plist-get r :status)) rs) '(401)))
+        (should (equal (plist-get (car rs) :body) ""))))
+    ;; A head too long, with no token: 401, not 431.
+    (should (= 401 (plist-get (car (opencode-mcp-test--exchange
+                                    (list (concat "GET /mcp HTTP/1.1\r\nX: "
+                                                  (make-string 70000 ?a)))
+                                    1 t))
+                              :status)))
+    (with-current-buffer "*opencode-log*"
+      (should (string-match-p "refused a request (401): POST /mcp HTTP/1.1 (no token)"
+                              (buffer-string)))
+      (should (string-match-p "refused a request (401): POST /mcp HTTP/1.1 (an unknown token)"
+                              (buffer-string))))
+    ;; With the token, a body over the limit is refused before it is sent.
+    (let ((r (car (opencode-mcp-test--exchange
+                   (list (format "POST /mcp HTTP/1.1\r\nAuthorization: Bearer %s\r\nContent-Length: %d\r\n\r\n"
+                                 opencode-mcp-test--token (1+ opencode-mcp--max-body)))
+                   1 t))))
+      (should (= (plist-get r :status) 413))
+      (should (string-match-p "Request body too large: [0-9]+ bytes, at most [0-9]+"
+                              (plist-get (plist-get (opencode-mcp-test--json r) :error) :message))))))
 
 ;;;; The tools
 
@@ -327,20 +377,6 @@ The answer may be JSON or an event stream (whose last event it is)."
           ";; eval: (push 'eval opencode-mcp-test--ran)\n"
           ";; End:\n")
   "A file that asks for a mode by cookie and for Lisp by `eval:'.")
-
-(defun opencode-mcp-test--answer (request)
-  "Send REQUEST, a propose_change call; take the change as the user; return the answer text."
-  (opencode-mcp-test--with-stream got request
-    (should (opencode-test-wait #'opencode-mcp-test--proposal-buffer))
-    (with-current-buffer (opencode-mcp-test--proposal-buffer)
-      (opencode-mcp-tools-accept))
-    (should (opencode-test-wait
-             (lambda () (plist-get (car (last (opencode-mcp-test--events (funcall got)))) :result))))
-    (plist-get (aref (plist-get (plist-get (car (last (opencode-mcp-test--events (funcall got))))
-                                           :result)
-                                :content)
-                     0)
-               :text)))
 
 (ert-deftest opencode-mcp/visits-run-nothing ()
   "Files visited for the agent run nothing they, or their directory, ask for.
@@ -513,6 +549,21 @@ VAR is a symbol bound to a function of no arguments."
            (progn (process-send-string ,proc ,request) ,@body)
          (delete-process ,proc)))))
 
+(defun opencode-mcp-test--answer (request)
+  "Send REQUEST, a propose_change call, and accept the change as the user.
+Return the text of the answer."
+  (opencode-mcp-test--with-stream got request
+    (should (opencode-test-wait #'opencode-mcp-test--proposal-buffer))
+    (with-current-buffer (opencode-mcp-test--proposal-buffer)
+      (opencode-mcp-tools-accept))
+    (should (opencode-test-wait
+             (lambda () (plist-get (car (last (opencode-mcp-test--events (funcall got)))) :result))))
+    (plist-get (aref (plist-get (plist-get (car (last (opencode-mcp-test--events (funcall got))))
+                                           :result)
+                                :content)
+                     0)
+               :text)))
+
 (ert-deftest opencode-mcp/propose-change ()
   "A proposed change waits for the user, as an event stream with progress; accepted it is saved."
   (let ((opencode-mcp-allowed-tools (append '("propose_change" "open_file") opencode-mcp-allowed-tools))
@@ -594,6 +645,29 @@ VAR is a symbol bound to a function of no arguments."
     (with-current-buffer "*opencode-log*"
       (should (string-match-p "Emacs tool read_buffer (a.txt 1-) for .*: error: The user declined"
                               (buffer-string))))))
+
+(ert-deftest opencode-mcp/status-lists-calls ()
+  "The status view lists the last calls, newest first, refused ones too.
+As many as `opencode-mcp-status-calls' are kept."
+  (let ((opencode-mcp-status-calls 3)
+        (opencode-emacs-tools t))
+    (opencode-mcp-test--with-endpoint
+      (opencode-mcp-test--write "a.txt" "x\n")
+      (let ((conn (gethash opencode-mcp-test--token opencode-mcp--tokens)))
+        (opencode-mcp-test--tool "read_buffer" '(:path "a.txt"))
+        (opencode-mcp-test--tool "read_buffer" '(:path "missing.txt"))
+        (opencode-mcp-test--call "tools/call" '(:name "eval" :arguments (:form "1")))
+        (opencode-mcp-test--tool "project_files" '(:pattern "*.txt"))
+        (with-temp-buffer
+          (opencode-mcp-status-insert conn)
+          (let ((text (buffer-string)))
+            (should (string-match-p "^  Calls      3 for this project, [0-9]+ in all; the last ones, newest first:$"
+                                    text))
+            (should (string-match-p
+                     (concat "^    [0-9:]\\{8\\}  project_files +ok +[0-9]+ ms  \\*\\.txt\n"
+                             "    [0-9:]\\{8\\}  eval +refused +0 ms  form=1\n"
+                             "    [0-9:]\\{8\\}  read_buffer +error +[0-9]+ ms  missing\\.txt 1-\n\\'")
+                     text))))))))
 
 ;;;; Registration
 
