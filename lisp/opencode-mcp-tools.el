@@ -24,7 +24,8 @@
 ;;
 ;; A path given by the agent is relative to the project or absolute;
 ;; after symlinks are resolved it must lie inside the project.  Chat
-;; parts of these tools are drawn by one renderer (`opencode-mcp-tools-render').
+;; parts of these tools are drawn by `opencode-mcp-render', in
+;; opencode-mcp.el, which is found for them by name.
 
 ;;; Code:
 
@@ -37,7 +38,6 @@
 (require 'diff)
 (require 'opencode-lib)
 (require 'opencode-mcp)
-(require 'opencode-tools)
 
 (declare-function flycheck-error-line "ext:flycheck" (err))
 (declare-function flycheck-error-column "ext:flycheck" (err))
@@ -836,54 +836,6 @@ the proposal buffer then accepts it as edited."
                  :required ["path"])
  :summary #'opencode-mcp-tools--summary-path
  :function #'opencode-mcp-tools-propose-change)
-
-;;;; In the chat
-
-(defun opencode-mcp-tools--heading-summary (input)
-  "Return what a heading says of an Emacs tool's INPUT, a plist."
-  (let ((path (plist-get input :path))
-        (line (or (plist-get input :line) (plist-get input :start_line)))
-        (end (plist-get input :end_line)))
-    (opencode--first-line
-     (string-join
-      (delq nil (list (and (stringp (plist-get input :symbol)) (plist-get input :symbol))
-                      (and (stringp path)
-                           (concat path
-                                   (if (natnump line) (format ":%d" line) "")
-                                   (if (natnump end) (format "-%d" end) "")))
-                      (and (stringp (plist-get input :pattern)) (plist-get input :pattern))))
-      " in ")
-     80)))
-
-(defun opencode-mcp-tools-render (part)
-  "Show the tool PART of an Emacs tool: its name and input, then its result."
-  (let* ((state (plist-get part :state))
-         (tool (plist-get part :tool))
-         (prefix (concat (replace-regexp-in-string "[^a-zA-Z0-9_-]" "_" opencode-mcp-server-name) "_"))
-         (name (string-remove-prefix prefix tool))
-         (input (plist-get state :input))
-         (output (plist-get state :output))
-         (err (plist-get state :error))
-         (summary (if (consp input) (opencode-mcp-tools--heading-summary input) "")))
-    (list :heading (concat "Emacs " name
-                           (if (string-empty-p summary) "" (concat " " summary))
-                           (opencode-tools-status state))
-          :body (concat (if (consp input) (concat (opencode-tools-key-values input) "\n") "")
-                        (if (stringp output) (concat "\n" output) "")
-                        (if (and (stringp err) (not (string-empty-p err)))
-                            (concat "\n" (propertize (concat "Error: " err)
-                                                     'face 'opencode-chat-error))
-                          "")))))
-
-(defun opencode-mcp-tools-define-renderers ()
-  "Draw the chat parts of every Emacs tool with `opencode-mcp-tools-render'.
-The server names them after `opencode-mcp-server-name'."
-  (let ((prefix (replace-regexp-in-string "[^a-zA-Z0-9_-]" "_" opencode-mcp-server-name)))
-    (dolist (tool opencode-mcp-tools)
-      (opencode-chat-define-tool-renderer (concat prefix "_" (car tool))
-                                          #'opencode-mcp-tools-render))))
-
-(opencode-mcp-tools-define-renderers)
 
 (provide 'opencode-mcp-tools)
 ;;; opencode-mcp-tools.el ends here

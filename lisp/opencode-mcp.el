@@ -36,6 +36,7 @@
 (require 'subr-x)
 (require 'opencode-lib)
 (require 'opencode-connection)
+(require 'opencode-tools)
 
 ;;;; Options
 
@@ -860,6 +861,56 @@ and it stops."
     (dolist (conn opencode-connections)
       (opencode-mcp-deregister conn))
     (opencode-mcp-stop)))
+
+;;;; In the chat
+
+(defun opencode-mcp--tool-prefix ()
+  "Return how the server begins the names of Emacs's tools: \"emacs_\"."
+  (concat (replace-regexp-in-string "[^a-zA-Z0-9_-]" "_" opencode-mcp-server-name) "_"))
+
+;;;###autoload
+(defun opencode-mcp-tool-renderer (tool)
+  "Return the renderer of TOOL if it is one of Emacs's tools, else nil.
+Its name says so, whatever tool it is and whether the tools are on
+now: an old session's parts are drawn the same way.  This is in
+`opencode-chat-tool-renderer-functions'."
+  (and (stringp tool) (string-prefix-p (opencode-mcp--tool-prefix) tool)
+       #'opencode-mcp-render))
+
+(defun opencode-mcp--heading-summary (input)
+  "Return what a heading says of an Emacs tool's INPUT, a plist."
+  (let ((path (plist-get input :path))
+        (line (or (plist-get input :line) (plist-get input :start_line)))
+        (end (plist-get input :end_line)))
+    (opencode--first-line
+     (string-join
+      (delq nil (list (and (stringp (plist-get input :symbol)) (plist-get input :symbol))
+                      (and (stringp path)
+                           (concat path
+                                   (if (natnump line) (format ":%d" line) "")
+                                   (if (natnump end) (format "-%d" end) "")))
+                      (and (stringp (plist-get input :pattern)) (plist-get input :pattern))))
+      " in ")
+     80)))
+
+(defun opencode-mcp-render (part)
+  "Show the tool PART of an Emacs tool: its name and input, then its result."
+  (let* ((state (plist-get part :state))
+         (tool (plist-get part :tool))
+         (name (string-remove-prefix (opencode-mcp--tool-prefix) tool))
+         (input (plist-get state :input))
+         (output (plist-get state :output))
+         (err (plist-get state :error))
+         (summary (if (consp input) (opencode-mcp--heading-summary input) "")))
+    (list :heading (concat "Emacs " name
+                           (if (string-empty-p summary) "" (concat " " summary))
+                           (opencode-tools-status state))
+          :body (concat (if (consp input) (concat (opencode-tools-key-values input) "\n") "")
+                        (if (stringp output) (concat "\n" output) "")
+                        (if (and (stringp err) (not (string-empty-p err)))
+                            (concat "\n" (propertize (concat "Error: " err)
+                                                     'face 'opencode-chat-error))
+                          "")))))
 
 ;;;; For the status view
 

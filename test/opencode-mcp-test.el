@@ -669,6 +669,43 @@ As many as `opencode-mcp-status-calls' are kept."
                              "    [0-9:]\\{8\\}  read_buffer +error +[0-9]+ ms  missing\\.txt 1-\n\\'")
                      text))))))))
 
+;;;; In the chat
+
+(defconst opencode-mcp-test--part
+  '(:type "tool" :tool "emacs_later_tool" :id "prt_1"
+          :state (:status "completed" :input (:path "x.el" :line 3) :output "the result"))
+  "A part of an Emacs tool that no table names.")
+
+(ert-deftest opencode-mcp/renderer-by-name ()
+  "Any tool named as Emacs's tools are is drawn as one of them.
+Whether the tools are on or off, and the tool defined or not."
+  (let ((opencode-emacs-tools nil))
+    (should-not (assoc "later_tool" opencode-mcp-tools))
+    (let ((r (opencode-parts--rendered opencode-mcp-test--part)))
+      (should (equal (plist-get r :heading) "Emacs later_tool x.el:3  [completed]"))
+      (should (string-match-p "path: x\\.el\nline: 3\n\nthe result" (plist-get r :body))))
+    ;; The server's name for them follows the option.
+    (let ((opencode-mcp-server-name "my emacs"))
+      (should (eq (opencode-chat-tool-renderer "my_emacs_imenu") #'opencode-mcp-render))
+      (should-not (opencode-chat-tool-renderer "emacs_imenu")))
+    ;; A renderer given for one tool by name still wins.
+    (let ((opencode-chat-tool-renderers
+           (cons (cons "emacs_later_tool" (lambda (_) '(:heading "mine" :body "")))
+                 opencode-chat-tool-renderers)))
+      (should (equal (plist-get (opencode-parts--rendered opencode-mcp-test--part) :heading) "mine")))))
+
+(ert-deftest opencode-mcp/renderer-without-the-tools ()
+  "An Emacs that never loaded the Emacs tools shows an old part of one as one."
+  (let* ((lisp (expand-file-name "../lisp" opencode-test-dir))
+         (out (with-temp-buffer
+                (call-process
+                 (expand-file-name invocation-name invocation-directory) nil t nil
+                 "-Q" "--batch" "-L" lisp "-l" "opencode-parts"
+                 "--eval" (format "(princ (format \"%%s|%%s|%%s\" (plist-get (opencode-parts--rendered '%S) :heading) (featurep 'opencode-mcp-tools) (bound-and-true-p opencode-emacs-tools)))"
+                                  opencode-mcp-test--part))
+                (buffer-string))))
+    (should (string-match-p "^Emacs later_tool x\\.el:3  \\[completed\\]|nil|nil\\'" out))))
+
 ;;;; Registration
 
 (ert-deftest opencode-mcp/registration ()
