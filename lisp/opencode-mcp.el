@@ -773,31 +773,47 @@ waiting; FUNCTION should then take back what the call shows the user."
        (opencode-connection-live-p conn)))
 
 (defun opencode-mcp-register (conn)
-  "Register the Emacs tool server with CONN's server, under a new token."
+  "Register the Emacs tool server with CONN's server, under a new token.
+One registration at a time goes to a server: asked again while one is
+on its way, Emacs registers again once it is answered, so the server
+ends with the newest token, whatever order it answers in."
   (when (and (opencode-mcp--registrable-p conn) (opencode-mcp-url))
-    (let ((token (opencode-mcp-issue-token conn))
-          (name opencode-mcp-server-name))
-      (opencode-mcp--update conn :status "registering" :error nil)
-      (opencode-request
-       conn "POST" "/mcp"
-       :body `(:name ,name
-                     :config (:type "remote" :url ,(opencode-mcp-url)
-                                    :headers (:Authorization ,(concat "Bearer " token))
-                                    :oauth :false :timeout ,opencode-mcp-timeout))
-       :timeout 60
-       :callback (lambda (reply)
-                   (let* ((st (plist-get reply (intern (concat ":" name))))
-                          (status (or (plist-get st :status) "?")))
-                     (opencode-mcp--update conn :status status :error (plist-get st :error))
-                     (opencode--log "Emacs tools: registered with %s for %s: %s%s"
-                                    (opencode-connection-url conn)
-                                    (opencode-connection-directory conn) status
-                                    (if (stringp (plist-get st :error))
-                                        (concat " " (plist-get st :error)) ""))))
-       :errback (lambda (err)
-                  (opencode-mcp--update conn :status "failed" :error (opencode-error-text err))
-                  (opencode--log "Emacs tools: registering with %s failed: %s"
-                                 (opencode-connection-url conn) (opencode-error-text err)))))))
+    (if (plist-get (opencode-mcp--registration conn) :in-flight)
+        (opencode-mcp--update conn :again t)
+      (let* ((token (opencode-mcp-issue-token conn))
+             (name opencode-mcp-server-name)
+             (current-p (lambda () (equal token (plist-get (opencode-mcp--registration conn)
+                                                            :token))))
+             (next (lambda ()
+                     (let ((again (plist-get (opencode-mcp--registration conn) :again)))
+                       (opencode-mcp--update conn :in-flight nil :again nil)
+                       (when again (opencode-mcp-register conn))))))
+        (opencode-mcp--update conn :status "registering" :error nil :in-flight t :again nil)
+        (opencode-request
+         conn "POST" "/mcp"
+         :body `(:name ,name
+                       :config (:type "remote" :url ,(opencode-mcp-url)
+                                      :headers (:Authorization ,(concat "Bearer " token))
+                                      :oauth :false :timeout ,opencode-mcp-timeout))
+         :timeout 60
+         :callback (lambda (reply)
+                     (let* ((st (plist-get reply (intern (concat ":" name))))
+                            (status (or (plist-get st :status) "?")))
+                       (when (funcall current-p)
+                         (opencode-mcp--update conn :status status :error (plist-get st :error)))
+                       (opencode--log "Emacs tools: registered with %s for %s: %s%s"
+                                      (opencode-connection-url conn)
+                                      (opencode-connection-directory conn) status
+                                      (if (stringp (plist-get st :error))
+                                          (concat " " (plist-get st :error)) ""))
+                       (funcall next)))
+         :errback (lambda (err)
+                    (when (funcall current-p)
+                      (opencode-mcp--update conn :status "failed"
+                                            :error (opencode-error-text err)))
+                    (opencode--log "Emacs tools: registering with %s failed: %s"
+                                   (opencode-connection-url conn) (opencode-error-text err))
+                    (funcall next)))))))
 
 (defun opencode-mcp-register-all ()
   "Register the Emacs tool server with every connected server."
@@ -805,20 +821,26 @@ waiting; FUNCTION should then take back what the call shows the user."
     (when (eq (opencode-connection-state conn) 'connected)
       (opencode-mcp-register conn))))
 
-(defun opencode-mcp-deregister (conn &optional sync)
+(defun opencode-mcp-deregister (conn &optional callback)
   "Disconnect CONN's server from the Emacs tool server and forget its token.
-With SYNC, wait (a second at most) for the server to say so."
+Return non-nil if the server is told; CALLBACK, if given, is called
+with no argument once it answered or failed."
   (when (plist-get (opencode-mcp--registration conn) :token)
     (opencode-mcp--revoke conn)
-    (opencode-mcp--update conn :status nil :error nil)
+    (opencode-mcp--update conn :status nil :error nil :again nil)
     (when (opencode-mcp--registrable-p conn)
       (condition-case err
-          (opencode-request conn "POST" (opencode--path "mcp" opencode-mcp-server-name "disconnect")
-                            :timeout 1 :sync sync
-                            :callback #'ignore
-                            :errback (lambda (e) (opencode--log "Emacs tools: disconnect: %s"
-                                                                (opencode-error-text e))))
-        (error (opencode--log "Emacs tools: disconnect: %s" (opencode-error-text err)))))))
+          (progn
+            (opencode-request conn "POST" (opencode--path "mcp" opencode-mcp-server-name "disconnect")
+                              :timeout 1
+                              :callback (lambda (_) (when callback (funcall callback)))
+                              :errback (lambda (e)
+                                         (opencode--log "Emacs tools: disconnect: %s"
+                                                        (opencode-error-text e))
+                                         (when callback (funcall callback))))
+            t)
+        (error (opencode--log "Emacs tools: disconnect: %s" (opencode-error-text err))
+               nil)))))
 
 (defun opencode-mcp--on-state (conn state _detail)
   "Register again with CONN's server when its STATE is `connected' again.
@@ -828,10 +850,18 @@ stream is registered again anyway, which does no harm."
     (opencode-mcp-register conn)))
 
 (defun opencode-mcp--kill-emacs ()
-  "Disconnect every server from the Emacs tool server, and stop it."
+  "Disconnect every server from the Emacs tool server, and stop it.
+Emacs exits: every server is told at once, and Emacs waits for their
+answers, a second at most in all, while the tool server still answers
+what the servers send it as they close their side.  Then it stops."
   (when (process-live-p opencode-mcp--server)
-    (dolist (conn opencode-connections)
-      (ignore-errors (opencode-mcp-deregister conn t)))
+    (let ((left 0)
+          (deadline (+ (float-time) 1)))
+      (dolist (conn opencode-connections)
+        (when (ignore-errors (opencode-mcp-deregister conn (lambda () (cl-decf left))))
+          (cl-incf left)))
+      (while (and (> left 0) (< (float-time) deadline))
+        (accept-process-output nil 0.01)))
     (opencode-mcp-stop)))
 
 ;;;###autoload

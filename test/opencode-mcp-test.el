@@ -840,13 +840,105 @@ Whether the tools are on or off, and the tool defined or not."
                 (opencode-chat-toggle-fold)
                 (should (string-match-p "path: lib\\.el\n\nOutline of lib\\.el (emacs-lisp-mode):\nopencode-mcp-test-e2e  (line 1)"
                                         (opencode-test--visible-text)))
-                (should (>= (plist-get (opencode-mcp--registration conn) :calls) (length calls)))))
+                (should (>= (plist-get (opencode-mcp--registration conn) :calls) (length calls)))
+                ;; The status view lists the calls, newest first.
+                (let ((status (save-window-excursion
+                                (opencode-server-status (opencode-connection-directory conn)))))
+                  (unwind-protect
+                      (with-current-buffer status
+                        (let ((text (opencode-test--visible-text)))
+                          (should (string-match-p
+                                   (format "^  Calls      %d for this project, [0-9]+ in all; the last ones, newest first:\n    [0-9:]\\{8\\}  read_buffer +error +[0-9]+ ms  \\.\\./outside 1-\n    [0-9:]\\{8\\}  propose_change +ok +[0-9.]+ m?s  lib\\.el\n    [0-9:]\\{8\\}  open_file +ok +[0-9]+ ms  lib\\.el:2\n"
+                                           (length calls))
+                                   text))
+                          (should (string-match-p "^    [0-9:]\\{8\\}  imenu +ok +[0-9]+ ms  lib\\.el$" text))))
+                    (kill-buffer status)))))
           (opencode-emacs-tools -1)
           (dolist (b (buffer-list))
             (when (and (buffer-file-name b) (string-prefix-p root (buffer-file-name b)))
               (with-current-buffer b (set-buffer-modified-p nil))
               (kill-buffer b))))
         (should-not (opencode-mcp-url))))))
+
+(defun opencode-mcp-test--server-status (conn)
+  "Return the status CONN's server gives the Emacs tool server, or nil."
+  (plist-get (plist-get (opencode-request-sync conn "GET" "/mcp") :emacs) :status))
+
+(defun opencode-mcp-test--registered (conn old)
+  "Wait until CONN is registered under a token other than OLD; return it.
+The server must say the Emacs tool server is connected: it has
+initialized and listed the tools with that token."
+  (should (opencode-test-wait
+           (lambda ()
+             (let ((reg (opencode-mcp--registration conn)))
+               (and (plist-get reg :token)
+                    (not (equal (plist-get reg :token) old))
+                    (equal (plist-get reg :status) "connected"))))
+           90))
+  (should (equal (opencode-mcp-test--server-status conn) "connected"))
+  (plist-get (opencode-mcp--registration conn) :token))
+
+(defun opencode-mcp-test--ping (token)
+  "Return the HTTP status of a ping to the Emacs tool server with TOKEN."
+  (let ((opencode-mcp-test--token token))
+    (plist-get (car (opencode-mcp-test--exchange
+                     (list (opencode-mcp-test--request (opencode-mcp-test--rpc "ping" nil 1) token))
+                     1))
+               :status)))
+
+(ert-deftest opencode-mcp/real-server-lifecycle ()
+  "Registered again after a reconnect and after a server restart; gone at exit.
+Each time under a new token, the old one refused.  The exit hook tells
+the server, which then reports the Emacs tool server disabled, stops
+the listener and revokes the tokens, in well under its one second;
+with two projects on a server that answers nothing, in a second in
+all, not a second each."
+  (let ((opencode-emacs-tools nil))
+    (opencode-test-with-real-server conn
+      (unwind-protect
+          (progn
+            (opencode-emacs-tools 1)
+            (let* ((first (opencode-mcp-test--registered conn nil))
+                   (second (progn (opencode-connection-reopen conn)
+                                  (opencode-mcp-test--registered conn first))))
+              (should (= (opencode-mcp-test--ping first) 401))
+              (should (= (opencode-mcp-test--ping second) 200))
+              ;; The server restarts on its port, forgetting Emacs; Emacs registers again.
+              (should (opencode-connection-server conn))
+              (opencode-server-restart)
+              (let ((third (opencode-mcp-test--registered conn second)))
+                (should (= (opencode-mcp-test--ping second) 401))
+                (should (= (opencode-mcp-test--ping third) 200))))
+            (let ((start (float-time)))
+              (opencode-mcp--kill-emacs)
+              (should (< (- (float-time) start) 0.8)))
+            (should-not (opencode-mcp-url))
+            (should (= (hash-table-count opencode-mcp--tokens) 0))
+            (should-not (plist-get (opencode-mcp--registration conn) :token))
+            (should (equal (opencode-mcp-test--server-status conn) "disabled"))
+            ;; Two projects, and a server that answers nothing (stopped): the
+            ;; servers are told all at once, so exit waits a second in all.
+            (opencode-emacs-tools -1)
+            (let ((other (expand-file-name "other" root)))
+              (make-directory other t)
+              (call-process "git" nil nil nil "-C" other "init" "-q")
+              (copy-file (expand-file-name "opencode.json" project)
+                         (expand-file-name "opencode.json" other))
+              (let ((conn2 (opencode-connect other))
+                    (proc (opencode-server-process (opencode-connection-server conn))))
+                (should (opencode-test-wait
+                         (lambda () (eq (opencode-connection-state conn2) 'connected)) 60))
+                (opencode-emacs-tools 1)
+                (opencode-mcp-test--registered conn nil)
+                (opencode-mcp-test--registered conn2 nil)
+                (signal-process proc 'SIGSTOP)
+                (unwind-protect
+                    (let ((start (float-time)))
+                      (opencode-mcp--kill-emacs)
+                      (should (< (- (float-time) start) 1.6)))
+                  (signal-process proc 'SIGCONT))
+                (should-not (opencode-mcp-url)))))
+        (opencode-emacs-tools -1)))))
 
 (provide 'opencode-mcp-test)
 ;;; opencode-mcp-test.el ends here
