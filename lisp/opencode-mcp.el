@@ -63,8 +63,8 @@ The server asks for the list of tools only when it connects."
 By default the ones that only read.  Add \"open_file\" (the agent opens
 a file at a line in your Emacs) and \"propose_change\" (the agent shows
 a change as a diff and waits for you to accept or reject it) to let it
-reach you.  Setting this with `customize' or `setopt' registers Emacs
-again, for the server to see the new list."
+reach you.  Setting this with `customize' or `customize-set-variable'
+registers Emacs again, for the server to see the new list."
   :type '(repeat (choice (const "diagnostics") (const "xref_definitions")
                          (const "xref_references") (const "imenu")
                          (const "read_buffer") (const "selection")
