@@ -761,6 +761,39 @@ Whether the tools are on or off, and the tool defined or not."
             (should-not opencode-connection-state-functions))
         (when opencode-emacs-tools (opencode-emacs-tools -1))))))
 
+(ert-deftest opencode-mcp/registration-one-at-a-time ()
+  "Asked to register again while a registration is on its way, Emacs waits for it.
+Then it registers once more, with the newest token; the older answer
+does not set the status."
+  (let ((opencode-mcp--server nil)
+        (opencode-mcp--tokens (make-hash-table :test 'equal))
+        (opencode-mcp--sessions (make-hash-table :test 'equal))
+        (conn (opencode-connection--make :url "http://127.0.0.1:1" :directory "/tmp/p"))
+        (sent nil))
+    (cl-letf (((symbol-function 'opencode-mcp--registrable-p) (lambda (_c) t))
+              ((symbol-function 'opencode-request)
+               (lambda (_c _method _path &rest args) (push args sent))))
+      (unwind-protect
+          (let ((auth (lambda (args) (plist-get (plist-get (plist-get (plist-get args :body) :config)
+                                                           :headers)
+                                                :Authorization))))
+            (opencode-mcp-start)
+            (opencode-mcp-register conn)
+            (opencode-mcp-register conn)
+            (opencode-mcp-register conn)
+            (should (= (length sent) 1))
+            ;; The first is answered (its token already old): one more goes, with the newest.
+            (funcall (plist-get (car sent) :callback) '(:emacs (:status "failed" :error "401")))
+            (should (= (length sent) 2))
+            (should-not (equal (plist-get (opencode-mcp--registration conn) :status) "failed"))
+            (should (equal (funcall auth (car sent))
+                           (concat "Bearer " (plist-get (opencode-mcp--registration conn) :token))))
+            (funcall (plist-get (car sent) :callback) '(:emacs (:status "connected")))
+            (should (= (length sent) 2))
+            (should (equal (plist-get (opencode-mcp--registration conn) :status) "connected")))
+        (opencode-mcp-stop)
+        (remhash conn opencode-mcp--registrations)))))
+
 ;;;; With the real server
 
 (ert-deftest opencode-mcp/real-server ()
