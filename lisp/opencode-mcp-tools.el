@@ -24,7 +24,8 @@
 ;;
 ;; A path given by the agent is relative to the project or absolute;
 ;; after symlinks are resolved it must lie inside the project.  Chat
-;; parts of these tools are drawn by one renderer (`opencode-mcp-tools-render').
+;; parts of these tools are drawn by `opencode-mcp-render', in
+;; opencode-mcp.el, which is found for them by name.
 
 ;;; Code:
 
@@ -37,7 +38,6 @@
 (require 'diff)
 (require 'opencode-lib)
 (require 'opencode-mcp)
-(require 'opencode-tools)
 
 (declare-function flycheck-error-line "ext:flycheck" (err))
 (declare-function flycheck-error-column "ext:flycheck" (err))
@@ -115,14 +115,79 @@ remote names, `~' and environment variables (none is expanded)."
       (opencode-mcp-tool-error "No such file: %s" path))
     file))
 
+(defun opencode-mcp-tools--file-buffers ()
+  "Return the live buffers that visit a file."
+  (cl-remove-if-not #'buffer-file-name (buffer-list)))
+
+(defun opencode-mcp-tools--for-agent (function)
+  "Call FUNCTION, visiting files for the agent, and return its value.
+A file visited then runs nothing its text or directory asks for: no
+local variables (so no `eval:'), no .dir-locals.el, no -*- mode:
+cookie, no question about its size.  Its major mode, picked by name,
+interpreter or magic, runs but its hooks wait (they never run): they
+are where a user starts eglot, lsp-mode or flycheck, which a buffer
+read once for the agent does not need.  What the major mode itself
+sets up stays, and that is what the tools use: imenu's index
+functions and expressions, the mode's xref backend (elisp, etags).
+Nor is `find-file-hook' run (recentf, vc).  The buffers FUNCTION
+visited, and the user did not have, are killed after: they do not
+pile up in the user's buffer list."
+  (let ((before (opencode-mcp-tools--file-buffers)))
+    (unwind-protect
+        ;; In a fresh buffer no mode has made `delay-mode-hooks' local, so
+        ;; this binds its global value, which new buffers see.
+        (with-temp-buffer
+          (let ((enable-local-variables nil)
+                (local-enable-local-variables nil)
+                (enable-dir-local-variables nil)
+                (large-file-warning-threshold nil)
+                (find-file-hook nil)
+                (delay-mode-hooks t)
+                (inhibit-message t))
+            (funcall function)))
+      (dolist (b (opencode-mcp-tools--file-buffers))
+        (unless (or (memq b before) (buffer-modified-p b))
+          (kill-buffer b))))))
+
+(defmacro opencode-mcp-tools--with-agent-visits (&rest body)
+  "Run BODY as `opencode-mcp-tools--for-agent' says, and return its value."
+  (declare (indent 0) (debug t))
+  `(opencode-mcp-tools--for-agent (lambda () ,@body)))
+
+(defun opencode-mcp-tools--visit (file)
+  "Return a buffer visiting FILE, visited for the agent if the user has none.
+See `opencode-mcp-tools--for-agent' for how; the buffer is not killed
+here."
+  (or (find-buffer-visiting file)
+      (with-temp-buffer
+        (let ((enable-local-variables nil)
+              (local-enable-local-variables nil)
+              (enable-dir-local-variables nil)
+              (large-file-warning-threshold nil)
+              (find-file-hook nil)
+              (delay-mode-hooks t)
+              (inhibit-message t))
+          (find-file-noselect file)))))
+
 (defun opencode-mcp-tools--buffer (context path)
   "Return a buffer visiting PATH in CONTEXT's project, visiting it if need be.
-A file visited so opens as if the user had opened it (its mode, its
-hooks: an LSP client may start)."
-  (let ((file (opencode-mcp-tools--existing context path)))
-    (or (find-buffer-visiting file)
-        (let ((inhibit-message t))
-          (find-file-noselect file)))))
+A file the user does not have open is visited for the agent (see
+`opencode-mcp-tools--for-agent'); call this inside
+`opencode-mcp-tools--with-agent-visits', which kills it after."
+  (opencode-mcp-tools--visit (opencode-mcp-tools--existing context path)))
+
+(defun opencode-mcp-tools--visit-for-user (file)
+  "Return a buffer visiting FILE, which the agent shows the user.
+The buffer is the user's from now on: its mode and hooks run as when
+the user visits a file, but no file-local or directory-local variable
+is applied (the agent may have written the file); \[normal-mode]
+applies them."
+  (or (find-buffer-visiting file)
+      (let ((enable-local-variables nil)
+            (local-enable-local-variables nil)
+            (enable-dir-local-variables nil)
+            (inhibit-message t))
+        (find-file-noselect file))))
 
 (defun opencode-mcp-tools--project-buffers (context)
   "Return the live buffers that visit files of CONTEXT's project."
@@ -276,11 +341,13 @@ CHECKER says which checker gave them and how far it has come."
 
 (defun opencode-mcp-tools-xref-definitions (args context)
   "The xref_definitions tool: ARGS as in its schema; CONTEXT is the call's."
-  (opencode-mcp-tools--xref args context 'definitions))
+  (opencode-mcp-tools--with-agent-visits
+    (opencode-mcp-tools--xref args context 'definitions)))
 
 (defun opencode-mcp-tools-xref-references (args context)
   "The xref_references tool: ARGS as in its schema; CONTEXT is the call's."
-  (opencode-mcp-tools--xref args context 'references))
+  (opencode-mcp-tools--with-agent-visits
+    (opencode-mcp-tools--xref args context 'references)))
 
 ;;;; imenu
 
@@ -304,17 +371,18 @@ CHECKER says which checker gave them and how far it has come."
 (defun opencode-mcp-tools-imenu (args context)
   "The imenu tool: ARGS has the path; CONTEXT is the call's."
   (let ((path (opencode-mcp-tools--arg args "path" 'string t)))
-    (with-current-buffer (opencode-mcp-tools--buffer context path)
-      (save-excursion
-        (save-restriction
-          (widen)
-          (let* ((index (condition-case err (imenu--make-index-alist t)
+    (opencode-mcp-tools--with-agent-visits
+      (with-current-buffer (opencode-mcp-tools--buffer context path)
+        (save-excursion
+          (save-restriction
+            (widen)
+            (let* ((index (condition-case err (imenu--make-index-alist t)
                           (error (opencode-mcp-tool-error "No outline of %s: %s" path
                                                           (error-message-string err)))))
                  (lines (opencode-mcp-tools--imenu-lines index 0)))
-            (if lines
-                (format "Outline of %s (%s):\n%s" path major-mode (string-join lines "\n"))
-              (format "%s has no outline in Emacs (%s)." path major-mode))))))))
+              (if lines
+                  (format "Outline of %s (%s):\n%s" path major-mode (string-join lines "\n"))
+                (format "%s has no outline in Emacs (%s)." path major-mode)))))))))
 
 ;;;; read_buffer
 
@@ -393,9 +461,13 @@ CONTEXT is the call's."
 ;;;; project_files
 
 (defun opencode-mcp-tools--all-files (root)
-  "Return the files of the project at ROOT, absolute, as project.el lists them."
+  "Return the files under ROOT, absolute, as project.el lists them.
+ROOT may be a directory inside a larger project (a subdirectory of a
+git repository): only the files under it are listed."
   (opencode-mcp-tools--in-project root
-    (project-files (project-current nil root))))
+    (cl-remove-if-not (lambda (f) (string-prefix-p root f))
+                      (mapcar (lambda (f) (expand-file-name f root))
+                              (project-files (project-current nil root) (list root))))))
 
 (defun opencode-mcp-tools-project-files (args context)
   "The project_files tool: ARGS has a pattern and a limit; CONTEXT is the call's."
@@ -429,7 +501,7 @@ CONTEXT is the call's."
   (let* ((path (opencode-mcp-tools--arg args "path" 'string t))
          (line (opencode-mcp-tools--arg args "line" 'integer))
          (column (opencode-mcp-tools--arg args "column" 'integer))
-         (buffer (opencode-mcp-tools--buffer context path))
+         (buffer (opencode-mcp-tools--visit-for-user (opencode-mcp-tools--existing context path)))
          (win (display-buffer buffer '(nil (inhibit-same-window . t)))))
     (with-current-buffer buffer
       (when line
@@ -477,6 +549,27 @@ CONTEXT is the call's.  ARGS has new_content, or old_string and new_string."
                                    (substring old (+ at (length old-string)))))))))
      (t (opencode-mcp-tool-error "Give new_content, or old_string and new_string")))))
 
+(defun opencode-mcp-tools--mode-by-name (file)
+  "Return the major mode `auto-mode-alist' gives FILE's name, or nil.
+Only the name counts, as `set-auto-mode' reads it (versions and
+suffixes such as .gz stripped): not the text, so neither a -*- line,
+nor local variables, nor `magic-mode-alist' or an interpreter line."
+  (let ((name (file-name-sans-versions file))
+        (mode nil))
+    (while name
+      (let* ((entry (or (let ((case-fold-search nil))
+                          (assoc-default name auto-mode-alist #'string-match))
+                        (and auto-mode-case-fold
+                             (let ((case-fold-search t))
+                               (assoc-default name auto-mode-alist #'string-match)))))
+             (strip (and (consp entry) (nth 1 entry) (match-beginning 0))))
+        (when entry
+          (setq mode (or (if (consp entry) (car entry) entry) mode)))
+        ;; (REGEXP FUNCTION t): FUNCTION, or what the name without the match gets.
+        (setq name (and strip (> strip 0) (< strip (length name))
+                        (substring name 0 strip)))))
+    (and mode (symbolp mode) (functionp mode) mode)))
+
 (defvar opencode-mcp-tools-proposal-mode-map
   (let ((map (make-sparse-keymap)))
     (define-key map (kbd "C-c C-c") #'opencode-mcp-tools-accept)
@@ -508,7 +601,15 @@ Call DONE with the user's answer.  CONTEXT is the call's."
     (with-current-buffer old-buf (insert (car texts)))
     (with-current-buffer new-buf
       (insert (cdr texts))
-      (let ((buffer-file-name file)) (ignore-errors (set-auto-mode t))))
+      ;; The agent's text gets the mode of the file's name, for ediff, and
+      ;; nothing of what the text says (no -*- line, no local variables).
+      ;; The mode's hooks wait, and never run: they could start a language
+      ;; server on this scratch buffer.  Font lock is turned on by hand.
+      (when-let ((mode (opencode-mcp-tools--mode-by-name file)))
+        (let ((enable-local-variables nil))
+          (ignore-errors
+            (delay-mode-hooks (funcall mode))
+            (font-lock-mode 1)))))
     (diff-no-select old-buf new-buf "-u" t buf)
     (with-current-buffer buf
       (let ((inhibit-read-only t))
@@ -563,8 +664,8 @@ to it in ediff."
          (file (plist-get p :file))
          (new (with-current-buffer (plist-get p :new-buffer)
                 (buffer-substring-no-properties (point-min) (point-max))))
-         (target (or (find-buffer-visiting file)
-                     (find-file-noselect file)))
+         (open (find-buffer-visiting file))
+         (target (or open (opencode-mcp-tools--visit file)))
          (now (with-current-buffer target
                 (save-restriction (widen)
                                   (buffer-substring-no-properties (point-min) (point-max))))))
@@ -588,6 +689,8 @@ to it in ediff."
                (format "The user accepted the change%s; %s is changed and saved."
                        (if (equal new (plist-get p :proposed)) "" " with edits of their own")
                        (plist-get p :path))))
+    ;; Visited only to be read or changed: not the user's buffer.
+    (unless (or open (buffer-modified-p target)) (kill-buffer target))
     (opencode-mcp-tools--close (current-buffer))))
 
 (defun opencode-mcp-tools-reject (reason)
@@ -733,54 +836,6 @@ the proposal buffer then accepts it as edited."
                  :required ["path"])
  :summary #'opencode-mcp-tools--summary-path
  :function #'opencode-mcp-tools-propose-change)
-
-;;;; In the chat
-
-(defun opencode-mcp-tools--heading-summary (input)
-  "Return what a heading says of an Emacs tool's INPUT, a plist."
-  (let ((path (plist-get input :path))
-        (line (or (plist-get input :line) (plist-get input :start_line)))
-        (end (plist-get input :end_line)))
-    (opencode--first-line
-     (string-join
-      (delq nil (list (and (stringp (plist-get input :symbol)) (plist-get input :symbol))
-                      (and (stringp path)
-                           (concat path
-                                   (if (natnump line) (format ":%d" line) "")
-                                   (if (natnump end) (format "-%d" end) "")))
-                      (and (stringp (plist-get input :pattern)) (plist-get input :pattern))))
-      " in ")
-     80)))
-
-(defun opencode-mcp-tools-render (part)
-  "Show the tool PART of an Emacs tool: its name and input, then its result."
-  (let* ((state (plist-get part :state))
-         (tool (plist-get part :tool))
-         (prefix (concat (replace-regexp-in-string "[^a-zA-Z0-9_-]" "_" opencode-mcp-server-name) "_"))
-         (name (string-remove-prefix prefix tool))
-         (input (plist-get state :input))
-         (output (plist-get state :output))
-         (err (plist-get state :error))
-         (summary (if (consp input) (opencode-mcp-tools--heading-summary input) "")))
-    (list :heading (concat "Emacs " name
-                           (if (string-empty-p summary) "" (concat " " summary))
-                           (opencode-tools-status state))
-          :body (concat (if (consp input) (concat (opencode-tools-key-values input) "\n") "")
-                        (if (stringp output) (concat "\n" output) "")
-                        (if (and (stringp err) (not (string-empty-p err)))
-                            (concat "\n" (propertize (concat "Error: " err)
-                                                     'face 'opencode-chat-error))
-                          "")))))
-
-(defun opencode-mcp-tools-define-renderers ()
-  "Draw the chat parts of every Emacs tool with `opencode-mcp-tools-render'.
-The server names them after `opencode-mcp-server-name'."
-  (let ((prefix (replace-regexp-in-string "[^a-zA-Z0-9_-]" "_" opencode-mcp-server-name)))
-    (dolist (tool opencode-mcp-tools)
-      (opencode-chat-define-tool-renderer (concat prefix "_" (car tool))
-                                          #'opencode-mcp-tools-render))))
-
-(opencode-mcp-tools-define-renderers)
 
 (provide 'opencode-mcp-tools)
 ;;; opencode-mcp-tools.el ends here

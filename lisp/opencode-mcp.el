@@ -36,6 +36,7 @@
 (require 'subr-x)
 (require 'opencode-lib)
 (require 'opencode-connection)
+(require 'opencode-tools)
 
 ;;;; Options
 
@@ -62,8 +63,8 @@ The server asks for the list of tools only when it connects."
 By default the ones that only read.  Add \"open_file\" (the agent opens
 a file at a line in your Emacs) and \"propose_change\" (the agent shows
 a change as a diff and waits for you to accept or reject it) to let it
-reach you.  Setting this with `customize' or `setopt' registers Emacs
-again, for the server to see the new list."
+reach you.  Setting this with `customize' or `customize-set-variable'
+registers Emacs again, for the server to see the new list."
   :type '(repeat (choice (const "diagnostics") (const "xref_definitions")
                          (const "xref_references") (const "imenu")
                          (const "read_buffer") (const "selection")
@@ -93,12 +94,24 @@ gives the server this long again."
   :type 'number
   :group 'opencode)
 
+(defcustom opencode-mcp-status-calls 10
+  "How many recent Emacs tool calls of each project the status view lists."
+  :type 'integer
+  :group 'opencode)
+
 (defconst opencode-mcp-protocol-versions
   '("2025-11-25" "2025-06-18" "2025-03-26" "2024-11-05")
   "The MCP protocol versions spoken here, newest first.")
 
 (defconst opencode-mcp--max-head 65536 "Bytes allowed in a request's head.")
 (defconst opencode-mcp--max-body (* 8 1024 1024) "Bytes allowed in a request's body.")
+(defconst opencode-mcp--request-line
+  "\\`\\([A-Z]+\\) \\([^ ]+\\) HTTP/\\(1\\.[01]\\)\\'"
+  "What a request line is: method, target and version are its groups.")
+(defconst opencode-mcp--linger 5
+  "Seconds a client connection stays open after its last answer.
+The client closes it itself once it has read the answer; closing it
+here at once, while it still sends, could lose the answer.")
 
 ;;;; The tools table
 
@@ -143,7 +156,11 @@ The agent gets the message as the tool's error."
   "Bearer token -> the connection it was given to.")
 
 (defvar opencode-mcp--registrations (make-hash-table :test 'eq :weakness 'key)
-  "Connection -> plist: :token, :status, :error, :calls, :last.")
+  "Connection -> plist: :token, :status, :error, :calls, :recent.
+:in-flight is non-nil while a registration is on its way, :again if
+another is to follow it.
+:recent holds the newest calls first, each (TIME TOOL SUMMARY OUTCOME
+DURATION); see `opencode-mcp--remember'.")
 
 (defvar opencode-mcp--sessions (make-hash-table :test 'equal)
   "MCP session id -> the connection whose server opened it.")
@@ -258,10 +275,13 @@ DIRECTORY is the directory of the connection whose server made the call.")
 ;;;; HTTP/1.1
 
 (defun opencode-mcp--filter (proc data)
-  "Add DATA to what client PROC sent, and answer every whole request in it."
-  (process-put proc 'opencode-mcp-in
-               (concat (process-get proc 'opencode-mcp-in) data))
-  (opencode-mcp--serve proc))
+  "Add DATA to what client PROC sent, and answer every whole request in it.
+Once PROC's last answer is sent (a refusal, or one that closes), what
+else comes is dropped."
+  (unless (process-get proc 'opencode-mcp-done)
+    (process-put proc 'opencode-mcp-in
+                 (concat (process-get proc 'opencode-mcp-in) data))
+    (opencode-mcp--serve proc)))
 
 (defun opencode-mcp--serve (proc)
   "Answer the whole requests client PROC has sent, one at a time.
@@ -269,10 +289,15 @@ While one waits for its answer, the next ones wait in the buffer."
   (let (req)
     (while (and (process-live-p proc)
                 (not (process-get proc 'opencode-mcp-busy))
+                (not (process-get proc 'opencode-mcp-done))
                 (setq req (opencode-mcp--take-request proc)))
-      (if (integerp req)
-          (progn (opencode-mcp--send proc req nil nil t)
-                 (process-put proc 'opencode-mcp-in ""))
+      (if (plist-get req :refuse)
+          (progn
+            (when (plist-get req :note)
+              (opencode--log "Emacs tools: refused a request (%d): %s"
+                             (plist-get req :refuse) (plist-get req :note)))
+            (process-put proc 'opencode-mcp-in "")
+            (opencode-mcp--send proc (plist-get req :refuse) nil (plist-get req :body) t))
         (condition-case err
             (opencode-mcp--handle proc req)
           (error
@@ -284,19 +309,46 @@ While one waits for its answer, the next ones wait in the buffer."
                (delete-process proc)
              (opencode-mcp--send proc 500 nil nil t))))))))
 
+(defun opencode-mcp--token-in (lines)
+  "Return the connection whose bearer token the header LINES carry, or nil.
+Only the first Authorization line counts."
+  (let ((case-fold-search t))
+    (when-let ((auth (cl-find-if (lambda (l) (string-match-p "\\`authorization:" l)) lines)))
+      (and (string-match "\\`authorization:[ \t]*Bearer +\\([0-9a-f]+\\)[ \t]*\\'" auth)
+           (let ((case-fold-search nil))
+             (string-match-p "\\`[0-9a-f]+\\'" (match-string 1 auth)))
+           (gethash (match-string 1 auth) opencode-mcp--tokens)))))
+
+(defun opencode-mcp--describe-head (lines)
+  "Return a short text of a refused request whose head has LINES, for the log.
+Its request line, cut short, and what it carried for a token; never
+the token itself."
+  (let ((case-fold-search t))
+    (format "%s (%s)"
+            (truncate-string-to-width (or (car lines) "") 60 nil nil "…")
+            (if (cl-find-if (lambda (l) (string-match-p "\\`authorization:" l)) (cdr lines))
+                "an unknown token"
+              "no token"))))
+
 (defun opencode-mcp--take-request (proc)
   "Take the first whole request from what client PROC sent.
 Return it as a plist (:method :path :version :headers :body), nil if
-it has not all come yet, or an HTTP status for a request that cannot
-be served (then the connection is closed)."
+it has not all come yet, or (:refuse STATUS :note TEXT :body TEXT) for
+a request that is refused (then the connection is closed).
+The token is checked as soon as the head is in, before anything else
+and before the body is waited for: without a valid one, the answer is
+401 and nothing else, whatever the rest of the request says."
   (let* ((in (process-get proc 'opencode-mcp-in))
-         (end (string-search "\r\n\r\n" in)))
+         (end (string-search "\r\n\r\n" in))
+         (lines (split-string (substring in 0 (or end (min (length in) opencode-mcp--max-head)))
+                              "\r\n"))
+         (conn (opencode-mcp--token-in (cdr lines))))
     (cond
-     ((null end) (and (> (length in) opencode-mcp--max-head) 431))
-     ((> end opencode-mcp--max-head) 431)
+     ((and (null end) (<= (length in) opencode-mcp--max-head)) nil)
+     ((null conn) (list :refuse 401 :note (opencode-mcp--describe-head lines)))
+     ((or (null end) (> end opencode-mcp--max-head)) (list :refuse 431))
      (t
-      (let* ((lines (split-string (substring in 0 end) "\r\n"))
-             (line (car lines))
+      (let* ((line (car lines))
              (headers (cl-loop for l in (cdr lines)
                                if (string-match "\\`\\([!#$%&'*+.^_`|~0-9A-Za-z-]+\\):[ \t]*\\(.*?\\)[ \t]*\\'" l)
                                collect (cons (downcase (match-string 1 l)) (match-string 2 l))
@@ -304,14 +356,21 @@ be served (then the connection is closed)."
              (clen (and (listp headers) (cdr (assoc "content-length" headers)))))
         (cond
          ((or (eq headers 'bad)
-              (not (string-match "\\`\\([A-Z]+\\) \\([^ ]+\\) HTTP/\\(1\\.[01]\\)\\'" line)))
-          400)
-         ((assoc "transfer-encoding" headers) 411) ; Chunked bodies are not read.
-         ((and clen (not (string-match-p "\\`[0-9]\\{1,10\\}\\'" clen))) 400)
-         ((> (string-to-number (or clen "0")) opencode-mcp--max-body) 413)
+              (not (string-match opencode-mcp--request-line line)))
+          (list :refuse 400))
+         ((assoc "transfer-encoding" headers) (list :refuse 411)) ; Chunked bodies are not read.
+         ((and clen (not (string-match-p "\\`[0-9]\\{1,10\\}\\'" clen))) (list :refuse 400))
+         ((> (string-to-number (or clen "0")) opencode-mcp--max-body)
+          (list :refuse 413
+                :note (format "a body of %s bytes" clen)
+                :body (opencode-mcp--json
+                       (opencode-mcp--error
+                        nil -32600 (format "Request body too large: %s bytes, at most %d"
+                                           clen opencode-mcp--max-body)))))
          (t
           (let* ((n (string-to-number (or clen "0")))
                  (start (+ end 4)))
+            (string-match opencode-mcp--request-line line) ; Its parts, again.
             (when (>= (length in) (+ start n))
               (process-put proc 'opencode-mcp-in (substring in (+ start n)))
               (list :method (match-string 1 line) :path (match-string 2 line)
@@ -342,7 +401,18 @@ With CLOSE, or when the request asked for it, close the connection after."
                (if close "Connection: close\r\n" "")
                "\r\n" bytes))
       (when close
-        (process-send-eof proc)))))
+        (opencode-mcp--finish proc)))))
+
+(defun opencode-mcp--finish (proc)
+  "End the answers on client PROC: send end of file, drop what else comes.
+The connection goes when the client closes it, or after
+`opencode-mcp--linger' seconds."
+  (process-put proc 'opencode-mcp-done t)
+  (process-put proc 'opencode-mcp-in "")
+  (when (process-live-p proc)
+    (process-send-eof proc)
+    (run-at-time opencode-mcp--linger nil
+                 (lambda () (when (process-live-p proc) (delete-process proc))))))
 
 (defun opencode-mcp--header (req name)
   "Return header NAME (lower case) of request REQ, or nil."
@@ -372,7 +442,10 @@ A browser sends Origin; only pages on the loopback host may call."
                      (equal (downcase (or (opencode-mcp--header req "connection") ""))
                             "close")))
     (cond
-     ((null conn) (opencode-mcp--send proc 401 nil nil))
+     ((null conn)                       ; Its token was revoked meanwhile.
+      (opencode--log "Emacs tools: refused a request (401): %s %s (a revoked token)"
+                     method path)
+      (opencode-mcp--send proc 401 nil nil t))
      ((not (opencode-mcp--origin-ok-p req)) (opencode-mcp--send proc 403 nil nil))
      ((not (equal path "/mcp")) (opencode-mcp--send proc 404 nil nil))
      ((equal method "DELETE")
@@ -537,7 +610,7 @@ If MESSAGE asked for progress, send some every
   (process-put proc 'opencode-mcp-waiting nil)
   (when (process-live-p proc)
     (opencode-mcp--stream-event proc answer)
-    (process-send-eof proc)))
+    (opencode-mcp--finish proc)))
 
 ;;;; Methods
 
@@ -584,8 +657,11 @@ DONE may be called at once or later (a tool call runs from a timer)."
        (let ((name (and (hash-table-p params) (gethash "name" params)))
              (args (and (hash-table-p params) (gethash "arguments" params))))
          (cond ((not (and (stringp name) (opencode-mcp-allowed-p name)))
+                (opencode-mcp--refused conn name args
+                                       (if (assoc name opencode-mcp-tools) "not allowed" "unknown"))
                 (funcall done (opencode-mcp--error id -32602 (format "Unknown tool: %s" name))))
                ((not (or (null args) (hash-table-p args)))
+                (opencode-mcp--refused conn name nil "arguments not an object")
                 (funcall done (opencode-mcp--error id -32602 "arguments must be an object")))
                (t (run-at-time 0 nil #'opencode-mcp--call conn id name
                                (or args (make-hash-table :test 'equal))
@@ -618,6 +694,30 @@ DONE may be called at once or later (a tool call runs from a timer)."
            (string-join (nreverse parts) " ")))
      120 nil nil "…")))
 
+(defun opencode-mcp--remember (conn name summary outcome duration)
+  "Add a call of tool NAME to CONN's recent calls, and count it.
+SUMMARY is its input in short, OUTCOME `ok', `error' or `refused',
+DURATION in seconds.  `opencode-mcp-status-calls' are kept."
+  (let* ((reg (opencode-mcp--registration conn))
+         (recent (cons (list (current-time) name summary outcome duration)
+                       (plist-get reg :recent))))
+    (when (> (length recent) opencode-mcp-status-calls)
+      (setq recent (cl-subseq recent 0 (max 0 opencode-mcp-status-calls))))
+    (opencode-mcp--update conn :recent recent)
+    (unless (eq outcome 'refused)
+      (cl-incf opencode-mcp-calls)
+      (opencode-mcp--update conn :calls (1+ (or (plist-get reg :calls) 0))))))
+
+(defun opencode-mcp--refused (conn name args why)
+  "Log and remember the refused call of tool NAME with ARGS for CONN's server.
+WHY says why it was refused."
+  (let ((summary (if (hash-table-p args) (opencode-mcp--summary name args) "")))
+    (opencode--log "Emacs tool %s (%s) for %s: refused, %s"
+                   (truncate-string-to-width (format "%s" name) 60 nil nil "…")
+                   summary (opencode-connection-directory conn) why)
+    (opencode-mcp--remember conn (truncate-string-to-width (format "%s" name) 40 nil nil "…")
+                            summary 'refused 0)))
+
 (defun opencode-mcp--call (conn id name args reply)
   "Run tool NAME with ARGS for CONN's server; call REPLY with the result.
 ID is the request's id.  REPLY gets the text and whether it is an
@@ -628,14 +728,13 @@ error.  The call is logged, counted, and confirmed first when
          (context (list :connection conn :root (opencode-connection-directory conn)
                         :request id))
          (answered nil)
+         (start (float-time))
          (finish (lambda (text &optional error)
                    (unless answered
                      (setq answered t)
                      (remhash (opencode-mcp--key conn id) opencode-mcp--pending)
-                     (cl-incf opencode-mcp-calls)
-                     (opencode-mcp--update
-                      conn :calls (1+ (or (plist-get (opencode-mcp--registration conn) :calls) 0))
-                      :last (format "%s %s" name (format-time-string "%T")))
+                     (opencode-mcp--remember conn name summary (if error 'error 'ok)
+                                             (- (float-time) start))
                      (opencode--log "Emacs tool %s (%s) for %s: %s, %d characters"
                                     name summary (opencode-connection-directory conn)
                                     (if error (concat "error: " (opencode--first-line text 80)) "ok")
@@ -674,31 +773,47 @@ waiting; FUNCTION should then take back what the call shows the user."
        (opencode-connection-live-p conn)))
 
 (defun opencode-mcp-register (conn)
-  "Register the Emacs tool server with CONN's server, under a new token."
+  "Register the Emacs tool server with CONN's server, under a new token.
+One registration at a time goes to a server: asked again while one is
+on its way, Emacs registers again once it is answered, so the server
+ends with the newest token, whatever order it answers in."
   (when (and (opencode-mcp--registrable-p conn) (opencode-mcp-url))
-    (let ((token (opencode-mcp-issue-token conn))
-          (name opencode-mcp-server-name))
-      (opencode-mcp--update conn :status "registering" :error nil)
-      (opencode-request
-       conn "POST" "/mcp"
-       :body `(:name ,name
-                     :config (:type "remote" :url ,(opencode-mcp-url)
-                                    :headers (:Authorization ,(concat "Bearer " token))
-                                    :oauth :false :timeout ,opencode-mcp-timeout))
-       :timeout 60
-       :callback (lambda (reply)
-                   (let* ((st (plist-get reply (intern (concat ":" name))))
-                          (status (or (plist-get st :status) "?")))
-                     (opencode-mcp--update conn :status status :error (plist-get st :error))
-                     (opencode--log "Emacs tools: registered with %s for %s: %s%s"
-                                    (opencode-connection-url conn)
-                                    (opencode-connection-directory conn) status
-                                    (if (stringp (plist-get st :error))
-                                        (concat " " (plist-get st :error)) ""))))
-       :errback (lambda (err)
-                  (opencode-mcp--update conn :status "failed" :error (opencode-error-text err))
-                  (opencode--log "Emacs tools: registering with %s failed: %s"
-                                 (opencode-connection-url conn) (opencode-error-text err)))))))
+    (if (plist-get (opencode-mcp--registration conn) :in-flight)
+        (opencode-mcp--update conn :again t)
+      (let* ((token (opencode-mcp-issue-token conn))
+             (name opencode-mcp-server-name)
+             (current-p (lambda () (equal token (plist-get (opencode-mcp--registration conn)
+                                                            :token))))
+             (next (lambda ()
+                     (let ((again (plist-get (opencode-mcp--registration conn) :again)))
+                       (opencode-mcp--update conn :in-flight nil :again nil)
+                       (when again (opencode-mcp-register conn))))))
+        (opencode-mcp--update conn :status "registering" :error nil :in-flight t :again nil)
+        (opencode-request
+         conn "POST" "/mcp"
+         :body `(:name ,name
+                       :config (:type "remote" :url ,(opencode-mcp-url)
+                                      :headers (:Authorization ,(concat "Bearer " token))
+                                      :oauth :false :timeout ,opencode-mcp-timeout))
+         :timeout 60
+         :callback (lambda (reply)
+                     (let* ((st (plist-get reply (intern (concat ":" name))))
+                            (status (or (plist-get st :status) "?")))
+                       (when (funcall current-p)
+                         (opencode-mcp--update conn :status status :error (plist-get st :error)))
+                       (opencode--log "Emacs tools: registered with %s for %s: %s%s"
+                                      (opencode-connection-url conn)
+                                      (opencode-connection-directory conn) status
+                                      (if (stringp (plist-get st :error))
+                                          (concat " " (plist-get st :error)) ""))
+                       (funcall next)))
+         :errback (lambda (err)
+                    (when (funcall current-p)
+                      (opencode-mcp--update conn :status "failed"
+                                            :error (opencode-error-text err)))
+                    (opencode--log "Emacs tools: registering with %s failed: %s"
+                                   (opencode-connection-url conn) (opencode-error-text err))
+                    (funcall next)))))))
 
 (defun opencode-mcp-register-all ()
   "Register the Emacs tool server with every connected server."
@@ -706,20 +821,26 @@ waiting; FUNCTION should then take back what the call shows the user."
     (when (eq (opencode-connection-state conn) 'connected)
       (opencode-mcp-register conn))))
 
-(defun opencode-mcp-deregister (conn &optional sync)
+(defun opencode-mcp-deregister (conn &optional callback)
   "Disconnect CONN's server from the Emacs tool server and forget its token.
-With SYNC, wait (a second at most) for the server to say so."
+Return non-nil if the server is told; CALLBACK, if given, is called
+with no argument once it answered or failed."
   (when (plist-get (opencode-mcp--registration conn) :token)
     (opencode-mcp--revoke conn)
-    (opencode-mcp--update conn :status nil :error nil)
+    (opencode-mcp--update conn :status nil :error nil :again nil)
     (when (opencode-mcp--registrable-p conn)
       (condition-case err
-          (opencode-request conn "POST" (opencode--path "mcp" opencode-mcp-server-name "disconnect")
-                            :timeout 1 :sync sync
-                            :callback #'ignore
-                            :errback (lambda (e) (opencode--log "Emacs tools: disconnect: %s"
-                                                                (opencode-error-text e))))
-        (error (opencode--log "Emacs tools: disconnect: %s" (opencode-error-text err)))))))
+          (progn
+            (opencode-request conn "POST" (opencode--path "mcp" opencode-mcp-server-name "disconnect")
+                              :timeout 1
+                              :callback (lambda (_) (when callback (funcall callback)))
+                              :errback (lambda (e)
+                                         (opencode--log "Emacs tools: disconnect: %s"
+                                                        (opencode-error-text e))
+                                         (when callback (funcall callback))))
+            t)
+        (error (opencode--log "Emacs tools: disconnect: %s" (opencode-error-text err))
+               nil)))))
 
 (defun opencode-mcp--on-state (conn state _detail)
   "Register again with CONN's server when its STATE is `connected' again.
@@ -729,10 +850,18 @@ stream is registered again anyway, which does no harm."
     (opencode-mcp-register conn)))
 
 (defun opencode-mcp--kill-emacs ()
-  "Disconnect every server from the Emacs tool server, and stop it."
+  "Disconnect every server from the Emacs tool server, and stop it.
+Emacs exits: every server is told at once, and Emacs waits for their
+answers, a second at most in all, while the tool server still answers
+what the servers send it as they close their side.  Then it stops."
   (when (process-live-p opencode-mcp--server)
-    (dolist (conn opencode-connections)
-      (ignore-errors (opencode-mcp-deregister conn t)))
+    (let ((left 0)
+          (deadline (+ (float-time) 1)))
+      (dolist (conn opencode-connections)
+        (when (ignore-errors (opencode-mcp-deregister conn (lambda () (cl-decf left))))
+          (cl-incf left)))
+      (while (and (> left 0) (< (float-time) deadline))
+        (accept-process-output nil 0.01)))
     (opencode-mcp-stop)))
 
 ;;;###autoload
@@ -763,6 +892,56 @@ and it stops."
       (opencode-mcp-deregister conn))
     (opencode-mcp-stop)))
 
+;;;; In the chat
+
+(defun opencode-mcp--tool-prefix ()
+  "Return how the server begins the names of Emacs's tools: \"emacs_\"."
+  (concat (replace-regexp-in-string "[^a-zA-Z0-9_-]" "_" opencode-mcp-server-name) "_"))
+
+;;;###autoload
+(defun opencode-mcp-tool-renderer (tool)
+  "Return the renderer of TOOL if it is one of Emacs's tools, else nil.
+Its name says so, whatever tool it is and whether the tools are on
+now: an old session's parts are drawn the same way.  This is in
+`opencode-chat-tool-renderer-functions'."
+  (and (stringp tool) (string-prefix-p (opencode-mcp--tool-prefix) tool)
+       #'opencode-mcp-render))
+
+(defun opencode-mcp--heading-summary (input)
+  "Return what a heading says of an Emacs tool's INPUT, a plist."
+  (let ((path (plist-get input :path))
+        (line (or (plist-get input :line) (plist-get input :start_line)))
+        (end (plist-get input :end_line)))
+    (opencode--first-line
+     (string-join
+      (delq nil (list (and (stringp (plist-get input :symbol)) (plist-get input :symbol))
+                      (and (stringp path)
+                           (concat path
+                                   (if (natnump line) (format ":%d" line) "")
+                                   (if (natnump end) (format "-%d" end) "")))
+                      (and (stringp (plist-get input :pattern)) (plist-get input :pattern))))
+      " in ")
+     80)))
+
+(defun opencode-mcp-render (part)
+  "Show the tool PART of an Emacs tool: its name and input, then its result."
+  (let* ((state (plist-get part :state))
+         (tool (plist-get part :tool))
+         (name (string-remove-prefix (opencode-mcp--tool-prefix) tool))
+         (input (plist-get state :input))
+         (output (plist-get state :output))
+         (err (plist-get state :error))
+         (summary (if (consp input) (opencode-mcp--heading-summary input) "")))
+    (list :heading (concat "Emacs " name
+                           (if (string-empty-p summary) "" (concat " " summary))
+                           (opencode-tools-status state))
+          :body (concat (if (consp input) (concat (opencode-tools-key-values input) "\n") "")
+                        (if (stringp output) (concat "\n" output) "")
+                        (if (and (stringp err) (not (string-empty-p err)))
+                            (concat "\n" (propertize (concat "Error: " err)
+                                                     'face 'opencode-chat-error))
+                          "")))))
+
 ;;;; For the status view
 
 (defun opencode-mcp-status-insert (conn)
@@ -784,10 +963,21 @@ and it stops."
                       (string-join (cl-remove-if-not #'opencode-mcp-allowed-p
                                                      (mapcar #'car opencode-mcp-tools))
                                    ", "))
-              (format "  Calls      %d for this project%s, %d in all\n"
-                      (or (plist-get reg :calls) 0)
-                      (if (plist-get reg :last) (format " (last: %s)" (plist-get reg :last)) "")
-                      opencode-mcp-calls)))))
+              (format "  Calls      %d for this project, %d in all%s\n"
+                      (or (plist-get reg :calls) 0) opencode-mcp-calls
+                      (if (plist-get reg :recent) "; the last ones, newest first:" "")))
+      (dolist (call (plist-get reg :recent))
+        (insert (opencode-mcp--call-line call))))))
+
+(defun opencode-mcp--call-line (call)
+  "Return the status view's line of CALL, an element of :recent."
+  (pcase-let ((`(,time ,tool ,summary ,outcome ,duration) call))
+    (format "    %s  %-16s %-8s %7s  %s\n"
+            (format-time-string "%T" time) tool
+            (propertize (symbol-name outcome) 'face (if (eq outcome 'ok) 'success 'warning))
+            (if (< duration 1) (format "%d ms" (round (* 1000 duration)))
+              (format "%.1f s" duration))
+            summary)))
 
 (provide 'opencode-mcp)
 ;;; opencode-mcp.el ends here

@@ -138,11 +138,11 @@ As \"1.2k in · 340 out · 500 cached · $0.0123\"; zero figures are left out."
 
 (defun opencode-parts--rendered (part)
   "Return how tool PART is shown, (:heading H :body B), or nil if not a tool.
-Its renderer in `opencode-chat-tool-renderers' says; what it leaves out,
+Its renderer (see `opencode-chat-tool-renderer') says; what it leaves out,
 or a tool with none, is shown by `opencode-tools-default'.  Values that
 are not strings are dropped; a renderer that fails shows its error."
   (when (equal (plist-get part :type) "tool")
-    (let* ((renderer (cdr (assoc (plist-get part :tool) opencode-chat-tool-renderers)))
+    (let* ((renderer (opencode-chat-tool-renderer (plist-get part :tool)))
            (r (and renderer
                    (condition-case err
                        (funcall renderer part)

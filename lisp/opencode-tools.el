@@ -62,6 +62,22 @@ Every built-in tool has one (see opencode-tools.el); a tool with none
 shows its input as `key: value' lines, then its output.
 See `opencode-chat-define-tool-renderer'.")
 
+(defvar opencode-chat-tool-renderer-functions (list #'opencode-mcp-tool-renderer)
+  "Functions that find the renderer of a tool no entry names.
+When `opencode-chat-tool-renderers' has no entry for a tool, each of
+these is called in turn with the tool's name, until one returns a
+renderer.  The one there finds Emacs's own tools (opencode-mcp.el):
+any tool, defined now or later, whose name begins as theirs do,
+whether `opencode-emacs-tools' is on or not.")
+
+(autoload 'opencode-mcp-tool-renderer "opencode-mcp")
+
+(defun opencode-chat-tool-renderer (tool)
+  "Return the renderer of TOOL, a tool's name, or nil for the default.
+See `opencode-chat-tool-renderers' and `opencode-chat-tool-renderer-functions'."
+  (or (cdr (assoc tool opencode-chat-tool-renderers))
+      (run-hook-with-args-until-success 'opencode-chat-tool-renderer-functions tool)))
+
 (defun opencode-chat-define-tool-renderer (tool renderer)
   "Show parts of TOOL (a tool name) with RENDERER, or the default if nil.
 See `opencode-chat-tool-renderers' for what RENDERER gets and returns."

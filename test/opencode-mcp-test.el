@@ -226,6 +226,12 @@ The answer may be JSON or an event stream (whose last event it is)."
                                      :error)
                           :code)
                -32602))
+    ;; Both refusals are logged.
+    (with-current-buffer "*opencode-log*"
+      (should (string-match-p "Emacs tool eval (form=(kill-emacs)) for .*: refused, unknown"
+                              (buffer-string)))
+      (should (string-match-p "Emacs tool open_file (x) for .*: refused, not allowed"
+                              (buffer-string))))
     ;; A batch: answers in one array, the notification left out.
     (let ((answers (opencode-mcp-test--json
                     (car (opencode-mcp-test--exchange
@@ -292,9 +298,53 @@ The answer may be JSON or an event stream (whose last event it is)."
         (should (equal (mapcar (lambda (r) (plist-get (opencode-mcp-test--json r) :id)) rs)
                        '(1 2 3)))
         (should (equal (cdr (assoc "connection" (plist-get (nth 2 rs) :headers))) "close"))))
-    ;; Not HTTP: 400 and closed.
-    (should (= 400 (plist-get (car (opencode-mcp-test--exchange (list "HELLO\r\n\r\n") 1 t))
+    ;; Not HTTP: 401 and closed without a token; with one, 400 and closed.
+    (should (= 401 (plist-get (car (opencode-mcp-test--exchange (list "HELLO\r\n\r\n") 1 t))
+                              :status)))
+    (should (= 400 (plist-get (car (opencode-mcp-test--exchange
+                                    (list (format "HELLO\r\nAuthorization: Bearer %s\r\n\r\n"
+                                                  opencode-mcp-test--token))
+                                    1 t))
                               :status)))))
+
+(ert-deftest opencode-mcp/token-first ()
+  "The token is checked before anything else and before the body is read.
+Without one, whatever the request (not HTTP, chunked, a huge body not
+sent yet), the answer is 401 at once, and nothing more on that
+connection; with one, a body too large is a clear 413 at once.  Both
+are logged."
+  (opencode-mcp-test--with-endpoint
+    (dolist (head '("HELLO\r\n\r\n"
+                    "POST /mcp HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+                    "POST /mcp HTTP/1.1\r\nContent-Length: x\r\n\r\n"
+                    "POST /mcp HTTP/1.1\r\nContent-Length: 8000000\r\n\r\n"
+                    "POST /mcp HTTP/1.1\r\nBad header\r\nAuthorization: Bearer 00\r\n\r\n"))
+      ;; What follows the head, another request in the same packet, is not answered.
+      (let ((rs (opencode-mcp-test--exchange
+                 (list (concat head (opencode-mcp-test--request (opencode-mcp-test--rpc "ping" nil 1)
+                                                                opencode-mcp-test--token)))
+                 1 t)))
+        (should (equal (mapcar (lambda (r) (plist-get r :status)) rs) '(401)))
+        (should (equal (plist-get (car rs) :body) ""))))
+    ;; A head too long, with no token: 401, not 431.
+    (should (= 401 (plist-get (car (opencode-mcp-test--exchange
+                                    (list (concat "GET /mcp HTTP/1.1\r\nX: "
+                                                  (make-string 70000 ?a)))
+                                    1 t))
+                              :status)))
+    (with-current-buffer "*opencode-log*"
+      (should (string-match-p "refused a request (401): POST /mcp HTTP/1.1 (no token)"
+                              (buffer-string)))
+      (should (string-match-p "refused a request (401): POST /mcp HTTP/1.1 (an unknown token)"
+                              (buffer-string))))
+    ;; With the token, a body over the limit is refused before it is sent.
+    (let ((r (car (opencode-mcp-test--exchange
+                   (list (format "POST /mcp HTTP/1.1\r\nAuthorization: Bearer %s\r\nContent-Length: %d\r\n\r\n"
+                                 opencode-mcp-test--token (1+ opencode-mcp--max-body)))
+                   1 t))))
+      (should (= (plist-get r :status) 413))
+      (should (string-match-p "Request body too large: [0-9]+ bytes, at most [0-9]+"
+                              (plist-get (plist-get (opencode-mcp-test--json r) :error) :message))))))
 
 ;;;; The tools
 
@@ -316,6 +366,100 @@ The answer may be JSON or an event stream (whose last event it is)."
               (should (cdr r))
               (should (string-match-p "No such file" (car r)))))
         (delete-file outside)))))
+
+;; What a file the agent makes Emacs visit may try to run.
+(defvar opencode-mcp-test--ran nil "What ran of it: symbols, newest first.")
+
+(defconst opencode-mcp-test--evil
+  (concat ";; -*- mode: opencode-mcp-test-evil -*-\n"
+          "(defun opencode-mcp-test-evil-fn () 1)\n"
+          ";; Local Variables:\n"
+          ";; eval: (push 'eval opencode-mcp-test--ran)\n"
+          ";; End:\n")
+  "A file that asks for a mode by cookie and for Lisp by `eval:'.")
+
+(ert-deftest opencode-mcp/visits-run-nothing ()
+  "Files visited for the agent run nothing they, or their directory, ask for.
+With `enable-local-variables' :all, a file with a -*- mode: cookie and
+an `eval:' local variable, and a .dir-locals.el with an `eval': imenu,
+xref (whose backend visits the defining file itself), a proposed
+change to it and its acceptance run none of them, nor the mode's hooks
+or `find-file-hook', nor ask about the file's size; the buffers visited
+only for the agent are gone after, one the user had open stays.
+open_file, for the user, runs the mode's hooks but still no local
+variable."
+  (let ((opencode-mcp-allowed-tools (append '("open_file" "propose_change") opencode-mcp-allowed-tools))
+        (enable-local-variables :all)
+        (large-file-warning-threshold 10)
+        (opencode-mcp-test--ran nil)
+        (emacs-lisp-mode-hook (list (lambda () (push 'mode-hook opencode-mcp-test--ran))))
+        (find-file-hook (list (lambda () (push 'find-file-hook opencode-mcp-test--ran)))))
+    (cl-letf (((symbol-function 'opencode-mcp-test-evil-mode)
+               (lambda () (push 'cookie-mode opencode-mcp-test--ran) (fundamental-mode)))
+              ((symbol-function 'files--ask-user-about-large-file)
+               (lambda (&rest _) (push 'asked-size opencode-mcp-test--ran) nil)))
+      (opencode-mcp-test--with-endpoint
+        (opencode-mcp-test--write ".dir-locals.el"
+                                  "((nil . ((eval . (push 'dir-locals opencode-mcp-test--ran)))))\n")
+        (let ((evil (opencode-mcp-test--write "evil.el" opencode-mcp-test--evil))
+              (user (opencode-mcp-test--write "user.el" "(opencode-mcp-test-evil-fn)\n"))
+              (kept (find-file-noselect (opencode-mcp-test--write "kept.el" "(defun kept () 1)\n"))))
+          (setq opencode-mcp-test--ran nil)
+          (load evil nil t)               ; For xref: the function and its file.
+          (let ((r (car (opencode-mcp-test--tool "imenu" '(:path "evil.el")))))
+            (should (string-match-p "(emacs-lisp-mode):\nopencode-mcp-test-evil-fn  (line 2)" r)))
+          (let ((r (car (opencode-mcp-test--tool "xref_definitions"
+                                                 '(:symbol "opencode-mcp-test-evil-fn" :path "user.el")))))
+            (should (string-match-p "^evil\\.el:2: (defun opencode-mcp-test-evil-fn)" r)))
+          (should (string-match-p "kept  (line 1)" (car (opencode-mcp-test--tool "imenu" '(:path "kept.el")))))
+          (should-not opencode-mcp-test--ran)
+          (should-not (find-buffer-visiting evil))
+          (should-not (find-buffer-visiting user))
+          (should (buffer-live-p kept))
+          ;; The agent's proposed text: its mode by name, no cookie, no local variable.
+          (let ((text (opencode-mcp-test--answer
+                       (opencode-mcp-test--request
+                        (opencode-mcp-test--rpc
+                         "tools/call" `(:name "propose_change"
+                                              :arguments (:path "evil.el"
+                                                                :new_content ,(concat opencode-mcp-test--evil ";; more\n")))
+                         3)
+                        opencode-mcp-test--token))))
+            (should (string-match-p "accepted" text)))
+          (should-not opencode-mcp-test--ran)
+          (should (string-match-p ";; more" (with-temp-buffer (insert-file-contents evil) (buffer-string))))
+          (should-not (find-buffer-visiting evil))
+          ;; open_file: the user's buffer from now on, its hooks run, no local variable.
+          (save-window-excursion
+            (should (string-match-p "Opened evil.el" (car (opencode-mcp-test--tool "open_file" '(:path "evil.el"))))))
+          (should (memq 'mode-hook opencode-mcp-test--ran))
+          (should-not (cl-intersection '(eval cookie-mode dir-locals) opencode-mcp-test--ran))
+          (should (eq (buffer-local-value 'major-mode (find-buffer-visiting evil)) 'emacs-lisp-mode)))))))
+
+(ert-deftest opencode-mcp/proposal-mode-by-name ()
+  "A proposal's text gets the mode of its file's name, never what the text asks."
+  (cl-letf (((symbol-function 'opencode-mcp-test-evil-mode) (lambda () (error "Called"))))
+    (should (eq (opencode-mcp-tools--mode-by-name "/p/a.el") 'emacs-lisp-mode))
+    (should (eq (opencode-mcp-tools--mode-by-name "/p/a.el.gz") 'emacs-lisp-mode))
+    (should (eq (opencode-mcp-tools--mode-by-name "/p/a.el~") 'emacs-lisp-mode))
+    (should (eq (opencode-mcp-tools--mode-by-name "/p/Makefile") 'makefile-gmake-mode))
+    (should-not (opencode-mcp-tools--mode-by-name "/p/no-such-kind-of-name"))))
+
+(ert-deftest opencode-mcp/project-files-inside ()
+  "A connection whose directory is inside a larger git repository sees only its files."
+  (opencode-mcp-test--with-endpoint
+    (opencode-mcp-test--write "top-secret.txt" "no\n")
+    (opencode-mcp-test--write "sub/inner.txt" "yes\n")
+    (opencode-mcp-test--write "sub/deeper/more.txt" "yes\n")
+    (opencode-mcp-test--write "subway.txt" "no\n")
+    (call-process "git" nil nil nil "-C" opencode-mcp-test--root "init" "-q")
+    (call-process "git" nil nil nil "-C" opencode-mcp-test--root "add" "top-secret.txt" "sub/inner.txt")
+    (let* ((sub (opencode-connection--make :url "http://127.0.0.1:1"
+                                           :directory (concat opencode-mcp-test--root "sub")))
+           (opencode-mcp-test--token (opencode-mcp-issue-token sub))
+           (r (car (opencode-mcp-test--tool "project_files" nil))))
+      (should (string-match-p "\\`2 files in the project:\ndeeper/more\\.txt\ninner\\.txt\\'" r))
+      (should-not (string-match-p "secret\\|subway\\|\\.\\./" r)))))
 
 (ert-deftest opencode-mcp/read-only-tools ()
   "Each read-only tool answers from what Emacs has: unsaved text, outline, region, diagnostics, xref."
@@ -405,6 +549,21 @@ VAR is a symbol bound to a function of no arguments."
            (progn (process-send-string ,proc ,request) ,@body)
          (delete-process ,proc)))))
 
+(defun opencode-mcp-test--answer (request)
+  "Send REQUEST, a propose_change call, and accept the change as the user.
+Return the text of the answer."
+  (opencode-mcp-test--with-stream got request
+    (should (opencode-test-wait #'opencode-mcp-test--proposal-buffer))
+    (with-current-buffer (opencode-mcp-test--proposal-buffer)
+      (opencode-mcp-tools-accept))
+    (should (opencode-test-wait
+             (lambda () (plist-get (car (last (opencode-mcp-test--events (funcall got)))) :result))))
+    (plist-get (aref (plist-get (plist-get (car (last (opencode-mcp-test--events (funcall got))))
+                                           :result)
+                                :content)
+                     0)
+               :text)))
+
 (ert-deftest opencode-mcp/propose-change ()
   "A proposed change waits for the user, as an event stream with progress; accepted it is saved."
   (let ((opencode-mcp-allowed-tools (append '("propose_change" "open_file") opencode-mcp-allowed-tools))
@@ -487,6 +646,66 @@ VAR is a symbol bound to a function of no arguments."
       (should (string-match-p "Emacs tool read_buffer (a.txt 1-) for .*: error: The user declined"
                               (buffer-string))))))
 
+(ert-deftest opencode-mcp/status-lists-calls ()
+  "The status view lists the last calls, newest first, refused ones too.
+As many as `opencode-mcp-status-calls' are kept."
+  (let ((opencode-mcp-status-calls 3)
+        (opencode-emacs-tools t))
+    (opencode-mcp-test--with-endpoint
+      (opencode-mcp-test--write "a.txt" "x\n")
+      (let ((conn (gethash opencode-mcp-test--token opencode-mcp--tokens)))
+        (opencode-mcp-test--tool "read_buffer" '(:path "a.txt"))
+        (opencode-mcp-test--tool "read_buffer" '(:path "missing.txt"))
+        (opencode-mcp-test--call "tools/call" '(:name "eval" :arguments (:form "1")))
+        (opencode-mcp-test--tool "project_files" '(:pattern "*.txt"))
+        (with-temp-buffer
+          (opencode-mcp-status-insert conn)
+          (let ((text (buffer-string)))
+            (should (string-match-p "^  Calls      3 for this project, [0-9]+ in all; the last ones, newest first:$"
+                                    text))
+            (should (string-match-p
+                     (concat "^    [0-9:]\\{8\\}  project_files +ok +[0-9]+ ms  \\*\\.txt\n"
+                             "    [0-9:]\\{8\\}  eval +refused +0 ms  form=1\n"
+                             "    [0-9:]\\{8\\}  read_buffer +error +[0-9]+ ms  missing\\.txt 1-\n\\'")
+                     text))))))))
+
+;;;; In the chat
+
+(defconst opencode-mcp-test--part
+  '(:type "tool" :tool "emacs_later_tool" :id "prt_1"
+          :state (:status "completed" :input (:path "x.el" :line 3) :output "the result"))
+  "A part of an Emacs tool that no table names.")
+
+(ert-deftest opencode-mcp/renderer-by-name ()
+  "Any tool named as Emacs's tools are is drawn as one of them.
+Whether the tools are on or off, and the tool defined or not."
+  (let ((opencode-emacs-tools nil))
+    (should-not (assoc "later_tool" opencode-mcp-tools))
+    (let ((r (opencode-parts--rendered opencode-mcp-test--part)))
+      (should (equal (plist-get r :heading) "Emacs later_tool x.el:3  [completed]"))
+      (should (string-match-p "path: x\\.el\nline: 3\n\nthe result" (plist-get r :body))))
+    ;; The server's name for them follows the option.
+    (let ((opencode-mcp-server-name "my emacs"))
+      (should (eq (opencode-chat-tool-renderer "my_emacs_imenu") #'opencode-mcp-render))
+      (should-not (opencode-chat-tool-renderer "emacs_imenu")))
+    ;; A renderer given for one tool by name still wins.
+    (let ((opencode-chat-tool-renderers
+           (cons (cons "emacs_later_tool" (lambda (_) '(:heading "mine" :body "")))
+                 opencode-chat-tool-renderers)))
+      (should (equal (plist-get (opencode-parts--rendered opencode-mcp-test--part) :heading) "mine")))))
+
+(ert-deftest opencode-mcp/renderer-without-the-tools ()
+  "An Emacs that never loaded the Emacs tools shows an old part of one as one."
+  (let* ((lisp (expand-file-name "../lisp" opencode-test-dir))
+         (out (with-temp-buffer
+                (call-process
+                 (expand-file-name invocation-name invocation-directory) nil t nil
+                 "-Q" "--batch" "-L" lisp "-l" "opencode-parts"
+                 "--eval" (format "(princ (format \"%%s|%%s|%%s\" (plist-get (opencode-parts--rendered '%S) :heading) (featurep 'opencode-mcp-tools) (bound-and-true-p opencode-emacs-tools)))"
+                                  opencode-mcp-test--part))
+                (buffer-string))))
+    (should (string-match-p "^Emacs later_tool x\\.el:3  \\[completed\\]|nil|nil\\'" out))))
+
 ;;;; Registration
 
 (ert-deftest opencode-mcp/registration ()
@@ -541,6 +760,39 @@ VAR is a symbol bound to a function of no arguments."
             (should-not (opencode-mcp-url))
             (should-not opencode-connection-state-functions))
         (when opencode-emacs-tools (opencode-emacs-tools -1))))))
+
+(ert-deftest opencode-mcp/registration-one-at-a-time ()
+  "Asked to register again while a registration is on its way, Emacs waits for it.
+Then it registers once more, with the newest token; the older answer
+does not set the status."
+  (let ((opencode-mcp--server nil)
+        (opencode-mcp--tokens (make-hash-table :test 'equal))
+        (opencode-mcp--sessions (make-hash-table :test 'equal))
+        (conn (opencode-connection--make :url "http://127.0.0.1:1" :directory "/tmp/p"))
+        (sent nil))
+    (cl-letf (((symbol-function 'opencode-mcp--registrable-p) (lambda (_c) t))
+              ((symbol-function 'opencode-request)
+               (lambda (_c _method _path &rest args) (push args sent))))
+      (unwind-protect
+          (let ((auth (lambda (args) (plist-get (plist-get (plist-get (plist-get args :body) :config)
+                                                           :headers)
+                                                :Authorization))))
+            (opencode-mcp-start)
+            (opencode-mcp-register conn)
+            (opencode-mcp-register conn)
+            (opencode-mcp-register conn)
+            (should (= (length sent) 1))
+            ;; The first is answered (its token already old): one more goes, with the newest.
+            (funcall (plist-get (car sent) :callback) '(:emacs (:status "failed" :error "401")))
+            (should (= (length sent) 2))
+            (should-not (equal (plist-get (opencode-mcp--registration conn) :status) "failed"))
+            (should (equal (funcall auth (car sent))
+                           (concat "Bearer " (plist-get (opencode-mcp--registration conn) :token))))
+            (funcall (plist-get (car sent) :callback) '(:emacs (:status "connected")))
+            (should (= (length sent) 2))
+            (should (equal (plist-get (opencode-mcp--registration conn) :status) "connected")))
+        (opencode-mcp-stop)
+        (remhash conn opencode-mcp--registrations)))))
 
 ;;;; With the real server
 
@@ -621,13 +873,105 @@ VAR is a symbol bound to a function of no arguments."
                 (opencode-chat-toggle-fold)
                 (should (string-match-p "path: lib\\.el\n\nOutline of lib\\.el (emacs-lisp-mode):\nopencode-mcp-test-e2e  (line 1)"
                                         (opencode-test--visible-text)))
-                (should (>= (plist-get (opencode-mcp--registration conn) :calls) (length calls)))))
+                (should (>= (plist-get (opencode-mcp--registration conn) :calls) (length calls)))
+                ;; The status view lists the calls, newest first.
+                (let ((status (save-window-excursion
+                                (opencode-server-status (opencode-connection-directory conn)))))
+                  (unwind-protect
+                      (with-current-buffer status
+                        (let ((text (opencode-test--visible-text)))
+                          (should (string-match-p
+                                   (format "^  Calls      %d for this project, [0-9]+ in all; the last ones, newest first:\n    [0-9:]\\{8\\}  read_buffer +error +[0-9]+ ms  \\.\\./outside 1-\n    [0-9:]\\{8\\}  propose_change +ok +[0-9.]+ m?s  lib\\.el\n    [0-9:]\\{8\\}  open_file +ok +[0-9]+ ms  lib\\.el:2\n"
+                                           (length calls))
+                                   text))
+                          (should (string-match-p "^    [0-9:]\\{8\\}  imenu +ok +[0-9]+ ms  lib\\.el$" text))))
+                    (kill-buffer status)))))
           (opencode-emacs-tools -1)
           (dolist (b (buffer-list))
             (when (and (buffer-file-name b) (string-prefix-p root (buffer-file-name b)))
               (with-current-buffer b (set-buffer-modified-p nil))
               (kill-buffer b))))
         (should-not (opencode-mcp-url))))))
+
+(defun opencode-mcp-test--server-status (conn)
+  "Return the status CONN's server gives the Emacs tool server, or nil."
+  (plist-get (plist-get (opencode-request-sync conn "GET" "/mcp") :emacs) :status))
+
+(defun opencode-mcp-test--registered (conn old)
+  "Wait until CONN is registered under a token other than OLD; return it.
+The server must say the Emacs tool server is connected: it has
+initialized and listed the tools with that token."
+  (should (opencode-test-wait
+           (lambda ()
+             (let ((reg (opencode-mcp--registration conn)))
+               (and (plist-get reg :token)
+                    (not (equal (plist-get reg :token) old))
+                    (equal (plist-get reg :status) "connected"))))
+           90))
+  (should (equal (opencode-mcp-test--server-status conn) "connected"))
+  (plist-get (opencode-mcp--registration conn) :token))
+
+(defun opencode-mcp-test--ping (token)
+  "Return the HTTP status of a ping to the Emacs tool server with TOKEN."
+  (let ((opencode-mcp-test--token token))
+    (plist-get (car (opencode-mcp-test--exchange
+                     (list (opencode-mcp-test--request (opencode-mcp-test--rpc "ping" nil 1) token))
+                     1))
+               :status)))
+
+(ert-deftest opencode-mcp/real-server-lifecycle ()
+  "Registered again after a reconnect and after a server restart; gone at exit.
+Each time under a new token, the old one refused.  The exit hook tells
+the server, which then reports the Emacs tool server disabled, stops
+the listener and revokes the tokens, in well under its one second;
+with two projects on a server that answers nothing, in a second in
+all, not a second each."
+  (let ((opencode-emacs-tools nil))
+    (opencode-test-with-real-server conn
+      (unwind-protect
+          (progn
+            (opencode-emacs-tools 1)
+            (let* ((first (opencode-mcp-test--registered conn nil))
+                   (second (progn (opencode-connection-reopen conn)
+                                  (opencode-mcp-test--registered conn first))))
+              (should (= (opencode-mcp-test--ping first) 401))
+              (should (= (opencode-mcp-test--ping second) 200))
+              ;; The server restarts on its port, forgetting Emacs; Emacs registers again.
+              (should (opencode-connection-server conn))
+              (opencode-server-restart)
+              (let ((third (opencode-mcp-test--registered conn second)))
+                (should (= (opencode-mcp-test--ping second) 401))
+                (should (= (opencode-mcp-test--ping third) 200))))
+            (let ((start (float-time)))
+              (opencode-mcp--kill-emacs)
+              (should (< (- (float-time) start) 0.8)))
+            (should-not (opencode-mcp-url))
+            (should (= (hash-table-count opencode-mcp--tokens) 0))
+            (should-not (plist-get (opencode-mcp--registration conn) :token))
+            (should (equal (opencode-mcp-test--server-status conn) "disabled"))
+            ;; Two projects, and a server that answers nothing (stopped): the
+            ;; servers are told all at once, so exit waits a second in all.
+            (opencode-emacs-tools -1)
+            (let ((other (expand-file-name "other" root)))
+              (make-directory other t)
+              (call-process "git" nil nil nil "-C" other "init" "-q")
+              (copy-file (expand-file-name "opencode.json" project)
+                         (expand-file-name "opencode.json" other))
+              (let ((conn2 (opencode-connect other))
+                    (proc (opencode-server-process (opencode-connection-server conn))))
+                (should (opencode-test-wait
+                         (lambda () (eq (opencode-connection-state conn2) 'connected)) 60))
+                (opencode-emacs-tools 1)
+                (opencode-mcp-test--registered conn nil)
+                (opencode-mcp-test--registered conn2 nil)
+                (signal-process proc 'SIGSTOP)
+                (unwind-protect
+                    (let ((start (float-time)))
+                      (opencode-mcp--kill-emacs)
+                      (should (< (- (float-time) start) 1.6)))
+                  (signal-process proc 'SIGCONT))
+                (should-not (opencode-mcp-url)))))
+        (opencode-emacs-tools -1)))))
 
 (provide 'opencode-mcp-test)
 ;;; opencode-mcp-test.el ends here
