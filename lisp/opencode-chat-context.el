@@ -187,7 +187,25 @@ the reply retries for good.  PROPS is the event's, on CONN."
 
 ;;;; The header line
 
+(defvar-local opencode-chat--header-cache nil
+  "The header line last made, as (KEY . TEXT); see `opencode-chat--header-line'.")
+
 (defun opencode-chat--header-line ()
+  "Return the header line of the chat, made again only when it may differ.
+It is evaluated on every redisplay, a streamed reply's included; what
+it shows changes with the events routed (`opencode-events-tick'), the
+connection's state, the buffer's own marks, or the second (countdowns,
+and the few things learned from replies, such as the branch)."
+  (let ((key (list opencode-events-tick
+                   (opencode-connection-state opencode-chat--conn)
+                   opencode-chat--deleted opencode-cache-stale
+                   (floor (float-time)))))
+    (if (equal key (car opencode-chat--header-cache))
+        (cdr opencode-chat--header-cache)
+      (cdr (setq opencode-chat--header-cache
+                 (cons key (opencode-chat--header-text)))))))
+
+(defun opencode-chat--header-text ()
   "Return the header line of the chat: title, status, branch of work.
 All of it comes from the connection and its store."
   (let* ((conn opencode-chat--conn)

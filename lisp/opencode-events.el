@@ -122,9 +122,16 @@ with a docstring and then `:depth N'."
                              fn type (opencode-events--summary props))))
      nil)))
 
+(defvar opencode-events-tick 0
+  "How many events were routed, text deltas aside.
+What a view draws from the store changes only with it (or with time),
+so a view evaluated on every redisplay, a header line say, can keep
+its last result while it stays the same.")
+
 (defun opencode-events-route (conn type props)
   "Run the handlers of event TYPE with CONN and PROPS, then the hook.
 An error in a handler is logged with the event; the others still run."
+  (setq opencode-events-tick (1+ opencode-events-tick))
   (dolist (h (append (gethash type opencode-events--handlers)
                      (gethash t opencode-events--handlers)))
     (condition-case err

@@ -259,6 +259,35 @@ DELTAS deltas in all, then a `bench.done' event; return the event count."
                    routes))
     (push (concat "/session/ses_open/message?all=1=" (opencode-bench--file "messages-all.json"))
           routes)
+    ;; A chat opened asks for its newest screenful, then the rest of
+    ;; the first page from there (opencode-chat--fetch), and the
+    ;; changes' reader goes through every message in pages of its own
+    ;; (opencode-store-fetch-message-diffs): serve those too.
+    (let* ((batch opencode-chat-render-batch)
+           (newest (reverse all))
+           (first (reverse (cl-subseq newest 0 batch)))
+           (rest (reverse (cl-subseq newest batch (min limit (length newest))))))
+      (opencode-bench--write-json (opencode-bench--file "messages-first.json") (vconcat first))
+      (opencode-bench--write-json (opencode-bench--file "messages-rest.json") (vconcat rest))
+      (push (format "/session/ses_open/message?limit=%d=%s=f0" batch
+                    (opencode-bench--file "messages-first.json"))
+            routes)
+      (push (format "/session/ses_open/message?limit=%d&before=f0=%s%s" (- limit batch)
+                    (opencode-bench--file "messages-rest.json")
+                    (if (> (length newest) limit) "=c1" ""))
+            routes))
+    (let ((size opencode-changes-page))
+      (cl-loop with rest = (reverse all)
+               for i from 0
+               while rest
+               for file = (opencode-bench--file (format "messages-changes-%d.json" i))
+               do (opencode-bench--write-json
+                   file (vconcat (reverse (cl-subseq rest 0 (min size (length rest))))))
+               (push (concat "/session/ses_open/message?limit=" (number-to-string size)
+                             (if (> i 0) (format "&before=d%d" i) "")
+                             "=" file (if (> (length rest) size) (format "=d%d" (1+ i)) ""))
+                     routes)
+               (setq rest (nthcdr size rest))))
     routes))
 
 (defun opencode-bench--write-sessions (n)
