@@ -52,12 +52,15 @@ The chat stays, marked in its header; nothing more is sent from it.")
 (defun opencode-chat-check-sendable (&optional buffer)
   "Signal a `user-error' if chat BUFFER's session cannot take a prompt.
 That is when it was deleted, or when the chat is a cached copy shown
-while its server is down.  BUFFER defaults to the current buffer."
-  (let ((buffer (or buffer (current-buffer))))
+while its server is down: not connected, even if its stream keeps
+trying to reconnect.  BUFFER defaults to the current buffer."
+  (let* ((buffer (or buffer (current-buffer)))
+         (conn (opencode-chat-connection buffer)))
     (when (buffer-local-value 'opencode-chat--deleted buffer)
       (user-error "This session was deleted on the server: nothing can be sent to it"))
     (when (and (buffer-local-value 'opencode-cache-stale buffer)
-               (not (opencode-connection-usable-p (opencode-chat-connection buffer))))
+               (not (opencode-connection-responder conn))
+               (not (eq (opencode-connection-state conn) 'connected)))
       (user-error "This chat is a cached copy and its server is down: your text stays in the prompt (g in the chat reconnects)"))))
 
 ;;;; What is at point, what is reverted
