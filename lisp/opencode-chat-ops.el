@@ -381,7 +381,7 @@ The current buffer is that chat."
   "Follow `opencode-abort-on-switch' if WINDOW left a busy session's chat.
 Run from the buffer-local `window-buffer-change-functions' of the chat
 WINDOW shows now.  WINDOW remembers the last chat it showed (its
-`opencode-chat-last' parameter), so a chat left for another buffer,
+`opencode-chat--last' parameter), so a chat left for another buffer,
 the session list say, and from there for this one counts as left for
 this one.  It is left when it is another session's chat that no
 window shows any more; coming back to it leaves nothing.  The
@@ -390,9 +390,9 @@ question, if any, is asked from a timer, outside redisplay."
          (before (window-old-buffer window))
          (old (if (opencode-chat--chat-buffer-p before)
                   before
-                (window-parameter window 'opencode-chat-last))))
+                (window-parameter window 'opencode-chat--last))))
     ;; This chat is now the last one WINDOW showed.
-    (set-window-parameter window 'opencode-chat-last new)
+    (set-window-parameter window 'opencode-chat--last new)
     (when (and opencode-abort-on-switch
                (opencode-chat--chat-buffer-p old) (not (eq old new))
                (not (equal (opencode-chat-session-id old) (opencode-chat-session-id new)))
@@ -409,8 +409,8 @@ question, if any, is asked from a timer, outside redisplay."
 Run from the chat's `kill-buffer-hook'."
   (let ((chat (current-buffer)))
     (walk-windows (lambda (w)
-                    (when (eq (window-parameter w 'opencode-chat-last) chat)
-                      (set-window-parameter w 'opencode-chat-last nil)))
+                    (when (eq (window-parameter w 'opencode-chat--last) chat)
+                      (set-window-parameter w 'opencode-chat--last nil)))
                   t t)))
 
 (defun opencode-chat--left (chat)

@@ -204,14 +204,14 @@ asks (no keeps it busy), abort stops the reply."
               (with-current-buffer list-buf
                 (should (opencode-test-wait (lambda () (opencode-sessions--goto (plist-get other :id))) 20)))
               (show chat)
-              (should (eq (window-parameter win 'opencode-chat-last) chat))
+              (should (eq (window-parameter win 'opencode-chat--last) chat))
               ;; Keep: nothing is scheduled, the window now remembers B.
               (let ((opencode-abort-on-switch nil))
                 (open-other)
                 (should (eq (window-buffer win) b))
                 (should (equal (opencode-chat-session-id b) (plist-get other :id)))
                 (should-not (scheduled))
-                (should (eq (window-parameter win 'opencode-chat-last) b)))
+                (should (eq (window-parameter win 'opencode-chat--last) b)))
               (let ((opencode-abort-on-switch 'ask))
                 ;; To the list and back: not left.
                 (show chat)
@@ -249,7 +249,7 @@ asks (no keeps it busy), abort stops the reply."
               ;; A killed chat is forgotten by the windows that remember it.
               (kill-buffer b)
               (run)
-              (should-not (cl-some (lambda (w) (eq (window-parameter w 'opencode-chat-last) b))
+              (should-not (cl-some (lambda (w) (eq (window-parameter w 'opencode-chat--last) b))
                                    (window-list nil 'no-minibuf))))
           (when (buffer-live-p b) (kill-buffer b))
           (kill-buffer list-buf))))))
