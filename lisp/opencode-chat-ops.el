@@ -35,8 +35,10 @@
 
 (defcustom opencode-abort-on-switch nil
   "What leaving the chat of a busy session does to its running reply.
-The chat is left when a window that showed it switches to another
-session's chat (and no other window shows it), or when it is killed.
+The chat is left when a window that showed it goes on to another
+session's chat, straight or through other buffers (the session list,
+say), and no other window shows it; or when it is killed.  Going back
+to it from those other buffers leaves nothing.
 nil keeps the reply running (the session list shows it busy), `ask'
 asks, `abort' aborts it."
   :type '(choice (const :tag "Keep running" nil) (const :tag "Ask" ask)
@@ -50,12 +52,15 @@ The chat stays, marked in its header; nothing more is sent from it.")
 (defun opencode-chat-check-sendable (&optional buffer)
   "Signal a `user-error' if chat BUFFER's session cannot take a prompt.
 That is when it was deleted, or when the chat is a cached copy shown
-while its server is down.  BUFFER defaults to the current buffer."
-  (let ((buffer (or buffer (current-buffer))))
+while its server is down: not connected, even if its stream keeps
+trying to reconnect.  BUFFER defaults to the current buffer."
+  (let* ((buffer (or buffer (current-buffer)))
+         (conn (opencode-chat-connection buffer)))
     (when (buffer-local-value 'opencode-chat--deleted buffer)
       (user-error "This session was deleted on the server: nothing can be sent to it"))
     (when (and (buffer-local-value 'opencode-cache-stale buffer)
-               (not (opencode-connection-usable-p (opencode-chat-connection buffer))))
+               (not (opencode-connection-responder conn))
+               (not (eq (opencode-connection-state conn) 'connected)))
       (user-error "This chat is a cached copy and its server is down: your text stays in the prompt (g in the chat reconnects)"))))
 
 ;;;; What is at point, what is reverted
@@ -375,17 +380,38 @@ The current buffer is that chat."
 (defun opencode-chat--on-window-switch (window)
   "Follow `opencode-abort-on-switch' if WINDOW left a busy session's chat.
 Run from the buffer-local `window-buffer-change-functions' of the chat
-WINDOW shows now: the chat it showed before, of another session, is
-left when no window shows it any more.  The question, if any, is
-asked from a timer, outside redisplay."
-  (let ((old (window-old-buffer window))
-        (new (window-buffer window)))
+WINDOW shows now.  WINDOW remembers the last chat it showed (its
+`opencode-chat--last' parameter), so a chat left for another buffer,
+the session list say, and from there for this one counts as left for
+this one.  It is left when it is another session's chat that no
+window shows any more; coming back to it leaves nothing.  The
+question, if any, is asked from a timer, outside redisplay."
+  (let* ((new (window-buffer window))
+         (before (window-old-buffer window))
+         (old (if (opencode-chat--chat-buffer-p before)
+                  before
+                (window-parameter window 'opencode-chat--last))))
+    ;; This chat is now the last one WINDOW showed.
+    (set-window-parameter window 'opencode-chat--last new)
     (when (and opencode-abort-on-switch
-               (buffer-live-p old) (not (eq old new))
-               (eq (buffer-local-value 'major-mode old) 'opencode-chat-mode)
+               (opencode-chat--chat-buffer-p old) (not (eq old new))
                (not (equal (opencode-chat-session-id old) (opencode-chat-session-id new)))
                (not (get-buffer-window old t)))
       (run-at-time 0 nil #'opencode-chat--left old))))
+
+(defun opencode-chat--chat-buffer-p (buffer)
+  "Return non-nil if BUFFER is a live chat buffer."
+  (and (buffer-live-p buffer)
+       (eq (buffer-local-value 'major-mode buffer) 'opencode-chat-mode)))
+
+(defun opencode-chat--forget-window-chat ()
+  "Make the windows that remember this chat as their last forget it.
+Run from the chat's `kill-buffer-hook'."
+  (let ((chat (current-buffer)))
+    (walk-windows (lambda (w)
+                    (when (eq (window-parameter w 'opencode-chat--last) chat)
+                      (set-window-parameter w 'opencode-chat--last nil)))
+                  t t)))
 
 (defun opencode-chat--left (chat)
   "Follow `opencode-abort-on-switch' for CHAT, left for another chat.

@@ -1254,6 +1254,7 @@ Events missed while the stream was down are then not missing."
   (add-hook 'kill-buffer-hook #'opencode-chat--maybe-abort nil t)
   (add-hook 'kill-buffer-hook #'opencode-chat--kill-views nil t)
   (add-hook 'kill-buffer-hook #'opencode-chat--stop-fontify nil t)
+  (add-hook 'kill-buffer-hook #'opencode-chat--forget-window-chat nil t)
   ;; Leaving a busy session's chat for another's may abort its reply.
   (add-hook 'window-buffer-change-functions #'opencode-chat--on-window-switch nil t))
 

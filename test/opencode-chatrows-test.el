@@ -162,6 +162,98 @@ The command's message says it ran /init."
               (should (opencode-test-wait (lambda () (not (opencode-store-busy-p conn sid))) 30))))
         (kill-buffer b)))))
 
+;; Seed row 4 (must-fix 8), through real window switches.
+(ert-deftest opencode-chatrows/abort-on-switch-through-the-list ()
+  "A window going from a busy chat to the list, then to another chat, leaves it.
+The window buffers really change (`switch-to-buffer', RET in the list)
+and the window change functions run as redisplay runs them.  Going to
+the list and back leaves nothing; nor does the other chat while a
+second window still shows the busy one.  Keep schedules nothing, ask
+asks (no keeps it busy), abort stops the reply."
+  (opencode-test-with-chat-on-real-server
+      (list '((:content "Working on it") :hang))
+    (opencode-api-session-prompt-async conn sid "Take your time")
+    (should (opencode-test-wait (lambda () (opencode-store-busy-p conn sid)) 60))
+    (let* ((opencode-chat-display 'same-window)
+           (opencode-chat-open-prompt nil)
+           (other (opencode-request-sync conn "POST" "/session" :body '(:title "other")))
+           (list-buf (save-window-excursion (opencode-sessions (opencode-connection-directory conn))))
+           (win (selected-window))
+           (asked nil)
+           (b nil))
+      (cl-labels ((run () (opencode-test-run-window-change-functions))
+                  (show (buffer) (switch-to-buffer buffer) (run))
+                  (scheduled ()
+                    ;; The busy chat is to be followed up as left.
+                    (cl-some (lambda (tm) (and (eq (timer--function tm) #'opencode-chat--left)
+                                               (equal (timer--args tm) (list chat))))
+                             timer-list))
+                  (settle ()
+                    ;; The question is asked from a timer: let it run.
+                    (opencode-test-wait (lambda () (not (scheduled))) 5))
+                  (open-other ()
+                    ;; RET on the other session's row, in the list.
+                    (show list-buf)
+                    (should (opencode-sessions--goto (plist-get other :id)))
+                    (call-interactively (key-binding (kbd "RET")))
+                    (setq b (window-buffer win))
+                    (run)))
+        (unwind-protect
+            (cl-letf (((symbol-function 'y-or-n-p) (lambda (q) (push q asked) nil)))
+              (delete-other-windows)
+              (with-current-buffer list-buf
+                (should (opencode-test-wait (lambda () (opencode-sessions--goto (plist-get other :id))) 20)))
+              (show chat)
+              (should (eq (window-parameter win 'opencode-chat--last) chat))
+              ;; Keep: nothing is scheduled, the window now remembers B.
+              (let ((opencode-abort-on-switch nil))
+                (open-other)
+                (should (eq (window-buffer win) b))
+                (should (equal (opencode-chat-session-id b) (plist-get other :id)))
+                (should-not (scheduled))
+                (should (eq (window-parameter win 'opencode-chat--last) b)))
+              (let ((opencode-abort-on-switch 'ask))
+                ;; To the list and back: not left.
+                (show chat)
+                (show list-buf)
+                (show chat)
+                (should-not (scheduled))
+                (settle)
+                (should-not asked)
+                ;; To the list, then B: asked; no keeps it running.
+                (show list-buf)
+                (open-other)
+                (should (settle))
+                (should (string-match-p "tools is busy: abort its reply\\?" (car asked)))
+                (should (= (length asked) 1))
+                (should (opencode-store-busy-p conn sid)))
+              (let ((opencode-abort-on-switch 'abort))
+                ;; Another window still shows the busy chat: not left.
+                (show chat)
+                (let ((second (split-window win)))
+                  (set-window-buffer second chat)
+                  (run)
+                  (show list-buf)
+                  (open-other)
+                  (should-not (scheduled))
+                  (delete-window second)
+                  (run))
+                (should (opencode-store-busy-p conn sid))
+                ;; Abort: chat, list, B, and the reply stops.
+                (show chat)
+                (show list-buf)
+                (open-other)
+                (should (scheduled))
+                (should (opencode-test-wait (lambda () (not (opencode-store-busy-p conn sid))) 30))
+                (should (= (length asked) 1)))
+              ;; A killed chat is forgotten by the windows that remember it.
+              (kill-buffer b)
+              (run)
+              (should-not (cl-some (lambda (w) (eq (window-parameter w 'opencode-chat--last) b))
+                                   (window-list nil 'no-minibuf))))
+          (when (buffer-live-p b) (kill-buffer b))
+          (kill-buffer list-buf))))))
+
 ;;;; Item 8: events
 
 (ert-deftest opencode-chatrows/deleted-session-and-error-of-no-session ()

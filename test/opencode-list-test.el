@@ -310,6 +310,123 @@ refreshed when it connects."
               (kill-buffer list))))
       (delete-directory cache t))))
 
+;; Seed row 7 (7.2, 7.3, deferred 11): stale while down, refreshed when connected.
+(ert-deftest opencode-cache/stale-while-down-then-refreshed-on-connect ()
+  "A list and a chat kept on disk, unlike the server's, show stale while it is
+down; the chat's prompt refuses to send then and keeps its text; once
+the server is back on its port the stale marks clear, the server's
+copies replace them on screen and on disk, and the kept text sends."
+  (let ((opencode-test-mock-script (list '((:content "From the server.") :stop)
+                                         '((:content "Sent once it was back.") :stop))))
+    (opencode-test-with-real-server conn
+      (let* ((port (opencode-server--free-port))
+             (url (format "http://127.0.0.1:%d" port))
+             (password "cache-pw")
+             (start
+              (lambda ()
+                (let ((process-environment (cons (concat "OPENCODE_SERVER_PASSWORD=" password)
+                                                 process-environment))
+                      (default-directory (file-name-as-directory
+                                          (opencode-connection-directory conn))))
+                  (make-process :name "cache-server" :buffer (generate-new-buffer " *cache-server*")
+                                :command (list opencode-server-program "serve" "--hostname"
+                                               "127.0.0.1" "--port" (number-to-string port))
+                                :connection-type 'pipe :noquery t))))
+             (listening (lambda (proc)
+                          (with-current-buffer (process-buffer proc)
+                            (string-match-p "listening on" (buffer-string)))))
+             (proc (funcall start))
+             (opencode-chat-open-prompt nil)
+             (list nil) (chat nil) (prompt nil) (sid nil))
+        (unwind-protect
+            (progn
+              (should (opencode-test-wait (lambda () (funcall listening proc)) 60))
+              (let ((process-environment (cons (concat "OPENCODE_SERVER_PASSWORD=" password)
+                                               process-environment)))
+                (cl-letf (((symbol-function 'message) #'ignore))
+                  (kill-buffer (save-window-excursion
+                                 (opencode-attach url (opencode-connection-directory conn))))))
+              (should (equal (opencode-connection-url conn) url))
+              (should (opencode-test-wait (lambda () (eq (opencode-connection-state conn) 'connected)) 20))
+              ;; The server's session: its title and one answer.
+              (setq sid (plist-get (opencode-api-session-create conn :title "On the server" :sync t) :id))
+              (opencode-api-session-prompt-async conn sid "Say it")
+              (let ((messages nil))
+                (should (opencode-test-wait
+                         (lambda ()
+                           (setq messages (opencode-request-sync conn "GET" (format "/session/%s/message" sid)))
+                           (and (not (opencode-store-busy-p conn sid))
+                                (string-match-p "From the server\\." (prin1-to-string messages))))
+                         60))
+                (should (equal (plist-get (opencode-request-sync conn "GET" (format "/session/%s" sid)) :title)
+                               "On the server"))
+                ;; The server goes down.
+                (signal-process proc 'SIGKILL)
+                (should (opencode-test-wait (lambda () (eq (opencode-connection-state conn) 'disconnected)) 10))
+                ;; What the disk holds differs from the server.
+                (opencode-cache-save-sessions
+                 conn (list (list :id sid :title "Only on disk" :directory (opencode-connection-directory conn)
+                                  :time (list :created 1 :updated 1))))
+                (opencode-cache-save-chat
+                 conn sid (car (read-from-string
+                                (replace-regexp-in-string "From the server\\." "Only on disk, said the cache."
+                                                          (prin1-to-string messages))))))
+              ;; Opened while it is down: the copies on disk, marked stale.
+              (setq list (save-window-excursion (opencode-sessions-show conn))
+                    chat (save-window-excursion (opencode-chat-open conn (list :id sid))))
+              (with-current-buffer list
+                (should opencode-sessions--stale)
+                (should (string-match-p "Only on disk" (opencode-test--visible-text)))
+                (should-not (string-match-p "On the server" (opencode-test--visible-text)))
+                (should (string-match-p "cached copy (stale)" (opencode-sessions--header))))
+              (with-current-buffer chat
+                (should opencode-cache-stale)
+                (should (string-match-p "Only on disk, said the cache\\." (opencode-test--visible-text)))
+                (should-not (string-match-p "From the server" (opencode-test--visible-text)))
+                (should (string-match-p "cached copy (stale, read-only)" (opencode-chat--header-line))))
+              ;; Sending from its prompt is refused in plain words; the text stays.
+              (setq prompt (with-current-buffer chat (save-window-excursion (opencode-chat-prompt))))
+              (with-current-buffer prompt
+                (insert "Keep me")
+                (let ((err (should-error (opencode-prompt-send) :type 'user-error)))
+                  (should (string-match-p "cached copy and its server is down" (cadr err))))
+                (should (equal (buffer-string) "Keep me")))
+              (should-not (cl-some (lambda (r) (string-match-p "Keep me" (prin1-to-string r)))
+                                   opencode-test-mock-requests))
+              ;; Back on its port: refreshed, on screen and on disk.
+              (setq proc (funcall start))
+              (should (opencode-test-wait (lambda () (funcall listening proc)) 60))
+              (should (opencode-test-wait (lambda () (eq (opencode-connection-state conn) 'connected)) 20))
+              (with-current-buffer list
+                (should (opencode-test-wait
+                         (lambda () (and (not opencode-sessions--stale)
+                                         (string-match-p "On the server" (opencode-test--visible-text))))
+                         20))
+                (should-not (string-match-p "Only on disk" (opencode-test--visible-text)))
+                (should-not (string-match-p "cached copy" (opencode-sessions--header))))
+              (with-current-buffer chat
+                (should (opencode-test-wait
+                         (lambda () (and (not opencode-cache-stale)
+                                         (string-match-p "^From the server\\.$" (opencode-test--visible-text))))
+                         20))
+                (should-not (string-match-p "Only on disk" (opencode-test--visible-text)))
+                (should-not (string-match-p "cached copy" (opencode-chat--header-line))))
+              (should (equal (mapcar (lambda (s) (plist-get s :title)) (opencode-cache-sessions conn))
+                             '("On the server")))
+              (should-not (string-match-p "Only on disk" (prin1-to-string (opencode-cache-chat-messages conn sid))))
+              ;; The text kept in the prompt goes now.
+              (with-current-buffer prompt
+                (opencode-prompt-send)
+                (should (opencode-test-wait (lambda () (= (buffer-size) 0)) 30)))
+              (with-current-buffer chat
+                (should (opencode-test-wait
+                         (lambda () (string-match-p "^Sent once it was back\\.$" (opencode-test--visible-text)))
+                         60))))
+          (when (process-live-p proc) (kill-process proc))
+          (kill-buffer (process-buffer proc))
+          (dolist (b (list prompt chat list))
+            (when (buffer-live-p b) (kill-buffer b))))))))
+
 (ert-deftest opencode-cache/bounded ()
   "At most `opencode-cache-chat-messages' per chat, `opencode-cache-chats' chats."
   (let* ((opencode-cache-directory (make-temp-file "opencode-cache-test-" t))

@@ -288,6 +288,29 @@ When empty, the mock answers \"Hello from the mock.\".")
           `(:tool_calls [(:index 0 :function (:arguments ,(substring json 0 (/ (length json) 2))))])
           `(:tool_calls [(:index 0 :function (:arguments ,(substring json (/ (length json) 2))))]))))
 
+;;;; Windows
+
+(defun opencode-test-run-window-change-functions (&optional frame)
+  "Run `window-buffer-change-functions' for FRAME as redisplay would.
+Batch Emacs never redisplays, so nothing runs them there and
+`window-old-buffer' stays nil.  This runs, for each window of FRAME
+\(default: the selected one) whose buffer changed since the last call,
+the buffer-local functions of its buffer with the window, then once
+the global ones with FRAME, as `run_window_change_functions' does."
+  (let ((frame (or frame (selected-frame))) (changed nil))
+    (dolist (w (window-list frame 'no-minibuf))
+      (let ((buf (window-buffer w)))
+        (unless (eq buf (window-parameter w 'opencode-test-shown))
+          (set-window-parameter w 'opencode-test-shown buf)
+          (setq changed t)
+          (with-current-buffer buf
+            (when (local-variable-p 'window-buffer-change-functions)
+              (dolist (f window-buffer-change-functions)
+                (unless (eq f t) (funcall f w))))))))
+    (when changed
+      (dolist (f (default-value 'window-buffer-change-functions))
+        (funcall f frame)))))
+
 ;;;; The real server
 
 (defun opencode-test-server-program ()
