@@ -581,9 +581,22 @@ It fits a half-width window: the keys are in the menu, not here."
         (opencode-complete-warm-up (opencode-chat-connection chat)))
       (setq header-line-format '(:eval (opencode-prompt--header-line))))
     (select-window
-     (display-buffer buf `((display-buffer-reuse-window display-buffer-below-selected)
+     (display-buffer buf `((display-buffer-reuse-window
+                            opencode-prompt--display-in-prompt-below
+                            display-buffer-below-selected)
                            (window-height . ,opencode-chat-prompt-height))))
     buf))
+
+(defun opencode-prompt--display-in-prompt-below (buffer alist)
+  "Show prompt BUFFER in the window below the selected one, if a prompt is there.
+That prompt is another chat's, one that window showed before: the new
+chat's prompt takes its place instead of adding a window each time.
+ALIST is the display action's."
+  (let ((below (window-in-direction 'below)))
+    (when (and below (not (window-dedicated-p below))
+               (with-current-buffer (window-buffer below)
+                 (derived-mode-p 'opencode-prompt-mode)))
+      (window--display-buffer buffer below 'reuse alist))))
 
 (provide 'opencode-prompt)
 ;;; opencode-prompt.el ends here

@@ -237,6 +237,30 @@ TAB does something on every line of a message."
       (should-not (eq folded (opencode-chat--part-folded-p
                               '(:id "prt_rmsg_02" :type "reasoning")))))))
 
+(ert-deftest opencode-chat-screen/another-chat-takes-the-prompt-window ()
+  "A chat opened where another was shown puts its prompt in that one's
+prompt window, instead of adding a window each time."
+  (opencode-test-with-real-server conn
+    (let* ((a (opencode-request-sync conn "POST" "/session" :body '(:title "first")))
+           (b (opencode-request-sync conn "POST" "/session" :body '(:title "second")))
+           (opencode-chat-display 'same-window)
+           (opencode-chat-open-prompt t)
+           (chats nil))
+      (save-window-excursion
+        (delete-other-windows)
+        (unwind-protect
+            (progn
+              (push (opencode-chat-open conn a) chats)
+              (should (= 2 (count-windows)))
+              ;; Back in the chat's window, open the other session there.
+              (select-window (get-buffer-window (car chats)))
+              (push (opencode-chat-open conn b) chats)
+              (should (= 2 (count-windows)))
+              (should (eq (window-buffer (selected-window))
+                          (buffer-local-value 'opencode-prompt--buffer (car chats))))
+              (should (eq (window-buffer (window-in-direction 'above)) (car chats))))
+          (dolist (c chats) (when (buffer-live-p c) (kill-buffer c))))))))
+
 (ert-deftest opencode-chat-screen/views-follow-the-chat ()
   "A rename reaches the prompt and todo buffers; killing the chat takes them.
 A prompt with text in it stays, and sending from it reopens the chat."
