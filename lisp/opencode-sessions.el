@@ -184,7 +184,7 @@ As the store has them (`opencode-store-diff-summary')."
                               (lambda (s) (opencode-sessions--time s :updated)))))
     ('created `("Created" 16 ,(opencode-sessions--sorter
                               (lambda (s) (opencode-sessions--time s :created)))))
-    ('changes `("Changes" 16 ,(opencode-sessions--sorter
+    ('changes `("Changes" 18 ,(opencode-sessions--sorter
                               (lambda (s) (+ (opencode-sessions--summary-number s :additions)
                                              (opencode-sessions--summary-number s :deletions))))))
     ('share '("Shared" 6 t))
@@ -292,10 +292,10 @@ HAS-CHILDREN is non-nil when S has child sessions."
       ('created (opencode-sessions--format-time (opencode-sessions--time s :created)))
       ('changes (let ((files (opencode-sessions--summary-number s :files)))
                   (if (zerop files) ""
-                    (format "+%d −%d %dF"
+                    (format "+%d −%d %s"
                             (opencode-sessions--summary-number s :additions)
                             (opencode-sessions--summary-number s :deletions)
-                            files))))
+                            (opencode--plural files "file")))))
       ('share (let ((url (plist-get (plist-get s :share) :url)))
                 (if (stringp url) (propertize "⇗" 'help-echo url) "")))
       ('id id))))

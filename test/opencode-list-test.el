@@ -109,7 +109,7 @@ the sidebar and the list, though the server's session diff stays empty."
             (with-current-buffer list
               (should (opencode-test-wait
                        (lambda () (and (opencode-sessions--goto sid)
-                                       (string-match-p "\\`\\+[0-9]+ −[0-9]+ 1F\\'"
+                                       (string-match-p "\\`\\+[0-9]+ −[0-9]+ 1 file\\'"
                                                        (opencode-list-test--cell 'changes))))
                        30)))
           (kill-buffer list))))))

@@ -64,7 +64,7 @@
                      "oldest root")))
     ;; Every row's badge: none of the fixture's sessions is busy.
     (should (equal (mapcar #'car (opencode-test--rows)) (make-list 5 "idle")))
-    (should (equal (nth 4 (nth 1 (opencode-test--rows))) "+12 −3 2F"))
+    (should (equal (nth 4 (nth 1 (opencode-test--rows))) "+12 −3 2 files"))
     (should (equal (nth 5 (nth 2 (opencode-test--rows))) "⇗"))
     (should (string-match-p "5 sessions" (opencode-sessions--header)))))
 
