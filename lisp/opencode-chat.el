@@ -842,19 +842,20 @@ It is a plist (:info INFO :parts PARTS), as `opencode-chat-messages'."
              (message "%s loaded%s" (opencode--plural (length older) "older message")
                       (if opencode-chat--more "; o for more" "")))))))))
 
-(defun opencode-chat-reload ()
+(defun opencode-chat-reload (&optional reconnect)
   "Fetch the session's messages again and redraw the buffer.
-Interactively, with the connection down, reconnect it now as well; one
-stopped for a refused password is reopened, and the chat reloads once
-it is up."
-  (interactive)
+Interactively (RECONNECT non-nil), with the connection down, reconnect
+it now instead (a local server that was stopped starts again; one
+stopped for a refused password is reopened): the chat reloads once it
+is up."
+  (interactive (list t))
   (let ((conn opencode-chat--conn))
-    (when (and (called-interactively-p 'interactive)
-               (not (eq (opencode-connection-state conn) 'connected)))
-      (opencode-connection-reconnect conn)
-      (message "OpenCode: %s" (opencode-connection-state-text conn)))
-    (when (opencode-connection-usable-p conn)
-      (opencode-chat--load))))
+    (if (and reconnect (not (eq (opencode-connection-state conn) 'connected)))
+        (progn
+          (opencode-connection-revive conn)
+          (message "OpenCode: %s" (opencode-connection-state-text conn)))
+      (when (opencode-connection-usable-p conn)
+        (opencode-chat--load)))))
 
 (defun opencode-chat--load ()
   "Fetch the session's messages and what the store may miss; redraw.

@@ -610,17 +610,21 @@ They are shown under it; unless QUIET, say when it has none."
                (message "This session has no child sessions"))
              (opencode-sessions--schedule-redraw buf))))))))
 
-(defun opencode-sessions-refresh ()
+(defun opencode-sessions-refresh (&optional reconnect)
   "Fetch the sessions, their statuses and pending requests again.
-A connection whose stream is down reconnects now as well; one stopped
-for a refused password is reopened, and fetches all once it is up."
-  (interactive)
-  (let ((conn opencode-sessions--conn))
-    (unless (eq (opencode-connection-state conn) 'connected)
-      (opencode-connection-reconnect conn))
-    (when (opencode-connection-usable-p conn)
-      (opencode-sessions--load-page (current-buffer) nil)
-      (opencode-store-sync conn))))
+A connection whose stream is down reconnects now as well (a local
+server that was stopped starts again; one stopped for a refused
+password is reopened).  Interactively (RECONNECT non-nil) the list then
+waits for it, and fetches all once it is up."
+  (interactive (list t))
+  (let* ((conn opencode-sessions--conn)
+         (down (not (eq (opencode-connection-state conn) 'connected))))
+    (when down (opencode-connection-revive conn))
+    (if (and down reconnect)
+        (message "OpenCode: %s" (opencode-connection-state-text conn))
+      (when (opencode-connection-usable-p conn)
+        (opencode-sessions--load-page (current-buffer) nil)
+        (opencode-store-sync conn)))))
 
 (defun opencode-sessions-load-more ()
   "Load the next page of sessions."

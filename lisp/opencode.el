@@ -96,6 +96,17 @@ in place, so every buffer that shows it goes on showing it."
                                   :password (cdr auth) :server server))
      (t conn))))
 
+(defun opencode-connection-revive (conn)
+  "Make CONN try to connect now, as `g' in a view of it asks.
+A stream waiting out its backoff tries at once.  When CONN uses this
+Emacs's local server and that server was stopped or gave up after too
+many restarts, a local server is started again and CONN moves to it."
+  (let ((server (opencode-connection-server conn)))
+    (if (and server (not opencode-server-url)
+             (not (eq server (opencode-server-local))))
+        (opencode-connect (opencode-connection-directory conn))
+      (opencode-connection-reconnect conn))))
+
 (defun opencode-reconnect (&optional directory)
   "Reconnect the connection of DIRECTORY (default: the current project) now.
 A stream waiting out its backoff tries at once; a closed connection, or

@@ -241,5 +241,37 @@ While it is down, attempts are never more than 2 s apart."
           (should (opencode-connection-live-p conn)))
       (opencode-connection-close conn))))
 
+(ert-deftest opencode-attach/g-starts-a-stopped-local-server ()
+  "g in a chat or a list whose local server was stopped starts one again.
+The connection moves to it in place, and the views load from it."
+  (opencode-test-with-real-server conn
+    (let* ((s (opencode-request-sync conn "POST" "/session" :body '(:title "kept")))
+           (chat (save-window-excursion (opencode-chat-open conn s)))
+           (list (save-window-excursion (opencode-sessions (opencode-connection-directory conn))))
+           (old-url (opencode-connection-url conn)))
+      (unwind-protect
+          (progn
+            (opencode-server-stop-local)
+            (should (opencode-test-wait
+                     (lambda () (not (eq (opencode-connection-state conn) 'connected))) 20))
+            (with-current-buffer chat
+              (call-interactively #'opencode-chat-reload))
+            ;; A new local server, the same connection object on its URL.
+            (should (opencode-test-wait
+                     (lambda () (eq (opencode-connection-state conn) 'connected)) 60))
+            (should-not (equal (opencode-connection-url conn) old-url))
+            (should (eq (opencode-connection-server conn) opencode-server--local))
+            (with-current-buffer list
+              (should (opencode-test-wait
+                       (lambda () (string-match-p "kept" (opencode-test--visible-text))) 30))
+              ;; And g in the list, the server up, just loads.
+              (call-interactively #'opencode-sessions-refresh)
+              (should (eq (opencode-connection-state conn) 'connected)))
+            (with-current-buffer chat
+              (should (opencode-test-wait
+                       (lambda () (string-match-p "kept" (opencode-chat--header-line))) 20))))
+        (kill-buffer chat)
+        (kill-buffer list)))))
+
 (provide 'opencode-attach-test)
 ;;; opencode-attach-test.el ends here
