@@ -68,6 +68,31 @@
        (project-root pr)
      default-directory)))
 
+(defun opencode--target ()
+  "Return (URL SERVER USER . PASSWORD) of the server to use now.
+SERVER is the local server process, or nil for `opencode-server-url'."
+  (let* ((server (and (not opencode-server-url) (opencode-server-local)))
+         (url (string-remove-suffix
+               "/" (if server (opencode-server-url server) opencode-server-url)))
+         (auth (if server
+                   (cons (opencode-server-user server) (opencode-server-password server))
+                 (opencode-server-auth url))))
+    (cons url (cons server auth))))
+
+(defun opencode--connect-1 (conn url server auth open)
+  "Return CONN, reopened in place if it must be, or a new connection.
+URL, SERVER and AUTH (USER . PASSWORD) are what to use now; OPEN, a
+function of no argument, opens a new connection when CONN is nil."
+  (cond
+   ((null conn) (funcall open))
+   ((or (not (equal url (opencode-connection-url conn)))
+        (eq (opencode-connection-state conn) 'closed)
+        (and (opencode-connection-auth-failed-p conn)
+             (not (equal (cdr auth) (opencode-connection-password conn)))))
+    (opencode-connection-reopen conn :url url :user (car auth)
+                                :password (cdr auth) :server server))
+   (t conn)))
+
 (defun opencode-connect (&optional directory)
   "Return the connection for DIRECTORY (default: the current project).
 Connect to `opencode-server-url', or to a local server started on
@@ -75,26 +100,38 @@ demand.  There is one connection per directory, and it is the same
 object for good: when the URL changes, or it was closed, or its
 password was refused and another one is known now, it is opened again
 in place, so every buffer that shows it goes on showing it."
-  (let* ((dir (opencode--normalize-directory
-               (or directory (opencode-project-directory))))
-         (server (and (not opencode-server-url) (opencode-server-local)))
-         (url (string-remove-suffix
-               "/" (if server (opencode-server-url server) opencode-server-url)))
-         (auth (if server
-                   (cons (opencode-server-user server) (opencode-server-password server))
-                 (opencode-server-auth url)))
-         (conn (opencode-connection-find dir)))
-    (cond
-     ((null conn)
-      (opencode-connection-open url dir :user (car auth)
-                                :password (cdr auth) :server server))
-     ((or (not (equal url (opencode-connection-url conn)))
-          (eq (opencode-connection-state conn) 'closed)
-          (and (opencode-connection-auth-failed-p conn)
-               (not (equal (cdr auth) (opencode-connection-password conn)))))
-      (opencode-connection-reopen conn :url url :user (car auth)
-                                  :password (cdr auth) :server server))
-     (t conn))))
+  (pcase-let* ((dir (opencode--normalize-directory
+                     (or directory (opencode-project-directory))))
+               (`(,url ,server . ,auth) (opencode--target)))
+    (opencode--connect-1
+     (opencode-connection-find dir) url server auth
+     (lambda ()
+       (opencode-connection-open url dir :user (car auth)
+                                 :password (cdr auth) :server server)))))
+
+(defvar opencode-global-connection nil
+  "The connection to every project of the server, once one was asked for.
+See `opencode-connect-global'.")
+
+(defun opencode-connect-global ()
+  "Return the connection to every project of the server now in use.
+Its stream is /global/event, so it sees the events of every project;
+it names no directory.  It is one object for good, like those of
+`opencode-connect', and not in `opencode-connections'."
+  (pcase-let ((`(,url ,server . ,auth) (opencode--target)))
+    (setq opencode-global-connection
+          (opencode--connect-1
+           opencode-global-connection url server auth
+           (lambda ()
+             (opencode-connection-open url nil :user (car auth) :global t
+                                       :password (cdr auth) :server server))))))
+
+(defun opencode--all-connections ()
+  "Return `opencode-connections' and the global connection, if open."
+  (if (and opencode-global-connection
+           (not (eq (opencode-connection-state opencode-global-connection) 'closed)))
+      (cons opencode-global-connection (copy-sequence opencode-connections))
+    (copy-sequence opencode-connections)))
 
 (defun opencode-reconnect (&optional directory)
   "Reconnect the connection of DIRECTORY (default: the current project) now.
@@ -119,7 +156,7 @@ what arrives in between is never answered (the answer timeout then
 retries it): a quarter of a second later, it answers."
   (run-at-time 0.25 nil
                (lambda ()
-                 (dolist (conn opencode-connections)
+                 (dolist (conn (opencode--all-connections))
                    (when (eq (opencode-connection-server conn) server)
                      (opencode-connection-reconnect conn))))))
 
@@ -128,7 +165,7 @@ retries it): a quarter of a second later, it answers."
 (defun opencode--server-gone (server why)
   "Stop the retries of SERVER's connections: it will not come back by itself.
 WHY says so, and the connections show it until the server is restarted."
-  (dolist (conn opencode-connections)
+  (dolist (conn (opencode--all-connections))
     (when (eq (opencode-connection-server conn) server)
       (opencode-connection-give-up conn why))))
 
@@ -137,7 +174,7 @@ WHY says so, and the connections show it until the server is restarted."
 (defun opencode-disconnect-all ()
   "Close every connection and stop the local server."
   (interactive)
-  (mapc #'opencode-connection-close (copy-sequence opencode-connections))
+  (mapc #'opencode-connection-close (opencode--all-connections))
   (opencode-server-stop-local))
 
 ;;;; Entry points
