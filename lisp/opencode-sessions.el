@@ -908,9 +908,15 @@ Emacs; with roots only, TAB on a session fetches and shows its children."
      ("+" "load more" opencode-sessions-load-more)
      ("TAB" "fold / fetch children" opencode-sessions-toggle-children)
      ("^" "go to parent" opencode-sessions-goto-parent)
+     ("P" "every project" opencode-sessions-all-projects)
      ("n" nil next-line)
      ("p" nil previous-line)
-     ("q" "quit" quit-window)))))
+     ("q" "quit" quit-window))
+    ("Worktrees"
+     ("T" "list" opencode-worktrees)
+     ("W" "create" opencode-worktree-create)
+     ("N" "new session in one" opencode-worktree-new-session)
+     ("D" "remove" opencode-worktree-remove)))))
 
 (define-derived-mode opencode-sessions-mode tabulated-list-mode "OpenCode-Sessions"
   "Major mode listing the sessions of an OpenCode project.

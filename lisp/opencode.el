@@ -48,7 +48,8 @@
 ;; (permissions and questions), opencode-todo.el (the todo list),
 ;; opencode-diff.el (diffs), opencode-sidebar.el (the project sidebar),
 ;; opencode-status.el (the server's status), opencode-capture.el
-;; (recording and replaying traffic), opencode-mcp.el (Emacs as an MCP
+;; (recording and replaying traffic), opencode-projects.el (the
+;; sessions of every project, and worktrees), opencode-mcp.el (Emacs as an MCP
 ;; server for the agent) and opencode-mcp-tools.el (its tools).
 
 ;;; Code:
@@ -200,6 +201,8 @@ WHY says so, and the connections show it until the server is restarted."
     (define-key map "f" #'opencode-send-file)
     (define-key map "m" #'opencode-send-dired-files)
     (define-key map "x" #'opencode-send-diagnostic)
+    (define-key map "p" #'opencode-sessions-all-projects)
+    (define-key map "w" #'opencode-worktrees)
     map)
   "Prefix keymap of OpenCode commands, for a key of your choice.
 For example: (global-set-key (kbd \"C-c o\") opencode-command-map).")
@@ -209,6 +212,16 @@ For example: (global-set-key (kbd \"C-c o\") opencode-command-map).")
   "Show the OpenCode sessions of DIRECTORY (default: the current project)." t)
 (autoload (quote opencode-switch-session) "opencode-sessions"
   "Pick a session of DIRECTORY's project with completion." t)
+(autoload (quote opencode-sessions-all-projects) "opencode-projects"
+  "Show the sessions of every project the server knows, by project." t)
+(autoload (quote opencode-worktrees) "opencode-projects"
+  "List the worktrees of DIRECTORY's project (default: the current project)." t)
+(autoload (quote opencode-worktree-create) "opencode-projects"
+  "Create a git worktree called NAME of DIRECTORY's project (default: current)." t)
+(autoload (quote opencode-worktree-remove) "opencode-projects"
+  "Remove WORKTREE, a worktree directory of DIRECTORY's project (default: current)." t)
+(autoload (quote opencode-worktree-new-session) "opencode-projects"
+  "Create a session titled TITLE in WORKTREE and open its chat." t)
 (autoload (quote opencode-sidebar) "opencode-sidebar"
   "Show the project sidebar of DIRECTORY (default: the current project)." t)
 (autoload (quote opencode-server-status) "opencode-status"
