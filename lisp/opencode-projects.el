@@ -163,7 +163,7 @@ sessions."
       (dolist (s sessions)
         (let ((id (plist-get s :id)))
           (push (list id (vector (opencode-sessions-badge opencode-projects--conn id)
-                                 (concat "  " (or (plist-get s :title) ""))
+                                 (or (plist-get s :title) "")
                                  (opencode-projects--worktree-name s project)
                                  (opencode-projects--format-time (opencode-projects--time s))
                                  (or (plist-get s :slug) "")))
@@ -291,7 +291,7 @@ The global connection catches up on them after a reconnection."
         (opencode-api-project-list conn :callback (lambda (r) (setq projects r) (done)))
         (opencode-api-session-list-paged
          conn :query `(("limit" . ,opencode-projects-limit) ("roots" . t)
-                       ;; Archived too, filtered here (see `opencode-sessions--load-page').
+                       ;; Archived too, filtered here, as the session list does.
                        ("archived" . t))
          :callback (lambda (r) (setq sessions r) (done)))))))
 
@@ -517,22 +517,22 @@ Return the buffer."
 
 ;;;; Worktrees
 
-(defun opencode-worktree--list (conn)
+(defun opencode-projects--worktree-list (conn)
   "Return the worktree directories of CONN's project, asking the server."
   (append (opencode-api-worktree-list conn :sync t) nil))
 
-(defun opencode-worktree--read (conn prompt)
+(defun opencode-projects--worktree-read (conn prompt)
   "Read one of the worktrees of CONN's project with PROMPT."
-  (let ((dirs (or (opencode-worktree--list conn)
+  (let ((dirs (or (opencode-projects--worktree-list conn)
                   (user-error "%s has no worktrees (W creates one)"
                               (abbreviate-file-name (opencode-connection-directory conn))))))
     (completing-read prompt (mapcar #'abbreviate-file-name dirs) nil t)))
 
-(defun opencode-worktree--refresh (conn)
+(defun opencode-projects--worktree-refresh (conn)
   "Refresh the worktree lists of CONN's project."
   (dolist (b (buffer-list))
     (when (and (eq (buffer-local-value 'major-mode b) 'opencode-worktrees-mode)
-               (eq (buffer-local-value 'opencode-worktrees--conn b) conn))
+               (eq (buffer-local-value 'opencode-projects--worktrees-conn b) conn))
       (with-current-buffer b (opencode-worktrees-refresh)))))
 
 ;;;###autoload
@@ -548,7 +548,7 @@ its directory is said and the worktree lists are refreshed."
      :callback (lambda (w)
                  (message "Created worktree %s (branch %s) in %s" (plist-get w :name)
                           (plist-get w :branch) (abbreviate-file-name (plist-get w :directory)))
-                 (opencode-worktree--refresh conn)))))
+                 (opencode-projects--worktree-refresh conn)))))
 
 ;;;###autoload
 (defun opencode-worktree-remove (worktree &optional directory)
@@ -557,7 +557,7 @@ Its directory goes, and the connection to it is closed; its branch and
 its sessions stay.  Interactively, pick it and confirm."
   (interactive
    (let ((conn (opencode-connect)))
-     (let ((w (opencode-worktree--read conn "Remove worktree: ")))
+     (let ((w (opencode-projects--worktree-read conn "Remove worktree: ")))
        (unless (yes-or-no-p (format "Remove the worktree %s (its files go)? " w))
          (user-error "Not removed"))
        (list (expand-file-name w)))))
@@ -571,7 +571,7 @@ its sessions stay.  Interactively, pick it and confirm."
                                (opencode--normalize-directory worktree))))
                    (when (and wconn (not (eq wconn conn)))
                      (opencode-connection-close wconn)))
-                 (opencode-worktree--refresh conn)))))
+                 (opencode-projects--worktree-refresh conn)))))
 
 ;;;###autoload
 (defun opencode-worktree-new-session (worktree title)
@@ -581,16 +581,16 @@ project's); the session is made on WORKTREE's own connection, so the
 agent works in it."
   (interactive
    (let ((conn (opencode-connect)))
-     (list (expand-file-name (opencode-worktree--read conn "New session in worktree: "))
+     (list (expand-file-name (opencode-projects--worktree-read conn "New session in worktree: "))
            (read-string "Title of the new session (empty for default): "))))
   (opencode-projects--new-session worktree title))
 
 ;;;; The list of a project's worktrees
 
-(defvar-local opencode-worktrees--conn nil
+(defvar-local opencode-projects--worktrees-conn nil
   "The connection of the project whose worktrees this buffer lists.")
 
-(defun opencode-worktrees--at-point ()
+(defun opencode-projects--worktree-at-point ()
   "Return the worktree directory at point, or signal a `user-error'."
   (or (tabulated-list-get-id) (user-error "No worktree at point")))
 
@@ -599,7 +599,7 @@ agent works in it."
   (interactive)
   (let ((buf (current-buffer)))
     (opencode-api-worktree-list
-     opencode-worktrees--conn
+     opencode-projects--worktrees-conn
      :callback (lambda (dirs)
                  (when (buffer-live-p buf)
                    (with-current-buffer buf
@@ -618,24 +618,24 @@ agent works in it."
 (defun opencode-worktrees-open ()
   "Show the session list of the worktree at point."
   (interactive)
-  (opencode-sessions-show (opencode-connect (opencode-worktrees--at-point))))
+  (opencode-sessions-show (opencode-connect (opencode-projects--worktree-at-point))))
 
 (defun opencode-worktrees-new-session (title)
   "Create a session titled TITLE in the worktree at point and open its chat."
   (interactive (list (read-string "Title of the new session (empty for default): ")))
-  (opencode-projects--new-session (opencode-worktrees--at-point) title))
+  (opencode-projects--new-session (opencode-projects--worktree-at-point) title))
 
 (defun opencode-worktrees-create (name)
   "Create a worktree called NAME of this project (empty: the server names it)."
   (interactive (list (read-string "Name of the new worktree (empty: the server's): ")))
-  (opencode-worktree-create name (opencode-connection-directory opencode-worktrees--conn)))
+  (opencode-worktree-create name (opencode-connection-directory opencode-projects--worktrees-conn)))
 
 (defun opencode-worktrees-remove ()
   "Remove the worktree at point, after confirmation."
   (interactive)
-  (let ((w (opencode-worktrees--at-point)))
+  (let ((w (opencode-projects--worktree-at-point)))
     (when (yes-or-no-p (format "Remove the worktree %s (its files go)? " (abbreviate-file-name w)))
-      (opencode-worktree-remove w (opencode-connection-directory opencode-worktrees--conn)))))
+      (opencode-worktree-remove w (opencode-connection-directory opencode-projects--worktrees-conn)))))
 
 (opencode-define-keys opencode-worktrees-mode-map opencode-worktrees-menu
   :parent tabulated-list-mode-map
@@ -671,7 +671,7 @@ Return the buffer."
                        (abbreviate-file-name (opencode-connection-directory conn))))))
     (with-current-buffer buf
       (unless (derived-mode-p 'opencode-worktrees-mode) (opencode-worktrees-mode))
-      (setq opencode-worktrees--conn conn)
+      (setq opencode-projects--worktrees-conn conn)
       (opencode-worktrees-refresh))
     (pop-to-buffer-same-window buf)
     buf))

@@ -98,7 +98,7 @@ would be one project to the server."
                    (dir (plist-get w :directory)))
               (should (equal (plist-get w :branch) "opencode/feat-x"))
               (should (file-directory-p dir))
-              (should (member dir (opencode-worktree--list conn)))
+              (should (member dir (opencode-projects--worktree-list conn)))
               (setq wt-buf (save-window-excursion (opencode-worktrees project)))
               (with-current-buffer wt-buf
                 (should (opencode-test-wait
@@ -126,7 +126,7 @@ would be one project to the server."
                          10)))
               (opencode-worktree-remove dir project)
               (should (opencode-test-wait (lambda () (not (file-directory-p dir))) 30))
-              (should-not (member dir (opencode-worktree--list conn)))
+              (should-not (member dir (opencode-projects--worktree-list conn)))
               (with-current-buffer wt-buf
                 (should (opencode-test-wait
                          (lambda () (string-match-p "No worktrees" (opencode-test--visible-text)))
@@ -144,27 +144,35 @@ would be one project to the server."
         ;; The last list gone, its global connection is closed.
         (should (eq (opencode-connection-state opencode-global-connection) 'closed))))))
 
+(defvar opencode-projects-test--seen nil
+  "What the handlers of \"test.event\" saw, newest first.")
+
+(opencode-defevent opencode-projects-test--local "test.event" (_c _p)
+  "Not for global connections."
+  (push 'local opencode-projects-test--seen))
+
+(opencode-defevent opencode-projects-test--global "test.event" (_c _p)
+  "For global connections too."
+  :global t
+  (push 'global opencode-projects-test--seen))
+
 (ert-deftest opencode-projects/global-events-reach-global-handlers-only ()
-  "A global connection's events run the handlers declared :global, not the rest."
+  "A global connection's events run the handlers declared :global, not the rest.
+Not the public hook either, nor the delta handlers."
   (let* ((conn (opencode-connection--make :url "http://127.0.0.1:1" :global t))
-         (seen nil)
-         (opencode-event-functions (list (lambda (_c type _p) (push (cons 'hook type) seen)))))
-    (opencode-defevent opencode-projects-test--local "test.event" (_c _p)
-      "Not for global connections."
-      (push 'local seen))
-    (opencode-defevent opencode-projects-test--global "test.event" (_c _p)
-      "For global connections too."
-      :global t
-      (push 'global seen))
-    (unwind-protect
-        (progn
-          (opencode-test-event conn "test.event" '(:x 1))
-          (should (equal seen '(global)))
-          (setq seen nil)
-          (setf (opencode-connection-global conn) nil)
-          (opencode-test-event conn "test.event" '(:x 1))
-          (should (equal (reverse seen) '(local global (hook . "test.event")))))
-      (remhash "test.event" opencode-events--handlers))))
+         (opencode-projects-test--seen nil)
+         (opencode-event-functions
+          (list (lambda (_c type _p) (push (cons 'hook type) opencode-projects-test--seen)))))
+    (opencode-test-event conn "test.event" '(:x 1))
+    (opencode-test-event conn "message.part.delta"
+                         '(:sessionID "ses_x" :messageID "msg_x" :partID "prt_x"
+                                      :field "text" :delta "hi"))
+    (should (equal opencode-projects-test--seen '(global)))
+    (setq opencode-projects-test--seen nil)
+    (setf (opencode-connection-global conn) nil)
+    (opencode-test-event conn "test.event" '(:x 1))
+    (should (equal (reverse opencode-projects-test--seen)
+                   '(local global (hook . "test.event"))))))
 
 (provide 'opencode-projects-test)
 ;;; opencode-projects-test.el ends here
