@@ -31,11 +31,12 @@ for `opencode-request'."
                     :callback callback :errback errback
                     :sync sync :full full))
 
-(cl-defun opencode-api-session-status (conn &key callback errback sync full)
+(cl-defun opencode-api-session-status (conn &key query callback errback sync full)
   "Get the status of every busy session (GET /session/status).
-CONN is the connection; CALLBACK, ERRBACK, SYNC and FULL are as
-for `opencode-request'."
+CONN is the connection; QUERY, CALLBACK, ERRBACK, SYNC and FULL are
+as for `opencode-request' (QUERY may name the \"directory\")."
   (opencode-request conn "GET" "/session/status"
+                    :query query
                     :callback callback :errback errback
                     :sync sync :full full))
 
@@ -254,6 +255,58 @@ ERRBACK, SYNC and FULL are as for `opencode-request'."
                     :callback callback :errback errback
                     :sync sync :full full))
 
+;;;; Projects and worktrees
+
+(cl-defun opencode-api-project-list (conn &key callback errback sync full)
+  "List the projects the server knows (GET /project).
+Each is a plist with :id, :worktree (its main directory), :name
+\(maybe), :vcs, :time and :sandboxes (the directories of its worktrees).
+The server lists a project \"global\", worktree \"/\", for sessions
+made outside any git project.  CONN is the connection; CALLBACK,
+ERRBACK, SYNC and FULL are as for `opencode-request'."
+  (opencode-request conn "GET" "/project"
+                    :callback callback :errback errback
+                    :sync sync :full full))
+
+(cl-defun opencode-api-worktree-list (conn &key callback errback sync full)
+  "List the worktree directories of CONN's project (GET /experimental/worktree).
+The reply is a vector of directories, the main one not among them.
+CONN is the connection; CALLBACK, ERRBACK, SYNC and FULL are as for
+`opencode-request'."
+  (opencode-request conn "GET" "/experimental/worktree"
+                    :callback callback :errback errback
+                    :sync sync :full full))
+
+(cl-defun opencode-api-worktree-create (conn &key name start-command
+                                             callback errback sync full)
+  "Create a git worktree of CONN's project (POST /experimental/worktree).
+NAME is its name (nil: the server makes one up, \"misty-pixel\"), and
+the branch is opencode/NAME; START-COMMAND a shell command run in it
+after the project's own start command.  The reply is a plist with
+:name, :branch and :directory (under the server's data directory).
+CONN is the connection; CALLBACK, ERRBACK, SYNC and FULL are as for
+`opencode-request'."
+  (opencode-request conn "POST" "/experimental/worktree"
+                    :body (let ((h (make-hash-table :test 'equal)))
+                            (when name (puthash "name" name h))
+                            (when start-command (puthash "startCommand" start-command h))
+                            h)
+                    :timeout 120
+                    :callback callback :errback errback
+                    :sync sync :full full))
+
+(cl-defun opencode-api-worktree-remove (conn directory &key callback errback sync full)
+  "Remove the worktree at DIRECTORY of CONN's project.
+DELETE /experimental/worktree: its directory goes, its branch stays;
+its sessions stay listed (with a directory that is gone).
+CONN is the connection; CALLBACK, ERRBACK, SYNC and FULL are as for
+`opencode-request'."
+  (opencode-request conn "DELETE" "/experimental/worktree"
+                    :body `(:directory ,directory)
+                    :timeout 120
+                    :callback callback :errback errback
+                    :sync sync :full full))
+
 ;;;; Every other route
 
 (defmacro opencode-api--define-routes (&rest routes)
@@ -281,7 +334,7 @@ plist), :callback, :errback, :timeout, :sync and :full of
         routes)))
 
 (opencode-api--define-routes
- (session-list-paged "GET" ("experimental" "session") "List sessions a page at a time (query limit, cursor, search, archived).")
+ (session-list-paged "GET" ("experimental" "session") "List sessions a page at a time (query limit, cursor, search, archived).\nOn a global connection (no directory), every project's, each with\n:project (:id :worktree).")
  (session-children "GET" ("session" id "children") "List the child sessions of session ID.")
  (session-todo "GET" ("session" id "todo") "Get the todo list of session ID.")
  (session-diff "GET" ("session" id "diff") "Get what session ID changed on disk (query messageID: one message).")

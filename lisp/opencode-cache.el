@@ -73,8 +73,9 @@ The least recently saved are removed first."
       (format "%s-%s" host (url-port u)))))
 
 (defun opencode-cache--dir (conn)
-  "Return the cache directory of CONN's server and project, or nil."
-  (when opencode-cache-directory
+  "Return the cache directory of CONN's server and project, or nil.
+A global connection (every project) has none."
+  (when (and opencode-cache-directory (opencode-connection-directory conn))
     (let ((project (opencode-connection-directory conn)))
       (expand-file-name
        (format "%s/%s-%s"

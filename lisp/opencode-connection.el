@@ -108,7 +108,11 @@ Each function gets CONNECTION, STATE (`connecting', `connected' or
                (:copier nil))
   "A connection to one OpenCode server for one project directory."
   (url nil :documentation "Base URL, without a trailing slash.")
-  (directory nil :documentation "Project directory, absolute, no trailing slash.")
+  (directory nil :documentation "Project directory, absolute, no trailing slash.
+nil for a global connection.")
+  (global nil :documentation "Non-nil for a connection to every project of the server.
+Its stream is /global/event; its requests name no directory unless
+their query does; only handlers declared `:global' see its events.")
   (handle nil :documentation "The module's handle.")
   (process nil :documentation "The pipe process the worker wakes.")
   (callbacks (make-hash-table :test 'eql)
@@ -172,8 +176,9 @@ It is made on first use: views keep their per-connection indexes so."
           (opencode-connection-handle conn)
           (opencode--module-open
            url proc
-           :event-path (concat "/event?" (opencode--query-string
-                                          `(("directory" . ,(opencode-connection-directory conn)))))
+           :event-path (if (opencode-connection-global conn) "/global/event"
+                         (concat "/event?" (opencode--query-string
+                                            `(("directory" . ,(opencode-connection-directory conn))))))
            :user (opencode-connection-user conn)
            :password (opencode-connection-password conn)
            :insecure opencode-tls-insecure
@@ -191,7 +196,8 @@ wake-up by up to 50 ms, and a drain that stopped after its slice
 would wait that long to go on."
   (let ((process-adaptive-read-buffering nil))
     (make-pipe-process
-     :name (format " *opencode-notify %s*" (opencode-connection-directory conn))
+     :name (format " *opencode-notify %s*" (or (opencode-connection-directory conn)
+                                               "(all projects)"))
      :noquery t :coding 'binary
      :filter (lambda (_p _s) (opencode-connection--drain conn))
      :sentinel #'ignore)))
@@ -199,11 +205,15 @@ would wait that long to go on."
 (defun opencode-connection-open (url directory &rest args)
   "Open a connection to the server at URL for DIRECTORY and return it.
 ARGS is a plist: :user and :password for HTTP basic auth, :server the
-server process this connection uses."
+server process this connection uses, :global non-nil for a connection
+to every project (DIRECTORY is then nil; see `opencode-connection-global').
+A global connection is not in `opencode-connections': it is nobody's
+project, and counting its sessions there would count them twice."
   (opencode-module-ensure)
   (let* ((url (string-remove-suffix "/" url))
-         (dir (opencode--normalize-directory directory))
-         (conn (opencode-connection--make :url url :directory dir
+         (global (plist-get args :global))
+         (dir (and (not global) (opencode--normalize-directory directory)))
+         (conn (opencode-connection--make :url url :directory dir :global global
                                           :user (plist-get args :user)
                                           :server (plist-get args :server)))
          (proc (opencode-connection--notify-process conn)))
@@ -213,7 +223,7 @@ server process this connection uses."
         (opencode-connection--start conn)
       (error (delete-process proc)
              (signal (car err) (cdr err))))
-    (push conn opencode-connections)
+    (unless global (push conn opencode-connections))
     conn))
 
 (defun opencode-connection--stop (conn why)
@@ -249,12 +259,14 @@ fail.  The stream starts afresh, with no backoff.  Return CONN."
     (opencode-connection--set-password conn (plist-get args :password)))
   (when (plist-member args :server)
     (setf (opencode-connection-server conn) (plist-get args :server)))
-  (remhash (opencode-connection-directory conn) opencode-connection--closed)
+  (unless (opencode-connection-global conn)
+    (remhash (opencode-connection-directory conn) opencode-connection--closed))
   (unless (process-live-p (opencode-connection-process conn))
     (setf (opencode-connection-process conn)
           (opencode-connection--notify-process conn)))
   (opencode-connection--start conn)
-  (cl-pushnew conn opencode-connections)
+  (unless (opencode-connection-global conn)
+    (cl-pushnew conn opencode-connections))
   (run-hook-with-args 'opencode-connection-state-functions conn 'connecting nil)
   conn)
 
@@ -283,7 +295,8 @@ Its module handle is open, or it has no server but a responder."
     (when (process-live-p p) (delete-process p)))
   (clrhash (opencode-connection-callbacks conn))
   (setf (opencode-connection-retry-at conn) nil)
-  (puthash (opencode-connection-directory conn) conn opencode-connection--closed)
+  (unless (opencode-connection-global conn)
+    (puthash (opencode-connection-directory conn) conn opencode-connection--closed))
   (setf (opencode-connection-state conn) 'closed)
   (setq opencode-connections (delq conn opencode-connections))
   nil)
@@ -381,7 +394,8 @@ For debugging; `opencode-show-events' turns it on and shows it."
                  (replace-regexp-in-string
                   "\n" "\\\\n"
                   (format "%s %s %S" (format-time-string "%T.%3N")
-                          (file-name-nondirectory (opencode-connection-directory conn))
+                          (if (opencode-connection-global conn) "(all projects)"
+                            (file-name-nondirectory (opencode-connection-directory conn)))
                           item))
                  opencode-event-log-line-max nil nil "…")))
       (save-excursion
@@ -416,9 +430,12 @@ For capturing a connection (`opencode-capture-start'); nil costs nothing.")
     (run-hook-with-args 'opencode-connection-traffic-functions conn 'in item))
   (pcase item
     (`(event ,type ,props)
-     (opencode-events-route conn type props))
+     (opencode-events-route conn type props (opencode-connection-global conn)))
     (`(delta ,session ,message ,part ,field ,text)
-     (opencode-events-route-delta conn session message part field text))
+     ;; A global stream carries every project's deltas; no view of it
+     ;; draws text, and the chats have their own project's stream.
+     (unless (opencode-connection-global conn)
+       (opencode-events-route-delta conn session message part field text)))
     (`(state ,state ,ms ,detail)
      (opencode-connection--set-state conn state ms detail))
     (`(response ,id ,status ,data ,raw ,headers)
@@ -702,8 +719,10 @@ HEADERS are the reply's header lines."
   "Send an HTTP request on CONN; return its id.
 METHOD is a string (\"GET\", \"POST\", …); PATH starts with /, each
 segment already encoded (see `opencode--path').  QUERY is an alist; the
-connection's directory is added to it.  BODY is a Lisp value encoded
-with `json-serialize' (plists with keyword keys, :null, :false).
+connection's directory is added to it, unless QUERY names a
+\"directory\" itself (a global connection has none to add).  BODY is
+a Lisp value encoded with `json-serialize' (plists with keyword keys,
+:null, :false).
 CALLBACK gets the parsed reply, or with FULL non-nil the whole
 `opencode-reply' (status, data and headers).  ERRBACK gets an error
 object (ERROR-SYMBOL . DATA), whose symbol is a child of
@@ -760,7 +779,9 @@ for `opencode-request'."
                   0)))
   (let* ((target (concat path "?"
                          (opencode--query-string
-                          (append query `(("directory" . ,(opencode-connection-directory conn)))))))
+                          (if (or (assoc "directory" query) (opencode-connection-global conn))
+                              query
+                            (append query `(("directory" . ,(opencode-connection-directory conn))))))))
          (json (and body (json-serialize body)))
          (id (opencode--module-request
               (opencode-connection-handle conn) method target json

@@ -22,6 +22,11 @@
 ;;
 ;; `opencode-event-functions' stays the public hook: it sees every
 ;; event, deltas as "message.part.delta" plists, after the handlers.
+;;
+;; The events of a global connection (every project's, from
+;; /global/event) go only to the handlers declared `:global t': the
+;; store's, and the views of every project.  Chats, notifications and
+;; the hook have the project's own connection for that.
 
 ;;; Code:
 
@@ -67,14 +72,16 @@ field (\"text\") and the text."
                                  opencode-events--delta-handlers)))
 
 (defun opencode-events--parse-body (body)
-  "Split BODY into (DEPTH DOCSTRING FORMS): a docstring, then :depth N."
+  "Split BODY into (DEPTH DOCSTRING FORMS GLOBAL).
+BODY is a docstring, then :depth N and :global BOOL, then the forms."
   (let ((doc (and (stringp (car body)) (cdr body) (pop body)))
-        (depth 50))
+        (depth 50) (global nil))
     (while (keywordp (car body))
       (pcase (pop body)
         (:depth (setq depth (pop body)))
+        (:global (setq global (pop body)))
         (k (error "Unknown keyword %S" k))))
-    (list depth doc body)))
+    (list depth doc body global)))
 
 (defmacro opencode-defevent (name types arglist &rest body)
   "Define NAME, a handler of events of TYPES, with ARGLIST and BODY.
@@ -82,14 +89,16 @@ TYPES is an event type (a string), a list of them, or t for every
 event (run after the handlers of its type).  ARGLIST is
 \(CONNECTION PROPERTIES) or (CONNECTION PROPERTIES TYPE).  BODY may
 start with a docstring and then `:depth N' (default 50; the model's
-handlers run at 0, before the views)."
+handlers run at 0, before the views) and `:global t' (the handler
+also gets the events of global connections, see `opencode-events-route')."
   (declare (indent 3) (doc-string 4))
-  (pcase-let ((`(,depth ,doc ,forms) (opencode-events--parse-body body))
+  (pcase-let ((`(,depth ,doc ,forms ,global) (opencode-events--parse-body body))
               (args (if (= (length arglist) 2) (append arglist '(_type)) arglist)))
     `(progn
        (defun ,name ,args
          ,(or doc (format "Handle %s events." types))
          ,@forms)
+       (put ',name 'opencode-events-global ,(and global t))
        (dolist (type ',(if (consp types) types (list types)))
          (opencode-events-add-handler type #',name ,depth))
        ',name)))
@@ -128,17 +137,20 @@ What a view draws from the store changes only with it (or with time),
 so a view evaluated on every redisplay, a header line say, can keep
 its last result while it stays the same.")
 
-(defun opencode-events-route (conn type props)
+(defun opencode-events-route (conn type props &optional global)
   "Run the handlers of event TYPE with CONN and PROPS, then the hook.
-An error in a handler is logged with the event; the others still run."
+An error in a handler is logged with the event; the others still run.
+With GLOBAL non-nil, CONN is a global connection: only the handlers
+declared `:global t' run, and not the hook."
   (setq opencode-events-tick (1+ opencode-events-tick))
   (dolist (h (append (gethash type opencode-events--handlers)
                      (gethash t opencode-events--handlers)))
-    (condition-case err
-        (funcall (cdr h) conn props type)
-      (error (opencode--log "%s in %S for event %s %s" (error-message-string err)
-                            (cdr h) type (opencode-events--summary props)))))
-  (when opencode-event-functions
+    (when (or (not global) (get (cdr h) 'opencode-events-global))
+      (condition-case err
+          (funcall (cdr h) conn props type)
+        (error (opencode--log "%s in %S for event %s %s" (error-message-string err)
+                              (cdr h) type (opencode-events--summary props))))))
+  (when (and opencode-event-functions (not global))
     (opencode-events--run-hook conn type props)))
 
 (defun opencode-events-route-delta (conn session message part field text)

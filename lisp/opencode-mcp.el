@@ -768,8 +768,10 @@ waiting; FUNCTION should then take back what the call shows the user."
 ;;;; Registration with the servers
 
 (defun opencode-mcp--registrable-p (conn)
-  "Return non-nil if CONN has a real server to register with."
+  "Return non-nil if CONN has a real server to register with.
+Not a global connection: a registration belongs to a project."
   (and (not (opencode-connection-responder conn))
+       (not (opencode-connection-global conn))
        (opencode-connection-live-p conn)))
 
 (defun opencode-mcp-register (conn)

@@ -356,14 +356,14 @@ It is asked of the server when the store has not seen the session."
 (opencode-defevent opencode-model--on-session ("session.created" "session.updated")
     (conn props)
   "Record the session in PROPS's :info, on CONN."
-  :depth 0
+  :depth 0 :global t
   (let ((info (plist-get props :info)))
     (when (stringp (plist-get info :id))
       (opencode-store-put-session conn info))))
 
 (opencode-defevent opencode-model--on-session-deleted "session.deleted" (conn props)
   "Forget the deleted session of PROPS, on CONN, and all it had pending."
-  :depth 0
+  :depth 0 :global t
   (let ((id (or (plist-get props :sessionID) (plist-get (plist-get props :info) :id)))
         (store (opencode-store conn)))
     (when (stringp id)
@@ -390,19 +390,19 @@ Busy again clears the session's last error."
 
 (opencode-defevent opencode-model--on-status "session.status" (conn props)
   "Record the session status of PROPS, on CONN."
-  :depth 0
+  :depth 0 :global t
   (when (stringp (plist-get props :sessionID))
     (opencode-model--set-status conn (plist-get props :sessionID) (plist-get props :status))))
 
 (opencode-defevent opencode-model--on-idle "session.idle" (conn props)
   "Record that the session of PROPS, on CONN, is idle."
-  :depth 0
+  :depth 0 :global t
   (when (stringp (plist-get props :sessionID))
     (opencode-model--set-status conn (plist-get props :sessionID) '(:type "idle"))))
 
 (opencode-defevent opencode-model--on-error "session.error" (conn props)
   "Record the error of PROPS, on CONN, under its session (or t)."
-  :depth 0
+  :depth 0 :global t
   (let ((key (if (stringp (plist-get props :sessionID)) (plist-get props :sessionID) t))
         (err (plist-get props :error))
         (errors (opencode-store-errors (opencode-store conn))))
@@ -415,7 +415,7 @@ Busy again clears the session's last error."
     (conn props type)
   "Record the permission or question request of PROPS, on CONN.
 TYPE says which."
-  :depth 0
+  :depth 0 :global t
   (when (stringp (plist-get props :id))
     (opencode-model--add-request
      conn (opencode-user-request-from-plist
@@ -424,7 +424,7 @@ TYPE says which."
 (opencode-defevent opencode-model--on-answered
     ("permission.replied" "question.replied" "question.rejected") (conn props)
   "Forget the request answered in PROPS, on CONN."
-  :depth 0
+  :depth 0 :global t
   (opencode-model--drop-request conn (plist-get props :requestID)))
 
 (opencode-defevent opencode-model--on-todos "todo.updated" (conn props)
@@ -702,21 +702,57 @@ New ones are routed as \"KIND.asked\", gone ones as answered."
 
 (defun opencode-store-sync (conn &optional callback)
   "Fetch CONN's statuses and pending requests again; route what changed.
-CALLBACK, if given, is called with no argument once all three replies
-are in (or failed)."
-  (let ((left 3))
-    (cl-flet ((done () (when (and (zerop (cl-decf left)) callback) (funcall callback))))
-      (opencode-api-session-status
-       conn
-       :callback (lambda (r) (opencode-model--sync-status conn r) (done))
-       :errback (lambda (e) (opencode--log "status: %s" (opencode-error-text e)) (done)))
-      (dolist (kind '(permission question))
-        (funcall (if (eq kind 'permission) #'opencode-api-permission-list
-                   #'opencode-api-question-list)
-                 conn
-                 :callback (lambda (r) (opencode-model--sync-requests conn kind r) (done))
-                 :errback (lambda (e) (opencode--log "%s list: %s" kind (opencode-error-text e))
-                            (done)))))))
+CALLBACK, if given, is called with no argument once all the replies
+are in (or failed).  A global connection asks each of its directories
+\(`opencode-store-sync-directories') and merges the replies; what
+failed for one directory is not synced at all (half a picture would
+mark other projects' busy sessions idle)."
+  (let* ((dirs (if (opencode-connection-global conn)
+                   (opencode-store-sync-directories conn)
+                 '(nil)))
+         (left (* 3 (length dirs)))
+         ;; KIND -> the merged replies, or `failed'.
+         (got (list (cons 'status nil) (cons 'permission []) (cons 'question []))))
+    (cl-flet ((done ()
+                (when (zerop (cl-decf left))
+                  (pcase-dolist (`(,kind . ,r) got)
+                    (unless (eq r 'failed)
+                      (if (eq kind 'status)
+                          (opencode-model--sync-status conn r)
+                        (opencode-model--sync-requests conn kind r))))
+                  (when callback (funcall callback)))))
+      (if (null dirs)
+          (when callback (funcall callback))
+        (dolist (dir dirs)
+          (dolist (kind '(status permission question))
+            (funcall (pcase kind
+                       ('status #'opencode-api-session-status)
+                       ('permission #'opencode-api-permission-list)
+                       (_ #'opencode-api-question-list))
+                     conn :query (and dir `(("directory" . ,dir)))
+                     :callback
+                     (lambda (r)
+                       (let ((old (alist-get kind got)))
+                         (unless (eq old 'failed)
+                           (setf (alist-get kind got)
+                                 (if (eq kind 'status) (append old r) (vconcat old r)))))
+                       (done))
+                     :errback
+                     (lambda (e)
+                       (opencode--log "%s: %s" (if (eq kind 'status) "status" (format "%s list" kind))
+                                      (opencode-error-text e))
+                       (setf (alist-get kind got) 'failed)
+                       (done)))))))))
+
+(defun opencode-store-sync-directories (conn)
+  "Return the directories a global connection CONN catches up on.
+The views of every project set them (the plist key :directories)."
+  (plist-get (opencode-connection-plist conn) :directories))
+
+(defun opencode-store-set-sync-directories (conn directories)
+  "Make DIRECTORIES those global connection CONN catches up on."
+  (setf (opencode-connection-plist conn)
+        (plist-put (opencode-connection-plist conn) :directories directories)))
 
 (defun opencode-model--on-state (conn state _detail)
   "Catch CONN's store up when its stream is STATE `connected' again."

@@ -211,24 +211,31 @@ As the store has them (`opencode-store-diff-summary')."
 
 (defun opencode-sessions--state (id)
   "Return the state of session ID: `needs', `error', `retry', `busy' or `idle'."
-  (let ((conn opencode-sessions--conn))
-    (cond ((opencode-store-waiting-p conn id) 'needs)
-          ((opencode-store-session-error conn id) 'error)
-          (t (pcase (opencode-store-status-type conn id)
-               ("retry" 'retry)
-               ("busy" 'busy)
-               (_ 'idle))))))
+  (opencode-sessions-state opencode-sessions--conn id))
+
+(defun opencode-sessions-state (conn id)
+  "Return the state of session ID on CONN, from its store.
+One of `needs', `error', `retry', `busy' or `idle'."
+  (cond ((opencode-store-waiting-p conn id) 'needs)
+        ((opencode-store-session-error conn id) 'error)
+        (t (pcase (opencode-store-status-type conn id)
+             ("retry" 'retry)
+             ("busy" 'busy)
+             (_ 'idle)))))
 
 (defun opencode-sessions--badge (id)
   "Return the status badge of session ID."
-  (let ((st (opencode-store-session-status opencode-sessions--conn id)))
-    (pcase (opencode-sessions--state id)
+  (opencode-sessions-badge opencode-sessions--conn id))
+
+(defun opencode-sessions-badge (conn id)
+  "Return the status badge of session ID on CONN, as the session list shows it."
+  (let ((st (opencode-store-session-status conn id)))
+    (pcase (opencode-sessions-state conn id)
       ('needs (propertize "needs you" 'face 'opencode-status-needs-user
                           'help-echo "Waiting for a permission or an answer"))
       ('error (propertize "error" 'face 'opencode-status-error
                           'help-echo (opencode-api-error-text
-                                      (opencode-store-session-error
-                                       opencode-sessions--conn id))))
+                                      (opencode-store-session-error conn id))))
       ('retry
        (let* ((next (plist-get st :next))
               (secs (and (numberp next)
@@ -905,9 +912,15 @@ Emacs; with roots only, TAB on a session fetches and shows its children."
      ("+" "load more" opencode-sessions-load-more)
      ("TAB" "fold / fetch children" opencode-sessions-toggle-children)
      ("^" "go to parent" opencode-sessions-goto-parent)
+     ("P" "every project" opencode-sessions-all-projects)
      ("n" nil next-line)
      ("p" nil previous-line)
-     ("q" "quit" quit-window)))))
+     ("q" "quit" quit-window))
+    ("Worktrees"
+     ("T" "list" opencode-worktrees)
+     ("W" "create" opencode-worktree-create)
+     ("N" "new session in one" opencode-worktree-new-session)
+     ("D" "remove" opencode-worktree-remove)))))
 
 (define-derived-mode opencode-sessions-mode tabulated-list-mode "OpenCode-Sessions"
   "Major mode listing the sessions of an OpenCode project.

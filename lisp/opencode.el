@@ -48,7 +48,8 @@
 ;; (permissions and questions), opencode-todo.el (the todo list),
 ;; opencode-diff.el (diffs), opencode-sidebar.el (the project sidebar),
 ;; opencode-status.el (the server's status), opencode-capture.el
-;; (recording and replaying traffic), opencode-mcp.el (Emacs as an MCP
+;; (recording and replaying traffic), opencode-projects.el (the
+;; sessions of every project, and worktrees), opencode-mcp.el (Emacs as an MCP
 ;; server for the agent) and opencode-mcp-tools.el (its tools).
 
 ;;; Code:
@@ -68,6 +69,31 @@
        (project-root pr)
      default-directory)))
 
+(defun opencode--target ()
+  "Return (URL SERVER USER . PASSWORD) of the server to use now.
+SERVER is the local server process, or nil for `opencode-server-url'."
+  (let* ((server (and (not opencode-server-url) (opencode-server-local)))
+         (url (string-remove-suffix
+               "/" (if server (opencode-server-url server) opencode-server-url)))
+         (auth (if server
+                   (cons (opencode-server-user server) (opencode-server-password server))
+                 (opencode-server-auth url))))
+    (cons url (cons server auth))))
+
+(defun opencode--connect-1 (conn url server auth open)
+  "Return CONN, reopened in place if it must be, or a new connection.
+URL, SERVER and AUTH (USER . PASSWORD) are what to use now; OPEN, a
+function of no argument, opens a new connection when CONN is nil."
+  (cond
+   ((null conn) (funcall open))
+   ((or (not (equal url (opencode-connection-url conn)))
+        (eq (opencode-connection-state conn) 'closed)
+        (and (opencode-connection-auth-failed-p conn)
+             (not (equal (cdr auth) (opencode-connection-password conn)))))
+    (opencode-connection-reopen conn :url url :user (car auth)
+                                :password (cdr auth) :server server))
+   (t conn)))
+
 (defun opencode-connect (&optional directory)
   "Return the connection for DIRECTORY (default: the current project).
 Connect to `opencode-server-url', or to a local server started on
@@ -75,26 +101,38 @@ demand.  There is one connection per directory, and it is the same
 object for good: when the URL changes, or it was closed, or its
 password was refused and another one is known now, it is opened again
 in place, so every buffer that shows it goes on showing it."
-  (let* ((dir (opencode--normalize-directory
-               (or directory (opencode-project-directory))))
-         (server (and (not opencode-server-url) (opencode-server-local)))
-         (url (string-remove-suffix
-               "/" (if server (opencode-server-url server) opencode-server-url)))
-         (auth (if server
-                   (cons (opencode-server-user server) (opencode-server-password server))
-                 (opencode-server-auth url)))
-         (conn (opencode-connection-find dir)))
-    (cond
-     ((null conn)
-      (opencode-connection-open url dir :user (car auth)
-                                :password (cdr auth) :server server))
-     ((or (not (equal url (opencode-connection-url conn)))
-          (eq (opencode-connection-state conn) 'closed)
-          (and (opencode-connection-auth-failed-p conn)
-               (not (equal (cdr auth) (opencode-connection-password conn)))))
-      (opencode-connection-reopen conn :url url :user (car auth)
-                                  :password (cdr auth) :server server))
-     (t conn))))
+  (pcase-let* ((dir (opencode--normalize-directory
+                     (or directory (opencode-project-directory))))
+               (`(,url ,server . ,auth) (opencode--target)))
+    (opencode--connect-1
+     (opencode-connection-find dir) url server auth
+     (lambda ()
+       (opencode-connection-open url dir :user (car auth)
+                                 :password (cdr auth) :server server)))))
+
+(defvar opencode-global-connection nil
+  "The connection to every project of the server, once one was asked for.
+See `opencode-connect-global'.")
+
+(defun opencode-connect-global ()
+  "Return the connection to every project of the server now in use.
+Its stream is /global/event, so it sees the events of every project;
+it names no directory.  It is one object for good, like those of
+`opencode-connect', and not in `opencode-connections'."
+  (pcase-let ((`(,url ,server . ,auth) (opencode--target)))
+    (setq opencode-global-connection
+          (opencode--connect-1
+           opencode-global-connection url server auth
+           (lambda ()
+             (opencode-connection-open url nil :user (car auth) :global t
+                                       :password (cdr auth) :server server))))))
+
+(defun opencode--all-connections ()
+  "Return `opencode-connections' and the global connection, if open."
+  (if (and opencode-global-connection
+           (not (eq (opencode-connection-state opencode-global-connection) 'closed)))
+      (cons opencode-global-connection (copy-sequence opencode-connections))
+    (copy-sequence opencode-connections)))
 
 (defun opencode-connection-revive (conn)
   "Make CONN try to connect now, as `g' in a view of it asks.
@@ -130,7 +168,7 @@ what arrives in between is never answered (the answer timeout then
 retries it): a quarter of a second later, it answers."
   (run-at-time 0.25 nil
                (lambda ()
-                 (dolist (conn opencode-connections)
+                 (dolist (conn (opencode--all-connections))
                    (when (eq (opencode-connection-server conn) server)
                      (opencode-connection-reconnect conn))))))
 
@@ -139,7 +177,7 @@ retries it): a quarter of a second later, it answers."
 (defun opencode--server-gone (server why)
   "Stop the retries of SERVER's connections: it will not come back by itself.
 WHY says so, and the connections show it until the server is restarted."
-  (dolist (conn opencode-connections)
+  (dolist (conn (opencode--all-connections))
     (when (eq (opencode-connection-server conn) server)
       (opencode-connection-give-up conn why))))
 
@@ -148,7 +186,7 @@ WHY says so, and the connections show it until the server is restarted."
 (defun opencode-disconnect-all ()
   "Close every connection and stop the local server."
   (interactive)
-  (mapc #'opencode-connection-close (copy-sequence opencode-connections))
+  (mapc #'opencode-connection-close (opencode--all-connections))
   (opencode-server-stop-local))
 
 ;;;; Entry points
@@ -174,6 +212,8 @@ WHY says so, and the connections show it until the server is restarted."
     (define-key map "f" #'opencode-send-file)
     (define-key map "m" #'opencode-send-dired-files)
     (define-key map "x" #'opencode-send-diagnostic)
+    (define-key map "p" #'opencode-sessions-all-projects)
+    (define-key map "w" #'opencode-worktrees)
     map)
   "Prefix keymap of OpenCode commands, for a key of your choice.
 For example: (global-set-key (kbd \"C-c o\") opencode-command-map).")
@@ -183,6 +223,16 @@ For example: (global-set-key (kbd \"C-c o\") opencode-command-map).")
   "Show the OpenCode sessions of DIRECTORY (default: the current project)." t)
 (autoload (quote opencode-switch-session) "opencode-sessions"
   "Pick a session of DIRECTORY's project with completion." t)
+(autoload (quote opencode-sessions-all-projects) "opencode-projects"
+  "Show the sessions of every project the server knows, by project." t)
+(autoload (quote opencode-worktrees) "opencode-projects"
+  "List the worktrees of DIRECTORY's project (default: the current project)." t)
+(autoload (quote opencode-worktree-create) "opencode-projects"
+  "Create a git worktree called NAME of DIRECTORY's project (default: current)." t)
+(autoload (quote opencode-worktree-remove) "opencode-projects"
+  "Remove WORKTREE, a worktree directory of DIRECTORY's project (default: current)." t)
+(autoload (quote opencode-worktree-new-session) "opencode-projects"
+  "Create a session titled TITLE in WORKTREE and open its chat." t)
 (autoload (quote opencode-sidebar) "opencode-sidebar"
   "Show the project sidebar of DIRECTORY (default: the current project)." t)
 (autoload (quote opencode-server-status) "opencode-status"

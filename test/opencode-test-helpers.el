@@ -350,6 +350,7 @@ removed afterwards."
           (opencode-server-url nil)
           (opencode-server--local nil)
           (opencode-connections nil)
+          (opencode-global-connection nil)
           (opencode-cache-directory (expand-file-name "cache" root))
           (,conn-var nil))
      (unless opencode-server-program
