@@ -256,7 +256,7 @@
                 (with-current-buffer prompt
                   (should (equal (buffer-string) "@lines.txt "))
                   (erase-buffer)))
-              (save-window-excursion (opencode-send-file t)))
+              (with-current-buffer buf (save-window-excursion (opencode-send-file t))))
             (opencode-send-test--wait-reply chat 1)
             (should (string-match-p "line number 30" (opencode-send-test--last-user-text)))
             ;; Dired's marked files.
@@ -268,7 +268,7 @@
                 (with-current-buffer prompt
                   (should (equal (buffer-string) "@lines.txt @other.txt "))
                   (erase-buffer)))
-              (save-window-excursion (opencode-send-dwim t)))
+              (with-current-buffer dired (save-window-excursion (opencode-send-dwim t))))
             (opencode-send-test--wait-reply chat 2)
             (let ((sent (opencode-send-test--last-user-text)))
               (should (string-match-p "line number 30" sent))
@@ -281,11 +281,14 @@
               (forward-line 1)
               (push-mark (point) t t)
               (forward-line 1)
+              (setq-local transient-mark-mode t)
+              (should (use-region-p))
               (let ((prompt (save-window-excursion (opencode-send-dwim) (window-buffer))))
                 (with-current-buffer prompt
                   (should (equal (buffer-string) "```elisp\n(defun fenced-thing () 42)\n```\n"))
                   (erase-buffer)))
-              (save-window-excursion (opencode-send-region (region-beginning) (region-end) t)))
+              (with-current-buffer scratch
+                (save-window-excursion (opencode-send-region (region-beginning) (region-end) t))))
             (opencode-send-test--wait-reply chat 3)
             (should (string-match-p "```elisp\n(defun fenced-thing () 42)\n```"
                                     (opencode-send-test--last-user-text))))
@@ -320,7 +323,7 @@
                 (should (string-match-p "\\`Fix this at @lines\\.txt#L2:\nlines\\.txt:2: :error: undefined thing on two\n\\'"
                                         (buffer-string)))
                 (erase-buffer)))
-            (save-window-excursion (opencode-send-diagnostic t))
+            (with-current-buffer buf (save-window-excursion (opencode-send-diagnostic t)))
             (opencode-send-test--wait-reply chat 1)
             (let ((sent (opencode-send-test--last-user-text)))
               (should (string-match-p "undefined thing on two" sent))
@@ -328,6 +331,7 @@
               (should (string-match-p "line number 2" sent))
               (should-not (string-match-p "line number 9" sent)))
             ;; On a line with no diagnostic, dwim sends the file.
+            (set-buffer buf)
             (goto-char (point-max))
             (let ((prompt (save-window-excursion (opencode-send-dwim) (window-buffer))))
               (with-current-buffer prompt
@@ -344,7 +348,11 @@
       (unwind-protect
           (progn
             (opencode-api-session-prompt-async conn sid "Start")
-            (should (opencode-test-wait (lambda () (opencode-store-busy-p conn sid)) 60))
+            ;; The model is at work (the mock has the request): busy.
+            (should (opencode-test-wait
+                     (lambda () (string-match-p "Working" (with-current-buffer chat
+                                                           (opencode-test--visible-text))))
+                     60))
             (with-current-buffer work (insert "queued thought 7\n"))
             (switch-to-buffer work)
             (let ((prompt (save-window-excursion (with-current-buffer chat (opencode-chat-prompt)))))
