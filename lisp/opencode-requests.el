@@ -341,7 +341,15 @@ PROPERTIES are more text properties of [KEY], for COMMAND to read."
 Cut to `opencode-permission-diff-lines', saying so."
   (let ((diff (and opencode-permission-show-diff (opencode-requests--diff props))))
     (when diff
-      (let* ((lines (split-string (opencode-tools--diff diff) "\n"))
+      (let* ((lines (mapcar (lambda (l)
+                              ;; Files as the chat names them: relative to the project.
+                              (if (string-match "\\`\\(\\(?:---\\|\\+\\+\\+\\) \\)\\(/[^\t]*\\)" l)
+                                  (concat (match-string 1 l)
+                                          (propertize (opencode-tools-relative (match-string 2 l))
+                                                      'face (get-text-property (match-beginning 2) 'face l))
+                                          (substring l (match-end 2)))
+                                l))
+                            (split-string (opencode-tools--diff diff) "\n")))
              (n (length lines))
              (max opencode-permission-diff-lines))
         (if (or (null max) (<= n max)) (string-join lines "\n")

@@ -26,7 +26,7 @@ eval_in_emacs '(progn (other-window 1) (goto-char (point-min)) (search-forward "
 tmux capture-pane -e -p -t $s > "$out/chat.ansi"
 # A session whose edits ask first: the block under the edit that asks.
 eval_in_emacs '(let* ((c (car opencode-connections)) (s (opencode-request-sync c "POST" "/session" :body (list :title "Say goodbye" :permission (vector (list :permission "edit" :pattern "*" :action "ask")))))) (setq opencode-test-mock-script (append (list (append (opencode-test--tool-call "edit" (list :filePath "hello.py" :oldString "print(greet(\"Emacs\"))" :newString "print(greet(\"Emacs\"))\nprint(\"Goodbye!\")")) (list :tool_calls)) (list (list :content "Done.") :stop)) opencode-test-mock-script)) (let ((opencode-chat-display (quote full-frame))) (opencode-chat-open c s)) (with-current-buffer (window-buffer (selected-window)) (insert "Say goodbye at the end of hello.py") (opencode-prompt-send)))' 10
-eval_in_emacs '(progn (other-window 1) (goto-char (point-min)) (search-forward "Permission: ") (beginning-of-line) (recenter 3) (message ""))' 2
+eval_in_emacs '(progn (other-window 1) (set-window-start nil (point-min)) (goto-char (point-min)) (search-forward "[o]") (backward-char 2) (message ""))' 2
 tmux capture-pane -e -p -t $s > "$out/permission.ansi"
 tmux kill-session -t $s
 for f in sessions chat permission; do
