@@ -41,7 +41,6 @@ connection's store has them.  BUFFER defaults to the current one."
              (opencode-store-pending conn)))))
 
 (declare-function opencode-chat-buffer "opencode-chat" (conn session-id))
-(defvar opencode-prompt--chat)
 (declare-function opencode-chat-open "opencode-chat" (conn session))
 
 (defun opencode-requests--chat-of (conn sid)
@@ -85,7 +84,7 @@ the next session that needs the user."
       (substitute-command-keys
        "\\<opencode-chat-mode-map>\\[opencode-chat-answer] to answer, or the keys of its block"))
      ((and (provided-mode-derived-p mode 'opencode-prompt-mode)
-           (eq (buffer-local-value 'opencode-prompt--chat here) chat))
+           (eq (opencode-prompt-chat here) chat))
       (substitute-command-keys "\\<opencode-prompt-mode-map>\\[opencode-chat-answer] to answer"))
      (t (let ((keys (where-is-internal #'opencode-answer-next nil t)))
           (format "%s to answer"
@@ -147,10 +146,11 @@ With ANSWERS nil, reject the question.  CONN is the connection
       (list (completing-read prompt options nil require-match)))))
 
 (defcustom opencode-permission-show-diff t
-  "Whether answering an edit or write permission shows its change first.
-The proposed change shows as a diff in a window of its own while you
-answer, and goes when you have.  With `ediff', an ediff session of
-the file against its proposed text is offered as well."
+  "Whether an edit or write permission shows its proposed change.
+It shows as a diff in the request's block in the chat, and, when the
+request is answered in the minibuffer, in a window of its own that
+goes once answered.  With `ediff', an ediff session of the file
+against its proposed text is offered as well."
   :type '(choice (const :tag "A diff" t) (const :tag "A diff, and ediff on request" ediff)
                  (const :tag "No" nil))
   :group 'opencode)
@@ -349,7 +349,7 @@ Cut to `opencode-permission-diff-lines', saying so."
                                                       'face (get-text-property (match-beginning 2) 'face l))
                                           (substring l (match-end 2)))
                                 l))
-                            (split-string (opencode-tools--diff diff) "\n")))
+                            (split-string (opencode-tools-diff diff) "\n")))
              (n (length lines))
              (max opencode-permission-diff-lines))
         (if (or (null max) (<= n max)) (string-join lines "\n")

@@ -10,6 +10,8 @@
 
 (require 'opencode-test-helpers)
 (require 'opencode-send)
+(require 'dired)
+(require 'flymake)
 
 (defun opencode-send-test--lines (dir)
   "Write lines.txt, 30 numbered lines, in DIR; return its name."
@@ -306,7 +308,6 @@
 
 (ert-deftest opencode-send/diagnostic-at-point-and-dwim ()
   "The flymake diagnostic at point asks for a fix with its line; dwim picks it there."
-  (require 'flymake)
   (opencode-test-with-chat-on-real-server nil
     (let* ((file (opencode-send-test--lines default-directory))
            (buf (find-file-noselect file)))
