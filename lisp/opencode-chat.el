@@ -125,12 +125,23 @@ message at once and replaced by the server's copy (same ids).")
 
 (defvar-local opencode-chat-queued nil
   "In a chat: prompts queued until its session is idle, oldest first.
-Each is a plist: :text, :files, :agent, :model, :prompt (the prompt
-buffer it came from).  They are drawn under the timeline.")
+Each is a plist: :text, :files, :agent, :model, :variant, and
+:context, what the context providers of the text gave when it was
+queued ((TEXT . FILES), or nil).  They are drawn under the timeline.")
 
 (defvar-local opencode-chat--footer nil
   "Marker where the footer (the queued prompts) starts, or nil.
 Messages are inserted before it.")
+
+(defvar-local opencode-chat--calls nil
+  "Hash table: \"MESSAGE-ID CALL-ID\" of a tool call -> the id of its part shown.
+A permission or question names the tool call that asked.")
+
+(defvar-local opencode-chat--blocks nil
+  "Ids of the parts that show a permission or question block now.")
+
+(defvar-local opencode-chat--footer-requests nil
+  "Ids of the requests drawn under the timeline: no part of theirs is shown.")
 
 (defvar opencode-chat--insert-at nil
   "Where a message is inserted: a marker, or nil for the end.")
@@ -217,10 +228,11 @@ part is read, so a long reply costs linear time, not quadratic."
     (_ (opencode-parts-default-folded-p part))))
 
 (defun opencode-chat--apply-fold (entry)
-  "Hide or show the body of part ENTRY as its fold state says."
+  "Hide or show the body of part ENTRY as its fold state says.
+A permission or question block under it stays shown."
   (let* ((part (opencode-chat--entry-part entry))
          (body (plist-get entry :body))
-         (end (plist-get entry :end)))
+         (end (or (plist-get entry :block) (plist-get entry :end))))
     ;; A text property, not an overlay: overlays cost time linear in
     ;; their number on every change (before Emacs 29), text does not.
     ;; A part that does not fold keeps its own invisible text: the
@@ -230,15 +242,46 @@ part is read, so a long reply costs linear time, not quadratic."
         (put-text-property body end 'invisible
                            (and (opencode-chat--part-folded-p part) 'opencode-fold))))))
 
+(defun opencode-chat--call-key (part)
+  "Return the key of tool PART in `opencode-chat--calls', or nil."
+  (let ((call (plist-get part :callID)))
+    (and (stringp call) (equal (plist-get part :type) "tool")
+         (concat (plist-get part :messageID) " " call))))
+
+(defun opencode-chat--request-key (request)
+  "Return the key of the tool call that asked REQUEST, (KIND . PROPS), or nil."
+  (let* ((tool (plist-get (cdr request) :tool))
+         (call (and (consp tool) (plist-get tool :callID))))
+    (and (stringp call) (concat (plist-get tool :messageID) " " call))))
+
+(defun opencode-chat--part-request (part)
+  "Return the pending request that tool PART's call asked, or nil."
+  (let ((key (opencode-chat--call-key part)))
+    (and key (cl-find key (opencode-requests-pending) :key #'opencode-chat--request-key
+                      :test #'equal))))
+
 (defun opencode-chat--render-part (part entry)
-  "Draw PART in the region of ENTRY (a plist with :beg and :end markers)."
+  "Draw PART in the region of ENTRY (a plist with :beg and :end markers).
+Under a tool part whose call asked a permission or a question that
+waits, its block (`opencode-requests-block')."
   (let ((inhibit-read-only t)
         (beg (plist-get entry :beg))
-        (end (plist-get entry :end)))
+        (end (plist-get entry :end))
+        (key (opencode-chat--call-key part)))
     (save-excursion
       (delete-region beg end)
       (goto-char beg)
-      (pcase-let ((`(,_b ,_e ,body) (opencode-parts-insert part (opencode-chat--part-folded-p part))))
+      (pcase-let ((`(,_b ,_e ,body) (opencode-parts-insert part (opencode-chat--part-folded-p part)))
+                  (request (and key (opencode-chat--part-request part))))
+        (when key (puthash key (plist-get part :id) opencode-chat--calls))
+        (when (plist-get entry :block) (set-marker (plist-get entry :block) nil))
+        (setq entry (plist-put entry :block (and request (point-marker))))
+        (setq entry (plist-put entry :request (and request (plist-get (cdr request) :id))))
+        (if request
+            (progn (cl-pushnew (plist-get part :id) opencode-chat--blocks :test #'equal)
+                   (insert "\n" (opencode-requests-block request)))
+          (when opencode-chat--blocks
+            (setq opencode-chat--blocks (delete (plist-get part :id) opencode-chat--blocks))))
         (set-marker end (point))
         (let ((bm (or (plist-get entry :body) (make-marker))))
           (set-marker bm body)
@@ -254,7 +297,46 @@ part is read, so a long reply costs linear time, not quadratic."
         (when (< end (point-max))
           (put-text-property end (1+ end) 'invisible (and (= beg end) 'opencode-empty)))
         (opencode-chat--apply-fold entry)
+        ;; Drawn under the timeline until now: not there any more.
+        (when (and request (member (plist-get (cdr request) :id) opencode-chat--footer-requests))
+          (puthash (plist-get part :id) entry opencode-chat--parts)
+          (opencode-chat-draw-queue))
         entry))))
+
+(defun opencode-chat--show-requests ()
+  "Draw the pending requests of this chat where they belong, and no others.
+Each goes under the tool part that asked, or under the timeline when
+that part is not shown; a block whose request was answered goes."
+  (let* ((pending (opencode-requests-pending))
+         (ids (mapcar (lambda (r) (plist-get (cdr r) :id)) pending))
+         (redraw nil))
+    (dolist (pid opencode-chat--blocks)
+      (let ((entry (gethash pid opencode-chat--parts)))
+        (when (and entry (not (member (plist-get entry :request) ids)))
+          (push pid redraw))))
+    (dolist (r pending)
+      (let* ((key (opencode-chat--request-key r))
+             (pid (and key (gethash key opencode-chat--calls)))
+             (entry (and pid (gethash pid opencode-chat--parts))))
+        (when (and entry (not (equal (plist-get entry :request) (plist-get (cdr r) :id))))
+          (push pid redraw))))
+    (dolist (pid (delete-dups redraw))
+      (let ((entry (gethash pid opencode-chat--parts)))
+        (when entry
+          (puthash pid (opencode-chat--render-part (opencode-chat--entry-part entry) entry)
+                   opencode-chat--parts))))
+    (setq opencode-chat--blocks (cl-remove-if-not (lambda (pid) (gethash pid opencode-chat--parts))
+                                                  opencode-chat--blocks))
+    (opencode-chat-draw-queue)))
+
+(defun opencode-chat--unplaced-requests ()
+  "Return the pending requests of this chat that no part shown carries."
+  (cl-remove-if (lambda (r)
+                  (let* ((key (opencode-chat--request-key r))
+                         (pid (and key (gethash key opencode-chat--calls)))
+                         (entry (and pid (gethash pid opencode-chat--parts))))
+                    (and entry (equal (plist-get entry :request) (plist-get (cdr r) :id)))))
+                (opencode-requests-pending)))
 
 ;;;; Messages
 
@@ -662,17 +744,29 @@ replaces it; `opencode-chat-forget-pending' takes it back."
     (opencode-chat--remove-message id)))
 
 (defun opencode-chat-draw-queue ()
-  "Draw the queued prompts under the timeline, or nothing if none."
-  (let ((inhibit-read-only t))
+  "Draw the footer under the timeline: waiting requests and queued prompts.
+A permission or question whose tool part is not shown (a sub-agent's,
+or one asked before its part came) shows here; then the prompts
+queued until the session is idle.  Nothing if there are none."
+  (let ((inhibit-read-only t)
+        (requests (opencode-chat--unplaced-requests)))
     (save-excursion
       (when opencode-chat--footer
         (delete-region opencode-chat--footer (point-max))
         (set-marker opencode-chat--footer nil)
         (setq opencode-chat--footer nil))
-      (when opencode-chat-queued
+      (setq opencode-chat--footer-requests (mapcar (lambda (r) (plist-get (cdr r) :id)) requests))
+      (when (or opencode-chat-queued requests)
         (goto-char (point-max))
         (let ((beg (point)))
-          (insert (propertize "Queued, sent when the session is idle:\n" 'face 'opencode-chat-dim))
+          (dolist (r requests)
+            (insert (propertize (if (equal (plist-get (cdr r) :sessionID) (opencode-chat-session-id))
+                                    "Waiting for you:\n"
+                                  "A sub-agent waits for you:\n")
+                                'face 'opencode-chat-dim)
+                    (opencode-requests-block r) "\n"))
+          (when opencode-chat-queued
+            (insert (propertize "Queued, sent when the session is idle:\n" 'face 'opencode-chat-dim)))
           (cl-loop for q in opencode-chat-queued for i from 1
                    do (insert (propertize (format "  %d. %s\n" i
                                                   (opencode--first-line (plist-get q :text) 70))
@@ -704,6 +798,8 @@ session shows its end at once and Emacs stays responsive."
     (clrhash opencode-chat--messages)
     (clrhash opencode-chat--parts)
     (clrhash opencode-chat--replies)
+    (clrhash opencode-chat--calls)
+    (setq opencode-chat--blocks nil opencode-chat--footer-requests nil)
     (when opencode-chat--footer (set-marker opencode-chat--footer nil))
     (setq opencode-chat--footer nil)
     (setq opencode-chat--backlog (butlast all (length now)))
@@ -1111,6 +1207,16 @@ It keeps what it shows, says so in its header, and sends nothing more."
   (opencode-chat--in-chat conn props
     (opencode-chat-reload)))
 
+(opencode-defevent opencode-chat--on-request
+    ("permission.asked" "question.asked" "permission.replied" "question.replied" "question.rejected")
+    (conn _props)
+  "Draw or take away the block of the request asked or answered on CONN.
+In every chat of CONN: a sub-agent's request shows in its parent's too."
+  (dolist (b (opencode-chat--buffers conn))
+    (with-current-buffer b
+      (opencode-chat--following
+        (opencode-chat--show-requests)))))
+
 (opencode-defevent opencode-chat--on-todos "todo.updated" (conn props)
   "Redraw the todo list of the chat of PROPS on CONN."
   (opencode-chat--in-chat conn props
@@ -1236,7 +1342,8 @@ Events missed while the stream was down are then not missing."
   (setq opencode-chat--messages (make-hash-table :test 'equal)
         opencode-chat--parts (make-hash-table :test 'equal)
         opencode-chat--replies (make-hash-table :test 'equal)
-        opencode-chat--folded (make-hash-table :test 'equal))
+        opencode-chat--folded (make-hash-table :test 'equal)
+        opencode-chat--calls (make-hash-table :test 'equal))
   (setq buffer-invisibility-spec '(opencode-fold opencode-empty opencode-markup
                                    opencode-thread))
   ;; The newest text stays at the bottom of a window that follows it,

@@ -162,23 +162,33 @@ Each line is FILE:LINE: LEVEL: MESSAGE, from flycheck or flymake."
 
 ;;;; Expanding a prompt
 
+(defun opencode-context--name-ends-p (text pos)
+  "Return non-nil if a provider's name in TEXT may end at POS.
+That is at the end of TEXT, or before whitespace, or before closing
+punctuation followed by whitespace or the end: \"@buffer.\" and
+\"(@diff)\" name providers, \"@buffer.el\" and \"@diff/x\" do not."
+  (eq (string-match "[].,;:!?)}'\"]*\\(?:[ \t\n]\\|\\'\\)" text pos) pos))
+
 (defun opencode-context-expand (text)
   "Replace the @NAME of context providers in TEXT by what they give.
-Return (TEXT . FILES).  Providers run in `opencode-context-origin'."
-  (let ((files nil)
+Return (TEXT . FILES).  Providers run in `opencode-context-origin'.
+@NAME counts only as a word of its own: after whitespace or an opening
+parenthesis, before whitespace, closing punctuation or the end."
+  (let ((files nil) (out nil) (start 0)
         (origin (opencode-context-origin)))
-    (cons (replace-regexp-in-string
-           "\\(?:^\\|[ \t\n(]\\)\\(@\\([a-z][a-z0-9-]*\\)\\)\\_>"
-           (lambda (match)
-             (let* ((name (match-string 2 match))
-                    (fn (cdr (assoc name opencode-context-providers))))
-               (if (not (and fn origin)) match
-                 (let ((r (with-current-buffer origin (funcall fn))))
-                   (setq files (append files (plist-get r :files)))
-                   (replace-regexp-in-string "@[a-z][a-z0-9-]*\\'" (or (plist-get r :text) "")
-                                             match t t)))))
-           text t t)
-          files)))
+    (while (string-match "\\(?:^\\|[ \t\n(]\\)@\\([a-z][a-z0-9-]*\\)" text start)
+      (let* ((at (1- (match-beginning 1)))
+             (stop (match-end 1))
+             (fn (cdr (assoc (match-string 1 text) opencode-context-providers))))
+        (push (substring text start at) out)
+        (if (not (and fn origin (opencode-context--name-ends-p text stop)))
+            (push (substring text at stop) out)
+          (let ((r (with-current-buffer origin (funcall fn))))
+            (setq files (append files (plist-get r :files)))
+            (push (or (plist-get r :text) "") out)))
+        (setq start stop)))
+    (push (substring text start) out)
+    (cons (apply #'concat (nreverse out)) files)))
 
 (provide 'opencode-context)
 ;;; opencode-context.el ends here

@@ -66,23 +66,63 @@ Add it to `savehist-additional-variables' to keep it across sessions.")
 
 ;;;; Sending
 
-(defun opencode-prompt--file-part (file)
+(defun opencode-prompt--utf16-offset (text pos)
+  "Return POS in TEXT counted in UTF-16 code units, as the server counts."
+  (+ pos (cl-count-if (lambda (c) (> c #xffff)) (substring text 0 pos))))
+
+(defun opencode-prompt--mention-source (file text directory)
+  "Return the source of FILE's @mention in TEXT (a FileSource), or nil.
+FILE is as `opencode-prompt--file-part' takes it; DIRECTORY is the
+project, which mentions are relative to.  The source names the file
+relative to the project and where its mention is in TEXT: its value,
+start and end."
+  (let ((root (file-name-as-directory (expand-file-name directory)))
+        (start 0) (found nil))
+    (while (and (not found) (string-match "\\(?:^\\|[ \t\n(]\\)\\(@\\([^ \t\n]+\\)\\)" text start))
+      (setq start (match-end 0))
+      (let* ((at (match-beginning 1))
+             (mention (string-trim-right (match-string 2 text) "[.,;:!?)]+")))
+        (pcase-let* ((`(,name ,from ,to) (opencode-complete-parse-range mention))
+                     (path (expand-file-name name root)))
+          (when (pcase file
+                  (`(,(and (pred stringp) f) ,s ,e) (and from (equal (expand-file-name f) path)
+                                                       (eql s from) (eql e to)))
+                  ((pred stringp) (and (not from)
+                                       (equal (directory-file-name (expand-file-name file))
+                                              (directory-file-name path)))))
+            (setq found
+                  `(:type "file" :path ,(file-relative-name path root)
+                          :text (:value ,(concat "@" mention)
+                                 :start ,(opencode-prompt--utf16-offset text at)
+                                 :end ,(opencode-prompt--utf16-offset
+                                        text (+ at 1 (length mention))))))))))
+    (when found
+      (when (directory-name-p (if (consp file) (car file) file))
+        (plist-put found :path (file-name-as-directory (plist-get found :path))))
+      found)))
+
+(defun opencode-prompt--file-part (file &optional text directory)
   "Return a part (FilePartInput) for FILE, a file or folder name.
 An image pasted from the clipboard is (:image MIME . BYTES) instead;
 a file with a line range is (FILE START END), and the server reads only
-those lines (it takes them from the URL's start and end: a `source'
-field would make version 1.18.33 drop the whole prompt); an agent is
-\(:agent NAME), and gives an agent part."
-  (pcase file
-    (`(:image ,mime . ,bytes)
-     `(:type "file" :mime ,mime :filename "clipboard.png"
-             :url ,(concat "data:" mime ";base64," (base64-encode-string bytes t))))
-    (`(:agent ,name) `(:type "agent" :name ,name))
-    (`(,(and (pred stringp) name) ,(and (pred integerp) start) ,(and (pred integerp) end))
-     `(:type "file" :mime "text/plain"
-             :filename ,(format "%s#L%d-%d" (file-name-nondirectory name) start end)
-             :url ,(format "file://%s?start=%d&end=%d" (expand-file-name name) start end)))
-    (_ (opencode-prompt--plain-file-part file))))
+those lines (it takes them from the URL's start and end); an agent is
+\(:agent NAME), and gives an agent part.  When FILE is @mentioned in
+TEXT, the prompt's text, the part's `source' says where, as the
+server's own clients send it (DIRECTORY is the project the mention is
+relative to); the server keeps it with the part."
+  (let ((part (pcase file
+                (`(:image ,mime . ,bytes)
+                 `(:type "file" :mime ,mime :filename "clipboard.png"
+                         :url ,(concat "data:" mime ";base64," (base64-encode-string bytes t))))
+                (`(:agent ,name) `(:type "agent" :name ,name))
+                (`(,(and (pred stringp) name) ,(and (pred integerp) start) ,(and (pred integerp) end))
+                 `(:type "file" :mime "text/plain"
+                         :filename ,(format "%s#L%d-%d" (file-name-nondirectory name) start end)
+                         :url ,(format "file://%s?start=%d&end=%d" (expand-file-name name) start end)))
+                (_ (opencode-prompt--plain-file-part file))))
+        (source (and text directory (not (memq (car-safe file) '(:image :agent)))
+                     (opencode-prompt--mention-source file text directory))))
+    (if source (append part (list :source source)) part)))
 
 (defun opencode-prompt--plain-file-part (file)
   "Return a file part for FILE, a file or folder name."
@@ -206,12 +246,18 @@ prompt buffer."
     prompt))
 
 (defun opencode-prompt--enqueue (chat prompt text files)
-  "Queue TEXT with FILES in CHAT, and clear PROMPT: it is kept there."
+  "Queue TEXT with FILES in CHAT, and clear PROMPT: it is kept there.
+The context providers of TEXT (@buffer, @region...) are asked now,
+while the user is where the prompt was written, not when it goes."
+  (let ((context (and (not (string-match-p "\\`[!/]" text))
+                      (opencode-context-expand text))))
+    (with-current-buffer chat
+      (setq opencode-chat-queued
+            (append opencode-chat-queued
+                    (list (list :text text :files files :agent opencode-chat-agent
+                                :model opencode-chat-model :variant opencode-chat-variant
+                                :context context))))))
   (with-current-buffer chat
-    (setq opencode-chat-queued
-          (append opencode-chat-queued
-                  (list (list :text text :files files :agent opencode-chat-agent
-                              :model opencode-chat-model :variant opencode-chat-variant))))
     (opencode-chat-draw-queue)
     (opencode-chat-show-end))
   (push text opencode-prompt-history)
@@ -254,16 +300,21 @@ Its text goes after what the prompt holds; nothing is lost."
         (let ((opencode-chat-agent (plist-get item :agent))
               (opencode-chat-model (plist-get item :model))
               (opencode-chat-variant (plist-get item :variant)))
-          (opencode-prompt--send chat nil (plist-get item :text) (plist-get item :files)))))))
+          (opencode-prompt--send chat nil (plist-get item :text) (plist-get item :files)
+                                 (plist-get item :context)))))))
 
-(defun opencode-prompt--send (chat prompt text files)
-  "Send TEXT and FILES from PROMPT (nil for a queued prompt) to CHAT's session."
+(defun opencode-prompt--send (chat prompt text files &optional context)
+  "Send TEXT and FILES from PROMPT (nil for a queued prompt) to CHAT's session.
+CONTEXT is what the context providers of TEXT gave, (TEXT . FILES) as
+`opencode-context-expand' returns it, when taken already (a queued
+prompt takes it when queued); else they are asked now."
   (with-current-buffer chat
     (opencode-chat-show-end)
       (let ((conn (opencode-chat-connection))
             (sid (opencode-chat-session-id))
             (agent opencode-chat-agent)
             (model opencode-chat-model)
+            (variant opencode-chat-variant)
             (done (lambda (_) (opencode-prompt--sent prompt text))))
         ;; @mentions of project files and folders go along as file parts.
         (dolist (f (opencode-complete-mentions text (opencode-connection-directory conn)
@@ -289,16 +340,17 @@ Its text goes after what the prompt holds; nothing is lost."
              conn
              (lambda (names)
                (if (not (member name names))
-                   (opencode-prompt--send-text chat text files agent model prompt)
+                   (opencode-prompt--send-text chat text files agent model prompt variant context)
                  (opencode-api-session-command
                   conn sid
                   :body `(:command ,name :arguments ,args
                                    ,@(and agent `(:agent ,agent))
                                    ,@(and model `(:model ,(format "%s/%s" (car model) (cdr model))))
+                                   ,@(and variant `(:variant ,variant))
                                    ,@(and files `(:parts ,(apply #'vector (mapcar #'opencode-prompt--file-part files)))))
                   :timeout 600 :callback done
                   :errback (lambda (err) (opencode-prompt--not-sent chat prompt text files err))))))))
-         (t (opencode-prompt--send-text chat text files agent model prompt))))))
+         (t (opencode-prompt--send-text chat text files agent model prompt variant context))))))
 
 (defun opencode-prompt--not-sent (chat prompt text files err)
   "Say that TEXT with FILES, from PROMPT in CHAT, was not sent, for ERR.
@@ -309,23 +361,28 @@ A prompt still in its buffer stays there; a queued one goes back there."
     (message "OpenCode: a queued prompt was not sent (it is back in the prompt): %s"
              (error-message-string err))))
 
-(defun opencode-prompt--send-text (chat text files agent model prompt)
-  "Send TEXT with FILES, AGENT and MODEL to the session of CHAT.
+(defun opencode-prompt--send-text (chat text files agent model prompt &optional variant context)
+  "Send TEXT with FILES, AGENT, MODEL and VARIANT to the session of CHAT.
 The prompt shows in CHAT at once, with the ids the server will keep;
-PROMPT is cleared once the server accepted it."
+PROMPT is cleared once the server accepted it.  CONTEXT is what the
+context providers of TEXT gave, if taken already (see
+`opencode-prompt--send')."
   (with-current-buffer chat
-    (let* ((expanded (opencode-context-expand text))
+    (let* ((expanded (or context (opencode-context-expand text)))
            (mid (opencode-chat-new-id "msg"))
            (text-id (opencode-chat-new-id "prt"))
            (file-parts (mapcar (lambda (f) `(:id ,(opencode-chat-new-id "prt")
-                                                 ,@(opencode-prompt--file-part f)))
+                                                 ,@(opencode-prompt--file-part
+                                                    f (car expanded)
+                                                    (opencode-connection-directory
+                                                     (opencode-chat-connection)))))
                                (append files (cl-remove-if (lambda (f) (member f files))
                                                            (cdr expanded))))))
       (opencode-chat-show-pending mid (cons `(:id ,text-id :type "text" :text ,(car expanded))
                                             file-parts))
       (opencode-api-session-prompt-async
        (opencode-chat-connection) (opencode-chat-session-id) (car expanded)
-       :variant opencode-chat-variant
+       :variant variant
        :message-id mid :text-id text-id
        :parts file-parts :agent agent :model model
        :callback (lambda (_) (opencode-prompt--sent prompt text))

@@ -8,10 +8,13 @@
 ;;; Commentary:
 
 ;; A session asks permission to run some tools, and asks the user
-;; questions; each waits, listed in the chat's header line, until
-;; answered with `opencode-chat-answer' (or from Lisp with
+;; questions; each waits, listed in the chat's header line and drawn
+;; as a block under the tool part that asked (`opencode-requests-block':
+;; what is asked, what "always" would allow, an edit's diff, and keys
+;; that act on it), until answered with those keys, with
+;; `opencode-chat-answer' (or from Lisp with
 ;; `opencode-chat-reply-permission' and `opencode-chat-reply-question').
-;; The pending requests of a chat are kept in its buffer.
+;; The connection's store keeps the pending requests.
 
 ;;; Code:
 
@@ -19,6 +22,7 @@
 (require 'seq)
 (require 'opencode-api)
 (require 'opencode-model)
+(require 'opencode-tools)
 
 (declare-function opencode-chat-connection "opencode-chat" (&optional buffer))
 (declare-function opencode-chat-session "opencode-chat" (&optional buffer))
@@ -62,11 +66,29 @@ server when not known yet.  TYPE says which kind it is."
          (let ((buf (opencode-requests--chat-of conn sid)))
            (when buf
              (with-current-buffer buf
-               (message "OpenCode %s: %s (%s to answer)" (plist-get (opencode-chat-session) :title)
+               (message "OpenCode %s: %s (%s)" (plist-get (opencode-chat-session) :title)
                         (opencode-requests-summary request)
-                        (substitute-command-keys
-                         "\\<opencode-chat-mode-map>\\[opencode-chat-answer]"))))
+                        (opencode-requests-answer-hint buf))))
            (force-mode-line-update t)))))))
+
+(defvar opencode-command-map)
+
+(defun opencode-requests-answer-hint (chat)
+  "Return how to answer a request of CHAT from where the user is now.
+In CHAT or its prompt, their key; elsewhere, the command that goes to
+the next session that needs the user."
+  (let* ((here (window-buffer (selected-window)))
+         (mode (buffer-local-value 'major-mode here)))
+    (cond
+     ((and (eq here chat) (provided-mode-derived-p mode 'opencode-chat-mode))
+      (substitute-command-keys
+       "\\<opencode-chat-mode-map>\\[opencode-chat-answer] to answer, or the keys of its block"))
+     ((and (provided-mode-derived-p mode 'opencode-prompt-mode)
+           (eq (opencode-prompt-chat here) chat))
+      (substitute-command-keys "\\<opencode-prompt-mode-map>\\[opencode-chat-answer] to answer"))
+     (t (let ((keys (where-is-internal #'opencode-answer-next nil t)))
+          (format "%s to answer"
+                  (if keys (key-description keys) "M-x opencode-answer-next")))))))
 
 (opencode-defevent opencode-requests--on-answered
     ("permission.replied" "question.replied" "question.rejected") (_conn _props)
@@ -88,25 +110,26 @@ server when not known yet.  TYPE says which kind it is."
                              (aref (plist-get props :questions) 0))))
                  (or (plist-get q :question) "?")))))))
 
-(defun opencode-chat-reply-permission (id reply &optional text)
+(defun opencode-chat-reply-permission (id reply &optional text conn)
   "Answer permission request ID with REPLY: `once', `always' or `reject'.
 TEXT, a string, goes along to the agent: why it was refused, what to do
-instead."
-  (opencode-api-permission-reply (opencode-chat-connection) id
+instead.  CONN is the connection (default: the current chat's)."
+  (opencode-api-permission-reply (or conn (opencode-chat-connection)) id
                                  :body `(:reply ,(symbol-name reply)
                                                 ,@(and (stringp text) (not (string-empty-p text))
                                                        (list :message text)))
                                  :callback (lambda (_) (message "Permission: %s" reply))))
 
-(defun opencode-chat-reply-question (id answers)
+(defun opencode-chat-reply-question (id answers &optional conn)
   "Answer question request ID with ANSWERS, a list of lists of labels.
-With ANSWERS nil, reject the question."
+With ANSWERS nil, reject the question.  CONN is the connection
+\(default: the current chat's)."
   (if answers
-      (opencode-api-question-reply (opencode-chat-connection) id
+      (opencode-api-question-reply (or conn (opencode-chat-connection)) id
                                    :body `(:answers ,(apply #'vector (mapcar (lambda (a) (apply #'vector a))
                                                                  answers)))
                         :callback (lambda (_) (message "Answered")))
-    (opencode-api-question-reject (opencode-chat-connection) id
+    (opencode-api-question-reject (or conn (opencode-chat-connection)) id
                                   :callback (lambda (_) (message "Question dismissed")))))
 
 (defun opencode-requests--ask-question (q)
@@ -123,10 +146,11 @@ With ANSWERS nil, reject the question."
       (list (completing-read prompt options nil require-match)))))
 
 (defcustom opencode-permission-show-diff t
-  "Whether answering an edit or write permission shows its change first.
-The proposed change shows as a diff in a window of its own while you
-answer, and goes when you have.  With `ediff', an ediff session of
-the file against its proposed text is offered as well."
+  "Whether an edit or write permission shows its proposed change.
+It shows as a diff in the request's block in the chat, and, when the
+request is answered in the minibuffer, in a window of its own that
+goes once answered.  With `ediff', an ediff session of the file
+against its proposed text is offered as well."
   :type '(choice (const :tag "A diff" t) (const :tag "A diff, and ediff on request" ediff)
                  (const :tag "No" nil))
   :group 'opencode)
@@ -170,13 +194,14 @@ shows its change as a diff while you answer (`opencode-permission-show-diff');
          (request (or (and (buffer-live-p chat)
                            (car (opencode-requests-pending chat)))
                       (user-error "Nothing is waiting for an answer"))))
-    (with-current-buffer chat
-      (opencode-requests--answer request))))
+    (opencode-requests--answer request (opencode-chat-connection chat))))
 
 (declare-function opencode-prompt-chat "opencode-prompt" (&optional buffer))
 
-(defun opencode-requests--answer (request)
-  "Ask the user about REQUEST, (KIND . PROPS), and send the answer."
+(defun opencode-requests--answer (request conn)
+  "Ask the user about REQUEST, (KIND . PROPS), and send the answer on CONN.
+CONN is taken before asking: the minibuffer may leave another buffer
+current."
   (pcase (car request)
       ('permission
        (let* ((props (cdr request))
@@ -202,9 +227,9 @@ shows its change as a diff while you answer (`opencode-permission-show-diff');
                            (?m "message" "Refuse, and tell the agent why")))))
          (if (equal (cadr choice) "message")
              (opencode-chat-reply-permission (plist-get props :id) 'reject
-                                             (read-string "Tell the agent: "))
+                                             (read-string "Tell the agent: ") conn)
            (opencode-chat-reply-permission (plist-get props :id)
-                                           (intern (cadr choice))))))
+                                           (intern (cadr choice)) nil conn))))
       ('question
        (let* ((props (cdr request))
               (answers (condition-case nil
@@ -212,7 +237,7 @@ shows its change as a diff while you answer (`opencode-permission-show-diff');
                                    (append (plist-get props :questions) nil))
                          (quit (if (y-or-n-p "Dismiss the question? ") nil
                                  (signal 'quit nil))))))
-         (opencode-chat-reply-question (plist-get props :id) answers)))))
+         (opencode-chat-reply-question (plist-get props :id) answers conn)))))
 
 (declare-function ediff-buffers "ediff" (buffer-a buffer-b &optional startup-hooks job-name))
 
@@ -248,7 +273,255 @@ asks about its oldest permission or question."
                            (opencode-chat-open conn (list :id sid)))))
       (pop-to-buffer chat)
       (opencode-requests--answer (cons (opencode-user-request-kind r)
-                                       (opencode-user-request-data r))))))
+                                       (opencode-user-request-data r))
+                                 conn))))
+
+;;;; The block at the tool part that asked
+
+(defface opencode-request '((t :inherit warning :weight bold))
+  "Face of what a permission or question block asks, in a chat."
+  :group 'opencode)
+
+(defface opencode-request-key '((t :inherit help-key-binding))
+  "Face of the keys of a permission or question block."
+  :group 'opencode)
+
+(defcustom opencode-permission-diff-lines 60
+  "Lines of an edit's proposed diff shown in its permission block.
+Longer diffs are cut; \\<opencode-requests-permission-map>\\[opencode-request-show-diff] on the block shows it whole.
+nil shows every line."
+  :type '(choice (const :tag "All" nil) integer)
+  :group 'opencode)
+
+(defvar opencode-requests-permission-map
+  (let ((map (make-sparse-keymap)))
+    (define-key map "o" #'opencode-request-once)
+    (define-key map "a" #'opencode-request-always)
+    (define-key map "r" #'opencode-request-reject)
+    (define-key map "m" #'opencode-request-reject-with-message)
+    (define-key map "d" #'opencode-request-show-diff)
+    (define-key map "e" #'opencode-request-ediff)
+    (define-key map (kbd "RET") #'opencode-request-answer)
+    map)
+  "Keymap of a permission block in a chat, on the block only.")
+
+(defvar opencode-requests-question-map
+  (let ((map (make-sparse-keymap)))
+    (dotimes (i 9)
+      (define-key map (number-to-string (1+ i)) #'opencode-request-choose))
+    (define-key map "a" #'opencode-request-answer)
+    (define-key map (kbd "RET") #'opencode-request-answer)
+    (define-key map "r" #'opencode-request-reject)
+    map)
+  "Keymap of a question block in a chat, on the block only.")
+
+(defconst opencode-requests--bar "  ┃ "
+  "What each line of a request block starts with.")
+
+(defun opencode-requests--key (key label command map &rest properties)
+  "Return \"[KEY] LABEL\" that runs COMMAND on click or RET; MAP is the block's.
+PROPERTIES are more text properties of [KEY], for COMMAND to read."
+  (let ((m (make-sparse-keymap)))
+    (set-keymap-parent m map)
+    (define-key m (kbd "RET") command)
+    (define-key m [mouse-2] command)
+    (concat (apply #'propertize (concat "[" key "]") 'face 'opencode-request-key
+                        'mouse-face 'highlight 'keymap m
+                        'help-echo (format "%s (or RET, or click)" key)
+                        properties)
+            " " label)))
+
+(defun opencode-requests--lines (text)
+  "Return TEXT with the bar of a request block before each of its lines."
+  (mapconcat (lambda (l) (concat (propertize opencode-requests--bar 'face 'opencode-request) l))
+             (split-string text "\n") "\n"))
+
+(defun opencode-requests--block-diff (props)
+  "Return the diff of permission PROPS for its block, in `diff-mode' faces, or nil.
+Cut to `opencode-permission-diff-lines', saying so."
+  (let ((diff (and opencode-permission-show-diff (opencode-requests--diff props))))
+    (when diff
+      (let* ((lines (mapcar (lambda (l)
+                              ;; Files as the chat names them: relative to the project.
+                              (if (string-match "\\`\\(\\(?:---\\|\\+\\+\\+\\) \\)\\(/[^\t]*\\)" l)
+                                  (concat (match-string 1 l)
+                                          (propertize (opencode-tools-relative (match-string 2 l))
+                                                      'face (get-text-property (match-beginning 2) 'face l))
+                                          (substring l (match-end 2)))
+                                l))
+                            (split-string (opencode-tools-diff diff) "\n")))
+             (n (length lines))
+             (max opencode-permission-diff-lines))
+        (if (or (null max) (<= n max)) (string-join lines "\n")
+          (concat (string-join (seq-take lines max) "\n") "\n"
+                  (propertize (substitute-command-keys
+                               (format "[… %d more lines: \\<opencode-requests-permission-map>\\[opencode-request-show-diff] shows the whole diff]"
+                                       (- n max)))
+                              'face 'opencode-chat-dim)))))))
+
+(defun opencode-requests--always-line (props)
+  "Return what \"always\" would allow for permission PROPS, as a line."
+  (let ((always (append (plist-get props :always) nil)))
+    (propertize (if always
+                    (format "always allows from now on: %s %s" (plist-get props :permission)
+                            (string-join always ", "))
+                  "always allows these patterns from now on")
+                'face 'opencode-chat-dim)))
+
+(defun opencode-requests--question-choosable-p (props)
+  "Return non-nil if question PROPS is one pick among its options."
+  (let ((qs (plist-get props :questions)))
+    (and (= (length qs) 1)
+         (not (eq (plist-get (aref qs 0) :multiple) t))
+         (<= 1 (length (plist-get (aref qs 0) :options)) 9))))
+
+(defun opencode-requests-block (request)
+  "Return the block that shows REQUEST, (KIND . PROPS), in a chat.
+It says what is asked; for a permission, what \"always\" would allow
+and an edit's proposed change as a diff; for a question, its options;
+then its keys, which act with point anywhere on the block.  The text
+ends without a newline, and carries REQUEST as `opencode-request'."
+  (let* ((props (cdr request))
+         (permission (eq (car request) 'permission))
+         (map (if permission opencode-requests-permission-map opencode-requests-question-map))
+         (lines
+          (if permission
+              (let ((diff (opencode-requests--block-diff props)))
+                (delq nil
+                      (list (propertize (opencode-requests-summary request) 'face 'opencode-request)
+                            (opencode-requests--always-line props)
+                            diff
+                            (mapconcat
+                             #'identity
+                             (delq nil
+                                   (list (opencode-requests--key "o" "once" #'opencode-request-once map)
+                                         (opencode-requests--key "a" "always" #'opencode-request-always map)
+                                         (opencode-requests--key "r" "reject" #'opencode-request-reject map)
+                                         (opencode-requests--key "m" "reject with a message"
+                                                                 #'opencode-request-reject-with-message map)
+                                         (and diff (opencode-requests--key "d" "diff in a window"
+                                                                           #'opencode-request-show-diff map))
+                                         (and diff (eq opencode-permission-show-diff 'ediff)
+                                              (opencode-requests--key "e" "ediff" #'opencode-request-ediff map))))
+                             "  "))))
+            (let ((choosable (opencode-requests--question-choosable-p props)))
+              (append
+               (apply #'append
+                      (mapcar
+                       (lambda (q)
+                         (cons (propertize (concat "Question: " (or (plist-get q :question) "?"))
+                                           'face 'opencode-request)
+                               (cl-loop for o across (or (plist-get q :options) [])
+                                        for i from 1
+                                        collect (concat "  "
+                                                        (if choosable
+                                                            (opencode-requests--key
+                                                             (number-to-string i) (or (plist-get o :label) "")
+                                                             #'opencode-request-choose map
+                                                             'opencode-option i)
+                                                          (concat "- " (or (plist-get o :label) "")))
+                                                        (if (stringp (plist-get o :description))
+                                                            (propertize (concat " — " (plist-get o :description))
+                                                                        'face 'opencode-chat-dim)
+                                                          "")))))
+                       (append (plist-get props :questions) nil)))
+               (list (mapconcat
+                      #'identity
+                      (delq nil (list (and choosable
+                                           (concat (propertize (format "[1-%d]" (length (plist-get (aref (plist-get props :questions) 0) :options)))
+                                                               'face 'opencode-request-key)
+                                                   " choose"))
+                                      (opencode-requests--key "a" "answer…" #'opencode-request-answer map)
+                                      (opencode-requests--key "r" "dismiss" #'opencode-request-reject map)))
+                      "  ")))))))
+    (let ((text (opencode-requests--lines (string-join lines "\n"))))
+      ;; The keys' own maps stay; the rest of the block gets the block's.
+      (let ((i 0) (n (length text)))
+        (while (< i n)
+          (let ((next (next-single-property-change i 'keymap text n)))
+            (unless (get-text-property i 'keymap text)
+              (put-text-property i next 'keymap map text))
+            (setq i next))))
+      (add-text-properties 0 (length text) (list 'opencode-request request) text)
+      text)))
+
+;;;; The block's commands
+
+(defun opencode-requests--at-point ()
+  "Return the request of the block at point, (KIND . PROPS), or signal.
+After a click, point is where the click was."
+  (when (mouse-event-p last-command-event)
+    (posn-set-point (event-end last-command-event)))
+  (or (get-text-property (point) 'opencode-request)
+      (and (> (point) (point-min)) (get-text-property (1- (point)) 'opencode-request))
+      (user-error "No permission or question here")))
+
+(defun opencode-requests--reply-at-point (reply &optional text)
+  "Answer the permission of the block at point with REPLY and TEXT."
+  (let ((request (opencode-requests--at-point)))
+    (if (eq (car request) 'permission)
+        (opencode-chat-reply-permission (plist-get (cdr request) :id) reply text
+                                        (opencode-chat-connection))
+      (unless (eq reply 'reject) (user-error "This is a question: %s answers it"
+                                             (substitute-command-keys "\\[opencode-request-answer]")))
+      (opencode-chat-reply-question (plist-get (cdr request) :id) nil (opencode-chat-connection)))))
+
+(defun opencode-request-once ()
+  "Allow the tool of the permission block at point, this time."
+  (interactive)
+  (opencode-requests--reply-at-point 'once))
+
+(defun opencode-request-always ()
+  "Allow the tool of the permission block at point from now on.
+The block says which patterns \"always\" allows."
+  (interactive)
+  (opencode-requests--reply-at-point 'always))
+
+(defun opencode-request-reject ()
+  "Refuse the permission, or dismiss the question, of the block at point."
+  (interactive)
+  (opencode-requests--reply-at-point 'reject))
+
+(defun opencode-request-reject-with-message (text)
+  "Refuse the permission of the block at point, telling the agent TEXT."
+  (interactive (progn (opencode-requests--at-point)
+                      (list (read-string "Tell the agent: "))))
+  (opencode-requests--reply-at-point 'reject text))
+
+(defun opencode-request-answer ()
+  "Answer the permission or question of the block at point in the minibuffer."
+  (interactive)
+  (opencode-requests--answer (opencode-requests--at-point) (opencode-chat-connection)))
+
+(defun opencode-request-choose (n)
+  "Answer the question of the block at point with its option N.
+Interactively, N is the digit typed, or the option clicked."
+  (interactive
+   (list (if (memq last-command-event '(?1 ?2 ?3 ?4 ?5 ?6 ?7 ?8 ?9))
+             (- last-command-event ?0)
+           (or (get-text-property (point) 'opencode-option)
+               (user-error "No option here")))))
+  (let* ((request (opencode-requests--at-point))
+         (props (cdr request)))
+    (unless (and (eq (car request) 'question) (opencode-requests--question-choosable-p props))
+      (user-error "Not a question with one pick: %s answers it"
+                  (substitute-command-keys "\\[opencode-request-answer]")))
+    (let ((o (nth (1- n) (append (plist-get (aref (plist-get props :questions) 0) :options) nil))))
+      (unless o (user-error "No option %d" n))
+      (opencode-chat-reply-question (plist-get props :id) (list (list (plist-get o :label)))
+                                    (opencode-chat-connection)))))
+
+(defun opencode-request-show-diff ()
+  "Show the whole proposed change of the permission block at point."
+  (interactive)
+  (let ((opencode-permission-show-diff t))
+    (unless (opencode-requests--show-diff (cdr (opencode-requests--at-point)))
+      (user-error "This request proposes no change"))))
+
+(defun opencode-request-ediff ()
+  "Compare the file of the permission block at point with its proposed text."
+  (interactive)
+  (opencode-requests--ediff (cdr (opencode-requests--at-point))))
 
 (provide 'opencode-requests)
 ;;; opencode-requests.el ends here

@@ -395,7 +395,7 @@ costs no more than the lines shown."
                             ""))
                         (opencode-tools--error state)))))
 
-(defun opencode-tools--diff (diff)
+(defun opencode-tools-diff (diff)
   "Return DIFF (unified diff text) in `diff-mode' faces.
 The Index: and ==== lines the server puts first are left out."
   (with-temp-buffer
@@ -420,7 +420,7 @@ The Index: and ==== lines the server puts first are left out."
                              "")
                            (opencode-tools-status state))
           :body (concat (if (stringp file) (concat (opencode-tools--file-button file) "\n") "")
-                        (if diff (opencode-tools--diff diff)
+                        (if diff (opencode-tools-diff diff)
                           (opencode-tools-key-values
                            (list :oldString (plist-get input :oldString)
                                  :newString (plist-get input :newString))))
@@ -443,7 +443,7 @@ The Index: and ==== lines the server puts first are left out."
     (list :heading (concat "Patch"
                            (if files (format " %s" (opencode--plural (length files) "file")) "")
                            (opencode-tools-status state))
-          :body (concat (if diff (opencode-tools--diff diff) (opencode-tools-key-values input))
+          :body (concat (if diff (opencode-tools-diff diff) (opencode-tools-key-values input))
                         (opencode-tools--error state)))))
 
 (defun opencode-tools--file-lines (output)

@@ -206,7 +206,7 @@ WHY says so, and the connections show it until the server is restarted."
     (define-key map "c" #'opencode-module-compile)
     (define-key map "t" #'opencode-emacs-tools)
     (define-key map "q" #'opencode-disconnect-all)
-    (define-key map "SPC" #'opencode-send-dwim)
+    (define-key map (kbd "SPC") #'opencode-send-dwim)
     (define-key map "n" #'opencode-answer-next)
     (define-key map "R" #'opencode-send-region)
     (define-key map "f" #'opencode-send-file)

@@ -10,6 +10,8 @@
 
 (require 'opencode-test-helpers)
 (require 'opencode-send)
+(require 'dired)
+(require 'flymake)
 
 (defun opencode-send-test--lines (dir)
   "Write lines.txt, 30 numbered lines, in DIR; return its name."
@@ -48,6 +50,41 @@
                  '(:type "file" :mime "text/plain" :filename "a.el#L3-5"
                          :url "file:///p/a.el?start=3&end=5"))))
 
+(ert-deftest opencode-send/provider-names-are-words ()
+  "@NAME calls its provider only as a word: not inside a file name."
+  (let ((opencode-context-providers nil))
+    (opencode-context-define "buffer" (lambda () (list :text "BUF" :files '("/f"))))
+    (cl-letf (((symbol-function 'opencode-context-origin) (lambda () (current-buffer))))
+      (should (equal (opencode-context-expand "see @buffer") '("see BUF" "/f")))
+      (should (equal (opencode-context-expand "see @buffer.") '("see BUF." "/f")))
+      (should (equal (opencode-context-expand "(@buffer), ok") '("(BUF), ok" "/f")))
+      (should (equal (opencode-context-expand "@buffer\nnext") '("BUF\nnext" "/f")))
+      (should (equal (opencode-context-expand "@buffer @buffer") '("BUF BUF" "/f" "/f")))
+      (dolist (text '("open @buffer.el" "@buffer/x.el" "@buffer#L3" "mail@buffer" "@buffers"
+                      "@buffer.el."))
+        (should (equal (opencode-context-expand text) (list text)))))))
+
+(ert-deftest opencode-send/mention-source ()
+  "A mentioned file's part says where its mention is: value, start, end in UTF-16."
+  (let* ((dir (make-temp-file "opencode-src-" t))
+         (file (expand-file-name "a.txt" dir)))
+    (unwind-protect
+        (progn
+          (make-directory (expand-file-name "sub" dir))
+          (write-region "x\n" nil file)
+          (should (equal (plist-get (opencode-prompt--file-part (list file 5 7) "Explain @a.txt#L5-7 please" dir)
+                                    :source)
+                         '(:type "file" :path "a.txt" :text (:value "@a.txt#L5-7" :start 8 :end 19))))
+          ;; An emoji is two UTF-16 units, as the server counts.
+          (should (equal (plist-get (opencode-prompt--file-part (file-name-as-directory
+                                                                 (expand-file-name "sub" dir))
+                                                                "😀 see (@sub/)." dir)
+                                    :source)
+                         '(:type "file" :path "sub/" :text (:value "@sub/" :start 8 :end 13))))
+          (should-not (plist-get (opencode-prompt--file-part file "no mention" dir) :source))
+          (should-not (plist-get (opencode-prompt--file-part (list file 1 2) "@a.txt#L5-7" dir) :source)))
+      (delete-directory dir t))))
+
 (ert-deftest opencode-send/range-and-agent-mentions ()
   "A line range sends those lines only; an @agent mention an agent part."
   (opencode-test-with-chat-on-real-server (list '((:content "Seen.") :stop)
@@ -59,8 +96,12 @@
     (let ((sent (opencode-send-test--user-text (car (last opencode-test-mock-requests)))))
       (should (string-match-p "line number 6" sent))
       (should-not (string-match-p "line number 12\\b" sent)))
-    (should (cl-some (lambda (p) (string-match-p "lines.txt\\?start=5&end=7" (or (plist-get p :url) "")))
-                     (opencode-send-test--stored-parts conn sid)))))
+    (let ((part (cl-find-if (lambda (p) (string-match-p "lines.txt\\?start=5&end=7" (or (plist-get p :url) "")))
+                            (opencode-send-test--stored-parts conn sid))))
+      (should part)
+      ;; Its source says where the mention is in the text, as the TUI says it.
+      (should (equal (plist-get part :source)
+                     '(:text (:value "@lines.txt#L5-7" :start 8 :end 23) :type "file" :path "lines.txt"))))))
 
 (ert-deftest opencode-send/agent-mention-and-providers ()
   "@general sends an agent part; @buffer sends the unsaved text of the buffer."
@@ -188,6 +229,167 @@
         (with-current-buffer prompt
           (should-error (opencode-chat-answer) :type 'user-error))
         (kill-buffer prompt)))))
+
+(defun opencode-send-test--last-user-text ()
+  "Return the user text of the last request the mock received."
+  (opencode-send-test--user-text (car opencode-test-mock-requests)))
+
+(defun opencode-send-test--wait-reply (chat n)
+  "Wait until CHAT shows N replies of the mock's default answer."
+  (with-current-buffer chat
+    (should (opencode-test-wait
+             (lambda () (>= (how-many "^Hello from the mock\\.$" (point-min) (point-max)) n))
+             60))))
+
+(ert-deftest opencode-send/file-dired-and-a-fenced-region ()
+  "The file of a buffer, Dired's marked files, the region of a buffer with no file."
+  (opencode-test-with-chat-on-real-server nil
+    (let* ((file (opencode-send-test--lines default-directory))
+           (other (expand-file-name "other.txt" default-directory))
+           (buf (find-file-noselect file))
+           (scratch (generate-new-buffer "*notes*"))
+           (dired nil))
+      (write-region "other text 77\n" nil other)
+      (unwind-protect
+          (progn
+            ;; The file: into the prompt, then with a prefix at once.
+            (with-current-buffer buf
+              (let ((prompt (save-window-excursion (opencode-send-file) (window-buffer))))
+                (with-current-buffer prompt
+                  (should (equal (buffer-string) "@lines.txt "))
+                  (erase-buffer)))
+              (with-current-buffer buf (save-window-excursion (opencode-send-file t))))
+            (opencode-send-test--wait-reply chat 1)
+            (should (string-match-p "line number 30" (opencode-send-test--last-user-text)))
+            ;; Dired's marked files.
+            (setq dired (dired-noselect default-directory))
+            (with-current-buffer dired
+              (dired-goto-file file) (dired-mark 1)
+              (dired-goto-file other) (dired-mark 1)
+              (let ((prompt (save-window-excursion (opencode-send-dired-files) (window-buffer))))
+                (with-current-buffer prompt
+                  (should (equal (buffer-string) "@lines.txt @other.txt "))
+                  (erase-buffer)))
+              (with-current-buffer dired (save-window-excursion (opencode-send-dwim t))))
+            (opencode-send-test--wait-reply chat 2)
+            (let ((sent (opencode-send-test--last-user-text)))
+              (should (string-match-p "line number 30" sent))
+              (should (string-match-p "other text 77" sent)))
+            ;; A region of a buffer with no file: a fenced block in its language.
+            (with-current-buffer scratch
+              (emacs-lisp-mode)
+              (insert ";; before\n(defun fenced-thing () 42)\n;; after\n")
+              (goto-char (point-min))
+              (forward-line 1)
+              (push-mark (point) t t)
+              (forward-line 1)
+              (setq-local transient-mark-mode t)
+              (should (use-region-p))
+              (let ((prompt (save-window-excursion (opencode-send-dwim) (window-buffer))))
+                (with-current-buffer prompt
+                  (should (equal (buffer-string) "```elisp\n(defun fenced-thing () 42)\n```\n"))
+                  (erase-buffer)))
+              (with-current-buffer scratch
+                (save-window-excursion (opencode-send-region (region-beginning) (region-end) t))))
+            (opencode-send-test--wait-reply chat 3)
+            (should (string-match-p "```elisp\n(defun fenced-thing () 42)\n```"
+                                    (opencode-send-test--last-user-text))))
+        (kill-buffer buf)
+        (kill-buffer scratch)
+        (when dired (kill-buffer dired))))))
+
+(defun opencode-send-test--flymake-backend (report &rest _)
+  "A flymake backend: an error on line 2, reported to REPORT."
+  (save-excursion
+    (goto-char (point-min))
+    (forward-line 1)
+    (funcall report (list (flymake-make-diagnostic (current-buffer) (point) (line-end-position)
+                                                   :error "undefined thing on two")))))
+
+(ert-deftest opencode-send/diagnostic-at-point-and-dwim ()
+  "The flymake diagnostic at point asks for a fix with its line; dwim picks it there."
+  (opencode-test-with-chat-on-real-server nil
+    (let* ((file (opencode-send-test--lines default-directory))
+           (buf (find-file-noselect file)))
+      (unwind-protect
+          (with-current-buffer buf
+            (add-hook 'flymake-diagnostic-functions #'opencode-send-test--flymake-backend nil t)
+            (flymake-mode 1)
+            (flymake-start)
+            (should (opencode-test-wait (lambda () (flymake-diagnostics)) 10))
+            (goto-char (point-min))
+            (forward-line 1)
+            (let ((prompt (save-window-excursion (opencode-send-dwim) (window-buffer))))
+              (with-current-buffer prompt
+                (should (string-match-p "\\`Fix this at @lines\\.txt#L2:\nlines\\.txt:2: :error: undefined thing on two\n\\'"
+                                        (buffer-string)))
+                (erase-buffer)))
+            (with-current-buffer buf (save-window-excursion (opencode-send-diagnostic t)))
+            (opencode-send-test--wait-reply chat 1)
+            (let ((sent (opencode-send-test--last-user-text)))
+              (should (string-match-p "undefined thing on two" sent))
+              ;; Line 2 went along, not the whole file.
+              (should (string-match-p "line number 2" sent))
+              (should-not (string-match-p "line number 9" sent)))
+            ;; On a line with no diagnostic, dwim sends the file.
+            (set-buffer buf)
+            (goto-char (point-max))
+            (let ((prompt (save-window-excursion (opencode-send-dwim) (window-buffer))))
+              (with-current-buffer prompt
+                (should (equal (buffer-string) "@lines.txt "))
+                (erase-buffer))))
+        (with-current-buffer buf (flymake-mode -1))
+        (kill-buffer buf)))))
+
+(ert-deftest opencode-send/queued-prompt-takes-its-context-when-queued ()
+  "@buffer in a queued prompt is what the buffer held when queued, not when sent."
+  (opencode-test-with-chat-on-real-server (list '((:content "Working") :hang)
+                                                '((:content "Read it.") :stop))
+    (let ((work (generate-new-buffer "notes.txt")))
+      (unwind-protect
+          (progn
+            (opencode-api-session-prompt-async conn sid "Start")
+            ;; The model is at work (the mock has the request): busy.
+            (should (opencode-test-wait
+                     (lambda () (string-match-p "Working" (with-current-buffer chat
+                                                           (opencode-test--visible-text))))
+                     60))
+            (with-current-buffer work (insert "queued thought 7\n"))
+            (switch-to-buffer work)
+            (let ((prompt (save-window-excursion (with-current-buffer chat (opencode-chat-prompt)))))
+              (with-current-buffer prompt
+                (insert "Read @buffer")
+                (opencode-prompt-queue))
+              (kill-buffer prompt))
+            (with-current-buffer chat
+              (should (= (length opencode-chat-queued) 1)))
+            ;; The buffer changes before the prompt goes.
+            (with-current-buffer work (erase-buffer) (insert "later text 8\n"))
+            (with-current-buffer chat (opencode-chat-abort))
+            (should (opencode-test-wait
+                     (lambda () (string-match-p "^Read it\\.$" (with-current-buffer chat
+                                                                 (opencode-test--visible-text))))
+                     60))
+            (let ((sent (opencode-send-test--last-user-text)))
+              (should (string-match-p "queued thought 7" sent))
+              (should-not (string-match-p "later text 8" sent))))
+        (kill-buffer work)))))
+
+(ert-deftest opencode-send/slash-command-with-a-variant ()
+  "A slash command goes with the chosen variant."
+  (let ((opencode-test-mock-model-config '(:variants (:high (:reasoningEffort "high"))))
+        (opencode-test-extra-config
+         '(:command (:greet (:template "Say hello to $ARGUMENTS" :description "Greet someone")))))
+    (opencode-test-with-chat-on-real-server (list '((:content "Hello, Ada.") :stop))
+      (setq opencode-chat-model '("mock" . "mock-1")
+            opencode-chat-variant "high")
+      (opencode-test--prompt chat "/greet Ada")
+      (should (opencode-test-wait
+               (lambda () (string-match-p "Hello, Ada\\." (opencode-test--visible-text))) 60))
+      (let ((user (cl-find-if (lambda (m) (equal (plist-get (plist-get m :info) :role) "user"))
+                              (opencode-api-session-messages conn sid :sync t))))
+        (should (string-match-p "Say hello to Ada" (json-serialize user)))
+        (should (equal (plist-get (plist-get (plist-get user :info) :model) :variant) "high"))))))
 
 (provide 'opencode-send-test)
 ;;; opencode-send-test.el ends here

@@ -24,8 +24,12 @@ tmux capture-pane -e -p -t $s > "$out/sessions.ansi"
 eval_in_emacs '(let* ((c (car opencode-connections)) (s (seq-find (lambda (s) (string-prefix-p "Demo" (plist-get s :title))) (opencode-request-sync c "GET" "/session")))) (let ((opencode-chat-display (quote full-frame))) (opencode-chat-open c s)) (with-current-buffer (window-buffer (selected-window)) (insert "Write me a greeting script") (opencode-prompt-send)))' 14
 eval_in_emacs '(progn (other-window 1) (goto-char (point-min)) (search-forward "Todos") (opencode-chat-toggle-fold) (search-forward "Language") (recenter -1) (other-window 1) (with-current-buffer (window-buffer (selected-window)) (insert "Now add tests for @hello.py")) (message ""))' 2
 tmux capture-pane -e -p -t $s > "$out/chat.ansi"
+# A session whose edits ask first: the block under the edit that asks.
+eval_in_emacs '(let* ((c (car opencode-connections)) (s (opencode-request-sync c "POST" "/session" :body (list :title "Say goodbye" :permission (vector (list :permission "edit" :pattern "*" :action "ask")))))) (setq opencode-test-mock-script (append (list (append (opencode-test--tool-call "edit" (list :filePath "hello.py" :oldString "print(greet(\"Emacs\"))" :newString "print(greet(\"Emacs\"))\nprint(\"Goodbye!\")")) (list :tool_calls)) (list (list :content "Done.") :stop)) opencode-test-mock-script)) (let ((opencode-chat-display (quote full-frame))) (opencode-chat-open c s)) (with-current-buffer (window-buffer (selected-window)) (insert "Say goodbye at the end of hello.py") (opencode-prompt-send)))' 10
+eval_in_emacs '(progn (other-window 1) (set-window-start nil (point-min)) (goto-char (point-min)) (search-forward "[o]") (backward-char 2) (message ""))' 2
+tmux capture-pane -e -p -t $s > "$out/permission.ansi"
 tmux kill-session -t $s
-for f in sessions chat; do
+for f in sessions chat permission; do
   emacs -Q --batch -l "$out/ansi-to-svg.el" -f opencode-ansi-to-svg "$out/$f.ansi" "$out/$f.svg"
   rm -f "$out/$f.ansi"
 done
