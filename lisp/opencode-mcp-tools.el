@@ -736,19 +736,26 @@ the proposal buffer then accepts it as edited."
  :summary #'opencode-mcp-tools--summary-path
  :function #'opencode-mcp-tools-diagnostics)
 
+(defconst opencode-mcp-tools--symbol-schema
+  `(:type "object"
+          :properties (:symbol (:type "string" :description "The identifier, as written in the code.")
+                               :path ,opencode-mcp-tools--path-schema
+                               :line (:type "integer" :minimum 1 :description "A line where the symbol appears, from 1.")
+                               :column (:type "integer" :minimum 1 :description "Its column on that line, from 1."))
+          :required ["symbol" "path"])
+  "The input of the xref tools: a symbol where it appears.")
+
+(defun opencode-mcp-tools--summary-symbol (args)
+  "Return the symbol and file of xref tool ARGS, for the log and the status."
+  (format "%s in %s" (gethash "symbol" args) (opencode-mcp-tools--summary-path args)))
+
 (opencode-mcp-define-tool
  "xref_definitions"
  :title "Find definitions (Emacs xref)"
  :read-only t
  :description "Where a symbol is defined, as the user's editor finds it (its xref backend for the file: a language server through eglot or lsp-mode, tags, Emacs Lisp...). Give the file where the symbol is used; give its line (and column) too when you can: language servers resolve the symbol at that position. Returns FILE:LINE: SUMMARY lines, inside the project only."
- :schema `(:type "object"
-                 :properties (:symbol (:type "string" :description "The identifier, as written in the code.")
-                                      :path ,opencode-mcp-tools--path-schema
-                                      :line (:type "integer" :minimum 1 :description "A line where the symbol appears, from 1.")
-                                      :column (:type "integer" :minimum 1 :description "Its column on that line, from 1."))
-                 :required ["symbol" "path"])
- :summary (lambda (args) (format "%s in %s" (gethash "symbol" args)
-                                 (opencode-mcp-tools--summary-path args)))
+ :schema opencode-mcp-tools--symbol-schema
+ :summary #'opencode-mcp-tools--summary-symbol
  :function #'opencode-mcp-tools-xref-definitions)
 
 (opencode-mcp-define-tool
@@ -756,14 +763,8 @@ the proposal buffer then accepts it as edited."
  :title "Find references (Emacs xref)"
  :read-only t
  :description "Where a symbol is used in the project, as the user's editor finds it (the xref backend of the given file: a language server, or a search of the project). Give the file where the symbol appears, and its line and column when you can. Returns FILE:LINE: SUMMARY lines."
- :schema `(:type "object"
-                 :properties (:symbol (:type "string" :description "The identifier, as written in the code.")
-                                      :path ,opencode-mcp-tools--path-schema
-                                      :line (:type "integer" :minimum 1 :description "A line where the symbol appears, from 1.")
-                                      :column (:type "integer" :minimum 1 :description "Its column on that line, from 1."))
-                 :required ["symbol" "path"])
- :summary (lambda (args) (format "%s in %s" (gethash "symbol" args)
-                                 (opencode-mcp-tools--summary-path args)))
+ :schema opencode-mcp-tools--symbol-schema
+ :summary #'opencode-mcp-tools--summary-symbol
  :function #'opencode-mcp-tools-xref-references)
 
 (opencode-mcp-define-tool

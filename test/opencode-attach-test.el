@@ -135,19 +135,9 @@ While it is down, attempts are never more than 2 s apart."
     (let* ((port (opencode-server--free-port))
            (url (format "http://127.0.0.1:%d" port))
            (password "attached-pw")
-           (start
-            (lambda ()
-              (let ((process-environment (cons (concat "OPENCODE_SERVER_PASSWORD=" password)
-                                               process-environment))
-                    (default-directory (file-name-as-directory
-                                        (opencode-connection-directory conn))))
-                (make-process :name "attached" :buffer (generate-new-buffer " *attached*")
-                              :command (list opencode-server-program "serve" "--hostname"
-                                             "127.0.0.1" "--port" (number-to-string port))
-                              :connection-type 'pipe :noquery t))))
-           (listening (lambda (proc)
-                        (with-current-buffer (process-buffer proc)
-                          (string-match-p "listening on" (buffer-string)))))
+           (start (lambda () (opencode-test-serve-on-port
+                               port password (opencode-connection-directory conn) "attached")))
+           (listening #'opencode-test-serve-listening-p)
            (proc (funcall start))
            (list-buf nil)
            (chat nil)

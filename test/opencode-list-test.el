@@ -322,19 +322,9 @@ copies replace them on screen and on disk, and the kept text sends."
       (let* ((port (opencode-server--free-port))
              (url (format "http://127.0.0.1:%d" port))
              (password "cache-pw")
-             (start
-              (lambda ()
-                (let ((process-environment (cons (concat "OPENCODE_SERVER_PASSWORD=" password)
-                                                 process-environment))
-                      (default-directory (file-name-as-directory
-                                          (opencode-connection-directory conn))))
-                  (make-process :name "cache-server" :buffer (generate-new-buffer " *cache-server*")
-                                :command (list opencode-server-program "serve" "--hostname"
-                                               "127.0.0.1" "--port" (number-to-string port))
-                                :connection-type 'pipe :noquery t))))
-             (listening (lambda (proc)
-                          (with-current-buffer (process-buffer proc)
-                            (string-match-p "listening on" (buffer-string)))))
+             (start (lambda () (opencode-test-serve-on-port
+                               port password (opencode-connection-directory conn) "cache-server")))
+             (listening #'opencode-test-serve-listening-p)
              (proc (funcall start))
              (opencode-chat-open-prompt nil)
              (list nil) (chat nil) (prompt nil) (sid nil))

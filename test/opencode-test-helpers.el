@@ -385,6 +385,25 @@ removed afterwards."
        (delete-process mock)
        (delete-directory root t))))
 
+;;;; A server of the test's own, on a port it picked
+
+(defun opencode-test-serve-on-port (port password directory name)
+  "Start the real server on 127.0.0.1:PORT in DIRECTORY, asking PASSWORD.
+NAME names its process.  Not the package's local server: the test
+kills and restarts it itself.  Return the process."
+  (let ((process-environment (cons (concat "OPENCODE_SERVER_PASSWORD=" password)
+                                   process-environment))
+        (default-directory (file-name-as-directory directory)))
+    (make-process :name name :buffer (generate-new-buffer (concat " *" name "*"))
+                  :command (list opencode-server-program "serve" "--hostname"
+                                 "127.0.0.1" "--port" (number-to-string port))
+                  :connection-type 'pipe :noquery t)))
+
+(defun opencode-test-serve-listening-p (proc)
+  "Return non-nil once PROC, from `opencode-test-serve-on-port', listens."
+  (with-current-buffer (process-buffer proc)
+    (string-match-p "listening on" (buffer-string))))
+
 ;;;; What a person sees
 
 (defun opencode-test--visible-text ()
