@@ -603,16 +603,23 @@ text at its bottom."
       (if (eq pt 'end)
           (opencode-chat-show-end w)
         (set-window-start w (opencode-chat--place-position start) t)
-        (set-window-point w (opencode-chat--place-position pt))))))
+        (set-window-point w (opencode-chat--place-position pt)))))
+  ;; Unless the selected window shows the chat (its point is the
+  ;; buffer's), the buffer's point is its own.
+  (unless (eq (window-buffer (selected-window)) (current-buffer))
+    (goto-char (opencode-chat--place-position (car places)))))
 
 (defun opencode-chat-show-end (&optional window)
   "Show the end of the chat in WINDOW (default: every window showing it).
 Point goes to the end, where it follows what streams in, and the
-newest text is at the bottom of the window."
+newest text is at the bottom of the window.  With WINDOW, only that
+window's point moves: the buffer's point is the selected window's, so
+it moves only when WINDOW is the selected window."
   (interactive)
-  (goto-char (point-max))
+  (unless window (goto-char (point-max)))
   (dolist (w (if window (list window) (get-buffer-window-list nil nil t)))
     (set-window-point w (point-max))
+    ;; Selecting W and back keeps the selected window's point.
     (with-selected-window w
       (ignore-errors (recenter -1)))))
 

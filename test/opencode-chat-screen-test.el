@@ -270,5 +270,103 @@ A prompt with text in it stays, and sending from it reopens the chat."
       (kill-buffer chat)
       (should-not (buffer-live-p prompt)))))
 
+(defun opencode-chat-screen--line-at (window)
+  "Return the text of the line at WINDOW's point."
+  (with-current-buffer (window-buffer window)
+    (save-excursion
+      (goto-char (window-point window))
+      (buffer-substring-no-properties (line-beginning-position) (line-end-position)))))
+
+(defun opencode-chat-screen--redrawn (chat thunk)
+  "Call THUNK, then wait until CHAT was drawn again from the server."
+  (let ((before (with-current-buffer chat
+                  (plist-get (gethash (plist-get (plist-get (car (opencode-chat-messages)) :info) :id)
+                                      opencode-chat--messages)
+                             :beg))))
+    (funcall thunk)
+    (should (opencode-test-wait
+             (lambda ()
+               (with-current-buffer chat
+                 (let ((entry (gethash (plist-get (plist-get (car (opencode-chat-messages)) :info) :id)
+                                       opencode-chat--messages)))
+                   (and entry (not (eq (plist-get entry :beg) before))
+                        (opencode-chat-loaded-p)))))
+             30))))
+
+(ert-deftest opencode-chat-screen/two-windows-keep-their-places ()
+  "Two windows on one chat: the selected one scrolled up, the other at the end.
+A reload (g) and a real reconnection keep both where they were; sending
+a prompt brings a window scrolled up to the end, and it follows the reply."
+  (opencode-test-with-real-server conn
+    (let* ((opencode-test-mock-script (opencode-chat-screen--say 8))
+           (session (opencode-api-session-create conn :title "two windows" :sync t))
+           (sid (plist-get session :id))
+           (chat nil)
+           (opencode-chat-open-prompt nil))
+      (dotimes (i 8)
+        (opencode-api-session-prompt-async conn sid (format "Prompt %d" (1+ i)) :sync t)
+        (should (opencode-test-wait
+                 (lambda ()
+                   (= (length (opencode-api-session-messages conn sid :sync t)) (* 2 (1+ i))))
+                 30))
+        (should (opencode-test-wait (lambda () (not (opencode-store-busy-p conn sid))) 30)))
+      (delete-other-windows)
+      (unwind-protect
+          (let ((opencode-chat-display 'same-window))
+            (setq chat (opencode-chat-open conn session))
+            (with-current-buffer chat
+              (should (opencode-test-wait
+                       (lambda () (string-match-p "Reply number 8" (opencode-test--visible-text)))
+                       20)))
+            ;; The chat in the selected window and in one below it.
+            (let* ((selected (get-buffer-window chat))
+                   (other (split-window selected nil 'below)))
+              (set-window-buffer other chat)
+              (should (eq (selected-window) selected))
+              (with-current-buffer chat
+                (opencode-chat-show-end other)
+                ;; The selected window scrolled up, to the third prompt.
+                (goto-char (point-min))
+                (search-forward "Prompt 3")
+                (set-window-point selected (point)))
+              (should (equal (opencode-chat-screen--line-at selected) "Prompt 3"))
+              (should (= (window-point other) (with-current-buffer chat (point-max))))
+              (cl-flet ((check (what)
+                          (should (equal (list what (opencode-chat-screen--line-at selected))
+                                         (list what "Prompt 3")))
+                          (should (equal (list what (window-point other))
+                                         (list what (with-current-buffer chat (point-max)))))))
+                ;; g: a reload.
+                (opencode-chat-screen--redrawn
+                 chat (lambda () (with-current-buffer chat (opencode-chat-reload))))
+                (check 'reload)
+                ;; A real reconnection: the stream opened afresh.
+                (opencode-chat-screen--redrawn
+                 chat (lambda ()
+                        (opencode-connection-reopen conn)
+                        (should (opencode-test-wait
+                                 (lambda () (eq (opencode-connection-state conn) 'connected)) 30))))
+                (check 'reconnect))
+              ;; Sending from the prompt: the window scrolled up goes to the
+              ;; end, and follows the reply.
+              (let ((prompt (with-current-buffer chat (opencode-chat-prompt))))
+                (should (eq (window-buffer (selected-window)) prompt))
+                (setq opencode-test-mock-script
+                      '(((:content "A late reply.\n\nWith more lines.") :stop)))
+                (with-current-buffer prompt
+                  (insert "One more prompt")
+                  (opencode-prompt-send))
+                (should (= (window-point selected) (with-current-buffer chat (point-max))))
+                (with-current-buffer chat
+                  (should (opencode-test-wait
+                           (lambda () (string-match-p "A late reply" (opencode-test--visible-text)))
+                           30)))
+                (should (opencode-test-wait (lambda () (not (opencode-store-busy-p conn sid))) 30))
+                (should (= (window-point selected) (with-current-buffer chat (point-max))))
+                (should (= (window-point other) (with-current-buffer chat (point-max))))
+                (kill-buffer prompt))))
+        (delete-other-windows)
+        (when (buffer-live-p chat) (kill-buffer chat))))))
+
 (provide 'opencode-chat-screen-test)
 ;;; opencode-chat-screen-test.el ends here
