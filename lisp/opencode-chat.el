@@ -886,6 +886,7 @@ Not for a deleted session: the chat keeps what it showed."
     ;; What the store may miss: the session itself (opened by id), the
     ;; branch and the todos are only told as they change.
     (let ((conn opencode-chat--conn) (sid (opencode-chat-session-id)))
+      (unless opencode-chat--defaults (opencode-chat-learn-defaults))
       (opencode-api-session-get
        conn sid :errback #'ignore
        :callback (lambda (s)

@@ -368,5 +368,19 @@ a prompt brings a window scrolled up to the end, and it follows the reply."
         (delete-other-windows)
         (when (buffer-live-p chat) (kill-buffer chat))))))
 
+(ert-deftest opencode-chat-screen/empty-session-names-the-server-defaults ()
+  "An empty session's prompt header names the agent and model the server
+answers with, not `default · default model'."
+  (opencode-test-with-chat-on-real-server nil
+    (let ((prompt (save-window-excursion (opencode-chat-prompt))))
+      (unwind-protect
+          (with-current-buffer prompt
+            (should (opencode-test-wait
+                     (lambda () (string-match-p " · build · mock/mock-1 · "
+                                                (substring-no-properties (opencode-prompt--header-line))))
+                     20))
+            (should-not (string-match-p "default" (opencode-prompt--header-line))))
+        (kill-buffer prompt)))))
+
 (provide 'opencode-chat-screen-test)
 ;;; opencode-chat-screen-test.el ends here
