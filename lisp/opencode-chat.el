@@ -305,17 +305,44 @@ one reply: the first has the header, with the tokens and cost of all.")
 
 (defun opencode-chat--continuation-p (info)
   "Return non-nil if INFO is a later step of a reply: its header is hidden.
-A step that failed keeps its header, which says why."
+A step that failed keeps its header, which says why; one the user
+stopped does not: the first step's header says \"Aborted\"."
   (let* ((p (opencode-chat--prompt-of info))
-         (first (and p (car (gethash p opencode-chat--replies)))))
+         (first (and p (car (gethash p opencode-chat--replies))))
+         (err (plist-get info :error)))
     (and first (not (equal first (plist-get info :id)))
-         (not (plist-get info :error)))))
+         (or (not err) (opencode-api-aborted-p err)))))
+
+(defun opencode-chat--stopped-p (info)
+  "Return non-nil if reply step INFO was stopped before anything came.
+The server stores no error on a reply aborted while it waited to retry
+\(nor on one aborted before the model's first word): such a step is
+done, with no reason to end (no :finish), no error and no part drawn."
+  (and (equal (plist-get info :role) "assistant")
+       (plist-get (plist-get info :time) :completed)
+       (not (plist-get info :error))
+       (not (stringp (plist-get info :finish)))
+       (let ((entry (gethash (plist-get info :id) opencode-chat--messages)))
+         (cl-every (lambda (id)
+                     (member (plist-get (plist-get (gethash id opencode-chat--parts) :part) :type)
+                             '("step-start" nil)))
+                   (plist-get entry :parts)))))
 
 (defun opencode-chat--header-info (info)
   "Return INFO with the tokens and cost of every step of its reply.
-Only the first step's header shows; it speaks for all of them."
+Only the first step's header shows; it speaks for all of them, and
+says \"Aborted\" when one of them was stopped by the user."
   (let* ((p (opencode-chat--prompt-of info))
-         (ids (and p (gethash p opencode-chat--replies))))
+         (ids (and p (gethash p opencode-chat--replies)))
+         (steps (mapcar (lambda (id)
+                          (if (equal id (plist-get info :id)) info
+                            (plist-get (gethash id opencode-chat--messages) :info)))
+                        (or ids (list (plist-get info :id)))))
+         (info (if (cl-some (lambda (i) (or (opencode-api-aborted-p (plist-get i :error))
+                                            (opencode-chat--stopped-p i)))
+                            steps)
+                   (append (list :opencode-aborted t) info)
+                 info)))
     (if (not (cdr ids))
         info
       (let ((sum (list 0 0 0 0 0)) (cost 0))
@@ -465,7 +492,14 @@ A part of a message older than the page shown is ignored."
             (setq new (opencode-chat--render-part part new))
             (puthash id new opencode-chat--parts)
             (puthash mid (plist-put msg :parts (append (plist-get msg :parts) (list id)))
-                     opencode-chat--messages))))))))
+                     opencode-chat--messages)))
+        ;; A step done with no reason to end said "Aborted" while it had
+        ;; no part (`opencode-chat--stopped-p'): it has one now.
+        (let ((info (plist-get msg :info)))
+          (when (and (plist-get (plist-get info :time) :completed)
+                     (not (stringp (plist-get info :finish)))
+                     (not (equal (plist-get part :type) "step-start")))
+            (opencode-chat--update-message info))))))))
 
 (defun opencode-chat--remove-part (id)
   "Remove part ID from the buffer."

@@ -414,7 +414,9 @@ The diff is what the prompt of MESSAGE-ID (the patch part's reply) changed."
 (defun opencode-parts-message-header (info)
   "Return the header line of message INFO.
 A reply's tokens and cost are its steps' (the server sums them on the
-message); a reply the user stopped says so, dimly, not as an error."
+message); a reply the user stopped says so, dimly, not as an error:
+one with the server's abort error, or that the chat marked
+:opencode-aborted (see `opencode-chat--header-info')."
   (let ((time (plist-get (plist-get info :time) :created))
         (err (plist-get info :error)))
     (if (equal (plist-get info :role) "user")
@@ -432,9 +434,11 @@ message); a reply the user stopped says so, dimly, not as an error."
                 (let ((usage (opencode-parts--usage (plist-get info :tokens) (plist-get info :cost))))
                   (if usage (concat "  " usage) ""))
                 (if (numberp time) (format-time-string "  %F %T" (/ time 1000.0)) "")
-                (if (equal (plist-get err :name) "MessageAbortedError") "  Aborted" ""))
+                (if (or (opencode-api-aborted-p err) (plist-get info :opencode-aborted))
+                    "  Aborted"
+                  ""))
                'face 'opencode-chat-dim)
-              (if (and err (not (equal (plist-get err :name) "MessageAbortedError")))
+              (if (and err (not (opencode-api-aborted-p err)))
                   (concat "\n" (propertize (format "Error: %s" (opencode-api-error-text err))
                                            'face 'opencode-chat-error))
                 "")))))

@@ -382,5 +382,83 @@ answers with, not `default · default model'."
             (should-not (string-match-p "default" (opencode-prompt--header-line))))
         (kill-buffer prompt)))))
 
+(defun opencode-chat-screen--no-error-anywhere (conn sid list-buf)
+  "Check that nothing says error for session SID on CONN: chat, list, mode line."
+  (let ((text (opencode-test--visible-text)))
+    (should-not (string-match-p "Error\\|MessageAbortedError" text)))
+  (should-not (opencode-store-session-error conn sid))
+  (should-not (string-match-p "error" (opencode-chat--header-line)))
+  (should (= 0 (nth 2 (opencode-store-counts conn))))
+  (with-current-buffer list-buf
+    (should (opencode-sessions--goto sid))
+    (should-not (string-match-p "error" (buffer-substring (line-beginning-position)
+                                                          (line-end-position))))))
+
+(ert-deftest opencode-chat-screen/abort-while-retrying-is-noted ()
+  "A reply aborted while it waits to retry says \"Aborted\", not a bare header.
+The server stores no error on it (the mock answers 429, 429, then a
+reply); the chat still notes the abort, and nothing says error."
+  (opencode-test-with-chat-on-real-server
+      (list '((:http-status 429 :reason "Too Many Requests" :message "slow down"))
+            '((:http-status 429 :reason "Too Many Requests" :message "slow down"))
+            '((:content "After the retries.") :stop))
+    (let ((list-buf (save-current-buffer
+                      (save-window-excursion
+                        (opencode-sessions (opencode-connection-directory conn))))))
+      (unwind-protect
+          (progn
+            (opencode-api-session-prompt-async conn sid "Go")
+            (should (opencode-test-wait
+                     (lambda () (string-match-p "retry 1" (opencode-chat--header-line))) 60))
+            (opencode-chat-abort)
+            (should (opencode-test-wait (lambda () (not (opencode-store-busy-p conn sid))) 30))
+            ;; What the server keeps: a reply done, with no error and no part.
+            (let ((reply (cl-find "assistant" (opencode-api-session-messages conn sid :sync t)
+                                  :key (lambda (m) (plist-get (plist-get m :info) :role))
+                                  :test #'equal)))
+              (should (equal (plist-get reply :parts) []))
+              (should-not (plist-get (plist-get reply :info) :error)))
+            (should (opencode-test-wait
+                     (lambda () (string-match-p "^Assistant .*  Aborted$" (opencode-test--visible-text)))
+                     10))
+            (opencode-chat-screen--no-error-anywhere conn sid list-buf)
+            ;; And so after a reload, from what the server stored.
+            (opencode-chat-screen--redrawn chat #'opencode-chat-reload)
+            (should (string-match-p "^Assistant .*  Aborted$" (opencode-test--visible-text)))
+            (should-not (string-match-p "After the retries" (opencode-test--visible-text))))
+        (kill-buffer list-buf)))))
+
+(ert-deftest opencode-chat-screen/abort-in-a-later-step-is-one-note ()
+  "A reply aborted in its second step has one header, which says \"Aborted\".
+The aborted step (the server's abort error on it) gets no header of its own."
+  (opencode-test-with-chat-on-real-server
+      (list (append '((:content "Let me look."))
+                    (opencode-test--tool-call "glob" '(:pattern "*"))
+                    '(:tool_calls))
+            '((:content "Half a second step") :hang))
+    (let ((list-buf (save-current-buffer
+                      (save-window-excursion
+                        (opencode-sessions (opencode-connection-directory conn))))))
+      (unwind-protect
+          (progn
+            (opencode-api-session-prompt-async conn sid "Look around")
+            (should (opencode-test-wait
+                     (lambda () (string-match-p "Half a second step" (opencode-test--visible-text)))
+                     60))
+            (opencode-chat-abort)
+            (should (opencode-test-wait (lambda () (not (opencode-store-busy-p conn sid))) 30))
+            (should (opencode-test-wait
+                     (lambda () (cl-some (lambda (m) (opencode-api-aborted-p
+                                                      (plist-get (plist-get m :info) :error)))
+                                         (opencode-chat-messages)))
+                     10))
+            (let ((text (opencode-test--visible-text)))
+              (should (= 1 (opencode-chat-screen--occurrences "^Assistant " text)))
+              (should (= 1 (opencode-chat-screen--occurrences "Aborted" text)))
+              (should (string-match-p "^Assistant .*  Aborted\nLet me look\\." text))
+              (should (string-match-p "Half a second step" text)))
+            (opencode-chat-screen--no-error-anywhere conn sid list-buf))
+        (kill-buffer list-buf)))))
+
 (provide 'opencode-chat-screen-test)
 ;;; opencode-chat-screen-test.el ends here
