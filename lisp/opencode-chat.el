@@ -230,6 +230,86 @@ part is read, so a long reply costs linear time, not quadratic."
         (put-text-property body end 'invisible
                            (and (opencode-chat--part-folded-p part) 'opencode-fold))))))
 
+(defun opencode-chat--shown-p (id)
+  "Return non-nil if part ID is drawn and takes room in the buffer."
+  (let ((e (gethash id opencode-chat--parts)))
+    (and e (< (plist-get e :beg) (plist-get e :end)))))
+
+(defun opencode-chat--gap-before-p (part)
+  "Return non-nil if text PART, in a reply, follows a part shown before it.
+Such text is set off by a blank line; the first thing of a reply is not,
+nor is anything but a reply's text."
+  (and (equal (plist-get part :type) "text")
+       (not (opencode-parts-synthetic-p part))
+       (not (string-empty-p (or (plist-get part :text) "")))
+       (let* ((mid (plist-get part :messageID))
+              (msg (gethash mid opencode-chat--messages))
+              (info (plist-get msg :info))
+              (p (opencode-chat--prompt-of info))
+              (id (plist-get part :id)))
+         (and msg p
+              (or (cl-some #'opencode-chat--shown-p
+                           (let ((ids (plist-get msg :parts)))
+                             (if (member id ids) (seq-take-while (lambda (x) (not (equal x id))) ids)
+                               ids)))
+                  ;; An earlier step of the reply shows something.
+                  (cl-some (lambda (step)
+                             (cl-some #'opencode-chat--shown-p
+                                      (plist-get (gethash step opencode-chat--messages) :parts)))
+                           (seq-take-while (lambda (x) (not (equal x mid)))
+                                           (gethash p opencode-chat--replies))))))))
+
+(defun opencode-chat--tool-files (part)
+  "Return the files whose change tool PART shows, expanded."
+  (let* ((state (plist-get part :state))
+         (dir default-directory)
+         (files (cons (plist-get (plist-get state :input) :filePath)
+                      (mapcar (lambda (f) (if (stringp f) f
+                                            (or (plist-get f :filePath) (plist-get f :file)
+                                                (plist-get f :path))))
+                              (append (plist-get (plist-get state :metadata) :files) nil)))))
+    (mapcar (lambda (f) (expand-file-name f dir)) (seq-filter #'stringp files))))
+
+(defun opencode-chat--patch-shown-p (part)
+  "Return non-nil if patch PART says only what a tool of its message shows.
+A write or an edit shows the change it made (with a link to its diff),
+so the patch line after it would say it twice: it is not drawn."
+  (and (equal (plist-get part :type) "patch")
+       (let* ((msg (gethash (plist-get part :messageID) opencode-chat--messages))
+              (shown (apply #'append
+                            (mapcar (lambda (id)
+                                      (let ((p (plist-get (gethash id opencode-chat--parts) :part)))
+                                        (and (equal (plist-get p :type) "tool")
+                                             (member (plist-get p :tool)
+                                                     '("write" "edit" "patch" "apply_patch"))
+                                             (opencode-chat--tool-files p))))
+                                    (plist-get msg :parts))))
+              (files (append (plist-get part :files) nil)))
+         (and files
+              (cl-every (lambda (f) (member (expand-file-name f default-directory) shown))
+                        files)))))
+
+(defun opencode-chat--respace (id)
+  "Hide the blank line between step ID and the next step of its reply.
+The steps of a reply read as one: the blank line after a step shows
+only before a header (a new reply, a prompt, a step that failed)."
+  (let* ((entry (gethash id opencode-chat--messages))
+         (p (and entry (opencode-chat--prompt-of (plist-get entry :info))))
+         (ids (and p (gethash p opencode-chat--replies))))
+    (when ids
+      (let* ((prev (cadr (member id (reverse ids))))
+             (next (cadr (member id ids))))
+        (dolist (pair (list (cons prev id) (cons id next)))
+          (let ((a (and (car pair) (gethash (car pair) opencode-chat--messages)))
+                (b (and (cdr pair) (gethash (cdr pair) opencode-chat--messages))))
+            (when a
+              (let ((sep (plist-get a :end)))
+                (when (< sep (point-max))
+                  (with-silent-modifications
+                    (put-text-property sep (1+ sep) 'invisible
+                                       (and b (opencode-chat--continuation-p (plist-get b :info))
+                                            'opencode-empty))))))))))))
+
 (defun opencode-chat--render-part (part entry)
   "Draw PART in the region of ENTRY (a plist with :beg and :end markers)."
   (let ((inhibit-read-only t)
@@ -238,7 +318,15 @@ part is read, so a long reply costs linear time, not quadratic."
     (save-excursion
       (delete-region beg end)
       (goto-char beg)
-      (pcase-let ((`(,_b ,_e ,body) (opencode-parts-insert part (opencode-chat--part-folded-p part))))
+      ;; Text is a paragraph: a blank line sets it off from what comes
+      ;; before it in the reply.  Headings (tools...) stack.
+      (when (opencode-chat--gap-before-p part)
+        (insert (propertize "\n" 'opencode-gap t)))
+      (pcase-let ((`(,_b ,_e ,body)
+                   (if (opencode-chat--patch-shown-p part)
+                       ;; The tool that made it shows the change.
+                       (list (point) (point) (point))
+                     (opencode-parts-insert part (opencode-chat--part-folded-p part)))))
         (set-marker end (point))
         (let ((bm (or (plist-get entry :body) (make-marker))))
           (set-marker bm body)
@@ -421,6 +509,7 @@ It sums the steps, and another step came or changed."
           (put-text-property beg end 'opencode-message id)
           (puthash id (list :info info :beg beg :header-end header-end :end end :parts nil)
                    opencode-chat--messages))))
+    (opencode-chat--respace id)
     ;; The first step's header sums the steps; a step drawn above it
     ;; (older, from the backlog) takes its place.
     (let* ((p (opencode-chat--prompt-of info))
@@ -461,6 +550,7 @@ Ids are time-ordered, so comparing them compares creation times."
                       (opencode-chat--draw-header (plist-get entry :beg) info))
           (put-text-property (plist-get entry :beg) (plist-get entry :header-end) 'opencode-message
                              (plist-get info :id))))
+      (opencode-chat--respace (plist-get info :id))
       (opencode-chat--redraw-first-reply info)))))
 
 (defun opencode-chat--update-part (part)

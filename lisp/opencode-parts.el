@@ -468,8 +468,10 @@ FOLDED says whether a foldable part is folded now (its heading shows it)."
        (insert (opencode-parts--body part)))
       (_
        (let ((rendered (opencode-parts--rendered part)))
-         (insert (propertize (concat (if folded "▸ " "▾ ") (opencode-parts--heading part rendered))
-                             'face 'opencode-chat-heading))
+         (let ((heading (concat (if folded "▸ " "▾ ") (opencode-parts--heading part rendered))))
+           ;; Under the faces of its own (a link to a diff...).
+           (add-face-text-property 0 (length heading) 'opencode-chat-heading t heading)
+           (insert heading))
          (setq body (point))
          (let ((text (opencode-parts--body part rendered)))
            (unless (string-empty-p text)

@@ -31,6 +31,7 @@
 (declare-function opencode-parts-session-button "opencode-parts" (id))
 (declare-function opencode-parts-expanded-p "opencode-parts" (id))
 (declare-function opencode-chat-expand-part "opencode-chat-nav" ())
+(declare-function opencode-chat-patch-file-at-point "opencode-parts" ())
 (declare-function opencode-chat-connection "opencode-chat" (&optional buffer))
 
 ;;;; Options
@@ -311,6 +312,16 @@ See `opencode-chat-bash-tail-lines' and `opencode-chat-tool-output-max'."
                           "")
                         (opencode-tools--error state)))))
 
+(defun opencode-tools--diff-link (part file)
+  "Return a link to the diff tool PART made in FILE, once done, or \"\".
+It shows what the prompt changed in FILE, as a patch line would."
+  (if (and (stringp file) (equal (plist-get (plist-get part :state) :status) "completed"))
+      (concat "  " (opencode--link "diff" #'opencode-chat-patch-file-at-point
+                                   'help-echo (format "RET: show the diff of %s" file)
+                                   'opencode-file file
+                                   'opencode-patch-message (plist-get part :messageID)))
+    ""))
+
 (defun opencode-tools-write (part)
   "Show a write PART: the file and its new text, coloured in its mode."
   (let* ((state (plist-get part :state))
@@ -323,7 +334,8 @@ See `opencode-chat-bash-tail-lines' and `opencode-chat-tool-output-max'."
                                                 (length (split-string (string-trim-right content "\n") "\n"))
                                                 "line"))
                              "")
-                           (opencode-tools-status state))
+                           (opencode-tools-status state)
+                           (opencode-tools--diff-link part file))
           :body (concat (if (stringp file) (concat (opencode-tools--file-button file) "\n") "")
                         (if (stringp content)
                             (opencode-tools-fontify (string-trim-right content "\n") file)
@@ -383,7 +395,8 @@ The Index: and ==== lines the server puts first are left out."
                            (if (numberp (plist-get fd :additions))
                                (format " +%d -%d" (plist-get fd :additions) (or (plist-get fd :deletions) 0))
                              "")
-                           (opencode-tools-status state))
+                           (opencode-tools-status state)
+                           (opencode-tools--diff-link part file))
           :body (concat (if (stringp file) (concat (opencode-tools--file-button file) "\n") "")
                         (if diff (opencode-tools--diff diff)
                           (opencode-tools-key-values

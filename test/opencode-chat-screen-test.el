@@ -460,5 +460,55 @@ The aborted step (the server's abort error on it) gets no header of its own."
             (opencode-chat-screen--no-error-anywhere conn sid list-buf))
         (kill-buffer list-buf)))))
 
+(ert-deftest opencode-chat-screen/steps-stack-and-patch-lines-fold-in ()
+  "The steps of a reply stack their headings with no blank line between them,
+text is set off by one, and no patch line repeats what a write or an edit
+shows: the tool's heading links to the diff the patch line opened."
+  (opencode-test-with-chat-on-real-server
+      (list (append '((:reasoning_content "Plan it."))
+                    (opencode-test--tool-call
+                     "todowrite" '(:todos [(:content "Write it" :status "in_progress" :priority "high")]))
+                    '(:tool_calls))
+            (append (opencode-test--tool-call "bash" '(:command "echo hi" :description "Say hi"))
+                    '(:tool_calls))
+            (append (opencode-test--tool-call "write" '(:filePath "hello.py" :content "print('hi')\n"))
+                    '(:tool_calls))
+            (append (opencode-test--tool-call "edit" '(:filePath "hello.py" :oldString "'hi'"
+                                                                 :newString "'hello'"))
+                    '(:tool_calls))
+            '((:content "All done.") :stop))
+    (opencode-api-session-prompt-async conn sid "Write it")
+    (should (opencode-test-wait
+             (lambda () (string-match-p "^All done\\.$" (opencode-test--visible-text))) 90))
+    (should (opencode-test-wait (lambda () (not (opencode-store-busy-p conn sid))) 30))
+    ;; The server did make patch parts.
+    (should (cl-some (lambda (m) (cl-find "patch" (plist-get m :parts)
+                                          :key (lambda (p) (plist-get p :type)) :test #'equal))
+                     (opencode-chat-messages)))
+    (let ((text (opencode-test--visible-text)))
+      (should (string-match-p
+               (concat "^Assistant [^\n]*\n▸ Thinking\n▸ Todos 0/1 done[^\n]*\n"
+                       "▸ \\$ echo hi  \\[completed\\][^\n]*\n"
+                       "▸ Write hello\\.py (1 line)  \\[completed\\][^\n]*  diff\n"
+                       "▸ Edit hello\\.py \\+1 -1  \\[completed\\][^\n]*  diff\n"
+                       "\nAll done\\.\n")
+               text))
+      (should-not (string-match-p "Patch: " text)))
+    ;; The same after a reload.
+    (opencode-chat-screen--redrawn chat #'opencode-chat-reload)
+    (should (string-match-p "  diff\n\nAll done\\.\n" (opencode-test--visible-text)))
+    (should-not (string-match-p "Patch: " (opencode-test--visible-text)))
+    ;; RET on the Write heading's link shows what the prompt changed there.
+    (goto-char (point-min))
+    (re-search-forward "^▸ Write hello\\.py.*  \\(diff\\)$")
+    (goto-char (match-beginning 1))
+    (save-window-excursion
+      (call-interactively (key-binding (kbd "RET")))
+      (should (opencode-test-wait (lambda () (get-buffer "*opencode-diff: hello.py*")) 20))
+      (with-current-buffer "*opencode-diff: hello.py*"
+        (should (opencode-test-wait
+                 (lambda () (string-match-p "^\\+print('hello')" (buffer-string))) 20)))
+      (kill-buffer "*opencode-diff: hello.py*"))))
+
 (provide 'opencode-chat-screen-test)
 ;;; opencode-chat-screen-test.el ends here
