@@ -105,7 +105,7 @@ EXTRA, a string, goes inside the brackets after the status."
         ((< n 1000000) (format "%.1f kB" (/ n 1000.0)))
         (t (format "%.1f MB" (/ n 1000000.0)))))
 
-(defun opencode-tools--value (v)
+(defun opencode-tools-value (v)
   "Return value V of a tool's input as compact text."
   (cond ((stringp v) v)
         ((eq v t) "true")
@@ -123,7 +123,7 @@ EXTRA, a string, goes inside the brackets after the status."
 Vectors of scalars become \"a, b, c\"; plists \"k=v, k=v\"; deeper
 values \"N items\" or \"{N keys}\"."
   (cond ((and (vectorp v) (cl-every (lambda (x) (or (stringp x) (numberp x))) v))
-         (mapconcat #'opencode-tools--value v ", "))
+         (mapconcat #'opencode-tools-value v ", "))
         ((vectorp v) (opencode--plural (length v) "item"))
         ((and (consp v) (keywordp (car v)))
          (mapconcat (lambda (kv)
@@ -131,14 +131,14 @@ values \"N items\" or \"{N keys}\"."
                               (let ((x (cadr kv)))
                                 (if (or (vectorp x) (consp x))
                                     (if (vectorp x) (opencode--plural (length x) "item") "{…}")
-                                  (opencode-tools--value x)))))
+                                  (opencode-tools-value x)))))
                     (seq-partition v 2) ", "))
         (t json)))
 
 (defun opencode-tools-key-values (input)
   "Return plist INPUT as `key: value' lines, nested values compact."
   (mapconcat (lambda (kv)
-               (let ((text (opencode-tools--value (cadr kv))))
+               (let ((text (opencode-tools-value (cadr kv))))
                  (concat (propertize (concat (substring (symbol-name (car kv)) 1) ":")
                                      'face 'opencode-chat-dim)
                          (if (string-search "\n" text)
@@ -155,7 +155,7 @@ values \"N items\" or \"{N keys}\"."
      (or v (and (consp input)
                 (string-join (mapcar (lambda (kv)
                                        (format "%s: %s" (substring (symbol-name (car kv)) 1)
-                                               (opencode-tools--value (cadr kv))))
+                                               (opencode-tools-value (cadr kv))))
                                      (seq-take (seq-partition input 2) 2))
                              ", "))
          ""))))
@@ -181,6 +181,14 @@ values \"N items\" or \"{N keys}\"."
                                   #'string-match))))
     (when (consp mode) (setq mode (car mode)))
     (and (functionp mode) mode)))
+
+(defun opencode-tools-language (file)
+  "Return the name of FILE's language, as Org and Markdown code blocks say it.
+It is the major mode `auto-mode-alist' gives FILE, less \"-mode\":
+\"python\", \"emacs-lisp\"...; nil for a file with no mode."
+  (let ((mode (opencode-tools--mode-for file)))
+    (and mode (not (memq mode '(fundamental-mode text-mode)))
+         (replace-regexp-in-string "\\(?:-ts\\)?-mode\\'" "" (symbol-name mode)))))
 
 (defun opencode-tools-fontify (text file)
   "Return TEXT coloured as FILE's major mode colours it.
@@ -551,7 +559,7 @@ The server writes \"/file:\" then \"  Line N: text\" lines."
                   questions "\n\n")
                  (opencode-tools--error state)))))
 
-(defun opencode-tools--task-result (output)
+(defun opencode-tools-task-result (output)
   "Return the result text in task OUTPUT and its state, as (TEXT . STATE)."
   (if (and (stringp output)
            (string-match "\\`<task id=\"[^\"]*\"\\(?: state=\"\\([^\"]*\\)\"\\)?>\n?<task_result>\n?\\(\\(?:.\\|\n\\)*?\\)\n?</task_result>\n?</task>" output))
@@ -563,7 +571,7 @@ The server writes \"/file:\" then \"  Line N: text\" lines."
   (let* ((state (plist-get part :state))
          (input (plist-get state :input))
          (child (plist-get (plist-get state :metadata) :sessionId))
-         (result (opencode-tools--task-result (plist-get state :output))))
+         (result (opencode-tools-task-result (plist-get state :output))))
     (list :heading (concat (format "Task%s: %s"
                                    (if (opencode-tools--string (plist-get input :subagent_type))
                                        (format " (%s)" (plist-get input :subagent_type)) "")
