@@ -847,14 +847,16 @@ See `opencode-chat-export-directory'."
 (defun opencode-chat-export (format &optional file)
   "Export this chat's session as FORMAT, `markdown' or `org', to FILE; open it.
 Interactively, ask for the format and the file, proposing a name made
-of the session's title in \"opencode/exports/\" of `user-emacs-directory'
-\(see `opencode-chat-export-directory'), made if missing.  With a prefix argument, or FILE
+of the session's title in \"opencode/exports/\" of
+`user-emacs-directory', outside the project, made if missing (see
+`opencode-chat-export-directory').  With a prefix argument, or FILE
 nil, export to a buffer that visits no file.  Return that buffer.
 
 \\<opencode-chat-mode-map>Every message the chat holds is exported; \\[opencode-chat-load-older]
 loads older ones first.  Markdown keeps the text as the model wrote it;
-Org gets a heading per message and the Markdown turned into Org, with
-tools in drawers that start folded."
+Org gets a heading per prompt and per reply (its steps merged, as in
+the chat) and the Markdown turned into Org, with tools in drawers that
+start folded."
   (interactive (opencode-chat-export--read-args))
   (opencode-chat-export--check-chat)
   (let* ((session (opencode-chat-export--session))

@@ -103,6 +103,11 @@ Only buffers without unsaved changes are reverted."
   "Hash table: message id -> (:info INFO :beg MARKER :end MARKER :parts IDS).")
 (defvar-local opencode-chat--parts nil
   "Hash table: part id -> (:part PART :beg MARKER :end MARKER :body MARKER).")
+(defvar-local opencode-chat--replies nil
+  "Hash table: prompt id -> the ids of its replies shown, oldest first.
+The server makes a reply message per step of the agent; they read as
+one reply: the first has the header, with the tokens and cost of all.")
+
 (defvar-local opencode-chat--folded nil
   "Hash table: part id -> `folded' or `open', the user's choice.")
 (defvar-local opencode-chat--fold-cycle nil "Where S-TAB is in its cycle.")
@@ -371,11 +376,6 @@ A message a slash command made says so on a dim line of its own."
                                    (concat " " (opencode--first-line args 60))))
                          'face 'opencode-chat-dim))
             (_ ""))))
-
-(defvar-local opencode-chat--replies nil
-  "Hash table: prompt id -> the ids of its replies shown, oldest first.
-The server makes a reply message per step of the agent; they read as
-one reply: the first has the header, with the tokens and cost of all.")
 
 (defun opencode-chat--prompt-of (info)
   "Return the id of the prompt message INFO replies to, or nil."

@@ -416,7 +416,7 @@ The diff is what the prompt of MESSAGE-ID (the patch part's reply) changed."
 A reply's tokens and cost are its steps' (the server sums them on the
 message); a reply the user stopped says so, dimly, not as an error:
 one with the server's abort error, or that the chat marked
-:opencode-aborted (see `opencode-chat--header-info')."
+:opencode-aborted (a step of it was stopped)."
   (let ((time (plist-get (plist-get info :time) :created))
         (err (plist-get info :error)))
     (if (equal (plist-get info :role) "user")
