@@ -209,29 +209,32 @@ first of those, as the server picks the model it answers prompts with."
       (setq providers (cddr providers)))
     (nreverse ids)))
 
-(defun opencode-api-session-model (conn session callback)
+(defun opencode-api-session-model (conn session callback &optional quiet)
   "Call CALLBACK with the model of SESSION as (PROVIDER-ID . MODEL-ID).
 SESSION's own model when it has one, else the project's configured
 model, else the server's default (the one it answers prompts with).
-CONN is the connection.  When none is known, say what to do instead."
-  (let ((m (plist-get session :model)))
+CONN is the connection.  When none is known, say what to do instead;
+with QUIET, say nothing, neither then nor when a request fails."
+  (let ((m (plist-get session :model))
+        (errback (and quiet #'ignore)))
     (if (and (stringp (plist-get m :providerID)) (stringp (plist-get m :id)))
         (funcall callback (cons (plist-get m :providerID) (plist-get m :id)))
       (opencode-api-config
-       conn :callback
+       conn :errback errback :callback
        (lambda (config)
          (let ((model (opencode--parse-model (plist-get config :model))))
            (if model (funcall callback model)
              (opencode-api-providers
-              conn :callback
+              conn :errback errback :callback
               (lambda (providers)
                 (let ((default (or (opencode-api--default-model
                                     providers (opencode-api--configured-providers config))
                                    (opencode-api--default-model providers))))
-                  (if default (funcall callback default)
-                    (message "OpenCode: %s"
-                             (format opencode-api-no-model-help
-                                     (opencode-connection-directory conn))))))))))))))
+                  (cond (default (funcall callback default))
+                        (quiet)
+                        (t (message "OpenCode: %s"
+                                    (format opencode-api-no-model-help
+                                            (opencode-connection-directory conn)))))))))))))))
 
 (cl-defun opencode-api-session-init (conn id model &key callback errback sync full)
   "Run /init in session ID with MODEL, (PROVIDER-ID . MODEL-ID).

@@ -17,6 +17,7 @@
 
 (require 'cl-lib)
 (require 'seq)
+(require 'subr-x)
 (require 'opencode-api)
 (require 'opencode-requests)
 (require 'opencode-model)
@@ -44,6 +45,42 @@ Local to each chat buffer; `opencode-chat-set-model' sets it.")
 (defvar-local opencode-chat-variant nil
   "The variant of the model of this chat's prompts (its reasoning effort), or nil.
 Local to each chat buffer; `opencode-chat-cycle-variant' sets it.")
+
+(defvar-local opencode-chat--defaults nil
+  "What the server answers this chat's prompts with, before any reply:
+a plist (:model \"PROVIDER/MODEL\" :agent NAME), once known.")
+
+(defun opencode-chat-learn-defaults ()
+  "Learn the model and the agent the server answers this chat with.
+The context line of a session with no reply yet shows them: the
+session's or the project's model, else the server's default; the
+configuration's default agent, else the server's first primary one."
+  (let ((buf (current-buffer))
+        (conn opencode-chat--conn))
+    (cl-flet ((learn (key value)
+                (when (buffer-live-p buf)
+                  (with-current-buffer buf
+                    (setq opencode-chat--defaults (plist-put opencode-chat--defaults key value))
+                    (force-mode-line-update t)))))
+      (opencode-api-session-model
+       conn (opencode-chat-session)
+       (lambda (m) (learn :model (format "%s/%s" (car m) (cdr m))))
+       'quiet)
+      (opencode-api-config
+       conn :errback #'ignore
+       :callback
+       (lambda (config)
+         (if (stringp (plist-get config :default_agent))
+             (learn :agent (plist-get config :default_agent))
+           (opencode-api-agents
+            conn :errback #'ignore
+            :callback
+            (lambda (agents)
+              (let ((a (seq-find (lambda (a) (and (not (equal (plist-get a :mode) "subagent"))
+                                                  (not (eq (plist-get a :hidden) t))
+                                                  (stringp (plist-get a :name))))
+                                 agents)))
+                (when a (learn :agent (plist-get a :name))))))))))))
 
 (defface opencode-chat-needs-user '((t :inherit highlight :weight bold))
   "Face of a permission or question waiting for the user."
@@ -149,7 +186,11 @@ The most useful comes first, so a narrow window cuts the least."
          (cost (plist-get c :cost)))
     (concat
      (plist-get c :status) " · "
-     (or (plist-get c :agent) "default") " · " (or (plist-get c :model) "default model")
+     (let ((agent (or (plist-get c :agent) (plist-get opencode-chat--defaults :agent)))
+           (model (or (plist-get c :model) (plist-get opencode-chat--defaults :model))))
+       (if (or agent model)
+           (string-join (delq nil (list agent model)) " · ")
+         "no reply yet"))
      (if opencode-chat-variant (format " (%s)" opencode-chat-variant) "")
      (if (and (numberp limit) (> limit 0))
          (let* ((ratio (min 1.0 (/ used (float limit))))

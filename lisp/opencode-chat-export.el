@@ -14,12 +14,16 @@
 ;;
 ;; Everything here is made from the parts the server sent (the plists of
 ;; `opencode-chat-messages'), never from the chat's displayed text: text
-;; parts are their Markdown source, tools a heading line over fenced
-;; input and output, reasoning a quote.  Files attached as data: URLs
-;; show their name, never their base64 contents.  The Org export turns
-;; the Markdown into Org: a heading per message, fenced code into source
-;; blocks, headings demoted under the message's, emphasis, inline code
-;; and links into Org syntax, and tools into folded drawers.
+;; parts are their Markdown source, reasoning a quote, tools what the
+;; chat's renderers show, as plain text: the heading line, the input as
+;; `key: value' items, code, diffs and output as blocks (never JSON).
+;; Files attached as data: URLs show their name, never their base64
+;; contents; context the server added is folded under its summary.  A
+;; reply's steps (a message each) are one reply, as in the chat.  The
+;; Org export turns the Markdown into Org: a heading per prompt and per
+;; reply, fenced code into source blocks, headings demoted under the
+;; message's, emphasis, inline code and links into Org syntax, tools
+;; into folded drawers.
 
 ;;; Code:
 
@@ -42,8 +46,13 @@
 
 (defcustom opencode-chat-export-directory nil
   "Directory `opencode-chat-export' proposes for its files.
-nil proposes the session's project directory."
-  :type '(choice (const :tag "The project's directory" nil) directory)
+nil proposes \"opencode/exports/\" in `user-emacs-directory', outside
+every project: an export in the project would show in its version
+control and to the agent.  `project' proposes the session's project
+directory."
+  :type '(choice (const :tag "opencode/exports/ in user-emacs-directory" nil)
+                 (const :tag "The project's directory" project)
+                 directory)
   :group 'opencode)
 
 ;;;; Shared pieces
@@ -96,51 +105,123 @@ FORMAT defaults to \"%F %R\"."
           ((string-prefix-p "data:" url) nil)
           (t url))))
 
-(defun opencode-chat-export--tool-summary (part)
-  "Return a one-line summary of tool PART's call, or nil."
-  (let* ((state (plist-get part :state))
-         (input (plist-get state :input)))
-    (or (and (opencode-chat-export--string (plist-get state :title))
-             (opencode-chat-export--first-line (plist-get state :title)))
-        (cl-some (lambda (key)
-                   (let ((v (plist-get input key)))
-                     (and (opencode-chat-export--string v)
-                          (opencode-chat-export--first-line v))))
-                 '(:command :filePath :pattern :url :description :path :query)))))
+;; A tool is exported as the chat shows it (opencode-tools.el), as
+;; plain text: its heading line, then sections: `key: value' items
+;; (`:items', a list of (KEY . VALUE)), code or output blocks (`:block'
+;; LABEL LANG TEXT; LANG nil for an example block) and lines as the chat
+;; draws them (`:lines').
+
+(defun opencode-chat-export--plain (text)
+  "Return TEXT without its properties, nor the links only the chat has."
+  (let ((s (copy-sequence (or text ""))) (out nil) (i 0))
+    ;; A link to a diff on a tool's heading means nothing in a file.
+    (while (< i (length s))
+      (let ((next (or (next-single-property-change i 'opencode-patch-message s) (length s))))
+        (unless (get-text-property i 'opencode-patch-message s)
+          (push (substring-no-properties s i next) out))
+        (setq i next)))
+    (string-trim-right (apply #'concat (nreverse out)))))
 
 (defun opencode-chat-export--tool-heading (part)
-  "Return the words of tool PART's heading: name, status, summary.
-It is a list (NAME STATUS SUMMARY); SUMMARY may be nil."
-  (let ((state (plist-get part :state)))
-    (list (format "%s" (or (plist-get part :tool) "tool"))
-          (format "%s" (or (plist-get state :status) "?"))
-          (opencode-chat-export--tool-summary part))))
+  "Return the heading line the chat shows for tool PART, as plain text."
+  (replace-regexp-in-string
+   "  +" " " (opencode-chat-export--plain (plist-get (opencode-parts-rendered part) :heading))))
+
+(defun opencode-chat-export--items (plist &optional skip)
+  "Return the `key: value' items of PLIST (a tool's input), but keys in SKIP.
+Values are as the chat shows them, compact, never JSON."
+  (cl-loop for (k v) on plist by #'cddr
+           unless (or (memq k skip) (memq v '(nil :null)))
+           collect (cons (substring (symbol-name k) 1)
+                         (opencode-chat-export--plain (opencode-tools-value v)))))
+
+(defun opencode-chat-export--rendered-lines (part)
+  "Return the body the chat draws for tool PART, as plain lines."
+  (opencode-chat-export--plain (plist-get (opencode-parts-rendered part) :body)))
 
 (defun opencode-chat-export--tool-sections (part)
-  "Return the sections of tool PART's body, a list of (LABEL LANG TEXT).
-The input (a shell command as itself, else JSON), the diff an edit
-made, the output, the error and attached files' names."
-  (let* ((state (plist-get part :state))
+  "Return the sections of tool PART's body, as the chat shows them.
+A list of (:items ALIST), (:block LABEL LANG TEXT) and (:lines TEXT):
+the input as `key: value' items, a command as a shell block, a file's
+text in its language, a diff as a diff, the output whole."
+  (let* ((opencode-chat-tool-output-max nil)
+         (opencode-chat-bash-tail-lines nil)
+         (state (plist-get part :state))
          (input (plist-get state :input))
-         (metadata (plist-get state :metadata))
-         (output (or (opencode-chat-export--string (plist-get state :output))
+         (meta (plist-get state :metadata))
+         (str #'opencode-chat-export--string)
+         (output (or (funcall str (plist-get state :output))
                      (and (equal (plist-get state :status) "running")
-                          (opencode-chat-export--string (plist-get metadata :output)))))
-         (sections nil))
-    (cond ((opencode-chat-export--string (plist-get input :command))
-           (push (list "Command" "sh" (plist-get input :command)) sections))
-          (input
-           (push (list "Input" "json" (opencode-chat-export--json input)) sections)))
-    (when (opencode-chat-export--string (plist-get metadata :diff))
-      (push (list "Diff" "diff" (plist-get metadata :diff)) sections))
-    (when output (push (list "Output" "" output) sections))
-    (when (opencode-chat-export--string (plist-get state :error))
-      (push (list "Error" "" (plist-get state :error)) sections))
+                          (funcall str (plist-get meta :output)))))
+         (file (plist-get input :filePath))
+         (lang (and (stringp file) (opencode-tools-language file)))
+         (sections
+          (pcase (plist-get part :tool)
+            ("bash"
+             (list (list :items (append (opencode-chat-export--items input '(:command))
+                                        (and (numberp (plist-get meta :exit))
+                                             (/= (plist-get meta :exit) 0)
+                                             (list (cons "exit status"
+                                                         (number-to-string (plist-get meta :exit)))))))
+                   (list :block "Command" "sh" (or (plist-get input :command) ""))
+                   (and output (list :block "Output" nil output))))
+            ("write"
+             (list (list :items (opencode-chat-export--items input '(:content)))
+                   (and (funcall str (plist-get input :content))
+                        (list :block "Content" lang (plist-get input :content)))))
+            ("read"
+             (let* ((parsed (opencode-tools-parse-read output))
+                    (display (plist-get meta :display))
+                    (text (or (funcall str (plist-get display :text)) (plist-get parsed :text))))
+               (list (list :items (opencode-chat-export--items input))
+                     (cond (text (list :block "Content" lang text))
+                           (output (list :block "Output" nil output))))))
+            ((or "edit" "patch" "apply_patch")
+             (let* ((fd (plist-get meta :filediff))
+                    (diff (or (funcall str (plist-get meta :diff)) (funcall str (plist-get fd :patch))
+                              (cl-some (lambda (f) (and (consp f) (or (funcall str (plist-get f :diff))
+                                                                      (funcall str (plist-get f :patch)))))
+                                       (append (plist-get meta :files) nil)))))
+               (if diff
+                   (list (list :items (opencode-chat-export--items
+                                       input '(:oldString :newString :patchText :patch)))
+                         (list :block "Diff" "diff"
+                               (replace-regexp-in-string "\\`Index: .*\n=+\n" "" diff)))
+                 (list (list :items (opencode-chat-export--items
+                                     input '(:oldString :newString :patchText :patch)))
+                       (and (funcall str (plist-get input :oldString))
+                            (list :block "Old" lang (plist-get input :oldString)))
+                       (and (funcall str (plist-get input :newString))
+                            (list :block "New" lang (plist-get input :newString)))
+                       (and (funcall str (or (plist-get input :patchText) (plist-get input :patch)))
+                            (list :block "Patch" "diff" (or (plist-get input :patchText)
+                                                            (plist-get input :patch))))))))
+            ((or "todowrite" "question")
+             (list (list :lines (opencode-chat-export--rendered-lines part))))
+            ("task"
+             (let ((result (opencode-tools-task-result output)))
+               (list (list :items (append (opencode-chat-export--items input '(:prompt))
+                                          (and (stringp (plist-get meta :sessionId))
+                                               (list (cons "session" (plist-get meta :sessionId))))))
+                     (and (funcall str (plist-get input :prompt))
+                          (list :block "Prompt" nil (plist-get input :prompt)))
+                     (and (funcall str (car result)) (list :block "Result" nil (car result))))))
+            ("skill"
+             (list (list :items (opencode-chat-export--items input))
+                   (and output (list :block "Skill" nil (opencode-chat-export--rendered-lines part)))))
+            (_
+             (list (list :items (opencode-chat-export--items input))
+                   (and output (list :block "Output" nil output)))))))
+    (when (funcall str (plist-get state :error))
+      (setq sections (append sections (list (list :block "Error" nil (plist-get state :error))))))
     (let ((files (mapcar #'opencode-chat-export--file-label
                          (append (plist-get state :attachments) nil))))
       (when files
-        (push (list "Attachments" "" (string-join files "\n")) sections)))
-    (nreverse sections)))
+        (setq sections (append sections
+                               (list (list :items (mapcar (lambda (f) (cons "attached" f)) files)))))))
+    (cl-remove-if (lambda (sec) (or (null sec) (and (eq (car sec) :items) (null (cadr sec)))
+                                    (and (eq (car sec) :lines) (string-empty-p (cadr sec)))))
+                  sections)))
 
 ;;;; Markdown
 
@@ -161,32 +242,57 @@ The fence is longer than any run of backticks in TEXT."
   (mapconcat (lambda (l) (if (string-empty-p l) ">" (concat "> " l)))
              (split-string (string-trim-right text) "\n") "\n"))
 
+(defun opencode-chat-export--md-sections (sections)
+  "Return tool SECTIONS (see `opencode-chat-export--tool-sections') as Markdown."
+  (mapcar (lambda (sec)
+            (pcase sec
+              (`(:items ,items)
+               (mapconcat (lambda (kv) (format "- %s: %s" (car kv)
+                                               (replace-regexp-in-string "\n" " " (cdr kv))))
+                          items "\n"))
+              (`(:block ,label ,lang ,text)
+               (concat label ":\n" (opencode-chat-export--fence text lang)))
+              (`(:lines ,text) (opencode-chat-export--fence text))))
+          sections))
+
+(defun opencode-chat-export--context (part)
+  "Return context PART the server added as (SUMMARY LANG TEXT).
+SUMMARY is the line the chat shows for it; TEXT what it holds, in LANG
+\(the language of the file it holds), or nil when the summary says all."
+  (let* ((text (or (plist-get part :text) ""))
+         (read (opencode-tools-parse-read text))
+         (summary (substring-no-properties (opencode-parts-synthetic-heading text))))
+    (cond (read (list summary (opencode-tools-language (plist-get read :path))
+                      (plist-get read :text)))
+          ((not (equal (opencode-parts-unjson text) text)) (list summary nil nil))
+          (t (list summary nil text)))))
+
 (defun opencode-chat-export-part-markdown (part)
   "Return PART (a part plist from the server) as Markdown, or nil.
-Text is its Markdown source; reasoning a block quote; a tool a heading
-line over fenced input and output; a file its name (never the contents
-of a data: URL).  Parts with nothing to read (steps, snapshots) give nil."
+Text is its Markdown source; reasoning a block quote; a tool the line
+the chat shows for it over its input as `key: value' items and its
+code, diff and output as fenced blocks; context the server added a
+folded <details> block; a file its name (never the contents of a
+data: URL).  Parts with nothing to read (steps, snapshots) give nil."
   (pcase (plist-get part :type)
     ("text"
      (let ((text (or (plist-get part :text) "")))
        (if (eq (plist-get part :synthetic) t)
-           (concat "<details><summary>Context added by the server: "
-                   (opencode-chat-export--first-line text)
-                   "</summary>\n\n"
-                   (opencode-chat-export--fence text) "\n\n</details>")
+           (pcase-let ((`(,summary ,lang ,body) (opencode-chat-export--context part)))
+             (if body
+                 (concat "<details><summary>" summary "</summary>\n\n"
+                         (opencode-chat-export--fence body lang) "\n\n</details>")
+               (concat "*" summary "*")))
          text)))
     ("reasoning"
      (let ((text (string-trim (or (plist-get part :text) ""))))
        (opencode-chat-export--quote (concat "*Thinking*\n\n" text))))
     ("tool"
-     (pcase-let ((`(,name ,status ,summary) (opencode-chat-export--tool-heading part)))
-       (mapconcat #'identity
-                  (cons (format "**Tool %s** [%s]%s" name status
-                                (if summary (concat ": " summary) ""))
-                        (mapcar (pcase-lambda (`(,label ,lang ,text))
-                                  (concat label ":\n" (opencode-chat-export--fence text lang)))
-                                (opencode-chat-export--tool-sections part)))
-                  "\n\n")))
+     (mapconcat #'identity
+                (cons (format "**Tool %s**: `%s`" (plist-get part :tool)
+                              (opencode-chat-export--tool-heading part))
+                      (opencode-chat-export--md-sections (opencode-chat-export--tool-sections part)))
+                "\n\n"))
     ("file"
      (let ((label (opencode-chat-export--file-label part))
            (target (opencode-chat-export--file-target part))
@@ -238,9 +344,67 @@ of a data: URL).  Parts with nothing to read (steps, snapshots) give nil."
   (let ((err (plist-get info :error)))
     (and err (opencode-chat-export--string (opencode-api-error-text err)))))
 
+(defun opencode-chat-export--stopped-p (message)
+  "Return non-nil if MESSAGE, a reply's step, was stopped by the user.
+It has the server's abort error, or (aborted while it waited to retry)
+it is done with no error, no reason to end and no part."
+  (let ((info (plist-get message :info)))
+    (or (opencode-api-aborted-p (plist-get info :error))
+        (and (equal (plist-get info :role) "assistant")
+             (plist-get (plist-get info :time) :completed)
+             (not (plist-get info :error))
+             (not (stringp (plist-get info :finish)))
+             (cl-every (lambda (p) (equal (plist-get p :type) "step-start"))
+                       (plist-get message :parts))))))
+
+(defun opencode-chat-export--patch-shown-p (part parts)
+  "Return non-nil if patch PART names only files a tool among PARTS shows.
+A write or an edit shows its change: the patch would say it again."
+  (let ((shown (cl-loop for p in parts
+                        for input = (plist-get (plist-get p :state) :input)
+                        when (and (equal (plist-get p :type) "tool")
+                                  (member (plist-get p :tool) '("write" "edit" "patch" "apply_patch"))
+                                  (stringp (plist-get input :filePath)))
+                        collect (expand-file-name (plist-get input :filePath))))
+        (files (append (plist-get part :files) nil)))
+    (and files (cl-every (lambda (f) (member (expand-file-name f) shown)) files))))
+
+(defun opencode-chat-export--replies (messages)
+  "Return MESSAGES with the steps of each reply merged, as the chat shows them.
+The server makes a message per step of the agent; a reply is the
+steps that answer one prompt.  Each element is a plist (:info INFO
+:parts PARTS :errors TEXTS :aborted FLAG): INFO is the first step's,
+PARTS every step's, TEXTS the steps' errors (an abort is none) and FLAG
+non-nil if the user stopped the reply."
+  (let ((out nil))
+    (dolist (m messages)
+      (let* ((info (plist-get m :info))
+             (prompt (and (equal (plist-get info :role) "assistant") (plist-get info :parentID)))
+             (prev (car out))
+             (err (and (not (opencode-api-aborted-p (plist-get info :error)))
+                       (opencode-chat-export--error info)))
+             (parts (append (plist-get m :parts) nil)))
+        (if (and prompt prev (equal (plist-get prev :prompt) prompt))
+            (setcar out (list :info (plist-get prev :info) :prompt prompt
+                              :parts (append (plist-get prev :parts) parts)
+                              :errors (append (plist-get prev :errors) (and err (list err)))
+                              :aborted (or (plist-get prev :aborted)
+                                           (opencode-chat-export--stopped-p m))))
+          (push (list :info info :prompt prompt :parts parts :errors (and err (list err))
+                      :aborted (opencode-chat-export--stopped-p m))
+                out))))
+    (mapcar (lambda (m)
+              (let ((parts (plist-get m :parts)))
+                (plist-put m :parts
+                           (cl-remove-if (lambda (p) (and (equal (plist-get p :type) "patch")
+                                                          (opencode-chat-export--patch-shown-p p parts)))
+                                         parts))))
+            (nreverse out))))
+
 (defun opencode-chat-export-markdown (messages &optional session)
   "Return MESSAGES of SESSION (a session plist) as a Markdown document.
-MESSAGES are as `opencode-chat-messages' returns them."
+MESSAGES are as `opencode-chat-messages' returns them.  A reply's
+steps are one section, as in the chat."
   (concat
    (format "# %s\n\n" (or (plist-get session :title) (plist-get session :id) "OpenCode session"))
    (format "<!-- OpenCode session %s, exported %s -->\n\n"
@@ -249,14 +413,15 @@ MESSAGES are as `opencode-chat-messages' returns them."
     (lambda (m)
       (let* ((info (plist-get m :info))
              (time (opencode-chat-export--time (plist-get (plist-get info :time) :created)))
-             (err (opencode-chat-export--error info))
              (body (opencode-chat-export-message-markdown m)))
         (opencode-chat-export--join
-         (list (concat "## " (opencode-chat-export--message-title info)
-                       (if time (concat " — " time) ""))
-               (and err (concat "> **Error:** " err))
-               (and (not (string-empty-p body)) body)))))
-    messages "\n\n")
+         (append
+          (list (concat "## " (opencode-chat-export--message-title info)
+                        (if time (concat " — " time) "")))
+          (mapcar (lambda (err) (concat "> **Error:** " err)) (plist-get m :errors))
+          (list (and (not (string-empty-p body)) body)
+                (and (plist-get m :aborted) "*Aborted.*"))))))
+    (opencode-chat-export--replies messages) "\n\n")
    "\n"))
 
 ;;;; Code blocks
@@ -357,14 +522,16 @@ meant: the one around POS, else the part's only block."
         (t code)))
 
 (defun opencode-chat-export--org-inline (line)
-  "Convert the inline Markdown of LINE to Org: code, links, emphasis."
-  (let ((out nil) (start 0)
+  "Convert the inline Markdown of LINE to Org: code, links, emphasis.
+Code and links stand aside, as one character each, while the emphasis
+around them is converted: **`x`** is bold code, not literal stars."
+  (let ((out nil) (start 0) (held nil)
         (re (concat "\\(`+\\)\\(.+?\\)\\1"                          ; 1 2 code
                     "\\|!\\[\\([^]\n]*\\)\\](\\([^) \n]+\\)[^)\n]*)" ; 3 4 image
                     "\\|\\[\\([^]\n]+\\)\\](\\([^) \n]+\\)[^)\n]*)"  ; 5 6 link
                     "\\|<\\(https?://[^> \n]+\\)>")))                ; 7 autolink
     (while (string-match re line start)
-      (push (opencode-chat-export--org-emphasis (substring line start (match-beginning 0))) out)
+      (push (substring line start (match-beginning 0)) out)
       (push (cond
              ((match-beginning 2)
               (opencode-chat-export--org-code (string-trim (match-string 2 line))))
@@ -378,10 +545,19 @@ meant: the one around POS, else the part's only block."
                 (if (equal text url) (format "[[%s]]" url)
                   (format "[[%s][%s]]" url (opencode-chat-export--org-emphasis text)))))
              (t (format "[[%s]]" (match-string 7 line))))
-            out)
+            held)
+      ;; A character of the Private Use Area stands for it meanwhile.
+      (push (string (+ #xE100 (1- (length held)))) out)
       (setq start (match-end 0)))
-    (push (opencode-chat-export--org-emphasis (substring line start)) out)
-    (apply #'concat (nreverse out))))
+    (push (substring line start) out)
+    (let ((s (opencode-chat-export--org-emphasis (apply #'concat (nreverse out))))
+          (held (vconcat (nreverse held))))
+      (replace-regexp-in-string
+       "[\uE100-\uF8FF]"
+       (lambda (c)
+         (let ((i (- (aref c 0) #xE100)))
+           (if (< i (length held)) (aref held i) c)))
+       s t t))))
 
 (defun opencode-chat-export--org-escape (code)
   "Escape CODE for an Org block: a comma before lines starting with * or #+."
@@ -472,6 +648,10 @@ and the inline markup Org's."
          (t (push (opencode-chat-export--org-inline line) out)))))
     (string-trim-right (string-join (nreverse out) "\n") "\n+")))
 
+(defun opencode-chat-export--org-escape-heading (text)
+  "Return TEXT on one line, fit for an Org heading."
+  (string-trim (replace-regexp-in-string "[\n\r]+" " " text)))
+
 (defun opencode-chat-export--org-drawer (name summary blocks)
   "Return SUMMARY over a drawer NAME holding BLOCKS, folded when Org opens it."
   (concat summary "\n:" name ":\n" (string-join blocks "\n") "\n:END:"))
@@ -484,10 +664,14 @@ is opened; reasoning is a quote block."
     ("text"
      (let ((text (or (plist-get part :text) "")))
        (if (eq (plist-get part :synthetic) t)
-           (opencode-chat-export--org-drawer
-            "CONTEXT" (concat "/Context added by the server:/ "
-                              (opencode-chat-export--first-line text))
-            (list (opencode-chat-export--org-block text nil)))
+           ;; A heading of its own, folded when the file opens.
+           (pcase-let ((`(,summary ,lang ,body) (opencode-chat-export--context part)))
+             (concat (make-string (1+ level) ?*) " "
+                     (opencode-chat-export--org-escape-heading summary)
+                     (if body
+                         (concat "\n:PROPERTIES:\n:VISIBILITY: folded\n:END:\n"
+                                 (opencode-chat-export--org-block body lang))
+                       "")))
          (opencode-chat-export-markdown-to-org text level))))
     ("reasoning"
      (concat "#+begin_quote\n/Thinking/\n\n"
@@ -495,13 +679,21 @@ is opened; reasoning is a quote block."
               (string-trim (or (plist-get part :text) "")) level t)
              "\n#+end_quote"))
     ("tool"
-     (pcase-let ((`(,name ,status ,summary) (opencode-chat-export--tool-heading part)))
-       (opencode-chat-export--org-drawer
-        "TOOL"
-        (format "*Tool* ~%s~ [%s]%s" name status (if summary (concat ": " summary) ""))
-        (mapcar (pcase-lambda (`(,label ,lang ,text))
-                  (concat label ":\n" (opencode-chat-export--org-block text lang)))
-                (opencode-chat-export--tool-sections part)))))
+     (opencode-chat-export--org-drawer
+      "TOOL"
+      (format "*Tool %s*: %s" (plist-get part :tool)
+              (opencode-chat-export--org-code (opencode-chat-export--tool-heading part)))
+      (mapcar (lambda (sec)
+                (pcase sec
+                  (`(:items ,items)
+                   (mapconcat (lambda (kv)
+                                (format "- %s: %s" (car kv)
+                                        (replace-regexp-in-string "\n" " " (cdr kv))))
+                              items "\n"))
+                  (`(:block ,label ,lang ,text)
+                   (concat label ":\n" (opencode-chat-export--org-block text lang)))
+                  (`(:lines ,text) (opencode-chat-export--org-block text nil))))
+              (opencode-chat-export--tool-sections part))))
     ("file"
      (let ((label (opencode-chat-export--file-label part))
            (target (opencode-chat-export--file-target part))
@@ -529,12 +721,15 @@ is opened; reasoning is a quote block."
 
 (defun opencode-chat-export-org (messages &optional session)
   "Return MESSAGES of SESSION (a session plist) as an Org document.
-MESSAGES are as `opencode-chat-messages' returns them.  Each message
-is a heading with its role, model and time."
+MESSAGES are as `opencode-chat-messages' returns them.  Each prompt
+and each reply (all its steps, as in the chat) is a heading with its
+role, model and time; context the server added to a prompt goes last,
+under headings of its own that start folded."
   (concat
    (format "#+title: %s\n" (or (plist-get session :title) (plist-get session :id) "OpenCode session"))
    (format "#+date: %s\n" (format-time-string "[%F %a %R]"))
-   ;; showall: everything shows, but drawers (tools) stay folded.
+   ;; showall: everything shows, but drawers (tools) and folded
+   ;; headings (context) stay folded.
    "#+startup: showall\n"
    (format "# OpenCode session %s\n\n" (or (plist-get session :id) "?"))
    (mapconcat
@@ -542,14 +737,18 @@ is a heading with its role, model and time."
       (let* ((info (plist-get m :info))
              (time (opencode-chat-export--time (plist-get (plist-get info :time) :created)
                                                "[%F %a %R]"))
-             (err (opencode-chat-export--error info)))
+             (parts (plist-get m :parts))
+             (context (cl-remove-if-not #'opencode-parts-synthetic-p parts)))
         (opencode-chat-export--join
          (append
           (list (concat "* " (opencode-chat-export--message-title info)
-                        (if time (concat " " time) ""))
-                (and err (concat "*Error:* " err)))
-          (mapcar (lambda (p) (opencode-chat-export-part-org p 1)) (plist-get m :parts))))))
-    messages "\n\n")
+                        (if time (concat " " time) "")))
+          (mapcar (lambda (err) (concat "*Error:* " err)) (plist-get m :errors))
+          (mapcar (lambda (p) (opencode-chat-export-part-org p 1))
+                  (cl-remove-if #'opencode-parts-synthetic-p parts))
+          (list (and (plist-get m :aborted) "/Aborted./"))
+          (mapcar (lambda (p) (opencode-chat-export-part-org p 1)) context)))))
+    (opencode-chat-export--replies messages) "\n\n")
    "\n"))
 
 ;;;; Commands
@@ -608,10 +807,13 @@ tool as a heading line over its fenced input and output."
     (concat slug (if (eq format 'org) ".org" ".md"))))
 
 (defun opencode-chat-export--directory ()
-  "Return the directory proposed for exports of this chat."
-  (or opencode-chat-export-directory
-      (ignore-errors (opencode-connection-directory (opencode-chat-connection)))
-      default-directory))
+  "Return the directory proposed for exports of this chat.
+See `opencode-chat-export-directory'."
+  (pcase opencode-chat-export-directory
+    ('nil (locate-user-emacs-file "opencode/exports/"))
+    ('project (or (ignore-errors (opencode-connection-directory (opencode-chat-connection)))
+                  default-directory))
+    (dir dir)))
 
 (defun opencode-chat-export--set-mode (format)
   "Put the current buffer in the major mode of FORMAT, unless it is in it."
@@ -630,6 +832,7 @@ tool as a heading line over its fenced input and output."
          (name (opencode-chat-export--default-file (opencode-chat-export--session) format)))
     (list format
           (unless current-prefix-arg
+            (make-directory (opencode-chat-export--directory) t)
             (let ((file (read-file-name (format-prompt "Export to" name)
                                         (file-name-as-directory (opencode-chat-export--directory))
                                         nil nil name)))
@@ -644,14 +847,16 @@ tool as a heading line over its fenced input and output."
 (defun opencode-chat-export (format &optional file)
   "Export this chat's session as FORMAT, `markdown' or `org', to FILE; open it.
 Interactively, ask for the format and the file, proposing a name made
-of the session's title in the project's directory (see
+of the session's title in \"opencode/exports/\" of
+`user-emacs-directory', outside the project, made if missing (see
 `opencode-chat-export-directory').  With a prefix argument, or FILE
 nil, export to a buffer that visits no file.  Return that buffer.
 
 \\<opencode-chat-mode-map>Every message the chat holds is exported; \\[opencode-chat-load-older]
 loads older ones first.  Markdown keeps the text as the model wrote it;
-Org gets a heading per message and the Markdown turned into Org, with
-tools in drawers that start folded."
+Org gets a heading per prompt and per reply (its steps merged, as in
+the chat) and the Markdown turned into Org, with tools in drawers that
+start folded."
   (interactive (opencode-chat-export--read-args))
   (opencode-chat-export--check-chat)
   (let* ((session (opencode-chat-export--session))
@@ -666,6 +871,7 @@ tools in drawers that start folded."
           (when (and visiting (buffer-modified-p visiting))
             (user-error "%s has unsaved changes: save or kill its buffer first"
                         (abbreviate-file-name file)))
+          (make-directory (file-name-directory file) t)
           (let ((coding-system-for-write 'utf-8-unix))
             (write-region text nil file nil 'silent))
           (if visiting

@@ -240,7 +240,9 @@ With N < 0, to the previous ones."
           (when (and id (not (equal id here)))
             (setq found (plist-get (gethash id opencode-chat--parts) :beg)))))
       (if found (goto-char found)
-        (user-error (if (> n 0) "No next part" "No previous part"))))))
+        (user-error (if (> n 0) "No next part" "No previous part")))
+      ;; Past the blank line that sets text off (`opencode-chat--gap-before-p').
+      (when (get-text-property (point) 'opencode-gap) (forward-char 1)))))
 
 (defun opencode-chat-previous-part (n)
   "Move to the start of the Nth previous part."

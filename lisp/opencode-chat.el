@@ -103,6 +103,11 @@ Only buffers without unsaved changes are reverted."
   "Hash table: message id -> (:info INFO :beg MARKER :end MARKER :parts IDS).")
 (defvar-local opencode-chat--parts nil
   "Hash table: part id -> (:part PART :beg MARKER :end MARKER :body MARKER).")
+(defvar-local opencode-chat--replies nil
+  "Hash table: prompt id -> the ids of its replies shown, oldest first.
+The server makes a reply message per step of the agent; they read as
+one reply: the first has the header, with the tokens and cost of all.")
+
 (defvar-local opencode-chat--folded nil
   "Hash table: part id -> `folded' or `open', the user's choice.")
 (defvar-local opencode-chat--fold-cycle nil "Where S-TAB is in its cycle.")
@@ -260,6 +265,86 @@ A permission or question block under it stays shown."
     (and key (cl-find key (opencode-requests-pending) :key #'opencode-chat--request-key
                       :test #'equal))))
 
+(defun opencode-chat--shown-p (id)
+  "Return non-nil if part ID is drawn and takes room in the buffer."
+  (let ((e (gethash id opencode-chat--parts)))
+    (and e (< (plist-get e :beg) (plist-get e :end)))))
+
+(defun opencode-chat--gap-before-p (part)
+  "Return non-nil if text PART, in a reply, follows a part shown before it.
+Such text is set off by a blank line; the first thing of a reply is not,
+nor is anything but a reply's text."
+  (and (equal (plist-get part :type) "text")
+       (not (opencode-parts-synthetic-p part))
+       (not (string-empty-p (or (plist-get part :text) "")))
+       (let* ((mid (plist-get part :messageID))
+              (msg (gethash mid opencode-chat--messages))
+              (info (plist-get msg :info))
+              (p (opencode-chat--prompt-of info))
+              (id (plist-get part :id)))
+         (and msg p
+              (or (cl-some #'opencode-chat--shown-p
+                           (let ((ids (plist-get msg :parts)))
+                             (if (member id ids) (seq-take-while (lambda (x) (not (equal x id))) ids)
+                               ids)))
+                  ;; An earlier step of the reply shows something.
+                  (cl-some (lambda (step)
+                             (cl-some #'opencode-chat--shown-p
+                                      (plist-get (gethash step opencode-chat--messages) :parts)))
+                           (seq-take-while (lambda (x) (not (equal x mid)))
+                                           (gethash p opencode-chat--replies))))))))
+
+(defun opencode-chat--tool-files (part)
+  "Return the files whose change tool PART shows, expanded."
+  (let* ((state (plist-get part :state))
+         (dir default-directory)
+         (files (cons (plist-get (plist-get state :input) :filePath)
+                      (mapcar (lambda (f) (if (stringp f) f
+                                            (or (plist-get f :filePath) (plist-get f :file)
+                                                (plist-get f :path))))
+                              (append (plist-get (plist-get state :metadata) :files) nil)))))
+    (mapcar (lambda (f) (expand-file-name f dir)) (seq-filter #'stringp files))))
+
+(defun opencode-chat--patch-shown-p (part)
+  "Return non-nil if patch PART says only what a tool of its message shows.
+A write or an edit shows the change it made (with a link to its diff),
+so the patch line after it would say it twice: it is not drawn."
+  (and (equal (plist-get part :type) "patch")
+       (let* ((msg (gethash (plist-get part :messageID) opencode-chat--messages))
+              (shown (apply #'append
+                            (mapcar (lambda (id)
+                                      (let ((p (plist-get (gethash id opencode-chat--parts) :part)))
+                                        (and (equal (plist-get p :type) "tool")
+                                             (member (plist-get p :tool)
+                                                     '("write" "edit" "patch" "apply_patch"))
+                                             (opencode-chat--tool-files p))))
+                                    (plist-get msg :parts))))
+              (files (append (plist-get part :files) nil)))
+         (and files
+              (cl-every (lambda (f) (member (expand-file-name f default-directory) shown))
+                        files)))))
+
+(defun opencode-chat--respace (id)
+  "Hide the blank line between step ID and the next step of its reply.
+The steps of a reply read as one: the blank line after a step shows
+only before a header (a new reply, a prompt, a step that failed)."
+  (let* ((entry (gethash id opencode-chat--messages))
+         (p (and entry (opencode-chat--prompt-of (plist-get entry :info))))
+         (ids (and p (gethash p opencode-chat--replies))))
+    (when ids
+      (let* ((prev (cadr (member id (reverse ids))))
+             (next (cadr (member id ids))))
+        (dolist (pair (list (cons prev id) (cons id next)))
+          (let ((a (and (car pair) (gethash (car pair) opencode-chat--messages)))
+                (b (and (cdr pair) (gethash (cdr pair) opencode-chat--messages))))
+            (when a
+              (let ((sep (plist-get a :end)))
+                (when (< sep (point-max))
+                  (with-silent-modifications
+                    (put-text-property sep (1+ sep) 'invisible
+                                       (and b (opencode-chat--continuation-p (plist-get b :info))
+                                            'opencode-empty))))))))))))
+
 (defun opencode-chat--render-part (part entry)
   "Draw PART in the region of ENTRY (a plist with :beg and :end markers).
 Under a tool part whose call asked a permission or a question that
@@ -271,7 +356,15 @@ waits, its block (`opencode-requests-block')."
     (save-excursion
       (delete-region beg end)
       (goto-char beg)
-      (pcase-let ((`(,_b ,_e ,body) (opencode-parts-insert part (opencode-chat--part-folded-p part)))
+      ;; Text is a paragraph: a blank line sets it off from what comes
+      ;; before it in the reply.  Headings (tools...) stack.
+      (when (opencode-chat--gap-before-p part)
+        (insert (propertize "\n" 'opencode-gap t)))
+      (pcase-let ((`(,_b ,_e ,body)
+                   (if (opencode-chat--patch-shown-p part)
+                       ;; The tool that made it shows the change.
+                       (list (point) (point) (point))
+                     (opencode-parts-insert part (opencode-chat--part-folded-p part))))
                   (request (and key (opencode-chat--part-request part))))
         (when key (puthash key (plist-get part :id) opencode-chat--calls))
         (when (plist-get entry :block) (set-marker (plist-get entry :block) nil))
@@ -366,11 +459,6 @@ A message a slash command made says so on a dim line of its own."
                          'face 'opencode-chat-dim))
             (_ ""))))
 
-(defvar-local opencode-chat--replies nil
-  "Hash table: prompt id -> the ids of its replies shown, oldest first.
-The server makes a reply message per step of the agent; they read as
-one reply: the first has the header, with the tokens and cost of all.")
-
 (defun opencode-chat--prompt-of (info)
   "Return the id of the prompt message INFO replies to, or nil."
   (let ((p (plist-get info :parentID)))
@@ -387,17 +475,44 @@ one reply: the first has the header, with the tokens and cost of all.")
 
 (defun opencode-chat--continuation-p (info)
   "Return non-nil if INFO is a later step of a reply: its header is hidden.
-A step that failed keeps its header, which says why."
+A step that failed keeps its header, which says why; one the user
+stopped does not: the first step's header says \"Aborted\"."
   (let* ((p (opencode-chat--prompt-of info))
-         (first (and p (car (gethash p opencode-chat--replies)))))
+         (first (and p (car (gethash p opencode-chat--replies))))
+         (err (plist-get info :error)))
     (and first (not (equal first (plist-get info :id)))
-         (not (plist-get info :error)))))
+         (or (not err) (opencode-api-aborted-p err)))))
+
+(defun opencode-chat--stopped-p (info)
+  "Return non-nil if reply step INFO was stopped before anything came.
+The server stores no error on a reply aborted while it waited to retry
+\(nor on one aborted before the model's first word): such a step is
+done, with no reason to end (no :finish), no error and no part drawn."
+  (and (equal (plist-get info :role) "assistant")
+       (plist-get (plist-get info :time) :completed)
+       (not (plist-get info :error))
+       (not (stringp (plist-get info :finish)))
+       (let ((entry (gethash (plist-get info :id) opencode-chat--messages)))
+         (cl-every (lambda (id)
+                     (member (plist-get (plist-get (gethash id opencode-chat--parts) :part) :type)
+                             '("step-start" nil)))
+                   (plist-get entry :parts)))))
 
 (defun opencode-chat--header-info (info)
   "Return INFO with the tokens and cost of every step of its reply.
-Only the first step's header shows; it speaks for all of them."
+Only the first step's header shows; it speaks for all of them, and
+says \"Aborted\" when one of them was stopped by the user."
   (let* ((p (opencode-chat--prompt-of info))
-         (ids (and p (gethash p opencode-chat--replies))))
+         (ids (and p (gethash p opencode-chat--replies)))
+         (steps (mapcar (lambda (id)
+                          (if (equal id (plist-get info :id)) info
+                            (plist-get (gethash id opencode-chat--messages) :info)))
+                        (or ids (list (plist-get info :id)))))
+         (info (if (cl-some (lambda (i) (or (opencode-api-aborted-p (plist-get i :error))
+                                            (opencode-chat--stopped-p i)))
+                            steps)
+                   (append (list :opencode-aborted t) info)
+                 info)))
     (if (not (cdr ids))
         info
       (let ((sum (list 0 0 0 0 0)) (cost 0))
@@ -476,6 +591,7 @@ It sums the steps, and another step came or changed."
           (put-text-property beg end 'opencode-message id)
           (puthash id (list :info info :beg beg :header-end header-end :end end :parts nil)
                    opencode-chat--messages))))
+    (opencode-chat--respace id)
     ;; The first step's header sums the steps; a step drawn above it
     ;; (older, from the backlog) takes its place.
     (let* ((p (opencode-chat--prompt-of info))
@@ -516,6 +632,7 @@ Ids are time-ordered, so comparing them compares creation times."
                       (opencode-chat--draw-header (plist-get entry :beg) info))
           (put-text-property (plist-get entry :beg) (plist-get entry :header-end) 'opencode-message
                              (plist-get info :id))))
+      (opencode-chat--respace (plist-get info :id))
       (opencode-chat--redraw-first-reply info)))))
 
 (defun opencode-chat--update-part (part)
@@ -547,7 +664,14 @@ A part of a message older than the page shown is ignored."
             (setq new (opencode-chat--render-part part new))
             (puthash id new opencode-chat--parts)
             (puthash mid (plist-put msg :parts (append (plist-get msg :parts) (list id)))
-                     opencode-chat--messages))))))))
+                     opencode-chat--messages)))
+        ;; A step done with no reason to end said "Aborted" while it had
+        ;; no part (`opencode-chat--stopped-p'): it has one now.
+        (let ((info (plist-get msg :info)))
+          (when (and (plist-get (plist-get info :time) :completed)
+                     (not (stringp (plist-get info :finish)))
+                     (not (equal (plist-get part :type) "step-start")))
+            (opencode-chat--update-message info))))))))
 
 (defun opencode-chat--remove-part (id)
   "Remove part ID from the buffer."
@@ -685,16 +809,23 @@ text at its bottom."
       (if (eq pt 'end)
           (opencode-chat-show-end w)
         (set-window-start w (opencode-chat--place-position start) t)
-        (set-window-point w (opencode-chat--place-position pt))))))
+        (set-window-point w (opencode-chat--place-position pt)))))
+  ;; Unless the selected window shows the chat (its point is the
+  ;; buffer's), the buffer's point is its own.
+  (unless (eq (window-buffer (selected-window)) (current-buffer))
+    (goto-char (opencode-chat--place-position (car places)))))
 
 (defun opencode-chat-show-end (&optional window)
   "Show the end of the chat in WINDOW (default: every window showing it).
 Point goes to the end, where it follows what streams in, and the
-newest text is at the bottom of the window."
+newest text is at the bottom of the window.  With WINDOW, only that
+window's point moves: the buffer's point is the selected window's, so
+it moves only when WINDOW is the selected window."
   (interactive)
-  (goto-char (point-max))
+  (unless window (goto-char (point-max)))
   (dolist (w (if window (list window) (get-buffer-window-list nil nil t)))
     (set-window-point w (point-max))
+    ;; Selecting W and back keeps the selected window's point.
     (with-selected-window w
       (ignore-errors (recenter -1)))))
 
@@ -1002,6 +1133,7 @@ place."
     ;; What the store may miss: the session itself (opened by id), the
     ;; branch and the todos are only told as they change.
     (let ((conn opencode-chat--conn) (sid (opencode-chat-session-id)))
+      (unless opencode-chat--defaults (opencode-chat-learn-defaults))
       (opencode-api-session-get
        conn sid :errback #'ignore
        :callback (lambda (s)

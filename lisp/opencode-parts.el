@@ -136,7 +136,7 @@ As \"1.2k in · 340 out · 500 cached · $0.0123\"; zero figures are left out."
   "Return non-nil if part ID is to be shown whole."
   (member id opencode-parts--expanded))
 
-(defun opencode-parts--rendered (part)
+(defun opencode-parts-rendered (part)
   "Return how tool PART is shown, (:heading H :body B), or nil if not a tool.
 Its renderer (see `opencode-chat-tool-renderer') says; what it leaves out,
 or a tool with none, is shown by `opencode-tools-default'.  Values that
@@ -174,7 +174,7 @@ The cut ends in a button that shows the whole text; nothing is lost."
              #'opencode-chat-expand-part
              'opencode-expand (plist-get part :id)))))
 
-(defun opencode-parts--unjson (text)
+(defun opencode-parts-unjson (text)
   "Return TEXT with a trailing JSON object shown as `key: value' pairs.
 The server writes \"Called the Read tool with the following input: {…}\":
 that becomes \"Read tool: FILE\"."
@@ -190,7 +190,7 @@ that becomes \"Read tool: FILE\"."
               (t (concat lead ": " (opencode-tools-summary input)))))
     text))
 
-(defun opencode-parts--synthetic-heading (text)
+(defun opencode-parts-synthetic-heading (text)
   "Return the heading of synthetic TEXT the server added."
   (let ((read (opencode-tools-parse-read text)))
     (concat "Context added by the server: "
@@ -199,7 +199,7 @@ that becomes \"Read tool: FILE\"."
                         (if (numberp (plist-get read :last))
                             (format " (lines %d-%d)" (plist-get read :first) (plist-get read :last))
                           ""))
-              (opencode--first-line (opencode-parts--unjson (or text "")) 60)))))
+              (opencode--first-line (opencode-parts-unjson (or text "")) 60)))))
 
 (defun opencode-parts--synthetic-body (text)
   "Return the body of synthetic TEXT the server added, unwrapped."
@@ -211,15 +211,15 @@ that becomes \"Read tool: FILE\"."
                     (concat "\n" (propertize (format "(%s)" (plist-get read :note))
                                              'face 'opencode-chat-dim))
                   ""))
-      (opencode-parts--unjson (or text "")))))
+      (opencode-parts-unjson (or text "")))))
 
 (defun opencode-parts--heading (part &optional rendered)
   "Return the heading line of foldable PART (without newline).
-RENDERED is how it is shown if it is a tool (`opencode-parts--rendered')."
+RENDERED is how it is shown if it is a tool (`opencode-parts-rendered')."
   (pcase (plist-get part :type)
     ((guard (plist-get rendered :heading)) (plist-get rendered :heading))
     ("reasoning" "Thinking")
-    ("text" (opencode-parts--synthetic-heading (plist-get part :text)))
+    ("text" (opencode-parts-synthetic-heading (plist-get part :text)))
     ("file" (opencode-parts--file-heading part))
     ("patch" (format "Patch: %s" (opencode--plural (length (plist-get part :files)) "file")))
     ("snapshot" "Snapshot")
@@ -231,7 +231,7 @@ RENDERED is how it is shown if it is a tool (`opencode-parts--rendered')."
 
 (defun opencode-parts--body (part &optional rendered)
   "Return the body text of PART.
-RENDERED is how it is shown if it is a tool (`opencode-parts--rendered')."
+RENDERED is how it is shown if it is a tool (`opencode-parts-rendered')."
   (pcase (plist-get part :type)
     ((guard (plist-get rendered :body))
      (opencode-parts--limit-output part (plist-get rendered :body)))
@@ -414,7 +414,9 @@ The diff is what the prompt of MESSAGE-ID (the patch part's reply) changed."
 (defun opencode-parts-message-header (info)
   "Return the header line of message INFO.
 A reply's tokens and cost are its steps' (the server sums them on the
-message); a reply the user stopped says so, dimly, not as an error."
+message); a reply the user stopped says so, dimly, not as an error:
+one with the server's abort error, or that the chat marked
+:opencode-aborted (a step of it was stopped)."
   (let ((time (plist-get (plist-get info :time) :created))
         (err (plist-get info :error)))
     (if (equal (plist-get info :role) "user")
@@ -432,9 +434,11 @@ message); a reply the user stopped says so, dimly, not as an error."
                 (let ((usage (opencode-parts--usage (plist-get info :tokens) (plist-get info :cost))))
                   (if usage (concat "  " usage) ""))
                 (if (numberp time) (format-time-string "  %F %T" (/ time 1000.0)) "")
-                (if (equal (plist-get err :name) "MessageAbortedError") "  Aborted" ""))
+                (if (or (opencode-api-aborted-p err) (plist-get info :opencode-aborted))
+                    "  Aborted"
+                  ""))
                'face 'opencode-chat-dim)
-              (if (and err (not (equal (plist-get err :name) "MessageAbortedError")))
+              (if (and err (not (opencode-api-aborted-p err)))
                   (concat "\n" (propertize (format "Error: %s" (opencode-api-error-text err))
                                            'face 'opencode-chat-error))
                 "")))))
@@ -463,9 +467,11 @@ FOLDED says whether a foldable part is folded now (its heading shows it)."
        (setq body (point))
        (insert (opencode-parts--body part)))
       (_
-       (let ((rendered (opencode-parts--rendered part)))
-         (insert (propertize (concat (if folded "▸ " "▾ ") (opencode-parts--heading part rendered))
-                             'face 'opencode-chat-heading))
+       (let ((rendered (opencode-parts-rendered part)))
+         (let ((heading (concat (if folded "▸ " "▾ ") (opencode-parts--heading part rendered))))
+           ;; Under the faces of its own (a link to a diff...).
+           (add-face-text-property 0 (length heading) 'opencode-chat-heading t heading)
+           (insert heading))
          (setq body (point))
          (let ((text (opencode-parts--body part rendered)))
            (unless (string-empty-p text)

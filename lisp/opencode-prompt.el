@@ -310,47 +310,47 @@ CONTEXT is what the context providers of TEXT gave, (TEXT . FILES) as
 prompt takes it when queued); else they are asked now."
   (with-current-buffer chat
     (opencode-chat-show-end)
-      (let ((conn (opencode-chat-connection))
-            (sid (opencode-chat-session-id))
-            (agent opencode-chat-agent)
-            (model opencode-chat-model)
-            (variant opencode-chat-variant)
-            (done (lambda (_) (opencode-prompt--sent prompt text))))
-        ;; @mentions of project files and folders go along as file parts.
-        (dolist (f (opencode-complete-mentions text (opencode-connection-directory conn)
-                                               (opencode-complete-agent-names conn)))
-          (unless (member f files) (setq files (append files (list f)))))
-        (cond
-         ((and (string-match "\\`/\\([^ \t\n]+\\)[ \t\n]*\\(\\(?:.\\|\n\\)*\\)\\'" text)
-               (assoc (match-string 1 text) opencode-prompt-own-commands))
-          (opencode-chat-own-command (match-string 1 text) (match-string 2 text))
-          (opencode-prompt--sent prompt text))
-         ((string-prefix-p "!" text)
-          (opencode-api-session-shell conn sid
-                            :body `(:agent ,(or agent "build") :command ,(substring text 1)
-                                           ,@(and model `(:model (:providerID ,(car model)
-                                                                  :modelID ,(cdr model)))))
-                            ;; The reply comes when the command is done; the
-                            ;; chat shows it running meanwhile.
-                            :timeout 600 :callback done
-                            :errback (lambda (err) (opencode-prompt--not-sent chat prompt text files err))))
-         ((string-match "\\`/\\([^ \t\n]+\\)[ \t\n]*\\(\\(?:.\\|\n\\)*\\)\\'" text)
-          (let ((name (match-string 1 text)) (args (match-string 2 text)))
-            (opencode-complete-command-names
-             conn
-             (lambda (names)
-               (if (not (member name names))
-                   (opencode-prompt--send-text chat text files agent model prompt variant context)
-                 (opencode-api-session-command
-                  conn sid
-                  :body `(:command ,name :arguments ,args
-                                   ,@(and agent `(:agent ,agent))
-                                   ,@(and model `(:model ,(format "%s/%s" (car model) (cdr model))))
-                                   ,@(and variant `(:variant ,variant))
-                                   ,@(and files `(:parts ,(apply #'vector (mapcar #'opencode-prompt--file-part files)))))
-                  :timeout 600 :callback done
-                  :errback (lambda (err) (opencode-prompt--not-sent chat prompt text files err))))))))
-         (t (opencode-prompt--send-text chat text files agent model prompt variant context))))))
+    (let ((conn (opencode-chat-connection))
+          (sid (opencode-chat-session-id))
+          (agent opencode-chat-agent)
+          (model opencode-chat-model)
+          (variant opencode-chat-variant)
+          (done (lambda (_) (opencode-prompt--sent prompt text))))
+      ;; @mentions of project files and folders go along as file parts.
+      (dolist (f (opencode-complete-mentions text (opencode-connection-directory conn)
+                                             (opencode-complete-agent-names conn)))
+        (unless (member f files) (setq files (append files (list f)))))
+      (cond
+       ((and (string-match "\\`/\\([^ \t\n]+\\)[ \t\n]*\\(\\(?:.\\|\n\\)*\\)\\'" text)
+             (assoc (match-string 1 text) opencode-prompt-own-commands))
+        (opencode-chat-own-command (match-string 1 text) (match-string 2 text))
+        (opencode-prompt--sent prompt text))
+       ((string-prefix-p "!" text)
+        (opencode-api-session-shell conn sid
+                          :body `(:agent ,(or agent "build") :command ,(substring text 1)
+                                         ,@(and model `(:model (:providerID ,(car model)
+                                                                :modelID ,(cdr model)))))
+                          ;; The reply comes when the command is done; the
+                          ;; chat shows it running meanwhile.
+                          :timeout 600 :callback done
+                          :errback (lambda (err) (opencode-prompt--not-sent chat prompt text files err))))
+       ((string-match "\\`/\\([^ \t\n]+\\)[ \t\n]*\\(\\(?:.\\|\n\\)*\\)\\'" text)
+        (let ((name (match-string 1 text)) (args (match-string 2 text)))
+          (opencode-complete-command-names
+           conn
+           (lambda (names)
+             (if (not (member name names))
+                 (opencode-prompt--send-text chat text files agent model prompt variant context)
+               (opencode-api-session-command
+                conn sid
+                :body `(:command ,name :arguments ,args
+                                 ,@(and agent `(:agent ,agent))
+                                 ,@(and model `(:model ,(format "%s/%s" (car model) (cdr model))))
+                                 ,@(and variant `(:variant ,variant))
+                                 ,@(and files `(:parts ,(apply #'vector (mapcar #'opencode-prompt--file-part files)))))
+                :timeout 600 :callback done
+                :errback (lambda (err) (opencode-prompt--not-sent chat prompt text files err))))))))
+       (t (opencode-prompt--send-text chat text files agent model prompt variant context))))))
 
 (defun opencode-prompt--not-sent (chat prompt text files err)
   "Say that TEXT with FILES, from PROMPT in CHAT, was not sent, for ERR.

@@ -31,6 +31,7 @@
 (declare-function opencode-parts-session-button "opencode-parts" (id))
 (declare-function opencode-parts-expanded-p "opencode-parts" (id))
 (declare-function opencode-chat-expand-part "opencode-chat-nav" ())
+(declare-function opencode-chat-patch-file-at-point "opencode-parts" ())
 (declare-function opencode-chat-connection "opencode-chat" (&optional buffer))
 
 ;;;; Options
@@ -120,7 +121,7 @@ EXTRA, a string, goes inside the brackets after the status."
         ((< n 1000000) (format "%.1f kB" (/ n 1000.0)))
         (t (format "%.1f MB" (/ n 1000000.0)))))
 
-(defun opencode-tools--value (v)
+(defun opencode-tools-value (v)
   "Return value V of a tool's input as compact text."
   (cond ((stringp v) v)
         ((eq v t) "true")
@@ -138,7 +139,7 @@ EXTRA, a string, goes inside the brackets after the status."
 Vectors of scalars become \"a, b, c\"; plists \"k=v, k=v\"; deeper
 values \"N items\" or \"{N keys}\"."
   (cond ((and (vectorp v) (cl-every (lambda (x) (or (stringp x) (numberp x))) v))
-         (mapconcat #'opencode-tools--value v ", "))
+         (mapconcat #'opencode-tools-value v ", "))
         ((vectorp v) (opencode--plural (length v) "item"))
         ((and (consp v) (keywordp (car v)))
          (mapconcat (lambda (kv)
@@ -146,14 +147,14 @@ values \"N items\" or \"{N keys}\"."
                               (let ((x (cadr kv)))
                                 (if (or (vectorp x) (consp x))
                                     (if (vectorp x) (opencode--plural (length x) "item") "{…}")
-                                  (opencode-tools--value x)))))
+                                  (opencode-tools-value x)))))
                     (seq-partition v 2) ", "))
         (t json)))
 
 (defun opencode-tools-key-values (input)
   "Return plist INPUT as `key: value' lines, nested values compact."
   (mapconcat (lambda (kv)
-               (let ((text (opencode-tools--value (cadr kv))))
+               (let ((text (opencode-tools-value (cadr kv))))
                  (concat (propertize (concat (substring (symbol-name (car kv)) 1) ":")
                                      'face 'opencode-chat-dim)
                          (if (string-search "\n" text)
@@ -170,7 +171,7 @@ values \"N items\" or \"{N keys}\"."
      (or v (and (consp input)
                 (string-join (mapcar (lambda (kv)
                                        (format "%s: %s" (substring (symbol-name (car kv)) 1)
-                                               (opencode-tools--value (cadr kv))))
+                                               (opencode-tools-value (cadr kv))))
                                      (seq-take (seq-partition input 2) 2))
                              ", "))
          ""))))
@@ -196,6 +197,14 @@ values \"N items\" or \"{N keys}\"."
                                   #'string-match))))
     (when (consp mode) (setq mode (car mode)))
     (and (functionp mode) mode)))
+
+(defun opencode-tools-language (file)
+  "Return the name of FILE's language, as Org and Markdown code blocks say it.
+It is the major mode `auto-mode-alist' gives FILE, less \"-mode\":
+\"python\", \"emacs-lisp\"...; nil for a file with no mode."
+  (let ((mode (opencode-tools--mode-for file)))
+    (and mode (not (memq mode '(fundamental-mode text-mode)))
+         (replace-regexp-in-string "\\(?:-ts\\)?-mode\\'" "" (symbol-name mode)))))
 
 (defun opencode-tools-fontify (text file)
   "Return TEXT coloured as FILE's major mode colours it.
@@ -346,6 +355,16 @@ costs no more than the lines shown."
                           "")
                         (opencode-tools--error state)))))
 
+(defun opencode-tools--diff-link (part file)
+  "Return a link to the diff tool PART made in FILE, once done, or \"\".
+It shows what the prompt changed in FILE, as a patch line would."
+  (if (and (stringp file) (equal (plist-get (plist-get part :state) :status) "completed"))
+      (concat "  " (opencode--link "diff" #'opencode-chat-patch-file-at-point
+                                   'help-echo (format "RET: show the diff of %s" file)
+                                   'opencode-file file
+                                   'opencode-patch-message (plist-get part :messageID)))
+    ""))
+
 (defun opencode-tools-write (part)
   "Show a write PART: the file and its new text, coloured in its mode."
   (let* ((state (plist-get part :state))
@@ -358,7 +377,8 @@ costs no more than the lines shown."
                                                 (length (split-string (string-trim-right content "\n") "\n"))
                                                 "line"))
                              "")
-                           (opencode-tools-status state))
+                           (opencode-tools-status state)
+                           (opencode-tools--diff-link part file))
           :body (concat (if (stringp file) (concat (opencode-tools--file-button file) "\n") "")
                         (if (stringp content)
                             (opencode-tools-fontify (string-trim-right content "\n") file)
@@ -418,7 +438,8 @@ The Index: and ==== lines the server puts first are left out."
                            (if (numberp (plist-get fd :additions))
                                (format " +%d -%d" (plist-get fd :additions) (or (plist-get fd :deletions) 0))
                              "")
-                           (opencode-tools-status state))
+                           (opencode-tools-status state)
+                           (opencode-tools--diff-link part file))
           :body (concat (if (stringp file) (concat (opencode-tools--file-button file) "\n") "")
                         (if diff (opencode-tools-diff diff)
                           (opencode-tools-key-values
@@ -573,7 +594,7 @@ The server writes \"/file:\" then \"  Line N: text\" lines."
                   questions "\n\n")
                  (opencode-tools--error state)))))
 
-(defun opencode-tools--task-result (output)
+(defun opencode-tools-task-result (output)
   "Return the result text in task OUTPUT and its state, as (TEXT . STATE)."
   (if (and (stringp output)
            (string-match "\\`<task id=\"[^\"]*\"\\(?: state=\"\\([^\"]*\\)\"\\)?>\n?<task_result>\n?\\(\\(?:.\\|\n\\)*?\\)\n?</task_result>\n?</task>" output))
@@ -585,7 +606,7 @@ The server writes \"/file:\" then \"  Line N: text\" lines."
   (let* ((state (plist-get part :state))
          (input (plist-get state :input))
          (child (plist-get (plist-get state :metadata) :sessionId))
-         (result (opencode-tools--task-result (plist-get state :output))))
+         (result (opencode-tools-task-result (plist-get state :output))))
     (list :heading (concat (format "Task%s: %s"
                                    (if (opencode-tools--string (plist-get input :subagent_type))
                                        (format " (%s)" (plist-get input :subagent_type)) "")

@@ -294,5 +294,245 @@ A prompt with text in it stays, and sending from it reopens the chat."
       (kill-buffer chat)
       (should-not (buffer-live-p prompt)))))
 
+(defun opencode-chat-screen--line-at (window)
+  "Return the text of the line at WINDOW's point."
+  (with-current-buffer (window-buffer window)
+    (save-excursion
+      (goto-char (window-point window))
+      (buffer-substring-no-properties (line-beginning-position) (line-end-position)))))
+
+(defun opencode-chat-screen--redrawn (chat thunk)
+  "Call THUNK, then wait until CHAT was drawn again from the server."
+  (let ((before (with-current-buffer chat
+                  (plist-get (gethash (plist-get (plist-get (car (opencode-chat-messages)) :info) :id)
+                                      opencode-chat--messages)
+                             :beg))))
+    (funcall thunk)
+    (should (opencode-test-wait
+             (lambda ()
+               (with-current-buffer chat
+                 (let ((entry (gethash (plist-get (plist-get (car (opencode-chat-messages)) :info) :id)
+                                       opencode-chat--messages)))
+                   (and entry (not (eq (plist-get entry :beg) before))
+                        (opencode-chat-loaded-p)))))
+             30))))
+
+(ert-deftest opencode-chat-screen/two-windows-keep-their-places ()
+  "Two windows on one chat: the selected one scrolled up, the other at the end.
+A reload (g) and a real reconnection keep both where they were; sending
+a prompt brings a window scrolled up to the end, and it follows the reply."
+  (opencode-test-with-real-server conn
+    (let* ((opencode-test-mock-script (opencode-chat-screen--say 8))
+           (session (opencode-api-session-create conn :title "two windows" :sync t))
+           (sid (plist-get session :id))
+           (chat nil)
+           (opencode-chat-open-prompt nil))
+      (dotimes (i 8)
+        (opencode-api-session-prompt-async conn sid (format "Prompt %d" (1+ i)) :sync t)
+        (should (opencode-test-wait
+                 (lambda ()
+                   (= (length (opencode-api-session-messages conn sid :sync t)) (* 2 (1+ i))))
+                 30))
+        (should (opencode-test-wait (lambda () (not (opencode-store-busy-p conn sid))) 30)))
+      (delete-other-windows)
+      (unwind-protect
+          (let ((opencode-chat-display 'same-window))
+            (setq chat (opencode-chat-open conn session))
+            (with-current-buffer chat
+              (should (opencode-test-wait
+                       (lambda () (string-match-p "Reply number 8" (opencode-test--visible-text)))
+                       20)))
+            ;; The chat in the selected window and in one below it.
+            (let* ((selected (get-buffer-window chat))
+                   (other (split-window selected nil 'below)))
+              (set-window-buffer other chat)
+              (should (eq (selected-window) selected))
+              (with-current-buffer chat
+                (opencode-chat-show-end other)
+                ;; The selected window scrolled up, to the third prompt.
+                (goto-char (point-min))
+                (search-forward "Prompt 3")
+                (set-window-point selected (point)))
+              (should (equal (opencode-chat-screen--line-at selected) "Prompt 3"))
+              (should (= (window-point other) (with-current-buffer chat (point-max))))
+              (cl-flet ((check (what)
+                          (should (equal (list what (opencode-chat-screen--line-at selected))
+                                         (list what "Prompt 3")))
+                          (should (equal (list what (window-point other))
+                                         (list what (with-current-buffer chat (point-max)))))))
+                ;; g: a reload.
+                (opencode-chat-screen--redrawn
+                 chat (lambda () (with-current-buffer chat (opencode-chat-reload))))
+                (check 'reload)
+                ;; A real reconnection: the stream opened afresh.
+                (opencode-chat-screen--redrawn
+                 chat (lambda ()
+                        (opencode-connection-reopen conn)
+                        (should (opencode-test-wait
+                                 (lambda () (eq (opencode-connection-state conn) 'connected)) 30))))
+                (check 'reconnect))
+              ;; Sending from the prompt: the window scrolled up goes to the
+              ;; end, and follows the reply.
+              (let ((prompt (with-current-buffer chat (opencode-chat-prompt))))
+                (should (eq (window-buffer (selected-window)) prompt))
+                (setq opencode-test-mock-script
+                      '(((:content "A late reply.\n\nWith more lines.") :stop)))
+                (with-current-buffer prompt
+                  (insert "One more prompt")
+                  (opencode-prompt-send))
+                (should (= (window-point selected) (with-current-buffer chat (point-max))))
+                (with-current-buffer chat
+                  (should (opencode-test-wait
+                           (lambda () (string-match-p "A late reply" (opencode-test--visible-text)))
+                           30)))
+                (should (opencode-test-wait (lambda () (not (opencode-store-busy-p conn sid))) 30))
+                (should (= (window-point selected) (with-current-buffer chat (point-max))))
+                (should (= (window-point other) (with-current-buffer chat (point-max))))
+                (kill-buffer prompt))))
+        (delete-other-windows)
+        (when (buffer-live-p chat) (kill-buffer chat))))))
+
+(ert-deftest opencode-chat-screen/empty-session-names-the-server-defaults ()
+  "An empty session's prompt header names the agent and model the server
+answers with, not `default · default model'."
+  (opencode-test-with-chat-on-real-server nil
+    (let ((prompt (save-window-excursion (opencode-chat-prompt))))
+      (unwind-protect
+          (with-current-buffer prompt
+            (should (opencode-test-wait
+                     (lambda () (string-match-p " · build · mock/mock-1 · "
+                                                (substring-no-properties (opencode-prompt--header-line))))
+                     20))
+            (should-not (string-match-p "default" (opencode-prompt--header-line))))
+        (kill-buffer prompt)))))
+
+(defun opencode-chat-screen--no-error-anywhere (conn sid list-buf)
+  "Check that nothing says error for session SID on CONN: chat, list, mode line."
+  (let ((text (opencode-test--visible-text)))
+    (should-not (string-match-p "Error\\|MessageAbortedError" text)))
+  (should-not (opencode-store-session-error conn sid))
+  (should-not (string-match-p "error" (opencode-chat--header-line)))
+  (should (= 0 (nth 2 (opencode-store-counts conn))))
+  (with-current-buffer list-buf
+    (should (opencode-sessions--goto sid))
+    (should-not (string-match-p "error" (buffer-substring (line-beginning-position)
+                                                          (line-end-position))))))
+
+(ert-deftest opencode-chat-screen/abort-while-retrying-is-noted ()
+  "A reply aborted while it waits to retry says \"Aborted\", not a bare header.
+The server stores no error on it (the mock answers 429, 429, then a
+reply); the chat still notes the abort, and nothing says error."
+  (opencode-test-with-chat-on-real-server
+      (list '((:http-status 429 :reason "Too Many Requests" :message "slow down"))
+            '((:http-status 429 :reason "Too Many Requests" :message "slow down"))
+            '((:content "After the retries.") :stop))
+    (let ((list-buf (save-current-buffer
+                      (save-window-excursion
+                        (opencode-sessions (opencode-connection-directory conn))))))
+      (unwind-protect
+          (progn
+            (opencode-api-session-prompt-async conn sid "Go")
+            (should (opencode-test-wait
+                     (lambda () (string-match-p "retry 1" (opencode-chat--header-line))) 60))
+            (opencode-chat-abort)
+            (should (opencode-test-wait (lambda () (not (opencode-store-busy-p conn sid))) 30))
+            ;; What the server keeps: a reply done, with no error and no part.
+            (let ((reply (cl-find "assistant" (opencode-api-session-messages conn sid :sync t)
+                                  :key (lambda (m) (plist-get (plist-get m :info) :role))
+                                  :test #'equal)))
+              (should (equal (plist-get reply :parts) []))
+              (should-not (plist-get (plist-get reply :info) :error)))
+            (should (opencode-test-wait
+                     (lambda () (string-match-p "^Assistant .*  Aborted$" (opencode-test--visible-text)))
+                     10))
+            (opencode-chat-screen--no-error-anywhere conn sid list-buf)
+            ;; And so after a reload, from what the server stored.
+            (opencode-chat-screen--redrawn chat #'opencode-chat-reload)
+            (should (string-match-p "^Assistant .*  Aborted$" (opencode-test--visible-text)))
+            (should-not (string-match-p "After the retries" (opencode-test--visible-text))))
+        (kill-buffer list-buf)))))
+
+(ert-deftest opencode-chat-screen/abort-in-a-later-step-is-one-note ()
+  "A reply aborted in its second step has one header, which says \"Aborted\".
+The aborted step (the server's abort error on it) gets no header of its own."
+  (opencode-test-with-chat-on-real-server
+      (list (append '((:content "Let me look."))
+                    (opencode-test--tool-call "glob" '(:pattern "*"))
+                    '(:tool_calls))
+            '((:content "Half a second step") :hang))
+    (let ((list-buf (save-current-buffer
+                      (save-window-excursion
+                        (opencode-sessions (opencode-connection-directory conn))))))
+      (unwind-protect
+          (progn
+            (opencode-api-session-prompt-async conn sid "Look around")
+            (should (opencode-test-wait
+                     (lambda () (string-match-p "Half a second step" (opencode-test--visible-text)))
+                     60))
+            (opencode-chat-abort)
+            (should (opencode-test-wait (lambda () (not (opencode-store-busy-p conn sid))) 30))
+            (should (opencode-test-wait
+                     (lambda () (cl-some (lambda (m) (opencode-api-aborted-p
+                                                      (plist-get (plist-get m :info) :error)))
+                                         (opencode-chat-messages)))
+                     10))
+            (let ((text (opencode-test--visible-text)))
+              (should (= 1 (opencode-chat-screen--occurrences "^Assistant " text)))
+              (should (= 1 (opencode-chat-screen--occurrences "Aborted" text)))
+              (should (string-match-p "^Assistant .*  Aborted\nLet me look\\." text))
+              (should (string-match-p "Half a second step" text)))
+            (opencode-chat-screen--no-error-anywhere conn sid list-buf))
+        (kill-buffer list-buf)))))
+
+(ert-deftest opencode-chat-screen/steps-stack-and-patch-lines-fold-in ()
+  "The steps of a reply stack their headings with no blank line between them,
+text is set off by one, and no patch line repeats what a write or an edit
+shows: the tool's heading links to the diff the patch line opened."
+  (opencode-test-with-chat-on-real-server
+      (list (append '((:reasoning_content "Plan it."))
+                    (opencode-test--tool-call
+                     "todowrite" '(:todos [(:content "Write it" :status "in_progress" :priority "high")]))
+                    '(:tool_calls))
+            (append (opencode-test--tool-call "bash" '(:command "echo hi" :description "Say hi"))
+                    '(:tool_calls))
+            (append (opencode-test--tool-call "write" '(:filePath "hello.py" :content "print('hi')\n"))
+                    '(:tool_calls))
+            (append (opencode-test--tool-call "edit" '(:filePath "hello.py" :oldString "'hi'"
+                                                                 :newString "'hello'"))
+                    '(:tool_calls))
+            '((:content "All done.") :stop))
+    (opencode-api-session-prompt-async conn sid "Write it")
+    (should (opencode-test-wait
+             (lambda () (string-match-p "^All done\\.$" (opencode-test--visible-text))) 90))
+    (should (opencode-test-wait (lambda () (not (opencode-store-busy-p conn sid))) 30))
+    ;; The server did make patch parts.
+    (should (cl-some (lambda (m) (cl-find "patch" (plist-get m :parts)
+                                          :key (lambda (p) (plist-get p :type)) :test #'equal))
+                     (opencode-chat-messages)))
+    (let ((text (opencode-test--visible-text)))
+      (should (string-match-p
+               (concat "^Assistant [^\n]*\n▸ Thinking\n▸ Todos 0/1 done[^\n]*\n"
+                       "▸ \\$ echo hi  \\[completed\\][^\n]*\n"
+                       "▸ Write hello\\.py (1 line)  \\[completed\\][^\n]*  diff\n"
+                       "▸ Edit hello\\.py \\+1 -1  \\[completed\\][^\n]*  diff\n"
+                       "\nAll done\\.\n")
+               text))
+      (should-not (string-match-p "Patch: " text)))
+    ;; The same after a reload.
+    (opencode-chat-screen--redrawn chat #'opencode-chat-reload)
+    (should (string-match-p "  diff\n\nAll done\\.\n" (opencode-test--visible-text)))
+    (should-not (string-match-p "Patch: " (opencode-test--visible-text)))
+    ;; RET on the Write heading's link shows what the prompt changed there.
+    (goto-char (point-min))
+    (re-search-forward "^▸ Write hello\\.py.*  \\(diff\\)$")
+    (goto-char (match-beginning 1))
+    (save-window-excursion
+      (call-interactively (key-binding (kbd "RET")))
+      (should (opencode-test-wait (lambda () (get-buffer "*opencode-diff: hello.py*")) 20))
+      (with-current-buffer "*opencode-diff: hello.py*"
+        (should (opencode-test-wait
+                 (lambda () (string-match-p "^\\+print('hello')" (buffer-string))) 20)))
+      (kill-buffer "*opencode-diff: hello.py*"))))
+
 (provide 'opencode-chat-screen-test)
 ;;; opencode-chat-screen-test.el ends here

@@ -102,7 +102,8 @@
     (should (equal (opencode-export-test--copy-at "Here is") opencode-export-test--answer))
     (should (equal (opencode-export-test--copy-at "Streamed:") opencode-export-test--tail))
     (let ((tool (opencode-export-test--copy-at "Lists files")))
-      (should (string-prefix-p "**Tool bash** [completed]: Lists files\n" tool))
+      (should (string-prefix-p "**Tool bash**: `$ ls -la [completed] 1.2s`\n" tool))
+      (should (string-match-p "^- description: Lists files$" tool))
       (should (string-match-p "^```sh\nls -la\n```$" tool))
       (should (string-match-p "^Output:\n```\nREADME\nsrc\n```$" tool)))
     (should (equal (opencode-export-test--copy-at "Thinking")
@@ -194,7 +195,7 @@ Return (TEXT . BUFFER): the file's text and the buffer that opened it."
       (should (string-match-p "^## You — 2026-01-01 [0-9:]+$" text))
       (should (string-match-p "^## Assistant (mock/mock-1, build) — 2026-01-01 [0-9:]+$" text))
       (should (string-match-p "^> I should answer \\*\\*carefully\\*\\*\\.$" text))
-      (should (string-match-p "^\\*\\*Tool bash\\*\\* \\[completed\\]: Lists files$" text))
+      (should (string-match-p "^\\*\\*Tool bash\\*\\*: `\\$ ls -la \\[completed\\] 1\\.2s`$" text))
       (should (string-match-p "^```sh\nls -la\n```$" text))
       (should (string-match-p "^<details><summary>Context added by the server" text))
       (should-not (string-search "step" text))
@@ -227,8 +228,10 @@ Return (TEXT . BUFFER): the file's text and the buffer that opened it."
       (should (string-match-p "^#\\+begin_quote\n/Thinking/\n\nI should answer \\*carefully\\*\\.\n#\\+end_quote$"
                               text))
       (should (string-search "*File* ~shot.png~ (image/png)" text))
-      (should (string-match-p "^\\*Tool\\* ~bash~ \\[completed\\]: Lists files\n:TOOL:\n" text))
-      (should (string-match-p "^/Context added by the server:/ Called the Read tool with README\n:CONTEXT:\n"
+      (should (string-match-p "^\\*Tool bash\\*: ~\\$ ls -la \\[completed\\] 1\\.2s~\n:TOOL:\n- description: Lists files\n" text))
+      ;; Context the server added: last, under a heading that starts folded.
+      (should (string-match-p (concat "^\\*\\* Context added by the server: Called the Read tool with README\n"
+                                      ":PROPERTIES:\n:VISIBILITY: folded\n:END:\n#\\+begin_example\n")
                               text))
       (with-current-buffer buf
         (should (derived-mode-p 'org-mode))
@@ -297,12 +300,16 @@ Return (TEXT . BUFFER): the file's text and the buffer that opened it."
       (let ((org (opencode-chat-export-org (opencode-chat-messages) (opencode-chat-session)))
             (md (opencode-chat-export-markdown (opencode-chat-messages) (opencode-chat-session))))
         (should (= (length messages) (length (opencode-chat-messages))))
-        (should (= (length messages) (cl-count-if (lambda (l) (string-prefix-p "* " l))
-                                                  (split-string org "\n"))))
-        (should (= (length messages) (cl-count-if (lambda (l) (string-prefix-p "## " l))
-                                                  (split-string md "\n"))))
-        (should (string-match-p "^\\*Tool\\* ~bash~ \\[completed\\].*\n:TOOL:\nCommand:\n#\\+begin_src sh\necho replayed-output\n#\\+end_src" org))
-        (should (string-match-p "^\\*\\*Tool todowrite\\*\\* \\[completed\\]" md))
+        ;; A heading per prompt and per reply: a reply's steps are one.
+        (let ((prompts (cl-count "user" messages :key (lambda (m) (plist-get (plist-get m :info) :role))
+                                 :test #'equal)))
+          (should (< (* 2 prompts) (length messages)))
+          (should (= (* 2 prompts) (cl-count-if (lambda (l) (string-prefix-p "* " l))
+                                                (split-string org "\n"))))
+          (should (= (* 2 prompts) (cl-count-if (lambda (l) (string-prefix-p "## " l))
+                                                (split-string md "\n")))))
+        (should (string-match-p "^\\*Tool bash\\*: ~\\$ echo replayed-output.*~\n:TOOL:\n\\(?:- .*\n\\)*Command:\n#\\+begin_src sh\necho replayed-output\n#\\+end_src" org))
+        (should (string-match-p "^\\*\\*Tool todowrite\\*\\*: `Todos " md))
         (should (string-search "Look around and run something" md))
         (should-not (string-match-p "[▸▾]\\|```" org))))))
 
@@ -343,6 +350,92 @@ Return (TEXT . BUFFER): the file's text and the buffer that opened it."
             (should-not (string-search "```" text)))
         (kill-buffer buf)
         (delete-file file)))))
+
+(ert-deftest opencode-export/org-emphasis-around-code ()
+  "Emphasis around inline code stays emphasis in Org, not literal stars."
+  (should (equal (opencode-chat-export--org-inline "I wrote **`hello.py`** and *it `x`*, `a*b*` too")
+                 "I wrote *~hello.py~* and /it ~x~/, ~a*b*~ too"))
+  (should (equal (opencode-chat-export--org-inline "**see [the docs](https://x.org)** now")
+                 "*see [[https://x.org][the docs]]* now"))
+  (should (equal (opencode-chat-export-markdown-to-org "- **`a.el`**: *the `b` one*" 1)
+                 "- *~a.el~*: /the ~b~ one/")))
+
+(ert-deftest opencode-export/every-tool-reads-as-the-chat ()
+  "A chain of every tool, recorded from the real server, exports readably.
+Tools as the chat shows them (no JSON), the server's file context folded
+under a heading with the file as a block, a reply's steps as one heading,
+no patch line repeating an edit."
+  (let* ((conn (opencode-replay-connection (opencode-capture-test--file "capture-every-tool.jsonl")))
+         (messages (opencode-capture-test--stored conn))
+         (sid (opencode-capture-test--session conn)))
+    (opencode-test-with-chat sid
+      (opencode-chat--render-all messages)
+      (let ((org (opencode-chat-export-org (opencode-chat-messages) (opencode-chat-session)))
+            (md (opencode-chat-export-markdown (opencode-chat-messages) (opencode-chat-session))))
+        (dolist (text (list org md))
+          (should-not (string-match-p "{\"\\|\"}\\|begin_src json\\|```json" text))
+          (should-not (string-match-p "<path>\\|<type>\\|<content>\\|<task\\|<skill_" text))
+          (should-not (string-match-p "following input" text))
+          (should-not (string-match-p "Patch\\*: 1 file" text))
+          (should-not (string-match-p "[▸▾]\\|RET shows all" text))
+          (should (string-search "✓ Look around  (high)\n◐ Write the script  (high)" text))
+          (should (string-search "  ● Blue — cool" text))
+          (should (string-match-p "^line 1\nline 2\n\\(?:.*\n\\)*line 300$" text)))
+        ;; Two prompts, two replies: four headings.
+        (should (= 4 (cl-count-if (lambda (l) (string-prefix-p "* " l)) (split-string org "\n"))))
+        (should (= 4 (cl-count-if (lambda (l) (string-prefix-p "## " l)) (split-string md "\n"))))
+        (should (string-match-p "^\\*Tool write\\*: ~Write .*hello\\.py (6 lines) \\[completed\\][^~]*~\n:TOOL:\n- filePath: /.*hello\\.py\nContent:\n#\\+begin_src python\ndef greet(name):" org))
+        (should (string-match-p "^\\*Tool edit\\*: ~Edit .*hello\\.py \\+1 -1 [^~]*~\n:TOOL:\n- filePath: .*\nDiff:\n#\\+begin_src diff\n--- " org))
+        (should (string-match-p "^-    return f\"Hello, {name}!\"\n\\+    return f\"Hi there, {name}!\"$" org))
+        (should (string-match-p "^\\*Tool question\\*: ~Question: Pick a color → Blue" org))
+        (should (string-match-p "^- subagent_type: general$" org))
+        (should (string-match-p (concat "^\\*\\* Context added by the server: big\\.txt (lines 1-[0-9]+)\n"
+                                        ":PROPERTIES:\n:VISIBILITY: folded\n:END:\n"
+                                        "#\\+begin_example\n00000 The quick brown fox")
+                                org))
+        (should (string-match-p "^\\*\\* Context added by the server: Read tool: .*big\\.txt$" org))
+        (should (string-match-p "^<details><summary>Context added by the server: big\\.txt (lines 1-[0-9]+)</summary>\n\n```\n00000 The quick" md))
+        (should (string-match-p "^```python\ndef greet(name):" md))
+        ;; In Org, the context and the tools start folded; the reply's text shows.
+        (with-temp-buffer
+          (insert org)
+          (org-mode)
+          (goto-char (point-min))
+          (search-forward "00000 The quick")
+          (should (invisible-p (point)))
+          (goto-char (point-min))
+          (search-forward "def greet(name):")
+          (should (invisible-p (point)))
+          (goto-char (point-min))
+          (search-forward "All tools done.")
+          (should-not (invisible-p (1- (point)))))))))
+
+(ert-deftest opencode-export/goes-outside-the-project ()
+  "By default an export goes under user-emacs-directory, not into the project."
+  (let* ((root (make-temp-file "opencode-export-home-" t))
+         (user-emacs-directory (file-name-as-directory root))
+         (opencode-chat-export-directory nil))
+    (unwind-protect
+        (opencode-export-test--with-chat
+          (setf (opencode-connection-directory conn) (expand-file-name "project" root))
+          (let ((dir (opencode-chat-export--directory)))
+            (should (equal dir (expand-file-name "opencode/exports/" root)))
+            (should-not (string-prefix-p (expand-file-name "project" root) dir)))
+          ;; Asked interactively: that directory is proposed, and made.
+          (cl-letf (((symbol-function 'completing-read) (lambda (&rest _) "org"))
+                    ((symbol-function 'read-file-name)
+                     (lambda (_prompt dir &rest _) (expand-file-name "fixture.org" dir))))
+            (pcase-let ((`(,format ,file) (opencode-chat-export--read-args)))
+              (should (eq format 'org))
+              (should (equal file (expand-file-name "opencode/exports/fixture.org" root)))
+              (should (file-directory-p (file-name-directory file)))
+              (let ((buf (opencode-chat-export format file)))
+                (should (file-exists-p file))
+                (kill-buffer buf))))
+          ;; `project' keeps the old place.
+          (let ((opencode-chat-export-directory 'project))
+            (should (equal (opencode-chat-export--directory) (expand-file-name "project" root)))))
+      (delete-directory root t))))
 
 (provide 'opencode-export-test)
 ;;; opencode-export-test.el ends here

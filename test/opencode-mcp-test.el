@@ -681,7 +681,7 @@ As many as `opencode-mcp-status-calls' are kept."
 Whether the tools are on or off, and the tool defined or not."
   (let ((opencode-emacs-tools nil))
     (should-not (assoc "later_tool" opencode-mcp-tools))
-    (let ((r (opencode-parts--rendered opencode-mcp-test--part)))
+    (let ((r (opencode-parts-rendered opencode-mcp-test--part)))
       (should (equal (plist-get r :heading) "Emacs later_tool x.el:3  [completed]"))
       (should (string-match-p "path: x\\.el\nline: 3\n\nthe result" (plist-get r :body))))
     ;; The server's name for them follows the option.
@@ -692,7 +692,7 @@ Whether the tools are on or off, and the tool defined or not."
     (let ((opencode-chat-tool-renderers
            (cons (cons "emacs_later_tool" (lambda (_) '(:heading "mine" :body "")))
                  opencode-chat-tool-renderers)))
-      (should (equal (plist-get (opencode-parts--rendered opencode-mcp-test--part) :heading) "mine")))))
+      (should (equal (plist-get (opencode-parts-rendered opencode-mcp-test--part) :heading) "mine")))))
 
 (ert-deftest opencode-mcp/renderer-without-the-tools ()
   "An Emacs that never loaded the Emacs tools shows an old part of one as one."
@@ -701,7 +701,7 @@ Whether the tools are on or off, and the tool defined or not."
                 (call-process
                  (expand-file-name invocation-name invocation-directory) nil t nil
                  "-Q" "--batch" "-L" lisp "-l" "opencode-parts"
-                 "--eval" (format "(princ (format \"%%s|%%s|%%s\" (plist-get (opencode-parts--rendered '%S) :heading) (featurep 'opencode-mcp-tools) (bound-and-true-p opencode-emacs-tools)))"
+                 "--eval" (format "(princ (format \"%%s|%%s|%%s\" (plist-get (opencode-parts-rendered '%S) :heading) (featurep 'opencode-mcp-tools) (bound-and-true-p opencode-emacs-tools)))"
                                   opencode-mcp-test--part))
                 (buffer-string))))
     (should (string-match-p "^Emacs later_tool x\\.el:3  \\[completed\\]|nil|nil\\'" out))))

@@ -219,6 +219,18 @@ The mock's script must be `opencode-parts-test--script'."
           (opencode-parts-test--check-buttons)))
     (when (buffer-live-p opencode-parts-test--chat) (kill-buffer opencode-parts-test--chat))))
 
+(defun opencode-parts-test--offered-tools ()
+  "Return the names of every tool the server offered the mock, sorted."
+  (sort (delete-dups
+         (cl-loop for req in opencode-test-mock-requests
+                  append (mapcar (lambda (tl) (plist-get (plist-get tl :function) :name))
+                                 (plist-get req :tools))))
+        #'string<))
+
+(defun opencode-parts-test--unrendered (tools renderers)
+  "Return the TOOLS that have no renderer in RENDERERS (an alist)."
+  (cl-remove-if (lambda (tool) (assoc tool renderers)) tools))
+
 (ert-deftest opencode-parts/live-every-tool ()
   "The same chain on the real server, live, reads the same."
   (let* ((page (opencode-parts-test--page-server))
@@ -236,15 +248,17 @@ The mock's script must be `opencode-parts-test--script'."
                 (with-current-buffer chat
                   (should (opencode-test-wait #'opencode-chat-loaded-p 20))
                   (opencode-parts-test--run-chain conn sid)
-                  ;; The tools the server offered are the ones rendered.
-                  (should (equal (sort (mapcar (lambda (tl) (plist-get (plist-get tl :function) :name))
-                                               (plist-get (car (last opencode-test-mock-requests)) :tools))
-                                       #'string<)
-                                 (sort (cl-remove-if-not
-                                        (lambda (tool) (member tool '("bash" "edit" "glob" "grep" "question" "read"
-                                                                      "skill" "task" "todowrite" "webfetch" "write")))
-                                        (mapcar #'car opencode-chat-tool-renderers))
-                                       #'string<)))
+                  ;; Every tool the server offered has a renderer: a new
+                  ;; built-in tool fails here until it gets one.
+                  (let ((offered (opencode-parts-test--offered-tools)))
+                    (should (member "todowrite" offered))
+                    (should (equal (opencode-parts-test--unrendered offered opencode-chat-tool-renderers)
+                                   nil))
+                    ;; The check sees a tool with no renderer.
+                    (should (equal (opencode-parts-test--unrendered
+                                    offered (cl-remove "webfetch" opencode-chat-tool-renderers
+                                                       :key #'car :test #'equal))
+                                   '("webfetch"))))
                   (should (opencode-test-wait
                            (lambda () (string-match-p "^Seen the file and the picture\\.$"
                                                       (opencode-test--visible-text)))
