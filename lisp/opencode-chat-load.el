@@ -1,0 +1,339 @@
+;;; opencode-chat-load.el --- Fetching a chat's messages and drawing them  -*- lexical-binding: t; -*-
+
+;; Copyright (C) 2026 The opencode.el authors
+;; SPDX-License-Identifier: GPL-3.0-or-later
+
+;; This file is not part of GNU Emacs.
+
+;;; Commentary:
+
+;; How a chat gets its messages: the newest screenful first, then the
+;; rest of the page drawn above it from a timer, older pages on a key,
+;; reloads that keep every window's place.  The timeline itself (how a
+;; message and a part are drawn) is in opencode-chat.el.
+
+;;; Code:
+
+(require 'cl-lib)
+(require 'subr-x)
+(require 'seq)
+(require 'opencode-lib)
+(require 'opencode-connection)
+(require 'opencode-events)
+(require 'opencode-model)
+(require 'opencode-api)
+(require 'opencode-cache)
+(require 'opencode-parts)
+
+(defvar opencode-chat--conn)
+(defvar opencode-chat--messages)
+(defvar opencode-chat--parts)
+(defvar opencode-chat--replies)
+(defvar opencode-chat--more)
+(defvar opencode-chat--loaded)
+(defvar opencode-chat--backlog)
+(defvar opencode-chat--backlog-timer)
+(defvar opencode-chat--pending)
+(defvar opencode-chat--footer)
+(defvar opencode-chat--footer-requests)
+(defvar opencode-chat--blocks)
+(defvar opencode-chat--calls)
+(defvar opencode-chat--deleted)
+(defvar opencode-chat--defaults)
+(defvar opencode-chat-message-limit)
+(defvar opencode-chat-render-batch)
+(declare-function opencode-chat-session-id "opencode-chat" (&optional buffer))
+(declare-function opencode-chat-show-end "opencode-chat" (&optional window))
+(declare-function opencode-chat-draw-queue "opencode-chat" ())
+(declare-function opencode-chat-learn-defaults "opencode-chat-context" ())
+(declare-function opencode-chat--entry-part "opencode-chat" (entry))
+(declare-function opencode-chat--insert-message "opencode-chat" (info))
+(declare-function opencode-chat--update-part "opencode-chat" (part))
+(declare-function opencode-chat--part-at "opencode-chat" (pos))
+(declare-function opencode-chat--refold-threads "opencode-chat-nav" ())
+(declare-function opencode-chat--show-hint "opencode-chat" ())
+(declare-function opencode-chat--show-revert "opencode-chat-ops" ())
+(declare-function opencode-chat--restore-places "opencode-chat" (places))
+(declare-function opencode-chat--window-places "opencode-chat" ())
+(declare-function opencode-chat--session-changed "opencode-chat-events" ())
+(declare-function opencode-connection-revive "opencode" (conn))
+(declare-function opencode-todo-refresh "opencode-todo" ())
+
+
+(defun opencode-chat--draw-message (m)
+  "Insert message M, a plist (:info :parts), with its parts."
+  (opencode-chat--insert-message (plist-get m :info))
+  (seq-doseq (p (plist-get m :parts))
+    (opencode-chat--update-part p)))
+
+(defun opencode-chat--render-all (messages)
+  "Erase the buffer and draw MESSAGES, a vector of (:info :parts).
+The newest `opencode-chat-render-batch' messages are drawn at once;
+older ones are drawn above them in batches, from a timer, so a long
+session shows its end at once and Emacs stays responsive."
+  (let* ((inhibit-read-only t)
+         (all (append messages nil))
+         (now (nthcdr (max 0 (- (length all) opencode-chat-render-batch)) all)))
+    (opencode-chat--stop-backlog)
+    (erase-buffer)
+    (clrhash opencode-chat--messages)
+    (clrhash opencode-chat--parts)
+    (clrhash opencode-chat--replies)
+    (clrhash opencode-chat--calls)
+    (setq opencode-chat--blocks nil opencode-chat--footer-requests nil)
+    (when opencode-chat--footer (set-marker opencode-chat--footer nil))
+    (setq opencode-chat--footer nil)
+    (setq opencode-chat--backlog (butlast all (length now)))
+    (opencode--with-gc-room
+      (mapc #'opencode-chat--draw-message now)
+      ;; Prompts sent but not in the server's answer yet stay shown.
+      (pcase-dolist (`(,id . ,m) (reverse opencode-chat--pending))
+        (unless (gethash id opencode-chat--messages)
+          (opencode-chat--draw-message m))))
+    (opencode-chat-draw-queue)
+    (opencode-chat--refold-threads)
+    (opencode-chat--show-hint)
+    (when opencode-chat--backlog
+      (setq opencode-chat--backlog-timer
+            (run-with-timer 0.01 nil #'opencode-chat--draw-backlog (current-buffer))))))
+
+(defun opencode-chat--stop-backlog ()
+  "Forget the messages not drawn yet and stop drawing them."
+  (when opencode-chat--backlog-timer
+    (cancel-timer opencode-chat--backlog-timer))
+  (setq opencode-chat--backlog-timer nil
+        opencode-chat--backlog nil))
+
+(defun opencode-chat--draw-backlog (buffer)
+  "Draw the newest batch of BUFFER's undrawn messages above the others."
+  (when (buffer-live-p buffer)
+    (with-current-buffer buffer
+      (setq opencode-chat--backlog-timer nil)
+      (let* ((n (length opencode-chat--backlog))
+             (batch (nthcdr (max 0 (- n opencode-chat-render-batch)) opencode-chat--backlog))
+             (first (gethash (get-text-property (point-min) 'opencode-message)
+                             opencode-chat--messages))
+             (windows (mapcar (lambda (w) (cons w (copy-marker (window-start w) t)))
+                              (get-buffer-window-list nil nil t)))
+             (opencode-chat--insert-at (copy-marker (point-min) t))
+             (inhibit-read-only t))
+        (setq opencode-chat--backlog (butlast opencode-chat--backlog (length batch)))
+        ;; The first message shown must start after what goes above it.
+        (when first (set-marker-insertion-type (plist-get first :beg) t))
+        (unwind-protect
+            (opencode--with-gc-room
+              (dolist (m batch)
+                (unless (gethash (plist-get (plist-get m :info) :id) opencode-chat--messages)
+                  (opencode-chat--draw-message m))))
+          (when first (set-marker-insertion-type (plist-get first :beg) nil))
+          (set-marker opencode-chat--insert-at nil)
+          ;; Windows keep showing what they showed.
+          (pcase-dolist (`(,w . ,m) windows)
+            (set-window-start w m t)
+            (set-marker m nil)))
+        (if opencode-chat--backlog
+            (setq opencode-chat--backlog-timer
+                  (run-with-timer 0.01 nil #'opencode-chat--draw-backlog buffer))
+          (opencode-chat--show-revert))))))
+
+(defvar-local opencode-chat--generation 0
+  "How many times this chat was drawn from a fresh fetch.
+A reply to an older fetch (the rest of a first page, say) that comes
+after a newer one is dropped.")
+
+(defvar-local opencode-chat--rest-pending nil
+  "Non-nil while the rest of the first page is being fetched.")
+
+(defun opencode-chat-loaded-p ()
+  "Return non-nil if every fetched message of this chat is drawn.
+Not while the rest of its first page is on its way."
+  (and (null opencode-chat--backlog) (not opencode-chat--rest-pending)))
+
+(defun opencode-chat--shown-messages ()
+  "Return the messages shown, oldest first, as (:info INFO :parts PARTS).
+Messages fetched but not drawn yet come first."
+  (let (entries)
+    (maphash (lambda (_ e) (push e entries)) opencode-chat--messages)
+    (setq entries (sort entries (lambda (a b) (< (plist-get a :beg) (plist-get b :beg)))))
+    (append
+     opencode-chat--backlog
+     (mapcar (lambda (e)
+              (list :info (plist-get e :info)
+                    :parts (mapcar (lambda (id) (opencode-chat--entry-part (gethash id opencode-chat--parts)))
+                                   (cl-remove-if-not (lambda (id) (gethash id opencode-chat--parts))
+                                                     (plist-get e :parts)))))
+             entries))))
+
+(defun opencode-chat-messages (&optional buffer)
+  "Return the messages of chat BUFFER, oldest first, as (:info INFO :parts PARTS).
+BUFFER defaults to the current buffer.  INFO and each part are the
+plists the server sent, with the text streamed since included.
+Messages fetched but not drawn yet are included."
+  (with-current-buffer (or buffer (current-buffer))
+    (opencode-chat--shown-messages)))
+
+(defun opencode-chat-part-at (&optional pos)
+  "Return the part shown at POS (default: point), a plist, or nil."
+  (let ((id (opencode-chat--part-at (or pos (point)))))
+    (and id (when-let ((entry (gethash id opencode-chat--parts)))
+              (opencode-chat--entry-part entry)))))
+
+(defun opencode-chat-message-at (&optional pos)
+  "Return the message shown at POS (default: point), or nil.
+It is a plist (:info INFO :parts PARTS), as `opencode-chat-messages'."
+  (let* ((pos (or pos (point)))
+         (id (or (get-text-property pos 'opencode-message)
+                 (plist-get (opencode-chat-part-at pos) :messageID)))
+         (entry (and id (gethash id opencode-chat--messages))))
+    (when entry
+      (list :info (plist-get entry :info)
+            :parts (delq nil (mapcar (lambda (pid)
+                                       (when-let ((e (gethash pid opencode-chat--parts)))
+                                         (opencode-chat--entry-part e)))
+                                     (plist-get entry :parts)))))))
+
+(defun opencode-chat-load-older ()
+  "Load the page of messages before the oldest one shown, keeping point."
+  (interactive)
+  (let* ((shown (opencode-chat--shown-messages))
+         (oldest (plist-get (plist-get (car shown) :info) :id))
+         (buf (current-buffer)))
+    (unless (and oldest opencode-chat--more) (user-error "Every message is shown"))
+    (opencode-api-session-messages
+     opencode-chat--conn (opencode-chat-session-id)
+     :limit opencode-chat-message-limit :before opencode-chat--more :full t
+     :callback
+     (lambda (reply)
+       (when (buffer-live-p buf)
+         (with-current-buffer buf
+           (let ((part (opencode-chat--part-at (point)))
+                 (older (opencode-reply-data reply)))
+             ;; The rest of a first page, if still on its way, is in here.
+             (setq opencode-chat--rest-pending nil)
+             (cl-incf opencode-chat--generation)
+             (setq opencode-chat--more (opencode-reply-header reply "x-next-cursor"))
+             (opencode-chat--render-all (vconcat older (opencode-chat--shown-messages)))
+             (if (and part (gethash part opencode-chat--parts))
+                 (goto-char (plist-get (gethash part opencode-chat--parts) :beg))
+               (goto-char (point-min)))
+             (message "%s loaded%s" (opencode--plural (length older) "older message")
+                      (if opencode-chat--more "; o for more" "")))))))))
+
+(defun opencode-chat-reload (&optional reconnect)
+  "Fetch the session's messages again and redraw the buffer.
+Interactively (RECONNECT non-nil), with the connection down, reconnect
+it now instead (a local server that was stopped starts again; one
+stopped for a refused password is reopened): the chat reloads once it
+is up."
+  (interactive (list t))
+  (let ((conn opencode-chat--conn))
+    (if (and reconnect (not (eq (opencode-connection-state conn) 'connected)))
+        (progn
+          (opencode-connection-revive conn)
+          (message "OpenCode: %s" (opencode-connection-state-text conn)))
+      (when (opencode-connection-usable-p conn)
+        (opencode-chat--load)))))
+
+(defun opencode-chat--load ()
+  "Fetch the session's messages and what the store may miss; redraw.
+Not for a deleted session: the chat keeps what it showed."
+  (unless opencode-chat--deleted
+    (opencode-chat--fetch)))
+
+(defun opencode-chat--fetch ()
+  "Fetch the session's messages and what the store may miss; redraw.
+The first time, only the newest `opencode-chat-render-batch' are
+asked for, so the first screen waits for their reply alone; the rest
+of the page (`opencode-chat-message-limit') follows and is drawn above
+them.  A reload asks for the whole page, so every window keeps its
+place."
+  (let* ((buf (current-buffer))
+         (generation (progn (setq opencode-chat--rest-pending nil)
+                            (cl-incf opencode-chat--generation)))
+         (first (and (not opencode-chat--loaded)
+                     (< 0 opencode-chat-render-batch opencode-chat-message-limit)
+                     opencode-chat-render-batch)))
+    (opencode-api-session-messages
+     opencode-chat--conn (opencode-chat-session-id)
+     :limit (or first opencode-chat-message-limit) :full t
+     :callback (lambda (reply)
+                 (when (buffer-live-p buf)
+                   (with-current-buffer buf
+                     (when (= generation opencode-chat--generation)
+                       (let ((places (and opencode-chat--loaded (opencode-chat--window-places))))
+                         (setq opencode-chat--more (opencode-reply-header reply "x-next-cursor"))
+                         (opencode-chat--render-all (opencode-reply-data reply))
+                         ;; Kept on disk (opencode-cache.el); what the prompts
+                         ;; changed is learned from their summaries.
+                         (opencode-cache-chat-loaded opencode-chat--conn (opencode-chat-session-id)
+                                                     (opencode-reply-data reply))
+                         (opencode-store-learn-messages opencode-chat--conn (opencode-chat-session-id)
+                                                        (opencode-reply-data reply)
+                                                        (not opencode-chat--more))
+                         (opencode-chat--show-revert)
+                         ;; The first time, the chat opens on its newest
+                         ;; message; later, every window keeps its place.
+                         (if places
+                             (opencode-chat--restore-places places)
+                           (opencode-chat-show-end))
+                         (setq opencode-chat--loaded t)
+                         (when (and first opencode-chat--more)
+                           (opencode-chat--fetch-rest buf generation
+                                                      (- opencode-chat-message-limit first)))))))))
+    ;; What the store may miss: the session itself (opened by id), the
+    ;; branch and the todos are only told as they change.
+    (let ((conn opencode-chat--conn) (sid (opencode-chat-session-id)))
+      (unless opencode-chat--defaults (opencode-chat-learn-defaults))
+      (opencode-api-session-get
+       conn sid :errback #'ignore
+       :callback (lambda (s)
+                   (opencode-store-put-session conn s)
+                   (when (buffer-live-p buf)
+                     (with-current-buffer buf (opencode-chat--session-changed)))))
+      (opencode-api-vcs
+       conn :errback #'ignore
+       :callback (lambda (vcs)
+                   (setf (opencode-store-branch (opencode-store conn)) (plist-get vcs :branch))
+                   (force-mode-line-update t)))
+      (opencode-api-session-todo
+       conn sid :errback #'ignore
+       :callback (lambda (todos)
+                   (opencode-store-put-todos conn sid todos)
+                   (when (buffer-live-p buf)
+                     (with-current-buffer buf (opencode-todo-refresh))))))))
+
+(defun opencode-chat--fetch-rest (buffer generation limit)
+  "Fetch up to LIMIT messages older than those chat BUFFER shows.
+They are drawn above the others from a timer, as a long page's older
+messages are.  Nothing is done if BUFFER was drawn again since
+GENERATION."
+  (with-current-buffer buffer
+    (setq opencode-chat--rest-pending t)
+    (let ((conn opencode-chat--conn) (sid (opencode-chat-session-id)))
+      (opencode-api-session-messages
+       conn sid :limit limit :before opencode-chat--more :full t
+       :errback (lambda (e)
+                  (opencode--log "older messages of %s: %s" sid (opencode-error-text e))
+                  (when (buffer-live-p buffer)
+                    (with-current-buffer buffer
+                      (when (= generation opencode-chat--generation)
+                        (setq opencode-chat--rest-pending nil)))))
+       :callback
+       (lambda (reply)
+         (when (buffer-live-p buffer)
+           (with-current-buffer buffer
+             (when (= generation opencode-chat--generation)
+               (setq opencode-chat--rest-pending nil)
+               (let ((older (append (opencode-reply-data reply) nil)))
+                 (setq opencode-chat--more (opencode-reply-header reply "x-next-cursor"))
+                 (opencode-store-learn-messages conn sid (opencode-reply-data reply)
+                                                (not opencode-chat--more))
+                 (when older
+                   (setq opencode-chat--backlog (append older opencode-chat--backlog))
+                   (unless opencode-chat--backlog-timer
+                     (setq opencode-chat--backlog-timer
+                           (run-with-timer 0.01 nil #'opencode-chat--draw-backlog
+                                           buffer)))))))))))))
+
+(provide 'opencode-chat-load)
+;;; opencode-chat-load.el ends here
