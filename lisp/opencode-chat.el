@@ -635,6 +635,18 @@ Ids are time-ordered, so comparing them compares creation times."
       (opencode-chat--respace (plist-get info :id))
       (opencode-chat--redraw-first-reply info)))))
 
+(defun opencode-chat--streamed-as-is-p (part entry)
+  "Return non-nil if text PART says what ENTRY shows already.
+That is a reply's text whose deltas were all appended in place: only
+its last Markdown pass is still to come."
+  (and (equal (plist-get part :type) "text")
+       (not (opencode-parts-synthetic-p part))
+       (plist-get entry :stable)
+       (let ((shown (opencode-chat--entry-part entry)))
+         (and (equal (plist-get shown :type) "text")
+              (not (opencode-parts-synthetic-p shown))
+              (equal (plist-get shown :text) (plist-get part :text))))))
+
 (defun opencode-chat--update-part (part)
   "Add PART to its message, or redraw it if known.
 A part of a message older than the page shown is ignored."
@@ -643,6 +655,12 @@ A part of a message older than the page shown is ignored."
          (entry (gethash id opencode-chat--parts))
          (msg (gethash mid opencode-chat--messages)))
     (cond
+     ((and entry (opencode-chat--streamed-as-is-p part entry))
+      ;; The server's copy of a text streamed here says what is shown:
+      ;; no redraw (a 30,000-character reply's whole Markdown pass), only
+      ;; the pass from its last stable boundary.
+      (plist-put entry :part part)
+      (opencode-chat--fontify-later id))
      (entry (puthash id (opencode-chat--render-part part entry) opencode-chat--parts))
      ((and (not msg) (opencode-chat--older-than-shown-p mid)))
      (t

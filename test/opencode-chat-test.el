@@ -272,6 +272,42 @@ text: what the chat shows of them comes from the deltas alone."
       (should (search-forward "Say **loud** and `code`" nil t))
       (should-not (search-forward "loud" nil t)))))
 
+(ert-deftest opencode-chat/server-copy-of-streamed-text-not-redrawn ()
+  "The server's copy of a text streamed in place is not drawn again.
+Only the last Markdown pass runs, and the chat reads as a fresh render."
+  (opencode-test-with-chat "ses_x"
+    (let* ((renders 0)
+           (count (lambda (&rest _) (cl-incf renders)))
+           (text "# Title\n\nSome **bold** text.\n\n```python\nx = 1\n```\n\nThe end.")
+           (part (lambda (text &rest more)
+                   (append (list :id "prt_1" :messageID "msg_1" :sessionID "ses_x"
+                                 :type "text" :text text)
+                           more))))
+      (opencode-chat--update-message '(:id "msg_1" :sessionID "ses_x" :role "assistant"))
+      (opencode-chat--update-part (funcall part "# Ti"))
+      (advice-add 'opencode-chat--render-part :after count)
+      (unwind-protect
+          (progn
+            (dolist (d (list "tle\n\nSome **bo" "ld** text.\n\n```pyt" "hon\nx = 1\n```\n\nThe end."))
+              (opencode-chat--append-delta "prt_1" "text" d)
+              (opencode-chat--fontify-pending (current-buffer)))
+            (should (= renders 0))
+            ;; The server's copy, as message.part.updated brings it at the end.
+            (opencode-chat--update-part (funcall part text :time '(:start 1 :end 2)))
+            (should (= renders 0))
+            (should (equal (plist-get (plist-get (gethash "prt_1" opencode-chat--parts) :part) :time)
+                           '(:start 1 :end 2)))
+            (opencode-chat--fontify-pending (current-buffer))
+            (let ((streamed (opencode-test--visible-text)))
+              (should (string-match-p "^Title\n\nSome bold text\\.\n" streamed))
+              ;; A different text is drawn again; the same one, drawn
+              ;; whole, reads as the streamed one did.
+              (opencode-chat--update-part (funcall part (concat text "!")))
+              (should (= renders 1))
+              (opencode-chat--render-part (funcall part text) (gethash "prt_1" opencode-chat--parts))
+              (should (equal streamed (opencode-test--visible-text)))))
+        (advice-remove 'opencode-chat--render-part count)))))
+
 (defun opencode-test--messages (n)
   "Return N messages of session ses_x, oldest first, as the server sends them."
   (vconcat
