@@ -238,13 +238,17 @@ it shows changes with the events routed (`opencode-events-tick'), the
 connection's state, the buffer's own marks, or the second (countdowns,
 and the few things learned from replies, such as the branch)."
   (let ((key (list opencode-events-tick
-                   (opencode-connection-state opencode-chat--conn)
+                   (and opencode-chat--conn (opencode-connection-state opencode-chat--conn))
                    opencode-chat--deleted opencode-cache-stale
                    (floor (float-time)))))
-    (if (equal key (car opencode-chat--header-cache))
-        (cdr opencode-chat--header-cache)
+    (cond
+     ;; Not attached yet (a chat being made): nothing to say.
+     ((null opencode-chat--conn) "")
+     ((equal key (car opencode-chat--header-cache))
+      (cdr opencode-chat--header-cache))
+     (t
       (cdr (setq opencode-chat--header-cache
-                 (cons key (opencode-chat--header-text)))))))
+                 (cons key (opencode-chat--header-text))))))))
 
 (defun opencode-chat--header-text ()
   "Return the header line of the chat: title, status, branch of work.

@@ -41,9 +41,14 @@ changed."
      (lambda (diffs)
        (when (buffer-live-p chat)
          (with-current-buffer chat
-           (display-buffer
-            (opencode-chat-adopt (opencode-diff-show (opencode-diff--buffer-name) diffs dir)
-                                 #'opencode-diff--buffer-name)))))
+           (let ((diff (opencode-chat-adopt
+                        (opencode-diff-show (opencode-diff--buffer-name) diffs dir)
+                        #'opencode-diff--buffer-name)))
+             ;; Selected, so q closes it, unless the user has moved on
+             ;; from the chat while it came.
+             (if (eq (window-buffer (selected-window)) chat)
+                 (pop-to-buffer diff)
+               (display-buffer diff))))))
      message-id)))
 
 (defun opencode-diff--same-file-p (a b directory)

@@ -749,13 +749,20 @@ the server's default).  Interactively, INIT is as
                        (lambda (s) (message "Forked into %s" (plist-get s :title)))))
 
 (defun opencode-sessions-archive-toggle (id)
-  "Archive session ID, or unarchive it if it is archived."
+  "Archive session ID, or unarchive it if it is archived.
+The echo area names the session, so a row that moved under point is
+not archived unseen."
   (interactive (list (opencode-sessions--live-id-at-point)))
   (let* ((s (opencode-sessions--get id))
-         (archived (> (opencode-sessions--time s :archived) 0)))
+         (archived (> (opencode-sessions--time s :archived) 0))
+         (what (format "%s \"%s\"" (if archived "Unarchived" "Archived")
+                       (or (plist-get s :title) id)))
+         (hint (if (or archived opencode-sessions--archived) ""
+                 (substitute-command-keys
+                  "; \\<opencode-sessions-mode-map>\\[opencode-sessions-toggle-archived] shows archived sessions"))))
     (opencode-api-session-update opencode-sessions--conn id
                       :archived (if archived 0 (truncate (* 1000 (float-time))))
-                      :callback (lambda (_) (message (if archived "Unarchived" "Archived"))))))
+                      :callback (lambda (_) (message "%s%s" what hint)))))
 
 (defun opencode-sessions-toggle-roots ()
   "Show root sessions only, or all sessions.

@@ -64,6 +64,10 @@
   (make-directory project t)
   (call-process "git" nil nil nil "-C" project "init" "-q")
   (with-temp-file (expand-file-name "README" project) (insert "A demo project.\n"))
+  ;; A first commit: a real project, with worktrees and diffs.
+  (call-process "git" nil nil nil "-C" project "add" "README")
+  (call-process "git" nil nil nil "-C" project "-c" "user.name=demo" "-c" "user.email=demo@127.0.0.1"
+                "commit" "-q" "-m" "A demo project")
   (with-temp-file (expand-file-name "opencode.json" project)
     (insert (json-serialize
              `(:provider (:mock (:npm "@ai-sdk/openai-compatible" :name "Mock"
