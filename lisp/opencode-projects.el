@@ -362,6 +362,16 @@ The global connection catches up on them after a reconnection."
 
 (add-hook 'opencode-connection-state-functions #'opencode-projects--on-state)
 
+(opencode-defevent opencode-projects--on-connected "server.connected" (conn _props)
+  "Fetch everything again into CONN's lists: its stream now gets events.
+The stream is `connected' once its headers come, which can be before
+the server sends it the events of every project (seen: a session made
+in that moment never reached the list); what was made until now is in
+this fetch, what is made from now on comes as events."
+  :global t
+  (dolist (buf (opencode-projects--live-buffers conn))
+    (opencode-projects--load buf)))
+
 ;;;; Commands of the list
 
 (defun opencode-projects--row ()
