@@ -119,6 +119,20 @@ remote names, `~' and environment variables (none is expanded)."
   "Return the live buffers that visit a file."
   (cl-remove-if-not #'buffer-file-name (buffer-list)))
 
+(defmacro opencode-mcp-tools--as-agent (&rest body)
+  "Run BODY with files visited as for the agent: nothing in them runs.
+No file or directory local variables, no size question, no
+`find-file-hook', mode hooks delayed, no messages."
+  (declare (indent 0) (debug t))
+  `(let ((enable-local-variables nil)
+         (local-enable-local-variables nil)
+         (enable-dir-local-variables nil)
+         (large-file-warning-threshold nil)
+         (find-file-hook nil)
+         (delay-mode-hooks t)
+         (inhibit-message t))
+     ,@body))
+
 (defun opencode-mcp-tools--for-agent (function)
   "Call FUNCTION, visiting files for the agent, and return its value.
 A file visited then runs nothing its text or directory asks for: no
@@ -137,14 +151,7 @@ pile up in the user's buffer list."
         ;; In a fresh buffer no mode has made `delay-mode-hooks' local, so
         ;; this binds its global value, which new buffers see.
         (with-temp-buffer
-          (let ((enable-local-variables nil)
-                (local-enable-local-variables nil)
-                (enable-dir-local-variables nil)
-                (large-file-warning-threshold nil)
-                (find-file-hook nil)
-                (delay-mode-hooks t)
-                (inhibit-message t))
-            (funcall function)))
+          (opencode-mcp-tools--as-agent (funcall function)))
       (dolist (b (opencode-mcp-tools--file-buffers))
         (unless (or (memq b before) (buffer-modified-p b))
           (kill-buffer b))))))
@@ -160,14 +167,7 @@ See `opencode-mcp-tools--for-agent' for how; the buffer is not killed
 here."
   (or (find-buffer-visiting file)
       (with-temp-buffer
-        (let ((enable-local-variables nil)
-              (local-enable-local-variables nil)
-              (enable-dir-local-variables nil)
-              (large-file-warning-threshold nil)
-              (find-file-hook nil)
-              (delay-mode-hooks t)
-              (inhibit-message t))
-          (find-file-noselect file)))))
+        (opencode-mcp-tools--as-agent (find-file-noselect file)))))
 
 (defun opencode-mcp-tools--buffer (context path)
   "Return a buffer visiting PATH in CONTEXT's project, visiting it if need be.
