@@ -272,6 +272,62 @@ text: what the chat shows of them comes from the deltas alone."
       (should (search-forward "Say **loud** and `code`" nil t))
       (should-not (search-forward "loud" nil t)))))
 
+(ert-deftest opencode-chat/streamed-deltas-join-their-intervals ()
+  "A thousand deltas make a few text intervals and few live chunks.
+Every collection walks the intervals and the chunks: one of each per
+delta made a flood's collections 30 ms longer.  The text, its
+properties and a folded reasoning's invisibility stay as before."
+  (opencode-test-with-chat "ses_x"
+    (let ((opencode-chat-fontify-delay 0.01)
+          (deltas (cl-loop for i below 1000
+                           collect (format "%s word%d%s" (if (= 0 (% i 50)) "**b**" "")
+                                           i (if (= 0 (% i 97)) "\n\n" "")))))
+      (opencode-chat--update-message '(:id "msg_1" :sessionID "ses_x" :role "assistant"))
+      (opencode-chat--update-part '(:id "prt_r" :messageID "msg_1" :sessionID "ses_x"
+                                    :type "reasoning" :text "Think"))
+      (opencode-chat--update-part '(:id "prt_1" :messageID "msg_1" :sessionID "ses_x"
+                                    :type "text" :text "Say"))
+      (cl-loop for d in deltas for i from 0
+               do (opencode-test-event conn "message.part.delta"
+                                       ;; A new string each time, as from the module.
+                                       (list :sessionID "ses_x" :messageID "msg_1"
+                                             :partID (copy-sequence "prt_1")
+                                             :field "text" :delta d))
+               (opencode-test-event conn "message.part.delta"
+                                    (list :sessionID "ses_x" :messageID "msg_1"
+                                          :partID (copy-sequence "prt_r")
+                                          :field "text" :delta " more"))
+               ;; A Markdown pass now and then, as the timer makes them.
+               (when (= 0 (% i 100)) (opencode-chat--fontify-pending (current-buffer))))
+      (opencode-chat--fontify-pending (current-buffer))
+      (let* ((entry (gethash "prt_1" opencode-chat--parts))
+             (beg (marker-position (plist-get entry :beg)))
+             (end (marker-position (plist-get entry :end)))
+             (intervals (cl-count-if (lambda (i) (and (< (car i) end) (> (cadr i) beg)))
+                                     (object-intervals (current-buffer)))))
+        (should (< intervals 150))
+        (should (<= (length (plist-get entry :chunks)) (+ 4 opencode-chat--chunks-merged)))
+        (cl-loop for pos from beg below end
+                 always (equal (get-text-property pos 'opencode-part) "prt_1"))
+        (should (equal (plist-get (opencode-chat--entry-part entry) :text)
+                       (apply #'concat "Say" deltas))))
+      (let* ((entry (gethash "prt_r" opencode-chat--parts))
+             (end (marker-position (plist-get entry :end)))
+             (beg (- end (length "Think") (* 1000 (length " more")))))
+        (should (equal (plist-get (opencode-chat--entry-part entry) :text)
+                       (apply #'concat "Think" (make-list 1000 " more"))))
+        (should (equal (buffer-substring-no-properties beg end)
+                       (plist-get (opencode-chat--entry-part entry) :text)))
+        (should (cl-loop for pos from beg below end
+                         always (eq (get-text-property pos 'face) 'opencode-chat-reasoning)))
+        (should (cl-loop for pos from beg below end
+                         always (get-text-property pos 'invisible))))
+      (let ((shown (opencode-test--visible-text)))
+        (dolist (s '("\nSayb word0\n\n word1 word2 " " word49b word50 " " word998 word999\n"))
+          (should (string-search s shown)))
+        (should-not (string-search "**" shown))
+        (should-not (string-search "more" shown))))))
+
 (ert-deftest opencode-chat/server-copy-of-streamed-text-not-redrawn ()
   "The server's copy of a text streamed in place is not drawn again.
 Only the last Markdown pass runs, and the chat reads as a fresh render."

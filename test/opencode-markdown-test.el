@@ -247,6 +247,19 @@ Final paragraph with *emphasis*.
     (should (equal (opencode-test--visible-text)
                    "Before b.\npython\nx = 1  # **no** [a](b) https://x.y\nAfter c."))))
 
+(ert-deftest opencode-markdown/two-spans-on-a-line ()
+  "Each pair of marks is one span: the first closing mark closes it.
+Two bold words on a line, or bold inside a word, left marks showing."
+  (opencode-markdown-test--with
+      "**one** and **two**; Say**b** word, __u__ or __v__, ***x*** then ***y***, **a *b* c**."
+    (opencode-markdown-fontify (point-min) (point-max))
+    (should (equal (opencode-test--visible-text)
+                   "one and two; Sayb word, u or v, x then y, a b c."))
+    (should-not (memq 'bold (opencode-markdown-test--face-at " and ")))
+    (should (memq 'bold (opencode-markdown-test--face-at "two")))
+    (should (memq 'italic (opencode-markdown-test--face-at "b* c")))
+    (should (memq 'bold (opencode-markdown-test--face-at " c**")))))
+
 (ert-deftest opencode-markdown/too-large ()
   "A part past `opencode-chat-fontify-max' shows as plain text, markup and all."
   (opencode-markdown-test--with opencode-markdown-test--sample

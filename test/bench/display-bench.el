@@ -45,10 +45,106 @@
 (defvar opencode-display-bench--probe nil
   "The probe timer, or nil.")
 
+(defvar opencode-display-bench--windows nil
+  "The probe's late firings, (DUE . FIRED), newest first.")
+
+(defvar opencode-display-bench--spans nil
+  "What ran while the probe was armed: (START END KIND), newest first.
+KIND is `gc', `drain' (a connection's drain), `fontify' (a streamed
+text's pass) or `timer' (any other timer).")
+
+(defconst opencode-display-bench--late-limit 0.017
+  "A firing later than this (one 60 Hz frame) is attributed.")
+
+(defun opencode-display-bench--span (kind fn &rest args)
+  "Call FN with ARGS; note the span it took as KIND while probing."
+  (if (not opencode-display-bench--probe)
+      (apply fn args)
+    (let ((t0 (float-time)))
+      (unwind-protect (apply fn args)
+        (push (list t0 (float-time) kind) opencode-display-bench--spans)))))
+
+(defun opencode-display-bench--timer-span (fn timer)
+  "Call FN with TIMER, noting the span of TIMER's function."
+  (opencode-display-bench--span
+   (pcase (timer--function timer)
+     ((pred (eq #'opencode-display-bench--probe-fire)) 'probe)
+     ((pred (eq #'opencode-chat--fontify-pending)) 'fontify)
+     (_ 'timer))
+   fn timer))
+
+(defvar opencode-display-bench--gc-elapsed 0.0
+  "`gc-elapsed' at the last collection seen.")
+
+(defun opencode-display-bench--gc-span ()
+  "Note the collection that just ended as a span."
+  (let ((now (float-time)) (took (- gc-elapsed opencode-display-bench--gc-elapsed)))
+    (setq opencode-display-bench--gc-elapsed gc-elapsed)
+    (when opencode-display-bench--probe
+      (push (list (- now took) now 'gc) opencode-display-bench--spans))))
+
+(defun opencode-display-bench--trace (on)
+  "Start (ON non-nil) or stop noting spans of drains, timers and GCs."
+  (if on
+      (progn
+        (setq opencode-display-bench--spans nil opencode-display-bench--windows nil
+              opencode-display-bench--gc-elapsed gc-elapsed)
+        (advice-add 'opencode-connection--drain :around
+                    (apply-partially #'opencode-display-bench--span 'drain)
+                    '((name . opencode-display-bench)))
+        (advice-add 'timer-event-handler :around #'opencode-display-bench--timer-span)
+        (add-hook 'post-gc-hook #'opencode-display-bench--gc-span))
+    (advice-remove 'opencode-connection--drain 'opencode-display-bench)
+    (advice-remove 'timer-event-handler #'opencode-display-bench--timer-span)
+    (remove-hook 'post-gc-hook #'opencode-display-bench--gc-span)))
+
+(defun opencode-display-bench--overlap (spans kind beg end)
+  "Seconds of SPANS of KIND within BEG..END (spans of one kind do not nest)."
+  (cl-loop for (s e k) in spans
+           when (and (eq k kind) (< s end) (> e beg))
+           sum (- (min e end) (max s beg))))
+
+(defun opencode-display-bench--attribution ()
+  "Where the late firings' time went: a plist of milliseconds.
+:late is the lateness of the firings later than
+`opencode-display-bench--late-limit', summed; :gc, :drain, :fontify
+and :timer what ran of each kind in those windows (a drain's or a
+timer's collections are in both it and :gc); :rest the lateness no
+Lisp span covers, that is redisplay and reading the network;
+:worst-window what ran in the worst one."
+  (let ((spans opencode-display-bench--spans)
+        (sum (list :late 0.0 :gc 0.0 :drain 0.0 :fontify 0.0 :timer 0.0 :rest 0.0))
+        (worst nil))
+    (pcase-dolist (`(,due . ,fired) opencode-display-bench--windows)
+      (let* ((late (- fired due))
+             (parts (cl-loop for k in '(gc drain fontify timer)
+                             collect (cons k (opencode-display-bench--overlap spans k due fired))))
+             (lisp (+ (alist-get 'drain parts) (alist-get 'fontify parts) (alist-get 'timer parts)
+                      ;; A collection outside any Lisp span (in redisplay, say).
+                      (max 0.0 (- (alist-get 'gc parts)
+                                  (cl-loop for (s e k) in spans
+                                           when (and (memq k '(drain fontify timer))
+                                                     (< s fired) (> e due))
+                                           sum (opencode-display-bench--overlap
+                                                spans 'gc (max s due) (min e fired))))))))
+        (setq sum (plist-put sum :late (+ (plist-get sum :late) late)))
+        (pcase-dolist (`(,k . ,v) parts)
+          (let ((key (intern (format ":%s" k))))
+            (setq sum (plist-put sum key (+ (plist-get sum key) v)))))
+        (setq sum (plist-put sum :rest (+ (plist-get sum :rest) (max 0.0 (- late lisp)))))
+        (when (or (null worst) (> late (car worst)))
+          (setq worst (cons late (cl-loop for (k . v) in parts
+                                          append (list (intern (format ":%s" k)) (* 1000 v))))))))
+    (append (cl-loop for (k v) on sum by #'cddr append (list k (* 1000 v)))
+            (list :windows (length opencode-display-bench--windows)
+                  :worst-window (and worst (cons (* 1000 (car worst)) (cdr worst)))))))
+
 (defun opencode-display-bench--probe-fire (due)
   "Note how late the probe due at DUE is; arm it again 10 ms from now."
   (let ((now (float-time)))
     (push (max 0.0 (- now due)) opencode-display-bench--late)
+    (when (> (- now due) opencode-display-bench--late-limit)
+      (push (cons due now) opencode-display-bench--windows))
     (setq opencode-display-bench--probe
           (run-with-timer 0.01 nil #'opencode-display-bench--probe-fire (+ now 0.01)))))
 
@@ -56,6 +152,7 @@
   "Start the 10 ms probe: a timer armed again each time it fires.
 Not a repeating timer, which Emacs fires several times in a row when
 late, hiding how late it was."
+  (opencode-display-bench--trace t)
   (setq opencode-display-bench--late nil
         opencode-display-bench--probe
         (run-with-timer 0.01 nil #'opencode-display-bench--probe-fire (+ (float-time) 0.01))))
@@ -71,7 +168,9 @@ late, hiding how late it was."
   "Stop the probe; return the stats of its lateness."
   (when opencode-display-bench--probe (cancel-timer opencode-display-bench--probe))
   (setq opencode-display-bench--probe nil)
-  (opencode-display-bench--stats opencode-display-bench--late))
+  (opencode-display-bench--trace nil)
+  (append (opencode-display-bench--stats opencode-display-bench--late)
+          (list :where (opencode-display-bench--attribution))))
 
 (defun opencode-display-bench--cpu ()
   "Return the CPU seconds this Emacs has used, all its threads."

@@ -913,6 +913,18 @@ Skipped, with a row that says why, without tmux or the real server."
        (format "4 sessions, the same reply each; %s; chats follow their end: %s"
                (opencode-bench--took c4 p4)
                (if (and (plist-get c1 :following) (plist-get c4 :following)) "yes" "NO"))))
+    (pcase-dolist (`(,name . ,stats) `(("1 chat" . ,c1) ("1 plain" . ,p1)
+                                       ("4 chats" . ,c4) ("4 plain" . ,p4)))
+      (when-let ((w (plist-get stats :where)))
+        (opencode-bench--say
+         "%s: %d firings late > 17 ms, %.0f ms late in all: GC %.0f, drains %.0f, fontify %.0f, other timers %.0f, the rest (redisplay, input) %.0f; the worst %s"
+         name (plist-get w :windows) (plist-get w :late) (plist-get w :gc) (plist-get w :drain)
+         (plist-get w :fontify) (plist-get w :timer) (plist-get w :rest)
+         (let ((ww (plist-get w :worst-window)))
+           (if ww (format "%.0f ms: %s" (car ww)
+                          (mapconcat (lambda (x) (if (numberp x) (format "%.0f" x) (substring (symbol-name x) 1)))
+                                     (cdr ww) " "))
+             "–")))))
     (when big
       (let ((ms (lambda (s) (format "%.0f ms" (* 1000 s))))
             (keys (plist-get big :keys)))
