@@ -1062,6 +1062,10 @@ Emacs has."
         opencode-chat--calls (make-hash-table :test 'equal))
   (setq buffer-invisibility-spec '(opencode-fold opencode-empty opencode-markup
                                    opencode-thread))
+  ;; Read-only and drawn by the package: nothing to undo.  An undo list
+  ;; would keep every redrawn part's old text and its markers' moves,
+  ;; walked by every collection while a reply streams.
+  (buffer-disable-undo)
   ;; The newest text stays at the bottom of a window that follows it,
   ;; not recentred half a window up.
   (setq-local scroll-conservatively 101)

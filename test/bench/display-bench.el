@@ -21,6 +21,13 @@
 
 ;;; Code:
 
+;; The displayed Emacs has a scratch HOME, so every file it loads would
+;; be native-compiled again in the background, on one of the machine's
+;; cores, while it is measured.  A user's Emacs does that once per file
+;; and keeps the result; here the byte code is used as it is.
+(defvar native-comp-deferred-compilation)
+(setq native-comp-deferred-compilation nil)
+
 (require 'cl-lib)
 (require 'profiler)
 (require 'opencode)
@@ -51,7 +58,9 @@
 (defvar opencode-display-bench--spans nil
   "What ran while the probe was armed: (START END KIND), newest first.
 KIND is `gc', `drain' (a connection's drain), `fontify' (a streamed
-text's pass) or `timer' (any other timer).")
+text's pass), `timer' (any other timer), and within those `markdown'
+\(a Markdown pass, with the characters it renders) and `render' (the
+drawing of a part, with its type).")
 
 (defconst opencode-display-bench--late-limit 0.017
   "A firing later than this (one 60 Hz frame) is attributed.")
@@ -73,6 +82,22 @@ text's pass) or `timer' (any other timer).")
      (_ 'timer))
    fn timer))
 
+(defun opencode-display-bench--markdown-span (fn beg end &optional from)
+  "Call FN with BEG, END and FROM, noting a Markdown pass and its length."
+  (let ((t0 (float-time)))
+    (unwind-protect (funcall fn beg end from)
+      (when opencode-display-bench--probe
+        (push (list t0 (float-time) 'markdown (- end (or from beg)))
+              opencode-display-bench--spans)))))
+
+(defun opencode-display-bench--render-span (fn part entry)
+  "Call FN with PART and ENTRY, noting the drawing of a part and its type."
+  (let ((t0 (float-time)))
+    (unwind-protect (funcall fn part entry)
+      (when opencode-display-bench--probe
+        (push (list t0 (float-time) 'render (plist-get part :type))
+              opencode-display-bench--spans)))))
+
 (defvar opencode-display-bench--gc-elapsed 0.0
   "`gc-elapsed' at the last collection seen.")
 
@@ -93,9 +118,13 @@ text's pass) or `timer' (any other timer).")
                     (apply-partially #'opencode-display-bench--span 'drain)
                     '((name . opencode-display-bench)))
         (advice-add 'timer-event-handler :around #'opencode-display-bench--timer-span)
+        (advice-add 'opencode-markdown-fontify :around #'opencode-display-bench--markdown-span)
+        (advice-add 'opencode-chat--render-part :around #'opencode-display-bench--render-span)
         (add-hook 'post-gc-hook #'opencode-display-bench--gc-span))
     (advice-remove 'opencode-connection--drain 'opencode-display-bench)
     (advice-remove 'timer-event-handler #'opencode-display-bench--timer-span)
+    (advice-remove 'opencode-markdown-fontify #'opencode-display-bench--markdown-span)
+    (advice-remove 'opencode-chat--render-part #'opencode-display-bench--render-span)
     (remove-hook 'post-gc-hook #'opencode-display-bench--gc-span)))
 
 (defun opencode-display-bench--overlap (spans kind beg end)
@@ -114,7 +143,7 @@ Lisp span covers, that is redisplay and reading the network;
 :worst-window what ran in the worst one."
   (let ((spans opencode-display-bench--spans)
         (sum (list :late 0.0 :gc 0.0 :drain 0.0 :fontify 0.0 :timer 0.0 :rest 0.0))
-        (worst nil))
+        (worst nil) (worst-spans nil))
     (pcase-dolist (`(,due . ,fired) opencode-display-bench--windows)
       (let* ((late (- fired due))
              (parts (cl-loop for k in '(gc drain fontify timer)
@@ -134,10 +163,36 @@ Lisp span covers, that is redisplay and reading the network;
         (setq sum (plist-put sum :rest (+ (plist-get sum :rest) (max 0.0 (- late lisp)))))
         (when (or (null worst) (> late (car worst)))
           (setq worst (cons late (cl-loop for (k . v) in parts
-                                          append (list (intern (format ":%s" k)) (* 1000 v))))))))
+                                          append (list (intern (format ":%s" k)) (* 1000 v))))
+                worst-spans
+                (seq-take
+                 (sort (cl-loop for (s e k d) in spans
+                                when (and (< s fired) (> e due) (not (eq k 'probe)))
+                                collect (list k (round (* 1000 (- e s))) d))
+                       (lambda (a b) (> (nth 1 a) (nth 1 b))))
+                 8)))))
     (append (cl-loop for (k v) on sum by #'cddr append (list k (* 1000 v)))
             (list :windows (length opencode-display-bench--windows)
-                  :worst-window (and worst (cons (* 1000 (car worst)) (cdr worst)))))))
+                  :worst-window (and worst (cons (* 1000 (car worst)) (cdr worst)))
+                  :worst-spans worst-spans
+                  :markdown (let ((sizes (sort (cl-loop for (_s _e k d) in spans
+                                                        when (eq k 'markdown) collect d)
+                                               #'>)))
+                              (list :passes (length sizes) :largest (seq-take sizes 12)
+                                    :median (and sizes (nth (/ (length sizes) 2) sizes))))
+                  :renders (let (counts)
+                             (cl-loop for (_s _e k d) in spans
+                                      when (eq k 'render)
+                                      do (setf (alist-get d counts nil nil #'equal)
+                                               (1+ (alist-get d counts 0 nil #'equal))))
+                             counts)))))
+
+(defun opencode-display-bench--gc-ms ()
+  "Return how long a collection takes now, in ms (the best of three)."
+  (cl-loop repeat 3
+           minimize (let ((t0 (float-time)))
+                      (garbage-collect)
+                      (round (* 1000 (- (float-time) t0))))))
 
 (defun opencode-display-bench--probe-fire (due)
   "Note how late the probe due at DUE is; arm it again 10 ms from now."
@@ -193,7 +248,9 @@ late, hiding how late it was."
 SELF and TOTAL are percentages of the samples."
   (let ((self (make-hash-table :test #'equal))
         (total (make-hash-table :test #'equal))
-        (all 0) (log (profiler-cpu-log)))
+        (all 0) (log (if (eq (plist-get opencode-display-bench--config :profile) 'mem)
+                         (profiler-memory-log)
+                       (profiler-cpu-log))))
     (maphash (lambda (bt count)
                (setq all (+ all count))
                (let ((seen nil) (first t))
@@ -218,7 +275,7 @@ SELF and TOTAL are percentages of the samples."
   "Run BODY; with :profile configured, profile it and record the top under KEY."
   (declare (indent 1))
   `(let ((profile (plist-get opencode-display-bench--config :profile)))
-     (when profile (profiler-start 'cpu))
+     (when profile (profiler-start (if (eq profile 'mem) 'mem 'cpu)))
      (prog1 (progn ,@body)
        (when profile
          (opencode-display-bench--put ,key (opencode-display-bench--profile-top 40))
@@ -267,7 +324,8 @@ Return the stats of the probe."
              do (with-current-buffer buf (opencode-chat-show-end)))
     (redisplay t)
     (garbage-collect)
-    (let ((t0 (float-time)) (cpu0 (opencode-display-bench--cpu)) (gcs gcs-done) stats)
+    (let ((t0 (float-time)) (cpu0 (opencode-display-bench--cpu)) (gcs gcs-done) stats
+          (idle-gc (opencode-display-bench--gc-ms)))
       (opencode-display-bench--profiled (intern (format ":profile-chat-%d" n))
         (opencode-display-bench--probe-start)
         (dolist (c chats)
@@ -285,6 +343,10 @@ Return the stats of the probe."
                     :cpu (- (opencode-display-bench--cpu) cpu0)
                     :gcs (- gcs-done gcs)
                     :size (apply #'+ (mapcar (lambda (c) (buffer-size (cdr c))) chats))
+                    :gc-pauses (cl-loop for (s e k) in opencode-display-bench--spans
+                                        when (eq k 'gc) collect (round (* 1000 (- e s))))
+                    :heap (opencode-display-bench--heap)
+                    :idle-gc idle-gc :after-gc (opencode-display-bench--gc-ms)
                     :following (cl-every (lambda (w) (= (window-point w)
                                                         (with-current-buffer (window-buffer w)
                                                           (point-max))))

@@ -684,7 +684,8 @@ Return (FIRST-SCREEN FULLY-DRAWN) in seconds."
   "Seconds the displayed Emacs has for all its measurements.")
 
 (defvar opencode-bench-display-profile (getenv "OPENCODE_BENCH_PROFILE")
-  "Non-nil: profile the CPU of the displayed Emacs while replies stream.")
+  "Non-nil: profile the CPU of the displayed Emacs while replies stream.
+\"mem\": profile the memory it allocates instead.")
 
 (defun opencode-bench--mock-chunk (delta &optional finish)
   "Return one Chat Completions stream event with DELTA and FINISH."
@@ -876,7 +877,8 @@ Skipped, with a row that says why, without tmux or the real server."
                    (list :server (opencode-server-url server)
                          :password (opencode-server-password server)
                          :home home :project project :mock (cdr mock) :big (cdr big)
-                         :profile (and opencode-bench-display-profile t)
+                         :profile (and opencode-bench-display-profile
+                                       (if (equal opencode-bench-display-profile "mem") 'mem t))
                          :steps (if (getenv "OPENCODE_BENCH_DISPLAY_STEPS")
                                     (read (getenv "OPENCODE_BENCH_DISPLAY_STEPS"))
                                   '(:plain-1 :chat-1 :plain-4 :chat-4 :big))
@@ -915,6 +917,11 @@ Skipped, with a row that says why, without tmux or the real server."
                (if (and (plist-get c1 :following) (plist-get c4 :following)) "yes" "NO"))))
     (pcase-dolist (`(,name . ,stats) `(("1 chat" . ,c1) ("1 plain" . ,p1)
                                        ("4 chats" . ,c4) ("4 plain" . ,p4)))
+      (when (plist-get stats :gc-pauses)
+        (opencode-bench--say "%s: collections while streaming (ms): %s; Lisp heap after: %.0f MB; one collection when idle before / after: %s / %s ms"
+                             name (plist-get stats :gc-pauses)
+                             (/ (or (plist-get stats :heap) 0) 1e6)
+                             (plist-get stats :idle-gc) (plist-get stats :after-gc)))
       (when-let ((w (plist-get stats :where)))
         (opencode-bench--say
          "%s: %d firings late > 17 ms, %.0f ms late in all: GC %.0f, drains %.0f, fontify %.0f, other timers %.0f, the rest (redisplay, input) %.0f; the worst %s"
@@ -924,7 +931,11 @@ Skipped, with a row that says why, without tmux or the real server."
            (if ww (format "%.0f ms: %s" (car ww)
                           (mapconcat (lambda (x) (if (numberp x) (format "%.0f" x) (substring (symbol-name x) 1)))
                                      (cdr ww) " "))
-             "–")))))
+             "–")))
+        (when (plist-get w :worst-spans)
+          (opencode-bench--say "  what ran in the worst: %S" (plist-get w :worst-spans)))
+        (opencode-bench--say "  Markdown passes: %S; parts drawn: %S"
+                             (plist-get w :markdown) (plist-get w :renders))))
     (when big
       (let ((ms (lambda (s) (format "%.0f ms" (* 1000 s))))
             (keys (plist-get big :keys)))
