@@ -88,6 +88,16 @@ within this delay, for all the deltas of the meantime."
   :type 'number
   :group 'opencode)
 
+(defcustom opencode-chat-fontify-slice 2000
+  "Characters of streamed text one Markdown pass renders, about.
+When a burst brought more since the last pass, the pass stops at the
+last block boundary within this many characters and the next one
+follows at once, after Emacs has redisplayed and read input; a block
+longer than this is rendered whole.  nil renders everything new in
+one pass."
+  :type '(choice (const :tag "Everything in one pass" nil) integer)
+  :group 'opencode)
+
 (defcustom opencode-revert-edited-files t
   "Whether buffers of files the agent edits are reverted from disk.
 Only buffers without unsaved changes are reverted."
@@ -804,7 +814,7 @@ in its length; `opencode-chat-fontify-delay' bounds how stale it gets."
   (when (buffer-live-p buffer)
     (with-current-buffer buffer
       (setq opencode-chat--fontify-timer nil)
-      (let ((inhibit-read-only t))
+      (let ((inhibit-read-only t) (more nil))
         (dolist (id (prog1 opencode-chat--unfontified
                       (setq opencode-chat--unfontified nil)))
           (when-let ((entry (gethash id opencode-chat--parts)))
@@ -812,10 +822,25 @@ in its length; `opencode-chat-fontify-delay' bounds how stale it gets."
             ;; change its rendering: a pass costs the same at any length.
             (let* ((beg (plist-get entry :beg))
                    (end (plist-get entry :end))
-                   (from (and (plist-get entry :stable) (+ beg (plist-get entry :stable)))))
-              (opencode-markdown-fontify beg end from)
-              (plist-put entry :stable
-                         (- (opencode-markdown-stable-boundary (or from beg) end) beg)))))))))
+                   (from (+ beg (or (plist-get entry :stable) 0)))
+                   ;; After a burst, the blocks of the first slice only.
+                   (stop (if (and opencode-chat-fontify-slice
+                                  (> (- end from) opencode-chat-fontify-slice)
+                                  (<= (- end beg) opencode-chat-fontify-max))
+                             (opencode-markdown-stable-boundary
+                              from (+ from opencode-chat-fontify-slice))
+                           from)))
+              (if (> stop from)
+                  (progn (opencode-markdown-fontify beg stop (and (> from beg) from))
+                         (plist-put entry :stable (- stop beg))
+                         (push id more))
+                (opencode-markdown-fontify beg end (and (> from beg) from))
+                (plist-put entry :stable
+                           (- (opencode-markdown-stable-boundary from end) beg))))))
+        (when more
+          (setq opencode-chat--unfontified (nconc more opencode-chat--unfontified)
+                opencode-chat--fontify-timer
+                (run-with-timer 0.001 nil #'opencode-chat--fontify-pending buffer)))))))
 
 (defun opencode-chat--place (pos)
   "Return where POS is, in terms that survive a redraw of the chat.

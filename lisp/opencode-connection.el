@@ -126,7 +126,9 @@ their query does; only handlers declared `:global' see its events.")
   (responder nil :documentation "With no server: a function that answers requests.
 It gets METHOD, PATH, QUERY and BODY and returns (STATUS . DATA).  A
 replayed capture answers so (see opencode-capture.el).")
-  (plist nil :documentation "Free slot for other parts of the package."))
+  (plist nil :documentation "Free slot for other parts of the package.")
+  (drained-at nil :documentation "When a drain last took everything queued (`float-time').")
+  (drain-timer nil :documentation "The timer of a drain put off by `opencode-drain-interval'."))
 
 (defvar opencode-connection--passwords (make-hash-table :test 'eq :weakness 'key)
   "Connection -> its password, kept out of the struct so it never prints.")
@@ -199,7 +201,7 @@ would wait that long to go on."
      :name (format " *opencode-notify %s*" (or (opencode-connection-directory conn)
                                                "(all projects)"))
      :noquery t :coding 'binary
-     :filter (lambda (_p _s) (opencode-connection--drain conn))
+     :filter (lambda (_p _s) (opencode-connection--wake conn))
      :sentinel #'ignore)))
 
 (defun opencode-connection-open (url directory &rest args)
@@ -228,6 +230,9 @@ project, and counting its sessions there would count them twice."
 
 (defun opencode-connection--stop (conn why)
   "Close CONN's module handle, failing its pending requests with WHY."
+  (when (opencode-connection-drain-timer conn)
+    (cancel-timer (opencode-connection-drain-timer conn))
+    (setf (opencode-connection-drain-timer conn) nil))
   (when-let ((h (opencode-connection-handle conn)))
     (opencode--module-close h)
     (setf (opencode-connection-handle conn) nil))
@@ -313,6 +318,37 @@ drains everything at once."
   :type '(choice (const :tag "Everything at once" nil) number)
   :group 'opencode)
 
+(defcustom opencode-drain-interval 0.016
+  "Least seconds between two drains of a connection while events trickle in.
+A reply streams as a delta every few milliseconds; draining each one
+as it comes costs a redisplay per delta.  A wake-up this soon after a
+drain that took everything is put off until the interval has passed,
+the deltas meanwhile merged in the module: at most one drain and one
+redisplay per 60 Hz frame.  A drain that stopped at the end of its
+slice (`opencode-drain-slice') goes on at once.  nil drains at every
+wake-up."
+  :type '(choice (const :tag "At every wake-up" nil) number)
+  :group 'opencode)
+
+(defun opencode-connection--wake (conn)
+  "Drain CONN, woken by its module, now or once `opencode-drain-interval' has passed."
+  (let* ((last (opencode-connection-drained-at conn))
+         (wait (and opencode-drain-interval last
+                    (- (+ last opencode-drain-interval) (float-time)))))
+    (cond
+     ((not (and wait (> wait 0)))
+      (opencode-connection--drain conn))
+     ((not (opencode-connection-drain-timer conn))
+      ;; The module's wake-up is spent: until this drain takes
+      ;; everything, it writes no other, so the timer must come.
+      (setf (opencode-connection-drain-timer conn)
+            (run-at-time wait nil #'opencode-connection--drain-later conn))))))
+
+(defun opencode-connection--drain-later (conn)
+  "Drain CONN, put off by `opencode-connection--wake'."
+  (setf (opencode-connection-drain-timer conn) nil)
+  (opencode-connection--drain conn))
+
 (defconst opencode-connection--batch-max 256
   "Most items a sliced drain takes from the module at once.")
 
@@ -344,19 +380,26 @@ is logged and does not stop the others."
     (when (and h (opencode--module-live-p h))
       ;; A large reply becomes many Lisp objects at once: collect once
       ;; after it rather than every `gc-cons-threshold' bytes during.
-      (let ((opencode--gc-room opencode-connection--gc-room))
+      (let ((opencode--gc-room opencode-connection--gc-room)
+            (start (float-time)))
+        (when (opencode-connection-drain-timer conn)
+          (cancel-timer (opencode-connection-drain-timer conn))
+          (setf (opencode-connection-drain-timer conn) nil))
         (opencode--with-gc-room
          (if (not opencode-drain-slice)
-             (opencode-connection--dispatch-all conn h (opencode--module-drain h))
+             (progn
+               (setf (opencode-connection-drained-at conn) start)
+               (opencode-connection--dispatch-all conn h (opencode--module-drain h)))
            ;; Batches sized from the time items took so far, so the
            ;; slice ends close to its deadline without a clock read per
            ;; item; the first batch is one item (it may be a large reply).
-           (let* ((start (float-time))
-                  (deadline (+ start opencode-drain-slice))
+           (let* ((deadline (+ start opencode-drain-slice))
                   (size 1) (done 0) (more t))
              (while more
                (let* ((items (opencode--module-drain h size))
                       (n (length items)))
+                 ;; Everything queued is taken: the next wake-up may wait.
+                 (setf (opencode-connection-drained-at conn) (and (< n size) start))
                  (opencode-connection--dispatch-all conn h items)
                  (setq done (+ done n))
                  (let ((now (float-time)))

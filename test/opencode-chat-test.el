@@ -328,6 +328,38 @@ properties and a folded reasoning's invisibility stay as before."
         (should-not (string-search "**" shown))
         (should-not (string-search "more" shown))))))
 
+(ert-deftest opencode-chat/burst-rendered-in-slices ()
+  "A burst of text is rendered a slice of blocks at a time, as a whole pass would.
+Each pass stays near `opencode-chat-fontify-slice' characters, Emacs
+runs between them, and the end reads as the whole text rendered."
+  (opencode-test-with-chat "ses_x"
+    (let* ((opencode-chat-fontify-delay 0.01)
+           (opencode-chat-fontify-slice 500)
+           (unit "## Step\n\nSome **bold** and `code`.\n\n- item *one*\n\n```python\nx = 1\n```\n\n")
+           (text (apply #'concat (make-list 40 unit)))
+           (sizes nil)
+           (note (lambda (beg end &optional from) (push (- end (or from beg)) sizes))))
+      (opencode-chat--update-message '(:id "msg_1" :sessionID "ses_x" :role "assistant"))
+      (opencode-chat--update-part '(:id "prt_1" :messageID "msg_1" :sessionID "ses_x"
+                                    :type "text" :text "Start.\n\n"))
+      (advice-add 'opencode-markdown-fontify :before note)
+      (unwind-protect
+          (progn
+            ;; One delta: a burst the module merged.
+            (opencode-chat--append-delta "prt_1" "text" text)
+            (let ((deadline (+ (float-time) 10)))
+              (while (and opencode-chat--fontify-timer (< (float-time) deadline))
+                (accept-process-output nil 0.005))))
+        (advice-remove 'opencode-markdown-fontify note))
+      (should (> (length sizes) 5))
+      (should (<= (apply #'max sizes) (+ 500 (length unit))))
+      (let ((sliced (opencode-test--visible-text)))
+        (should-not (string-search "**" sliced))
+        (should-not (string-search "```" sliced))
+        (opencode-chat--render-part (opencode-chat--entry-part (gethash "prt_1" opencode-chat--parts))
+                                    (gethash "prt_1" opencode-chat--parts))
+        (should (equal sliced (opencode-test--visible-text)))))))
+
 (ert-deftest opencode-chat/server-copy-of-streamed-text-not-redrawn ()
   "The server's copy of a text streamed in place is not drawn again.
 Only the last Markdown pass runs, and the chat reads as a fresh render."

@@ -177,6 +177,37 @@ a few times and dispatches a few batches, each sized from the last."
         (should (> (length (member '(timer) events)) 100))
         (opencode-drain-test--check-delivery (remove '(timer) events))))))
 
+(ert-deftest opencode-drain/wake-ups-paced-after-a-drain-that-took-everything ()
+  "A wake-up soon after a drain that emptied the queue waits for its frame.
+Once, with one timer; the timer's drain takes what came meanwhile.  A
+wake-up after a drain cut by its slice drains at once."
+  (let ((opencode-drain-slice nil)
+        (opencode-drain-interval 0.2))
+    (opencode-drain-test--with-flood
+      ;; As if a drain had just taken everything.
+      (setf (opencode-connection-drained-at conn) (float-time))
+      (opencode-connection--wake conn)
+      (opencode-connection--wake conn)
+      (should (null log))
+      (let ((timer (opencode-connection-drain-timer conn)))
+        (should (timerp timer))
+        (opencode-connection--wake conn)
+        (should (eq timer (opencode-connection-drain-timer conn))))
+      (should (opencode-test-wait (lambda () (opencode-drain-test--ended log)) 5))
+      (should-not (opencode-connection-drain-timer conn))
+      (opencode-drain-test--check-delivery (reverse log))
+      (should (opencode-connection-drained-at conn))))
+  (let ((opencode-drain-slice 0)
+        (opencode-drain-interval 10))
+    (opencode-drain-test--with-flood
+      (opencode-connection--drain conn)
+      ;; One item taken, more left: no pacing.
+      (should-not (opencode-connection-drained-at conn))
+      (let ((n (length log)))
+        (opencode-connection--wake conn)
+        (should-not (opencode-connection-drain-timer conn))
+        (should (opencode-test-wait (lambda () (> (length log) n)) 5))))))
+
 (ert-deftest opencode-drain/closed-mid-slice ()
   "A handler that closes the connection ends the drain safely."
   (let ((opencode-drain-slice 1.0))     ; Would take everything.
