@@ -331,7 +331,7 @@ wake-up."
   :group 'opencode)
 
 (defun opencode-connection--wake (conn)
-  "Drain CONN, woken by its module, now or once `opencode-drain-interval' has passed."
+  "Drain CONN, woken by its module, now or after `opencode-drain-interval'."
   (let* ((last (opencode-connection-drained-at conn))
          (wait (and opencode-drain-interval last
                     (- (+ last opencode-drain-interval) (float-time)))))
@@ -378,6 +378,7 @@ connection's process again for what is left.  An error in one handler
 is logged and does not stop the others."
   (let ((h (opencode-connection-handle conn)))
     (when (and h (opencode--module-live-p h))
+      (opencode--gc-hold)
       ;; A large reply becomes many Lisp objects at once: collect once
       ;; after it rather than every `gc-cons-threshold' bytes during.
       (let ((opencode--gc-room opencode-connection--gc-room)

@@ -111,6 +111,60 @@ bytes before a collection."
   `(let ((gc-cons-threshold (max gc-cons-threshold opencode--gc-room)))
      ,@body))
 
+(defcustom opencode-gc-streaming-threshold (* 16 1024 1024)
+  "`gc-cons-threshold' while events stream in, or nil to leave it alone.
+A reply streaming into a chat allocates about a megabyte a second, and
+each collection that follows pauses Emacs for as long as it takes to
+mark everything live, tens of milliseconds, however little garbage
+there is: at the default threshold that is a pause a second.  While
+drains keep coming the threshold is raised to this (never lowered),
+and it goes back `opencode-gc-streaming-rest' seconds after the last
+one, if nothing else changed it meanwhile; the collection put off
+then happens, once, after the stream."
+  :type '(choice (const :tag "Leave it alone" nil) integer)
+  :group 'opencode)
+
+(defcustom opencode-gc-streaming-rest 1.0
+  "Seconds without a drain after which `gc-cons-threshold' goes back.
+See `opencode-gc-streaming-threshold'."
+  :type 'number
+  :group 'opencode)
+
+(defvar opencode--gc-held nil
+  "While `opencode--gc-hold' holds: (SAVED . OURS), the thresholds.")
+
+(defvar opencode--gc-last-hold 0.0
+  "When `opencode--gc-hold' was last called (`float-time').")
+
+(defvar opencode--gc-release-timer nil
+  "The timer that checks whether the stream went quiet.")
+
+(defun opencode--gc-hold ()
+  "Raise `gc-cons-threshold' while events stream in.
+Call on each drain, outside any `let' of the threshold.  See
+`opencode-gc-streaming-threshold'."
+  (when opencode-gc-streaming-threshold
+    (setq opencode--gc-last-hold (float-time))
+    (unless opencode--gc-held
+      (let ((ours (max gc-cons-threshold opencode-gc-streaming-threshold)))
+        (setq opencode--gc-held (cons gc-cons-threshold ours)
+              gc-cons-threshold ours
+              opencode--gc-release-timer
+              (run-with-timer opencode-gc-streaming-rest opencode-gc-streaming-rest
+                              #'opencode--gc-maybe-release))))))
+
+(defun opencode--gc-maybe-release (&optional now)
+  "Put `gc-cons-threshold' back if no drain came for a while, or NOW."
+  (when (and opencode--gc-held
+             (or now (>= (- (float-time) opencode--gc-last-hold) opencode-gc-streaming-rest)))
+    ;; Changed meanwhile (by the user, or gcmh): theirs stays.
+    (when (eql gc-cons-threshold (cdr opencode--gc-held))
+      (setq gc-cons-threshold (car opencode--gc-held)))
+    (setq opencode--gc-held nil))
+  (when (and (not opencode--gc-held) opencode--gc-release-timer)
+    (cancel-timer opencode--gc-release-timer)
+    (setq opencode--gc-release-timer nil)))
+
 (defun opencode--debounce (var delay fn)
   "Call FN in the current buffer after DELAY seconds, once per burst.
 VAR is a buffer-local variable (a symbol) that holds the pending timer;

@@ -208,6 +208,40 @@ wake-up after a drain cut by its slice drains at once."
         (should-not (opencode-connection-drain-timer conn))
         (should (opencode-test-wait (lambda () (> (length log) n)) 5))))))
 
+(ert-deftest opencode-drain/gc-threshold-held-while-streaming ()
+  "Drains raise `gc-cons-threshold'; it goes back once they stop, unless changed.
+Never lowered, and a value set meanwhile (by the user) stays."
+  (let ((gc-cons-threshold 800000)
+        (opencode-gc-streaming-threshold (* 16 1024 1024))
+        (opencode-gc-streaming-rest 0.05)
+        (opencode--gc-held nil)
+        (opencode--gc-release-timer nil))
+    (unwind-protect
+        (progn
+          (opencode--gc-hold)
+          (should (= gc-cons-threshold (* 16 1024 1024)))
+          (should (opencode-test-wait (lambda () (null opencode--gc-held)) 5))
+          (should (= gc-cons-threshold 800000))
+          (should-not opencode--gc-release-timer)
+          ;; Never lowered.
+          (setq gc-cons-threshold (* 64 1024 1024))
+          (opencode--gc-hold)
+          (should (= gc-cons-threshold (* 64 1024 1024)))
+          (opencode--gc-maybe-release t)
+          (should (= gc-cons-threshold (* 64 1024 1024)))
+          ;; Changed while held: the new value stays.
+          (setq gc-cons-threshold 800000)
+          (opencode--gc-hold)
+          (setq gc-cons-threshold 4000000)
+          (should (opencode-test-wait (lambda () (null opencode--gc-held)) 5))
+          (should (= gc-cons-threshold 4000000))
+          ;; Off.
+          (let ((opencode-gc-streaming-threshold nil))
+            (opencode--gc-hold)
+            (should (= gc-cons-threshold 4000000))
+            (should-not opencode--gc-held)))
+      (opencode--gc-maybe-release t))))
+
 (ert-deftest opencode-drain/closed-mid-slice ()
   "A handler that closes the connection ends the drain safely."
   (let ((opencode-drain-slice 1.0))     ; Would take everything.

@@ -65,13 +65,28 @@ drawing of a part, with its type).")
 (defconst opencode-display-bench--late-limit 0.017
   "A firing later than this (one 60 Hz frame) is attributed.")
 
+(defun opencode-display-bench--consed ()
+  "Return the bytes of Lisp objects allocated so far (`memory-use-counts')."
+  (cl-destructuring-bind (conses floats cells symbols chars intervals strings)
+      (memory-use-counts)
+    (+ (* 16 conses) (* 8 floats) (* 8 cells) (* 48 symbols) chars
+       (* 56 intervals) (* 32 strings))))
+
+(defvar opencode-display-bench--consed-by nil
+  "Bytes allocated while probing, by kind of span: an alist.
+Spans of one kind nest in none of another here but `markdown' and
+`render', which are left out.")
+
 (defun opencode-display-bench--span (kind fn &rest args)
   "Call FN with ARGS; note the span it took as KIND while probing."
   (if (not opencode-display-bench--probe)
       (apply fn args)
-    (let ((t0 (float-time)))
+    (let ((t0 (float-time)) (c0 (opencode-display-bench--consed)))
       (unwind-protect (apply fn args)
-        (push (list t0 (float-time) kind) opencode-display-bench--spans)))))
+        (push (list t0 (float-time) kind) opencode-display-bench--spans)
+        (setf (alist-get kind opencode-display-bench--consed-by)
+              (+ (alist-get kind opencode-display-bench--consed-by 0)
+                 (- (opencode-display-bench--consed) c0)))))))
 
 (defun opencode-display-bench--timer-span (fn timer)
   "Call FN with TIMER, noting the span of TIMER's function."
@@ -113,6 +128,7 @@ drawing of a part, with its type).")
   (if on
       (progn
         (setq opencode-display-bench--spans nil opencode-display-bench--windows nil
+              opencode-display-bench--consed-by (list (cons 'start (opencode-display-bench--consed)))
               opencode-display-bench--gc-elapsed gc-elapsed)
         (advice-add 'opencode-connection--drain :around
                     (apply-partially #'opencode-display-bench--span 'drain)
@@ -121,6 +137,9 @@ drawing of a part, with its type).")
         (advice-add 'opencode-markdown-fontify :around #'opencode-display-bench--markdown-span)
         (advice-add 'opencode-chat--render-part :around #'opencode-display-bench--render-span)
         (add-hook 'post-gc-hook #'opencode-display-bench--gc-span))
+    (push (cons 'all (- (opencode-display-bench--consed)
+                        (alist-get 'start opencode-display-bench--consed-by)))
+          opencode-display-bench--consed-by)
     (advice-remove 'opencode-connection--drain 'opencode-display-bench)
     (advice-remove 'timer-event-handler #'opencode-display-bench--timer-span)
     (advice-remove 'opencode-markdown-fontify #'opencode-display-bench--markdown-span)
@@ -175,6 +194,9 @@ Lisp span covers, that is redisplay and reading the network;
             (list :windows (length opencode-display-bench--windows)
                   :worst-window (and worst (cons (* 1000 (car worst)) (cdr worst)))
                   :worst-spans worst-spans
+                  :consed (cl-loop for (k . v) in opencode-display-bench--consed-by
+                                   unless (eq k 'start)
+                                   collect (cons k (round v 1000)))
                   :markdown (let ((sizes (sort (cl-loop for (_s _e k d) in spans
                                                         when (eq k 'markdown) collect d)
                                                #'>)))
@@ -281,6 +303,15 @@ SELF and TOTAL are percentages of the samples."
          (opencode-display-bench--put ,key (opencode-display-bench--profile-top 40))
          (profiler-stop)))))
 
+(defun opencode-display-bench--after-stream ()
+  "Go on probing after a stream: its last Markdown pass, the collection put off.
+The threshold goes back between one and two `opencode-gc-streaming-rest'
+after the last drain; the probe runs past that."
+  (let ((t1 (float-time)))
+    (while (< (float-time) (+ t1 (max (* 3 opencode-chat-fontify-delay)
+                                      (+ (* 2 opencode-gc-streaming-rest) 0.5))))
+      (sit-for 0.02))))
+
 ;;;; Windows
 
 (defun opencode-display-bench--windows (n)
@@ -334,9 +365,9 @@ Return the stats of the probe."
         (opencode-display-bench--wait
          (lambda () (cl-every (lambda (c) (opencode-display-bench--reply-done-p (cdr c))) chats))
          120)
-        ;; Then the last fontification pass.
-        (let ((t1 (float-time)))
-          (while (< (float-time) (+ t1 (* 3 opencode-chat-fontify-delay))) (sit-for 0.02)))
+        ;; Then the last fontification pass, and the collection put
+        ;; off while streaming (`opencode-gc-streaming-threshold').
+        (opencode-display-bench--after-stream)
         (setq stats (opencode-display-bench--probe-stop)))
       (append stats
               (list :seconds (- (float-time) t0)
@@ -422,7 +453,10 @@ Return the stats of the probe."
                                   (set-window-buffer w b)
                                   b)))
          (procs nil)
-         (t0 nil) (cpu0 (opencode-display-bench--cpu)) stats)
+         (t0 nil) (cpu0 (opencode-display-bench--cpu)) stats
+         ;; A plain client holds no threshold up while it streams.
+         (opencode-gc-streaming-threshold nil))
+    (opencode--gc-maybe-release t)
     (redisplay t)
     (garbage-collect)
     (setq t0 (float-time) cpu0 (opencode-display-bench--cpu))
@@ -441,8 +475,7 @@ Return the stats of the probe."
            (lambda () (cl-every (lambda (b) (buffer-local-value 'opencode-display-bench--done b))
                                 bufs))
            120)
-          (let ((t1 (float-time)))
-            (while (< (float-time) (+ t1 (* 3 opencode-chat-fontify-delay))) (sit-for 0.02)))
+          (opencode-display-bench--after-stream)
           (setq stats (opencode-display-bench--probe-stop)))
       (mapc #'delete-process procs))
     (prog1 (append stats (list :seconds (- (float-time) t0)

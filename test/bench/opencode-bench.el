@@ -935,7 +935,9 @@ Skipped, with a row that says why, without tmux or the real server."
         (when (plist-get w :worst-spans)
           (opencode-bench--say "  what ran in the worst: %S" (plist-get w :worst-spans)))
         (opencode-bench--say "  Markdown passes: %S; parts drawn: %S"
-                             (plist-get w :markdown) (plist-get w :renders))))
+                             (plist-get w :markdown) (plist-get w :renders))
+        (opencode-bench--say "  KB allocated, by what ran (all: while probing): %S"
+                             (plist-get w :consed))))
     (when big
       (let ((ms (lambda (s) (format "%.0f ms" (* 1000 s))))
             (keys (plist-get big :keys)))
