@@ -92,7 +92,7 @@ within this delay, for all the deltas of the meantime."
   "Characters of streamed text one Markdown pass renders, about.
 When a burst brought more since the last pass, the pass stops at the
 last block boundary within this many characters and the next one
-follows at once, after Emacs has redisplayed and read input; a block
+follows 10 ms later, Emacs meanwhile redisplaying and reading input; a block
 longer than this is rendered whole.  nil renders everything new in
 one pass."
   :type '(choice (const :tag "Everything in one pass" nil) integer)
@@ -840,7 +840,7 @@ in its length; `opencode-chat-fontify-delay' bounds how stale it gets."
         (when more
           (setq opencode-chat--unfontified (nconc more opencode-chat--unfontified)
                 opencode-chat--fontify-timer
-                (run-with-timer 0.001 nil #'opencode-chat--fontify-pending buffer)))))))
+                (run-with-timer 0.01 nil #'opencode-chat--fontify-pending buffer)))))))
 
 (defun opencode-chat--place (pos)
   "Return where POS is, in terms that survive a redraw of the chat.

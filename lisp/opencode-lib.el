@@ -111,32 +111,37 @@ bytes before a collection."
   `(let ((gc-cons-threshold (max gc-cons-threshold opencode--gc-room)))
      ,@body))
 
-(defcustom opencode-gc-streaming-threshold (* 16 1024 1024)
+(defcustom opencode-gc-streaming-threshold (* 32 1024 1024)
   "`gc-cons-threshold' while events stream in, or nil to leave it alone.
 A reply streaming into a chat allocates about a megabyte a second, and
-each collection that follows pauses Emacs for as long as it takes to
-mark everything live, tens of milliseconds, however little garbage
-there is: at the default threshold that is a pause a second.  While
-drains keep coming the threshold is raised to this (never lowered),
-and it goes back `opencode-gc-streaming-rest' seconds after the last
-one, if nothing else changed it meanwhile; the collection put off
-then happens, once, after the stream."
+each collection pauses Emacs for as long as it takes to mark
+everything live, tens of milliseconds, however little garbage there
+is: at the default threshold that is a pause a second, each one added
+to the drain or the Markdown pass it falls in.  While drains keep
+coming the threshold is raised to this (never lowered), so a reply
+streams with no collection or one.  `opencode-gc-streaming-rest'
+seconds after the last drain the stream counts as over, and the first
+collection after that puts the threshold back, if nothing else changed
+it meanwhile: the garbage of the stream is collected when it falls
+due, not in a pause of its own."
   :type '(choice (const :tag "Leave it alone" nil) integer)
   :group 'opencode)
 
 (defcustom opencode-gc-streaming-rest 1.0
-  "Seconds without a drain after which `gc-cons-threshold' goes back.
+  "Seconds without a drain after which a stream counts as over.
 See `opencode-gc-streaming-threshold'."
   :type 'number
   :group 'opencode)
 
 (defvar opencode--gc-held nil
-  "While `opencode--gc-hold' holds: (SAVED . OURS), the thresholds.")
+  "While the threshold is held: (SAVED OURS OVER).
+SAVED is the threshold before, OURS the one set; OVER is non-nil once
+the stream is over, until the next collection.")
 
 (defvar opencode--gc-last-hold 0.0
   "When `opencode--gc-hold' was last called (`float-time').")
 
-(defvar opencode--gc-release-timer nil
+(defvar opencode--gc-rest-timer nil
   "The timer that checks whether the stream went quiet.")
 
 (defun opencode--gc-hold ()
@@ -145,25 +150,43 @@ Call on each drain, outside any `let' of the threshold.  See
 `opencode-gc-streaming-threshold'."
   (when opencode-gc-streaming-threshold
     (setq opencode--gc-last-hold (float-time))
-    (unless opencode--gc-held
+    (unless opencode--gc-rest-timer
+      (setq opencode--gc-rest-timer
+            (run-with-timer opencode-gc-streaming-rest opencode-gc-streaming-rest
+                            #'opencode--gc-rest)))
+    (cond
+     ((not opencode--gc-held)
       (let ((ours (max gc-cons-threshold opencode-gc-streaming-threshold)))
-        (setq opencode--gc-held (cons gc-cons-threshold ours)
-              gc-cons-threshold ours
-              opencode--gc-release-timer
-              (run-with-timer opencode-gc-streaming-rest opencode-gc-streaming-rest
-                              #'opencode--gc-maybe-release))))))
+        (setq opencode--gc-held (list gc-cons-threshold ours nil)
+              gc-cons-threshold ours)
+        (add-hook 'post-gc-hook #'opencode--gc-collected)))
+     ((nth 2 opencode--gc-held)
+      ;; Streaming again before the collection that ends the hold.
+      (setf (nth 2 opencode--gc-held) nil)))))
 
-(defun opencode--gc-maybe-release (&optional now)
-  "Put `gc-cons-threshold' back if no drain came for a while, or NOW."
-  (when (and opencode--gc-held
-             (or now (>= (- (float-time) opencode--gc-last-hold) opencode-gc-streaming-rest)))
+(defun opencode--gc-rest ()
+  "Count the stream as over if no drain came for `opencode-gc-streaming-rest'."
+  (when (>= (- (float-time) opencode--gc-last-hold) opencode-gc-streaming-rest)
+    (when opencode--gc-held (setf (nth 2 opencode--gc-held) t))
+    (cancel-timer opencode--gc-rest-timer)
+    (setq opencode--gc-rest-timer nil)))
+
+(defun opencode--gc-collected ()
+  "After a collection (in `post-gc-hook'): end the hold if the stream is over."
+  (when (nth 2 opencode--gc-held)
+    (opencode--gc-release)))
+
+(defun opencode--gc-release ()
+  "Put `gc-cons-threshold' back now, unless it was changed meanwhile."
+  (when opencode--gc-held
     ;; Changed meanwhile (by the user, or gcmh): theirs stays.
-    (when (eql gc-cons-threshold (cdr opencode--gc-held))
-      (setq gc-cons-threshold (car opencode--gc-held)))
+    (when (eql gc-cons-threshold (nth 1 opencode--gc-held))
+      (setq gc-cons-threshold (nth 0 opencode--gc-held)))
     (setq opencode--gc-held nil))
-  (when (and (not opencode--gc-held) opencode--gc-release-timer)
-    (cancel-timer opencode--gc-release-timer)
-    (setq opencode--gc-release-timer nil)))
+  (remove-hook 'post-gc-hook #'opencode--gc-collected)
+  (when opencode--gc-rest-timer
+    (cancel-timer opencode--gc-rest-timer)
+    (setq opencode--gc-rest-timer nil)))
 
 (defun opencode--debounce (var delay fn)
   "Call FN in the current buffer after DELAY seconds, once per burst.

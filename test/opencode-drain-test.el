@@ -209,38 +209,47 @@ wake-up after a drain cut by its slice drains at once."
         (should (opencode-test-wait (lambda () (> (length log) n)) 5))))))
 
 (ert-deftest opencode-drain/gc-threshold-held-while-streaming ()
-  "Drains raise `gc-cons-threshold'; it goes back once they stop, unless changed.
+  "Drains raise `gc-cons-threshold'; the first collection after them puts it back.
 Never lowered, and a value set meanwhile (by the user) stays."
   (let ((gc-cons-threshold 800000)
-        (opencode-gc-streaming-threshold (* 16 1024 1024))
+        (opencode-gc-streaming-threshold (* 8 1024 1024))
         (opencode-gc-streaming-rest 0.05)
         (opencode--gc-held nil)
-        (opencode--gc-release-timer nil))
+        (opencode--gc-rest-timer nil))
     (unwind-protect
         (progn
           (opencode--gc-hold)
-          (should (= gc-cons-threshold (* 16 1024 1024)))
-          (should (opencode-test-wait (lambda () (null opencode--gc-held)) 5))
+          (should (= gc-cons-threshold (* 8 1024 1024)))
+          ;; Over after the rest, but held until a collection.
+          (should (opencode-test-wait (lambda () (nth 2 opencode--gc-held)) 5))
+          (should (= gc-cons-threshold (* 8 1024 1024)))
+          (should-not opencode--gc-rest-timer)
+          ;; A drain before it: streaming again.
+          (opencode--gc-hold)
+          (should-not (nth 2 opencode--gc-held))
+          (should (opencode-test-wait (lambda () (nth 2 opencode--gc-held)) 5))
+          (garbage-collect)
+          (should-not opencode--gc-held)
           (should (= gc-cons-threshold 800000))
-          (should-not opencode--gc-release-timer)
+          (should-not (memq #'opencode--gc-collected post-gc-hook))
           ;; Never lowered.
           (setq gc-cons-threshold (* 64 1024 1024))
           (opencode--gc-hold)
           (should (= gc-cons-threshold (* 64 1024 1024)))
-          (opencode--gc-maybe-release t)
+          (opencode--gc-release)
           (should (= gc-cons-threshold (* 64 1024 1024)))
           ;; Changed while held: the new value stays.
           (setq gc-cons-threshold 800000)
           (opencode--gc-hold)
           (setq gc-cons-threshold 4000000)
-          (should (opencode-test-wait (lambda () (null opencode--gc-held)) 5))
+          (opencode--gc-release)
           (should (= gc-cons-threshold 4000000))
           ;; Off.
           (let ((opencode-gc-streaming-threshold nil))
             (opencode--gc-hold)
             (should (= gc-cons-threshold 4000000))
             (should-not opencode--gc-held)))
-      (opencode--gc-maybe-release t))))
+      (opencode--gc-release))))
 
 (ert-deftest opencode-drain/closed-mid-slice ()
   "A handler that closes the connection ends the drain safely."

@@ -90,12 +90,19 @@ Spans of one kind nest in none of another here but `markdown' and
 
 (defun opencode-display-bench--timer-span (fn timer)
   "Call FN with TIMER, noting the span of TIMER's function."
-  (opencode-display-bench--span
-   (pcase (timer--function timer)
-     ((pred (eq #'opencode-display-bench--probe-fire)) 'probe)
-     ((pred (eq #'opencode-chat--fontify-pending)) 'fontify)
-     (_ 'timer))
-   fn timer))
+  (let ((f (timer--function timer)))
+    (if (not (memq f '(opencode-display-bench--probe-fire opencode-chat--fontify-pending)))
+        ;; Another timer: its function's name is the span's detail.
+        (let ((t0 (float-time)))
+          (prog1 (opencode-display-bench--span 'timer fn timer)
+            (when (and opencode-display-bench--probe
+                       (eq (nth 2 (car opencode-display-bench--spans)) 'timer))
+              (setcar opencode-display-bench--spans
+                      (list t0 (nth 1 (car opencode-display-bench--spans)) 'timer
+                            (if (symbolp f) f (format "%.60S" f)))))))
+      (opencode-display-bench--span
+       (if (eq f 'opencode-display-bench--probe-fire) 'probe 'fontify)
+       fn timer))))
 
 (defun opencode-display-bench--markdown-span (fn beg end &optional from)
   "Call FN with BEG, END and FROM, noting a Markdown pass and its length."
@@ -456,7 +463,7 @@ Return the stats of the probe."
          (t0 nil) (cpu0 (opencode-display-bench--cpu)) stats
          ;; A plain client holds no threshold up while it streams.
          (opencode-gc-streaming-threshold nil))
-    (opencode--gc-maybe-release t)
+    (opencode--gc-release)
     (redisplay t)
     (garbage-collect)
     (setq t0 (float-time) cpu0 (opencode-display-bench--cpu))
@@ -644,6 +651,10 @@ display feature it is.  Return a plist: variant -> stats of 60 keys."
            :compiled (byte-code-function-p (symbol-function 'opencode-chat--append-delta)))
           (opencode-display-bench--wait
            (lambda () (eq (opencode-connection-state conn) 'connected)) 60)
+          ;; Warmed up, as a user's Emacs is: the code blocks' modes loaded.
+          (with-temp-buffer
+            (insert "```python\nx = 1\n```\n\n```elisp\n(x)\n```\n\n```sh\nx\n```\n")
+            (opencode-markdown-fontify (point-min) (point-max)))
           (dolist (step (plist-get cfg :steps))
             (opencode-display-bench--put
              step

@@ -82,7 +82,7 @@ chats' text and :stats the module's counters."
          (opencode-gc-streaming-threshold (and (eq kind 'module)
                                                opencode-gc-streaming-threshold)))
     ;; Each run from the user's threshold: what a run before held goes.
-    (opencode--gc-maybe-release t)
+    (opencode--gc-release)
     (setq outer-threshold gc-cons-threshold)
     (garbage-collect)
     (setq gc-seen gc-elapsed gcs0 gcs-done gc-t0 gc-elapsed)
@@ -103,7 +103,7 @@ chats' text and :stats the module's counters."
         (progn
           (opencode-bench--wait (lambda () opencode-bench--done))
           (let ((end opencode-bench--done))
-            (opencode--gc-maybe-release t)
+            (opencode--gc-release)
             (cancel-timer timer)
             (setq timer nil)
             (remove-hook 'post-gc-hook watch-gc)
