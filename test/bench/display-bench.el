@@ -311,8 +311,8 @@ SELF and TOTAL are percentages of the samples."
          (profiler-stop)))))
 
 (defun opencode-display-bench--after-stream ()
-  "Go on probing after a stream: its last Markdown pass, the collection put off.
-The threshold goes back between one and two `opencode-gc-streaming-rest'
+  "Go on probing after a stream: its last Markdown pass, the GC hold's end.
+The stream counts as over between one and two `opencode-gc-streaming-rest'
 after the last drain; the probe runs past that."
   (let ((t1 (float-time)))
     (while (< (float-time) (+ t1 (max (* 3 opencode-chat-fontify-delay)
@@ -372,8 +372,8 @@ Return the stats of the probe."
         (opencode-display-bench--wait
          (lambda () (cl-every (lambda (c) (opencode-display-bench--reply-done-p (cdr c))) chats))
          120)
-        ;; Then the last fontification pass, and the collection put
-        ;; off while streaming (`opencode-gc-streaming-threshold').
+        ;; Then the last fontification pass, and the end of the GC
+        ;; hold (`opencode-gc-streaming-threshold').
         (opencode-display-bench--after-stream)
         (setq stats (opencode-display-bench--probe-stop)))
       (append stats

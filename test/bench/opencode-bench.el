@@ -423,7 +423,12 @@ Return (SECONDS MAX-STALL-SECONDS TEXT STATS)."
          (opencode-bench--done nil)
          (last nil) (stall 0.0) (timer nil)
          (t0 (float-time))
-         (conn nil) (proc nil) (chats nil))
+         (conn nil) (proc nil) (chats nil)
+         ;; A plain client holds no GC threshold up while it streams.
+         (opencode-gc-streaming-threshold (and (eq kind 'module)
+                                               opencode-gc-streaming-threshold)))
+    ;; From the user's threshold: what the run before held goes.
+    (opencode--gc-release)
     (garbage-collect)
     (when probe
       (setq last (float-time)
@@ -516,6 +521,8 @@ Return (SECONDS MAX-STALL-SECONDS TEXT STATS)."
 
 (defun opencode-bench--fetch-baseline (url)
   "GET URL with a curl subprocess and `json-parse-string'; return the value."
+  ;; From the user's GC threshold, not one a module run held up.
+  (opencode--gc-release)
   (let ((done nil) (value nil)
         (buf (generate-new-buffer " *bench-fetch*")))
     (make-process :name "bench-fetch" :buffer buf :noquery t :connection-type 'pipe
