@@ -92,9 +92,9 @@ within this delay, for all the deltas of the meantime."
   "Characters of streamed text one Markdown pass renders, about.
 When a burst brought more since the last pass, the pass stops at the
 last block boundary within this many characters and the next one
-follows 10 ms later, Emacs meanwhile redisplaying and reading input; a block
-longer than this is rendered whole.  nil renders everything new in
-one pass."
+follows 10 ms later, Emacs meanwhile redisplaying and reading input;
+a block longer than this is rendered whole, in a pass of its own.  nil
+renders everything new in one pass."
   :type '(choice (const :tag "Everything in one pass" nil) integer)
   :group 'opencode)
 
@@ -809,6 +809,18 @@ in its length; `opencode-chat-fontify-delay' bounds how stale it gets."
     (cancel-timer opencode-chat--fontify-timer)
     (setq opencode-chat--fontify-timer nil)))
 
+(defun opencode-chat--slice-end (from end)
+  "Return where a Markdown pass from FROM should stop, before END.
+The last block boundary within `opencode-chat-fontify-slice'
+characters of FROM, or if there is none there the first one after;
+FROM when there is none before END."
+  (let ((limit (+ from opencode-chat-fontify-slice))
+        (stop from))
+    (while (and (= stop from) (< limit end))
+      (setq stop (opencode-markdown-stable-boundary from limit)
+            limit (+ limit opencode-chat-fontify-slice)))
+    stop))
+
 (defun opencode-chat--fontify-pending (buffer)
   "Fontify the text parts of BUFFER streamed into since last time."
   (when (buffer-live-p buffer)
@@ -827,8 +839,7 @@ in its length; `opencode-chat-fontify-delay' bounds how stale it gets."
                    (stop (if (and opencode-chat-fontify-slice
                                   (> (- end from) opencode-chat-fontify-slice)
                                   (<= (- end beg) opencode-chat-fontify-max))
-                             (opencode-markdown-stable-boundary
-                              from (+ from opencode-chat-fontify-slice))
+                             (opencode-chat--slice-end from end)
                            from)))
               (if (> stop from)
                   (progn (opencode-markdown-fontify beg stop (and (> from beg) from))

@@ -378,7 +378,6 @@ connection's process again for what is left.  An error in one handler
 is logged and does not stop the others."
   (let ((h (opencode-connection-handle conn)))
     (when (and h (opencode--module-live-p h))
-      (opencode--gc-hold)
       ;; A large reply becomes many Lisp objects at once: collect once
       ;; after it rather than every `gc-cons-threshold' bytes during.
       (let ((opencode--gc-room opencode-connection--gc-room)
@@ -479,6 +478,8 @@ For capturing a connection (`opencode-capture-start'); nil costs nothing.")
      ;; A global stream carries every project's deltas; no view of it
      ;; draws text, and the chats have their own project's stream.
      (unless (opencode-connection-global conn)
+       ;; A reply streams: hold the collector off (opencode-lib.el).
+       (opencode--gc-hold)
        (opencode-events-route-delta conn session message part field text)))
     (`(state ,state ,ms ,detail)
      (opencode-connection--set-state conn state ms detail))

@@ -111,16 +111,18 @@ bytes before a collection."
   `(let ((gc-cons-threshold (max gc-cons-threshold opencode--gc-room)))
      ,@body))
 
+;;;; The collector while events stream
+
 (defcustom opencode-gc-streaming-threshold (* 32 1024 1024)
   "`gc-cons-threshold' while events stream in, or nil to leave it alone.
 A reply streaming into a chat allocates about a megabyte a second, and
 each collection pauses Emacs for as long as it takes to mark
 everything live, tens of milliseconds, however little garbage there
 is: at the default threshold that is a pause a second, each one added
-to the drain or the Markdown pass it falls in.  While drains keep
+to the drain or the Markdown pass it falls in.  While text deltas keep
 coming the threshold is raised to this (never lowered), so a reply
 streams with no collection or one.  `opencode-gc-streaming-rest'
-seconds after the last drain the stream counts as over, and the first
+seconds after the last delta the stream counts as over, and the first
 collection after that puts the threshold back, if nothing else changed
 it meanwhile: the garbage of the stream is collected when it falls
 due, not in a pause of its own."
@@ -128,7 +130,7 @@ due, not in a pause of its own."
   :group 'opencode)
 
 (defcustom opencode-gc-streaming-rest 1.0
-  "Seconds without a drain after which a stream counts as over.
+  "Seconds without a text delta after which a stream counts as over.
 See `opencode-gc-streaming-threshold'."
   :type 'number
   :group 'opencode)
@@ -146,7 +148,8 @@ the stream is over, until the next collection.")
 
 (defun opencode--gc-hold ()
   "Raise `gc-cons-threshold' while events stream in.
-Call on each drain, outside any `let' of the threshold.  See
+Call for each text delta.  The threshold read and set is the global
+one, whatever `let' of it is in effect.  See
 `opencode-gc-streaming-threshold'."
   (when opencode-gc-streaming-threshold
     (setq opencode--gc-last-hold (float-time))
@@ -156,16 +159,17 @@ Call on each drain, outside any `let' of the threshold.  See
                             #'opencode--gc-rest)))
     (cond
      ((not opencode--gc-held)
-      (let ((ours (max gc-cons-threshold opencode-gc-streaming-threshold)))
-        (setq opencode--gc-held (list gc-cons-threshold ours nil)
-              gc-cons-threshold ours)
+      (let* ((saved (default-toplevel-value 'gc-cons-threshold))
+             (ours (max saved opencode-gc-streaming-threshold)))
+        (setq opencode--gc-held (list saved ours nil))
+        (set-default-toplevel-value 'gc-cons-threshold ours)
         (add-hook 'post-gc-hook #'opencode--gc-collected)))
      ((nth 2 opencode--gc-held)
       ;; Streaming again before the collection that ends the hold.
       (setf (nth 2 opencode--gc-held) nil)))))
 
 (defun opencode--gc-rest ()
-  "Count the stream as over if no drain came for `opencode-gc-streaming-rest'."
+  "Count the stream as over if no delta came for `opencode-gc-streaming-rest'."
   (when (>= (- (float-time) opencode--gc-last-hold) opencode-gc-streaming-rest)
     (when opencode--gc-held (setf (nth 2 opencode--gc-held) t))
     (cancel-timer opencode--gc-rest-timer)
@@ -179,9 +183,10 @@ Call on each drain, outside any `let' of the threshold.  See
 (defun opencode--gc-release ()
   "Put `gc-cons-threshold' back now, unless it was changed meanwhile."
   (when opencode--gc-held
-    ;; Changed meanwhile (by the user, or gcmh): theirs stays.
-    (when (eql gc-cons-threshold (nth 1 opencode--gc-held))
-      (setq gc-cons-threshold (nth 0 opencode--gc-held)))
+    ;; Changed meanwhile (by the user, or gcmh): theirs stays.  The
+    ;; global value, though a `let' of it may be in effect here.
+    (when (eql (default-toplevel-value 'gc-cons-threshold) (nth 1 opencode--gc-held))
+      (set-default-toplevel-value 'gc-cons-threshold (nth 0 opencode--gc-held)))
     (setq opencode--gc-held nil))
   (remove-hook 'post-gc-hook #'opencode--gc-collected)
   (when opencode--gc-rest-timer

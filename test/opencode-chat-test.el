@@ -298,7 +298,10 @@ properties and a folded reasoning's invisibility stay as before."
                                           :partID (copy-sequence "prt_r")
                                           :field "text" :delta " more"))
                ;; A Markdown pass now and then, as the timer makes them.
-               (when (= 0 (% i 100)) (opencode-chat--fontify-pending (current-buffer))))
+               (when (= 0 (% i 100))
+                 (opencode-chat--stop-fontify)
+                 (opencode-chat--fontify-pending (current-buffer))))
+      (opencode-chat--stop-fontify)
       (opencode-chat--fontify-pending (current-buffer))
       (let* ((entry (gethash "prt_1" opencode-chat--parts))
              (beg (marker-position (plist-get entry :beg)))
@@ -336,7 +339,10 @@ runs between them, and the end reads as the whole text rendered."
     (let* ((opencode-chat-fontify-delay 0.01)
            (opencode-chat-fontify-slice 500)
            (unit "## Step\n\nSome **bold** and `code`.\n\n- item *one*\n\n```python\nx = 1\n```\n\n")
-           (text (apply #'concat (make-list 40 unit)))
+           ;; A code block longer than a slice, in the middle.
+           (long (concat "```python\n" (apply #'concat (make-list 80 "x = 1\n")) "```\n\n"))
+           (text (concat (apply #'concat (make-list 20 unit)) long
+                         (apply #'concat (make-list 20 unit))))
            (sizes nil)
            (note (lambda (beg end &optional from) (push (- end (or from beg)) sizes))))
       (opencode-chat--update-message '(:id "msg_1" :sessionID "ses_x" :role "assistant"))
@@ -352,7 +358,9 @@ runs between them, and the end reads as the whole text rendered."
                 (accept-process-output nil 0.005))))
         (advice-remove 'opencode-markdown-fontify note))
       (should (> (length sizes) 5))
-      (should (<= (apply #'max sizes) (+ 500 (length unit))))
+      ;; Each pass a slice, but the one that holds the long block.
+      (should (<= (apply #'max sizes) (+ 500 (length long) (* 2 (length unit)))))
+      (should (<= (cl-count-if (lambda (n) (> n (+ 500 (length unit)))) sizes) 1))
       (let ((sliced (opencode-test--visible-text)))
         (should-not (string-search "**" sliced))
         (should-not (string-search "```" sliced))

@@ -313,7 +313,7 @@ SELF and TOTAL are percentages of the samples."
 (defun opencode-display-bench--after-stream ()
   "Go on probing after a stream: its last Markdown pass, the GC hold's end.
 The stream counts as over between one and two `opencode-gc-streaming-rest'
-after the last drain; the probe runs past that."
+after the last delta; the probe runs past that."
   (let ((t1 (float-time)))
     (while (< (float-time) (+ t1 (max (* 3 opencode-chat-fontify-delay)
                                       (+ (* 2 opencode-gc-streaming-rest) 0.5))))
