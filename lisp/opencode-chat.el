@@ -650,14 +650,23 @@ Ids are time-ordered, so comparing them compares creation times."
 (defun opencode-chat--streamed-as-is-p (part entry)
   "Return non-nil if text PART says what ENTRY shows already.
 That is a reply's text whose deltas were all appended in place: only
-its last Markdown pass is still to come."
+its last Markdown pass is still to come.  A copy the server sends
+while the text still streams may say less than is shown, the deltas
+since it was taken shown already: that is the shown text too, and the
+value is then the text shown; a finished one must say the same."
   (and (equal (plist-get part :type) "text")
        (not (opencode-parts-synthetic-p part))
        (plist-get entry :stable)
-       (let ((shown (opencode-chat--entry-part entry)))
+       (let* ((shown (opencode-chat--entry-part entry))
+              (text (plist-get shown :text)))
          (and (equal (plist-get shown :type) "text")
               (not (opencode-parts-synthetic-p shown))
-              (equal (plist-get shown :text) (plist-get part :text))))))
+              (stringp text)
+              (or (equal text (plist-get part :text))
+                  (and (not (plist-get (plist-get part :time) :end))
+                       (stringp (plist-get part :text))
+                       (string-prefix-p (plist-get part :text) text)
+                       text))))))
 
 (defun opencode-chat--update-part (part)
   "Add PART to its message, or redraw it if known.
@@ -671,7 +680,8 @@ A part of a message older than the page shown is ignored."
       ;; The server's copy of a text streamed here says what is shown:
       ;; no redraw (a 30,000-character reply's whole Markdown pass), only
       ;; the pass from its last stable boundary.
-      (plist-put entry :part part)
+      (plist-put entry :part (plist-put (copy-sequence part) :text
+                                        (plist-get (opencode-chat--entry-part entry) :text)))
       (opencode-chat--fontify-later id))
      (entry (puthash id (opencode-chat--render-part part entry) opencode-chat--parts))
      ((and (not msg) (opencode-chat--older-than-shown-p mid)))

@@ -388,6 +388,14 @@ Only the last Markdown pass runs, and the chat reads as a fresh render."
               (opencode-chat--append-delta "prt_1" "text" d)
               (opencode-chat--fontify-pending (current-buffer)))
             (should (= renders 0))
+            ;; A copy taken mid-stream, behind the deltas shown: nothing
+            ;; drawn again, nothing of the shown text forgotten.
+            (opencode-chat--update-part (funcall part "# Title\n\nSome **bo"))
+            (should (= renders 0))
+            (should (equal (plist-get (opencode-chat--entry-part
+                                       (gethash "prt_1" opencode-chat--parts))
+                                      :text)
+                           text))
             ;; The server's copy, as message.part.updated brings it at the end.
             (opencode-chat--update-part (funcall part text :time '(:start 1 :end 2)))
             (should (= renders 0))

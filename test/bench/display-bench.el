@@ -88,6 +88,31 @@ Spans of one kind nest in none of another here but `markdown' and
               (+ (alist-get kind opencode-display-bench--consed-by 0)
                  (- (opencode-display-bench--consed) c0)))))))
 
+(defvar opencode-display-bench--items nil
+  "What the drain running dispatched: item kinds or event types, newest first.")
+
+(defun opencode-display-bench--note-item (_conn item)
+  "Note the kind of ITEM, or its event's type, for the drain's span."
+  (push (pcase item
+          (`(event ,type . ,_) type)
+          (`(response ,_ ,status . ,_) (format "response %s" status))
+          (_ (car-safe item)))
+        opencode-display-bench--items))
+
+(defun opencode-display-bench--drain-span (fn conn)
+  "Call FN with CONN, noting the drain's span with what it dispatched."
+  (let ((opencode-display-bench--items nil) (t0 (float-time)))
+    (prog1 (opencode-display-bench--span 'drain fn conn)
+      (when (and opencode-display-bench--probe
+                 (eq (nth 2 (car opencode-display-bench--spans)) 'drain))
+        (setcar opencode-display-bench--spans
+                (list t0 (nth 1 (car opencode-display-bench--spans)) 'drain
+                      (let (counts)
+                        (dolist (k opencode-display-bench--items)
+                          (setf (alist-get k counts nil nil #'equal)
+                                (1+ (alist-get k counts 0 nil #'equal))))
+                        counts)))))))
+
 (defun opencode-display-bench--timer-span (fn timer)
   "Call FN with TIMER, noting the span of TIMER's function."
   (let ((f (timer--function timer)))
@@ -137,9 +162,8 @@ Spans of one kind nest in none of another here but `markdown' and
         (setq opencode-display-bench--spans nil opencode-display-bench--windows nil
               opencode-display-bench--consed-by (list (cons 'start (opencode-display-bench--consed)))
               opencode-display-bench--gc-elapsed gc-elapsed)
-        (advice-add 'opencode-connection--drain :around
-                    (apply-partially #'opencode-display-bench--span 'drain)
-                    '((name . opencode-display-bench)))
+        (advice-add 'opencode-connection--drain :around #'opencode-display-bench--drain-span)
+        (advice-add 'opencode-connection--dispatch :before #'opencode-display-bench--note-item)
         (advice-add 'timer-event-handler :around #'opencode-display-bench--timer-span)
         (advice-add 'opencode-markdown-fontify :around #'opencode-display-bench--markdown-span)
         (advice-add 'opencode-chat--render-part :around #'opencode-display-bench--render-span)
@@ -147,7 +171,8 @@ Spans of one kind nest in none of another here but `markdown' and
     (push (cons 'all (- (opencode-display-bench--consed)
                         (alist-get 'start opencode-display-bench--consed-by)))
           opencode-display-bench--consed-by)
-    (advice-remove 'opencode-connection--drain 'opencode-display-bench)
+    (advice-remove 'opencode-connection--drain #'opencode-display-bench--drain-span)
+    (advice-remove 'opencode-connection--dispatch #'opencode-display-bench--note-item)
     (advice-remove 'timer-event-handler #'opencode-display-bench--timer-span)
     (advice-remove 'opencode-markdown-fontify #'opencode-display-bench--markdown-span)
     (advice-remove 'opencode-chat--render-part #'opencode-display-bench--render-span)
