@@ -648,12 +648,12 @@ Ids are time-ordered, so comparing them compares creation times."
       (opencode-chat--redraw-first-reply info)))))
 
 (defun opencode-chat--streamed-as-is-p (part entry)
-  "Return non-nil if text PART says what ENTRY shows already.
+  "Return the text ENTRY shows if text PART says it already, else nil.
 That is a reply's text whose deltas were all appended in place: only
 its last Markdown pass is still to come.  A copy the server sends
 while the text still streams may say less than is shown, the deltas
-since it was taken shown already: that is the shown text too, and the
-value is then the text shown; a finished one must say the same."
+since it was taken shown already: that is the shown text too; a
+finished one must say the same."
   (and (equal (plist-get part :type) "text")
        (not (opencode-parts-synthetic-p part))
        (plist-get entry :stable)
@@ -665,8 +665,8 @@ value is then the text shown; a finished one must say the same."
               (or (equal text (plist-get part :text))
                   (and (not (plist-get (plist-get part :time) :end))
                        (stringp (plist-get part :text))
-                       (string-prefix-p (plist-get part :text) text)
-                       text))))))
+                       (string-prefix-p (plist-get part :text) text)))
+              text))))
 
 (defun opencode-chat--update-part (part)
   "Add PART to its message, or redraw it if known.
@@ -674,14 +674,14 @@ A part of a message older than the page shown is ignored."
   (let* ((id (plist-get part :id))
          (mid (plist-get part :messageID))
          (entry (gethash id opencode-chat--parts))
-         (msg (gethash mid opencode-chat--messages)))
+         (msg (gethash mid opencode-chat--messages))
+         (shown (and entry (opencode-chat--streamed-as-is-p part entry))))
     (cond
-     ((and entry (opencode-chat--streamed-as-is-p part entry))
+     (shown
       ;; The server's copy of a text streamed here says what is shown:
       ;; no redraw (a 30,000-character reply's whole Markdown pass), only
       ;; the pass from its last stable boundary.
-      (plist-put entry :part (plist-put (copy-sequence part) :text
-                                        (plist-get (opencode-chat--entry-part entry) :text)))
+      (plist-put entry :part (plist-put (copy-sequence part) :text shown))
       (opencode-chat--fontify-later id))
      (entry (puthash id (opencode-chat--render-part part entry) opencode-chat--parts))
      ((and (not msg) (opencode-chat--older-than-shown-p mid)))
@@ -850,14 +850,12 @@ FROM when there is none before END."
                                   (> (- end from) opencode-chat-fontify-slice)
                                   (<= (- end beg) opencode-chat-fontify-max))
                              (opencode-chat--slice-end from end)
-                           from)))
-              (if (> stop from)
-                  (progn (opencode-markdown-fontify beg stop (and (> from beg) from))
-                         (plist-put entry :stable (- stop beg))
-                         (push id more))
-                (opencode-markdown-fontify beg end (and (> from beg) from))
-                (plist-put entry :stable
-                           (- (opencode-markdown-stable-boundary from end) beg))))))
+                           from))
+                   (sliced (> stop from)))
+              (opencode-markdown-fontify beg (if sliced stop end) (and (> from beg) from))
+              (plist-put entry :stable
+                         (- (if sliced stop (opencode-markdown-stable-boundary from end)) beg))
+              (when sliced (push id more)))))
         (when more
           (setq opencode-chat--unfontified (nconc more opencode-chat--unfontified)
                 opencode-chat--fontify-timer

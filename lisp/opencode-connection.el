@@ -230,9 +230,7 @@ project, and counting its sessions there would count them twice."
 
 (defun opencode-connection--stop (conn why)
   "Close CONN's module handle, failing its pending requests with WHY."
-  (when (opencode-connection-drain-timer conn)
-    (cancel-timer (opencode-connection-drain-timer conn))
-    (setf (opencode-connection-drain-timer conn) nil))
+  (opencode-connection--cancel-drain-timer conn)
   (when-let ((h (opencode-connection-handle conn)))
     (opencode--module-close h)
     (setf (opencode-connection-handle conn) nil))
@@ -344,6 +342,12 @@ wake-up."
       (setf (opencode-connection-drain-timer conn)
             (run-at-time wait nil #'opencode-connection--drain-later conn))))))
 
+(defun opencode-connection--cancel-drain-timer (conn)
+  "Cancel the drain of CONN put off by `opencode-connection--wake', if any."
+  (when (opencode-connection-drain-timer conn)
+    (cancel-timer (opencode-connection-drain-timer conn))
+    (setf (opencode-connection-drain-timer conn) nil)))
+
 (defun opencode-connection--drain-later (conn)
   "Drain CONN, put off by `opencode-connection--wake'."
   (setf (opencode-connection-drain-timer conn) nil)
@@ -382,9 +386,7 @@ is logged and does not stop the others."
       ;; after it rather than every `gc-cons-threshold' bytes during.
       (let ((opencode--gc-room opencode-connection--gc-room)
             (start (float-time)))
-        (when (opencode-connection-drain-timer conn)
-          (cancel-timer (opencode-connection-drain-timer conn))
-          (setf (opencode-connection-drain-timer conn) nil))
+        (opencode-connection--cancel-drain-timer conn)
         (opencode--with-gc-room
          (if (not opencode-drain-slice)
              (progn
