@@ -243,7 +243,7 @@ project, and counting its sessions there would count them twice."
         (condition-case err
             (funcall errback (list 'opencode-curl-error
                                    (format "%s %s: %s" method path why) 0))
-          (error (opencode--log "error while failing %s %s: %S" method path err)))))))
+          (error (opencode-events-log-error err errback (format "the failure of %s %s" method path))))))))
 
 (defun opencode-connection-reopen (conn &rest args)
   "Open CONN again, in place, with what ARGS change.
@@ -372,8 +372,8 @@ is dropped with it."
     (let ((item (pop items)))
       (condition-case err
           (opencode-connection--dispatch conn item)
-        (error (opencode--log "error while handling %S: %S"
-                              (car-safe item) err))))))
+        (error (opencode-events-log-error err 'opencode-connection--dispatch
+                                          (format "an item %S" (car-safe item))))))))
 
 (defun opencode-connection--drain (conn)
   "Take CONN's pending items from the module and dispatch each one.

@@ -120,6 +120,13 @@ with a docstring and then `:depth N'."
   "Return PROPS cut short, to name an event in the log."
   (truncate-string-to-width (format "%S" props) 300 nil nil "…"))
 
+(defun opencode-events-log-error (err function what)
+  "Log ERR, signalled by FUNCTION while handling WHAT (a string).
+WHAT names an event, a delta or a reply.  The errors of every event
+handler and of every request's callback go through here, and the
+package's test suite fails a test during which one did."
+  (opencode--log "%s in %S for %s" (error-message-string err) function what))
+
 (defun opencode-events--run-hook (conn type props)
   "Run `opencode-event-functions' with CONN, TYPE and PROPS, each on its own."
   (run-hook-wrapped
@@ -127,8 +134,8 @@ with a docstring and then `:depth N'."
    (lambda (fn)
      (condition-case err
          (funcall fn conn type props)
-       (error (opencode--log "%s in %S for event %s %s" (error-message-string err)
-                             fn type (opencode-events--summary props))))
+       (error (opencode-events-log-error
+               err fn (format "event %s %s" type (opencode-events--summary props)))))
      nil)))
 
 (defvar opencode-events-tick 0
@@ -148,8 +155,8 @@ declared `:global t' run, and not the hook."
     (when (or (not global) (get (cdr h) 'opencode-events-global))
       (condition-case err
           (funcall (cdr h) conn props type)
-        (error (opencode--log "%s in %S for event %s %s" (error-message-string err)
-                              (cdr h) type (opencode-events--summary props))))))
+        (error (opencode-events-log-error
+                err (cdr h) (format "event %s %s" type (opencode-events--summary props)))))))
   (when (and opencode-event-functions (not global))
     (opencode-events--run-hook conn type props)))
 
@@ -160,8 +167,7 @@ part's field (\"text\"); TEXT the text to append."
   (dolist (h opencode-events--delta-handlers)
     (condition-case err
         (funcall (cdr h) conn session message part field text)
-      (error (opencode--log "%s in %S for a delta of part %s" (error-message-string err)
-                            (cdr h) part))))
+      (error (opencode-events-log-error err (cdr h) (format "a delta of part %s" part)))))
   (when opencode-event-functions
     (opencode-events--run-hook conn "message.part.delta"
                                (list :sessionID session :messageID message

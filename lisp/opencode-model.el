@@ -153,6 +153,10 @@ of its prompts changed on disk, from the user messages' summary.diffs.")
 per file; made when first read, dropped when they change.")
   (diffs-read (make-hash-table :test 'equal)
               :documentation "Session id -> t once every message's summary was read.")
+  (touched (make-hash-table :test 'equal)
+           :documentation "Session id -> `opencode-events-tick' of the last event
+that made, changed or deleted it: a list fetched before that is older
+than the store (see `opencode-store-merge-sessions').")
   (origins nil :documentation "Fork id -> the id of the session it was forked
 from, for forks made on this client (the server keeps no record of it);
 read from disk (opencode-cache.el) on first use.")
@@ -329,6 +333,13 @@ Only parents the store knows are followed."
 
 ;;;; Writing it: one handler per event, before every view
 
+(defun opencode-model--route (conn type props)
+  "Route event TYPE with PROPS on CONN, as if the server had sent it.
+For what the store learns otherwise (a reply after a reconnection, a
+fork made here).  The events of a global connection go to the
+handlers declared for those only, as its stream's do."
+  (opencode-events-route conn type props (opencode-connection-global conn)))
+
 (defun opencode-store-put-session (conn plist)
   "Record session PLIST, as the server sent it, in CONN's store.
 Return the `opencode-session'."
@@ -338,6 +349,37 @@ Return the `opencode-session'."
     (puthash (opencode-session-id s) (opencode-session-parent-id s)
              (opencode-store-parents store))
     s))
+
+(defun opencode-model--touch (conn id)
+  "Record that an event just made, changed or deleted session ID on CONN."
+  (puthash id opencode-events-tick (opencode-store-touched (opencode-store conn))))
+
+(defun opencode-store-merge-sessions (conn sessions since)
+  "Record SESSIONS, fetched from CONN's server, in its store; return what to show.
+SINCE is the value of `opencode-events-tick' when they were asked for.
+A reply and the events travel apart, so an event that came after the
+request may be newer than the reply: a session an event made, changed
+or deleted since then keeps what the event said.  Return the sessions,
+as plists: those of the reply (the store's newer copy where an event
+changed one, none where one deleted it), then those the events made
+meanwhile that the reply did not have."
+  (let* ((store (opencode-store conn))
+         (touched (opencode-store-touched store))
+         (seen (make-hash-table :test 'equal))
+         (out nil))
+    (seq-doseq (s sessions)
+      (let ((id (plist-get s :id)))
+        (puthash id t seen)
+        (if (<= (gethash id touched -1) since)
+            (progn (opencode-store-put-session conn s) (push s out))
+          (let ((newer (gethash id (opencode-store-sessions store))))
+            (when newer (push (opencode-session-data newer) out))))))
+    (maphash (lambda (id tick)
+               (when (and (> tick since) (not (gethash id seen)))
+                 (let ((s (gethash id (opencode-store-sessions store))))
+                   (when s (push (opencode-session-data s) out)))))
+             touched)
+    (nreverse out)))
 
 (defun opencode-store-put-todos (conn id todos)
   "Record TODOS (a vector of plists, as the server sends) of session ID on CONN."
@@ -359,6 +401,7 @@ It is asked of the server when the store has not seen the session."
   :depth 0 :global t
   (let ((info (plist-get props :info)))
     (when (stringp (plist-get info :id))
+      (opencode-model--touch conn (plist-get info :id))
       (opencode-store-put-session conn info))))
 
 (opencode-defevent opencode-model--on-session-deleted "session.deleted" (conn props)
@@ -367,6 +410,7 @@ It is asked of the server when the store has not seen the session."
   (let ((id (or (plist-get props :sessionID) (plist-get (plist-get props :info) :id)))
         (store (opencode-store conn)))
     (when (stringp id)
+      (opencode-model--touch conn id)
       (dolist (table (list (opencode-store-sessions store) (opencode-store-status store)
                            (opencode-store-errors store) (opencode-store-todos store)
                            (opencode-store-diffs store) (opencode-store-message-diffs store)
@@ -464,7 +508,7 @@ Return its session id if that changed what the session's diff is."
 (defun opencode-model--diff-changed (conn sid)
   "Tell the views that what session SID on CONN changed is different.
 It is routed as a \"session.diff\" marked :derived, with the merged diff."
-  (opencode-events-route conn "session.diff"
+  (opencode-model--route conn "session.diff"
                          (list :sessionID sid :diff (or (opencode-store-session-diff conn sid) [])
                                :derived t)))
 
@@ -648,7 +692,7 @@ On CONN; it is kept on disk, and the views are told (as a
     (when (and (stringp id) (stringp origin))
       (puthash id origin (opencode-model--origins conn))
       (opencode-model--save-origins conn)
-      (opencode-events-route conn "session.updated" (list :sessionID id :info fork)))))
+      (opencode-model--route conn "session.updated" (list :sessionID id :info fork)))))
 
 (defun opencode-store-fork (conn id &optional message-id callback)
   "Fork session ID on CONN (at MESSAGE-ID if given) and record where from.
@@ -679,7 +723,7 @@ Each session whose status changed is routed as a \"session.status\"."
                  (push (cons id '(:type "idle")) changed)))
              table)
     (dolist (c changed)
-      (opencode-events-route conn "session.status"
+      (opencode-model--route conn "session.status"
                              (list :sessionID (car c) :status (cdr c))))))
 
 (defun opencode-model--sync-requests (conn kind requests)
@@ -693,12 +737,12 @@ New ones are routed as \"KIND.asked\", gone ones as answered."
                  (push r gone)))
              table)
     (dolist (r gone)
-      (opencode-events-route conn (if (eq kind 'permission) "permission.replied" "question.rejected")
+      (opencode-model--route conn (if (eq kind 'permission) "permission.replied" "question.rejected")
                              (list :sessionID (opencode-user-request-session-id r)
                                    :requestID (opencode-user-request-id r))))
     (seq-doseq (r requests)
       (unless (gethash (plist-get r :id) table)
-        (opencode-events-route conn (format "%s.asked" kind) r)))))
+        (opencode-model--route conn (format "%s.asked" kind) r)))))
 
 (defun opencode-store-sync (conn &optional callback)
   "Fetch CONN's statuses and pending requests again; route what changed.

@@ -270,6 +270,7 @@ The global connection catches up on them after a reconnection."
   (with-current-buffer buf
     (let ((conn opencode-projects--conn)
           (generation (cl-incf opencode-projects--generation))
+          (since opencode-events-tick)
           (projects nil) (sessions nil) (left 2))
       (cl-flet ((done ()
                   (when (and (zerop (cl-decf left)) (buffer-live-p buf)
@@ -279,9 +280,8 @@ The global connection catches up on them after a reconnection."
                       (seq-doseq (p projects)
                         (puthash (plist-get p :id) p opencode-projects--projects))
                       (clrhash opencode-projects--sessions)
-                      (seq-doseq (s sessions)
+                      (dolist (s (opencode-store-merge-sessions conn sessions since))
                         (when (opencode-projects--wanted-p s)
-                          (opencode-store-put-session conn s)
                           (puthash (plist-get s :id) t opencode-projects--sessions)))
                       (setq opencode-projects--truncated
                             (>= (length sessions) opencode-projects-limit))

@@ -551,7 +551,8 @@ to the buffer, and a stale position is caught by `opencode-sessions--goto'."
     (unless cursor (cl-incf opencode-sessions--generation))
     (let ((conn opencode-sessions--conn)
           (limit opencode-sessions-page-size)
-          (generation opencode-sessions--generation))
+          (generation opencode-sessions--generation)
+          (since opencode-events-tick))
       (opencode-api-session-list-paged
        conn
        :query `(("limit" . ,limit) ("cursor" . ,cursor)
@@ -570,10 +571,10 @@ to the buffer, and a stale position is caught by `opencode-sessions--goto'."
                (clrhash opencode-sessions--sessions)
                (setq opencode-sessions--stale nil))
              (let ((shown nil))
-               (seq-doseq (s list)
+               (dolist (s (opencode-store-merge-sessions conn list since))
                  (when (and (opencode-sessions--in-project-p s)
                             (opencode-sessions--wanted-p s))
-                   (opencode-sessions--add s)
+                   (puthash (plist-get s :id) t opencode-sessions--sessions)
                    (push s shown)))
                (setq shown (nreverse shown))
                ;; Children opened with TAB stay shown.

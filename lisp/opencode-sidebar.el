@@ -115,11 +115,12 @@ SESSIONS are all the sessions shown."
 
 (defun opencode-sidebar--fetch-sessions (buf)
   "Fetch the project's sessions into the store; redraw sidebar BUF."
-  (let ((conn (buffer-local-value 'opencode-sidebar--conn buf)))
+  (let ((conn (buffer-local-value 'opencode-sidebar--conn buf))
+        (since opencode-events-tick))
     (opencode-api-session-list
      conn
      :callback (lambda (list)
-                 (seq-doseq (s list) (opencode-store-put-session conn s))
+                 (opencode-store-merge-sessions conn list since)
                  (when (buffer-live-p buf)
                    (opencode-sidebar--schedule buf))))))
 

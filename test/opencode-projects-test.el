@@ -15,6 +15,7 @@
 (require 'ert)
 (require 'opencode-test-helpers)
 (require 'opencode-projects)
+(require 'opencode-notify)
 
 (defun opencode-projects-test--groups ()
   "Return the list of every project as the eye reads it.
@@ -144,6 +145,63 @@ would be one project to the server."
         ;; The last list gone, its global connection is closed.
         (should (eq (opencode-connection-state opencode-global-connection) 'closed))))))
 
+(defun opencode-projects-test--session (id title &optional updated)
+  "Return a session plist ID, TITLE, of project \"p1\", updated at UPDATED."
+  (list :id id :title title :projectID "p1" :directory "/tmp/p1" :slug id
+        :time (list :created 1 :updated (or updated 1))))
+
+(ert-deftest opencode-projects/event-during-a-load-is-kept ()
+  "A session made while a load is on its way is shown when the load lands.
+The server answers the load from before the session was made; its
+event comes first.  The reply must not take the row away (the flaky
+\"Beta two\" of `opencode-projects/all-projects-and-worktrees'), nor
+bring back a session deleted meanwhile, nor an older title."
+  (let* ((conn (opencode-connection--make :url "http://127.0.0.1:1" :global t))
+         (opencode-global-connection conn)
+         (callbacks nil) (load-callbacks nil)
+         (buf (generate-new-buffer "*opencode-projects-test*")))
+    (cl-letf (((symbol-function 'opencode-api-project-list)
+               (lambda (_c &rest args) (push (cons 'projects (plist-get args :callback)) callbacks)))
+              ((symbol-function 'opencode-api-session-list-paged)
+               (lambda (_c &rest args) (push (cons 'sessions (plist-get args :callback)) callbacks)))
+              ((symbol-function 'opencode-store-sync) #'ignore)
+              ((symbol-function 'opencode-connection-state) (lambda (_c) 'connected)))
+      (unwind-protect
+          (with-current-buffer buf
+            (opencode-projects-mode)
+            (setq opencode-projects--conn conn)
+            (push buf opencode-projects--buffers)
+            (opencode-projects--load buf)
+            (setq load-callbacks callbacks)
+            ;; While the load is out: one session made, one renamed, one deleted.
+            (opencode-test-event conn "session.created"
+                                 (list :info (opencode-projects-test--session "ses_2" "Made meanwhile" 5)))
+            (opencode-test-event conn "session.updated"
+                                 (list :info (opencode-projects-test--session "ses_1" "Renamed meanwhile" 6)))
+            (opencode-test-event conn "session.deleted"
+                                 (list :sessionID "ses_3" :info (opencode-projects-test--session "ses_3" "Deleted meanwhile")))
+            ;; The replies, as the server had it when it answered.
+            (setq callbacks load-callbacks)
+            (funcall (alist-get 'projects callbacks) [(:id "p1" :name "p1" :worktree "/tmp/p1")])
+            (funcall (alist-get 'sessions callbacks)
+                     (vector (opencode-projects-test--session "ses_1" "Old title" 2)
+                             (opencode-projects-test--session "ses_3" "Deleted meanwhile" 3)))
+            (opencode-projects--redraw)
+            (let ((rows (opencode-projects-test--group "p1")))
+              (should (= 2 (length rows)))
+              (should (cl-some (lambda (l) (string-match-p "Made meanwhile" l)) rows))
+              (should (cl-some (lambda (l) (string-match-p "Renamed meanwhile" l)) rows))
+              (should-not (cl-some (lambda (l) (string-match-p "Old title\\|Deleted" l)) rows)))
+            ;; A later load, after those events, takes the server's word again.
+            (setq callbacks nil)
+            (opencode-projects--load buf)
+            (funcall (alist-get 'projects callbacks) [(:id "p1" :name "p1" :worktree "/tmp/p1")])
+            (funcall (alist-get 'sessions callbacks)
+                     (vector (opencode-projects-test--session "ses_1" "Renamed meanwhile" 6)))
+            (opencode-projects--redraw)
+            (should (= 1 (length (opencode-projects-test--group "p1")))))
+        (kill-buffer buf)))))
+
 (defvar opencode-projects-test--seen nil
   "What the handlers of \"test.event\" saw, newest first.")
 
@@ -173,6 +231,20 @@ Not the public hook either, nor the delta handlers."
     (opencode-test-event conn "test.event" '(:x 1))
     (should (equal (reverse opencode-projects-test--seen)
                    '(local global (hook . "test.event"))))))
+
+(ert-deftest opencode-projects/catching-up-reaches-global-handlers-only ()
+  "What a global connection learns after a reconnection goes where its events go.
+The statuses fetched again are routed as events; on a global
+connection (no directory) a handler of one project's events, the
+notifications' say, must not see them (it failed on the missing
+directory after every reconnection, once every project was listed)."
+  (let* ((conn (opencode-connection--make :url "http://127.0.0.1:1" :global t))
+         (opencode-notify t))
+    (opencode-test-event conn "session.status" '(:sessionID "ses_x" :status (:type "busy")))
+    (should (opencode-store-busy-p conn "ses_x"))
+    ;; The server says nothing is busy any more.
+    (opencode-model--sync-status conn nil)
+    (should-not (opencode-store-busy-p conn "ses_x"))))
 
 (provide 'opencode-projects-test)
 ;;; opencode-projects-test.el ends here

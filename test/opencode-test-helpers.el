@@ -42,6 +42,46 @@ Return PRED's value, or nil on timeout."
       (accept-process-output nil 0.02))
     v))
 
+;;;; No handler error goes unseen
+
+(defvar opencode-test-handler-errors nil
+  "The errors of event handlers and callbacks logged during the running test.
+Each is (ERROR FUNCTION WHAT), newest first.")
+
+(defvar opencode-test-allowed-handler-errors nil
+  "A regexp matching the handler errors the running test provokes on purpose.")
+
+(defun opencode-test--record-handler-error (err function what)
+  "Record ERR of FUNCTION while handling WHAT, unless the test allows it."
+  (unless (and opencode-test-allowed-handler-errors
+               (string-match-p opencode-test-allowed-handler-errors
+                               (error-message-string err)))
+    (push (list err function what) opencode-test-handler-errors)))
+
+(defun opencode-test--fail-on-handler-errors (run test)
+  "Call RUN on TEST; fail TEST if a handler error was logged meanwhile.
+An error in an event handler is caught and logged, so the test would
+not see it; a test during which one happened fails with it."
+  (let ((opencode-test-handler-errors nil))
+    (funcall run test)
+    (let ((result (ert-test-most-recent-result test)))
+      (when (and opencode-test-handler-errors (ert-test-passed-p result))
+        (setf (ert-test-most-recent-result test)
+              (make-ert-test-failed
+               :duration (ert-test-result-duration result)
+               :condition (list 'ert-test-failed
+                                (cons "Handler errors were logged"
+                                      (mapcar (pcase-lambda (`(,err ,fn ,what))
+                                                (format "%s in %S for %s"
+                                                        (error-message-string err) fn what))
+                                              (reverse opencode-test-handler-errors))))
+               :backtrace nil :infos nil
+               :messages (ert-test-result-messages result)))))
+    (ert-test-most-recent-result test)))
+
+(advice-add 'opencode-events-log-error :before #'opencode-test--record-handler-error)
+(advice-add 'ert-run-test :around #'opencode-test--fail-on-handler-errors)
+
 ;;;; A tiny HTTP server
 
 (defun opencode-test--http-filter (handler)
