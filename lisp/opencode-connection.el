@@ -785,18 +785,30 @@ and the request."
     (opencode-connection--send conn method path query body callback errback
                                timeout full)))
 
+(defvar opencode-connection--next-local-id -1
+  "Ids of requests answered with no server count down from -1.
+A responder answers them, or they fail at once: their connection is closed.")
+
 (defun opencode-connection--send (conn method path query body callback errback
                                        timeout full)
   "Send a request on CONN; see `opencode-request' for the arguments.
 METHOD, PATH, QUERY, BODY, CALLBACK, ERRBACK, TIMEOUT and FULL are as
 there.  Return the request's id."
-  (if (opencode-connection-responder conn)
-      (opencode-connection--respond conn method path query body callback errback full)
-    (opencode-connection--send-1 conn method path query body callback errback
-                                 timeout full)))
-
-(defvar opencode-connection--next-local-id -1
-  "Ids of requests answered with no server count down from -1.")
+  (cond
+   ((opencode-connection-responder conn)
+    (opencode-connection--respond conn method path query body callback errback full))
+   ((not (opencode-connection-handle conn))
+    ;; Closed, or stopped (the server refused the password): the request
+    ;; fails as any other does, later, through its errback, so that an
+    ;; event handler asking for something never signals here.
+    (run-at-time 0 nil (or errback (opencode--default-errback method path))
+                 (list 'opencode-curl-error
+                       (format "%s %s: %s" method path
+                               (or (opencode-connection-state-detail conn) "not connected"))
+                       0))
+    (cl-decf opencode-connection--next-local-id))
+   (t (opencode-connection--send-1 conn method path query body callback errback
+                                   timeout full))))
 
 (defun opencode-connection--respond (conn method path query body callback errback full)
   "Answer a request on CONN, which has no server, with its responder.
@@ -815,15 +827,9 @@ command loop.  Return the request's id."
 
 (defun opencode-connection--send-1 (conn method path query body callback errback
                                          timeout full)
-  "Send a request on CONN to its server; return the request's id.
+  "Send a request on CONN through its module handle; return the request's id.
 METHOD, PATH, QUERY, BODY, CALLBACK, ERRBACK, TIMEOUT and FULL are as
 for `opencode-request'."
-  (unless (opencode-connection-handle conn)
-    ;; Stopped: the server refused the password.
-    (signal 'opencode-curl-error
-            (list (format "%s %s: %s" method path
-                          (or (opencode-connection-state-detail conn) "not connected"))
-                  0)))
   (let* ((target (concat path "?"
                          (opencode--query-string
                           (if (or (assoc "directory" query) (opencode-connection-global conn))

@@ -18,21 +18,6 @@
 (require 'opencode-api)
 (require 'opencode-chat)
 
-(defun opencode-test--server-view (conn sid)
-  "Return the text a fresh chat of SID shows, from CONN's stored messages."
-  (let ((messages (opencode-request-sync conn "GET" (opencode--path "session" sid "message")))
-        (buf (generate-new-buffer " *opencode-server-view*")))
-    (unwind-protect
-        (with-current-buffer buf
-          (opencode-chat-mode)
-          (opencode-chat--attach (opencode-connection--make :url "http://127.0.0.1:1"
-                                                            :directory "/tmp")
-                                 (list :id sid))
-          (let ((opencode-chat-render-batch 100000))
-            (opencode-chat--render-all messages))
-          (opencode-test--visible-text))
-      (kill-buffer buf))))
-
 (defun opencode-test--chat-matches-server (chat conn sid)
   "Wait until CHAT shows what CONN's server stores for SID; return t if so."
   (let ((chat-text nil) (server-text nil))

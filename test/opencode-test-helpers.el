@@ -470,6 +470,21 @@ counts as that string (a bullet, a rendered table row)."
         (setq pos next)))
     (apply #'concat (nreverse out))))
 
+(defun opencode-test--server-view (conn sid)
+  "Return the text a fresh chat of SID shows, from CONN's stored messages."
+  (let ((messages (opencode-request-sync conn "GET" (opencode--path "session" sid "message")))
+        (buf (generate-new-buffer " *opencode-server-view*")))
+    (unwind-protect
+        (with-current-buffer buf
+          (opencode-chat-mode)
+          (opencode-chat--attach (opencode-connection--make :url "http://127.0.0.1:1"
+                                                            :directory "/tmp")
+                                 (list :id sid))
+          (let ((opencode-chat-render-batch 100000))
+            (opencode-chat--render-all messages))
+          (opencode-test--visible-text))
+      (kill-buffer buf))))
+
 (defun opencode-test-event (conn type props)
   "Deliver event TYPE with PROPS on CONN as the module hands it over.
 A text delta goes the way the module sends it, not as a plist."

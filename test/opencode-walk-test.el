@@ -1,0 +1,341 @@
+;;; opencode-walk-test.el --- A random walk: every view equals the server  -*- lexical-binding: t; -*-
+
+;;; Commentary:
+
+;; A model-based test against the real server.  A seeded, bounded random
+;; walk of steps a user and the server take (create, prompt, a reply
+;; left hanging, finish it, abort, archive and unarchive, fork, delete,
+;; kill -9 of the server and its restart by the package) runs with every
+;; view open: the project's session list, the list of every project,
+;; the sidebar and the chats.  After each step settles, each view must
+;; show what the server's GET routes say: the sessions each list should
+;; have, each one's state (busy or idle), and each idle chat's timeline
+;; as a fresh chat draws it from GET /session/:id/message.
+;;
+;; The walk draws its steps from a generator of its own, so a seed
+;; always gives the same walk.  A failure names its seed, the step and
+;; the steps before it; replay it with
+;;   OPENCODE_WALK_SEEDS=SEED make test-ert OPENCODE_TEST_SELECTOR=opencode-walk
+;; `make test' walks the seeds in $OPENCODE_WALK_SEEDS, by default two;
+;; test/walk.sh walks many.
+
+;;; Code:
+
+(require 'ert)
+(require 'opencode-test-helpers)
+(require 'opencode-projects)
+(require 'opencode-sidebar)
+
+(defvar opencode-walk-steps (string-to-number (or (getenv "OPENCODE_WALK_STEPS") "40"))
+  "How many steps one walk takes: $OPENCODE_WALK_STEPS, else 40.")
+
+(defun opencode-walk--seeds ()
+  "Return the seeds to walk: $OPENCODE_WALK_SEEDS, else 1 and 2."
+  (mapcar #'string-to-number
+          (split-string (or (getenv "OPENCODE_WALK_SEEDS") "1 2"))))
+
+;;;; A generator of its own: the walk replays whatever else draws numbers
+
+(defvar opencode-walk--state 1
+  "The state of the walk's generator.")
+
+(defun opencode-walk--random (n)
+  "Return a number in [0, N), the walk's next."
+  (setq opencode-walk--state (mod (+ (* opencode-walk--state 6364136223846793005)
+                                     1442695040888963407)
+                                  (expt 2 64)))
+  (mod (ash opencode-walk--state -33) n))
+
+(defun opencode-walk--pick (list)
+  "Return one element of LIST, or nil when it is empty."
+  (and list (nth (opencode-walk--random (length list)) list)))
+
+;;;; What the server says
+
+(defun opencode-walk--server (conn)
+  "Return (SESSIONS . BUSY) as CONN's server has them.
+SESSIONS are the plists of GET /session; BUSY the ids GET
+/session/status names."
+  (let ((sessions (append (opencode-request-sync conn "GET" "/session") nil))
+        (status (opencode-request-sync conn "GET" "/session/status"))
+        (busy nil))
+    (cl-loop for (key _) on status by #'cddr
+             do (push (substring (symbol-name key) 1) busy))
+    (cons sessions busy)))
+
+(defun opencode-walk--archived-p (s)
+  "Return non-nil if the server's session plist S is archived.
+The server keeps 0 after an unarchive."
+  (let ((a (plist-get (plist-get s :time) :archived)))
+    (and (numberp a) (> a 0))))
+
+;;;; What each view shows
+
+(defun opencode-walk--rows (buffer)
+  "Return ((ID . LINE) ...), the session rows BUFFER shows, in order."
+  (with-current-buffer buffer
+    (save-excursion
+      (goto-char (point-min))
+      (let (rows)
+        (while (not (eobp))
+          (let ((id (or (and (derived-mode-p 'tabulated-list-mode) (tabulated-list-get-id))
+                        (get-text-property (point) 'opencode-session))))
+            (when (and (stringp id) (not (invisible-p (point))))
+              (push (cons id (buffer-substring-no-properties
+                              (line-beginning-position) (line-end-position)))
+                    rows)))
+          (forward-line 1))
+        (nreverse rows)))))
+
+(defun opencode-walk--says-state-p (line busy)
+  "Return non-nil if a list's LINE says busy when BUSY, else idle."
+  (string-match-p (if busy "\\_<busy\\_>" "\\_<idle\\_>") line))
+
+(defun opencode-walk--compare (what expected rows busy &optional state-p)
+  "Return nil if ROWS show EXPECTED with their state, else why not.
+WHAT names the view; EXPECTED is a list of session ids; ROWS are
+\(ID . LINE); BUSY the ids the server says are busy.  STATE-P, called
+with a LINE and whether its session is busy, says if the line shows
+that (default `opencode-walk--says-state-p')."
+  (let ((shown (mapcar #'car rows)))
+    (if (not (equal (sort (copy-sequence shown) #'string<)
+                    (sort (copy-sequence expected) #'string<)))
+        (format "%s shows %S, the server has %S" what shown expected)
+      (cl-loop for (id . line) in rows
+               for b = (and (member id busy) t)
+               unless (funcall (or state-p #'opencode-walk--says-state-p) line b)
+               return (format "%s: %s should be %s: %S" what id (if b "busy" "idle") line)))))
+
+(defun opencode-walk--list-mismatch (list sessions busy)
+  "Return why the session LIST differs from SESSIONS, or nil.
+It shows every session not archived, forks under the session they
+came from (unfolded)."
+  (opencode-walk--compare
+   "The session list"
+   (cl-loop for s in sessions
+            unless (opencode-walk--archived-p s) collect (plist-get s :id))
+   (opencode-walk--rows list) busy))
+
+(defun opencode-walk--projects-mismatch (projects sessions busy)
+  "Return why the list of every project PROJECTS differs from SESSIONS, or nil."
+  (opencode-walk--compare
+   "The list of every project"
+   (cl-loop for s in sessions
+            unless (or (opencode-walk--archived-p s) (stringp (plist-get s :parentID)))
+            collect (plist-get s :id))
+   (opencode-walk--rows projects) busy))
+
+(defun opencode-walk--sidebar-mismatch (sidebar sessions busy)
+  "Return why SIDEBAR differs from SESSIONS, or nil.
+It shows every session not archived, busy ones with a dot."
+  (let ((rows (cl-remove-duplicates (opencode-walk--rows sidebar)
+                                    :key #'car :test #'equal :from-end t)))
+    (opencode-walk--compare
+     "The sidebar"
+     (cl-loop for s in sessions
+              unless (opencode-walk--archived-p s) collect (plist-get s :id))
+     rows busy
+     (lambda (line b) (eq b (and (string-search "●" line) t))))))
+
+(defun opencode-walk--chat-mismatch (chat conn sid busy)
+  "Return why CHAT of SID on CONN differs from what the server stores, or nil.
+Its header must say busy or idle as the server does; an idle
+session's timeline must be what a fresh chat draws from the server."
+  (with-current-buffer chat
+    (let ((header (opencode-chat--header-line))
+          (want (if (member sid busy) "busy" "idle")))
+      (cond ((not (string-match-p (concat "  " want "\\_>") header))
+             (format "The chat of %s should say %s: %S" sid want header))
+            ((member sid busy) nil)
+            ((not (opencode-chat-loaded-p)) (format "The chat of %s is loading" sid))
+            (t (let ((text (opencode-test--visible-text))
+                     (server (opencode-test--server-view conn sid)))
+                 (unless (equal text server)
+                   (format "The chat of %s shows:\n%s\nThe server has:\n%s"
+                           sid text server))))))))
+
+(defun opencode-walk--mismatch (walk)
+  "Return why a view of WALK differs from the server, or nil if none does."
+  (let* ((conn (plist-get walk :conn))
+         (server (opencode-walk--server conn))
+         (sessions (car server))
+         (busy (cdr server)))
+    (or (opencode-walk--list-mismatch (plist-get walk :list) sessions busy)
+        (opencode-walk--projects-mismatch (plist-get walk :projects) sessions busy)
+        (opencode-walk--sidebar-mismatch (plist-get walk :sidebar) sessions busy)
+        (cl-loop for (sid . chat) in (plist-get walk :chats)
+                 thereis (opencode-walk--chat-mismatch chat conn sid busy)))))
+
+;;;; The steps
+
+(defun opencode-walk--sessions (conn pred)
+  "Return the ids of CONN's server sessions that satisfy PRED.
+PRED gets the session's plist and whether it is busy."
+  (let ((server (opencode-walk--server conn)))
+    (cl-loop for s in (car server)
+             when (funcall pred s (member (plist-get s :id) (cdr server)))
+             collect (plist-get s :id))))
+
+(defun opencode-walk--idle (conn)
+  "Return the ids of CONN's idle sessions that are not archived."
+  (opencode-walk--sessions conn (lambda (s busy) (not (or busy (opencode-walk--archived-p s))))))
+
+(defun opencode-walk--open-chat (walk sid)
+  "Open the chat of SID in WALK, unless it is open or three are."
+  (let ((conn (plist-get walk :conn)))
+    (unless (or (assoc sid (plist-get walk :chats)) (>= (length (plist-get walk :chats)) 3))
+      (let ((chat (save-window-excursion
+                    (opencode-chat-open conn (opencode-request-sync
+                                              conn "GET" (opencode--path "session" sid))))))
+        (plist-put walk :chats (cons (cons sid chat) (plist-get walk :chats)))))))
+
+(defun opencode-walk--prompt (walk sid text turn)
+  "Send TEXT to SID in WALK, the mock answering with TURN.
+From its chat's prompt when the chat is open, else as another client."
+  (let ((conn (plist-get walk :conn))
+        (asked (length opencode-test-mock-requests)))
+    (setq opencode-test-mock-script (list turn))
+    (if-let ((chat (cdr (assoc sid (plist-get walk :chats)))))
+        (opencode-test--prompt chat text)
+      (opencode-api-session-prompt-async conn sid text :sync t))
+    ;; Its turn is taken (a title request may come first).
+    (should (opencode-test-wait (lambda () (null opencode-test-mock-script)) 30))
+    (ignore asked)))
+
+(defun opencode-walk--step (walk n)
+  "Take step N of WALK; return what it did, in words."
+  (let* ((conn (plist-get walk :conn))
+         (idle (opencode-walk--idle conn))
+         (busy (opencode-walk--sessions conn (lambda (_ busy) busy)))
+         (archived (opencode-walk--sessions conn (lambda (s _) (opencode-walk--archived-p s))))
+         (kinds (append '(create)
+                        (and idle '(prompt prompt hang archive fork delete open))
+                        (and busy '(finish abort))
+                        (and archived '(unarchive))
+                        '(kill)))
+         (kind (opencode-walk--pick kinds)))
+    (pcase kind
+      ('create
+       (let ((s (opencode-api-session-create conn :title (format "Walk %d" n) :sync t)))
+         (when (zerop (opencode-walk--random 2))
+           (opencode-walk--open-chat walk (plist-get s :id)))
+         (format "create %s" (plist-get s :id))))
+      ('open
+       (let ((sid (opencode-walk--pick idle)))
+         (opencode-walk--open-chat walk sid)
+         (format "open the chat of %s" sid)))
+      ('prompt
+       (let ((sid (opencode-walk--pick idle)))
+         (opencode-walk--prompt walk sid (format "Prompt %d" n)
+                                `((:content ,(format "Answer %d " n)) (:content "in two deltas.") :stop))
+         (format "prompt %s" sid)))
+      ('hang
+       (let ((sid (opencode-walk--pick idle)))
+         (opencode-walk--prompt walk sid (format "Prompt %d, left hanging" n)
+                                `((:content ,(format "Working on %d" n)) :hang))
+         (plist-put walk :hanging (cons (cons sid (car opencode-test-mock-hanging))
+                                        (plist-get walk :hanging)))
+         (format "prompt %s, the reply left hanging" sid)))
+      ('finish
+       (let* ((entry (opencode-walk--pick (plist-get walk :hanging)))
+              (proc (cdr entry)))
+         (plist-put walk :hanging (delq entry (plist-get walk :hanging)))
+         (if (not (and proc (process-live-p proc)))
+             (let ((sid (opencode-walk--pick busy)))
+               (opencode-api-session-abort conn sid :sync t)
+               (format "abort %s (no reply of its to finish)" sid))
+           (process-send-string proc (opencode-test--mock-chunk '(:content " and done.")))
+           (process-send-string proc (opencode-test--mock-chunk nil "stop"))
+           (process-send-string proc "data: [DONE]\n\n")
+           (process-send-eof proc)
+           (format "finish the reply of %s" (car entry)))))
+      ('abort
+       (let ((sid (opencode-walk--pick busy)))
+         (opencode-api-session-abort conn sid :sync t)
+         (format "abort %s" sid)))
+      ('archive
+       (let ((sid (opencode-walk--pick idle)))
+         (opencode-api-session-update conn sid :archived (truncate (* 1000 (float-time))) :sync t)
+         (format "archive %s" sid)))
+      ('unarchive
+       (let ((sid (opencode-walk--pick archived)))
+         (opencode-api-session-update conn sid :archived 0 :sync t)
+         (format "unarchive %s" sid)))
+      ('fork
+       (let ((sid (opencode-walk--pick idle)) (fork nil))
+         (opencode-store-fork conn sid nil (lambda (s) (setq fork s)))
+         (should (opencode-test-wait (lambda () fork) 20))
+         (format "fork %s into %s" sid (plist-get fork :id))))
+      ('delete
+       (let ((sid (opencode-walk--pick idle)))
+         (when-let ((chat (cdr (assoc sid (plist-get walk :chats)))))
+           (kill-buffer chat)
+           (plist-put walk :chats (assoc-delete-all sid (plist-get walk :chats))))
+         (opencode-api-session-delete conn sid :sync t)
+         (format "delete %s" sid)))
+      ('kill
+       (let* ((server opencode-server--local)
+              (old (opencode-server-process server)))
+         (signal-process old 'KILL)
+         (plist-put walk :hanging nil)
+         (should (opencode-test-wait
+                  (lambda () (and (not (eq old (opencode-server-process server)))
+                                  (process-live-p (opencode-server-process server))))
+                  20))
+         (should (opencode-test-wait
+                  (lambda () (and (eq (opencode-connection-state conn) 'connected)
+                                  (eq (opencode-connection-state opencode-global-connection)
+                                      'connected)))
+                  30))
+         "kill -9 the server; the package restarts it")))))
+
+(defun opencode-walk--settle (walk)
+  "Wait until every view of WALK equals the server; return nil, or why not."
+  (let ((why nil))
+    (if (opencode-test-wait
+         (lambda ()
+           (and (zerop (hash-table-count (opencode-connection-callbacks (plist-get walk :conn))))
+                (not (setq why (opencode-walk--mismatch walk)))))
+         30)
+        nil
+      (or why "Requests still pending"))))
+
+(defun opencode-walk-run (seed)
+  "Walk `opencode-walk-steps' steps from SEED against a fresh server.
+Fail, naming SEED, at the first step after which a view differs."
+  (setq opencode-walk--state seed)
+  (let ((opencode-server-restart-limit 1000)
+        (opencode-reconnect-max-delay 1.0)
+        (opencode-notify nil))
+    (opencode-test-with-real-server conn
+      (let ((walk (list :conn conn :chats nil :hanging nil))
+            (done nil))
+        (unwind-protect
+            (progn
+              (plist-put walk :list (save-window-excursion (opencode-sessions-show conn)))
+              (plist-put walk :projects (save-window-excursion (opencode-sessions-all-projects)))
+              (plist-put walk :sidebar
+                         (save-window-excursion
+                           (opencode-sidebar (opencode-connection-directory conn))
+                           (get-buffer (format "*opencode-sidebar: %s*"
+                                               (abbreviate-file-name
+                                                (opencode-connection-directory conn))))))
+              (dotimes (n opencode-walk-steps)
+                (let* ((did (opencode-walk--step walk (1+ n)))
+                       (why (progn (push did done) (opencode-walk--settle walk))))
+                  (when why
+                    (ert-fail (list (format "Seed %d, step %d (%s): %s" seed (1+ n) did why)
+                                    (format "Replay: OPENCODE_WALK_SEEDS=%d" seed)
+                                    (cons "Steps" (reverse done))))))))
+          (dolist (c (plist-get walk :chats)) (kill-buffer (cdr c)))
+          (dolist (k '(:list :projects :sidebar))
+            (when (buffer-live-p (plist-get walk k)) (kill-buffer (plist-get walk k)))))))))
+
+(ert-deftest opencode-walk/views-equal-the-server ()
+  "A seeded random walk; after each step every view equals the server.
+The seeds are $OPENCODE_WALK_SEEDS."
+  (dolist (seed (opencode-walk--seeds))
+    (opencode-walk-run seed)))
+
+(provide 'opencode-walk-test)
+;;; opencode-walk-test.el ends here
