@@ -82,8 +82,10 @@ The command's message says it ran /init."
                      60))
             (should-not (opencode-chatrows-test--hint chat))
             (should (string-match-p "^Assistant  mock/mock-1" (opencode-test--visible-text)))
-            ;; command.executed: the prompt /init made says so, once.
-            (should (member "command.executed" events))
+            ;; command.executed: the prompt /init made says so, once.  The
+            ;; server publishes it when the command's prompt returns, which
+            ;; can be after the session.idle of its reply.
+            (should (opencode-test-wait (lambda () (member "command.executed" events)) 10))
             (should (opencode-test-wait
                      (lambda () (string-match-p "\\`You  [-0-9: ]+\n  ran /init\nCreate or update AGENTS\\.md"
                                                 (opencode-test--visible-text)))
