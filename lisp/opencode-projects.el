@@ -80,8 +80,7 @@
 (defun opencode-projects--wanted-p (s)
   "Return non-nil if session S belongs in the list: a root, not archived."
   (and (not (stringp (plist-get s :parentID)))
-       (let ((a (plist-get (plist-get s :time) :archived)))
-         (not (and (numberp a) (> a 0))))))
+       (not (opencode-session-archived-p s))))
 
 (defun opencode-projects--project-name (project)
   "Return how to name PROJECT, a plist from GET /project."
