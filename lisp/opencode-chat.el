@@ -1195,7 +1195,7 @@ Return the chat buffer, or nil when it cannot be reopened."
                             (list :id (plist-get misc :session)
                                   :title (plist-get misc :title))))
     (error (message "OpenCode: chat %s not restored: %s" (plist-get misc :title)
-                    (error-message-string err))
+                    (opencode-error-text err))
            nil)))
 
 ;; Loading and the events, in files of their own, use what is above.

@@ -161,7 +161,7 @@ Each function gets the chat buffer and the text sent.")
 
 (defun opencode-prompt--failed (err)
   "Report that a prompt was not sent because of ERR."
-  (message "OpenCode: not sent (your text is kept): %s" (error-message-string err)))
+  (message "OpenCode: not sent (your text is kept): %s" (opencode-error-text err)))
 
 (defun opencode-prompt-chat (&optional buffer)
   "Return the chat of prompt BUFFER (default: the current buffer), or nil."
@@ -354,12 +354,16 @@ prompt takes it when queued); else they are asked now."
 
 (defun opencode-prompt--not-sent (chat prompt text files err)
   "Say that TEXT with FILES, from PROMPT in CHAT, was not sent, for ERR.
-A prompt still in its buffer stays there; a queued one goes back there."
+A prompt still in its buffer stays there; a queued one goes back there.
+When the server says the session is not there, CHAT is marked so
+\(`opencode-chat-session-missing')."
+  (when (opencode-api-session-not-found-p err)
+    (opencode-chat-session-missing chat t))
   (if (buffer-live-p prompt)
       (opencode-prompt--failed err)
     (when (buffer-live-p chat) (opencode-prompt--restore chat text files))
     (message "OpenCode: a queued prompt was not sent (it is back in the prompt): %s"
-             (error-message-string err))))
+             (opencode-error-text err))))
 
 (defun opencode-prompt--send-text (chat text files agent model prompt &optional variant context)
   "Send TEXT with FILES, AGENT, MODEL and VARIANT to the session of CHAT.
