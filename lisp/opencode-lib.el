@@ -104,6 +104,16 @@ http://127.0.0.1:4096).\"), never the data they carry; else
       (cadr err)
     (error-message-string err)))
 
+(defmacro opencode-with-error-words (&rest body)
+  "Run BODY; an `opencode-error' it signals reaches the user in words.
+The error is signaled again as a `user-error' saying
+`opencode-error-text' of it, so the echo area shows one sentence, not
+the error's data.  For commands that wait for the server."
+  (declare (indent 0) (debug t))
+  (let ((err (make-symbol "err")))
+    `(condition-case ,err (progn ,@body)
+       (opencode-error (user-error "OpenCode: %s" (opencode-error-text ,err))))))
+
 (defun opencode--sentence (text)
   "Return TEXT as a sentence: its first letter upper case, a period at its end."
   (let ((text (string-trim text)))

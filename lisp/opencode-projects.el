@@ -528,7 +528,7 @@ Return the buffer."
 
 (defun opencode-projects--worktree-list (conn)
   "Return the worktree directories of CONN's project, asking the server."
-  (append (opencode-api-worktree-list conn :sync t) nil))
+  (append (opencode-with-error-words (opencode-api-worktree-list conn :sync t)) nil))
 
 (defun opencode-projects--worktree-read (conn prompt)
   "Read one of the worktrees of CONN's project with PROMPT."

@@ -440,7 +440,8 @@ context providers of TEXT gave, if taken already (see
   (delq nil (mapcar (lambda (a) (and (not (equal (plist-get a :mode) "subagent"))
                                      (not (eq (plist-get a :hidden) t))
                                      (plist-get a :name)))
-                    (opencode-api-agents (opencode-chat-connection) :sync t))))
+                    (opencode-with-error-words
+                      (opencode-api-agents (opencode-chat-connection) :sync t)))))
 
 (defun opencode-chat-set-agent ()
   "Choose the agent that answers this chat's prompts (GET /agent)."
@@ -498,7 +499,8 @@ Asks the window system, else wl-paste or xclip when installed."
   (interactive)
   (opencode-prompt--in-chat
    (lambda ()
-     (let* ((res (opencode-api-providers (opencode-chat-connection) :sync t))
+     (let* ((res (opencode-with-error-words
+                   (opencode-api-providers (opencode-chat-connection) :sync t)))
             (names nil))
        (seq-doseq (p (plist-get res :providers))
          (let ((models (plist-get p :models)))
@@ -538,7 +540,7 @@ lately with `opencode-chat-set-model'."
 
 (defun opencode-prompt--variants (conn model)
   "Return the variant names of MODEL, (PROVIDER . ID), on CONN."
-  (let ((res (opencode-api-providers conn :sync t)))
+  (let ((res (opencode-with-error-words (opencode-api-providers conn :sync t))))
     (cl-loop for p across (or (plist-get res :providers) [])
              when (equal (plist-get p :id) (car model))
              return (let* ((m (plist-get (plist-get p :models) (intern (concat ":" (cdr model)))))

@@ -998,7 +998,7 @@ Return the session's plist."
   (let* ((conn (opencode-connect directory))
          (table (make-hash-table :test 'equal))
          (searched (make-hash-table :test 'equal))
-         (status (opencode-api-session-status conn :sync t)))
+         (status (opencode-with-error-words (opencode-api-session-status conn :sync t))))
     (cl-labels
         ((key (s) (format "%s  ‹%s›" (or (plist-get s :title) "") (plist-get s :slug)))
          (fetch (search)
@@ -1007,11 +1007,12 @@ Return the session's plist."
                (puthash
                 search
                 (let ((found nil))
-                  (seq-doseq (s (opencode-api-session-list-paged
-                                 conn :sync t
-                                 :query `(("limit" . ,opencode-sessions-page-size)
-                                          ("search" . ,(and (not (string-empty-p search)) search))
-                                          ("archived" . t))))
+                  (seq-doseq (s (opencode-with-error-words
+                                  (opencode-api-session-list-paged
+                                   conn :sync t
+                                   :query `(("limit" . ,opencode-sessions-page-size)
+                                            ("search" . ,(and (not (string-empty-p search)) search))
+                                            ("archived" . t)))))
                     (let ((k (key s)))
                       (puthash k s table)
                       (push k found)))
