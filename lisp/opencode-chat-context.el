@@ -187,7 +187,10 @@ The most useful comes first, so a narrow window cuts the least."
          (used (plist-get c :used))
          (cost (plist-get c :cost)))
     (concat
-     (plist-get c :status) " · "
+     (if opencode-chat--missing
+         (propertize (format "not on %s" opencode-chat--missing) 'face 'opencode-chat-error)
+       (plist-get c :status))
+     " · "
      (let ((agent (or (plist-get c :agent) (plist-get opencode-chat--defaults :agent)))
            (model (or (plist-get c :model) (plist-get opencode-chat--defaults :model))))
        (if (or agent model)

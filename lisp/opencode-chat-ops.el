@@ -32,6 +32,7 @@
 (declare-function opencode-chat-open "opencode-chat" (conn session))
 (declare-function opencode-chat--part-at "opencode-chat" (pos))
 (declare-function opencode-chat--entry-part "opencode-chat" (entry))
+(declare-function opencode-chat--show-hint "opencode-chat" ())
 
 (defcustom opencode-abort-on-switch nil
   "What leaving the chat of a busy session does to its running reply.
@@ -79,7 +80,8 @@ staying in the prompt.  Unless QUIET, the echo area says it too."
       (let ((url (opencode-connection-url (opencode-chat-connection))))
         (unless (equal opencode-chat--missing url)
           (setq opencode-chat--missing url)
-          (force-mode-line-update)
+          (opencode-chat--show-hint)
+          (force-mode-line-update t)
           (unless quiet
             (message "OpenCode: session \"%s\" is %s; the chat keeps what it shows"
                      (or (plist-get (opencode-chat-session) :title) (opencode-chat-session-id))
@@ -90,7 +92,8 @@ staying in the prompt.  Unless QUIET, the echo area says it too."
   (setq opencode-chat--server url)
   (when opencode-chat--missing
     (setq opencode-chat--missing nil)
-    (force-mode-line-update)
+    (opencode-chat--show-hint)
+    (force-mode-line-update t)
     (message "OpenCode: session \"%s\" is on %s again"
              (or (plist-get (opencode-chat-session) :title) (opencode-chat-session-id)) url)))
 

@@ -575,7 +575,8 @@ It sums the steps, and another step came or changed."
     (delete-overlay opencode-chat--hint)
     (setq opencode-chat--hint nil))
   (when (and (zerop (hash-table-count opencode-chat--messages))
-             (null opencode-chat--backlog) (null opencode-chat--deleted))
+             (null opencode-chat--backlog) (null opencode-chat--deleted)
+             (null opencode-chat--missing))
     (setq opencode-chat--hint (make-overlay (point-min) (point-min)))
     (overlay-put opencode-chat--hint 'before-string
                  (propertize

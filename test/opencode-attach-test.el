@@ -255,6 +255,9 @@ sentence; attaching back finds the session again."
                                    (funcall header)))
                        20))
               (should-not (string-match-p "idle" (funcall header)))
+              ;; The prompt's line too.
+              (should (string-prefix-p (format "not on %s · " url-b)
+                                       (with-current-buffer chat (opencode-chat-context-line))))
               (should (cl-some (lambda (m) (string-match-p
                                             (format "\\`OpenCode: session \"tools\" is not on %s"
                                                     (regexp-quote url-b))
@@ -282,6 +285,7 @@ it was loaded from %s (your text stays in the prompt)" url-b url-a)))
               (funcall attach url-a)
               (should (opencode-test-wait (lambda () (string-match-p "tools.*idle" (funcall header))) 20))
               (should-not (string-match-p "not on" (funcall header)))
+              (should (string-prefix-p "idle · " (with-current-buffer chat (opencode-chat-context-line))))
               (should (cl-some (lambda (m) (string-match-p "is on .* again" m)) messages))
               ;; No message held Lisp data or a raw request line.
               (dolist (m messages)
