@@ -144,6 +144,15 @@ Such errors come in session.error events and in messages:
         (msg (plist-get (plist-get err :data) :message)))
     (string-join (delq nil (list (and (stringp name) name) (and (stringp msg) msg))) ": ")))
 
+(defun opencode-api-session-not-found-p (err)
+  "Return non-nil if ERR, an error object, says the session is not on the server.
+That is the server's 404 `NotFoundError' for a session: the session was
+deleted, or it lives on another server than the one asked."
+  (and (eq (car-safe err) 'opencode-http-error)
+       (eql (nth 2 err) 404)
+       (let ((msg (plist-get (plist-get (nth 3 err) :data) :message)))
+         (and (stringp msg) (string-prefix-p "Session not found" msg)))))
+
 ;;;; Ids and models
 
 (defvar opencode--id-last-ms 0 "Milliseconds of the last id made.")

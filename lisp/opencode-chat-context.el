@@ -26,6 +26,8 @@
 (defvar opencode-chat--conn)
 (defvar opencode-chat--messages)
 (defvar opencode-chat--deleted)
+(defvar opencode-chat--missing)
+(declare-function opencode-chat-missing-text "opencode-chat-ops" (&optional buffer))
 
 (declare-function opencode-chat-session "opencode-chat" (&optional buffer))
 (declare-function opencode-chat-session-id "opencode-chat" (&optional buffer))
@@ -185,7 +187,10 @@ The most useful comes first, so a narrow window cuts the least."
          (used (plist-get c :used))
          (cost (plist-get c :cost)))
     (concat
-     (plist-get c :status) " · "
+     (if opencode-chat--missing
+         (propertize (format "not on %s" opencode-chat--missing) 'face 'opencode-chat-error)
+       (plist-get c :status))
+     " · "
      (let ((agent (or (plist-get c :agent) (plist-get opencode-chat--defaults :agent)))
            (model (or (plist-get c :model) (plist-get opencode-chat--defaults :model))))
        (if (or agent model)
@@ -239,7 +244,7 @@ connection's state, the buffer's own marks, or the second (countdowns,
 and the few things learned from replies, such as the branch)."
   (let ((key (list opencode-events-tick
                    (and opencode-chat--conn (opencode-connection-state opencode-chat--conn))
-                   opencode-chat--deleted opencode-cache-stale
+                   opencode-chat--deleted opencode-chat--missing opencode-cache-stale
                    (floor (float-time)))))
     (cond
      ;; Not attached yet (a chat being made): nothing to say.
@@ -279,8 +284,13 @@ All of it comes from the connection and its store."
                              "  reverted (\\<opencode-chat-mode-map>\\[opencode-chat-unrevert] restores)")
                             'face 'warning)
               "")
-            "  " (if (not (eq (opencode-connection-state conn) 'connected))
-                     (propertize (opencode-connection-state-text conn) 'face 'warning)
+            "  " (cond
+                  ((not (eq (opencode-connection-state conn) 'connected))
+                   (propertize (opencode-connection-state-text conn) 'face 'warning))
+                  (opencode-chat--missing
+                   (propertize (concat "session " (opencode-chat-missing-text) ": read only")
+                               'face 'opencode-chat-error))
+                  (t
                    (pcase (plist-get status :type)
                      ("busy" (propertize "busy" 'face 'warning))
                      ("retry"
@@ -292,7 +302,7 @@ All of it comes from the connection and its store."
                                               "")
                                             (plist-get status :message))
                                     'face 'error)))
-                     (_ (propertize "idle" 'face 'shadow))))
+                     (_ (propertize "idle" 'face 'shadow)))))
             (if err
                 (propertize (concat "  " (opencode-api-error-text err)) 'face 'opencode-chat-error)
               "")

@@ -39,6 +39,8 @@
 (defvar opencode-chat--blocks)
 (defvar opencode-chat--calls)
 (defvar opencode-chat--deleted)
+(declare-function opencode-chat-session-missing "opencode-chat-ops" (buffer &optional quiet))
+(declare-function opencode-chat--session-found "opencode-chat-ops" (url))
 (defvar opencode-chat--defaults)
 (defvar opencode-chat-message-limit)
 (defvar opencode-chat-render-batch)
@@ -256,9 +258,16 @@ place."
     (opencode-api-session-messages
      opencode-chat--conn (opencode-chat-session-id)
      :limit (or first opencode-chat-message-limit) :full t
+     :errback (lambda (err)
+                ;; Not there: deleted while we did not listen, or the
+                ;; connection now goes to another server (`opencode-attach').
+                (if (opencode-api-session-not-found-p err)
+                    (opencode-chat-session-missing buf)
+                  (message "OpenCode: %s" (opencode-error-text err))))
      :callback (lambda (reply)
                  (when (buffer-live-p buf)
                    (with-current-buffer buf
+                     (opencode-chat--session-found (opencode-connection-url opencode-chat--conn))
                      (when (= generation opencode-chat--generation)
                        (let ((places (and opencode-chat--loaded (opencode-chat--window-places))))
                          (setq opencode-chat--more (opencode-reply-header reply "x-next-cursor"))

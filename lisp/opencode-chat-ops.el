@@ -32,6 +32,7 @@
 (declare-function opencode-chat-open "opencode-chat" (conn session))
 (declare-function opencode-chat--part-at "opencode-chat" (pos))
 (declare-function opencode-chat--entry-part "opencode-chat" (entry))
+(declare-function opencode-chat--show-hint "opencode-chat" ())
 
 (defcustom opencode-abort-on-switch nil
   "What leaving the chat of a busy session does to its running reply.
@@ -49,15 +50,65 @@ asks, `abort' aborts it."
   "Non-nil once this chat's session was deleted: the session as it was.
 The chat stays, marked in its header; nothing more is sent from it.")
 
+(defvar-local opencode-chat--server nil
+  "URL of the server this chat's session was last loaded from.")
+
+(defvar-local opencode-chat--missing nil
+  "The URL of the server in use when it said this chat's session is not there.
+Nil while the session is found.  The chat keeps what it shows, says so
+in its header, and sends nothing until a reload finds the session
+again (the connection's next (re)connection reloads it).")
+
+(defun opencode-chat-missing-text (&optional buffer)
+  "Return why chat BUFFER's session cannot be reached, in words, or nil.
+It names the server in use, and the server it was loaded from when
+that is another one (the connection was moved, by `opencode-attach').
+BUFFER defaults to the current buffer."
+  (with-current-buffer (or buffer (current-buffer))
+    (when opencode-chat--missing
+      (if (and opencode-chat--server (not (equal opencode-chat--server opencode-chat--missing)))
+          (format "not on %s, the server in use now: it was loaded from %s"
+                  opencode-chat--missing opencode-chat--server)
+        (format "not found on %s" opencode-chat--missing)))))
+
+(defun opencode-chat-session-missing (buffer &optional quiet)
+  "Mark chat BUFFER: the server in use says its session is not there.
+Its header says so and which servers; sending is refused, the text
+staying in the prompt.  Unless QUIET, the echo area says it too."
+  (when (buffer-live-p buffer)
+    (with-current-buffer buffer
+      (let ((url (opencode-connection-url (opencode-chat-connection))))
+        (unless (equal opencode-chat--missing url)
+          (setq opencode-chat--missing url)
+          (opencode-chat--show-hint)
+          (force-mode-line-update t)
+          (unless quiet
+            (message "OpenCode: session \"%s\" is %s; the chat keeps what it shows"
+                     (or (plist-get (opencode-chat-session) :title) (opencode-chat-session-id))
+                     (opencode-chat-missing-text))))))))
+
+(defun opencode-chat--session-found (url)
+  "Note that this chat's session was loaded from the server at URL."
+  (setq opencode-chat--server url)
+  (when opencode-chat--missing
+    (setq opencode-chat--missing nil)
+    (opencode-chat--show-hint)
+    (force-mode-line-update t)
+    (message "OpenCode: session \"%s\" is on %s again"
+             (or (plist-get (opencode-chat-session) :title) (opencode-chat-session-id)) url)))
+
 (defun opencode-chat-check-sendable (&optional buffer)
   "Signal a `user-error' if chat BUFFER's session cannot take a prompt.
-That is when it was deleted, or when the chat is a cached copy shown
+That is when it was deleted, or the server in use does not have it
+\(`opencode-chat-missing-text'), or when the chat is a cached copy shown
 while its server is down: not connected, even if its stream keeps
 trying to reconnect.  BUFFER defaults to the current buffer."
   (let* ((buffer (or buffer (current-buffer)))
          (conn (opencode-chat-connection buffer)))
     (when (buffer-local-value 'opencode-chat--deleted buffer)
       (user-error "This session was deleted on the server: nothing can be sent to it"))
+    (when-let ((why (opencode-chat-missing-text buffer)))
+      (user-error "Not sent: this session is %s (your text stays in the prompt)" why))
     (when (and (buffer-local-value 'opencode-cache-stale buffer)
                (not (opencode-connection-responder conn))
                (not (eq (opencode-connection-state conn) 'connected)))

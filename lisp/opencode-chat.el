@@ -575,7 +575,8 @@ It sums the steps, and another step came or changed."
     (delete-overlay opencode-chat--hint)
     (setq opencode-chat--hint nil))
   (when (and (zerop (hash-table-count opencode-chat--messages))
-             (null opencode-chat--backlog) (null opencode-chat--deleted))
+             (null opencode-chat--backlog) (null opencode-chat--deleted)
+             (null opencode-chat--missing))
     (setq opencode-chat--hint (make-overlay (point-min) (point-min)))
     (overlay-put opencode-chat--hint 'before-string
                  (propertize
@@ -1195,7 +1196,7 @@ Return the chat buffer, or nil when it cannot be reopened."
                             (list :id (plist-get misc :session)
                                   :title (plist-get misc :title))))
     (error (message "OpenCode: chat %s not restored: %s" (plist-get misc :title)
-                    (error-message-string err))
+                    (opencode-error-text err))
            nil)))
 
 ;; Loading and the events, in files of their own, use what is above.

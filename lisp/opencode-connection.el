@@ -241,8 +241,7 @@ project, and counting its sessions there would count them twice."
     (dolist (p pending)
       (pcase-let ((`(,_id ,method ,path ,_callback ,errback . ,_) p))
         (condition-case err
-            (funcall errback (list 'opencode-curl-error
-                                   (format "%s %s: %s" method path why) 0))
+            (funcall errback (opencode-connection--failure conn method path why 0))
           (error (opencode-events-log-error err errback (format "the failure of %s %s" method path))))))))
 
 (defun opencode-connection-reopen (conn &rest args)
@@ -638,6 +637,8 @@ and `g' in a chat or list open CONN again."
          (format "no answer in %s s" (match-string 1 detail)))
         ((string-match "no data for \\([0-9]+\\) s" detail)
          (format "no data for %s s" (match-string 1 detail)))
+        ((string-match-p "\\`Timeout was reached" detail)
+         (format "no answer from %s in time" url))
         ((string-match-p "\\`Couldn't resolve host" detail)
          (format "unknown host in %s" url))
         (t detail)))
@@ -690,10 +691,12 @@ NAME is matched without regard to case."
                              headers))
       (match-string 1 headers))))
 
-(defun opencode--http-reason (status data raw)
-  "Return a short human reason for an HTTP error STATUS with DATA or RAW.
-The server's own message when its reply says one; a body that is not
-JSON (a web page, say) goes to the log, never into the reason."
+(defun opencode--http-text (status data raw url)
+  "Return the words for an HTTP error STATUS with DATA or RAW from URL.
+The server's own message when its reply says one, then the status and
+URL: \"Session not found: ses_x (HTTP 404 from http://127.0.0.1:4096)\".
+A body that is not JSON (a web page, say) goes to the log, never into
+the words; nor does the rest of the reply's data."
   (let ((msg (and (listp data)
                   (or (plist-get (plist-get data :data) :message)
                       (plist-get data :message)
@@ -704,28 +707,17 @@ JSON (a web page, say) goes to the log, never into the reason."
       (opencode--log "HTTP %d reply, not JSON: %s" status
                      (truncate-string-to-width (decode-coding-string raw 'utf-8) 4000
                                                nil nil "…")))
-    (format "HTTP %d%s" status
-            (cond ((and (stringp msg) (not (string-empty-p msg))) (concat ": " msg))
-                  (raw " (not a JSON reply: the body is in *opencode-log*)")
-                  (t "")))))
+    (cond ((and (stringp msg) (not (string-empty-p (string-trim msg))))
+           (format "%s (HTTP %d from %s)"
+                   (string-trim-right (string-trim msg) "[.]+") status url))
+          (raw (format "HTTP %d from %s, not a JSON reply (the body is in *opencode-log*)"
+                       status url))
+          (t (format "HTTP %d from %s" status url)))))
 
-(defun opencode-error-text (err)
-  "Return a one-line description of ERR, an error object.
-For the package's own errors that is their message, which names the
-request (\"GET /session: HTTP 500: …\"); else `error-message-string'."
-  (if (and (consp err) (stringp (cadr err))
-           (get (car err) 'error-conditions)
-           (memq 'opencode-error (get (car err) 'error-conditions)))
-      (cadr err)
-    (error-message-string err)))
-
-(defun opencode--default-errback (method path)
-  "Return an error handler that reports a failure of METHOD on PATH."
-  (lambda (err)
-    (let ((text (opencode-error-text err)))
-      (message "OpenCode: %s" (if (string-match-p (regexp-quote path) text)
-                                  text
-                                (format "%s %s: %s" method path text))))))
+(defun opencode--default-errback (_method _path)
+  "Return an error handler that reports a failure in the echo area.
+The request, METHOD on PATH, is named in the log, not there."
+  (lambda (err) (message "OpenCode: %s" (opencode-error-text err))))
 
 (defun opencode-connection--complete (conn id status data raw headers)
   "Deliver response ID of CONN: STATUS with parsed DATA or RAW body.
@@ -735,31 +727,43 @@ HEADERS are the reply's header lines."
     (pcase-let ((`(,method ,path ,callback ,errback ,full) entry))
       (if (and (>= status 200) (< status 300))
           (if (and raw (not data))
-              (funcall errback
-                       (list 'opencode-json-error
-                             (format "%s %s: the reply is not JSON" method path)))
+              (let ((text (opencode--sentence
+                           (format "The reply from %s is not JSON (its body is in *opencode-log*)"
+                                   (opencode-connection-url conn)))))
+                (opencode--log "%s %s: %s %s" method path text
+                               (truncate-string-to-width (decode-coding-string raw 'utf-8)
+                                                         4000 nil nil "…"))
+                (funcall errback (list 'opencode-json-error text)))
             (when callback
               (funcall callback (if full
                                     (opencode-connection--reply :status status :data data
                                                           :headers headers)
                                   data))))
-        (funcall errback
-                 (list 'opencode-http-error
-                       (format "%s %s: %s" method path
-                               (if (= status 401)
-                                   (opencode-connection-auth-text
-                                    (opencode-connection-url conn))
-                                 (opencode--http-reason status data raw)))
-                       status data))))))
+        (let ((text (opencode--sentence
+                     (if (= status 401)
+                         (opencode-connection-auth-text (opencode-connection-url conn))
+                       (opencode--http-text status data raw (opencode-connection-url conn))))))
+          (opencode--log "%s %s: %s" method path text)
+          (funcall errback (list 'opencode-http-error text status data)))))))
 
 (defun opencode-connection--fail (conn id code message)
   "Deliver failure ID of CONN: curl error CODE with MESSAGE."
   (when-let ((entry (gethash id (opencode-connection-callbacks conn))))
     (remhash id (opencode-connection-callbacks conn))
     (pcase-let ((`(,method ,path ,_callback ,errback) entry))
-      (funcall errback
-               (list (if (eq code 28) 'opencode-timeout 'opencode-curl-error)
-                     (format "%s %s: %s" method path message) code)))))
+      (funcall errback (opencode-connection--failure conn method path message code)))))
+
+(defun opencode-connection--failure (conn method path why code)
+  "Return the error of request METHOD PATH on CONN that failed for WHY.
+CODE is curl's (28: a timeout); WHY is curl's message or the package's
+own words.  The error's message is one sentence naming the server; the
+request is named in the log."
+  (let* ((url (opencode-connection-url conn))
+         (why (or (opencode-connection--plain-reason why url) "no reason given"))
+         (text (opencode--sentence
+                (if (string-search url why) why (format "%s (%s)" why url)))))
+    (opencode--log "%s %s: %s" method path text)
+    (list (if (eq code 28) 'opencode-timeout 'opencode-curl-error) text code)))
 
 (cl-defun opencode-request (conn method path
                                  &key query body callback errback timeout full sync)
@@ -802,10 +806,9 @@ there.  Return the request's id."
     ;; fails as any other does, later, through its errback, so that an
     ;; event handler asking for something never signals here.
     (run-at-time 0 nil (or errback (opencode--default-errback method path))
-                 (list 'opencode-curl-error
-                       (format "%s %s: %s" method path
-                               (or (opencode-connection-state-detail conn) "not connected"))
-                       0))
+                 (opencode-connection--failure
+                  conn method path (or (opencode-connection-state-detail conn) "not connected")
+                  0))
     (cl-decf opencode-connection--next-local-id))
    (t (opencode-connection--send-1 conn method path query body callback errback
                                    timeout full))))
@@ -865,8 +868,8 @@ cancels the request."
         (while (not done)
           (when (> (float-time) deadline)
             (setq done t
-                  failure (list 'opencode-timeout
-                                (format "%s %s: no reply in %ss" method path timeout))))
+                  failure (opencode-connection--failure
+                           conn method path (format "no answer in %s s" timeout) 28)))
           (accept-process-output (opencode-connection-process conn) 0.05)
           (opencode-connection--drain conn))
       ;; Timed out, quit or failed while waiting: forget the request.

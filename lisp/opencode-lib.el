@@ -92,6 +92,35 @@ Entries whose value is nil are left out; t becomes \"true\"."
   (let ((line (car (split-string (or s "") "\n"))))
     (truncate-string-to-width (or line "") (or width 60) nil nil "…")))
 
+(defun opencode-error-text (err)
+  "Return ERR, an error object, as words for the user: one line.
+For the package's own errors that is their message, one sentence
+naming the server (\"Session not found: ses_x (HTTP 404 from
+http://127.0.0.1:4096).\"), never the data they carry; else
+`error-message-string'."
+  (if (and (consp err) (stringp (cadr err))
+           (get (car err) 'error-conditions)
+           (memq 'opencode-error (get (car err) 'error-conditions)))
+      (cadr err)
+    (error-message-string err)))
+
+(defmacro opencode-with-error-words (&rest body)
+  "Run BODY; an `opencode-error' it signals reaches the user in words.
+The error is signaled again as a `user-error' saying
+`opencode-error-text' of it, so the echo area shows one sentence, not
+the error's data.  For commands that wait for the server."
+  (declare (indent 0) (debug t))
+  (let ((err (make-symbol "err")))
+    `(condition-case ,err (progn ,@body)
+       (opencode-error (user-error "OpenCode: %s" (opencode-error-text ,err))))))
+
+(defun opencode--sentence (text)
+  "Return TEXT as a sentence: its first letter upper case, a period at its end."
+  (let ((text (string-trim text)))
+    (if (string-empty-p text) text
+      (concat (upcase (substring text 0 1)) (substring text 1)
+              (if (string-match-p "[.!?]\\'" text) "" ".")))))
+
 (defun opencode--plural (n singular &optional plural)
   "Return \"N SINGULAR\", or with PLURAL (default SINGULAR + s) unless N is 1."
   (format "%d %s" n (if (eql n 1) singular (or plural (concat singular "s")))))

@@ -43,8 +43,19 @@
   (title nil :documentation "The title.")
   (directory nil :documentation "The project directory it runs in.")
   (updated nil :documentation "Time of the last change, ms since the epoch.")
-  (archived nil :documentation "Time it was archived (ms), or nil.")
+  (archived nil :documentation "Time it was archived (ms), or nil when it is not.
+See `opencode-session-archived-p'.")
   (data nil :documentation "The server's plist (a `Session')."))
+
+(defun opencode-session-archived-p (session)
+  "Return the time SESSION was archived (ms), or nil if it is not archived.
+SESSION is the server's plist (a `Session') or an `opencode-session'.
+The server keeps `time.archived' at 0 once a session is unarchived, so
+only a positive time means archived."
+  (let ((a (if (opencode-session-p session)
+               (opencode-session-archived session)
+             (plist-get (plist-get session :time) :archived))))
+    (and (numberp a) (> a 0) a)))
 
 (defun opencode-session-from-plist (plist)
   "Return an `opencode-session' made from the server's PLIST."
@@ -55,7 +66,7 @@
      :title (plist-get plist :title)
      :directory (plist-get plist :directory)
      :updated (plist-get time :updated)
-     :archived (and (numberp (plist-get time :archived)) (plist-get time :archived))
+     :archived (opencode-session-archived-p plist)
      :data plist)))
 
 (cl-defstruct (opencode-message (:constructor opencode-model--message)

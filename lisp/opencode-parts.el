@@ -147,7 +147,7 @@ are not strings are dropped; a renderer that fails shows its error."
                    (condition-case err
                        (funcall renderer part)
                      (error (let ((msg (format "[renderer of %s failed: %s]" (plist-get part :tool)
-                                               (error-message-string err))))
+                                               (opencode-error-text err))))
                               (list :heading msg :body msg))))))
            (heading (plist-get r :heading))
            (body (plist-get r :body)))
@@ -244,7 +244,10 @@ RENDERED is how it is shown if it is a tool (`opencode-parts-rendered')."
     ("file" (opencode-parts--file-body part))
     ("subtask" (or (plist-get part :prompt) ""))
     ("retry" (let ((e (plist-get part :error)))
-               (or (plist-get (plist-get e :data) :message) (format "%S" e))))
+               (if (consp e)
+                   (let ((text (opencode-api-error-text e)))
+                     (if (string-empty-p text) "the model's request failed" text))
+                 "the model's request failed")))
     ("agent" "")
     (_ (opencode-tools-key-values
         (cl-loop for (k v) on part by #'cddr

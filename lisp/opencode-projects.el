@@ -80,8 +80,7 @@
 (defun opencode-projects--wanted-p (s)
   "Return non-nil if session S belongs in the list: a root, not archived."
   (and (not (stringp (plist-get s :parentID)))
-       (let ((a (plist-get (plist-get s :time) :archived)))
-         (not (and (numberp a) (> a 0))))))
+       (not (opencode-session-archived-p s))))
 
 (defun opencode-projects--project-name (project)
   "Return how to name PROJECT, a plist from GET /project."
@@ -529,7 +528,7 @@ Return the buffer."
 
 (defun opencode-projects--worktree-list (conn)
   "Return the worktree directories of CONN's project, asking the server."
-  (append (opencode-api-worktree-list conn :sync t) nil))
+  (append (opencode-with-error-words (opencode-api-worktree-list conn :sync t)) nil))
 
 (defun opencode-projects--worktree-read (conn prompt)
   "Read one of the worktrees of CONN's project with PROMPT."

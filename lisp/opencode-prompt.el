@@ -161,7 +161,7 @@ Each function gets the chat buffer and the text sent.")
 
 (defun opencode-prompt--failed (err)
   "Report that a prompt was not sent because of ERR."
-  (message "OpenCode: not sent (your text is kept): %s" (error-message-string err)))
+  (message "OpenCode: not sent (your text is kept): %s" (opencode-error-text err)))
 
 (defun opencode-prompt-chat (&optional buffer)
   "Return the chat of prompt BUFFER (default: the current buffer), or nil."
@@ -354,12 +354,16 @@ prompt takes it when queued); else they are asked now."
 
 (defun opencode-prompt--not-sent (chat prompt text files err)
   "Say that TEXT with FILES, from PROMPT in CHAT, was not sent, for ERR.
-A prompt still in its buffer stays there; a queued one goes back there."
+A prompt still in its buffer stays there; a queued one goes back there.
+When the server says the session is not there, CHAT is marked so
+\(`opencode-chat-session-missing')."
+  (when (opencode-api-session-not-found-p err)
+    (opencode-chat-session-missing chat t))
   (if (buffer-live-p prompt)
       (opencode-prompt--failed err)
     (when (buffer-live-p chat) (opencode-prompt--restore chat text files))
     (message "OpenCode: a queued prompt was not sent (it is back in the prompt): %s"
-             (error-message-string err))))
+             (opencode-error-text err))))
 
 (defun opencode-prompt--send-text (chat text files agent model prompt &optional variant context)
   "Send TEXT with FILES, AGENT, MODEL and VARIANT to the session of CHAT.
@@ -436,7 +440,8 @@ context providers of TEXT gave, if taken already (see
   (delq nil (mapcar (lambda (a) (and (not (equal (plist-get a :mode) "subagent"))
                                      (not (eq (plist-get a :hidden) t))
                                      (plist-get a :name)))
-                    (opencode-api-agents (opencode-chat-connection) :sync t))))
+                    (opencode-with-error-words
+                      (opencode-api-agents (opencode-chat-connection) :sync t)))))
 
 (defun opencode-chat-set-agent ()
   "Choose the agent that answers this chat's prompts (GET /agent)."
@@ -494,7 +499,8 @@ Asks the window system, else wl-paste or xclip when installed."
   (interactive)
   (opencode-prompt--in-chat
    (lambda ()
-     (let* ((res (opencode-api-providers (opencode-chat-connection) :sync t))
+     (let* ((res (opencode-with-error-words
+                   (opencode-api-providers (opencode-chat-connection) :sync t)))
             (names nil))
        (seq-doseq (p (plist-get res :providers))
          (let ((models (plist-get p :models)))
@@ -534,7 +540,7 @@ lately with `opencode-chat-set-model'."
 
 (defun opencode-prompt--variants (conn model)
   "Return the variant names of MODEL, (PROVIDER . ID), on CONN."
-  (let ((res (opencode-api-providers conn :sync t)))
+  (let ((res (opencode-with-error-words (opencode-api-providers conn :sync t))))
     (cl-loop for p across (or (plist-get res :providers) [])
              when (equal (plist-get p :id) (car model))
              return (let* ((m (plist-get (plist-get p :models) (intern (concat ":" (cdr model)))))

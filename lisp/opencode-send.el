@@ -46,7 +46,7 @@
 
 (defun opencode-send--pick-session (conn)
   "Ask for a session of CONN, or a new one; return its plist."
-  (let* ((sessions (append (opencode-api-session-list conn :sync t) nil))
+  (let* ((sessions (append (opencode-with-error-words (opencode-api-session-list conn :sync t)) nil))
          (new "[a new session]")
          (table (cons (cons new nil)
                       (mapcar (lambda (s) (cons (format "%s  (%s)" (plist-get s :title)
@@ -55,7 +55,7 @@
                               sessions)))
          (choice (completing-read "Session: " table nil t)))
     (or (cdr (assoc choice table))
-        (opencode-api-session-create conn :sync t))))
+        (opencode-with-error-words (opencode-api-session-create conn :sync t)))))
 
 (defun opencode-send--chat (&optional session directory)
   "Return the chat buffer to send to.

@@ -231,7 +231,7 @@ not again (M-x opencode-server-restart)"
         (condition-case err
             (opencode-server--spawn server (opencode-server--port server))
           (error (message "OpenCode: cannot restart the local server: %s"
-                          (error-message-string err))))))))
+                          (opencode-error-text err))))))))
 
 (defun opencode-server--end-process (server)
   "End SERVER's process: interrupt it, kill it after 3 s, drop its buffer.

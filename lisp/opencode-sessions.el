@@ -150,7 +150,7 @@ Rebuilt at each full redraw, so one row is found without a scan.")
 ;;;; Columns
 
 (defun opencode-sessions--time (s key)
-  "Return time KEY (`:updated', `:created', `:archived') of session S, or 0."
+  "Return time KEY (`:updated' or `:created') of session S, or 0."
   (let ((v (plist-get (plist-get s :time) key)))
     (if (numberp v) v 0)))
 
@@ -291,7 +291,7 @@ HAS-CHILDREN is non-nil when S has child sessions."
                                   ((gethash id opencode-sessions--folded) "▸ ")
                                   (t "▾ "))
                             (or (plist-get s :title) ""))))
-         (if (> (opencode-sessions--time s :archived) 0)
+         (if (opencode-session-archived-p s)
              (propertize title 'face 'opencode-sessions-archived)
            title)))
       ('slug (or (plist-get s :slug) ""))
@@ -469,7 +469,7 @@ to the buffer, and a stale position is caught by `opencode-sessions--goto'."
 (defun opencode-sessions--wanted-p (s)
   "Return non-nil if session S belongs in this list."
   (and (or opencode-sessions--archived
-           (zerop (opencode-sessions--time s :archived)))
+           (not (opencode-session-archived-p s)))
        (or (not opencode-sessions--roots)
            (let ((up (opencode-sessions--up s)))
              (or (null up) (gethash up opencode-sessions--opened))))
@@ -755,7 +755,7 @@ The echo area names the session, so a row that moved under point is
 not archived unseen."
   (interactive (list (opencode-sessions--live-id-at-point)))
   (let* ((s (opencode-sessions--get id))
-         (archived (> (opencode-sessions--time s :archived) 0))
+         (archived (opencode-session-archived-p s))
          (what (format "%s \"%s\"" (if archived "Unarchived" "Archived")
                        (or (plist-get s :title) id)))
          (hint (if (or archived opencode-sessions--archived) ""
@@ -999,7 +999,7 @@ Return the session's plist."
   (let* ((conn (opencode-connect directory))
          (table (make-hash-table :test 'equal))
          (searched (make-hash-table :test 'equal))
-         (status (opencode-api-session-status conn :sync t)))
+         (status (opencode-with-error-words (opencode-api-session-status conn :sync t))))
     (cl-labels
         ((key (s) (format "%s  ‹%s›" (or (plist-get s :title) "") (plist-get s :slug)))
          (fetch (search)
@@ -1008,11 +1008,12 @@ Return the session's plist."
                (puthash
                 search
                 (let ((found nil))
-                  (seq-doseq (s (opencode-api-session-list-paged
-                                 conn :sync t
-                                 :query `(("limit" . ,opencode-sessions-page-size)
-                                          ("search" . ,(and (not (string-empty-p search)) search))
-                                          ("archived" . t))))
+                  (seq-doseq (s (opencode-with-error-words
+                                  (opencode-api-session-list-paged
+                                   conn :sync t
+                                   :query `(("limit" . ,opencode-sessions-page-size)
+                                            ("search" . ,(and (not (string-empty-p search)) search))
+                                            ("archived" . t)))))
                     (let ((k (key s)))
                       (puthash k s table)
                       (push k found)))

@@ -9,7 +9,8 @@
 ;; sessions as a tree (sub-agent sessions under their parent, busy ones
 ;; marked) and, under a session opened with TAB, the files it changed
 ;; with their +/- counts.  RET on a session opens its chat; RET on a
-;; file shows that file's diff.  The sidebar follows the server's
+;; file shows that file's diff; `a' archives or unarchives a session,
+;; `A' shows or hides the archived ones.  The sidebar follows the server's
 ;; events.
 
 ;;; Code:
@@ -34,6 +35,7 @@
 (defvar-local opencode-sidebar--conn nil "The connection of this sidebar.")
 (defvar-local opencode-sidebar--open nil "Table: session id -> its diffs (vector), shown.")
 (defvar-local opencode-sidebar--timer nil "Timer of the next redraw.")
+(defvar-local opencode-sidebar--archived nil "Non-nil when archived sessions are shown.")
 
 (defun opencode-sidebar--buffers (conn)
   "Return CONN's live sidebar buffers."
@@ -41,10 +43,12 @@
                     (plist-get (opencode-connection-plist conn) :sidebars)))
 
 (defun opencode-sidebar--sessions ()
-  "Return the plists of the project's sessions not archived, newest first.
-They are the sessions the connection's store knows."
+  "Return the plists of the project's sessions to show, newest first.
+They are the sessions the connection's store knows; archived ones only
+when `opencode-sidebar-toggle-archived' shows them."
   (let (all)
-    (maphash (lambda (_ s) (unless (opencode-session-archived s)
+    (maphash (lambda (_ s) (when (or opencode-sidebar--archived
+                                     (not (opencode-session-archived-p s)))
                              (push (opencode-session-data s) all)))
              (opencode-store-sessions (opencode-store opencode-sidebar--conn)))
     (sort all (lambda (a b) (> (or (plist-get (plist-get a :time) :updated) 0)
@@ -61,6 +65,9 @@ SESSIONS are all the sessions shown."
              (concat (make-string (* 2 depth) ?\s)
                      (if (eq diffs 'closed) "▸ " "▾ ")
                      (or (plist-get s :title) id)
+                     (if (opencode-session-archived-p s)
+                         (propertize "  archived" 'face 'shadow)
+                       "")
                      (pcase st
                        ("busy" (propertize " ●" 'face 'warning))
                        ("retry" (propertize " retry" 'face 'error))
@@ -97,6 +104,9 @@ SESSIONS are all the sessions shown."
     (erase-buffer)
     (insert (propertize (abbreviate-file-name (opencode-connection-directory opencode-sidebar--conn))
                         'face 'bold)
+            (if opencode-sidebar--archived
+                (propertize "  +archived" 'face 'opencode-chat-dim)
+              "")
             "\n")
     (let* ((sessions (opencode-sidebar--sessions))
            (ids (mapcar (lambda (s) (plist-get s :id)) sessions)))
@@ -171,6 +181,40 @@ SESSIONS are all the sessions shown."
         (opencode-chat-open conn (if session (opencode-session-data session) (list :id id)))))
      (t (user-error "Nothing on this line")))))
 
+(defun opencode-sidebar-archive-toggle ()
+  "Archive the session at point, or unarchive it if it is archived.
+An archived session leaves the sidebar unless archived sessions are
+shown (\\<opencode-sidebar-mode-map>\\[opencode-sidebar-toggle-archived]).
+The echo area names the session."
+  (interactive)
+  (let* ((conn opencode-sidebar--conn)
+         (buf (current-buffer))
+         (id (or (get-text-property (line-beginning-position) 'opencode-session)
+                 (user-error "No session on this line")))
+         (session (opencode-store-session conn id))
+         (archived (and session (opencode-session-archived-p session)))
+         (title (or (and session (opencode-session-title session)) id)))
+    (opencode-api-session-update
+     conn id :archived (if archived 0 (truncate (* 1000 (float-time))))
+     :callback (lambda (s)
+                 ;; The reply is the session as it is now; its
+                 ;; `session.updated' event says the same.
+                 (opencode-store-put-session conn s)
+                 (when (buffer-live-p buf) (opencode-sidebar--schedule buf))
+                 (message "%s \"%s\"%s" (if archived "Unarchived" "Archived") title
+                          (if (or archived (buffer-local-value 'opencode-sidebar--archived buf))
+                              ""
+                            (substitute-command-keys
+                             "; \\<opencode-sidebar-mode-map>\\[opencode-sidebar-toggle-archived] shows archived sessions")))))))
+
+(defun opencode-sidebar-toggle-archived ()
+  "Show or hide archived sessions in the sidebar."
+  (interactive)
+  (setq opencode-sidebar--archived (not opencode-sidebar--archived))
+  (opencode-sidebar--redraw)
+  (message (if opencode-sidebar--archived "Showing archived sessions"
+             "Hiding archived sessions")))
+
 (opencode-defevent opencode-sidebar--on-change
     ("session.created" "session.updated" "session.deleted" "session.status" "session.idle")
     (conn _props)
@@ -205,6 +249,8 @@ SESSIONS are all the sessions shown."
   ((("Sidebar"
      ("RET" "open chat / file diff" opencode-sidebar-visit)
      ("TAB" "show changed files" opencode-sidebar-toggle)
+     ("a" "archive / unarchive" opencode-sidebar-archive-toggle)
+     ("A" "show archived" opencode-sidebar-toggle-archived)
      ("g" "refresh" opencode-sidebar-refresh)
      ("n" nil next-line)
      ("p" nil previous-line)

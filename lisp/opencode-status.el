@@ -109,14 +109,16 @@ other failure."
 (defun opencode-status-mcp-connect (name)
   "Connect MCP server NAME (default: the one at point)."
   (interactive (list (opencode-status--mcp-at-point)))
-  (opencode-api-mcp-connect opencode-status--conn name :timeout 60 :sync t)
+  (opencode-with-error-words
+    (opencode-api-mcp-connect opencode-status--conn name :timeout 60 :sync t))
   (opencode-status-refresh)
   (message "MCP %s: connect asked" name))
 
 (defun opencode-status-mcp-disconnect (name)
   "Disconnect MCP server NAME (default: the one at point)."
   (interactive (list (opencode-status--mcp-at-point)))
-  (opencode-api-mcp-disconnect opencode-status--conn name :sync t)
+  (opencode-with-error-words
+    (opencode-api-mcp-disconnect opencode-status--conn name :sync t))
   (opencode-status-refresh)
   (message "MCP %s: disconnected" name))
 

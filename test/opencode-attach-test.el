@@ -201,6 +201,102 @@ While it is down, attempts are never more than 2 s apart."
         (when (buffer-live-p list-buf) (kill-buffer list-buf))
         (when (buffer-live-p chat) (kill-buffer chat))))))
 
+;; A chat of the first server, once its connection moved to another
+;; one: it once still said `idle', and a send from it put the error's
+;; Lisp data in the echo area (`…", 404, (:name "NotFoundError" …)').
+(ert-deftest opencode-attach/chat-of-the-server-left ()
+  "After attaching elsewhere, a chat of the first server says where it is.
+Its header names both servers; a send is refused in words, the text
+staying in the prompt; a send that reaches the other server gets one
+sentence; attaching back finds the session again."
+  (opencode-test-with-chat-on-real-server nil
+    (let* ((port (opencode-server--free-port))
+           (url-b (format "http://127.0.0.1:%d" port))
+           (url-a (opencode-connection-url conn))
+           (password-a (opencode-connection-password conn))
+           (dir (opencode-connection-directory conn))
+           ;; Server B keeps its sessions apart: a HOME of its own.
+           (home-b (make-temp-file "opencode-home-b-" t))
+           (proc (let ((process-environment
+                        (append (list (concat "HOME=" home-b)
+                                      (concat "XDG_CONFIG_HOME=" home-b "/.config")
+                                      (concat "XDG_DATA_HOME=" home-b "/.local/share")
+                                      (concat "XDG_CACHE_HOME=" home-b "/.cache")
+                                      (concat "XDG_STATE_HOME=" home-b "/.local/state"))
+                                process-environment)))
+                   (opencode-test-serve-on-port port "pw-b" dir "server-b")))
+           (opencode-password-function (lambda (url) (if (equal url url-b) "pw-b" password-a)))
+           (opencode-server--given (make-hash-table :test 'equal))
+           (messages nil)
+           (lists nil)
+           (prompt (with-current-buffer chat (save-window-excursion (opencode-chat-prompt))))
+           (header (lambda () (with-current-buffer chat (opencode-chat--header-line))))
+           (attach (lambda (url)
+                     (push (save-window-excursion (opencode-attach url dir)) lists)
+                     (should (equal (opencode-connection-url conn) url))
+                     (should (opencode-test-wait
+                              (lambda () (eq (opencode-connection-state conn) 'connected)) 20)))))
+      (cl-letf (((symbol-function 'auth-source-search) (lambda (&rest _) nil)))
+        (unwind-protect
+            (progn
+              (should (opencode-test-wait (lambda () (opencode-test-serve-listening-p proc)) 90))
+              (should (opencode-test-wait (lambda () (string-match-p "tools.*idle" (funcall header))) 20))
+              (with-current-buffer prompt (insert "keep these words"))
+              (advice-add 'message :before
+                          (lambda (fmt &rest args)
+                            (when fmt (push (apply #'format-message fmt args) messages)))
+                          '((name . opencode-test-messages)))
+              ;; Attached to B: the chat's session is not there.
+              (funcall attach url-b)
+              (should (opencode-test-wait
+                       (lambda () (string-match-p
+                                   (format "session not on %s, the server in use now: it was loaded from %s: read only"
+                                           (regexp-quote url-b) (regexp-quote url-a))
+                                   (funcall header)))
+                       20))
+              (should-not (string-match-p "idle" (funcall header)))
+              ;; The prompt's line too.
+              (should (string-prefix-p (format "not on %s · " url-b)
+                                       (with-current-buffer chat (opencode-chat-context-line))))
+              (should (cl-some (lambda (m) (string-match-p
+                                            (format "\\`OpenCode: session \"tools\" is not on %s"
+                                                    (regexp-quote url-b))
+                                            m))
+                               messages))
+              ;; A send is refused in words; the text stays.
+              (with-current-buffer prompt
+                (should (equal (cadr (should-error (opencode-prompt-send) :type 'user-error))
+                               (format "Not sent: this session is not on %s, the server in use now: \
+it was loaded from %s (your text stays in the prompt)" url-b url-a)))
+                (should (equal (buffer-string) "keep these words")))
+              ;; A send that reaches B before the chat knew: one sentence.
+              (with-current-buffer chat (setq opencode-chat--missing nil))
+              (setq messages nil)
+              (with-current-buffer prompt (opencode-prompt-send))
+              (should (opencode-test-wait
+                       (lambda () (cl-some (lambda (m) (string-prefix-p "OpenCode: not sent" m)) messages))
+                       20))
+              (should (member (format "OpenCode: not sent (your text is kept): Session not found: %s \
+\(HTTP 404 from %s)." sid url-b)
+                              messages))
+              (with-current-buffer prompt (should (equal (buffer-string) "keep these words")))
+              (should (string-match-p "session not on" (funcall header)))
+              ;; Back to A: the session is found again.
+              (funcall attach url-a)
+              (should (opencode-test-wait (lambda () (string-match-p "tools.*idle" (funcall header))) 20))
+              (should-not (string-match-p "not on" (funcall header)))
+              (should (string-prefix-p "idle · " (with-current-buffer chat (opencode-chat-context-line))))
+              (should (cl-some (lambda (m) (string-match-p "is on .* again" m)) messages))
+              ;; No message held Lisp data or a raw request line.
+              (dolist (m messages)
+                (should-not (string-match-p "(:name\\|NotFoundError\\|\\[GET\\|POST\\|PATCH\\] /" m))))
+          (advice-remove 'message 'opencode-test-messages)
+          (mapc #'kill-buffer (cl-remove-if-not #'bufferp lists))
+          (when (buffer-live-p prompt) (kill-buffer prompt))
+          (when (process-live-p proc) (kill-process proc))
+          (kill-buffer (process-buffer proc))
+          (delete-directory home-b t))))))
+
 (ert-deftest opencode-attach/down-in-plain-words ()
   "Why a stream is down is said in plain words; a server given up stops the retries."
   (let ((conn (opencode-connection-open (format "http://127.0.0.1:%d" (opencode-attach-test--dead-port))

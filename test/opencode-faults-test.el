@@ -118,8 +118,7 @@
                          (lambda () (zerop (hash-table-count (opencode-connection-callbacks pconn))))
                          20)))
               (should (cl-some (lambda (m) (string-match-p
-                                            (format "GET /session/%s/message.*HTTP 500: injected"
-                                                    (regexp-quote sid))
+                                            "\\`OpenCode: [Ii]njected[^\n]* (HTTP 500 from http://127\\.0\\.0\\.1:[0-9]+)\\.\\'"
                                             m))
                                messages))
               (should (equal (with-current-buffer chat (opencode-test--visible-text)) before))

@@ -352,6 +352,53 @@
               (kill-buffer chat)))
         (kill-buffer buf)))))
 
+;; The server keeps `time.archived' at 0 after an unarchive (NOTES.md):
+;; the sidebar once took any number for archived, and hid such a
+;; session for good.
+(ert-deftest opencode-features/sidebar-archive-and-back ()
+  "The sidebar's `a' archives and unarchives, `A' shows archived sessions.
+After the round trip the session is listed again, as before."
+  (opencode-test-with-real-server conn
+    (let* ((s (opencode-request-sync conn "POST" "/session" :body '(:title "round trip")))
+           (sid (plist-get s :id))
+           (buf (save-window-excursion (opencode-sidebar (opencode-connection-directory conn))))
+           (key (lambda (k)
+                  (goto-char (point-min))
+                  (should (search-forward "round trip" nil t))
+                  (funcall-interactively (lookup-key opencode-sidebar-mode-map k))))
+           (shows (lambda (re)
+                    (opencode-test-wait
+                     (lambda () (string-match-p re (opencode-test--visible-text))) 20))))
+      (unwind-protect
+          (with-current-buffer buf
+            (should (funcall shows "^▸ round trip\n"))
+            (cl-letf (((symbol-function 'message) #'ignore))
+              ;; Archived: gone from the sidebar.
+              (funcall key "a")
+              (should (opencode-test-wait
+                       (lambda () (not (string-match-p "round trip"
+                                                       (opencode-test--visible-text))))
+                       20))
+              (should (opencode-session-archived-p (opencode-store-session conn sid)))
+              ;; Shown with the archived ones, marked so.
+              (funcall-interactively (lookup-key opencode-sidebar-mode-map "A"))
+              (should (funcall shows "+archived\n\\(?:.*\n\\)*▸ round trip  archived\n"))
+              ;; Unarchived: the server keeps time.archived at 0.
+              (funcall key "a")
+              (should (funcall shows "^▸ round trip\n"))
+              (should (eql 0 (plist-get (plist-get (opencode-session-data
+                                                    (opencode-store-session conn sid))
+                                                   :time)
+                                        :archived)))
+              ;; Archived ones hidden again: it stays, as a live session.
+              (funcall-interactively (lookup-key opencode-sidebar-mode-map "A"))
+              (should-not (string-match-p "+archived" (opencode-test--visible-text)))
+              (should (string-match-p "^▸ round trip\n" (opencode-test--visible-text)))
+              ;; And after the sessions are fetched again from the server.
+              (opencode-sidebar-refresh)
+              (should (funcall shows "^▸ round trip\n"))))
+        (kill-buffer buf)))))
+
 (ert-deftest opencode-features/server-status-health-attach ()
   "The status view shows health, MCP, LSP and formatters; attach by URL or port."
   (let ((opencode-test-extra-config
