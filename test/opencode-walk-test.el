@@ -321,8 +321,12 @@ Fail, naming SEED, at the first step after which a view differs."
                                                (abbreviate-file-name
                                                 (opencode-connection-directory conn))))))
               (dotimes (n opencode-walk-steps)
-                (let* ((did (opencode-walk--step walk (1+ n)))
+                (let* ((start (float-time))
+                       (did (opencode-walk--step walk (1+ n)))
+                       (stepped (float-time))
                        (why (progn (push did done) (opencode-walk--settle walk))))
+                  (message "Walk %d, step %d: %s (%.1f s, settled in %.1f s)" seed (1+ n) did
+                           (- stepped start) (- (float-time) stepped))
                   (when why
                     (ert-fail (list (format "Seed %d, step %d (%s): %s" seed (1+ n) did why)
                                     (format "Replay: OPENCODE_WALK_SEEDS=%d" seed)
