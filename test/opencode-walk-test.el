@@ -5,7 +5,8 @@
 ;; A model-based test against the real server.  A seeded, bounded random
 ;; walk of steps a user and the server take (create, prompt, a reply
 ;; left hanging, finish it, abort, archive and unarchive, fork, delete,
-;; kill -9 of the server and its restart by the package) runs with every
+;; kill -9 of the server and its restart by the package, attaching to
+;; another server and back) runs with every
 ;; view open: the project's session list, the list of every project,
 ;; the sidebar and the chats.  After each step settles, each view must
 ;; show what the server's GET routes say: the sessions each list should
@@ -212,7 +213,7 @@ From its chat's prompt when the chat is open, else as another client."
                         (and idle '(prompt prompt hang archive fork delete open))
                         (and busy '(finish abort))
                         (and archived '(unarchive))
-                        '(kill)))
+                        '(kill attach)))
          (kind (opencode-walk--pick kinds)))
     (pcase kind
       ('create
@@ -287,7 +288,51 @@ From its chat's prompt when the chat is open, else as another client."
                                   (eq (opencode-connection-state opencode-global-connection)
                                       'connected)))
                   30))
-         "kill -9 the server; the package restarts it")))))
+         "kill -9 the server; the package restarts it"))
+      ('attach
+       (let* ((a (opencode-connection-url conn))
+              (b (opencode-walk--server-b walk))
+              (dir (opencode-connection-directory conn))
+              (to (lambda (url)
+                    (save-window-excursion (opencode-attach url dir))
+                    (should (opencode-test-wait
+                             (lambda () (and (equal (opencode-connection-url conn) url)
+                                             (eq (opencode-connection-state conn) 'connected)))
+                             30)))))
+         (funcall to b)
+         ;; The project's list shows the other server's sessions.
+         (let ((why nil))
+           (unless (opencode-test-wait
+                    (lambda ()
+                      (let ((server (opencode-walk--server conn)))
+                        (not (setq why (opencode-walk--list-mismatch
+                                        (plist-get walk :list) (car server) (cdr server))))))
+                    30)
+             (ert-fail (list "Attached elsewhere" why))))
+         (funcall to a)
+         "attach to another server, and back")))))
+
+(defun opencode-walk--server-b (walk)
+  "Return the URL of WALK's other server, started on first use.
+It has a HOME of its own, so none of the first one's sessions."
+  (or (plist-get walk :b-url)
+      (let* ((port (opencode-server--free-port))
+             (home (make-temp-file "opencode-walk-b-" t))
+             (proc (let ((process-environment
+                          (append (list (concat "HOME=" home)
+                                        (concat "XDG_CONFIG_HOME=" home "/.config")
+                                        (concat "XDG_DATA_HOME=" home "/.local/share")
+                                        (concat "XDG_CACHE_HOME=" home "/.cache")
+                                        (concat "XDG_STATE_HOME=" home "/.local/state"))
+                                  process-environment)))
+                     (opencode-test-serve-on-port
+                      port "pw-b" (opencode-connection-directory (plist-get walk :conn))
+                      "walk-server-b"))))
+        (plist-put walk :b-proc proc)
+        (plist-put walk :b-home home)
+        (should (opencode-test-wait (lambda () (opencode-test-serve-listening-p proc)) 60))
+        (plist-put walk :b-url (format "http://127.0.0.1:%d" port))
+        (plist-get walk :b-url))))
 
 (defun opencode-walk--settle (walk)
   "Wait until every view of WALK equals the server; return nil, or why not."
@@ -304,12 +349,21 @@ From its chat's prompt when the chat is open, else as another client."
   "Walk `opencode-walk-steps' steps from SEED against a fresh server.
 Fail, naming SEED, at the first step after which a view differs."
   (setq opencode-walk--state seed)
+  (cl-letf (((symbol-function 'auth-source-search) #'ignore))
+    (opencode-walk--run-1 seed)))
+
+(defun opencode-walk--run-1 (seed)
+  "Walk from SEED; see `opencode-walk-run'."
   (let ((opencode-server-restart-limit 1000)
         (opencode-reconnect-max-delay 1.0)
         (opencode-notify nil))
     (opencode-test-with-real-server conn
-      (let ((walk (list :conn conn :chats nil :hanging nil))
-            (done nil))
+      (let* ((walk (list :conn conn :chats nil :hanging nil))
+             (done nil)
+             (password-a (opencode-connection-password conn))
+             (opencode-password-function
+              (lambda (url) (if (equal url (plist-get walk :b-url)) "pw-b" password-a)))
+             (opencode-server--given (make-hash-table :test 'equal)))
         (unwind-protect
             (progn
               (plist-put walk :list (save-window-excursion (opencode-sessions-show conn)))
@@ -331,6 +385,10 @@ Fail, naming SEED, at the first step after which a view differs."
                     (ert-fail (list (format "Seed %d, step %d (%s): %s" seed (1+ n) did why)
                                     (format "Replay: OPENCODE_WALK_SEEDS=%d" seed)
                                     (cons "Steps" (reverse done))))))))
+          (when-let ((proc (plist-get walk :b-proc)))
+            (delete-process proc)
+            (kill-buffer (process-buffer proc))
+            (delete-directory (plist-get walk :b-home) t))
           (dolist (c (plist-get walk :chats)) (kill-buffer (cdr c)))
           (dolist (k '(:list :projects :sidebar))
             (when (buffer-live-p (plist-get walk k)) (kill-buffer (plist-get walk k)))))))))
