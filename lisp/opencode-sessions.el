@@ -210,8 +210,7 @@ As the store has them (`opencode-store-diff-summary')."
   (puthash (plist-get plist :id) t opencode-sessions--sessions))
 
 (defun opencode-sessions--state (id)
-  "Return the state of session ID: `needs', `error', `retry', `busy',
-`unknown' or `idle'."
+  "Return the state of session ID, as `opencode-sessions-state' says."
   (opencode-sessions-state opencode-sessions--conn id))
 
 (defun opencode-sessions-state (conn id)
