@@ -51,7 +51,7 @@
 (declare-function opencode-chat--countdown "opencode-chat-context" ())
 (declare-function opencode-chat--update-message "opencode-chat" (info))
 (declare-function opencode-chat--update-part "opencode-chat" (part))
-(declare-function opencode-chat--redraw-unfinished "opencode-chat" ())
+(declare-function opencode-chat--redraw-unfinished "opencode-chat" (&optional except))
 (declare-function opencode-prompt-send-queued "opencode-prompt" (chat))
 (declare-function opencode-todo-refresh "opencode-todo" ())
 
@@ -92,9 +92,14 @@ Windows at the end of the chat follow what BODY inserts."
            (force-mode-line-update))))))
 
 (opencode-defevent opencode-chat--on-message "message.updated" (conn props)
-  "Add the message of PROPS to its chat on CONN, or redraw its header."
+  "Add the message of PROPS to its chat on CONN, or redraw its header.
+A reply's step not done before it was cut off (a session runs one
+step at a time): its header says so."
   (opencode-chat--in-chat conn props
-    (opencode-chat--update-message (plist-get props :info))))
+    (let ((info (plist-get props :info)))
+      (opencode-chat--update-message info)
+      (when (equal (plist-get info :role) "assistant")
+        (opencode-chat--redraw-unfinished (plist-get info :id))))))
 
 (opencode-defevent opencode-chat--on-message-removed "message.removed" (conn props)
   "Take the message of PROPS out of its chat on CONN."

@@ -462,27 +462,38 @@ prompt the reply answers is the message whose header says it, dimly.")
 (defun opencode-chat--interrupted-p (info)
   "Return non-nil if reply step INFO was cut off by the server's end.
 Such a step is never done (no time.completed) nor failed, while its
-session is idle: the server died or was stopped during the reply, and
-what it streamed before was never stored.  A step still streaming is
-not one (its session is busy), nor is one aborted (it has an error),
-nor one shown while the connection is down (the status is unknown)."
+session is idle or a later step shows (a session runs one step at a
+time): the server died or was stopped during the reply, and what it
+streamed before was never stored.  A step still streaming is not one
+\(its session is busy), nor is one aborted (it has an error), nor the
+last one shown while the connection is down (the status is unknown)."
   (and (equal (plist-get info :role) "assistant")
        (plist-get (plist-get info :time) :created)
        (not (plist-get (plist-get info :time) :completed))
        (not (plist-get info :error))
        opencode-chat--conn
-       (opencode-store-status-known-p opencode-chat--conn)
-       (not (opencode-store-busy-p opencode-chat--conn (opencode-chat-session-id)))))
+       (or (and (opencode-store-status-known-p opencode-chat--conn)
+                (not (opencode-store-busy-p opencode-chat--conn (opencode-chat-session-id))))
+           (let ((id (plist-get info :id)))
+             (catch 'later
+               (maphash (lambda (other entry)
+                          (when (and (string< id other)
+                                     (equal (plist-get (plist-get entry :info) :role) "assistant"))
+                            (throw 'later t)))
+                        opencode-chat--messages)
+               nil)))))
 
-(defun opencode-chat--redraw-unfinished ()
+(defun opencode-chat--redraw-unfinished (&optional except)
   "Redraw the headers of the reply steps shown that are not done.
-The session's status changed: such a step was cut off if it is now
-idle (`opencode-chat--interrupted-p'), and streams if it is busy."
+The session's status changed, or a step came (EXCEPT, its id): such a
+step was cut off if the session is now idle or a later step shows
+\(`opencode-chat--interrupted-p'), and streams if not."
   (let (unfinished)
-    (maphash (lambda (_ entry)
+    (maphash (lambda (id entry)
                (let ((info (plist-get entry :info)))
                  (when (and (equal (plist-get info :role) "assistant")
-                            (not (plist-get (plist-get info :time) :completed)))
+                            (not (plist-get (plist-get info :time) :completed))
+                            (not (equal id except)))
                    (push info unfinished))))
              opencode-chat--messages)
     (mapc #'opencode-chat--update-message unfinished)))

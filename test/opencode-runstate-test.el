@@ -105,6 +105,9 @@ Not while it streams, not for an aborted reply, not for a finished one."
               (opencode-api-session-prompt-async conn sid "Then stop")
               (should (opencode-test-wait
                        (lambda () (string-search "Words of a reply to abort" (funcall text))) 60))
+              ;; While a later reply streams, the one cut off still says so.
+              (should (opencode-store-busy-p conn sid))
+              (should (= 1 (opencode-runstate-test--count "Interrupted:" (funcall text))))
               (with-current-buffer chat
                 (cl-letf (((symbol-function 'message) #'ignore))
                   (opencode-chat-abort)))
