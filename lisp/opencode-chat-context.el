@@ -142,7 +142,8 @@ until they arrive, nil."
 :model \"PROVIDER/MODEL\", :agent, :input, :output, :reasoning,
 :cache-read, :cache-write (tokens of the last reply), :used (tokens
 in the context: input and cache), :limit (the model's context window,
-or nil), :cost (the whole session's) and :status."
+or nil), :cost (the whole session's) and :status (\"idle\", \"busy\",
+\"retry\", or while the connection is down, that it is unknown)."
   (let ((last nil) (cost 0))
     (maphash (lambda (id e)
                (let ((info (plist-get e :info)))
@@ -171,7 +172,10 @@ or nil), :cost (the whole session's) and :status."
             :limit (and provider model opencode-chat--conn
                         (opencode-chat--model-limit opencode-chat--conn provider model))
             :cost cost
-            :status (plist-get (opencode-chat--session-status) :type)))))
+            :status (if (and opencode-chat--conn
+                             (not (opencode-store-status-known-p opencode-chat--conn)))
+                        (opencode-store-unknown-status-text opencode-chat--conn)
+                      (plist-get (opencode-chat--session-status) :type))))))
 
 (defun opencode-chat--tokens (n)
   "Return N tokens briefly: 950, 12.3k, 1.2M."
@@ -285,8 +289,8 @@ All of it comes from the connection and its store."
                             'face 'warning)
               "")
             "  " (cond
-                  ((not (eq (opencode-connection-state conn) 'connected))
-                   (propertize (opencode-connection-state-text conn) 'face 'warning))
+                  ((not (opencode-store-status-known-p conn))
+                   (propertize (opencode-store-unknown-status-text conn t) 'face 'warning))
                   (opencode-chat--missing
                    (propertize (concat "session " (opencode-chat-missing-text) ": read only")
                                'face 'opencode-chat-error))

@@ -30,6 +30,7 @@
 (defvar opencode-chat--deleted)
 (defvar opencode-chat--commands)
 (defvar opencode-chat-queued)
+(defvar opencode-chat-queue-paused)
 (defvar opencode-revert-edited-files)
 (declare-function opencode-chat-session-id "opencode-chat" (&optional buffer))
 (declare-function opencode-chat-session "opencode-chat" (&optional buffer))
@@ -50,6 +51,7 @@
 (declare-function opencode-chat--countdown "opencode-chat-context" ())
 (declare-function opencode-chat--update-message "opencode-chat" (info))
 (declare-function opencode-chat--update-part "opencode-chat" (part))
+(declare-function opencode-chat--redraw-unfinished "opencode-chat" (&optional except))
 (declare-function opencode-prompt-send-queued "opencode-prompt" (chat))
 (declare-function opencode-todo-refresh "opencode-todo" ())
 
@@ -90,9 +92,14 @@ Windows at the end of the chat follow what BODY inserts."
            (force-mode-line-update))))))
 
 (opencode-defevent opencode-chat--on-message "message.updated" (conn props)
-  "Add the message of PROPS to its chat on CONN, or redraw its header."
+  "Add the message of PROPS to its chat on CONN, or redraw its header.
+A reply's step not done before it was cut off (a session runs one
+step at a time): its header says so."
   (opencode-chat--in-chat conn props
-    (opencode-chat--update-message (plist-get props :info))))
+    (let ((info (plist-get props :info)))
+      (opencode-chat--update-message info)
+      (when (equal (plist-get info :role) "assistant")
+        (opencode-chat--redraw-unfinished (plist-get info :id))))))
 
 (opencode-defevent opencode-chat--on-message-removed "message.removed" (conn props)
   "Take the message of PROPS out of its chat on CONN."
@@ -138,9 +145,11 @@ chat hook wants one."
 
 (opencode-defevent opencode-chat--on-status ("session.status" "session.idle") (conn props)
   "Run or stop the retry countdown of the chat of PROPS on CONN.
-Once the session is idle, the first queued prompt goes."
+A reply not done is redrawn: idle, it was cut off.  Once the session
+is idle, the first queued prompt goes."
   (opencode-chat--in-chat conn props
     (opencode-chat--countdown)
+    (opencode-chat--redraw-unfinished)
     (when opencode-chat-queued
       (opencode-prompt-send-queued (current-buffer)))))
 
@@ -164,7 +173,7 @@ It keeps what it shows, says so in its header, and sends nothing more."
                                      (list :id (opencode-chat-session-id)))))
     (opencode-chat--stop-countdown)
     (opencode-chat--show-hint)
-    (setq opencode-chat-queued nil)
+    (setq opencode-chat-queued nil opencode-chat-queue-paused nil)
     (opencode-chat-draw-queue)
     (message "OpenCode: session %s was deleted" (or (plist-get opencode-chat--deleted :title)
                                                     (opencode-chat-session-id)))))

@@ -119,6 +119,9 @@ trying to reconnect.  BUFFER defaults to the current buffer."
 (defvar-local opencode-chat--revert-overlay nil "Overlay over the reverted messages.")
 
 (declare-function opencode-prompt-unqueue "opencode-prompt" (&optional item))
+(declare-function opencode-chat-draw-queue "opencode-chat" ())
+(defvar opencode-chat-queued)
+(defvar opencode-chat-queue-paused)
 
 (defun opencode-chat-message-at-point ()
   "Return the id of the message at point, or signal a `user-error'."
@@ -472,8 +475,13 @@ Unless a window shows it again by now."
       (opencode-chat--maybe-abort))))
 
 (defun opencode-chat-abort ()
-  "Abort the running reply of this chat's session."
+  "Abort the running reply of this chat's session.
+An abort stops: prompts queued stay queued, paused, until
+\\<opencode-chat-mode-map>\\[opencode-chat-send-queue] sends them."
   (interactive)
+  (when opencode-chat-queued
+    (setq opencode-chat-queue-paused t)
+    (opencode-chat-draw-queue))
   (opencode-api-session-abort opencode-chat--conn (opencode-chat-session-id)
                               :callback (lambda (_) (message "Aborted"))))
 

@@ -144,6 +144,11 @@ Each is a plist: :text, :files, :agent, :model, :variant, and
 :context, what the context providers of the text gave when it was
 queued ((TEXT . FILES), or nil).  They are drawn under the timeline.")
 
+(defvar-local opencode-chat-queue-paused nil
+  "In a chat: non-nil when its queued prompts wait for the user.
+An abort stops: it does not send the queue.  Set when a reply is
+aborted with prompts queued, until \\<opencode-chat-mode-map>\\[opencode-chat-send-queue] sends them.")
+
 (defvar-local opencode-chat--footer nil
   "Marker where the footer (the queued prompts) starts, or nil.
 Messages are inserted before it.")
@@ -454,10 +459,55 @@ that part is not shown; a block whose request was answered goes."
 From command.executed events, which name the command's last reply; the
 prompt the reply answers is the message whose header says it, dimly.")
 
+(defun opencode-chat--interrupted-p (info)
+  "Return non-nil if reply step INFO was cut off by the server's end.
+Such a step is never done (no time.completed) nor failed, while its
+session is idle or a later step shows (a session runs one step at a
+time): the server died or was stopped during the reply, and what it
+streamed before was never stored.  A step still streaming is not one
+\(its session is busy), nor is one aborted (it has an error), nor the
+last one shown while the connection is down (the status is unknown)."
+  (and (equal (plist-get info :role) "assistant")
+       (plist-get (plist-get info :time) :created)
+       (not (plist-get (plist-get info :time) :completed))
+       (not (plist-get info :error))
+       opencode-chat--conn
+       (or (and (opencode-store-status-known-p opencode-chat--conn)
+                (not (opencode-store-busy-p opencode-chat--conn (opencode-chat-session-id))))
+           (let ((id (plist-get info :id)))
+             (catch 'later
+               (maphash (lambda (other entry)
+                          (when (and (string< id other)
+                                     (equal (plist-get (plist-get entry :info) :role) "assistant"))
+                            (throw 'later t)))
+                        opencode-chat--messages)
+               nil)))))
+
+(defun opencode-chat--redraw-unfinished (&optional except)
+  "Redraw the headers of the reply steps shown that are not done.
+The session's status changed, or a step came (EXCEPT, its id): such a
+step was cut off if the session is now idle or a later step shows
+\(`opencode-chat--interrupted-p'), and streams if not."
+  (let (unfinished)
+    (maphash (lambda (id entry)
+               (let ((info (plist-get entry :info)))
+                 (when (and (equal (plist-get info :role) "assistant")
+                            (not (plist-get (plist-get info :time) :completed))
+                            (not (equal id except)))
+                   (push info unfinished))))
+             opencode-chat--messages)
+    (mapc #'opencode-chat--update-message unfinished)))
+
 (defun opencode-chat--message-header (info)
   "Return the header line of message INFO, marked if not sent yet.
-A message a slash command made says so on a dim line of its own."
+A message a slash command made says so on a dim line of its own; a
+reply cut off by the server's end says that its text was lost."
   (concat (opencode-parts-message-header info)
+          (if (opencode-chat--interrupted-p info)
+              (propertize "\n  Interrupted: the server stopped during this reply, \
+and the text shown before it stopped was not kept."
+                          'face 'opencode-chat-dim)
+            "")
           (pcase (plist-get info :opencode-pending)
             ('nil "")
             ('failed (propertize "  not sent" 'face 'opencode-chat-error))
@@ -488,12 +538,14 @@ A message a slash command made says so on a dim line of its own."
 (defun opencode-chat--continuation-p (info)
   "Return non-nil if INFO is a later step of a reply: its header is hidden.
 A step that failed keeps its header, which says why; one the user
-stopped does not: the first step's header says \"Aborted\"."
+stopped does not: the first step's header says \"Aborted\".  A step
+cut off by the server's end keeps its header too: it says so."
   (let* ((p (opencode-chat--prompt-of info))
          (first (and p (car (gethash p opencode-chat--replies))))
          (err (plist-get info :error)))
     (and first (not (equal first (plist-get info :id)))
-         (or (not err) (opencode-api-aborted-p err)))))
+         (or (not err) (opencode-api-aborted-p err))
+         (not (opencode-chat--interrupted-p info)))))
 
 (defun opencode-chat--stopped-p (info)
   "Return non-nil if reply step INFO was stopped before anything came.
@@ -985,7 +1037,11 @@ queued until the session is idle.  Nothing if there are none."
                                 'face 'opencode-chat-dim)
                     (opencode-requests-block r) "\n"))
           (when opencode-chat-queued
-            (insert (propertize "Queued, sent when the session is idle:\n" 'face 'opencode-chat-dim)))
+            (insert (if opencode-chat-queue-paused
+                        (propertize (substitute-command-keys
+                                     "Queued, paused since the abort: \\<opencode-chat-mode-map>\\[opencode-chat-send-queue] sends it\n")
+                                    'face 'warning)
+                      (propertize "Queued, sent when the session is idle:\n" 'face 'opencode-chat-dim))))
           (cl-loop for q in opencode-chat-queued for i from 1
                    do (insert (propertize (format "  %d. %s\n" i
                                                   (opencode--first-line (plist-get q :text) 70))
@@ -1052,7 +1108,8 @@ Emacs has."
      ("RET" nil opencode-chat-prompt)
      ("a" "answer permission/question" opencode-chat-answer)
      ("C-c C-r" nil opencode-chat-answer)
-     ("C-c C-k" "abort the reply" opencode-chat-abort)
+     ("C-c C-k" "abort the reply (pauses the queue)" opencode-chat-abort)
+     ("C-c C-s" "send the paused queue" opencode-chat-send-queue)
      ("C-c C-t" "next agent" opencode-chat-cycle-agent)
      ("C-c C-e" "next variant (effort)" opencode-chat-cycle-variant)
      ("C-c C-n" "next recent model" opencode-chat-cycle-model)

@@ -197,6 +197,30 @@ read from disk (opencode-cache.el) on first use.")
   "Return non-nil if session ID on CONN is working (busy or retrying)."
   (member (opencode-store-status-type conn id) '("busy" "retry")))
 
+(defun opencode-store-status-known-p (conn)
+  "Return non-nil if the statuses CONN's store holds are the server's.
+Only while CONN's stream is connected: while it is down, a session the
+store says is busy may have ended, or the server may have died under
+it; the sync that follows the reconnection (`opencode-store-sync')
+says again."
+  (eq (opencode-connection-state conn) 'connected))
+
+(defun opencode-store-unknown-status-text (conn &optional why)
+  "Return, in plain words, that CONN's session statuses are not known.
+\"unknown (reconnecting in 3 s)\", \"unknown (disconnected)\": the
+state of the connection, as `opencode-connection-state-text' names it.
+With WHY, why the stream is down is said too, when known."
+  (let ((detail (and why (opencode-connection-state-detail conn))))
+    (format "unknown (%s%s)"
+            (pcase (opencode-connection-state conn)
+              ('connecting "connecting")
+              ('closed "closed")
+              (_ (let ((at (opencode-connection-retry-at conn)))
+                   (if at
+                       (format "reconnecting in %d s" (max 0 (ceiling (- at (float-time)))))
+                     "disconnected"))))
+            (if detail (concat ": " detail) ""))))
+
 (defun opencode-store-session-error (conn id)
   "Return the last error plist of session ID on CONN, or nil.
 ID t gives the last error that named no session."

@@ -36,6 +36,7 @@
 (declare-function opencode-chat-adopt "opencode-chat" (buffer name-function))
 (defvar opencode-chat-open-prompt)
 (defvar opencode-chat-queued)
+(defvar opencode-chat-queue-paused)
 
 ;;;; Options and state
 
@@ -252,6 +253,8 @@ while the user is where the prompt was written, not when it goes."
   (let ((context (and (not (string-match-p "\\`[!/]" text))
                       (opencode-context-expand text))))
     (with-current-buffer chat
+      ;; A queue paused by an abort stays paused until sent; a new one is not.
+      (unless opencode-chat-queued (setq opencode-chat-queue-paused nil))
       (setq opencode-chat-queued
             (append opencode-chat-queued
                     (list (list :text text :files files :agent opencode-chat-agent
@@ -265,7 +268,10 @@ while the user is where the prompt was written, not when it goes."
     (with-current-buffer prompt
       (erase-buffer)
       (setq opencode-prompt--files nil opencode-prompt--history-index -1)))
-  (message "Queued: it goes when the session is idle"))
+  (if (buffer-local-value 'opencode-chat-queue-paused chat)
+      (message "%s" (substitute-command-keys
+                     "Queued behind a paused queue: \\<opencode-prompt-mode-map>\\[opencode-chat-send-queue] sends it"))
+    (message "Queued: it goes when the session is idle")))
 
 (defun opencode-prompt-unqueue (&optional item)
   "Take queued ITEM (default: the last one queued) back into the prompt.
@@ -291,9 +297,11 @@ Its text goes after what the prompt holds; nothing is lost."
     prompt))
 
 (defun opencode-prompt-send-queued (chat)
-  "Send the first prompt queued in CHAT, if its session is idle."
+  "Send the first prompt queued in CHAT, if its session is idle.
+Not while the queue is paused (`opencode-chat-queue-paused')."
   (with-current-buffer chat
     (when (and opencode-chat-queued
+               (not opencode-chat-queue-paused)
                (not (opencode-store-busy-p (opencode-chat-connection) (opencode-chat-session-id))))
       (let ((item (pop opencode-chat-queued)))
         (opencode-chat-draw-queue)
@@ -396,11 +404,26 @@ context providers of TEXT gave, if taken already (see
                   (opencode-prompt--not-sent chat prompt text files err))))))
 
 (defun opencode-prompt-abort ()
-  "Abort the reply running in this prompt's session."
+  "Abort the reply running in this prompt's session.
+Prompts queued stay queued, paused: \\<opencode-prompt-mode-map>\\[opencode-chat-send-queue] sends them."
   (interactive)
   (with-current-buffer (or opencode-prompt--chat (current-buffer))
-    (opencode-api-session-abort (opencode-chat-connection) (opencode-chat-session-id)
-                                :callback (lambda (_) (message "Aborted")))))
+    (opencode-chat-abort)))
+
+(defun opencode-chat-send-queue ()
+  "Send the prompts queued in this chat, paused by an abort.
+The first goes now if the session is idle, the next ones each when
+the session is idle again, as a queue not paused does."
+  (interactive)
+  (let ((chat (if (derived-mode-p 'opencode-prompt-mode) (opencode-prompt--chat-buffer)
+                (current-buffer))))
+    (with-current-buffer chat
+      (unless opencode-chat-queued (user-error "Nothing is queued"))
+      (setq opencode-chat-queue-paused nil)
+      (opencode-chat-draw-queue)
+      (if (opencode-store-busy-p (opencode-chat-connection) (opencode-chat-session-id))
+          (message "The queue goes when the session is idle")
+        (opencode-prompt-send-queued chat)))))
 
 ;;;; History and attachments
 
@@ -579,7 +602,8 @@ provider list; after the last one, the model's default again."
      ("C-c C-c" "send (steer when busy)" opencode-prompt-send)
      ("C-c C-q" "queue until idle" opencode-prompt-queue)
      ("C-c C-u" "take back last queued" opencode-prompt-unqueue)
-     ("C-c C-k" "abort the reply" opencode-prompt-abort)
+     ("C-c C-k" "abort the reply (pauses the queue)" opencode-prompt-abort)
+     ("C-c C-s" "send the paused queue" opencode-chat-send-queue)
      ("C-c C-r" "answer permission/question" opencode-chat-answer))
     ("Attach"
      ("C-c C-f" "a file" opencode-prompt-attach-file)
@@ -611,7 +635,8 @@ It fits a half-width window: the keys are in the menu, not here."
          (with-current-buffer chat
            (concat (opencode-chat-context-line)
                    (if opencode-chat-queued
-                       (format " · %d queued" (length opencode-chat-queued))
+                       (format " · %d queued%s" (length opencode-chat-queued)
+                               (if opencode-chat-queue-paused " (paused)" ""))
                      "")))
        "chat closed: sending reopens it"))
    (if opencode-prompt--files

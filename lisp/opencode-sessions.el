@@ -170,7 +170,7 @@ As the store has them (`opencode-store-diff-summary')."
 (defun opencode-sessions--status-rank (s)
   "Return a number ordering session S by how much it needs attention."
   (pcase (opencode-sessions--state (plist-get s :id))
-    ('needs 4) ('error 3) ('retry 2) ('busy 1) (_ 0)))
+    ('needs 4) ('error 3) ('retry 2) ((or 'busy 'unknown) 1) (_ 0)))
 
 (defun opencode-sessions--column-spec (column)
   "Return (NAME WIDTH SORT) of COLUMN for `tabulated-list-format'."
@@ -210,15 +210,19 @@ As the store has them (`opencode-store-diff-summary')."
   (puthash (plist-get plist :id) t opencode-sessions--sessions))
 
 (defun opencode-sessions--state (id)
-  "Return the state of session ID: `needs', `error', `retry', `busy' or `idle'."
+  "Return the state of session ID, as `opencode-sessions-state' says."
   (opencode-sessions-state opencode-sessions--conn id))
 
 (defun opencode-sessions-state (conn id)
   "Return the state of session ID on CONN, from its store.
-One of `needs', `error', `retry', `busy' or `idle'."
+One of `needs', `error', `retry', `busy' or `idle'; `unknown' for a
+session the store says works while CONN is not connected: the server
+may have ended its reply, or died under it."
   (cond ((opencode-store-waiting-p conn id) 'needs)
         ((opencode-store-session-error conn id) 'error)
         (t (pcase (opencode-store-status-type conn id)
+             ((and (or "retry" "busy") (guard (not (opencode-store-status-known-p conn))))
+              'unknown)
              ("retry" 'retry)
              ("busy" 'busy)
              (_ 'idle)))))
@@ -250,6 +254,9 @@ One of `needs', `error', `retry', `busy' or `idle'."
                                  (length opencode-sessions--spinner)))
                       " busy")
               'face 'opencode-status-busy))
+      ('unknown (propertize "unknown" 'face 'opencode-status-idle
+                            'help-echo (concat "Busy when last known; now "
+                                               (opencode-store-unknown-status-text conn t))))
       (_ (propertize "idle" 'face 'opencode-status-idle)))))
 
 ;;;; Rendering
@@ -530,7 +537,12 @@ to the buffer, and a stale position is caught by `opencode-sessions--goto'."
       ;; The store catches up by itself (`opencode-store-sync').
       (if (eq state 'connected)
           (opencode-sessions--load-page buf nil)
-        (force-mode-line-update)))))
+        ;; A busy badge is not known any more: say so.
+        (unless opencode-sessions--redraw-timer
+          (maphash (lambda (id _) (when (gethash id opencode-sessions--sessions)
+                                    (opencode-sessions--update-status-cell id)))
+                   (opencode-store-status (opencode-store conn))))
+        (force-mode-line-update t)))))
 
 (add-hook 'opencode-connection-state-functions #'opencode-sessions--on-state)
 
@@ -870,15 +882,22 @@ Emacs; with roots only, TAB on a session fetches and shows its children."
 ;;;; Mode line
 
 (defun opencode-sessions-mode-line ()
-  "Return the mode-line summary of every connection: busy, waiting, errors."
-  (let ((busy 0) (needs 0) (errors 0))
+  "Return the mode-line summary of every connection: busy, waiting, errors.
+Sessions busy on a connection that is down are counted as unknown:
+their replies may have ended, or their server died under them."
+  (let ((busy 0) (unknown 0) (needs 0) (errors 0))
     (dolist (conn opencode-connections)
       (pcase-let ((`(,b ,n ,e) (opencode-store-counts conn)))
-        (cl-incf busy b) (cl-incf needs n) (cl-incf errors e)))
-    (if (= 0 busy needs errors) ""
+        (if (opencode-store-status-known-p conn) (cl-incf busy b) (cl-incf unknown b))
+        (cl-incf needs n) (cl-incf errors e)))
+    (if (= 0 busy unknown needs errors) ""
       (concat " OC["
               (string-join
                (delq nil (list (and (> busy 0) (format "%d busy" busy))
+                               (and (> unknown 0)
+                                    (propertize (format "%d unknown" unknown)
+                                                'help-echo "Busy when last known; the \
+connection is down, so nobody knows now"))
                                (and (> needs 0)
                                     (propertize (format "%d waiting" needs)
                                                 'face 'opencode-status-needs-user))

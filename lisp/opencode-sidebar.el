@@ -69,6 +69,11 @@ SESSIONS are all the sessions shown."
                          (propertize "  archived" 'face 'shadow)
                        "")
                      (pcase st
+                       ((and (or "busy" "retry")
+                             (guard (not (opencode-store-status-known-p opencode-sidebar--conn))))
+                        (propertize " ?" 'help-echo (concat "Busy when last known; now "
+                                                            (opencode-store-unknown-status-text
+                                                             opencode-sidebar--conn t))))
                        ("busy" (propertize " ●" 'face 'warning))
                        ("retry" (propertize " retry" 'face 'error))
                        (_ ""))
@@ -233,11 +238,13 @@ The echo area names the session."
         (opencode-sidebar--schedule buf)))))
 
 (defun opencode-sidebar--on-state (conn state _detail)
-  "Fetch CONN's sessions again when its stream (re)connects (STATE)."
-  (when (eq state 'connected)
-    (dolist (buf (opencode-sidebar--buffers conn))
-      ;; The store catches up by itself (`opencode-store-sync').
-      (opencode-sidebar--fetch-sessions buf))))
+  "Fetch CONN's sessions again when its stream (re)connects (STATE).
+When it goes down, redraw: a busy session's state is not known."
+  (dolist (buf (opencode-sidebar--buffers conn))
+    (if (eq state 'connected)
+        ;; The store catches up by itself (`opencode-store-sync').
+        (opencode-sidebar--fetch-sessions buf)
+      (opencode-sidebar--schedule buf))))
 
 (add-hook 'opencode-connection-state-functions #'opencode-sidebar--on-state)
 

@@ -97,8 +97,9 @@ A window at the end follows what streams in; one elsewhere stays put."
 
 (ert-deftest opencode-chat-screen/prompt-shows-at-once-and-queues ()
   "A prompt shows at once, marked, then is the server's, never doubled.
-While the session is busy, a queued prompt waits under the chat and goes
-when the session is idle; one taken back returns to the prompt."
+While the session is busy, a queued prompt waits under the chat; the
+abort pauses it, and it goes when sent; one taken back returns to the
+prompt."
   (opencode-test-with-chat-on-real-server
       (list '((:content "Working on the first") :hang)
             '((:content "Second answered.") :stop))
@@ -134,8 +135,13 @@ when the session is idle; one taken back returns to the prompt."
       ;; Nothing was sent while busy.
       (should-not (cl-some (lambda (r) (string-match-p "Queued prompt" (json-serialize r)))
                            opencode-test-mock-requests))
-      ;; The abort makes it idle: the queued prompt goes, and is answered.
+      ;; The abort makes it idle and pauses the queue; sent, it is answered.
       (opencode-chat-abort)
+      (should (opencode-test-wait
+               (lambda () (string-match-p "^Queued, paused since the abort"
+                                          (opencode-test--visible-text)))
+               30))
+      (opencode-chat-send-queue)
       (should (opencode-test-wait
                (lambda () (string-match-p "Second answered\\." (opencode-test--visible-text))) 30))
       (let ((text (opencode-test--visible-text)))

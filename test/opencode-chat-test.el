@@ -194,6 +194,12 @@ text: what the chat shows of them comes from the deltas alone."
         (push `("message.part.delta" :sessionID ,session :messageID ,msg :partID ,(car p)
                 :field "text" :delta ,(format "%s%d é中😀 " (substring (car p) 4) i))
               events)))
+    ;; Done, then idle, as the server says it: a reply never done while
+    ;; its session is idle was cut off, and would say so.
+    (push `("message.updated" :sessionID ,session
+            :info (:id ,msg :sessionID ,session :role "assistant"
+                       :time (:created 1764000000001 :completed 1764000000002)))
+          events)
     (push `("session.status" :sessionID ,session :status (:type "idle")) events)
     (nreverse events)))
 

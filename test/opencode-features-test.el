@@ -155,6 +155,8 @@
 (ert-deftest opencode-features/context-line ()
   "Model, agent, tokens, the context window bar and the cost at a glance."
   (opencode-test-with-chat "ses_x"
+    ;; Connected: the status is known.
+    (setf (opencode-connection-state conn) 'connected)
     (setf (opencode-connection-plist conn)
           (plist-put (opencode-connection-plist conn) :providers
                      [(:id "mock" :models (:mock-1 (:limit (:context 10000 :output 1000))))]))

@@ -365,7 +365,12 @@
               (should (= (length opencode-chat-queued) 1)))
             ;; The buffer changes before the prompt goes.
             (with-current-buffer work (erase-buffer) (insert "later text 8\n"))
-            (with-current-buffer chat (opencode-chat-abort))
+            (with-current-buffer chat
+              (opencode-chat-abort)
+              ;; The abort pauses the queue; sent, the prompt goes.
+              (should (opencode-test-wait
+                       (lambda () (not (opencode-store-busy-p conn sid))) 30))
+              (opencode-chat-send-queue))
             (should (opencode-test-wait
                      (lambda () (string-match-p "^Read it\\.$" (with-current-buffer chat
                                                                  (opencode-test--visible-text))))

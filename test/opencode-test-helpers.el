@@ -477,8 +477,10 @@ counts as that string (a bullet, a rendered table row)."
     (unwind-protect
         (with-current-buffer buf
           (opencode-chat-mode)
+          ;; Connected, its session idle: a reply the server never
+          ;; finished shows as cut off, as in a chat opened now.
           (opencode-chat--attach (opencode-connection--make :url "http://127.0.0.1:1"
-                                                            :directory "/tmp")
+                                                            :directory "/tmp" :state 'connected)
                                  (list :id sid))
           (let ((opencode-chat-render-batch 100000))
             (opencode-chat--render-all messages))
