@@ -4,7 +4,9 @@
 
 ;; A model-based test against the real server.  A seeded, bounded random
 ;; walk of steps a user and the server take (create, prompt, a reply
-;; left hanging, finish it, abort, archive and unarchive, fork, delete,
+;; left hanging, finish it, a prompt queued in a chat, abort (which
+;; pauses the queue) and sending the paused queue, archive and
+;; unarchive, fork, delete,
 ;; kill -9 of the server and its restart by the package, attaching to
 ;; another server and back) runs with every
 ;; view open: the project's session list, the list of every project,
@@ -138,10 +140,20 @@ It shows every session not archived, busy ones with a dot."
      rows busy
      (lambda (line b) (eq b (and (string-search "●" line) t))))))
 
+(defun opencode-walk--timeline-text ()
+  "Return the visible text of the current chat above its footer.
+The footer holds the prompts queued here, which the server never has."
+  (save-restriction
+    (when opencode-chat--footer
+      (narrow-to-region (point-min) opencode-chat--footer))
+    (opencode-test--visible-text)))
+
 (defun opencode-walk--chat-mismatch (chat conn sid busy)
   "Return why CHAT of SID on CONN differs from what the server stores, or nil.
 Its header must say busy or idle as the server does; an idle
-session's timeline must be what a fresh chat draws from the server."
+session's timeline must be what a fresh chat draws from the server,
+and a prompt still queued there must be paused and say so (one that
+is not would have been sent)."
   (with-current-buffer chat
     (let ((header (opencode-chat--header-line))
           (want (if (member sid busy) "busy" "idle")))
@@ -149,7 +161,11 @@ session's timeline must be what a fresh chat draws from the server."
              (format "The chat of %s should say %s: %S" sid want header))
             ((member sid busy) nil)
             ((not (opencode-chat-loaded-p)) (format "The chat of %s is loading" sid))
-            (t (let ((text (opencode-test--visible-text))
+            ((and opencode-chat-queued
+                  (not (and opencode-chat-queue-paused
+                            (string-search "Queued, paused" (opencode-test--visible-text)))))
+             (format "The chat of %s is idle with a queue not sent: %S" sid opencode-chat-queued))
+            (t (let ((text (opencode-walk--timeline-text))
                      (server (opencode-test--server-view conn sid)))
                  (unless (equal text server)
                    (format "The chat of %s shows:\n%s\nThe server has:\n%s"
@@ -209,9 +225,16 @@ From its chat's prompt when the chat is open, else as another client."
          (idle (opencode-walk--idle conn))
          (busy (opencode-walk--sessions conn (lambda (_ busy) busy)))
          (archived (opencode-walk--sessions conn (lambda (s _) (opencode-walk--archived-p s))))
+         (chats (plist-get walk :chats))
+         (busy-chats (cl-remove-if-not (lambda (sid) (assoc sid chats)) busy))
+         (paused (cl-loop for (sid . chat) in chats
+                          when (buffer-local-value 'opencode-chat-queue-paused chat)
+                          collect sid))
          (kinds (append '(create)
                         (and idle '(prompt prompt hang archive fork delete open))
                         (and busy '(finish abort))
+                        (and busy-chats '(queue))
+                        (and paused '(send-queue))
                         (and archived '(unarchive))
                         '(kill attach)))
          (kind (opencode-walk--pick kinds)))
@@ -250,9 +273,24 @@ From its chat's prompt when the chat is open, else as another client."
            (process-send-string proc "data: [DONE]\n\n")
            (process-send-eof proc)
            (format "finish the reply of %s" (car entry)))))
+      ('queue
+       (let* ((sid (opencode-walk--pick busy-chats))
+              (chat (cdr (assoc sid chats)))
+              (prompt (with-current-buffer chat (save-window-excursion (opencode-chat-prompt)))))
+         (with-current-buffer prompt
+           (insert (format "Queued %d" n))
+           (opencode-prompt-queue))
+         (kill-buffer prompt)
+         (format "queue a prompt in the chat of %s" sid)))
+      ('send-queue
+       (let ((sid (opencode-walk--pick paused)))
+         (with-current-buffer (cdr (assoc sid chats)) (opencode-chat-send-queue))
+         (format "send the paused queue of %s" sid)))
       ('abort
        (let ((sid (opencode-walk--pick busy)))
-         (opencode-api-session-abort conn sid :sync t)
+         (if-let ((chat (cdr (assoc sid chats))))
+             (with-current-buffer chat (opencode-chat-abort))
+           (opencode-api-session-abort conn sid :sync t))
          (format "abort %s" sid)))
       ('archive
        (let ((sid (opencode-walk--pick idle)))
