@@ -230,10 +230,12 @@ From its chat's prompt when the chat is open, else as another client."
          (paused (cl-loop for (sid . chat) in chats
                           when (buffer-local-value 'opencode-chat-queue-paused chat)
                           collect sid))
-         (kinds (append '(create)
-                        (and idle '(prompt prompt hang archive fork delete open))
-                        (and busy '(finish abort))
-                        (and busy-chats '(queue))
+         ;; Each kind as often as it is named: a server killed or left
+         ;; once in twenty steps or so, once there are sessions.
+         (kinds (append '(create create)
+                        (and idle '(prompt prompt prompt hang hang archive fork delete open))
+                        (and busy '(finish finish abort))
+                        (and busy-chats '(queue queue))
                         (and paused '(send-queue))
                         (and archived '(unarchive))
                         '(kill attach)))
