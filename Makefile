@@ -2,7 +2,7 @@
 #   make            build the module (module/opencode-module.so)
 #   make test       every test: C unit tests (ASan+UBSan, TSan, valgrind),
 #                   ERT unit tests, and integration tests against the real
-#                   OpenCode server (installed by `make deps')
+#                   OpenCode server (installed by `make deps'), on every core
 #   make lint       byte-compile with warnings as errors, checkdoc
 #   make run        Emacs with the package and the session list
 #   make demo       the same, offline, with the tests' mock model
@@ -104,9 +104,10 @@ fuzz: $(BUILD)/fuzz-stream
 # SIGPIPE ignored, as the Emacs a user runs does.
 NOPIPE = bash -c 'trap "" PIPE && exec "$$@"' nopipe
 
+# Each test file in a batch Emacs of its own, as many at once as there
+# are cores (OPENCODE_TEST_JOBS=N for another number); see test/run-ert.sh.
 test-ert: $(MODULE)
-	$(NOPIPE) $(EMACS) -Q --batch --module-assertions -L lisp -L test \
-	  --eval '(setq load-prefer-newer t)' -l test/opencode-test-run.el
+	EMACS="$(EMACS)" bash test/run-ert.sh
 
 test: $(MODULE) deps
 	bash test/run-all.sh

@@ -373,9 +373,9 @@ plugin would make the server install into it)."
 
 (defmacro opencode-test-with-real-server (conn-var &rest body)
   "Run BODY with CONN-VAR connected to a fresh real OpenCode server.
-The server runs with a scratch HOME (`opencode-test-scratch-home') in a
-scratch git project whose opencode.json points at the mock model; everything is stopped and
-removed afterwards."
+The server runs with a scratch HOME (`opencode-test-scratch-home') in
+a scratch git project whose opencode.json points at the mock model;
+everything is stopped and removed afterwards."
   (declare (indent 1) (debug (symbolp body)))
   `(let* ((root (make-temp-file "opencode-test-" t))
           (home (expand-file-name "home" root))
