@@ -4,10 +4,13 @@
 
 ;; Loads test/opencode-*-test.el, or only the files named in
 ;; $OPENCODE_TEST_FILES (separated by spaces), and runs them in batch.
-;; Prints "N passed, N failed" last, appends "N M" to $RESULTS when
-;; set, and exits non-zero on any unexpected result.  A test selector
-;; can be given in $OPENCODE_TEST_SELECTOR (a regexp).  `make test-ert'
-;; runs one of these per file, several at once (test/run-ert.sh).
+;; With $OPENCODE_TEST_PART set to K/N, runs only the K-th of N parts
+;; of those tests (every Nth, by name, from the Kth).  Prints
+;; "N passed, N failed" last, appends "N M" to $RESULTS when set, and
+;; exits non-zero on any unexpected result.  A test selector can be
+;; given in $OPENCODE_TEST_SELECTOR (a regexp).  `make test-ert' runs
+;; one of these per file or part of a file, several at once
+;; (test/run-ert.sh).
 
 ;;; Code:
 
@@ -19,7 +22,21 @@
                (directory-files dir t "\\`opencode-.*-test\\.el\\'")))
     (load f nil t)))
 
-(let* ((selector (or (getenv "OPENCODE_TEST_SELECTOR") t))
+(let* ((part (getenv "OPENCODE_TEST_PART"))
+       (selector (or (getenv "OPENCODE_TEST_SELECTOR") t))
+       (selector
+        (if (not (and part (string-match "\\`\\([0-9]+\\)/\\([0-9]+\\)\\'" part)))
+            selector
+          (let ((k (1- (string-to-number (match-string 1 part))))
+                (n (string-to-number (match-string 2 part)))
+                (i -1))
+            ;; `member' first: it ignores what the selectors before
+            ;; it kept, the others narrow it.
+            `(and (member ,@(seq-filter
+                             (lambda (_) (= (% (cl-incf i) n) k))
+                             (sort (mapcar #'ert-test-name (ert-select-tests t t))
+                                   #'string<)))
+                  ,selector))))
        (stats (ert-run-tests-batch selector))
        (passed (ert-stats-completed-expected stats))
        (failed (ert-stats-completed-unexpected stats))

@@ -21,34 +21,45 @@ JOBS=${OPENCODE_TEST_JOBS:-$(nproc 2>/dev/null || echo 2)}
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
-# Longest first; unknown files first of all (9999 s).
+# Work items, longest first: a file, or a part of one ("FILE K/N").  A
+# file measured at more than $PART_SECONDS is cut into parts of about
+# that (no more parts than tests), so no file alone outlasts the rest;
+# a file missing from test/ert-times counts as long and comes first.
+PART_SECONDS=${OPENCODE_TEST_PART_SECONDS:-100}
 order=$(for f in test/opencode-*-test.el; do
           t=$(awk -v f="$(basename "$f")" '$2 == f { print $1 }' test/ert-times 2>/dev/null)
-          echo "${t:-9999} $f"
-        done | sort -rn -k1,1 | awk '{ print $2 }')
+          t=${t:-9999}
+          tests=$(grep -c '^(ert-deftest' "$f")
+          n=$(( (${t%.*} + PART_SECONDS - 1) / PART_SECONDS ))
+          [ "$n" -gt "$tests" ] && n=$tests
+          [ "$t" = 9999 ] && n=1
+          if [ "$n" -le 1 ]; then echo "$t $f"
+          else for k in $(seq 1 "$n"); do echo "$(( ${t%.*} / n )) $f $k/$n"; done; fi
+        done | sort -rn -k1,1 | cut -d' ' -f2-)
 
 run_one() {
-  local f=$1 name log start status
-  name=$(basename "$f" .el)
+  local f=$1 part=${2:-} name log start status took
+  name=$(basename "$f" .el)${part:+-${part%/*}}
   log="$out/$name.log"
   start=$(date +%s.%N)
   # SIGPIPE ignored, as in the Makefile's NOPIPE (see there).
-  OPENCODE_TEST_FILES="$f" RESULTS="$out/$name.results" \
+  OPENCODE_TEST_FILES="$f" OPENCODE_TEST_PART="$part" RESULTS="$out/$name.results" \
     bash -c 'trap "" PIPE && exec "$@"' nopipe \
     "$EMACS" -Q --batch --module-assertions -L lisp -L test \
     --eval '(setq load-prefer-newer t)' -l test/opencode-test-run.el >"$log" 2>&1
   status=$?
   # A crash before the count still counts as a failure.
   [ -s "$out/$name.results" ] || echo "0 1" >"$out/$name.results"
-  [ "$status" -eq 0 ] || echo "$f" >>"$out/failed"
-  printf '%s %s\n' "$(echo "$(date +%s.%N) - $start" | bc)" "$(basename "$f")" >>"$out/times"
+  [ "$status" -eq 0 ] || echo "$f $part" >>"$out/failed"
+  took=$(echo "$(date +%s.%N) - $start" | bc)
+  printf '%s %s %s\n' "$took" "$(basename "$f")" "$part" >>"$out/times"
   # One log at a time on the terminal, whole.
   (
     flock 9
     if [ "$status" -eq 0 ] && [ "$(cat "$out/$name.results")" = "0 0" ]; then
-      echo "=== $f: no test selected"
+      echo "=== $f $part: no test selected"
     else
-      echo "=== $f ($(tail -n 1 "$out/times" | cut -d' ' -f1 | xargs printf '%.0f') s, exit $status)"
+      echo "=== $f${part:+ (part $part)} ($(printf '%.0f' "$took") s, exit $status)"
       cat "$log"
     fi
   ) 9>"$out/print.lock"
@@ -56,9 +67,9 @@ run_one() {
 export -f run_one
 export EMACS out
 
-echo "ERT: $(echo "$order" | wc -l) files, $JOBS at a time"
+echo "ERT: $(echo "$order" | wc -l) files or parts of files, $JOBS at a time"
 start=$(date +%s)
-echo "$order" | xargs -P "$JOBS" -I{} bash -c 'run_one "$1"' run_one {}
+echo "$order" | xargs -P "$JOBS" -L 1 bash -c 'run_one "$@"' run_one
 
 passed=0 failed=0
 for r in "$out"/*.results; do
@@ -66,7 +77,7 @@ for r in "$out"/*.results; do
   passed=$((passed + p)) failed=$((failed + f))
 done
 echo "Durations (s, the slowest first; test/ert-times keeps them):"
-sort -rn "$out/times" | awk '{ printf "  %6.1f %s\n", $1, $2 }'
+sort -rn "$out/times" | awk '{ printf "  %6.1f %s %s\n", $1, $2, $3 }'
 echo "ERT wall time: $(($(date +%s) - start)) s"
 [ -s "$out/failed" ] && { echo "Files with failures:"; sed 's/^/  /' "$out/failed"; }
 if [ -n "${RESULTS:-}" ]; then echo "$passed $failed" >>"$RESULTS"; fi
