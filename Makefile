@@ -2,7 +2,7 @@
 #   make            build the module (module/opencode-module.so)
 #   make test       every test: C unit tests (ASan+UBSan, TSan, valgrind),
 #                   ERT unit tests, and integration tests against the real
-#                   OpenCode server (installed by `make deps')
+#                   OpenCode server (installed by `make deps'), on every core
 #   make lint       byte-compile with warnings as errors, checkdoc
 #   make run        Emacs with the package and the session list
 #   make demo       the same, offline, with the tests' mock model
@@ -104,9 +104,10 @@ fuzz: $(BUILD)/fuzz-stream
 # SIGPIPE ignored, as the Emacs a user runs does.
 NOPIPE = bash -c 'trap "" PIPE && exec "$$@"' nopipe
 
+# Each test file in a batch Emacs of its own, as many at once as there
+# are cores (OPENCODE_TEST_JOBS=N for another number); see test/run-ert.sh.
 test-ert: $(MODULE)
-	$(NOPIPE) $(EMACS) -Q --batch --module-assertions -L lisp -L test \
-	  --eval '(setq load-prefer-newer t)' -l test/opencode-test-run.el
+	EMACS="$(EMACS)" bash test/run-ert.sh
 
 test: $(MODULE) deps
 	bash test/run-all.sh
@@ -156,10 +157,22 @@ check-doc:
 	git diff --exit-code --stat doc/reference.texi doc/opencode.info
 
 # The pinned OpenCode server, from npm, into .deps/ (not on PATH).
-deps: .deps/node_modules/.bin/opencode
+# And a config directory warmed once for the tests' servers: at its
+# first request a server installs @opencode-ai/plugin into each config
+# directory (its own npm, from the registry) unless that directory has a
+# node_modules and a package-lock.json naming it.  Each test server gets
+# a copy of the two files and a link to this node_modules, so none
+# reaches the registry (test/opencode-test-helpers.el).
+CONFIG_SEED = .deps/opencode-config
+deps: .deps/node_modules/.bin/opencode $(CONFIG_SEED)/package-lock.json
 .deps/node_modules/.bin/opencode:
 	mkdir -p .deps
 	npm install --prefix .deps --no-audit --no-fund --loglevel=error opencode-ai@$(OPENCODE_VERSION)
+$(CONFIG_SEED)/package-lock.json:
+	mkdir -p $(CONFIG_SEED)
+	printf '{\n  "dependencies": {\n    "@opencode-ai/plugin": "%s"\n  }\n}\n' $(OPENCODE_VERSION) \
+	  > $(CONFIG_SEED)/package.json
+	npm install --prefix $(CONFIG_SEED) --no-audit --no-fund --loglevel=error --ignore-scripts
 
 # Compiled as package.el installs it: .elc next to each file, and
 # native code too where the Emacs has native compilation.

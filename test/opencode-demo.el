@@ -76,10 +76,7 @@
                                            :apiKey "x")
                                  :models (:mock-1 (:name "Mock 1"))))
                :model "mock/mock-1" :small_model "mock/mock-1"))))
-  (setq process-environment
-        (append (list (concat "HOME=" home) "OPENCODE_DISABLE_AUTOUPDATE=1"
-                      "OPENCODE_DISABLE_SHARE=1")
-                process-environment))
+  (setq process-environment (append (opencode-test-scratch-home home) process-environment))
   (setq opencode-server-program (opencode-test-server-program))
   (add-hook 'kill-emacs-hook (lambda () (delete-directory opencode-demo--root t)) t)
   (let ((conn (opencode-connect project)))

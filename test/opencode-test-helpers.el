@@ -367,6 +367,44 @@ the global ones with FRAME, as `run_window_change_functions' does."
     (or (getenv "OPENCODE_TEST_SERVER")
         (and (file-executable-p pinned) pinned))))
 
+(defconst opencode-test-config-seed
+  (expand-file-name "../.deps/opencode-config/" opencode-test-dir)
+  "The config directory `make deps' warmed for the tests' servers.
+It holds what a server installs into each config directory at its first
+request (@opencode-ai/plugin, with its own npm, from the registry):
+package.json, package-lock.json and node_modules.  The server skips the
+install when node_modules exists and the lock names every dependency.")
+
+(defun opencode-test-scratch-home (home)
+  "Make HOME a scratch home for a real server; return its environment.
+The value is a list of VAR=VALUE strings to put before
+`process-environment': HOME and the XDG directories inside HOME, so
+nothing of the user's is read or written, and switches that keep the
+server off the network.  HOME's config directory gets a copy of
+`opencode-test-config-seed''s package.json and package-lock.json and a
+link to its node_modules, so the server installs nothing: node_modules
+is shared by every test server, which only reads it (a config naming a
+plugin would make the server install into it)."
+  (unless (file-exists-p (expand-file-name "package-lock.json" opencode-test-config-seed))
+    (error "No warmed OpenCode config in %s: run `make deps'" opencode-test-config-seed))
+  (let ((config (expand-file-name ".config/opencode" home)))
+    (make-directory config t)
+    (dolist (f '("package.json" "package-lock.json"))
+      (copy-file (expand-file-name f opencode-test-config-seed) (expand-file-name f config)))
+    (make-symbolic-link (expand-file-name "node_modules" opencode-test-config-seed)
+                        (expand-file-name "node_modules" config)))
+  (list (concat "HOME=" home)
+        (concat "XDG_CONFIG_HOME=" home "/.config")
+        (concat "XDG_DATA_HOME=" home "/.local/share")
+        (concat "XDG_CACHE_HOME=" home "/.cache")
+        (concat "XDG_STATE_HOME=" home "/.local/state")
+        "OPENCODE_DISABLE_AUTOUPDATE=1"
+        "OPENCODE_DISABLE_SHARE=1"
+        ;; No hourly fetch of https://models.opencode.ai (the server
+        ;; uses the model list built into it, as when the fetch fails).
+        "OPENCODE_DISABLE_MODELS_FETCH=1"
+        "OPENCODE_DISABLE_LSP_DOWNLOAD=1"))
+
 (defvar opencode-test-extra-config nil
   "A plist added to the opencode.json of `opencode-test-with-real-server'.")
 
@@ -375,9 +413,9 @@ the global ones with FRAME, as `run_window_change_functions' does."
 
 (defmacro opencode-test-with-real-server (conn-var &rest body)
   "Run BODY with CONN-VAR connected to a fresh real OpenCode server.
-The server runs with a scratch HOME in a scratch git project whose
-opencode.json points at the mock model; everything is stopped and
-removed afterwards."
+The server runs with a scratch HOME (`opencode-test-scratch-home') in
+a scratch git project whose opencode.json points at the mock model;
+everything is stopped and removed afterwards."
   (declare (indent 1) (debug (symbolp body)))
   `(let* ((root (make-temp-file "opencode-test-" t))
           (home (expand-file-name "home" root))
@@ -385,15 +423,7 @@ removed afterwards."
           (mock (opencode-test-http-start #'opencode-test--mock-handler))
           (opencode-test-mock-requests nil)
           (opencode-test-mock-hanging nil)
-          (process-environment
-           (append (list (concat "HOME=" home)
-                         (concat "XDG_CONFIG_HOME=" home "/.config")
-                         (concat "XDG_DATA_HOME=" home "/.local/share")
-                         (concat "XDG_CACHE_HOME=" home "/.cache")
-                         (concat "XDG_STATE_HOME=" home "/.local/state")
-                         "OPENCODE_DISABLE_AUTOUPDATE=1"
-                         "OPENCODE_DISABLE_SHARE=1")
-                   process-environment))
+          (process-environment (append (opencode-test-scratch-home home) process-environment))
           (opencode-server-program (opencode-test-server-program))
           (opencode-server-url nil)
           (opencode-server--local nil)
@@ -403,7 +433,6 @@ removed afterwards."
           (,conn-var nil))
      (unless opencode-server-program
        (error "No OpenCode server: run `make deps'"))
-     (make-directory home t)
      (make-directory project t)
      (call-process "git" nil nil nil "-C" project "init" "-q")
      ;; A first commit makes it a real project, with snapshots and diffs.

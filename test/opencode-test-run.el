@@ -2,19 +2,41 @@
 
 ;;; Commentary:
 
-;; Loads test/opencode-*-test.el and runs them in batch.  Prints
+;; Loads test/opencode-*-test.el, or only the files named in
+;; $OPENCODE_TEST_FILES (separated by spaces), and runs them in batch.
+;; With $OPENCODE_TEST_PART set to K/N, runs only the K-th of N parts
+;; of those tests (every Nth, by name, from the Kth).  Prints
 ;; "N passed, N failed" last, appends "N M" to $RESULTS when set, and
 ;; exits non-zero on any unexpected result.  A test selector can be
-;; given in $OPENCODE_TEST_SELECTOR (a regexp).
+;; given in $OPENCODE_TEST_SELECTOR (a regexp).  `make test-ert' runs
+;; one of these per file or part of a file, several at once
+;; (test/run-ert.sh).
 
 ;;; Code:
 
 (require 'ert)
-(let ((dir (file-name-directory (or load-file-name buffer-file-name))))
-  (dolist (f (directory-files dir t "\\`opencode-.*-test\\.el\\'"))
+(let ((dir (file-name-directory (or load-file-name buffer-file-name)))
+      (only (split-string (or (getenv "OPENCODE_TEST_FILES") ""))))
+  (dolist (f (if only
+                 (mapcar (lambda (f) (expand-file-name (file-name-nondirectory f) dir)) only)
+               (directory-files dir t "\\`opencode-.*-test\\.el\\'")))
     (load f nil t)))
 
-(let* ((selector (or (getenv "OPENCODE_TEST_SELECTOR") t))
+(let* ((part (getenv "OPENCODE_TEST_PART"))
+       (selector (or (getenv "OPENCODE_TEST_SELECTOR") t))
+       (selector
+        (if (not (and part (string-match "\\`\\([0-9]+\\)/\\([0-9]+\\)\\'" part)))
+            selector
+          (let ((k (1- (string-to-number (match-string 1 part))))
+                (n (string-to-number (match-string 2 part)))
+                (i -1))
+            ;; `member' first: it ignores what the selectors before
+            ;; it kept, the others narrow it.
+            `(and (member ,@(seq-filter
+                             (lambda (_) (= (% (cl-incf i) n) k))
+                             (sort (mapcar #'ert-test-name (ert-select-tests t t))
+                                   #'string<)))
+                  ,selector))))
        (stats (ert-run-tests-batch selector))
        (passed (ert-stats-completed-expected stats))
        (failed (ert-stats-completed-unexpected stats))

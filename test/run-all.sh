@@ -3,7 +3,8 @@
 # a bounded libFuzzer run of the stream parser ($FUZZ_SECONDS, 30 s),
 # lint (byte-compile with warnings as errors, checkdoc, package-lint),
 # ERT unit tests, integration and fault-injection tests against the real
-# OpenCode server.
+# OpenCode server.  Uses every core: the C tests beside fuzzing, lint
+# and the manual, then the ERT files several at once (test/run-ert.sh).
 # Runs all suites even when one fails; prints the totals last.
 set -u
 cd "$(dirname "$0")/.."
@@ -12,17 +13,35 @@ RESULTS=$(mktemp)
 export RESULTS
 status=0
 
-echo "== C unit tests"
-$MAKE --no-print-directory test-c || status=1
+# Two lanes at once, each on a core of its own, each printed whole when
+# both are done: the C tests, and then fuzzing, lint and the manual.
+# Lint and the manual stay one after the other (lint writes .elc files
+# beside the sources the manual's generator loads); the ERT tests run
+# after both lanes, on every core.
+$MAKE --no-print-directory module || status=1  # Both lanes use it: built once, first.
+lanes=$(mktemp -d)
+(
+  echo "== C unit tests"
+  $MAKE --no-print-directory test-c || echo 1 > "$lanes/c.failed"
+) > "$lanes/c.log" 2>&1 &
+c_pid=$!
+(
+  echo "== Fuzzing (libFuzzer, SSE parser + event routing)"
+  $MAKE --no-print-directory fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-30}" || echo 1 > "$lanes/other.failed"
 
-echo "== Fuzzing (libFuzzer, SSE parser + event routing)"
-$MAKE --no-print-directory fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-30}" || status=1
+  echo "== Lint"
+  if $MAKE --no-print-directory lint; then echo "1 0" >> "$RESULTS"
+  else echo "0 1" >> "$RESULTS"; echo 1 > "$lanes/other.failed"; fi
 
-echo "== Lint"
-if $MAKE --no-print-directory lint; then echo "1 0" >> "$RESULTS"; else echo "0 1" >> "$RESULTS"; status=1; fi
-
-echo "== Manual (builds, and is what the code generates)"
-if $MAKE --no-print-directory check-doc; then echo "1 0" >> "$RESULTS"; else echo "0 1" >> "$RESULTS"; status=1; fi
+  echo "== Manual (builds, and is what the code generates)"
+  if $MAKE --no-print-directory check-doc; then echo "1 0" >> "$RESULTS"
+  else echo "0 1" >> "$RESULTS"; echo 1 > "$lanes/other.failed"; fi
+) > "$lanes/other.log" 2>&1 &
+other_pid=$!
+wait "$c_pid" "$other_pid"
+cat "$lanes/c.log" "$lanes/other.log"
+if [ -e "$lanes/c.failed" ] || [ -e "$lanes/other.failed" ]; then status=1; fi
+rm -rf "$lanes"
 
 echo "== ERT (unit and real-server integration)"
 $MAKE --no-print-directory test-ert || status=1

@@ -30,6 +30,7 @@
 (require 'opencode-chat)
 (require 'opencode-sessions)
 (require 'markdown-bench)
+(require 'opencode-test-helpers)
 
 (declare-function opencode--module-version "ext:opencode-module" ())
 (declare-function opencode--module-stats "ext:opencode-module" (handle))
@@ -866,16 +867,9 @@ Skipped, with a row that says why, without tmux or the real server."
                                           :time (:created 1 :updated 2)))
                                      f))
                            (opencode-bench--write-session-pages)))
-          (make-directory home t)
           (let* ((project (opencode-bench--scratch-project root (cdr mock)))
                  (process-environment
-                  (append (list (concat "HOME=" home)
-                                (concat "XDG_CONFIG_HOME=" home "/.config")
-                                (concat "XDG_DATA_HOME=" home "/.local/share")
-                                (concat "XDG_CACHE_HOME=" home "/.cache")
-                                (concat "XDG_STATE_HOME=" home "/.local/state")
-                                "OPENCODE_DISABLE_AUTOUPDATE=1" "OPENCODE_DISABLE_SHARE=1")
-                          process-environment))
+                  (append (opencode-test-scratch-home home) process-environment))
                  (opencode-server-program
                   (expand-file-name ".deps/node_modules/.bin/opencode" opencode-bench-root)))
             (setq server (opencode-server-start project))
