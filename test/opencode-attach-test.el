@@ -218,11 +218,7 @@ sentence; attaching back finds the session again."
            ;; Server B keeps its sessions apart: a HOME of its own.
            (home-b (make-temp-file "opencode-home-b-" t))
            (proc (let ((process-environment
-                        (append (list (concat "HOME=" home-b)
-                                      (concat "XDG_CONFIG_HOME=" home-b "/.config")
-                                      (concat "XDG_DATA_HOME=" home-b "/.local/share")
-                                      (concat "XDG_CACHE_HOME=" home-b "/.cache")
-                                      (concat "XDG_STATE_HOME=" home-b "/.local/state"))
+                        (append (opencode-test-scratch-home home-b)
                                 process-environment)))
                    (opencode-test-serve-on-port port "pw-b" dir "server-b")))
            (opencode-password-function (lambda (url) (if (equal url url-b) "pw-b" password-a)))

@@ -359,11 +359,7 @@ It has a HOME of its own, so none of the first one's sessions."
       (let* ((port (opencode-server--free-port))
              (home (make-temp-file "opencode-walk-b-" t))
              (proc (let ((process-environment
-                          (append (list (concat "HOME=" home)
-                                        (concat "XDG_CONFIG_HOME=" home "/.config")
-                                        (concat "XDG_DATA_HOME=" home "/.local/share")
-                                        (concat "XDG_CACHE_HOME=" home "/.cache")
-                                        (concat "XDG_STATE_HOME=" home "/.local/state"))
+                          (append (opencode-test-scratch-home home)
                                   process-environment)))
                      (opencode-test-serve-on-port
                       port "pw-b" (opencode-connection-directory (plist-get walk :conn))
