@@ -23,19 +23,23 @@ lanes=$(mktemp -d)
 (
   echo "== C unit tests"
   $MAKE --no-print-directory test-c || echo 1 > "$lanes/c.failed"
+  echo "(C tests: ${SECONDS}s since the start)"
 ) > "$lanes/c.log" 2>&1 &
 c_pid=$!
 (
   echo "== Fuzzing (libFuzzer, SSE parser + event routing)"
   $MAKE --no-print-directory fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-30}" || echo 1 > "$lanes/other.failed"
+  echo "(fuzzing: ${SECONDS}s since the start)"
 
   echo "== Lint"
   if $MAKE --no-print-directory lint; then echo "1 0" >> "$RESULTS"
   else echo "0 1" >> "$RESULTS"; echo 1 > "$lanes/other.failed"; fi
+  echo "(lint: ${SECONDS}s since the start)"
 
   echo "== Manual (builds, and is what the code generates)"
   if $MAKE --no-print-directory check-doc; then echo "1 0" >> "$RESULTS"
   else echo "0 1" >> "$RESULTS"; echo 1 > "$lanes/other.failed"; fi
+  echo "(manual: ${SECONDS}s since the start)"
 ) > "$lanes/other.log" 2>&1 &
 other_pid=$!
 wait "$c_pid" "$other_pid"
@@ -45,6 +49,7 @@ rm -rf "$lanes"
 
 echo "== ERT (unit and real-server integration)"
 $MAKE --no-print-directory test-ert || status=1
+echo "(ERT: ${SECONDS}s since the start)"
 
 passed=0 failed=0
 while read -r p f; do passed=$((passed + p)); failed=$((failed + f)); done < "$RESULTS"
