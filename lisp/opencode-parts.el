@@ -243,11 +243,12 @@ RENDERED is how it is shown if it is a tool (`opencode-parts-rendered')."
     ("snapshot" (or (plist-get part :snapshot) ""))
     ("file" (opencode-parts--file-body part))
     ("subtask" (or (plist-get part :prompt) ""))
-    ("retry" (let ((e (plist-get part :error)))
-               (if (consp e)
-                   (let ((text (opencode-api-error-text e)))
-                     (if (string-empty-p text) "the model's request failed" text))
-                 "the model's request failed")))
+    ("retry" (let* ((e (plist-get part :error))
+                    (msg (and (consp e) (plist-get (plist-get e :data) :message))))
+               ;; The provider's words; its error's name only without them.
+               (cond ((and (stringp msg) (not (string-empty-p msg))) msg)
+                     ((and (consp e) (stringp (plist-get e :name))) (plist-get e :name))
+                     (t "the model's request failed"))))
     ("agent" "")
     (_ (opencode-tools-key-values
         (cl-loop for (k v) on part by #'cddr

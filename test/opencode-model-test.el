@@ -84,7 +84,8 @@
 
 (ert-deftest opencode-model/routing-by-depth-and-isolated ()
   "Handlers run by depth, model first; one that fails stops no other."
-  (let ((opencode-events--handlers (copy-hash-table opencode-events--handlers))
+  (let ((opencode-test-allowed-handler-errors "\\`\\(Hook \\)?Boom\\'")
+        (opencode-events--handlers (copy-hash-table opencode-events--handlers))
         (opencode-event-functions nil)
         (conn (opencode-model-test--conn))
         (seen nil))
