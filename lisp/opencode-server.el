@@ -152,13 +152,28 @@ The process's sentinel restarts SERVER if it dies unasked."
   "Return a TCP port on 127.0.0.1 that nothing listens on now.
 The server's own choice (`--port 0') is 4096 whenever that is free, so
 two servers started one after the other would fight over it, and a
-restart on the same port could lose it to the other."
-  (let* ((probe (make-network-process :name " opencode-port-probe" :server t
-                                      :host "127.0.0.1" :service t :family 'ipv4
-                                      :noquery t))
-         (port (process-contact probe :service)))
-    (delete-process probe)
-    port))
+restart on the same port could lose it to the other.  The port is
+drawn from 20000-32767, below the range the system hands out for
+`any port' (32768 and up on Linux): a port from there, probed free and
+closed, could be handed to another socket (the source port of any new
+connection) before the server binds it, which then fails (ServeError;
+seen with the test files run side by side)."
+  (or (cl-loop repeat 50
+               for port = (+ 20000 (random 12768))
+               when (condition-case nil
+                        (progn (delete-process
+                                (make-network-process :name " opencode-port-probe" :server t
+                                                      :host "127.0.0.1" :service port
+                                                      :family 'ipv4 :noquery t))
+                               t)
+                      (file-error nil))
+               return port)
+      (let* ((probe (make-network-process :name " opencode-port-probe" :server t
+                                          :host "127.0.0.1" :service t :family 'ipv4
+                                          :noquery t))
+             (port (process-contact probe :service)))
+        (delete-process probe)
+        port)))
 
 (defun opencode-server-start (&optional directory)
   "Start a local OpenCode server in DIRECTORY and return it.

@@ -386,20 +386,12 @@ connection states seen, as (EVENTS . STATES)."
 
 ;;;; TLS and credentials
 
-(defun opencode-test--free-port ()
-  "Return a loopback port that was free a moment ago."
-  (let* ((p (make-network-process :name "opencode-test-port" :server t
-                                  :host "127.0.0.1" :service t :family 'ipv4))
-         (port (process-contact p :service)))
-    (delete-process p)
-    port))
-
 (ert-deftest opencode-connection/https-checks-certificates ()
   "A self-signed certificate is refused unless `opencode-tls-insecure'."
   (let* ((dir (make-temp-file "opencode-tls-" t))
          (cert (expand-file-name "cert.pem" dir))
          (key (expand-file-name "key.pem" dir))
-         (port (opencode-test--free-port))
+         (port (opencode-server--free-port))
          (proc nil))
     (unwind-protect
         (progn
