@@ -55,7 +55,12 @@
           (should (equal (plist-get text :text) streamed))))
       ;; The mock was asked with the user's words.
       (should (cl-some (lambda (req) (string-match-p "Say hello" (json-serialize req)))
-                       opencode-test-mock-requests)))))
+                       opencode-test-mock-requests))
+      ;; Hermetic: the server found its config directory's plugin installed
+      ;; (the warmed one `make deps' made) and ran no npm of its own, which
+      ;; would have filled ~/.npm from the registry.
+      (should (file-symlink-p (expand-file-name ".config/opencode/node_modules" home)))
+      (should-not (file-exists-p (expand-file-name ".npm" home))))))
 
 (ert-deftest opencode-integration/sessions-crud ()
   "Create, rename, list, search and delete sessions on the real server."
