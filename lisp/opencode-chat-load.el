@@ -79,6 +79,8 @@ session shows its end at once and Emacs stays responsive."
     (opencode-chat--stop-backlog)
     (erase-buffer)
     (clrhash opencode-chat--messages)
+    (clrhash opencode-chat--cut-off)
+    (setq opencode-chat--newest-reply nil)
     (clrhash opencode-chat--parts)
     (clrhash opencode-chat--replies)
     (clrhash opencode-chat--calls)

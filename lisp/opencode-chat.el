@@ -113,6 +113,12 @@ Only buffers without unsaved changes are reverted."
   "Hash table: message id -> (:info INFO :beg MARKER :end MARKER :parts IDS).")
 (defvar-local opencode-chat--parts nil
   "Hash table: part id -> (:part PART :beg MARKER :end MARKER :body MARKER).")
+(defvar-local opencode-chat--newest-reply nil
+  "The id of the newest reply step shown, or nil.
+A step not done with a newer one shown was cut off: a session runs one
+step at a time.")
+(defvar-local opencode-chat--cut-off nil
+  "Hash table: id -> t of the reply steps whose header says they were cut off.")
 (defvar-local opencode-chat--replies nil
   "Hash table: prompt id -> the ids of its replies shown, oldest first.
 The server makes a reply message per step of the agent; they read as
@@ -474,40 +480,39 @@ last one shown while the connection is down (the status is unknown)."
        opencode-chat--conn
        (or (and (opencode-store-status-known-p opencode-chat--conn)
                 (not (opencode-store-busy-p opencode-chat--conn (opencode-chat-session-id))))
-           (let ((id (plist-get info :id)))
-             (catch 'later
-               (maphash (lambda (other entry)
-                          (when (and (string< id other)
-                                     (equal (plist-get (plist-get entry :info) :role) "assistant"))
-                            (throw 'later t)))
-                        opencode-chat--messages)
-               nil)))))
+           (and opencode-chat--newest-reply
+                (string< (plist-get info :id) opencode-chat--newest-reply)))))
 
 (defun opencode-chat--redraw-unfinished (&optional except)
   "Redraw the headers of the reply steps shown that are not done.
 The session's status changed, or a step came (EXCEPT, its id): such a
 step was cut off if the session is now idle or a later step shows
 \(`opencode-chat--interrupted-p'), and streams if not."
-  (let (unfinished)
+  (let (changed)
     (maphash (lambda (id entry)
                (let ((info (plist-get entry :info)))
+                 ;; Only those whose header would say otherwise now: an
+                 ;; old step cut off stays so, and is not drawn again.
                  (when (and (equal (plist-get info :role) "assistant")
                             (not (plist-get (plist-get info :time) :completed))
-                            (not (equal id except)))
-                   (push info unfinished))))
+                            (not (equal id except))
+                            (not (eq (and (opencode-chat--interrupted-p info) t)
+                                     (gethash id opencode-chat--cut-off))))
+                   (push info changed))))
              opencode-chat--messages)
-    (mapc #'opencode-chat--update-message unfinished)))
+    (mapc #'opencode-chat--update-message changed)))
 
 (defun opencode-chat--message-header (info)
   "Return the header line of message INFO, marked if not sent yet.
 A message a slash command made says so on a dim line of its own; a
 reply cut off by the server's end says that its text was lost."
   (concat (opencode-parts-message-header info)
-          (if (opencode-chat--interrupted-p info)
-              (propertize "\n  Interrupted: the server stopped during this reply, \
+          (if (not (opencode-chat--interrupted-p info))
+              (progn (remhash (plist-get info :id) opencode-chat--cut-off) "")
+            (puthash (plist-get info :id) t opencode-chat--cut-off)
+            (propertize "\n  Interrupted: the server stopped during this reply, \
 and the text shown before it stopped was not kept."
-                          'face 'opencode-chat-dim)
-            "")
+                        'face 'opencode-chat-dim))
           (pcase (plist-get info :opencode-pending)
             ('nil "")
             ('failed (propertize "  not sent" 'face 'opencode-chat-error))
@@ -530,6 +535,9 @@ and the text shown before it stopped was not kept."
   "Record message INFO among the replies to its prompt."
   (let ((p (opencode-chat--prompt-of info))
         (id (plist-get info :id)))
+    (when (and (equal (plist-get info :role) "assistant")
+               (not (and opencode-chat--newest-reply (string< id opencode-chat--newest-reply))))
+      (setq opencode-chat--newest-reply id))
     (when p
       (let ((ids (gethash p opencode-chat--replies)))
         (unless (member id ids)
@@ -781,7 +789,16 @@ A part of a message older than the page shown is ignored."
     (dolist (p (plist-get entry :parts)) (remhash p opencode-chat--parts))
     (let ((inhibit-read-only t))
       (delete-region (plist-get entry :beg) (1+ (plist-get entry :end))))
-    (remhash id opencode-chat--messages)))
+    (remhash id opencode-chat--messages)
+    (remhash id opencode-chat--cut-off)
+    (when (equal id opencode-chat--newest-reply)
+      (setq opencode-chat--newest-reply nil)
+      (maphash (lambda (other e)
+                 (when (and (equal (plist-get (plist-get e :info) :role) "assistant")
+                            (not (and opencode-chat--newest-reply
+                                      (string< other opencode-chat--newest-reply))))
+                   (setq opencode-chat--newest-reply other)))
+               opencode-chat--messages))))
 
 (defconst opencode-chat--chunks-merged 256
   "Streamed chunks of a part joined into one string as they come.
@@ -1158,6 +1175,7 @@ Emacs has."
   "Major mode of an OpenCode session's timeline.
 \\{opencode-chat-mode-map}"
   (setq opencode-chat--messages (make-hash-table :test 'equal)
+        opencode-chat--cut-off (make-hash-table :test 'equal)
         opencode-chat--parts (make-hash-table :test 'equal)
         opencode-chat--replies (make-hash-table :test 'equal)
         opencode-chat--folded (make-hash-table :test 'equal)
