@@ -31,6 +31,7 @@
 (defvar opencode-chat--commands)
 (defvar opencode-chat-queued)
 (defvar opencode-chat-queue-paused)
+(defvar opencode-chat--newest-reply)
 (defvar opencode-revert-edited-files)
 (declare-function opencode-chat-session-id "opencode-chat" (&optional buffer))
 (declare-function opencode-chat-session "opencode-chat" (&optional buffer))
@@ -146,18 +147,33 @@ chat hook wants one."
 (opencode-defevent opencode-chat--on-status ("session.status" "session.idle") (conn props)
   "Run or stop the retry countdown of the chat of PROPS on CONN.
 A reply not done is redrawn: idle, it was cut off.  Once the session
-is idle, the first queued prompt goes."
+is idle, the first queued prompt goes, unless the reply was aborted,
+from wherever (the session list, leaving the chat, another client):
+an abort stops, and the queue waits, paused."
   (opencode-chat--in-chat conn props
     (opencode-chat--countdown)
     (opencode-chat--redraw-unfinished)
     (when opencode-chat-queued
+      (unless (opencode-store-busy-p conn (opencode-chat-session-id))
+        (opencode-chat--pause-queue-if-aborted
+         (plist-get (plist-get (gethash opencode-chat--newest-reply opencode-chat--messages)
+                               :info)
+                    :error)))
       (opencode-prompt-send-queued (current-buffer)))))
+
+(defun opencode-chat--pause-queue-if-aborted (err)
+  "Pause the current chat's queue if ERR, a reply's error, is an abort."
+  (when (and opencode-chat-queued (not opencode-chat-queue-paused)
+             (opencode-api-aborted-p err))
+    (setq opencode-chat-queue-paused t)
+    (opencode-chat-draw-queue)))
 
 (opencode-defevent opencode-chat--on-error "session.error" (conn props)
   "Say the error of PROPS, of a session whose chat is open on CONN.
 An error of no session is logged (the session lists show it too)."
   (let ((err (plist-get props :error)))
-    (unless (opencode-api-aborted-p err)
+    (if (opencode-api-aborted-p err)
+        (opencode-chat--in-chat conn props (opencode-chat--pause-queue-if-aborted err))
       (if (not (stringp (plist-get props :sessionID)))
           (opencode--log "%s: server error: %s" (opencode-connection-directory conn)
                          (opencode-api-error-text err))

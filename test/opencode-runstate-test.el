@@ -177,6 +177,38 @@ once connected again, the server's state shows."
           (kill-buffer chat)
           (kill-buffer list-buf))))))
 
+(ert-deftest opencode-runstate/abort-from-elsewhere-pauses-the-queue ()
+  "An abort not made from the chat pauses its queue too.
+From the session list, on leaving the chat, or from another client:
+the reply ends aborted, and the prompt queued in the chat waits."
+  (opencode-test-with-chat-on-real-server
+      (list '((:content "A long reply") :hang))
+    (let ((prompt nil)
+          (text (lambda () (with-current-buffer chat (opencode-test--visible-text)))))
+      (unwind-protect
+          (progn
+            (opencode-test--prompt chat "Start working")
+            (setq prompt (save-window-excursion (opencode-chat-prompt)))
+            (should (opencode-test-wait
+                     (lambda () (and (string-search "A long reply" (funcall text))
+                                     (opencode-store-busy-p conn sid)))
+                     60))
+            (with-current-buffer prompt
+              (insert "The queued prompt")
+              (cl-letf (((symbol-function 'message) #'ignore))
+                (opencode-prompt-queue)))
+            ;; As another client, or the session list, would.
+            (opencode-api-session-abort conn sid :sync t)
+            (should (opencode-test-wait
+                     (lambda () (and (not (opencode-store-busy-p conn sid))
+                                     (string-match-p "Aborted" (funcall text))))
+                     30))
+            (should (string-match-p "Queued, paused since the abort: C-c C-s sends it\n  1\\. The queued prompt"
+                                    (funcall text)))
+            (should-not (cl-some (lambda (req) (string-search "The queued prompt" (json-serialize req)))
+                                 opencode-test-mock-requests)))
+        (when (buffer-live-p prompt) (kill-buffer prompt))))))
+
 (ert-deftest opencode-runstate/abort-pauses-the-queue ()
   "An abort with a prompt queued stops: the queue stays, paused, until sent.
 A queue not paused goes when a reply ends."
