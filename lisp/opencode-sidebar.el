@@ -194,17 +194,17 @@ The echo area names the session."
   (interactive)
   (let* ((conn opencode-sidebar--conn)
          (buf (current-buffer))
-         (id (or (get-text-property (line-beginning-position) 'opencode-session)
+         (id (or (and (not (get-text-property (line-beginning-position) 'opencode-diff))
+                      (get-text-property (line-beginning-position) 'opencode-session))
                  (user-error "No session on this line")))
          (session (opencode-store-session conn id))
          (archived (and session (opencode-session-archived-p session)))
          (title (or (and session (opencode-session-title session)) id)))
     (opencode-api-session-update
      conn id :archived (if archived 0 (truncate (* 1000 (float-time))))
-     :callback (lambda (s)
-                 ;; The reply is the session as it is now; its
-                 ;; `session.updated' event says the same.
-                 (opencode-store-put-session conn s)
+     :callback (lambda (_)
+                 ;; The store has it from the `session.updated' event:
+                 ;; the reply may be older than a later event.
                  (when (buffer-live-p buf) (opencode-sidebar--schedule buf))
                  (message "%s \"%s\"%s" (if archived "Unarchived" "Archived") title
                           (if (or archived (buffer-local-value 'opencode-sidebar--archived buf))
