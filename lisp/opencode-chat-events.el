@@ -32,6 +32,7 @@
 (defvar opencode-chat-queued)
 (defvar opencode-chat-queue-paused)
 (defvar opencode-chat--newest-reply)
+(defvar opencode-chat--queue-released)
 (defvar opencode-revert-edited-files)
 (declare-function opencode-chat-session-id "opencode-chat" (&optional buffer))
 (declare-function opencode-chat-session "opencode-chat" (&optional buffer))
@@ -162,9 +163,12 @@ an abort stops, and the queue waits, paused."
       (opencode-prompt-send-queued (current-buffer)))))
 
 (defun opencode-chat--pause-queue-if-aborted (err)
-  "Pause the current chat's queue if ERR, a reply's error, is an abort."
+  "Pause the current chat's queue if ERR, the newest reply's error, is an abort.
+Not if the user sent the queue after that reply
+\(`opencode-chat--queue-released')."
   (when (and opencode-chat-queued (not opencode-chat-queue-paused)
-             (opencode-api-aborted-p err))
+             (opencode-api-aborted-p err)
+             (not (equal opencode-chat--queue-released (or opencode-chat--newest-reply t))))
     (setq opencode-chat-queue-paused t)
     (opencode-chat-draw-queue)))
 

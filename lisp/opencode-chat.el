@@ -155,6 +155,11 @@ queued ((TEXT . FILES), or nil).  They are drawn under the timeline.")
 An abort stops: it does not send the queue.  Set when a reply is
 aborted with prompts queued, until \\<opencode-chat-mode-map>\\[opencode-chat-send-queue] sends them.")
 
+(defvar-local opencode-chat--queue-released nil
+  "The newest reply step when the user last sent the paused queue, or nil.
+Its abort, if it ends aborted, pauses the queue no more: the user
+sent it after that abort (pressed before the session was idle again).")
+
 (defvar-local opencode-chat--footer nil
   "Marker where the footer (the queued prompts) starts, or nil.
 Messages are inserted before it.")

@@ -37,6 +37,8 @@
 (defvar opencode-chat-open-prompt)
 (defvar opencode-chat-queued)
 (defvar opencode-chat-queue-paused)
+(defvar opencode-chat--newest-reply)
+(defvar opencode-chat--queue-released)
 
 ;;;; Options and state
 
@@ -419,7 +421,8 @@ the session is idle again, as a queue not paused does."
                 (current-buffer))))
     (with-current-buffer chat
       (unless opencode-chat-queued (user-error "Nothing is queued"))
-      (setq opencode-chat-queue-paused nil)
+      (setq opencode-chat-queue-paused nil
+            opencode-chat--queue-released (or opencode-chat--newest-reply t))
       (opencode-chat-draw-queue)
       (if (opencode-store-busy-p (opencode-chat-connection) (opencode-chat-session-id))
           (message "The queue goes when the session is idle")
