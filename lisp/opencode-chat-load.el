@@ -25,6 +25,8 @@
 (require 'opencode-cache)
 (require 'opencode-parts)
 
+(defvar opencode-chat--cut-off)
+(defvar opencode-chat--newest-reply)
 (defvar opencode-chat--conn)
 (defvar opencode-chat--messages)
 (defvar opencode-chat--parts)

@@ -1036,6 +1036,13 @@ replaces it; `opencode-chat-forget-pending' takes it back."
     (setq opencode-chat--pending (assoc-delete-all id opencode-chat--pending))
     (opencode-chat--remove-message id)))
 
+(defun opencode-chat-release-queue ()
+  "Let the current chat's queue go again: the user sends it.
+The abort of the newest reply, if it ends so, pauses it no more."
+  (setq opencode-chat-queue-paused nil
+        opencode-chat--queue-released (or opencode-chat--newest-reply t))
+  (opencode-chat-draw-queue))
+
 (defun opencode-chat-draw-queue ()
   "Draw the footer under the timeline: waiting requests and queued prompts.
 A permission or question whose tool part is not shown (a sub-agent's,

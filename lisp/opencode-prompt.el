@@ -33,12 +33,11 @@
 (declare-function opencode-chat-forget-pending "opencode-chat" (id))
 (declare-function opencode-chat-show-end "opencode-chat" (&optional window))
 (declare-function opencode-chat-draw-queue "opencode-chat" ())
+(declare-function opencode-chat-release-queue "opencode-chat" ())
 (declare-function opencode-chat-adopt "opencode-chat" (buffer name-function))
 (defvar opencode-chat-open-prompt)
 (defvar opencode-chat-queued)
 (defvar opencode-chat-queue-paused)
-(defvar opencode-chat--newest-reply)
-(defvar opencode-chat--queue-released)
 
 ;;;; Options and state
 
@@ -421,9 +420,7 @@ the session is idle again, as a queue not paused does."
                 (current-buffer))))
     (with-current-buffer chat
       (unless opencode-chat-queued (user-error "Nothing is queued"))
-      (setq opencode-chat-queue-paused nil
-            opencode-chat--queue-released (or opencode-chat--newest-reply t))
-      (opencode-chat-draw-queue)
+      (opencode-chat-release-queue)
       (if (opencode-store-busy-p (opencode-chat-connection) (opencode-chat-session-id))
           (message "The queue goes when the session is idle")
         (opencode-prompt-send-queued chat)))))
