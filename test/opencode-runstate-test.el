@@ -177,6 +177,22 @@ once connected again, the server's state shows."
           (kill-buffer chat)
           (kill-buffer list-buf))))))
 
+(defun opencode-runstate-test--queue-while-busy (chat conn sid)
+  "Start a hanging reply in CHAT (SID on CONN), queue a prompt; return the prompt.
+The mock's first turn must be \"A long reply\", left hanging."
+  (opencode-test--prompt chat "Start working")
+  (let ((prompt (save-window-excursion (with-current-buffer chat (opencode-chat-prompt)))))
+    (should (opencode-test-wait
+             (lambda () (and (string-search "A long reply"
+                                            (with-current-buffer chat (opencode-test--visible-text)))
+                             (opencode-store-busy-p conn sid)))
+             60))
+    (with-current-buffer prompt
+      (insert "The queued prompt")
+      (cl-letf (((symbol-function 'message) #'ignore))
+        (opencode-prompt-queue)))
+    prompt))
+
 (ert-deftest opencode-runstate/abort-from-elsewhere-pauses-the-queue ()
   "An abort not made from the chat pauses its queue too.
 From the session list, on leaving the chat, or from another client:
@@ -187,16 +203,7 @@ the reply ends aborted, and the prompt queued in the chat waits."
           (text (lambda () (with-current-buffer chat (opencode-test--visible-text)))))
       (unwind-protect
           (progn
-            (opencode-test--prompt chat "Start working")
-            (setq prompt (save-window-excursion (opencode-chat-prompt)))
-            (should (opencode-test-wait
-                     (lambda () (and (string-search "A long reply" (funcall text))
-                                     (opencode-store-busy-p conn sid)))
-                     60))
-            (with-current-buffer prompt
-              (insert "The queued prompt")
-              (cl-letf (((symbol-function 'message) #'ignore))
-                (opencode-prompt-queue)))
+            (setq prompt (opencode-runstate-test--queue-while-busy chat conn sid))
             ;; As another client, or the session list, would.
             (opencode-api-session-abort conn sid :sync t)
             (should (opencode-test-wait
@@ -223,16 +230,7 @@ A queue not paused goes when a reply ends."
                                           opencode-test-mock-requests))))
       (unwind-protect
           (progn
-            (opencode-test--prompt chat "Start working")
-            (setq prompt (save-window-excursion (opencode-chat-prompt)))
-            (should (opencode-test-wait
-                     (lambda () (and (string-search "A long reply" (funcall text))
-                                     (opencode-store-busy-p conn sid)))
-                     60))
-            (with-current-buffer prompt
-              (insert "The queued prompt")
-              (cl-letf (((symbol-function 'message) #'ignore))
-                (opencode-prompt-queue)))
+            (setq prompt (opencode-runstate-test--queue-while-busy chat conn sid))
             (should (string-match-p "Queued, sent when the session is idle:\n  1\\. The queued prompt"
                                     (funcall text)))
             ;; C-c C-k in the prompt.
