@@ -24,6 +24,7 @@
 (require 'cl-lib)
 (require 'subr-x)
 (require 'opencode-lib)
+(require 'opencode-gc)
 (require 'opencode-events)
 (require 'opencode-module)
 
@@ -479,7 +480,7 @@ For capturing a connection (`opencode-capture-start'); nil costs nothing.")
      ;; A global stream carries every project's deltas; no view of it
      ;; draws text, and the chats have their own project's stream.
      (unless (opencode-connection-global conn)
-       ;; A reply streams: hold the collector off (opencode-lib.el).
+       ;; A reply streams: hold the collector off (opencode-gc.el).
        (opencode--gc-hold)
        (opencode-events-route-delta conn session message part field text)))
     (`(state ,state ,ms ,detail)

@@ -35,6 +35,7 @@
 (require 'opencode-api)
 (require 'opencode-chat)
 (require 'opencode-cache)
+(require 'opencode-gc)
 
 ;;;; Options and faces
 
