@@ -126,6 +126,12 @@ the error's data.  For commands that wait for the server."
   "Return \"N SINGULAR\", or with PLURAL (default SINGULAR + s) unless N is 1."
   (format "%d %s" n (if (eql n 1) singular (or plural (concat singular "s")))))
 
+(defun opencode--token-count (n)
+  "Return N tokens briefly: 950, 12.3k, 1.2M."
+  (cond ((< n 1000) (number-to-string n))
+        ((< n 1000000) (format "%.1fk" (/ n 1000.0)))
+        (t (format "%.1fM" (/ n 1000000.0)))))
+
 ;;;; Timers
 
 (defun opencode--debounce (var delay fn)
