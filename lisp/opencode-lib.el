@@ -10,7 +10,8 @@
 ;; The bottom layer, required by every other file and requiring none of
 ;; them: the customization group and the error hierarchy, the log
 ;; buffer, URL path and query encoding, directory names, a per-buffer
-;; debounce, the faces the views share, links in text, and a keys
+;; debounce, the registry of a view's buffers and the spinner of its
+;; busy badges, the faces the views share, links in text, and a keys
 ;; table that makes both a keymap and a transient menu.  Names here are
 ;; `opencode--' (shared by the package) or `opencode-' (public).  What
 ;; the package does with the garbage collector is in opencode-gc.el.
@@ -148,6 +149,81 @@ and only if the buffer is still live."
                     (with-current-buffer buf
                       (set var nil)
                       (funcall fn)))))))))
+
+;;;; Registries of buffers
+
+(cl-defstruct (opencode--registry
+               (:constructor opencode--registry-make (connection-variable))
+               (:copier nil))
+  "The buffers of one kind of view, so an event need not scan `buffer-list'.
+A view that lists sessions keeps one: its event handlers redraw the
+buffers that show the event's connection."
+  (connection-variable
+   nil :documentation "The buffer-local variable holding the connection a buffer shows.")
+  (list nil :documentation "The buffers, newest first; dead ones go when next read."))
+
+(defun opencode--registry-add (registry &optional buffer)
+  "Add BUFFER (default: the current buffer) to REGISTRY."
+  (cl-pushnew (or buffer (current-buffer)) (opencode--registry-list registry)))
+
+(defun opencode--registry-remove (registry &optional buffer)
+  "Take BUFFER (default: the current buffer) out of REGISTRY."
+  (setf (opencode--registry-list registry)
+        (delq (or buffer (current-buffer)) (opencode--registry-list registry))))
+
+(defun opencode--registry-buffers (registry &optional conn)
+  "Return the live buffers of REGISTRY, only those showing CONN if given."
+  (let ((live (setf (opencode--registry-list registry)
+                    (cl-delete-if-not #'buffer-live-p (opencode--registry-list registry))))
+        (var (opencode--registry-connection-variable registry)))
+    (if conn
+        (cl-remove-if-not (lambda (b) (eq (buffer-local-value var b) conn)) live)
+      live)))
+
+(defun opencode--registry-connections (registry)
+  "Return the connections the live buffers of REGISTRY show, each once."
+  (let ((var (opencode--registry-connection-variable registry)))
+    (delete-dups (delq nil (mapcar (lambda (b) (buffer-local-value var b))
+                                   (opencode--registry-buffers registry))))))
+
+;;;; The spinner
+
+(defconst opencode--spinner-frames ["⠋" "⠙" "⠹" "⠸" "⠼" "⠴" "⠦" "⠧" "⠇" "⠏"]
+  "Frames of the busy spinner.")
+
+(defun opencode--spinner-frame ()
+  "Return the busy spinner's frame for now: ten frames a second."
+  (aref opencode--spinner-frames
+        (mod (truncate (* 10 (float-time))) (length opencode--spinner-frames))))
+
+(cl-defstruct (opencode--spinner
+               (:constructor opencode--spinner-make (turning-p redraw))
+               (:copier nil))
+  "A timer that redraws a view's spinners and countdowns while it shows any."
+  (turning-p nil :documentation "A function of no argument: non-nil while one shows.")
+  (redraw nil :documentation "A function of no argument that redraws them.")
+  (timer nil :documentation "The timer, while it runs."))
+
+(defun opencode--spinner-update (spinner)
+  "Start SPINNER's timer if it has something to turn; stop it if not."
+  (let ((turning (funcall (opencode--spinner-turning-p spinner)))
+        (timer (opencode--spinner-timer spinner)))
+    (cond ((and turning (not timer))
+           (setf (opencode--spinner-timer spinner)
+                 (run-with-timer 0.25 0.25 #'opencode--spinner-turn spinner)))
+          ((and (not turning) timer)
+           (opencode--spinner-stop spinner)))))
+
+(defun opencode--spinner-turn (spinner)
+  "Redraw what SPINNER turns; stop it once nothing is left to turn."
+  (funcall (opencode--spinner-redraw spinner))
+  (opencode--spinner-update spinner))
+
+(defun opencode--spinner-stop (spinner)
+  "Stop SPINNER's timer, if it runs."
+  (when (opencode--spinner-timer spinner)
+    (cancel-timer (opencode--spinner-timer spinner))
+    (setf (opencode--spinner-timer spinner) nil)))
 
 ;;;; Faces the views share
 

@@ -59,11 +59,15 @@
 (defvar-local opencode-projects--redraw-timer nil
   "Timer of a pending redraw, so a burst of events redraws once.")
 
-(defvar opencode-projects--buffers nil
+(defvar opencode-projects--registry (opencode--registry-make 'opencode-projects--conn)
   "Buffers listing every project, so events need not scan `buffer-list'.")
 
-(defvar opencode-projects--tick-timer nil
-  "Timer animating busy spinners in these lists.")
+(defvar opencode-projects--spinner
+  (opencode--spinner-make
+   (lambda () (cl-some (lambda (conn) (> (car (opencode-store-counts conn)) 0))
+                       (opencode--registry-connections opencode-projects--registry)))
+   #'opencode-projects--tick)
+  "The timer of busy spinners in these lists, while one shows any.")
 
 ;;;; Rows
 
@@ -202,7 +206,7 @@ For `tabulated-list-printer'."
     (let ((inhibit-read-only t))
       (goto-char (point-max))
       (insert "\n  No sessions yet in any project the server knows.\n")))
-  (opencode-projects--update-ticker)
+  (opencode--spinner-update opencode-projects--spinner)
   (force-mode-line-update))
 
 (defun opencode-projects--schedule-redraw (buffer)
@@ -212,25 +216,7 @@ For `tabulated-list-printer'."
 
 (defun opencode-projects--live-buffers (&optional conn)
   "Return the live lists of every project, those showing CONN if given."
-  (setq opencode-projects--buffers (cl-delete-if-not #'buffer-live-p opencode-projects--buffers))
-  (if conn
-      (cl-remove-if-not (lambda (b) (eq (buffer-local-value 'opencode-projects--conn b) conn))
-                        opencode-projects--buffers)
-    opencode-projects--buffers))
-
-(defun opencode-projects--update-ticker ()
-  "Start or stop the timer that animates the spinners of busy sessions."
-  (let ((busy (cl-some (lambda (b)
-                         (> (car (opencode-store-counts
-                                  (buffer-local-value 'opencode-projects--conn b)))
-                            0))
-                       (opencode-projects--live-buffers))))
-    (cond ((and busy (not opencode-projects--tick-timer))
-           (setq opencode-projects--tick-timer
-                 (run-with-timer 0.25 0.25 #'opencode-projects--tick)))
-          ((and (not busy) opencode-projects--tick-timer)
-           (cancel-timer opencode-projects--tick-timer)
-           (setq opencode-projects--tick-timer nil)))))
+  (opencode--registry-buffers opencode-projects--registry conn))
 
 (defun opencode-projects--tick ()
   "Redraw the status badges of busy sessions in visible lists."
@@ -245,8 +231,7 @@ For `tabulated-list-printer'."
               (let ((id (tabulated-list-get-id)))
                 (when (and (stringp id) (gethash id busy))
                   (tabulated-list-set-col 0 (opencode-sessions-badge opencode-projects--conn id) t)))
-              (forward-line 1)))))))
-  (opencode-projects--update-ticker))
+              (forward-line 1))))))))
 
 ;;;; Loading and live updates
 
@@ -498,7 +483,7 @@ follows the server's global stream live.  \\<opencode-projects-mode-map>\
   "Cancel this buffer's timer; close the global connection if no list shows it."
   (when opencode-projects--redraw-timer (cancel-timer opencode-projects--redraw-timer))
   (let ((conn opencode-projects--conn))
-    (setq opencode-projects--buffers (delq (current-buffer) opencode-projects--buffers))
+    (opencode--registry-remove opencode-projects--registry)
     (when (and conn (null (opencode-projects--live-buffers conn))
                (not (eq (opencode-connection-state conn) 'closed)))
       (opencode-connection-close conn))))
@@ -515,7 +500,7 @@ Return the buffer."
     (with-current-buffer buf
       (unless (derived-mode-p 'opencode-projects-mode) (opencode-projects-mode))
       (setq opencode-projects--conn conn)
-      (cl-pushnew buf opencode-projects--buffers)
+      (opencode--registry-add opencode-projects--registry)
       (opencode-projects--redraw)
       ;; A stream still connecting loads when it connects
       ;; (`opencode-projects--on-state'), so no event is missed between.

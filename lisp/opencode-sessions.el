@@ -142,11 +142,15 @@ Rebuilt at each full redraw, so one row is found without a scan.")
 (defvar-local opencode-sessions--redraw-timer nil
   "Timer of a pending redraw, so a burst of events redraws once.")
 
-(defvar opencode-sessions--tick-timer nil
-  "Timer animating busy spinners and retry countdowns.")
+(defvar opencode-sessions--registry (opencode--registry-make 'opencode-sessions--conn)
+  "The session list buffers, so events need not scan `buffer-list'.")
 
-(defconst opencode-sessions--spinner ["⠋" "⠙" "⠹" "⠸" "⠼" "⠴" "⠦" "⠧" "⠇" "⠏"]
-  "Frames of the busy spinner.")
+(defvar opencode-sessions--spinner
+  (opencode--spinner-make
+   (lambda () (cl-some (lambda (conn) (> (car (opencode-store-counts conn)) 0))
+                       (opencode--registry-connections opencode-sessions--registry)))
+   #'opencode-sessions--tick)
+  "The timer of busy spinners and retry countdowns, while a list shows one.")
 
 ;;;; Columns
 
@@ -250,10 +254,7 @@ may have ended its reply, or died under it."
                      'face 'opencode-status-retry
                      'help-echo (plist-get st :message))))
       ('busy (propertize
-              (concat (aref opencode-sessions--spinner
-                            (mod (truncate (* 10 (float-time)))
-                                 (length opencode-sessions--spinner)))
-                      " busy")
+              (concat (opencode--spinner-frame) " busy")
               'face 'opencode-status-busy))
       ('unknown (propertize "unknown" 'face 'opencode-status-idle
                             'help-echo (concat "Busy when last known; now "
@@ -375,7 +376,7 @@ HAS-CHILDREN is non-nil when S has child sessions."
                    "\n  No sessions known yet: the server is not connected.\n"
                  "\n  No sessions here.  \\<opencode-sessions-mode-map>\\[opencode-sessions-create] creates one; \\[opencode-sessions-menu] shows every command.\n")))))
   (opencode-sessions--index-rows)
-  (opencode-sessions--update-ticker)
+  (opencode--spinner-update opencode-sessions--spinner)
   (force-mode-line-update t))
 
 (defun opencode-sessions--schedule-redraw (buffer)
@@ -424,49 +425,24 @@ to the buffer, and a stale position is caught by `opencode-sessions--goto'."
           (let ((inhibit-read-only t))
             (tabulated-list-set-col col (opencode-sessions--badge id) t)))))))
 
-(defun opencode-sessions--update-ticker ()
-  "Start or stop the timer that animates spinners and countdowns."
-  (let ((animated (cl-some (lambda (b)
-                             (> (car (opencode-store-counts
-                                      (buffer-local-value 'opencode-sessions--conn b)))
-                                0))
-                           (opencode-sessions--all-buffers))))
-    (cond ((and animated (not opencode-sessions--tick-timer))
-           (setq opencode-sessions--tick-timer
-                 (run-with-timer 0.25 0.25 #'opencode-sessions--tick)))
-          ((and (not animated) opencode-sessions--tick-timer)
-           (cancel-timer opencode-sessions--tick-timer)
-           (setq opencode-sessions--tick-timer nil)))))
-
 (defun opencode-sessions--tick ()
   "Advance spinners and countdowns in visible session lists."
-  (dolist (buf (opencode-sessions--all-buffers))
+  (dolist (buf (opencode--registry-buffers opencode-sessions--registry))
     (when (get-buffer-window buf 'visible)
       (with-current-buffer buf
         (maphash (lambda (id _) (opencode-sessions--update-status-cell id))
-                 (opencode-store-status (opencode-store opencode-sessions--conn))))))
-  (opencode-sessions--update-ticker))
+                 (opencode-store-status (opencode-store opencode-sessions--conn)))))))
 
 ;;;; Live updates
-
-(defvar opencode-sessions--list-buffers nil
-  "Session list buffers, so events need not scan `buffer-list'.")
 
 (defun opencode-sessions--attach (conn)
   "Make the current buffer a session list of CONN."
   (setq opencode-sessions--conn conn)
-  (cl-pushnew (current-buffer) opencode-sessions--list-buffers))
-
-(defun opencode-sessions--all-buffers ()
-  "Return every live session list buffer."
-  (setq opencode-sessions--list-buffers
-        (cl-delete-if-not #'buffer-live-p opencode-sessions--list-buffers)))
+  (opencode--registry-add opencode-sessions--registry))
 
 (defun opencode-sessions--buffers (conn)
   "Return the session list buffers showing CONN."
-  (cl-remove-if-not
-   (lambda (b) (eq (buffer-local-value 'opencode-sessions--conn b) conn))
-   (opencode-sessions--all-buffers)))
+  (opencode--registry-buffers opencode-sessions--registry conn))
 
 (defun opencode-sessions--up (s)
   "Return the id of the session S sits under: its parent, or its fork origin."
@@ -528,7 +504,7 @@ to the buffer, and a stale position is caught by `opencode-sessions--goto'."
   (when (and id (gethash id opencode-sessions--sessions)
              (not opencode-sessions--redraw-timer))
     (opencode-sessions--update-status-cell id))
-  (opencode-sessions--update-ticker)
+  (opencode--spinner-update opencode-sessions--spinner)
   (force-mode-line-update t))
 
 (defun opencode-sessions--on-state (conn state _detail)

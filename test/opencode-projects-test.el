@@ -170,7 +170,7 @@ bring back a session deleted meanwhile, nor an older title."
           (with-current-buffer buf
             (opencode-projects-mode)
             (setq opencode-projects--conn conn)
-            (push buf opencode-projects--buffers)
+            (opencode--registry-add opencode-projects--registry buf)
             (opencode-projects--load buf)
             (setq load-callbacks callbacks)
             ;; While the load is out: one session made, one renamed, one deleted.
