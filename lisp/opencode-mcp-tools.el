@@ -25,7 +25,7 @@
 ;; A path given by the agent is relative to the project or absolute;
 ;; after symlinks are resolved it must lie inside the project.  Chat
 ;; parts of these tools are drawn by `opencode-mcp-render', in
-;; opencode-mcp.el, which is found for them by name.
+;; opencode-mcp-views.el, which is found for them by name.
 
 ;;; Code:
 

@@ -2,18 +2,19 @@
 
 ;;; Commentary:
 
-;; The HTTP and JSON-RPC layer of opencode-mcp.el spoken to over
-;; loopback with raw requests (split across packets, several in one,
-;; bad JSON, no token), the tools of opencode-mcp-tools.el on a scratch
-;; project, and the whole path with the real server: the mock model
-;; calls each Emacs tool by name, the server calls Emacs, the chat
-;; shows the result.
+;; The HTTP and JSON-RPC of the Emacs tool server
+;; (opencode-mcp-transport.el) spoken to over loopback with raw requests
+;; (split across packets, several in one, bad JSON, no token), the tools
+;; of opencode-mcp-tools.el on a scratch project, and the whole path
+;; with the real server: the mock model calls each Emacs tool by name,
+;; the server calls Emacs, the chat shows the result.
 
 ;;; Code:
 
 (require 'ert)
 (require 'opencode-test-helpers)
 (require 'opencode-mcp)
+(require 'opencode-mcp-views)
 (require 'opencode-mcp-tools)
 
 ;;;; A raw HTTP client
