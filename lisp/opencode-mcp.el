@@ -28,6 +28,7 @@
 (require 'subr-x)
 (require 'opencode-lib)
 (require 'opencode-connection)
+(require 'opencode-connection-requests)
 (require 'opencode-mcp-transport)
 
 ;;;; Options
