@@ -64,8 +64,10 @@
 ;; traffic), opencode-mcp-transport.el (the HTTP/1.1 and JSON-RPC of
 ;; Emacs as an MCP server for the agent), opencode-mcp.el (its tools
 ;; table, methods, registration and mode), opencode-mcp-tools.el (its
-;; tools) and opencode-mcp-views.el (their calls in the chat and the
-;; status view).  `make lint' fails when a file is missing here.
+;; tools), opencode-mcp-tools-proposal.el (a change proposed by the
+;; agent, for the user to take) and opencode-mcp-views.el (their calls
+;; in the chat and the status view).  `make lint' fails when a file is
+;; missing here.
 
 ;;; Code:
 
