@@ -90,7 +90,7 @@ now: an old session's parts are drawn the same way.  This is in
                       (if (stringp (plist-get reg :error)) (concat "  " (plist-get reg :error)) ""))
               (format "  Tools      %s\n"
                       (string-join (cl-remove-if-not #'opencode-mcp-allowed-p
-                                                     (mapcar #'car opencode-mcp-tools))
+                                                     (mapcar #'car opencode-mcp-tool-table))
                                    ", "))
               (format "  Calls      %d for this project, %d in all%s\n"
                       (or (plist-get reg :calls) 0) opencode-mcp-calls

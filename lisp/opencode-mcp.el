@@ -91,7 +91,9 @@ gives the server this long again."
 
 (define-error 'opencode-mcp-tool-error "Emacs tool error" 'opencode-error)
 
-(defvar opencode-mcp-tools nil
+(define-obsolete-variable-alias 'opencode-mcp-tools 'opencode-mcp-tool-table "0.2.0")
+
+(defvar opencode-mcp-tool-table nil
   "The tools Emacs offers, an alist of (NAME . SPEC), in order.
 SPEC is a plist: :description and :schema (the JSON Schema of the
 arguments, as a plist for `json-serialize'), :function, :title,
@@ -105,12 +107,14 @@ it also gets DONE, and calls it later with the text and, for an
 error, a non-nil second argument.  See `opencode-mcp-define-tool'.")
 
 (defun opencode-mcp-define-tool (name &rest spec)
-  "Offer the agent the tool NAME, a string; SPEC is as in `opencode-mcp-tools'.
-A new tool goes last; one defined again keeps its place."
-  (let ((cell (assoc name opencode-mcp-tools)))
+  "Offer the agent the tool NAME, a string.
+SPEC is as in `opencode-mcp-tool-table'.  A new tool goes last; one
+defined again keeps its place."
+  (let ((cell (assoc name opencode-mcp-tool-table)))
     (if cell
         (setcdr cell spec)
-      (setq opencode-mcp-tools (append opencode-mcp-tools (list (cons name spec)))))))
+      (setq opencode-mcp-tool-table
+            (append opencode-mcp-tool-table (list (cons name spec)))))))
 
 (defun opencode-mcp-tool-error (format-string &rest args)
   "Fail the current tool call with a message from FORMAT-STRING and ARGS.
@@ -119,7 +123,7 @@ The agent gets the message as the tool's error."
 
 (defun opencode-mcp-allowed-p (name)
   "Return non-nil if the tool NAME exists and the user allows it."
-  (and (assoc name opencode-mcp-tools)
+  (and (assoc name opencode-mcp-tool-table)
        (member name opencode-mcp-allowed-tools)))
 
 ;;;; State
@@ -169,7 +173,7 @@ DURATION); see `opencode-mcp--remember'.")
   (and (equal (gethash "method" message) "tools/call")
        (let* ((params (gethash "params" message))
               (name (and (hash-table-p params) (gethash "name" params)))
-              (spec (and (stringp name) (cdr (assoc name opencode-mcp-tools)))))
+              (spec (and (stringp name) (cdr (assoc name opencode-mcp-tool-table)))))
          (and spec (or (plist-get spec :waits) (opencode-mcp--confirm-p name))))))
 
 (defun opencode-mcp--confirm-p (name)
@@ -208,7 +212,9 @@ DONE may be called at once or later (a tool call runs from a timer)."
              (args (and (hash-table-p params) (gethash "arguments" params))))
          (cond ((not (and (stringp name) (opencode-mcp-allowed-p name)))
                 (opencode-mcp--refused conn name args
-                                       (if (assoc name opencode-mcp-tools) "not allowed" "unknown"))
+                                       (if (assoc name opencode-mcp-tool-table)
+                                           "not allowed"
+                                         "unknown"))
                 (funcall done (opencode-mcp--error id -32602 (format "Unknown tool: %s" name))))
                ((not (or (null args) (hash-table-p args)))
                 (opencode-mcp--refused conn name nil "arguments not an object")
@@ -222,7 +228,7 @@ DONE may be called at once or later (a tool call runs from a timer)."
 
 (defun opencode-mcp--tool-list ()
   "Return the allowed tools as MCP tool objects."
-  (cl-loop for (name . spec) in opencode-mcp-tools
+  (cl-loop for (name . spec) in opencode-mcp-tool-table
            when (opencode-mcp-allowed-p name)
            collect `(:name ,name
                            :title ,(or (plist-get spec :title) name)
@@ -233,7 +239,7 @@ DONE may be called at once or later (a tool call runs from a timer)."
 
 (defun opencode-mcp--summary (name args)
   "Return a short text of the call of tool NAME with ARGS, for logs and prompts."
-  (let* ((spec (cdr (assoc name opencode-mcp-tools)))
+  (let* ((spec (cdr (assoc name opencode-mcp-tool-table)))
          (f (plist-get spec :summary)))
     (truncate-string-to-width
      (or (and f (ignore-errors (funcall f args)))
@@ -273,7 +279,7 @@ WHY says why it was refused."
 ID is the request's id.  REPLY gets the text and whether it is an
 error.  The call is logged, counted, and confirmed first when
 `opencode-mcp-confirm' says so."
-  (let* ((spec (cdr (assoc name opencode-mcp-tools)))
+  (let* ((spec (cdr (assoc name opencode-mcp-tool-table)))
          (summary (opencode-mcp--summary name args))
          (context (list :connection conn :root (opencode-connection-directory conn)
                         :request id))

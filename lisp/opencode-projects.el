@@ -7,7 +7,7 @@
 
 ;;; Commentary:
 
-;; M-x opencode-sessions-all-projects lists the root sessions of every
+;; M-x opencode-projects lists the root sessions of every
 ;; project the server knows, grouped under a heading row per project
 ;; (GET /project, GET /experimental/session with no directory).  It is
 ;; kept live by the server's global stream (/global/event), on the
@@ -20,7 +20,7 @@
 ;; `opencode-worktree-create', `opencode-worktree-remove' and
 ;; `opencode-worktree-new-session' (a session in a worktree: the
 ;; connection of the worktree's directory, and a session there) act on
-;; them.  Their sessions show in the all-projects list under their
+;; them.  Their sessions show in the list of every project under their
 ;; project, with the worktree's name.
 
 ;;; Code:
@@ -489,7 +489,7 @@ follows the server's global stream live.  \\<opencode-projects-mode-map>\
       (opencode-connection-close conn))))
 
 ;;;###autoload
-(defun opencode-sessions-all-projects ()
+(defun opencode-projects ()
   "Show the sessions of every project the server knows, by project.
 The list follows the server live, from its global event stream; RET
 opens a session's chat, c makes a session in the project at point.

@@ -229,7 +229,7 @@ WHY says so, and the connections show it until the server is restarted."
     (define-key map "f" #'opencode-send-file)
     (define-key map "m" #'opencode-send-dired-files)
     (define-key map "x" #'opencode-send-diagnostic)
-    (define-key map "p" #'opencode-sessions-all-projects)
+    (define-key map "p" #'opencode-projects)
     (define-key map "w" #'opencode-worktrees)
     map)
   "Prefix keymap of OpenCode commands, for a key of your choice.
@@ -240,8 +240,10 @@ For example: (global-set-key (kbd \"C-c o\") opencode-command-map).")
   "Show the OpenCode sessions of DIRECTORY (default: the current project)." t)
 (autoload (quote opencode-switch-session) "opencode-sessions"
   "Pick a session of DIRECTORY's project with completion." t)
-(autoload (quote opencode-sessions-all-projects) "opencode-projects"
+(autoload (quote opencode-projects) "opencode-projects"
   "Show the sessions of every project the server knows, by project." t)
+(define-obsolete-function-alias 'opencode-sessions-all-projects
+  #'opencode-projects "0.2.0")
 (autoload (quote opencode-worktrees) "opencode-projects"
   "List the worktrees of DIRECTORY's project (default: the current project)." t)
 (autoload (quote opencode-worktree-create) "opencode-projects"

@@ -681,7 +681,7 @@ As many as `opencode-mcp-status-calls' are kept."
   "Any tool named as Emacs's tools are is drawn as one of them.
 Whether the tools are on or off, and the tool defined or not."
   (let ((opencode-emacs-tools nil))
-    (should-not (assoc "later_tool" opencode-mcp-tools))
+    (should-not (assoc "later_tool" opencode-mcp-tool-table))
     (let ((r (opencode-parts-rendered opencode-mcp-test--part)))
       (should (equal (plist-get r :heading) "Emacs later_tool x.el:3  [completed]"))
       (should (string-match-p "path: x\\.el\nline: 3\n\nthe result" (plist-get r :body))))

@@ -61,7 +61,7 @@ would be one project to the server."
       (opencode-api-session-create conn2 :title "Beta session" :sync t)
       (unwind-protect
           (progn
-            (setq list (save-window-excursion (opencode-sessions-all-projects)))
+            (setq list (save-window-excursion (opencode-projects)))
             (with-current-buffer list
               ;; Both groups, each with its own session only.
               (should (opencode-test-wait
