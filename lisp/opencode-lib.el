@@ -182,9 +182,12 @@ buffers that show the event's connection."
 
 (defun opencode--registry-connections (registry)
   "Return the connections the live buffers of REGISTRY show, each once."
-  (let ((var (opencode--registry-connection-variable registry)))
-    (delete-dups (delq nil (mapcar (lambda (b) (buffer-local-value var b))
-                                   (opencode--registry-buffers registry))))))
+  (let ((var (opencode--registry-connection-variable registry))
+        (conns nil))
+    (dolist (b (opencode--registry-buffers registry))
+      (when-let ((conn (buffer-local-value var b)))
+        (cl-pushnew conn conns :test #'eq)))
+    (nreverse conns)))
 
 ;;;; The spinner
 
