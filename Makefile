@@ -3,7 +3,8 @@
 #   make test       every test: C unit tests (ASan+UBSan, TSan, valgrind),
 #                   ERT unit tests, and integration tests against the real
 #                   OpenCode server (installed by `make deps'), on every core
-#   make lint       byte-compile with warnings as errors, checkdoc
+#   make lint       byte-compile with warnings as errors, checkdoc, package-lint,
+#                   every lisp/*.el named in opencode.el's file list and README
 #   make run        Emacs with the package and the session list
 #   make demo       the same, offline, with the tests' mock model
 #   make bench      benchmarks, module vs plain Elisp, batch and in a

@@ -110,7 +110,9 @@
       (insert "@node Command Reference\n@chapter Command Reference\n\n"
               "Every command of the package, with its keys.\n\n")
       (dolist (cmd (opencode-gen--symbols #'commandp))
-        (when (and (fboundp cmd) (not (keymapp (symbol-function cmd))))
+        ;; An obsolete alias is not a command of its own.
+        (when (and (fboundp cmd) (not (keymapp (symbol-function cmd)))
+                   (not (get cmd 'byte-obsolete-info)))
           (insert (format "@deffn Command %s %s\n" cmd (opencode-gen--arglist cmd)))
           (let ((keys (opencode-gen--keys cmd)))
             (when keys

@@ -17,6 +17,7 @@
 ;;; Code:
 
 (require 'opencode-connection)
+(require 'opencode-connection-requests)
 
 (cl-defun opencode-api-session-list (conn &key search limit roots start
                                           callback errback sync full)

@@ -177,12 +177,6 @@ or nil), :cost (the whole session's) and :status (\"idle\", \"busy\",
                         (opencode-store-unknown-status-text opencode-chat--conn)
                       (plist-get (opencode-chat--session-status) :type))))))
 
-(defun opencode-chat--tokens (n)
-  "Return N tokens briefly: 950, 12.3k, 1.2M."
-  (cond ((< n 1000) (number-to-string n))
-        ((< n 1000000) (format "%.1fk" (/ n 1000.0)))
-        (t (format "%.1fM" (/ n 1000000.0)))))
-
 (defun opencode-chat-context-line ()
   "Return the chat's context at a glance: status, agent, model, window, cost.
 The most useful comes first, so a narrow window cuts the least."
@@ -204,16 +198,16 @@ The most useful comes first, so a narrow window cuts the least."
      (if (and (numberp limit) (> limit 0))
          (let* ((ratio (min 1.0 (/ used (float limit))))
                 (cells (round (* 10 ratio))))
-           (format " · %s/%s %s %d%%" (opencode-chat--tokens used) (opencode-chat--tokens limit)
+           (format " · %s/%s %s %d%%" (opencode--token-count used) (opencode--token-count limit)
                    (propertize (concat (make-string cells ?█) (make-string (- 10 cells) ?░))
                                'face (if (> ratio 0.8) 'warning 'opencode-chat-dim))
                    (round (* 100 ratio))))
-       (format " · %s in context" (opencode-chat--tokens used)))
+       (format " · %s in context" (opencode--token-count used)))
      (if (and (numberp cost) (> cost 0)) (format " · $%.4f" cost) "")
      (format " · in %s out %s cache %s/%s"
-             (opencode-chat--tokens (plist-get c :input)) (opencode-chat--tokens (plist-get c :output))
-             (opencode-chat--tokens (plist-get c :cache-read))
-             (opencode-chat--tokens (plist-get c :cache-write))))))
+             (opencode--token-count (plist-get c :input)) (opencode--token-count (plist-get c :output))
+             (opencode--token-count (plist-get c :cache-read))
+             (opencode--token-count (plist-get c :cache-write))))))
 
 ;;;; First run with no model
 

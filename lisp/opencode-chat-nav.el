@@ -31,7 +31,7 @@
 (declare-function opencode-chat--entry-part "opencode-chat" (entry))
 (declare-function opencode-chat--render-part "opencode-chat" (part entry))
 (declare-function opencode-chat--part-folded-p "opencode-chat" (part))
-(declare-function opencode-chat--shown-messages "opencode-chat" ())
+(declare-function opencode-chat--shown-messages "opencode-chat-load" ())
 (declare-function opencode-connect "opencode" (&optional directory))
 (declare-function opencode-connection-directory "opencode-connection" (conn))
 

@@ -9,10 +9,12 @@
 
 ;; The bottom layer, required by every other file and requiring none of
 ;; them: the customization group and the error hierarchy, the log
-;; buffer, URL path and query encoding, directory names, the GC-room
-;; macro, a per-buffer debounce, the faces the views share, links in
-;; text, and a keys table that makes both a keymap and a transient menu.  Names here are
-;; `opencode--' (shared by the package) or `opencode-' (public).
+;; buffer, URL path and query encoding, directory names, a per-buffer
+;; debounce, the registry of a view's buffers and the spinner of its
+;; busy badges, the faces the views share, links in text, and a keys
+;; table that makes both a keymap and a transient menu.  Names here are
+;; `opencode--' (shared by the package) or `opencode-' (public).  What
+;; the package does with the garbage collector is in opencode-gc.el.
 
 ;;; Code:
 
@@ -125,102 +127,13 @@ the error's data.  For commands that wait for the server."
   "Return \"N SINGULAR\", or with PLURAL (default SINGULAR + s) unless N is 1."
   (format "%d %s" n (if (eql n 1) singular (or plural (concat singular "s")))))
 
-;;;; Time and garbage
+(defun opencode--token-count (n)
+  "Return N tokens briefly: 950, 12.3k, 1.2M."
+  (cond ((< n 1000) (number-to-string n))
+        ((< n 1000000) (format "%.1fk" (/ n 1000.0)))
+        (t (format "%.1fM" (/ n 1000000.0)))))
 
-(defvar opencode--gc-room (* 64 1024 1024)
-  "Bytes `opencode--with-gc-room' lets a body allocate between collections.")
-
-(defmacro opencode--with-gc-room (&rest body)
-  "Run BODY with the garbage collector held off for a while.
-Drawing a page or draining a burst makes much short-lived garbage;
-collecting once after it costs less than collecting every
-`gc-cons-threshold' bytes.  BODY may allocate `opencode--gc-room'
-bytes before a collection."
-  (declare (indent 0) (debug t))
-  `(let ((gc-cons-threshold (max gc-cons-threshold opencode--gc-room)))
-     ,@body))
-
-;;;; The collector while events stream
-
-(defcustom opencode-gc-streaming-threshold (* 32 1024 1024)
-  "`gc-cons-threshold' while events stream in, or nil to leave it alone.
-A reply streaming into a chat allocates about a megabyte a second, and
-each collection pauses Emacs for as long as it takes to mark
-everything live, tens of milliseconds, however little garbage there
-is: at the default threshold that is a pause a second, each one added
-to the drain or the Markdown pass it falls in.  While text deltas keep
-coming the threshold is raised to this (never lowered), so a reply
-streams with no collection or one.  `opencode-gc-streaming-rest'
-seconds after the last delta the stream counts as over, and the first
-collection after that puts the threshold back, if nothing else changed
-it meanwhile: the garbage of the stream is collected when it falls
-due, not in a pause of its own."
-  :type '(choice (const :tag "Leave it alone" nil) integer)
-  :group 'opencode)
-
-(defcustom opencode-gc-streaming-rest 1.0
-  "Seconds without a text delta after which a stream counts as over.
-See `opencode-gc-streaming-threshold'."
-  :type 'number
-  :group 'opencode)
-
-(defvar opencode--gc-held nil
-  "While the threshold is held: (SAVED OURS OVER).
-SAVED is the threshold before, OURS the one set; OVER is non-nil once
-the stream is over, until the next collection.")
-
-(defvar opencode--gc-last-hold 0.0
-  "When `opencode--gc-hold' was last called (`float-time').")
-
-(defvar opencode--gc-rest-timer nil
-  "The timer that checks whether the stream went quiet.")
-
-(defun opencode--gc-hold ()
-  "Raise `gc-cons-threshold' while events stream in.
-Call for each text delta.  The threshold read and set is the global
-one, whatever `let' of it is in effect.  See
-`opencode-gc-streaming-threshold'."
-  (when opencode-gc-streaming-threshold
-    (setq opencode--gc-last-hold (float-time))
-    (unless opencode--gc-rest-timer
-      (setq opencode--gc-rest-timer
-            (run-with-timer opencode-gc-streaming-rest opencode-gc-streaming-rest
-                            #'opencode--gc-rest)))
-    (cond
-     ((not opencode--gc-held)
-      (let* ((saved (default-toplevel-value 'gc-cons-threshold))
-             (ours (max saved opencode-gc-streaming-threshold)))
-        (setq opencode--gc-held (list saved ours nil))
-        (set-default-toplevel-value 'gc-cons-threshold ours)
-        (add-hook 'post-gc-hook #'opencode--gc-collected)))
-     ((nth 2 opencode--gc-held)
-      ;; Streaming again before the collection that ends the hold.
-      (setf (nth 2 opencode--gc-held) nil)))))
-
-(defun opencode--gc-rest ()
-  "Count the stream as over if no delta came for `opencode-gc-streaming-rest'."
-  (when (>= (- (float-time) opencode--gc-last-hold) opencode-gc-streaming-rest)
-    (when opencode--gc-held (setf (nth 2 opencode--gc-held) t))
-    (cancel-timer opencode--gc-rest-timer)
-    (setq opencode--gc-rest-timer nil)))
-
-(defun opencode--gc-collected ()
-  "After a collection (in `post-gc-hook'): end the hold if the stream is over."
-  (when (nth 2 opencode--gc-held)
-    (opencode--gc-release)))
-
-(defun opencode--gc-release ()
-  "Put `gc-cons-threshold' back now, unless it was changed meanwhile."
-  (when opencode--gc-held
-    ;; Changed meanwhile (by the user, or gcmh): theirs stays.  The
-    ;; global value, though a `let' of it may be in effect here.
-    (when (eql (default-toplevel-value 'gc-cons-threshold) (nth 1 opencode--gc-held))
-      (set-default-toplevel-value 'gc-cons-threshold (nth 0 opencode--gc-held)))
-    (setq opencode--gc-held nil))
-  (remove-hook 'post-gc-hook #'opencode--gc-collected)
-  (when opencode--gc-rest-timer
-    (cancel-timer opencode--gc-rest-timer)
-    (setq opencode--gc-rest-timer nil)))
+;;;; Timers
 
 (defun opencode--debounce (var delay fn)
   "Call FN in the current buffer after DELAY seconds, once per burst.
@@ -236,6 +149,84 @@ and only if the buffer is still live."
                     (with-current-buffer buf
                       (set var nil)
                       (funcall fn)))))))))
+
+;;;; Registries of buffers
+
+(cl-defstruct (opencode--registry
+               (:constructor opencode--registry-make (connection-variable))
+               (:copier nil))
+  "The buffers of one kind of view, so an event need not scan `buffer-list'.
+A view that lists sessions keeps one: its event handlers redraw the
+buffers that show the event's connection."
+  (connection-variable
+   nil :documentation "The buffer-local variable holding the connection a buffer shows.")
+  (list nil :documentation "The buffers, newest first; dead ones go when next read."))
+
+(defun opencode--registry-add (registry &optional buffer)
+  "Add BUFFER (default: the current buffer) to REGISTRY."
+  (cl-pushnew (or buffer (current-buffer)) (opencode--registry-list registry)))
+
+(defun opencode--registry-remove (registry &optional buffer)
+  "Take BUFFER (default: the current buffer) out of REGISTRY."
+  (setf (opencode--registry-list registry)
+        (delq (or buffer (current-buffer)) (opencode--registry-list registry))))
+
+(defun opencode--registry-buffers (registry &optional conn)
+  "Return the live buffers of REGISTRY, only those showing CONN if given."
+  (let ((live (setf (opencode--registry-list registry)
+                    (cl-delete-if-not #'buffer-live-p (opencode--registry-list registry))))
+        (var (opencode--registry-connection-variable registry)))
+    (if conn
+        (cl-remove-if-not (lambda (b) (eq (buffer-local-value var b) conn)) live)
+      live)))
+
+(defun opencode--registry-connections (registry)
+  "Return the connections the live buffers of REGISTRY show, each once."
+  (let ((var (opencode--registry-connection-variable registry))
+        (conns nil))
+    (dolist (b (opencode--registry-buffers registry))
+      (when-let ((conn (buffer-local-value var b)))
+        (cl-pushnew conn conns :test #'eq)))
+    (nreverse conns)))
+
+;;;; The spinner
+
+(defconst opencode--spinner-frames ["⠋" "⠙" "⠹" "⠸" "⠼" "⠴" "⠦" "⠧" "⠇" "⠏"]
+  "Frames of the busy spinner.")
+
+(defun opencode--spinner-frame ()
+  "Return the busy spinner's frame for now: ten frames a second."
+  (aref opencode--spinner-frames
+        (mod (truncate (* 10 (float-time))) (length opencode--spinner-frames))))
+
+(cl-defstruct (opencode--spinner
+               (:constructor opencode--spinner-make (turning-p redraw))
+               (:copier nil))
+  "A timer that redraws a view's spinners and countdowns while it shows any."
+  (turning-p nil :documentation "A function of no argument: non-nil while one shows.")
+  (redraw nil :documentation "A function of no argument that redraws them.")
+  (timer nil :documentation "The timer, while it runs."))
+
+(defun opencode--spinner-update (spinner)
+  "Start SPINNER's timer if it has something to turn; stop it if not."
+  (let ((turning (funcall (opencode--spinner-turning-p spinner)))
+        (timer (opencode--spinner-timer spinner)))
+    (cond ((and turning (not timer))
+           (setf (opencode--spinner-timer spinner)
+                 (run-with-timer 0.25 0.25 #'opencode--spinner-turn spinner)))
+          ((and (not turning) timer)
+           (opencode--spinner-stop spinner)))))
+
+(defun opencode--spinner-turn (spinner)
+  "Redraw what SPINNER turns; stop it once nothing is left to turn."
+  (funcall (opencode--spinner-redraw spinner))
+  (opencode--spinner-update spinner))
+
+(defun opencode--spinner-stop (spinner)
+  "Stop SPINNER's timer, if it runs."
+  (when (opencode--spinner-timer spinner)
+    (cancel-timer (opencode--spinner-timer spinner))
+    (setf (opencode--spinner-timer spinner) nil)))
 
 ;;;; Faces the views share
 

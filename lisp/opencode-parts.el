@@ -104,12 +104,6 @@ context; it is shown folded, under a heading."
     ((or "step-finish" "snapshot" "patch" "text") t)
     (_ nil)))
 
-(defun opencode-parts--count (n)
-  "Return N tokens briefly: 950, 12.3k, 1.2M."
-  (cond ((< n 1000) (number-to-string n))
-        ((< n 1000000) (format "%.1fk" (/ n 1000.0)))
-        (t (format "%.1fM" (/ n 1000000.0)))))
-
 (defun opencode-parts--usage (tokens cost)
   "Return TOKENS (:input :output :cache) and COST briefly, or nil if all zero.
 As \"1.2k in · 340 out · 500 cached · $0.0123\"; zero figures are left out."
@@ -117,9 +111,9 @@ As \"1.2k in · 340 out · 500 cached · $0.0123\"; zero figures are left out."
          (in (funcall num (plist-get tokens :input)))
          (out (funcall num (plist-get tokens :output)))
          (cached (funcall num (plist-get (plist-get tokens :cache) :read)))
-         (items (delq nil (list (and (> (+ in out) 0) (format "%s in" (opencode-parts--count in)))
-                                (and (> (+ in out) 0) (format "%s out" (opencode-parts--count out)))
-                                (and (> cached 0) (format "%s cached" (opencode-parts--count cached)))
+         (items (delq nil (list (and (> (+ in out) 0) (format "%s in" (opencode--token-count in)))
+                                (and (> (+ in out) 0) (format "%s out" (opencode--token-count out)))
+                                (and (> cached 0) (format "%s cached" (opencode--token-count cached)))
                                 (and (numberp cost) (> cost 0) (format "$%.4f" cost))))))
     (and items (string-join items " · "))))
 

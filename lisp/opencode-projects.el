@@ -7,7 +7,7 @@
 
 ;;; Commentary:
 
-;; M-x opencode-sessions-all-projects lists the root sessions of every
+;; M-x opencode-projects lists the root sessions of every
 ;; project the server knows, grouped under a heading row per project
 ;; (GET /project, GET /experimental/session with no directory).  It is
 ;; kept live by the server's global stream (/global/event), on the
@@ -20,7 +20,7 @@
 ;; `opencode-worktree-create', `opencode-worktree-remove' and
 ;; `opencode-worktree-new-session' (a session in a worktree: the
 ;; connection of the worktree's directory, and a session there) act on
-;; them.  Their sessions show in the all-projects list under their
+;; them.  Their sessions show in the list of every project under their
 ;; project, with the worktree's name.
 
 ;;; Code:
@@ -59,11 +59,15 @@
 (defvar-local opencode-projects--redraw-timer nil
   "Timer of a pending redraw, so a burst of events redraws once.")
 
-(defvar opencode-projects--buffers nil
+(defvar opencode-projects--registry (opencode--registry-make 'opencode-projects--conn)
   "Buffers listing every project, so events need not scan `buffer-list'.")
 
-(defvar opencode-projects--tick-timer nil
-  "Timer animating busy spinners in these lists.")
+(defvar opencode-projects--spinner
+  (opencode--spinner-make
+   (lambda () (cl-some (lambda (conn) (> (car (opencode-store-counts conn)) 0))
+                       (opencode--registry-connections opencode-projects--registry)))
+   #'opencode-projects--tick)
+  "The timer of busy spinners in these lists, while one shows any.")
 
 ;;;; Rows
 
@@ -202,7 +206,7 @@ For `tabulated-list-printer'."
     (let ((inhibit-read-only t))
       (goto-char (point-max))
       (insert "\n  No sessions yet in any project the server knows.\n")))
-  (opencode-projects--update-ticker)
+  (opencode--spinner-update opencode-projects--spinner)
   (force-mode-line-update))
 
 (defun opencode-projects--schedule-redraw (buffer)
@@ -212,25 +216,7 @@ For `tabulated-list-printer'."
 
 (defun opencode-projects--live-buffers (&optional conn)
   "Return the live lists of every project, those showing CONN if given."
-  (setq opencode-projects--buffers (cl-delete-if-not #'buffer-live-p opencode-projects--buffers))
-  (if conn
-      (cl-remove-if-not (lambda (b) (eq (buffer-local-value 'opencode-projects--conn b) conn))
-                        opencode-projects--buffers)
-    opencode-projects--buffers))
-
-(defun opencode-projects--update-ticker ()
-  "Start or stop the timer that animates the spinners of busy sessions."
-  (let ((busy (cl-some (lambda (b)
-                         (> (car (opencode-store-counts
-                                  (buffer-local-value 'opencode-projects--conn b)))
-                            0))
-                       (opencode-projects--live-buffers))))
-    (cond ((and busy (not opencode-projects--tick-timer))
-           (setq opencode-projects--tick-timer
-                 (run-with-timer 0.25 0.25 #'opencode-projects--tick)))
-          ((and (not busy) opencode-projects--tick-timer)
-           (cancel-timer opencode-projects--tick-timer)
-           (setq opencode-projects--tick-timer nil)))))
+  (opencode--registry-buffers opencode-projects--registry conn))
 
 (defun opencode-projects--tick ()
   "Redraw the status badges of busy sessions in visible lists."
@@ -245,8 +231,7 @@ For `tabulated-list-printer'."
               (let ((id (tabulated-list-get-id)))
                 (when (and (stringp id) (gethash id busy))
                   (tabulated-list-set-col 0 (opencode-sessions-badge opencode-projects--conn id) t)))
-              (forward-line 1)))))))
-  (opencode-projects--update-ticker))
+              (forward-line 1))))))))
 
 ;;;; Loading and live updates
 
@@ -498,13 +483,13 @@ follows the server's global stream live.  \\<opencode-projects-mode-map>\
   "Cancel this buffer's timer; close the global connection if no list shows it."
   (when opencode-projects--redraw-timer (cancel-timer opencode-projects--redraw-timer))
   (let ((conn opencode-projects--conn))
-    (setq opencode-projects--buffers (delq (current-buffer) opencode-projects--buffers))
+    (opencode--registry-remove opencode-projects--registry)
     (when (and conn (null (opencode-projects--live-buffers conn))
                (not (eq (opencode-connection-state conn) 'closed)))
       (opencode-connection-close conn))))
 
 ;;;###autoload
-(defun opencode-sessions-all-projects ()
+(defun opencode-projects ()
   "Show the sessions of every project the server knows, by project.
 The list follows the server live, from its global event stream; RET
 opens a session's chat, c makes a session in the project at point.
@@ -515,7 +500,7 @@ Return the buffer."
     (with-current-buffer buf
       (unless (derived-mode-p 'opencode-projects-mode) (opencode-projects-mode))
       (setq opencode-projects--conn conn)
-      (cl-pushnew buf opencode-projects--buffers)
+      (opencode--registry-add opencode-projects--registry)
       (opencode-projects--redraw)
       ;; A stream still connecting loads when it connects
       ;; (`opencode-projects--on-state'), so no event is missed between.

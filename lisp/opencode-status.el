@@ -20,7 +20,7 @@
 (require 'subr-x)
 (require 'opencode)
 (require 'opencode-api)
-(require 'opencode-mcp)
+(require 'opencode-mcp-views)
 
 (defvar-local opencode-status--conn nil "The connection this status buffer shows.")
 

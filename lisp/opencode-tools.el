@@ -67,11 +67,11 @@ See `opencode-chat-define-tool-renderer'.")
   "Functions that find the renderer of a tool no entry names.
 When `opencode-chat-tool-renderers' has no entry for a tool, each of
 these is called in turn with the tool's name, until one returns a
-renderer.  The one there finds Emacs's own tools (opencode-mcp.el):
+renderer.  The one there finds Emacs's own tools (opencode-mcp-views.el):
 any tool, defined now or later, whose name begins as theirs do,
 whether `opencode-emacs-tools' is on or not.")
 
-(autoload 'opencode-mcp-tool-renderer "opencode-mcp")
+(autoload 'opencode-mcp-tool-renderer "opencode-mcp-views")
 
 (defun opencode-chat-tool-renderer (tool)
   "Return the renderer of TOOL, a tool's name, or nil for the default.

@@ -31,26 +31,43 @@
 ;; Emacs stays responsive while agents stream.  Start with
 ;; M-x opencode-sessions.
 ;;
-;; Files: opencode-lib.el (what the files share: log, paths, faces,
-;; keys tables), opencode-module.el (building and loading the module),
-;; opencode-connection.el (connections, dispatch, requests),
+;; Files, from the bottom up (doc/architecture.md has the layers):
+;; opencode-lib.el (what the files share: log, paths, faces, keys
+;; tables, the registry of a view's buffers, the spinner),
+;; opencode-gc.el (the garbage collector's policy), opencode-module.el
+;; (building and loading the module), opencode-connection.el
+;; (connections, their state, the drain and the dispatch),
+;; opencode-connection-requests.el (requests and their replies),
 ;; opencode-events.el (routing events to their handlers),
 ;; opencode-model.el (what the server sends, and the store),
-;; opencode-server.el (the local server), opencode-api.el (one function
-;; per server route), opencode-notify.el (notifications),
-;; opencode-sessions.el (the session list), opencode-chat.el (a
-;; session's timeline), opencode-parts.el (how messages and parts look),
-;; opencode-markdown.el (Markdown faces), opencode-chat-context.el (the
-;; chat's header line and context), opencode-chat-ops.el (operations
-;; on the session), opencode-chat-nav.el (folding and moving),
-;; opencode-prompt.el (the prompt),
-;; opencode-complete.el (its completion), opencode-requests.el
-;; (permissions and questions), opencode-todo.el (the todo list),
-;; opencode-diff.el (diffs), opencode-sidebar.el (the project sidebar),
-;; opencode-status.el (the server's status), opencode-capture.el
-;; (recording and replaying traffic), opencode-projects.el (the
-;; sessions of every project, and worktrees), opencode-mcp.el (Emacs as an MCP
-;; server for the agent) and opencode-mcp-tools.el (its tools).
+;; opencode-cache.el (what is kept on disk), opencode-server.el (the
+;; local server), opencode-api.el (one function per server route),
+;; opencode.el (this file: connecting, the prefix map),
+;; opencode-notify.el (notifications), opencode-sessions-rows.el (the
+;; session list's rows, kept live), opencode-sessions.el (the session
+;; list: mode, keys, commands), opencode-projects.el (the sessions of
+;; every project, and worktrees), opencode-chat.el (a session's
+;; timeline), opencode-chat-load.el (fetching a chat's messages),
+;; opencode-chat-events.el (what events do to a chat),
+;; opencode-chat-context.el (the chat's header line and context),
+;; opencode-chat-ops.el (operations on the session),
+;; opencode-chat-nav.el (folding and moving), opencode-chat-export.el
+;; (copying and exporting), opencode-parts.el (how messages and parts
+;; look), opencode-tools.el (how each tool's part looks),
+;; opencode-markdown.el (Markdown faces), opencode-prompt.el (the
+;; prompt), opencode-complete.el (its completion), opencode-context.el
+;; (what @mentions bring from Emacs), opencode-requests.el (permissions
+;; and questions), opencode-todo.el (the todo list), opencode-diff.el
+;; (diffs), opencode-send.el (sending from anywhere in Emacs),
+;; opencode-sidebar.el (the project sidebar), opencode-status.el (the
+;; server's status), opencode-capture.el (recording and replaying
+;; traffic), opencode-mcp-transport.el (the HTTP/1.1 and JSON-RPC of
+;; Emacs as an MCP server for the agent), opencode-mcp.el (its tools
+;; table, methods, registration and mode), opencode-mcp-tools.el (its
+;; tools), opencode-mcp-tools-proposal.el (a change proposed by the
+;; agent, for the user to take) and opencode-mcp-views.el (their calls
+;; in the chat and the status view).  `make lint' fails when a file is
+;; missing here.
 
 ;;; Code:
 
@@ -212,7 +229,7 @@ WHY says so, and the connections show it until the server is restarted."
     (define-key map "f" #'opencode-send-file)
     (define-key map "m" #'opencode-send-dired-files)
     (define-key map "x" #'opencode-send-diagnostic)
-    (define-key map "p" #'opencode-sessions-all-projects)
+    (define-key map "p" #'opencode-projects)
     (define-key map "w" #'opencode-worktrees)
     map)
   "Prefix keymap of OpenCode commands, for a key of your choice.
@@ -223,8 +240,10 @@ For example: (global-set-key (kbd \"C-c o\") opencode-command-map).")
   "Show the OpenCode sessions of DIRECTORY (default: the current project)." t)
 (autoload (quote opencode-switch-session) "opencode-sessions"
   "Pick a session of DIRECTORY's project with completion." t)
-(autoload (quote opencode-sessions-all-projects) "opencode-projects"
+(autoload (quote opencode-projects) "opencode-projects"
   "Show the sessions of every project the server knows, by project." t)
+(define-obsolete-function-alias 'opencode-sessions-all-projects
+  #'opencode-projects "0.2.0")
 (autoload (quote opencode-worktrees) "opencode-projects"
   "List the worktrees of DIRECTORY's project (default: the current project)." t)
 (autoload (quote opencode-worktree-create) "opencode-projects"

@@ -17,36 +17,14 @@
 (require 'opencode-capture)
 (require 'opencode-chat)
 
-(defun opencode-capture-test--file (name)
-  "Return the path of capture fixture NAME."
-  (expand-file-name (concat "fixtures/" name) opencode-test-dir))
-
-(defun opencode-capture-test--session (conn)
-  "Return the id of the session created in replay CONN's recording."
-  (cl-loop for r in (plist-get (opencode-connection-plist conn) :replay)
-           when (equal (plist-get r :type) "session.created")
-           return (plist-get (plist-get (plist-get r :props) :info) :id)))
-
-(defun opencode-capture-test--stored (conn)
-  "Return the last recorded reply of GET /session/ID/message in CONN's recording."
-  (let ((ids nil) (last nil))
-    (dolist (r (plist-get (opencode-connection-plist conn) :replay))
-      (cond ((and (equal (plist-get r :out) "request")
-                  (string-suffix-p "/message" (plist-get r :path))
-                  (equal (plist-get r :method) "GET"))
-             (push (plist-get r :id) ids))
-            ((and (equal (plist-get r :in) "response") (memq (plist-get r :id) ids))
-             (setq last (plist-get r :data)))))
-    last))
-
 (defun opencode-capture-test--replay (name)
   "Replay capture NAME into a chat; return (REPLAYED STORED STATES) texts.
 REPLAYED is the chat's visible text after the replay, STORED the text
 of a chat drawn from the server's stored messages at the end, STATES the
 connection states the chat's header showed on the way."
-  (let* ((conn (opencode-replay-connection (opencode-capture-test--file name)))
+  (let* ((conn (opencode-replay-connection (opencode-test-capture-file name)))
          (opencode-connections (list conn))
-         (sid (opencode-capture-test--session conn))
+         (sid (opencode-test-capture-session conn))
          (states nil)
          (chat (save-window-excursion (opencode-chat-open conn (list :id sid))))
          replayed stored)
@@ -61,7 +39,7 @@ connection states the chat's header showed on the way."
           (setq replayed (opencode-test--visible-text)))
       (kill-buffer chat))
     ;; (The macro binds a `conn' of its own.)
-    (let ((messages (opencode-capture-test--stored conn)))
+    (let ((messages (opencode-test-capture-stored conn)))
       (should (> (length messages) 1))
       (opencode-test-with-chat sid
         (opencode-chat--render-all messages)

@@ -15,7 +15,7 @@
 (require 'opencode-test-helpers)
 (require 'opencode-chat)
 (require 'opencode-chat-export)
-(require 'opencode-capture-test)
+(require 'opencode-capture)
 
 (defconst opencode-export-test--base64
   "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
@@ -292,9 +292,9 @@ Return (TEXT . BUFFER): the file's text and the buffer that opened it."
 
 (ert-deftest opencode-export/recorded-tool-chain ()
   "A tool chain recorded from the real server exports a heading per message."
-  (let* ((conn (opencode-replay-connection (opencode-capture-test--file "capture-tools.jsonl")))
-         (messages (opencode-capture-test--stored conn))
-         (sid (opencode-capture-test--session conn)))
+  (let* ((conn (opencode-replay-connection (opencode-test-capture-file "capture-tools.jsonl")))
+         (messages (opencode-test-capture-stored conn))
+         (sid (opencode-test-capture-session conn)))
     (opencode-test-with-chat sid
       (opencode-chat--render-all messages)
       (let ((org (opencode-chat-export-org (opencode-chat-messages) (opencode-chat-session)))
@@ -365,9 +365,9 @@ Return (TEXT . BUFFER): the file's text and the buffer that opened it."
 Tools as the chat shows them (no JSON), the server's file context folded
 under a heading with the file as a block, a reply's steps as one heading,
 no patch line repeating an edit."
-  (let* ((conn (opencode-replay-connection (opencode-capture-test--file "capture-every-tool.jsonl")))
-         (messages (opencode-capture-test--stored conn))
-         (sid (opencode-capture-test--session conn)))
+  (let* ((conn (opencode-replay-connection (opencode-test-capture-file "capture-every-tool.jsonl")))
+         (messages (opencode-test-capture-stored conn))
+         (sid (opencode-test-capture-session conn)))
     (opencode-test-with-chat sid
       (opencode-chat--render-all messages)
       (let ((org (opencode-chat-export-org (opencode-chat-messages) (opencode-chat-session)))

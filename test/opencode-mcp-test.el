@@ -2,18 +2,19 @@
 
 ;;; Commentary:
 
-;; The HTTP and JSON-RPC layer of opencode-mcp.el spoken to over
-;; loopback with raw requests (split across packets, several in one,
-;; bad JSON, no token), the tools of opencode-mcp-tools.el on a scratch
-;; project, and the whole path with the real server: the mock model
-;; calls each Emacs tool by name, the server calls Emacs, the chat
-;; shows the result.
+;; The HTTP and JSON-RPC of the Emacs tool server
+;; (opencode-mcp-transport.el) spoken to over loopback with raw requests
+;; (split across packets, several in one, bad JSON, no token), the tools
+;; of opencode-mcp-tools.el on a scratch project, and the whole path
+;; with the real server: the mock model calls each Emacs tool by name,
+;; the server calls Emacs, the chat shows the result.
 
 ;;; Code:
 
 (require 'ert)
 (require 'opencode-test-helpers)
 (require 'opencode-mcp)
+(require 'opencode-mcp-views)
 (require 'opencode-mcp-tools)
 
 ;;;; A raw HTTP client
@@ -680,7 +681,7 @@ As many as `opencode-mcp-status-calls' are kept."
   "Any tool named as Emacs's tools are is drawn as one of them.
 Whether the tools are on or off, and the tool defined or not."
   (let ((opencode-emacs-tools nil))
-    (should-not (assoc "later_tool" opencode-mcp-tools))
+    (should-not (assoc "later_tool" opencode-mcp-tool-table))
     (let ((r (opencode-parts-rendered opencode-mcp-test--part)))
       (should (equal (plist-get r :heading) "Emacs later_tool x.el:3  [completed]"))
       (should (string-match-p "path: x\\.el\nline: 3\n\nthe result" (plist-get r :body))))

@@ -61,7 +61,7 @@ would be one project to the server."
       (opencode-api-session-create conn2 :title "Beta session" :sync t)
       (unwind-protect
           (progn
-            (setq list (save-window-excursion (opencode-sessions-all-projects)))
+            (setq list (save-window-excursion (opencode-projects)))
             (with-current-buffer list
               ;; Both groups, each with its own session only.
               (should (opencode-test-wait
@@ -170,7 +170,7 @@ bring back a session deleted meanwhile, nor an older title."
           (with-current-buffer buf
             (opencode-projects-mode)
             (setq opencode-projects--conn conn)
-            (push buf opencode-projects--buffers)
+            (opencode--registry-add opencode-projects--registry buf)
             (opencode-projects--load buf)
             (setq load-callbacks callbacks)
             ;; While the load is out: one session made, one renamed, one deleted.

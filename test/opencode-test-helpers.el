@@ -11,7 +11,8 @@
 ;; fixture readers, chat buffers on a connection with no server
 ;; (`opencode-test-with-chat') or on the real one
 ;; (`opencode-test-with-chat-on-real-server'), and what a person sees
-;; in them (`opencode-test--visible-text', `opencode-test--list-titles').
+;; in them (`opencode-test--visible-text', `opencode-test--list-titles'),
+;; and the readers of recorded captures (`opencode-test-capture-stored').
 ;; Every test file requires this one and no other test file.
 
 ;;; Code:
@@ -571,6 +572,30 @@ Wait until the server accepted it."
           (push (plist-get (opencode-sessions--get id) :title) titles))
         (forward-line 1))
       (nreverse titles))))
+
+;;;; Captures of the real server, replayed
+
+(defun opencode-test-capture-file (name)
+  "Return the path of capture fixture NAME."
+  (expand-file-name (concat "fixtures/" name) opencode-test-dir))
+
+(defun opencode-test-capture-session (conn)
+  "Return the id of the session created in replay CONN's recording."
+  (cl-loop for r in (plist-get (opencode-connection-plist conn) :replay)
+           when (equal (plist-get r :type) "session.created")
+           return (plist-get (plist-get (plist-get r :props) :info) :id)))
+
+(defun opencode-test-capture-stored (conn)
+  "Return the last recorded reply of GET /session/ID/message in CONN's recording."
+  (let ((ids nil) (last nil))
+    (dolist (r (plist-get (opencode-connection-plist conn) :replay))
+      (cond ((and (equal (plist-get r :out) "request")
+                  (string-suffix-p "/message" (plist-get r :path))
+                  (equal (plist-get r :method) "GET"))
+             (push (plist-get r :id) ids))
+            ((and (equal (plist-get r :in) "response") (memq (plist-get r :id) ids))
+             (setq last (plist-get r :data)))))
+    last))
 
 (provide 'opencode-test-helpers)
 ;;; opencode-test-helpers.el ends here

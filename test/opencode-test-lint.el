@@ -4,10 +4,11 @@
 
 ;; Run as: emacs -Q --batch -L lisp -l test/opencode-test-lint.el FILES...
 ;; Exits non-zero when checkdoc or package-lint (when installed, as
-;; Debian's elpa-package-lint or from Cask) finds anything, or when a
+;; Debian's elpa-package-lint or from Cask) finds anything, when a
 ;; file uses another area's private names: `opencode-AREA--NAME' belongs
 ;; to AREA's files, opencode-AREA.el and opencode-AREA-*.el
-;; (`opencode--NAME' is the package's, usable everywhere).
+;; (`opencode--NAME' is the package's, usable everywhere), or when a
+;; file is missing from opencode.el's file list or README.md's layout.
 
 ;;; Code:
 
@@ -37,6 +38,35 @@
         (while (re-search-forward "^.*:[0-9]+: .*$" nil t)
           (message "checkdoc: %s" (match-string 0))
           (cl-incf opencode-test-lint--problems))))))
+
+;; Every file is named in the file list of opencode.el's Commentary and
+;; in the layout table of README.md.
+(defun opencode-test-lint--unlisted (files)
+  "Return the FILES that opencode.el's file list or README.md leaves out.
+Each is (FILE . WHERE).  Nothing is checked unless opencode.el is
+among FILES."
+  (when-let ((main (seq-find (lambda (f) (equal (file-name-nondirectory f) "opencode.el"))
+                             files)))
+    (let ((list (with-temp-buffer
+                  (insert-file-contents main)
+                  (buffer-substring (progn (re-search-forward "^;;; Commentary:") (point))
+                                    (progn (re-search-forward "^;;; Code:") (point)))))
+          (readme (let ((f (expand-file-name "../README.md" (file-name-directory main))))
+                    (if (file-readable-p f)
+                        (with-temp-buffer (insert-file-contents f) (buffer-string))
+                      "")))
+          (found nil))
+      (dolist (file files)
+        (let ((name (regexp-quote (file-name-nondirectory file))))
+          (unless (string-match-p (concat "\\(?:^\\|[^a-z-]\\)" name) list)
+            (push (cons file "lisp/opencode.el's file list") found))
+          (unless (string-match-p (concat "`lisp/" name "`") readme)
+            (push (cons file "README.md's layout") found))))
+      (nreverse found))))
+
+(pcase-dolist (`(,file . ,where) (opencode-test-lint--unlisted command-line-args-left))
+  (message "files: %s is not in %s" file where)
+  (cl-incf opencode-test-lint--problems))
 
 ;; Private names stay in their area.
 (defun opencode-test-lint--foreign-privates (file)

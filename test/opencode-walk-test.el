@@ -497,7 +497,7 @@ Fail, naming SEED, at the first step after which a view differs."
         (unwind-protect
             (progn
               (plist-put walk :list (save-window-excursion (opencode-sessions-show conn)))
-              (plist-put walk :projects (save-window-excursion (opencode-sessions-all-projects)))
+              (plist-put walk :projects (save-window-excursion (opencode-projects)))
               (plist-put walk :sidebar
                          (save-window-excursion
                            (opencode-sidebar (opencode-connection-directory conn))

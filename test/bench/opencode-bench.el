@@ -654,9 +654,7 @@ Return (FIRST-SCREEN FULLY-DRAWN) in seconds."
                   (error "Row %s shows no busy badge" id))))
             ;; What a list without in-place updates does: redraw it all.
             (setq naive (opencode-bench--time (opencode-sessions--redraw))))
-        (when opencode-sessions--tick-timer
-          (cancel-timer opencode-sessions--tick-timer)
-          (setq opencode-sessions--tick-timer nil))
+        (opencode--spinner-stop opencode-sessions--spinner)
         (kill-buffer buf)
         (opencode-connection-close conn)
         (opencode-bench--stop-server server))
