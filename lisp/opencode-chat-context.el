@@ -142,8 +142,9 @@ until they arrive, nil."
 :model \"PROVIDER/MODEL\", :agent, :input, :output, :reasoning,
 :cache-read, :cache-write (tokens of the last reply), :used (tokens
 in the context: input and cache), :limit (the model's context window,
-or nil), :cost (the whole session's) and :status (\"idle\", \"busy\",
-\"retry\", or while the connection is down, that it is unknown)."
+or nil), :cost (the whole session's) and :status (the word of
+`opencode-store-state': \"idle\", \"busy\", \"error\"..., or while the
+connection is down, that it is unknown and why)."
   (let ((last nil) (cost 0))
     (maphash (lambda (id e)
                (let ((info (plist-get e :info)))
@@ -172,10 +173,12 @@ or nil), :cost (the whole session's) and :status (\"idle\", \"busy\",
             :limit (and provider model opencode-chat--conn
                         (opencode-chat--model-limit opencode-chat--conn provider model))
             :cost cost
-            :status (if (and opencode-chat--conn
-                             (not (opencode-store-status-known-p opencode-chat--conn)))
-                        (opencode-store-unknown-status-text opencode-chat--conn)
-                      (plist-get (opencode-chat--session-status) :type))))))
+            :status (cond ((null opencode-chat--conn) "idle")
+                          ((not (opencode-store-status-known-p opencode-chat--conn))
+                           (opencode-store-unknown-status-text opencode-chat--conn))
+                          (t (opencode-store-state-word
+                              (opencode-store-state opencode-chat--conn
+                                                    (opencode-chat-session-id)))))))))
 
 (defun opencode-chat-context-line ()
   "Return the chat's context at a glance: status, agent, model, window, cost.
@@ -289,9 +292,9 @@ All of it comes from the connection and its store."
                    (propertize (concat "session " (opencode-chat-missing-text) ": read only")
                                'face 'opencode-chat-error))
                   (t
-                   (pcase (plist-get status :type)
-                     ("busy" (propertize "busy" 'face 'warning))
-                     ("retry"
+                   (pcase (opencode-store-state conn sid)
+                     ('busy (propertize "busy" 'face 'warning))
+                     ('retry
                       (let ((next (plist-get status :next)))
                         (propertize (format "retry %s%s: %s" (plist-get status :attempt)
                                             (if (numberp next)
@@ -300,9 +303,11 @@ All of it comes from the connection and its store."
                                               "")
                                             (plist-get status :message))
                                     'face 'error)))
-                     (_ (propertize "idle" 'face 'shadow)))))
+                     ('error (propertize "error" 'face 'opencode-chat-error))
+                     ('needs (propertize "needs you" 'face 'opencode-chat-needs-user))
+                     (state (propertize (opencode-store-state-word state) 'face 'shadow)))))
             (if err
-                (propertize (concat "  " (opencode-api-error-text err)) 'face 'opencode-chat-error)
+                (propertize (concat ": " (opencode-api-error-text err)) 'face 'opencode-chat-error)
               "")
             (if pending
                 (propertize (concat "  " (opencode-requests-summary (car pending))

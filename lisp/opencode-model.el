@@ -197,6 +197,30 @@ read from disk (opencode-cache.el) on first use.")
   "Return non-nil if session ID on CONN is working (busy or retrying)."
   (member (opencode-store-status-type conn id) '("busy" "retry")))
 
+(defun opencode-store-state (conn id)
+  "Return the state of session ID on CONN, as every view names it.
+One of `needs' (a permission or a question waits for the user),
+`error' (its last reply ended in an error, and it has not worked
+since), `retry', `busy', `idle', or `unknown': the store says it
+works, but CONN's stream is down, so the server may have ended the
+reply or died under it.  The session lists, the sidebar and the
+chat's header and prompt line all ask this one function;
+`opencode-store-state-word' says it in words."
+  (cond ((opencode-store-waiting-p conn id) 'needs)
+        ((opencode-store-session-error conn id) 'error)
+        (t (pcase (opencode-store-status-type conn id)
+             ((and (or "retry" "busy") (guard (not (opencode-store-status-known-p conn))))
+              'unknown)
+             ("retry" 'retry)
+             ("busy" 'busy)
+             (_ 'idle)))))
+
+(defun opencode-store-state-word (state)
+  "Return the word every view shows for STATE, from `opencode-store-state'."
+  (pcase state
+    ('needs "needs you")
+    (_ (symbol-name state))))
+
 (defun opencode-store-status-known-p (conn)
   "Return non-nil if the statuses CONN's store holds are the server's.
 Only while CONN's stream is connected: while it is down, a session the

@@ -195,22 +195,10 @@ As the store has them (`opencode-store-diff-summary')."
   (puthash (plist-get plist :id) t opencode-sessions--sessions))
 
 (defun opencode-sessions--state (id)
-  "Return the state of session ID, as `opencode-sessions-state' says."
-  (opencode-sessions-state opencode-sessions--conn id))
+  "Return the state of session ID, as `opencode-store-state' says."
+  (opencode-store-state opencode-sessions--conn id))
 
-(defun opencode-sessions-state (conn id)
-  "Return the state of session ID on CONN, from its store.
-One of `needs', `error', `retry', `busy' or `idle'; `unknown' for a
-session the store says works while CONN is not connected: the server
-may have ended its reply, or died under it."
-  (cond ((opencode-store-waiting-p conn id) 'needs)
-        ((opencode-store-session-error conn id) 'error)
-        (t (pcase (opencode-store-status-type conn id)
-             ((and (or "retry" "busy") (guard (not (opencode-store-status-known-p conn))))
-              'unknown)
-             ("retry" 'retry)
-             ("busy" 'busy)
-             (_ 'idle)))))
+(define-obsolete-function-alias 'opencode-sessions-state #'opencode-store-state "0.2.0")
 
 (defun opencode-sessions--badge (id)
   "Return the status badge of session ID."
@@ -219,7 +207,7 @@ may have ended its reply, or died under it."
 (defun opencode-sessions-badge (conn id)
   "Return the status badge of session ID on CONN, as the session list shows it."
   (let ((st (opencode-store-session-status conn id)))
-    (pcase (opencode-sessions-state conn id)
+    (pcase (opencode-store-state conn id)
       ('needs (propertize "needs you" 'face 'opencode-status-needs-user
                           'help-echo "Waiting for a permission or an answer"))
       ('error (propertize "error" 'face 'opencode-status-error

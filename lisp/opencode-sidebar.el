@@ -58,7 +58,7 @@ when `opencode-sidebar-toggle-archived' shows them."
   "Insert session S at DEPTH, its files if open, then its children.
 SESSIONS are all the sessions shown."
   (let* ((id (plist-get s :id))
-         (st (opencode-store-status-type opencode-sidebar--conn id))
+         (st (opencode-store-state opencode-sidebar--conn id))
          (diffs (gethash id opencode-sidebar--open 'closed))
          (summary (opencode-store-diff-summary opencode-sidebar--conn id)))
     (insert (propertize
@@ -69,13 +69,17 @@ SESSIONS are all the sessions shown."
                          (propertize "  archived" 'face 'shadow)
                        "")
                      (pcase st
-                       ((and (or "busy" "retry")
-                             (guard (not (opencode-store-status-known-p opencode-sidebar--conn))))
+                       ('unknown
                         (propertize " ?" 'help-echo (concat "Busy when last known; now "
                                                             (opencode-store-unknown-status-text
                                                              opencode-sidebar--conn t))))
-                       ("busy" (propertize " ●" 'face 'warning))
-                       ("retry" (propertize " retry" 'face 'error))
+                       ('busy (propertize " ●" 'face 'warning))
+                       ('retry (propertize " retry" 'face 'error))
+                       ('error (propertize " error" 'face 'error
+                                           'help-echo (opencode-api-error-text
+                                                       (opencode-store-session-error
+                                                        opencode-sidebar--conn id))))
+                       ('needs (propertize " needs you" 'face 'warning))
                        (_ ""))
                      (pcase summary
                        (`(,_ ,adds ,dels)
@@ -221,7 +225,9 @@ The echo area names the session."
              "Hiding archived sessions")))
 
 (opencode-defevent opencode-sidebar--on-change
-    ("session.created" "session.updated" "session.deleted" "session.status" "session.idle")
+    ("session.created" "session.updated" "session.deleted" "session.status" "session.idle"
+     "session.error" "permission.asked" "permission.replied" "question.asked" "question.replied"
+     "question.rejected")
     (conn _props)
   "Redraw CONN's sidebars: a session or its status changed."
   (dolist (buf (opencode-sidebar--buffers conn))

@@ -16,6 +16,7 @@
 (require 'opencode-api)
 (require 'opencode-chat)
 (require 'opencode-sessions)
+(require 'opencode-sidebar)
 
 (defconst opencode-runstate-test--note
   "Interrupted: the server stopped during this reply, and the text shown before it stopped was not kept."
@@ -176,6 +177,63 @@ once connected again, the server's state shows."
           (kill-buffer prompt)
           (kill-buffer chat)
           (kill-buffer list-buf))))))
+
+;; One function decides a session's state (`opencode-store-state'); a
+;; session whose reply ended in an error said `error' in the list and
+;; `idle' in its chat and prompt before.
+(ert-deftest opencode-runstate/one-state-in-every-view ()
+  "A reply that ends in an error: the list, chat, prompt and sidebar say error."
+  (opencode-test-with-real-server conn
+    (let* ((opencode-test-mock-script
+            (list '((:http-status 400 :reason "Bad Request" :message "this request is broken"))))
+           (dir (opencode-connection-directory conn))
+           (session (opencode-request-sync conn "POST" "/session" :body '(:title "one state")))
+           (sid (plist-get session :id))
+           (list-buf (save-window-excursion (opencode-sessions dir)))
+           (chat (save-window-excursion (opencode-chat-open conn session)))
+           (prompt (with-current-buffer chat (save-window-excursion (opencode-chat-prompt))))
+           (sidebar (save-window-excursion
+                      (opencode-sidebar dir)
+                      (get-buffer (format "*opencode-sidebar: %s*" (abbreviate-file-name dir)))))
+           (views
+            (lambda ()
+              (list (with-current-buffer list-buf
+                      (when (opencode-sessions--goto sid)
+                        (string-trim (substring-no-properties
+                                      (aref (tabulated-list-get-entry) 0)))))
+                    (with-current-buffer chat
+                      (substring-no-properties (opencode-chat--header-line)))
+                    (with-current-buffer prompt
+                      (substring-no-properties (opencode-prompt--header-line)))
+                    (with-current-buffer sidebar
+                      (save-excursion
+                        (goto-char (point-min))
+                        (let ((match (text-property-search-forward 'opencode-session sid t)))
+                          (if (not match) ""
+                            (goto-char (prop-match-beginning match))
+                            (buffer-substring-no-properties (line-beginning-position)
+                                                            (line-end-position)))))))))
+           (says
+            (lambda (word)
+              (pcase-let ((`(,badge ,header ,prompt-header ,row) (funcall views)))
+                (and (string-suffix-p word (or badge ""))
+                     (string-match-p (concat "  " (regexp-quote word) "\\_>") header)
+                     (string-prefix-p (concat " " word " · ") prompt-header)
+                     (or (not (member word '("busy" "error")))
+                         (string-match-p (if (equal word "busy") " ●" " error\\_>") row)))))))
+      (unwind-protect
+          (progn
+            (opencode-api-session-prompt-async conn sid "Break now")
+            (unless (opencode-test-wait (lambda () (funcall says "error")) 60)
+              (ert-fail (list "Not error in every view" (funcall views))))
+            (should (string-match-p "  error: .*this request is broken"
+                                    (nth 1 (funcall views))))
+            ;; The same word in the list's mode line count.
+            (should (string-match-p "1 error" (opencode-sessions-mode-line))))
+        (kill-buffer prompt)
+        (kill-buffer chat)
+        (kill-buffer list-buf)
+        (kill-buffer sidebar)))))
 
 (defun opencode-runstate-test--queue-while-busy (chat conn sid)
   "Start a hanging reply in CHAT (SID on CONN), queue a prompt; return the prompt.

@@ -177,13 +177,13 @@ The footer holds the prompts queued here, which the server never has."
 
 (defun opencode-walk--chat-mismatch (chat conn sid busy)
   "Return why CHAT of SID on CONN differs from what the server stores, or nil.
-Its header must say busy or idle as the server does; an idle
+Its header must say busy, idle or error as the server does; an idle
 session's timeline must be what a fresh chat draws from the server,
 and a prompt still queued there must be paused and say so (one that
 is not would have been sent)."
   (with-current-buffer chat
     (let ((header (opencode-chat--header-line))
-          (want (if (member sid busy) "busy" "idle")))
+          (want (opencode-walk--state-word sid (member sid busy))))
       (cond ((not (string-match-p (concat "  " want "\\_>") header))
              (format "The chat of %s should say %s: %S" sid want header))
             ((member sid busy) nil)
