@@ -37,6 +37,7 @@ all: module
 module: $(MODULE)
 
 $(MODULE): $(CORE_SRC) module/opencode-module.c $(HEADERS)
+	@echo "Building the module, $(MODULE)..."
 	$(CC) $(WARN) $(CFLAGS) -fPIC -shared -fvisibility=hidden $(PKG_CFLAGS) -o $@ \
 	  $(CORE_SRC) module/opencode-module.c $(PKG_LIBS)
 
@@ -167,23 +168,30 @@ check-doc:
 CONFIG_SEED = .deps/opencode-config
 deps: .deps/node_modules/.bin/opencode $(CONFIG_SEED)/package-lock.json
 .deps/node_modules/.bin/opencode:
+	@echo "Installing the OpenCode server $(OPENCODE_VERSION) from npm into .deps/ (once, about 185 MB)..."
 	mkdir -p .deps
 	npm install --prefix .deps --no-audit --no-fund --loglevel=error opencode-ai@$(OPENCODE_VERSION)
 $(CONFIG_SEED)/package-lock.json:
+	@echo "Installing @opencode-ai/plugin $(OPENCODE_VERSION) into $(CONFIG_SEED)/ (once)..."
 	mkdir -p $(CONFIG_SEED)
 	printf '{\n  "dependencies": {\n    "@opencode-ai/plugin": "%s"\n  }\n}\n' $(OPENCODE_VERSION) \
 	  > $(CONFIG_SEED)/package.json
 	npm install --prefix $(CONFIG_SEED) --no-audit --no-fund --loglevel=error --ignore-scripts
 
-# Compiled as package.el installs it: .elc next to each file, and
-# native code too where the Emacs has native compilation.
-# Again only when a file changed since.
+# Compiled as package.el installs it: .elc next to each file (a few
+# seconds), again only when a file changed since.  Native code, where
+# the Emacs has native compilation, is made later: the Emacs that loads
+# the byte code compiles each file natively in the background and
+# switches to it (`native-comp-deferred-compilation', as for a package
+# package.el installed), so a first run waits for none of it (done
+# ahead, one file after another, it took over a minute on two cores).
 compile: $(MODULE) $(BUILD)/compiled.stamp
 $(BUILD)/compiled.stamp: $(ELS)
 	@mkdir -p $(BUILD)
-	$(EMACS) -Q --batch -L lisp -f batch-byte-compile $(ELS)
-	$(EMACS) -Q --batch -L lisp --eval '(when (and (fboundp (quote native-comp-available-p)) (native-comp-available-p)) (dolist (f (quote ($(ELS:%="%")))) (native-compile f)))'
-	touch $@
+	@echo "Byte-compiling the $(words $(ELS)) files of lisp/ (native code comes later, in the background)..."
+	@$(EMACS) -Q --batch -L lisp -f batch-byte-compile $(ELS)
+	@touch $@
+	@echo "Byte-compiled."
 
 run: compile deps
 	$(EMACS) -Q -L lisp --eval '(setq load-prefer-newer t)' -l opencode --eval '(opencode-sessions)'

@@ -219,6 +219,15 @@ first of those, as the server picks the model it answers prompts with."
       (setq providers (cddr providers)))
     (nreverse ids)))
 
+(defun opencode-api-project-model (config providers)
+  "Return the model a prompt with no model of its own goes to, or nil.
+As (PROVIDER-ID . MODEL-ID): the one CONFIG, the /config reply,
+names, else the server's default among the providers CONFIG declares,
+else its default in PROVIDERS, the /config/providers reply."
+  (or (opencode--parse-model (plist-get config :model))
+      (opencode-api--default-model providers (opencode-api--configured-providers config))
+      (opencode-api--default-model providers)))
+
 (defun opencode-api-session-model (conn session callback &optional quiet)
   "Call CALLBACK with the model of SESSION as (PROVIDER-ID . MODEL-ID).
 SESSION's own model when it has one, else the project's configured
@@ -237,9 +246,7 @@ with QUIET, say nothing, neither then nor when a request fails."
              (opencode-api-providers
               conn :errback errback :callback
               (lambda (providers)
-                (let ((default (or (opencode-api--default-model
-                                    providers (opencode-api--configured-providers config))
-                                   (opencode-api--default-model providers))))
+                (let ((default (opencode-api-project-model config providers)))
                   (cond (default (funcall callback default))
                         (quiet)
                         (t (message "OpenCode: %s"

@@ -634,6 +634,15 @@ It sums the steps, and another step came or changed."
 (defvar-local opencode-chat--hint nil
   "Overlay showing what to do in an empty chat, or nil.")
 
+(defun opencode-chat-empty-p (&optional buffer)
+  "Return t if chat BUFFER (default: the current one) has no message yet.
+Return nil if it has, `unknown' while its first page is being loaded."
+  (with-current-buffer (or buffer (current-buffer))
+    (cond ((not opencode-chat--loaded) 'unknown)
+          ((and (zerop (hash-table-count opencode-chat--messages))
+                (null opencode-chat--backlog))
+           t))))
+
 (defun opencode-chat--show-hint ()
   "Say what can be done in this chat if it is empty, or say nothing."
   (when opencode-chat--hint

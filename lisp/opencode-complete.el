@@ -38,8 +38,40 @@
   "The package's own slash commands, (NAME . DESCRIPTION).
 They run in Emacs and take precedence over the server's of the same name.")
 
-(add-to-list 'completion-category-defaults
-             '(opencode-file (styles basic partial-completion flex)))
+;;;; @ mentions: the server matches, a completion style keeps its answers
+
+;; The server's finder matches any part of a name (@calc finds
+;; src/calc.py), which Emacs's own styles, prefix or pattern based,
+;; would drop.  So the table answers two actions of its own, and the
+;; style `opencode-server', which its category names, asks them: the
+;; server's matches as they are.  Other styles, for users who set
+;; `completion-category-defaults' aside (as orderless users do), get
+;; the same matches filtered as the standard actions filter; a style
+;; that asks for "" (orderless, flex, substring) gets the server's
+;; matches for the text typed, not for "".
+
+(defun opencode-complete--style-try (string table pred point)
+  "Complete STRING at POINT from TABLE's own matches: the `opencode-server' style.
+PRED is the predicate.  A table that does not know the style gives nil."
+  (pcase (funcall table string pred (cons 'opencode-complete--tryc point))
+    (`(opencode-complete--tryc . ,result) result)))
+
+(defun opencode-complete--style-all (string table pred point)
+  "Return TABLE's own matches for STRING at POINT: the `opencode-server' style.
+PRED is the predicate.  The list ends in a base size of 0, as
+`completion-all-completions' wants."
+  (pcase (funcall table string pred (cons 'opencode-complete--allc point))
+    (`(opencode-complete--allc . ,all) (and all (nconc (copy-sequence all) 0)))))
+
+(add-to-list 'completion-styles-alist
+             '(opencode-server opencode-complete--style-try opencode-complete--style-all
+                               "The matches of the OpenCode server, as it gives them."))
+
+;; The old category, with the styles that dropped the server's matches.
+(setq completion-category-defaults
+      (delete '(opencode-file (styles basic partial-completion flex))
+              completion-category-defaults))
+(add-to-list 'completion-category-defaults '(opencode-file (styles opencode-server)))
 
 (defun opencode-complete--files (conn prefix)
   "Return the server's fuzzy matches for PREFIX on CONN, files and folders."
@@ -51,23 +83,67 @@ They run in Emacs and take precedence over the server's of the same name.")
                  (error nil))))
     (and (vectorp found) (append found nil))))
 
-(defun opencode-complete--file-table (conn)
-  "Return a completion table of CONN's project files, asking the server."
+(defun opencode-complete--fuzzy-p (query name)
+  "Return non-nil if QUERY's characters are in NAME in order, ignoring case."
+  (string-match-p (mapconcat (lambda (c) (regexp-quote (string c))) (downcase query) ".*")
+                  (downcase name)))
+
+(defun opencode-complete--try (query candidates)
+  "Return what TAB makes of QUERY among CANDIDATES, the server's matches.
+nil when there are none; t when QUERY is the only one; else
+\(STRING . POINT): the one candidate that holds QUERY whole (ignoring
+case), the longer prefix common to all those when QUERY starts them
+all, or QUERY itself, for the list to show the choice."
+  (let* ((case-fold-search t)
+         (holding (cl-remove-if-not
+                   (lambda (c) (string-match-p (regexp-quote query) c))
+                   candidates))
+         (common (and holding
+                      (cl-every (lambda (c) (string-prefix-p query c t)) holding)
+                      (let ((completion-ignore-case t)) (try-completion "" holding)))))
+    (cond ((null candidates) nil)
+          ((equal candidates (list query)) t)
+          ((= (length holding) 1) (cons (car holding) (length (car holding))))
+          ((and (stringp common) (> (length common) (length query)))
+           (cons common (length common)))
+          (t (cons query (length query))))))
+
+(defun opencode-complete--mention-table (conn names field)
+  "Return a completion table of what @ can mention on CONN.
+NAMES are the sub-agents and context providers; the files and folders
+come from the server, asked once per text.  FIELD returns the text
+typed after @, asked for when a style completes \"\" (see above)."
   (let ((cache (make-hash-table :test 'equal)))
-    (lambda (string pred action)
-      (if (eq action 'metadata)
-          '(metadata (category . opencode-file))
-        (let ((files (or (gethash string cache)
-                         ;; A failed or timed-out search is asked again
-                         ;; next time, not remembered as "nothing".
-                         (let ((found (opencode-complete--files conn string)))
-                           (when found (puthash string found cache))
-                           found))))
-          ;; The server matches fuzzily: keep its answers even when they
-          ;; do not start with STRING.
-          (if (eq action t)
-              (all-completions "" files pred)
-            (complete-with-action action files string pred)))))))
+    (cl-labels
+        ((files (query)
+           (or (gethash query cache)
+               ;; A failed or timed-out search is asked again next
+               ;; time, not remembered as "nothing".
+               (let ((found (opencode-complete--files conn query)))
+                 (when found (puthash query found cache))
+                 found)))
+         (matches (query pred)
+           (let ((all (append (cl-remove-if-not
+                               (lambda (n) (opencode-complete--fuzzy-p query n))
+                               names)
+                              (cl-remove-if (lambda (f) (member f names)) (files query)))))
+             (if pred (cl-remove-if-not pred all) all))))
+      (lambda (string pred action)
+        (pcase action
+          ('metadata
+           '(metadata (category . opencode-file)
+                      ;; The server's order: the best match first.
+                      (display-sort-function . identity)
+                      (cycle-sort-function . identity)))
+          (`(opencode-complete--tryc . ,_)
+           (cons 'opencode-complete--tryc
+                 (opencode-complete--try string (matches string pred))))
+          (`(opencode-complete--allc . ,_)
+           (cons 'opencode-complete--allc (matches string pred)))
+          (`(boundaries . ,_) nil)
+          (_
+           (let ((query (if (string-empty-p string) (funcall field) string)))
+             (complete-with-action action (append names (files query)) string pred))))))))
 
 (defun opencode-complete--cache-commands (conn commands)
   "Keep COMMANDS, the vector of CONN's slash commands, for later prompts."
@@ -125,21 +201,31 @@ seconds in a large project."
      ((save-excursion
         (skip-chars-backward "^ \t\n@")
         (eq (char-before) ?@))
-      (let ((beg (save-excursion (skip-chars-backward "^ \t\n@") (point)))
-            (end (point)))
-        (let ((agents (append (mapcar #'car opencode-context-providers)
-                              (opencode-complete--agents conn)))
-              (files (opencode-complete--file-table conn)))
-          (list beg end
-                (completion-table-merge
-                 (lambda (string pred action) (complete-with-action action agents string pred))
-                 files)
-                :exclusive 'no
-                :annotation-function
-                (lambda (s) (cond ((assoc s opencode-context-providers) "  context from Emacs")
-                                  ((member s agents) "  agent")
-                                  ((string-suffix-p "/" s) "  folder")
-                                  (t "")))))))
+      (let* ((beg (save-excursion (skip-chars-backward "^ \t\n@") (point)))
+             (end (point))
+             (buffer (current-buffer))
+             (start (copy-marker beg))
+             (agents (append (mapcar #'car opencode-context-providers)
+                             (opencode-complete--agents conn))))
+        ;; Exclusive: Emacs tries a non-exclusive capf with a prefix
+        ;; match, which drops the server's other matches; and when
+        ;; nothing matches, TAB says so.
+        (list beg end
+              (opencode-complete--mention-table
+               conn agents
+               (lambda ()
+                 (if (buffer-live-p buffer)
+                     (with-current-buffer buffer
+                       (save-excursion
+                         (goto-char start)
+                         (buffer-substring-no-properties
+                          start (progn (skip-chars-forward "^ \t\n") (point)))))
+                   "")))
+              :annotation-function
+              (lambda (s) (cond ((assoc s opencode-context-providers) "  context from Emacs")
+                                ((member s agents) "  agent")
+                                ((string-suffix-p "/" s) "  folder")
+                                (t ""))))))
      ;; /command at the very start.
      ((save-excursion
         (skip-chars-backward "^ \t\n/")

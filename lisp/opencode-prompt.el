@@ -24,6 +24,7 @@
 (require 'opencode-context)
 (require 'opencode-chat-context)
 (require 'opencode-chat-ops)
+(require 'opencode-providers)
 
 (declare-function opencode-chat-connection "opencode-chat" (&optional buffer))
 (declare-function opencode-chat-session-id "opencode-chat" (&optional buffer))
@@ -35,6 +36,7 @@
 (declare-function opencode-chat-draw-queue "opencode-chat" ())
 (declare-function opencode-chat-release-queue "opencode-chat" ())
 (declare-function opencode-chat-adopt "opencode-chat" (buffer name-function))
+(declare-function opencode-chat-empty-p "opencode-chat" (&optional buffer))
 (defvar opencode-chat-open-prompt)
 (defvar opencode-chat-queued)
 (defvar opencode-chat-queue-paused)
@@ -158,6 +160,7 @@ Each function gets the chat buffer and the text sent.")
     (with-current-buffer prompt
       (when (equal (string-trim (buffer-string)) text)
         (erase-buffer))
+      (opencode-prompt--hide-providers)
       (setq opencode-prompt--files nil
             opencode-prompt--history-index -1))))
 
@@ -268,6 +271,7 @@ while the user is where the prompt was written, not when it goes."
   (when (buffer-live-p prompt)
     (with-current-buffer prompt
       (erase-buffer)
+      (opencode-prompt--hide-providers)
       (setq opencode-prompt--files nil opencode-prompt--history-index -1)))
   (if (buffer-local-value 'opencode-chat-queue-paused chat)
       (message "%s" (substitute-command-keys
@@ -623,7 +627,9 @@ provider list; after the last one, the model's default again."
   "Major mode of the prompt under an OpenCode chat.
 Text starting with ! runs as a shell command in the project; /NAME
 ARGS runs the server's command NAME.
-\\{opencode-prompt-mode-map}")
+\\{opencode-prompt-mode-map}"
+  ;; Long lines wrap at words, as prose does.
+  (setq-local word-wrap t))
 
 (defun opencode-prompt--header-line ()
   "Return the prompt's header line: context, attachments, where the keys are.
@@ -642,6 +648,49 @@ It fits a half-width window: the keys are in the menu, not here."
    (if opencode-prompt--files
        (concat "  + " (mapconcat #'opencode-prompt--attachment-name opencode-prompt--files ", "))
      "")))
+
+(defvar-local opencode-prompt--providers nil
+  "Overlay saying, before the session's first prompt, which providers answer.")
+
+(defun opencode-prompt--hide-providers ()
+  "Stop saying under the prompt which providers answer."
+  (when opencode-prompt--providers
+    (delete-overlay opencode-prompt--providers)
+    (setq opencode-prompt--providers nil)))
+
+(defun opencode-prompt--show-providers (&optional tries)
+  "Say under the prompt which providers answer, before the session's first prompt.
+With no provider of your own, a prompt goes to a free model over the
+network (`opencode-providers-text').  While the chat's first page is
+being loaded, look again shortly, up to TRIES (default 20) times."
+  (let ((prompt (current-buffer))
+        (chat opencode-prompt--chat)
+        (tries (or tries 20)))
+    (when (buffer-live-p chat)
+      (pcase (opencode-chat-empty-p chat)
+        ('unknown
+         (when (> tries 0)
+           (run-with-timer 0.25 nil
+                           (lambda ()
+                             (when (buffer-live-p prompt)
+                               (with-current-buffer prompt
+                                 (opencode-prompt--show-providers (1- tries))))))))
+        ('nil (opencode-prompt--hide-providers))
+        (_
+         (let ((said (opencode-providers-text
+                      (opencode-chat-connection chat)
+                      (lambda ()
+                        (when (buffer-live-p prompt)
+                          (with-current-buffer prompt (opencode-prompt--show-providers)))))))
+           (when said
+             (opencode-prompt--hide-providers)
+             ;; Over the whole text, growing with it: the note stays below.
+             (setq opencode-prompt--providers (make-overlay (point-min) (point-max) nil nil t))
+             (overlay-put opencode-prompt--providers 'after-string
+                          ;; The cursor stays after the text: on a
+                          ;; space, as it cannot go on a newline.
+                          (concat (propertize " " 'cursor t) "\n"
+                                  (propertize said 'face 'opencode-chat-dim))))))))))
 
 (defun opencode-prompt--attach (prompt)
   "Make PROMPT the current chat's prompt, named and killed with it."
@@ -667,7 +716,8 @@ It fits a half-width window: the keys are in the menu, not here."
                          (opencode-chat-connection chat))))
       (when (opencode-connection-live-p (opencode-chat-connection chat))
         (opencode-complete-warm-up (opencode-chat-connection chat)))
-      (setq header-line-format '(:eval (opencode-prompt--header-line))))
+      (setq header-line-format '(:eval (opencode-prompt--header-line)))
+      (opencode-prompt--show-providers))
     (select-window
      (display-buffer buf `((display-buffer-reuse-window
                             opencode-prompt--display-in-prompt-below

@@ -26,6 +26,7 @@
 (require 'opencode-api)
 (require 'opencode-cache)
 (require 'opencode-gc)
+(require 'opencode-providers)
 
 ;;;; Options and faces
 
@@ -342,7 +343,15 @@ HAS-CHILDREN is non-nil when S has child sessions."
       (insert (substitute-command-keys
                (if opencode-sessions--stale
                    "\n  No sessions known yet: the server is not connected.\n"
-                 "\n  No sessions here.  \\<opencode-sessions-mode-map>\\[opencode-sessions-create] creates one; \\[opencode-sessions-menu] shows every command.\n")))))
+                 "\n  No sessions here.  \\<opencode-sessions-mode-map>\\[opencode-sessions-create] creates one; \\[opencode-sessions-menu] shows every command.\n")))
+      ;; Before a first prompt: which providers answer, how to add one.
+      (let* ((buffer (current-buffer))
+             (said (and (not opencode-sessions--stale)
+                        (opencode-providers-text
+                         opencode-sessions--conn
+                         (lambda () (when (buffer-live-p buffer)
+                                      (opencode-sessions--schedule-redraw buffer)))))))
+        (when said (insert "\n" (opencode-providers-fill said "  ") "\n")))))
   (opencode-sessions--index-rows)
   (opencode--spinner-update opencode-sessions--spinner)
   (force-mode-line-update t))

@@ -171,6 +171,9 @@ formatters."
              (if (stringp health) health
                (format "healthy, version %s" (plist-get health :version))))))
 
+(defvar opencode--attach-history nil
+  "The URLs and ports given to `opencode-attach', newest first.")
+
 (defun opencode--read-server-url (input)
   "Return the server URL that INPUT names: a URL, host:port or a port."
   (let ((input (string-trim input)))
@@ -187,9 +190,13 @@ there, when it is not OpenCode, or when no password it takes can be
 had, say so and change nothing.  Else set `opencode-server-url' for
 this Emacs session, move DIRECTORY's connection to it (its buffers
 follow) and show the session list of DIRECTORY's project."
-  (interactive (list (opencode--read-server-url
-                      (read-string "OpenCode server URL or port: "
-                                   (or opencode-server-url "4096")))))
+  (interactive
+   ;; The server in use is the default, not text to edit: a port typed
+   ;; is the port.
+   (let ((default (or opencode-server-url "4096")))
+     (list (opencode--read-server-url
+            (read-string (format-prompt "OpenCode server URL or port" default)
+                         nil 'opencode--attach-history default)))))
   (message "OpenCode: asking %s..." url)
   (let* ((auth (opencode-server-auth url))
          (health (opencode-connection-probe url (car auth) (cdr auth))))

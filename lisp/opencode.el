@@ -43,7 +43,9 @@
 ;; opencode-cache.el (what is kept on disk), opencode-server.el (the
 ;; local server), opencode-api.el (one function per server route),
 ;; opencode.el (this file: connecting, the prefix map),
-;; opencode-notify.el (notifications), opencode-sessions-rows.el (the
+;; opencode-notify.el (notifications), opencode-providers.el (which
+;; providers answer, said before a first prompt),
+;; opencode-sessions-rows.el (the
 ;; session list's rows, kept live), opencode-sessions.el (the session
 ;; list: mode, keys, commands), opencode-projects.el (the sessions of
 ;; every project, and worktrees), opencode-chat.el (a session's

@@ -79,6 +79,40 @@ each is said in plain words, and the server in use stays in use."
         (delete-process web)
         (delete-process locked)))))
 
+(defun opencode-attach-test--type (keys)
+  "Run M-x opencode-attach, type KEYS at its question and RET.
+Return (PROMPT CONTENTS): the question and the text it offered."
+  (let ((seen nil))
+    (let ((minibuffer-setup-hook
+           (cons (lambda () (push (list (minibuffer-prompt) (minibuffer-contents)) seen))
+                 minibuffer-setup-hook)))
+      (cl-letf (((symbol-function 'message) #'ignore))
+        (save-window-excursion
+          (execute-kbd-macro (vconcat (kbd "M-x") "opencode-attach" (kbd "RET")
+                                      keys (kbd "RET"))))))
+    (car seen)))
+
+(ert-deftest opencode-attach/a-typed-port-or-the-default ()
+  "M-x opencode-attach offers the server in use as its default, not as text.
+A port typed there is the port, RET alone takes the default."
+  (opencode-test-with-real-server conn
+    (let* ((server opencode-server--local)
+           (url (opencode-server-url server))
+           (port (substring url (1+ (string-match ":[0-9]+\\'" url))))
+           (process-environment (cons (concat "OPENCODE_SERVER_PASSWORD="
+                                              (opencode-server-password server))
+                                      process-environment))
+           (opencode-server-url nil))
+      (ignore conn)
+      ;; The default port, offered and not typed: a port typed is the port.
+      (should (equal (opencode-attach-test--type port)
+                     '("OpenCode server URL or port (default 4096): " "")))
+      (should (equal opencode-server-url url))
+      ;; Now the server in use is the default: RET alone keeps it.
+      (should (equal (opencode-attach-test--type "")
+                     (list (format "OpenCode server URL or port (default %s): " url) "")))
+      (should (equal opencode-server-url url)))))
+
 (ert-deftest opencode-attach/one-connection-per-directory ()
   "Closing and connecting again, or moving to another URL, keeps the object."
   (let* ((served 0)

@@ -25,8 +25,12 @@
     (insert text)
     (let* ((res (run-hook-with-args-until-success 'completion-at-point-functions))
            (table (nth 2 res))
-           (input (buffer-substring-no-properties (nth 0 res) (nth 1 res))))
-      (all-completions input table))))
+           (input (buffer-substring-no-properties (nth 0 res) (nth 1 res)))
+           (all (completion-all-completions input table nil (length input)
+                                            (completion-metadata input table nil))))
+      ;; The last cdr is the base size.
+      (when all (setcdr (last all) nil))
+      all)))
 
 (defun opencode-test--stored-messages (conn sid)
   "Wait until session SID on CONN has stored messages; return them."

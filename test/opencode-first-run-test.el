@@ -84,5 +84,77 @@
       (opencode-connection-close conn)
       (delete-process server))))
 
+(defun opencode-first-run-test--shown (buffer)
+  "Return what BUFFER shows, its overlays' strings too, lines joined by a space."
+  (with-current-buffer buffer
+    (let ((text (concat (opencode-test--visible-text)
+                        (mapconcat (lambda (o) (or (overlay-get o 'after-string) ""))
+                                   (overlays-in (point-min) (point-max)) ""))))
+      (string-trim (replace-regexp-in-string "[ \n]+" " " (substring-no-properties text))))))
+
+(ert-deftest opencode-first-run/providers-said-before-the-first-prompt ()
+  "The empty session list and an empty session's prompt say which providers answer.
+With none of the user's own, that a prompt goes to a free model over the
+network and how to add one; against the real server."
+  (opencode-test-with-real-server conn
+    (let* ((bare (expand-file-name "../bare" default-directory))
+           (add-re (concat "To add one: `opencode auth login', or a provider in the project's "
+                           "opencode\\.json; then M-x opencode-server-restart\\."))
+           (none-re (concat "No provider of yours is configured: prompts go to opencode/[^ ,]+, "
+                            "a free OpenCode Zen model, over the network\\. " add-re))
+           (mock-re (concat "Providers: OpenCode Zen (its free models), Mock; prompts go to "
+                            "mock/mock-1\\. " add-re))
+           (lists nil))
+      (make-directory bare)
+      (call-process "git" nil nil nil "-C" bare "init" "-q")
+      (let ((bare-conn (opencode-connect bare)))
+        (should (opencode-test-wait (lambda () (eq (opencode-connection-state bare-conn) 'connected)) 30))
+        ;; The empty lists: the bare project's, and the mock's.
+        (push (save-window-excursion (opencode-sessions bare)) lists)
+        (push (save-window-excursion (opencode-sessions (opencode-connection-directory conn))) lists)
+        (unwind-protect
+            (progn
+              (should (opencode-test-wait
+                       (lambda () (string-match-p (concat "No sessions here\\. .* " none-re)
+                                                  (opencode-first-run-test--shown (cadr lists))))
+                       20))
+              (should (opencode-test-wait
+                       (lambda () (string-match-p mock-re (opencode-first-run-test--shown (car lists))))
+                       20))
+              ;; The prompt of an empty session says it too, until the
+              ;; first prompt goes.
+              (let* ((session (opencode-request-sync bare-conn "POST" "/session" :body '(:title "bare")))
+                     (chat (save-window-excursion (opencode-chat-open bare-conn session)))
+                     (prompt (with-current-buffer chat (save-window-excursion (opencode-chat-prompt)))))
+                (unwind-protect
+                    (should (opencode-test-wait
+                             (lambda () (string-match-p (concat "\\`" none-re)
+                                                        (opencode-first-run-test--shown prompt)))
+                             20))
+                  (kill-buffer chat)))
+              (let* ((session (opencode-request-sync conn "POST" "/session" :body '(:title "mock")))
+                     (chat (save-window-excursion (opencode-chat-open conn session)))
+                     (prompt (with-current-buffer chat (save-window-excursion (opencode-chat-prompt)))))
+                (unwind-protect
+                    (with-current-buffer prompt
+                      (should (opencode-test-wait
+                               (lambda () (string-match-p (concat "\\`" mock-re)
+                                                          (opencode-first-run-test--shown prompt)))
+                               20))
+                      (insert "Hello")
+                      (should (string-match-p (concat "\\`Hello " mock-re)
+                                              (opencode-first-run-test--shown prompt)))
+                      (opencode-prompt-send)
+                      (should (opencode-test-wait (lambda () (= (buffer-size) 0)) 30))
+                      (should (equal (opencode-first-run-test--shown prompt) ""))
+                      ;; Opened again on a session with a prompt: nothing said.
+                      (kill-buffer prompt)
+                      (should (opencode-test-wait
+                               (lambda () (not (eq (opencode-chat-empty-p chat) t))) 20))
+                      (let ((again (with-current-buffer chat (save-window-excursion (opencode-chat-prompt)))))
+                        (should (equal (opencode-first-run-test--shown again) ""))))
+                  (kill-buffer chat))))
+          (mapc #'kill-buffer lists))))))
+
 (provide 'opencode-first-run-test)
 ;;; opencode-first-run-test.el ends here
