@@ -1183,6 +1183,10 @@ Emacs has."
      (">" "end: follow the reply" opencode-chat-show-end)
      ("q" "quit" quit-window)))))
 
+;; At the end of the chat, where point follows the reply, the keys of
+;; the newest request's block answer it.
+(opencode-requests-answer-at-end opencode-chat-mode-map)
+
 (define-derived-mode opencode-chat-mode special-mode "OpenCode-Chat"
   "Major mode of an OpenCode session's timeline.
 \\{opencode-chat-mode-map}"
