@@ -1248,6 +1248,28 @@ Emacs has."
       (with-current-buffer buf (opencode-chat-prompt)))
     buf))
 
+(defun opencode-chat--side-alist ()
+  "Return the alist of the side window of `opencode-chat-display' `side'."
+  `((side . right) (slot . 0)
+    (window-width . ,opencode-chat-side-window-width)
+    (window-parameters (no-delete-other-windows . t))))
+
+(defun opencode-chat-show (buffer)
+  "Show chat BUFFER unless a window shows it; return its window, or nil.
+A prompt was sent to it: as the TUI shows the conversation a prompt
+goes to.  The selected window stays selected, showing what it showed.
+`display-buffer' decides where, so `display-buffer-alist' comes
+first; else a side window for `opencode-chat-display' `side', a frame
+for `frame', and another window than the selected one otherwise."
+  (or (get-buffer-window buffer 'visible)
+      (display-buffer buffer
+                      (pcase opencode-chat-display
+                        ('side `(display-buffer-in-side-window ,@(opencode-chat--side-alist)))
+                        ('frame '(display-buffer-pop-up-frame))
+                        (_ '((display-buffer-reuse-window display-buffer-pop-up-window
+                                                          display-buffer-use-some-window)
+                             (inhibit-same-window . t)))))))
+
 (defun opencode-chat--display (buffer)
   "Show chat BUFFER as `opencode-chat-display' says, and select it."
   (pcase opencode-chat-display
@@ -1256,10 +1278,7 @@ Emacs has."
                                      display-buffer-pop-up-window)
                                     (inhibit-same-window . t))))
     ('side (select-window
-            (display-buffer-in-side-window
-             buffer `((side . right) (slot . 0)
-                      (window-width . ,opencode-chat-side-window-width)
-                      (window-parameters (no-delete-other-windows . t))))))
+            (display-buffer-in-side-window buffer (opencode-chat--side-alist))))
     ('full-frame
      (when (window-parameter nil 'window-side) (select-window (window-main-window)))
      (pop-to-buffer-same-window buffer)
