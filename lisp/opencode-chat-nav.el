@@ -204,11 +204,41 @@ With PROMPTS-ONLY, count only the user's prompts."
                  (and (not (eq found 'none)) found)))))
       (if m (goto-char (prop-match-beginning m))
         (user-error (if (> n 0) "No next %s" "No previous %s")
-                    (if prompts-only "prompt" "message"))))))
+                    (if prompts-only "prompt" "message")))))
+  (opencode-chat--show-section (point) (opencode-chat--section-end (point) prompts-only)))
+
+(defun opencode-chat--section-end (pos prompts-only)
+  "Return where the message whose header is at POS ends, as read.
+That is before the next header, or the end of the messages; with
+PROMPTS-ONLY, before the next prompt's: a prompt and its replies."
+  (save-excursion
+    (goto-char pos)
+    (end-of-line)
+    (let ((end nil) m)
+      (while (and (not end) (setq m (text-property-search-forward 'opencode-header t t)))
+        (when (or (not prompts-only)
+                  (opencode-chat--user-p
+                   (get-text-property (prop-match-beginning m) 'opencode-message)))
+          (setq end (prop-match-beginning m))))
+      (max pos (1- (min (or end (point-max))
+                        (if opencode-chat--footer (marker-position opencode-chat--footer)
+                          (point-max))))))))
+
+(defun opencode-chat--show-section (beg end)
+  "Show the text from BEG to END in the selected window, as magit-section does.
+When it is not all in view, the window starts at BEG, its header: the
+line a move lands on is at the top, its text under it, not at the
+bottom of the window with its text out of sight."
+  (let ((w (selected-window)))
+    (when (and (eq (window-buffer w) (current-buffer))
+               (not (and (pos-visible-in-window-p beg w)
+                         (pos-visible-in-window-p end w))))
+      (set-window-start w (save-excursion (goto-char beg) (line-beginning-position))))))
 
 (defun opencode-chat-next-message (n)
   "Move to the Nth next prompt: a prompt and its replies move as one.
-With N < 0, to the previous ones."
+With N < 0, to the previous ones.  Unless the prompt and its replies
+are all in view, the window then starts at the prompt's header."
   (interactive "p")
   (opencode-chat--next-header n t))
 
@@ -218,7 +248,8 @@ With N < 0, to the previous ones."
   (opencode-chat--next-header (- n) t))
 
 (defun opencode-chat-next-reply (n)
-  "Move to the header of the Nth next message, prompt or reply."
+  "Move to the header of the Nth next message, prompt or reply.
+Unless the message is all in view, the window then starts at its header."
   (interactive "p")
   (opencode-chat--next-header n nil))
 

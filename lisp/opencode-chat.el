@@ -351,6 +351,58 @@ so the patch line after it would say it twice: it is not drawn."
               (cl-every (lambda (f) (member (expand-file-name f default-directory) shown))
                         files)))))
 
+(defun opencode-chat--message-parts (message-id &optional part)
+  "Return the parts of message MESSAGE-ID drawn, in order, as plists.
+PART, being drawn, is among them as it is now."
+  (let* ((msg (gethash message-id opencode-chat--messages))
+         (parts (delq nil (mapcar (lambda (id)
+                                    (let ((e (gethash id opencode-chat--parts)))
+                                      (and e (not (equal id (plist-get part :id)))
+                                           (opencode-chat--entry-part e))))
+                                  (plist-get msg :parts)))))
+    (sort (if part (cons part parts) parts)
+          (lambda (a b) (string< (plist-get a :id) (plist-get b :id))))))
+
+(defun opencode-chat--attachment-context (part)
+  "Return which parts of PART's message belong to a file attached.
+As `opencode-parts-attachment-context' says; only for an attached
+file or what the server added: nil for other parts."
+  (and (or (equal (plist-get part :type) "file") (opencode-parts-synthetic-p part))
+       (opencode-parts-attachment-context
+        (opencode-chat--message-parts (plist-get part :messageID) part))))
+
+(defun opencode-chat--context-owner (part)
+  "Return the file part whose attachment synthetic PART is what the server read.
+The file part shows it; PART is then not drawn.  nil for other parts."
+  (and (opencode-parts-synthetic-p part)
+       (cdr (assoc (plist-get part :id) (opencode-chat--attachment-context part)))))
+
+(defun opencode-chat--with-context (part)
+  "Return file PART with what the server added for it, as :opencode-context.
+That is the synthetic parts of its message that belong to it."
+  (let ((context (and (equal (plist-get part :type) "file")
+                      (cl-loop for (sid . owner) in (opencode-chat--attachment-context part)
+                               when (equal (plist-get owner :id) (plist-get part :id))
+                               collect (opencode-chat--entry-part
+                                        (gethash sid opencode-chat--parts))))))
+    (if context (append (list :opencode-context context) part) part)))
+
+(defun opencode-chat--redraw-attachment (part)
+  "Redraw what depends on attached file or synthetic PART, just drawn.
+The file part it belongs to shows what the server read; the synthetic
+parts of a file part, drawn before it came, are not drawn now."
+  (let ((context (opencode-chat--attachment-context part))
+        (id (plist-get part :id)))
+    (dolist (other (if (equal (plist-get part :type) "file")
+                       (cl-loop for (sid . owner) in context
+                                when (equal (plist-get owner :id) id) collect sid)
+                     (let ((owner (cdr (assoc id context))))
+                       (and owner (list (plist-get owner :id))))))
+      (let ((entry (gethash other opencode-chat--parts)))
+        (when entry
+          (puthash other (opencode-chat--render-part (opencode-chat--entry-part entry) entry)
+                   opencode-chat--parts))))))
+
 (defun opencode-chat--respace (id)
   "Hide the blank line between step ID and the next step of its reply.
 The steps of a reply read as one: the blank line after a step shows
@@ -388,10 +440,13 @@ waits, its block (`opencode-requests-block')."
       (when (opencode-chat--gap-before-p part)
         (insert (propertize "\n" 'opencode-gap t)))
       (pcase-let ((`(,_b ,_e ,body)
-                   (if (opencode-chat--patch-shown-p part)
-                       ;; The tool that made it shows the change.
+                   (if (or (opencode-chat--patch-shown-p part)
+                           (opencode-chat--context-owner part))
+                       ;; The tool that made it shows the change; the
+                       ;; file attached shows what the server read.
                        (list (point) (point) (point))
-                     (opencode-parts-insert part (opencode-chat--part-folded-p part))))
+                     (opencode-parts-insert (opencode-chat--with-context part)
+                                            (opencode-chat--part-folded-p part))))
                   (request (and key (opencode-chat--part-request part))))
         (when key (puthash key (plist-get part :id) opencode-chat--calls))
         (when (plist-get entry :block) (set-marker (plist-get entry :block) nil))
@@ -758,7 +813,8 @@ A part of a message older than the page shown is ignored."
       ;; the pass from its last stable boundary.
       (plist-put entry :part (plist-put (copy-sequence part) :text shown))
       (opencode-chat--fontify-later id))
-     (entry (puthash id (opencode-chat--render-part part entry) opencode-chat--parts))
+     (entry (puthash id (opencode-chat--render-part part entry) opencode-chat--parts)
+            (opencode-chat--redraw-attachment part))
      ((and (not msg) (opencode-chat--older-than-shown-p mid)))
      (t
       (unless msg
@@ -779,7 +835,8 @@ A part of a message older than the page shown is ignored."
             (setq new (opencode-chat--render-part part new))
             (puthash id new opencode-chat--parts)
             (puthash mid (plist-put msg :parts (append (plist-get msg :parts) (list id)))
-                     opencode-chat--messages)))
+                     opencode-chat--messages))
+          (opencode-chat--redraw-attachment part))
         ;; A step done with no reason to end said "Aborted" while it had
         ;; no part (`opencode-chat--stopped-p'): it has one now.
         (let ((info (plist-get msg :info)))
@@ -1192,6 +1249,10 @@ Emacs has."
      (">" "end: follow the reply" opencode-chat-show-end)
      ("q" "quit" quit-window)))))
 
+;; At the end of the chat, where point follows the reply, the keys of
+;; the newest request's block answer it.
+(opencode-requests-answer-at-end opencode-chat-mode-map)
+
 (define-derived-mode opencode-chat-mode special-mode "OpenCode-Chat"
   "Major mode of an OpenCode session's timeline.
 \\{opencode-chat-mode-map}"
@@ -1253,6 +1314,28 @@ Emacs has."
       (with-current-buffer buf (opencode-chat-prompt)))
     buf))
 
+(defun opencode-chat--side-alist ()
+  "Return the alist of the side window of `opencode-chat-display' `side'."
+  `((side . right) (slot . 0)
+    (window-width . ,opencode-chat-side-window-width)
+    (window-parameters (no-delete-other-windows . t))))
+
+(defun opencode-chat-show (buffer)
+  "Show chat BUFFER unless a window shows it; return its window, or nil.
+A prompt was sent to it: as the TUI shows the conversation a prompt
+goes to.  The selected window stays selected, showing what it showed.
+`display-buffer' decides where, so `display-buffer-alist' comes
+first; else a side window for `opencode-chat-display' `side', a frame
+for `frame', and another window than the selected one otherwise."
+  (or (get-buffer-window buffer 'visible)
+      (display-buffer buffer
+                      (pcase opencode-chat-display
+                        ('side `(display-buffer-in-side-window ,@(opencode-chat--side-alist)))
+                        ('frame '(display-buffer-pop-up-frame))
+                        (_ '((display-buffer-reuse-window display-buffer-pop-up-window
+                                                          display-buffer-use-some-window)
+                             (inhibit-same-window . t)))))))
+
 (defun opencode-chat--display (buffer)
   "Show chat BUFFER as `opencode-chat-display' says, and select it."
   (pcase opencode-chat-display
@@ -1261,10 +1344,7 @@ Emacs has."
                                      display-buffer-pop-up-window)
                                     (inhibit-same-window . t))))
     ('side (select-window
-            (display-buffer-in-side-window
-             buffer `((side . right) (slot . 0)
-                      (window-width . ,opencode-chat-side-window-width)
-                      (window-parameters (no-delete-other-windows . t))))))
+            (display-buffer-in-side-window buffer (opencode-chat--side-alist))))
     ('full-frame
      (when (window-parameter nil 'window-side) (select-window (window-main-window)))
      (pop-to-buffer-same-window buffer)

@@ -101,7 +101,7 @@ context; it is shown folded, under a heading."
     ;; A failed tool starts open: its error shows.
     ("tool" (and opencode-chat-fold-tools
                  (not (equal (plist-get (plist-get part :state) :status) "error"))))
-    ((or "step-finish" "snapshot" "patch" "text") t)
+    ((or "step-finish" "snapshot" "patch" "text" "file") t)
     (_ nil)))
 
 (defun opencode-parts--usage (tokens cost)
@@ -184,28 +184,112 @@ that becomes \"Read tool: FILE\"."
               (t (concat lead ": " (opencode-tools-summary input)))))
     text))
 
+(defun opencode-parts--range (&optional first last)
+  "Return the lines FIRST to LAST as a file name's suffix: \":4-9\", \":4\"."
+  (cond ((not (numberp first)) "")
+        ((or (not (numberp last)) (= first last)) (format ":%d" first))
+        (t (format ":%d-%d" first last))))
+
+(defun opencode-parts--read-name (read)
+  "Return the name of what READ holds, with its lines.
+READ is from `opencode-tools-parse-read'.  Relative to the project:
+\"src/calc.py:4-9\", a folder \"src/\"."
+  (concat (opencode-tools-relative (plist-get read :path))
+          (if (equal (plist-get read :type) "directory") ""
+            (opencode-parts--range (plist-get read :first) (plist-get read :last)))))
+
 (defun opencode-parts-synthetic-heading (text)
-  "Return the heading of synthetic TEXT the server added."
-  (let ((read (opencode-tools-parse-read text)))
+  "Return the heading of synthetic TEXT the server added.
+It always says something: what the server read, or the text's first line."
+  (let* ((read (opencode-tools-parse-read text))
+         (title (if read (opencode-parts--read-name read)
+                  (opencode--first-line (opencode-parts-unjson (or text "")) 60))))
     (concat "Context added by the server: "
-            (if read
-                (format "%s%s" (file-name-nondirectory (plist-get read :path))
-                        (if (numberp (plist-get read :last))
-                            (format " (lines %d-%d)" (plist-get read :first) (plist-get read :last))
-                          ""))
-              (opencode--first-line (opencode-parts-unjson (or text "")) 60)))))
+            (if (string-empty-p (string-trim title)) "(nothing)" title))))
+
+(defun opencode-parts--read-body (read)
+  "Return the text of READ (`opencode-tools-parse-read'), with its note, dimly."
+  (concat (if (equal (plist-get read :type) "directory")
+              ;; The blank line before a folder's count is the wrapper's.
+              (string-trim-right (plist-get read :text) "\n+")
+            (plist-get read :text))
+          (if (plist-get read :note)
+              (concat "\n" (propertize (format "(%s)" (plist-get read :note))
+                                       'face 'opencode-chat-dim))
+            "")))
 
 (defun opencode-parts--synthetic-body (text)
   "Return the body of synthetic TEXT the server added, unwrapped."
   (let ((read (opencode-tools-parse-read text)))
     (if read
-        (concat (opencode-parts-file-button (plist-get read :path)) "\n"
-                (plist-get read :text)
-                (if (plist-get read :note)
-                    (concat "\n" (propertize (format "(%s)" (plist-get read :note))
-                                             'face 'opencode-chat-dim))
-                  ""))
+        (concat (opencode-parts-file-button (plist-get read :path) (plist-get read :first)
+                                            (opencode-parts--read-name read))
+                "\n" (opencode-parts--read-body read))
       (opencode-parts-unjson (or text "")))))
+
+;;;; What the server added for an attached file
+
+(defun opencode-parts--read-call-path (part)
+  "Return the file synthetic PART says the server read for an attachment, or nil.
+The server adds \"Called the Read tool with the following input:
+{\"filePath\":…}\" before what it read."
+  (let ((text (plist-get part :text)))
+    (and (opencode-parts-synthetic-p part) (stringp text)
+         (string-match "\\`Called the Read tool with the following input: *\\({.*}\\)[ \t\n]*\\'"
+                       text)
+         (let ((path (plist-get (ignore-errors
+                                  (json-parse-string (match-string 1 text) :object-type 'plist))
+                                :filePath)))
+           (and (stringp path) path)))))
+
+(defun opencode-parts--file-url-path (part)
+  "Return the file or folder file PART's file: URL names, or nil.
+Without its query (a line range)."
+  (let ((url (plist-get part :url)))
+    (and (stringp url) (string-prefix-p "file://" url)
+         (url-unhex-string (replace-regexp-in-string "[?#].*\\'" "" (substring url 7))))))
+
+(defun opencode-parts--same-file-p (a b)
+  "Return non-nil if file names A and B name the same file or folder."
+  (and (stringp a) (stringp b)
+       (equal (directory-file-name a) (directory-file-name b))))
+
+(defun opencode-parts--attachment-of (path files)
+  "Return the file part among FILES that attached PATH, or nil.
+PATH is what the server read: a file: URL's file, or the name of a
+data: URL's file."
+  (cl-find-if (lambda (f)
+                (or (opencode-parts--same-file-p path (opencode-parts--file-url-path f))
+                    (and (string-prefix-p "data:" (or (plist-get f :url) ""))
+                         (equal path (plist-get f :filename)))))
+              files))
+
+(defun opencode-parts-attachment-context (parts)
+  "Return which synthetic parts of PARTS the server added for attachments.
+PARTS are a message's parts, in order.  For each file attached, the
+server adds the call of its Read tool, then what it read (or why it
+could not); the value is an alist, synthetic part id -> the file part
+it belongs to.  Those parts say nothing the file part does not show."
+  (let ((files (cl-remove-if-not (lambda (p) (equal (plist-get p :type) "file")) parts))
+        (after-call nil) (result nil))
+    (dolist (p parts)
+      (let ((call (opencode-parts--read-call-path p))
+            (read (and (opencode-parts-synthetic-p p)
+                       (opencode-tools-parse-read (plist-get p :text)))))
+        (cond
+         (call
+          (let ((owner (opencode-parts--attachment-of call files)))
+            (when owner (push (cons (plist-get p :id) owner) result))
+            (setq after-call owner)))
+         ((not (opencode-parts-synthetic-p p)) (setq after-call nil))
+         (t
+          ;; What was read names its file; the rest (a data: URL's text,
+          ;; a failure) follows the call it answers.
+          (let ((owner (if read (opencode-parts--attachment-of (plist-get read :path) files)
+                         after-call)))
+            (when owner (push (cons (plist-get p :id) owner) result))
+            (setq after-call nil))))))
+    (nreverse result)))
 
 (defun opencode-parts--heading (part &optional rendered)
   "Return the heading line of foldable PART (without newline).
@@ -318,33 +402,84 @@ Elsewhere, or if Emacs cannot show it, its type and size in words."
                     (ignore-errors (create-image bytes nil t :max-width 480 :max-height 360)))))
     (if image (propertize text 'display image) text)))
 
+(defun opencode-parts--file-lines (part)
+  "Return the first and last line of file PART's range, from its URL, or nil."
+  (let ((url (or (plist-get part :url) "")))
+    (and (string-prefix-p "file://" url)
+         (string-match "[?&]start=\\([0-9]+\\)" url)
+         (let ((first (string-to-number (match-string 1 url))))
+           (list first (and (string-match "[?&]end=\\([0-9]+\\)" url)
+                            (string-to-number (match-string 1 url))))))))
+
+(defun opencode-parts--file-name (part)
+  "Return the name of what file PART attaches, as the chat says it.
+A file or folder relative to the project, with its line range
+\(\"src/calc.py:4-9\", \"src/\"); else the part's file name."
+  (let* ((path (opencode-parts--file-url-path part))
+         (source (plist-get (plist-get part :source) :path))
+         (name (cond (path (opencode-tools-relative path))
+                     ((stringp source) source)
+                     ((stringp (plist-get part :filename)) (plist-get part :filename))
+                     (t "")))
+         (folder (equal (plist-get part :mime) "application/x-directory")))
+    (concat (if (and folder (not (string-suffix-p "/" name))) (concat name "/") name)
+            (apply #'opencode-parts--range (opencode-parts--file-lines part)))))
+
 (defun opencode-parts--file-heading (part)
-  "Return the heading of file PART: its name and type."
-  (let ((url (or (plist-get part :url) ""))
-        (mime (plist-get part :mime)))
-    (format "%s %s%s"
-            (if (and (stringp mime) (string-prefix-p "image/" mime)) "Image" "File")
-            (or (plist-get part :filename)
-                (and (string-prefix-p "file://" url) (file-name-nondirectory (substring url 7)))
-                "")
-            (if (stringp mime) (format "  (%s)" mime) ""))))
+  "Return the heading of file PART: one line, what it is and its name.
+A file or folder attached is named relative to the project, with its
+line range; an image or data sent whole says its size."
+  (let* ((mime (plist-get part :mime))
+         (data (opencode-parts--data-url (plist-get part :url)))
+         (image (and (stringp mime) (string-prefix-p "image/" mime)))
+         (size (and image data (opencode-parts-image-size (cdr data)))))
+    (concat (cond (image "Image ")
+                  ((equal mime "application/x-directory") "Folder ")
+                  (t "File "))
+            (opencode-parts--file-name part)
+            (cond ((and image data)
+                   (format "  (%s%s)" (or (car size) mime)
+                           (if (and (numberp (nth 1 size)) (numberp (nth 2 size)))
+                               (format " %d×%d" (nth 1 size) (nth 2 size))
+                             "")))
+                  (data (format "  (%s)" (opencode--plural (length (cdr data)) "byte")))
+                  ((and (stringp mime) (not (string-prefix-p "text/" mime))
+                        (not (equal mime "application/x-directory")))
+                   (format "  (%s)" mime))
+                  (t "")))))
 
 (defun opencode-parts--file-body (part)
-  "Return the body of file PART: its path as a button, or the image it holds.
-A data URL is never shown: its bytes are, as an image, or their size."
+  "Return the body of file PART: its file as a button and what the server read.
+The image it holds, or the text of a data: URL; no other data is shown.
+What the server read comes with PART as :opencode-context, the
+synthetic parts it added for it (`opencode-parts-attachment-context')."
   (let* ((url (or (plist-get part :url) ""))
          (data (opencode-parts--data-url url))
-         (source (plist-get part :source))
-         (path (or (and (string-prefix-p "file://" url) (url-unhex-string (substring url 7)))
-                   (plist-get source :path))))
-    (concat (if (stringp path) (opencode-parts-file-button path) "")
-            (cond ((and data (string-prefix-p "image/" (or (car data) "")))
-                   (concat (if (stringp path) "\n" "") (opencode-parts--image (car data) (cdr data))))
-                  (data (format "%s(%s, not shown)" (if (stringp path) "\n" "")
-                                (opencode--plural (length (cdr data)) "byte")))
-                  ((string-prefix-p "data:" url) "(data not shown)")
-                  ((or (stringp path) (string-empty-p url)) "")
-                  (t url)))))
+         (path (opencode-parts--file-url-path part))
+         (context (delq nil (mapcar (lambda (p)
+                                      (and (not (opencode-parts--read-call-path p))
+                                           (plist-get p :text)))
+                                    (plist-get part :opencode-context))))
+         (text (cond ((and data (string-prefix-p "image/" (or (car data) "")))
+                      (opencode-parts--image (car data) (cdr data)))
+                     ((and data (string-prefix-p "text/" (or (car data) "")))
+                      (string-trim-right (decode-coding-string (cdr data) 'utf-8) "\n+"))
+                     (data (propertize "(not shown)" 'face 'opencode-chat-dim))
+                     ((string-prefix-p "data:" url) (propertize "(not shown)" 'face 'opencode-chat-dim))
+                     (context
+                      (mapconcat (lambda (c)
+                                   (let ((read (opencode-tools-parse-read c)))
+                                     (if read (opencode-parts--read-body read) c)))
+                                 context "\n"))
+                     ((or path (string-empty-p url)) nil)
+                     (t url))))
+    (opencode-parts--limit-output
+     part
+     (string-join (delq nil (list (and path (opencode-parts-file-button
+                                             path (car (opencode-parts--file-lines part))
+                                             (opencode-parts--file-name part)))
+                                  text))
+                  "\n"))))
 
 ;;;; Files and sessions
 

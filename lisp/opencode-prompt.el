@@ -33,6 +33,7 @@
 (declare-function opencode-chat-show-pending "opencode-chat" (id parts))
 (declare-function opencode-chat-forget-pending "opencode-chat" (id))
 (declare-function opencode-chat-show-end "opencode-chat" (&optional window))
+(declare-function opencode-chat-show "opencode-chat" (buffer))
 (declare-function opencode-chat-draw-queue "opencode-chat" ())
 (declare-function opencode-chat-release-queue "opencode-chat" ())
 (declare-function opencode-chat-adopt "opencode-chat" (buffer name-function))
@@ -231,6 +232,10 @@ queue.  The chat's agent, model and variant choose who answers."
 QUEUE, or `opencode-prompt-busy-send' `queue', queues it while the
 session is busy or other prompts wait."
   (opencode-chat-check-sendable chat)
+  ;; Sent from a prompt whose chat no window shows (the prompt of a
+  ;; region sent from a file, say): the reply shows there.
+  (when (and prompt (not (opencode-chat-show chat)))
+    (message "OpenCode: sent to %s, which no window shows" (buffer-name chat)))
   (if (and (or queue (eq opencode-prompt-busy-send 'queue))
            (with-current-buffer chat
              (or opencode-chat-queued

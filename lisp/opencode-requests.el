@@ -72,6 +72,7 @@ server when not known yet.  TYPE says which kind it is."
            (force-mode-line-update t)))))))
 
 (defvar opencode-command-map)
+(defvar opencode-chat-mode-map)
 
 (defun opencode-requests-answer-hint (chat)
   "Return how to answer a request of CHAT from where the user is now.
@@ -80,6 +81,13 @@ the next session that needs the user."
   (let* ((here (window-buffer (selected-window)))
          (mode (buffer-local-value 'major-mode here)))
     (cond
+     ((and (eq here chat) (provided-mode-derived-p mode 'opencode-chat-mode)
+           (with-current-buffer chat (eobp)))
+      ;; At the end, where the chat follows: the block's keys work here.
+      (format "the keys of its block answer it here, or %s"
+              (key-description (seq-find (lambda (k) (> (length k) 1))
+                                         (where-is-internal #'opencode-chat-answer
+                                                            opencode-chat-mode-map)))))
      ((and (eq here chat) (provided-mode-derived-p mode 'opencode-chat-mode))
       (substitute-command-keys
        "\\<opencode-chat-mode-map>\\[opencode-chat-answer] to answer, or the keys of its block"))
@@ -449,12 +457,63 @@ ends without a newline, and carries REQUEST as `opencode-request'."
 
 (defun opencode-requests--at-point ()
   "Return the request of the block at point, (KIND . PROPS), or signal.
-After a click, point is where the click was."
+After a click, point is where the click was.  At the end of a chat,
+the newest request waiting (`opencode-requests--at-end')."
   (when (mouse-event-p last-command-event)
     (posn-set-point (event-end last-command-event)))
   (or (get-text-property (point) 'opencode-request)
       (and (> (point) (point-min)) (get-text-property (1- (point)) 'opencode-request))
+      (opencode-requests--at-end)
       (user-error "No permission or question here")))
+
+;;;; The keys of the newest block, at the end of the chat
+
+(defun opencode-requests--at-end ()
+  "Return the newest request waiting, (KIND . PROPS), if point is at the end.
+The end of a chat is where point follows what streams in: when a
+request comes, its block is drawn above point, and its keys answer it
+from there."
+  (and (eobp) (derived-mode-p 'opencode-chat-mode)
+       (car (last (opencode-requests-pending)))))
+
+(defun opencode-requests--block-keys (request)
+  "Return the keys the block of REQUEST, (KIND . PROPS), shows, as events."
+  (let ((props (cdr request)))
+    (if (eq (car request) 'permission)
+        (append '(?o ?a ?r ?m ?\r)
+                (and opencode-permission-show-diff (opencode-requests--diff props)
+                     (cons ?d (and (eq opencode-permission-show-diff 'ediff) '(?e)))))
+      (append '(?a ?r ?\r)
+              (and (opencode-requests--question-choosable-p props)
+                   (number-sequence ?1 (+ ?0 (length (plist-get (aref (plist-get props :questions) 0)
+                                                                :options)))))))))
+
+(defun opencode-requests--end-binding (event binding)
+  "Return what EVENT runs in a chat, whose own BINDING it has.
+At the end of the chat, while a request waits, the command of EVENT
+on the newest request's block, if the block shows EVENT; else BINDING."
+  (let ((request (opencode-requests--at-end)))
+    (or (and request (memq event (opencode-requests--block-keys request))
+             (lookup-key (if (eq (car request) 'permission) opencode-requests-permission-map
+                           opencode-requests-question-map)
+                         (vector event)))
+        binding)))
+
+(defun opencode-requests-answer-at-end (map)
+  "Make the keys of request blocks answer from the end of a chat, in MAP.
+MAP is the chat's keymap: each key a block has keeps its binding in
+MAP, except at the end of the chat while a request waits, where it
+acts on the newest request (`opencode-requests--end-binding')."
+  (let ((events nil))
+    (dolist (m (list opencode-requests-permission-map opencode-requests-question-map))
+      (map-keymap (lambda (event _) (when (integerp event) (cl-pushnew event events))) m))
+    (dolist (event events)
+      (let ((binding (lookup-key map (vector event))))
+        ;; Once: loading the file again leaves MAP (a `defvar') as it was.
+        (unless (eq (car-safe binding) 'menu-item)
+          (define-key map (vector event)
+            `(menu-item "" ,binding
+                        :filter ,(lambda (b) (opencode-requests--end-binding event b)))))))))
 
 (defun opencode-requests--reply-at-point (reply &optional text)
   "Answer the permission of the block at point with REPLY and TEXT."

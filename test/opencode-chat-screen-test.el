@@ -243,6 +243,56 @@ TAB does something on every line of a message."
       (should-not (eq folded (opencode-chat--part-folded-p
                               '(:id "prt_rmsg_02" :type "reasoning")))))))
 
+(ert-deftest opencode-chat-screen/moving-puts-the-header-on-top ()
+  "n, p, N and P leave the message they move to in view, header on top.
+As magit-section's movement: a prompt moved to is not left on the
+window's last line with its text out of sight."
+  (opencode-test-with-chat "ses_m"
+    (dotimes (i 8)
+      (let ((u (format "msg_%02du" i)) (a (format "msg_%02da" i)))
+        (opencode-test-event conn "message.updated"
+                             `(:info (:id ,u :sessionID "ses_m" :role "user")))
+        (opencode-test-event conn "message.part.updated"
+                             `(:part (:id ,(concat "prt_" u) :messageID ,u :sessionID "ses_m"
+                                          :type "text" :text ,(format "Question %d" i))))
+        (opencode-test-event conn "message.updated"
+                             `(:info (:id ,a :sessionID "ses_m" :role "assistant" :parentID ,u)))
+        (opencode-test-event conn "message.part.updated"
+                             `(:part (:id ,(concat "prt_" a) :messageID ,a :sessionID "ses_m"
+                                          :type "text"
+                                          :text ,(mapconcat (lambda (l) (format "Answer %d, line %d" i l))
+                                                            (number-sequence 1 6) "\n\n"))))))
+    (save-window-excursion
+      (delete-other-windows)
+      (switch-to-buffer (current-buffer))
+      ;; A window of 10 lines, at the top of the chat.
+      (split-window nil 12)
+      (let ((w (selected-window)))
+        (should (= (window-body-height w) 10))
+        (goto-char (point-min))
+        (set-window-start w (point-min))
+        (cl-flet ((shows (what)
+                    ;; The window's first line is the header moved to,
+                    ;; the text under it in view.
+                    (should (equal (list what (point)) (list what (window-start w))))
+                    (should (string-match-p (concat "\\`You\n" what "\n")
+                                            (opencode-test--window-text w)))))
+          (opencode-chat-next-message 3)
+          (shows "Question 3")
+          (opencode-chat-next-message 2)
+          (shows "Question 5")
+          (opencode-chat-previous-message 4)
+          (shows "Question 1")
+          ;; N and P: a reply moved to starts the window too.
+          (opencode-chat-next-reply 1)
+          (should (= (point) (window-start w)))
+          (should (string-match-p "\\`Assistant .*\nAnswer 1, line 1\n"
+                                  (opencode-test--window-text w)))
+          (opencode-chat-next-reply 5)
+          (shows "Question 4")
+          (opencode-chat-previous-reply 2)
+          (shows "Question 3"))))))
+
 (ert-deftest opencode-chat-screen/another-chat-takes-the-prompt-window ()
   "A chat opened where another was shown puts its prompt in that one's
 prompt window, instead of adding a window each time."

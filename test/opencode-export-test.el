@@ -389,12 +389,12 @@ no patch line repeating an edit."
         (should (string-match-p "^-    return f\"Hello, {name}!\"\n\\+    return f\"Hi there, {name}!\"$" org))
         (should (string-match-p "^\\*Tool question\\*: ~Question: Pick a color → Blue" org))
         (should (string-match-p "^- subagent_type: general$" org))
-        (should (string-match-p (concat "^\\*\\* Context added by the server: big\\.txt (lines 1-[0-9]+)\n"
+        (should (string-match-p (concat "^\\*\\* Context added by the server: [^\n]*big\\.txt:1-[0-9]+\n"
                                         ":PROPERTIES:\n:VISIBILITY: folded\n:END:\n"
                                         "#\\+begin_example\n00000 The quick brown fox")
                                 org))
         (should (string-match-p "^\\*\\* Context added by the server: Read tool: .*big\\.txt$" org))
-        (should (string-match-p "^<details><summary>Context added by the server: big\\.txt (lines 1-[0-9]+)</summary>\n\n```\n00000 The quick" md))
+        (should (string-match-p "^<details><summary>Context added by the server: [^<]*big\\.txt:1-[0-9]+</summary>\n\n```\n00000 The quick" md))
         (should (string-match-p "^```python\ndef greet(name):" md))
         ;; In Org, the context and the tools start folded; the reply's text shows.
         (with-temp-buffer

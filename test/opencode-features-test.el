@@ -84,15 +84,16 @@
                 (should (cl-some (lambda (p) (and (equal (plist-get p :type) "file")
                                                   (equal (plist-get p :mime) "application/x-directory")))
                                  parts))
-                ;; The text the server adds for them is folded under a heading.
-                (when (cl-some (lambda (p) (eq (plist-get p :synthetic) t)) parts)
-                  (with-current-buffer chat
-                    (should (opencode-test-wait
-                             (lambda () (string-match-p "^▸ Context added by the server: "
-                                                        (opencode-test--visible-text)))
-                             20))
-                    (should-not (string-match-p "<content>"
-                                                (opencode-test--visible-text)))))))
+                ;; Each is one folded line, which holds the text the
+                ;; server adds for it.
+                (should (cl-some (lambda (p) (eq (plist-get p :synthetic) t)) parts))
+                (with-current-buffer chat
+                  (should (opencode-test-wait
+                           (lambda () (string-match-p "^▸ File README\n▸ Folder src/\n"
+                                                      (opencode-test--visible-text)))
+                           20))
+                  (should-not (string-match-p "<content>\\|Context added by the server"
+                                              (opencode-test--visible-text))))))
           (kill-buffer prompt))))))
 
 (ert-deftest opencode-features/own-slash-commands ()

@@ -162,12 +162,12 @@ The mock's script must be `opencode-parts-test--script'."
                 "^▸ Task (general): Count the files  \\[completed\\]"
                 "^▸ Skill greeting  \\[completed\\]"
                 "^Assistant  mock/mock-1  agent build  1\\.2k in · 340 out  "
-                "^▸ Context added by the server: Read tool: .*big\\.txt$"
-                "^▸ Context added by the server: big\\.txt (lines 1-[0-9]+)$"
-                "^▾ File big\\.txt  (text/plain)$"
-                "^▾ Image clipboard\\.png  (image/png)\n\\[image PNG 1×1\\]$"
+                ;; An attachment: one folded line; the server's context
+                ;; for it shows in it, not under headings of its own.
+                "^You .*\nLook at these\n▸ File big\\.txt\n▸ Image clipboard\\.png  (PNG 1×1)\n\n"
                 "^Seen the file and the picture\\.$"))
     (should (string-match-p re folded)))
+  (should-not (string-match-p "Context added by the server" folded))
   (should-not (string-match-p "Step done\\|0 in\\|cost 0\\|\\$0\\.0000" folded))
   ;; Open, nothing of the server's wire format shows.
   (dolist (text (list folded open))
@@ -181,7 +181,8 @@ The mock's script must be `opencode-parts-test--script'."
                 "^ls: cannot access '/no-such-dir-here': No such file or directory\nexit status 2$"
                 "^hello\\.py\ndef greet(name):\n    \"\"\"Say hello\\.\"\"\"\n"
                 "^-    return f\"Hello, {name}!\"\n\\+    return f\"Hi there, {name}!\"$"
-                "(lines 1-[0-9]+)\n.*big\\.txt\n00000 "
+                "^▾ File big\\.txt\nbig\\.txt\n00000 The quick"
+                "^▾ Image clipboard\\.png  (PNG 1×1)\n\\[image PNG 1×1\\]$"
                 "Grep def |print: 2 matches  \\[completed\\] [0-9.]+s\nhello\\.py\n +1: def greet(name):\n +6: print(greet(\"world\"))$"
                 "^# Tiny page$"
                 "^Color: Pick a color\n  ○ Red — warm\n  ● Blue — cool$"
@@ -268,6 +269,95 @@ The mock's script must be `opencode-parts-test--script'."
               (kill-buffer chat))))
       (delete-process page)
       (delete-directory skills t))))
+
+;;;; Attachments
+
+(ert-deftest opencode-parts/attachments-are-one-folded-line ()
+  "Each file attached is one folded line: its name in the project, its lines.
+A range, a folder, a data: URL's text, a file named by its whole path:
+none shows a path outside the project, a URL's query, bytes \"not
+shown\", nor the context the server added for it under a heading of its
+own (one with no title, for a folder).  The parts come as the prompt
+sends them (with ids) and as another client's (the server's ids, its
+context first); the same after a reload.  Open, a file shows what the
+server read of it."
+  (opencode-test-with-chat-on-real-server (list '((:content "Seen.") :stop)
+                                                '((:content "Seen again.") :stop))
+    (let* ((dir default-directory)
+           (notes "Notes on the calculator: keep it small, keep it exact.\n")
+           (bad (lambda (text)
+                  (dolist (re (list (regexp-quote dir) "\\?start=" "not shown"
+                                    "Context added by the server"
+                                    ;; A heading with nothing after its kind.
+                                    "^[▸▾] [A-Za-z]+:? *$"))
+                    (should-not (string-match-p re text))))))
+      (make-directory (expand-file-name "src" dir))
+      (with-temp-file (expand-file-name "src/calc.py" dir)
+        (dotimes (i 12) (insert (format "x%d = %d\n" i i))))
+      ;; From the prompt: a range and a folder, as @mentions.
+      (opencode-test--prompt chat "Explain @src/calc.py#L4-9 and @src/ please")
+      (should (opencode-test-wait
+               (lambda () (string-match-p "^Seen\\.$" (opencode-test--visible-text))) 60))
+      ;; From another client: the text of a data: URL, a whole path.
+      (opencode-api-session-prompt-async
+       conn sid "And these"
+       :parts (list `(:type "file" :mime "text/plain" :filename "notes.txt"
+                            :url ,(concat "data:text/plain;base64,"
+                                          (base64-encode-string notes t)))
+                    `(:type "file" :mime "text/plain" :filename "calc.py"
+                            :url ,(concat "file://" (expand-file-name "src/calc.py" dir)
+                                          "?start=2&end=3"))))
+      (should (opencode-test-wait
+               (lambda () (string-match-p "^Seen again\\.$" (opencode-test--visible-text))) 60))
+      (should (opencode-test-wait (lambda () (not (opencode-store-busy-p conn sid))) 30))
+      (dotimes (round 2)
+        (let ((text (opencode-test--visible-text)))
+          (should (string-match-p
+                   (concat "^Explain @src/calc\\.py#L4-9 and @src/ please\n"
+                           "▸ File src/calc\\.py:4-9\n"
+                           "▸ Folder src/\n\n"
+                           "Assistant ")
+                   text))
+          (should (string-match-p
+                   (format (concat "^And these\n"
+                                   "▸ File notes\\.txt  (%d bytes)\n"
+                                   "▸ File src/calc\\.py:2-3\n\n"
+                                   "Assistant ")
+                           (length notes))
+                   text))
+          (funcall bad text))
+        ;; Open: what the server read, under a button to the file.
+        (let ((inhibit-message t))
+          (while (not (eq opencode-chat--fold-cycle 'open)) (opencode-chat-cycle-folds)))
+        (let ((text (opencode-test--visible-text)))
+          (should (string-match-p
+                   (concat "^▾ File src/calc\\.py:4-9\nsrc/calc\\.py:4-9\n"
+                           "x3 = 3\n\\(?:.*\n\\)*x8 = 8\n(Showing lines 4-9 of 12\\.")
+                   text))
+          (should (string-match-p "^▾ Folder src/\nsrc/\ncalc\\.py\n" text))
+          (should (string-match-p (concat "^▾ File notes\\.txt  ([0-9]+ bytes)\n"
+                                          (regexp-quote notes))
+                                  text))
+          (should (string-match-p "^▾ File src/calc\\.py:2-3\nsrc/calc\\.py:2-3\nx1 = 1\nx2 = 2\n" text))
+          (funcall bad text))
+        ;; The button visits the file at the range's first line.
+        (goto-char (point-min))
+        (re-search-forward "^src/calc\\.py:4-9$")
+        (should (equal (get-text-property (match-beginning 0) 'opencode-line) 4))
+        (should (equal (get-text-property (match-beginning 0) 'opencode-file)
+                       (expand-file-name "src/calc.py" dir)))
+        (while opencode-chat--fold-cycle (opencode-chat-cycle-folds))
+        ;; The same, drawn from what the server stored.
+        (when (= round 0)
+          (let* ((first (get-text-property (point-min) 'opencode-message))
+                 (beg (plist-get (gethash first opencode-chat--messages) :beg)))
+            (opencode-chat-reload)
+            (should (opencode-test-wait
+                     (lambda () (and (opencode-chat-loaded-p)
+                                     (not (eq beg (plist-get (gethash first opencode-chat--messages)
+                                                             :beg)))
+                                     (string-match-p "^Seen again\\.$" (opencode-test--visible-text))))
+                     30))))))))
 
 ;;;; The pieces
 

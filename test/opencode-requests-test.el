@@ -69,6 +69,65 @@
       (should-not (string-match-p "┃" (opencode-test--visible-text)))
       (should (file-exists-p (expand-file-name "hello.py" default-directory))))))
 
+(ert-deftest opencode-requests/keys-work-where-point-follows ()
+  "At the end of the chat, where point follows the reply, the block's keys work.
+A permission comes while the chat follows: o there allows it (it does
+not load older messages), and the chat follows on; a question: 2
+picks its second option (it is not a prefix argument).  With nothing
+waiting, the keys are the chat's again."
+  (let ((opencode-test-extra-config '(:permission (:edit "ask"))))
+    (opencode-test-with-chat-on-real-server
+        (append (opencode-requests-test--write-script "hello.py" "print('hello')\n")
+                (list (append (opencode-test--tool-call
+                               "question" '(:questions [(:question "Pick a color" :header "Pick"
+                                                                   :options [(:label "Red" :description "warm")
+                                                                             (:label "Blue" :description "cool")])]))
+                              '(:tool_calls))
+                      '((:content "Blue it is.") :stop)))
+      (save-window-excursion
+        (delete-other-windows)
+        (switch-to-buffer chat)
+        (opencode-chat-show-end)
+        (should (eq (key-binding "o") 'opencode-chat-load-older))
+        (should (eq (key-binding "2") 'digit-argument))
+        (opencode-api-session-prompt-async conn sid "Write hello.py")
+        (should (opencode-test-wait
+                 (lambda () (string-match-p "┃ Permission: edit hello\\.py" (opencode-test--visible-text)))
+                 60))
+        ;; Point followed the reply: it is at the end, under the block.
+        (should (eobp))
+        (should (string-match-p "┃ \\[o\\] once  \\[a\\] always  \\[r\\] reject"
+                                (opencode-test--visible-text)))
+        (should (eq (key-binding "o") 'opencode-request-once))
+        (call-interactively (key-binding "o"))
+        (should (opencode-test-wait
+                 (lambda () (string-match-p "^Written\\.$" (opencode-test--visible-text))) 60))
+        (should-not (string-match-p "┃" (opencode-test--visible-text)))
+        (should (file-exists-p (expand-file-name "hello.py" default-directory)))
+        ;; Still following.
+        (should (eobp))
+        (should (eq (key-binding "o") 'opencode-chat-load-older))
+        ;; A question: 2 at the end picks Blue.
+        (opencode-api-session-prompt-async conn sid "Ask me")
+        (should (opencode-test-wait
+                 (lambda () (string-match-p "┃ Question: Pick a color" (opencode-test--visible-text)))
+                 60))
+        (should (eobp))
+        (should (eq (key-binding "2") 'opencode-request-choose))
+        ;; A key the block does not show keeps its binding.
+        (should (eq (key-binding "3") 'digit-argument))
+        (let ((last-command-event ?2))
+          (call-interactively (key-binding "2")))
+        (should (opencode-test-wait
+                 (lambda () (string-match-p "^Blue it is\\.$" (opencode-test--visible-text))) 60))
+        (should (cl-some (lambda (req) (string-match-p "Blue" (json-serialize req)))
+                         opencode-test-mock-requests))
+        (should-not (string-match-p "┃" (opencode-test--visible-text)))
+        (should (eobp))
+        ;; Elsewhere in the chat, o is the chat's.
+        (goto-char (point-min))
+        (should (eq (key-binding "o") 'opencode-chat-load-older))))))
+
 (ert-deftest opencode-requests/always-from-the-block ()
   "a on the block replies always: the next edit of the session is not asked."
   (let ((opencode-test-extra-config '(:permission (:edit "ask"))))
@@ -194,7 +253,8 @@ Once the part is drawn, the block moves there; answered, it goes."
       (should-not (string-match-p "┃" (opencode-test--visible-text))))))
 
 (ert-deftest opencode-requests/answer-hint-names-the-key-of-where-you-are ()
-  "The echo area says a in the chat, C-c C-r in its prompt, C-c o n elsewhere."
+  "The echo area says a in the chat (the block's keys at its end), C-c C-r
+in its prompt, C-c o n elsewhere."
   (opencode-test-with-chat "ses_1"
     (let ((chat (current-buffer))
           (prompt (save-window-excursion (opencode-chat-prompt)))
@@ -203,6 +263,11 @@ Once the part is drawn, the block moves there; answered, it goes."
           (progn
             (save-window-excursion
               (switch-to-buffer chat)
+              ;; At the end, where the chat follows, the block's keys answer.
+              (should (equal (opencode-requests-answer-hint chat)
+                             "the keys of its block answer it here, or C-c C-r"))
+              (let ((inhibit-read-only t)) (insert "A message\n"))
+              (goto-char (point-min))
               (should (string-prefix-p "a to answer" (opencode-requests-answer-hint chat))))
             (save-window-excursion
               (switch-to-buffer prompt)

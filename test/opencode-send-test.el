@@ -170,6 +170,62 @@
                        30))))
         (kill-buffer buf)))))
 
+(ert-deftest opencode-send/a-hidden-chat-shows-when-sent-to ()
+  "A region sent to the prompt of a chat no window shows: C-c C-c shows the chat.
+The reply is in a window, the prompt stays selected; a second time,
+`display-buffer-alist' says where the chat goes."
+  (opencode-test-with-chat-on-real-server (list '((:content "Region answered.") :stop)
+                                                '((:content "Second answer.") :stop))
+    (let* ((file (opencode-send-test--lines default-directory))
+           (buf (find-file-noselect file)))
+      (unwind-protect
+          (save-window-excursion
+            (delete-other-windows)
+            (switch-to-buffer buf)
+            (goto-char (point-min))
+            (forward-line 1)
+            (push-mark (point) t t)
+            (forward-line 2)
+            ;; C-c o R: the prompt, under the file; no window shows the chat.
+            (call-interactively #'opencode-send-region)
+            (let ((prompt (window-buffer (selected-window))))
+              (should (eq (buffer-local-value 'major-mode prompt) 'opencode-prompt-mode))
+              (should-not (get-buffer-window chat))
+              ;; C-c C-c there (as the command loop would, in the
+              ;; selected window's buffer).
+              (with-current-buffer prompt
+                (goto-char (point-max))
+                (insert "What do these do?")
+                (call-interactively #'opencode-prompt-send))
+              (let ((w (get-buffer-window chat)))
+                (should w)
+                (should (eq (window-buffer (selected-window)) prompt))
+                (should (opencode-test-wait
+                         (lambda () (string-match-p "@lines\\.txt#L2-3 What do these do\\?\\(?:.\\|\n\\)*\nRegion answered\\.\n"
+                                                    (opencode-test--window-text w)))
+                         30)))
+              (should (opencode-test-wait (lambda () (not (opencode-store-busy-p conn sid))) 30))
+              ;; Hidden again; the user's `display-buffer-alist' places it.
+              (delete-window (get-buffer-window chat))
+              (should-not (get-buffer-window chat))
+              (let ((display-buffer-alist '(("\\`\\*opencode: " display-buffer-in-side-window
+                                             (side . left)))))
+                (with-current-buffer prompt
+                  (insert "And again")
+                  (opencode-prompt-send)))
+              (let ((w (get-buffer-window chat)))
+                (should w)
+                (should (eq (window-parameter w 'window-side) 'left))
+                (should (eq (window-buffer (selected-window)) prompt))
+                (with-current-buffer chat
+                  (should (opencode-test-wait
+                           (lambda () (string-match-p "^Second answer\\.$" (opencode-test--visible-text)))
+                           30))
+                  ;; It follows the reply (batch Emacs does not redisplay,
+                  ;; so its start stays where the prompt left it).
+                  (should (= (window-point w) (point-max)))))))
+        (kill-buffer buf)))))
+
 (ert-deftest opencode-send/model-variants ()
   "The model's variants cycle, show in the context line and go with the prompt."
   (let ((opencode-test-mock-model-config '(:variants (:low (:reasoningEffort "low")

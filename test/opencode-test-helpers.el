@@ -500,6 +500,20 @@ counts as that string (a bullet, a rendered table row)."
         (setq pos next)))
     (apply #'concat (nreverse out))))
 
+(defun opencode-test--window-text (window)
+  "Return the text WINDOW shows: its screen lines from its start.
+As `opencode-test--visible-text', of the `window-body-height' lines
+that start at `window-start' (batch Emacs never redisplays, so that is
+where the window starts as the commands left it)."
+  (with-current-buffer (window-buffer window)
+    (save-excursion
+      (let ((start (window-start window)))
+        (goto-char start)
+        (vertical-motion (window-body-height window) window)
+        (save-restriction
+          (narrow-to-region start (point))
+          (opencode-test--visible-text))))))
+
 (defun opencode-test--server-view (conn sid)
   "Return the text a fresh chat of SID shows, from CONN's stored messages."
   (let ((messages (opencode-request-sync conn "GET" (opencode--path "session" sid "message")))
