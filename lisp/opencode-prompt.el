@@ -161,7 +161,7 @@ Each function gets the chat buffer and the text sent.")
     (with-current-buffer prompt
       (when (equal (string-trim (buffer-string)) text)
         (erase-buffer))
-      (opencode-prompt--hide-providers)
+      (opencode-prompt--hide-providers t)
       (setq opencode-prompt--files nil
             opencode-prompt--history-index -1))))
 
@@ -276,7 +276,7 @@ while the user is where the prompt was written, not when it goes."
   (when (buffer-live-p prompt)
     (with-current-buffer prompt
       (erase-buffer)
-      (opencode-prompt--hide-providers)
+      (opencode-prompt--hide-providers t)
       (setq opencode-prompt--files nil opencode-prompt--history-index -1)))
   (if (buffer-local-value 'opencode-chat-queue-paused chat)
       (message "%s" (substitute-command-keys
@@ -657,8 +657,14 @@ It fits a half-width window: the keys are in the menu, not here."
 (defvar-local opencode-prompt--providers nil
   "Overlay saying, before the session's first prompt, which providers answer.")
 
-(defun opencode-prompt--hide-providers ()
-  "Stop saying under the prompt which providers answer."
+(defvar-local opencode-prompt--providers-done nil
+  "Non-nil once a prompt went from here: no more saying which providers answer.")
+
+(defun opencode-prompt--hide-providers (&optional for-good)
+  "Stop saying under the prompt which providers answer.
+With FOR-GOOD (a prompt went), do not say it again, even when an answer
+of the server asked before comes later."
+  (when for-good (setq opencode-prompt--providers-done t))
   (when opencode-prompt--providers
     (delete-overlay opencode-prompt--providers)
     (setq opencode-prompt--providers nil)))
@@ -671,7 +677,7 @@ being loaded, look again shortly, up to TRIES (default 20) times."
   (let ((prompt (current-buffer))
         (chat opencode-prompt--chat)
         (tries (or tries 20)))
-    (when (buffer-live-p chat)
+    (when (and (buffer-live-p chat) (not opencode-prompt--providers-done))
       (pcase (opencode-chat-empty-p chat)
         ('unknown
          (when (> tries 0)
