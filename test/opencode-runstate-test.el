@@ -219,8 +219,7 @@ once connected again, the server's state shows."
                 (and (string-suffix-p word (or badge ""))
                      (string-match-p (concat "  " (regexp-quote word) "\\_>") header)
                      (string-prefix-p (concat " " word " · ") prompt-header)
-                     (or (not (member word '("busy" "error")))
-                         (string-match-p (if (equal word "busy") " ●" " error\\_>") row)))))))
+                     (string-match-p (concat " " (regexp-quote word) "\\_>") row))))))
       (unwind-protect
           (progn
             (opencode-api-session-prompt-async conn sid "Break now")
