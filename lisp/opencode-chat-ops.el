@@ -34,14 +34,15 @@
 (declare-function opencode-chat--entry-part "opencode-chat" (entry))
 (declare-function opencode-chat--show-hint "opencode-chat" ())
 
-(defcustom opencode-abort-on-switch nil
+(defcustom opencode-abort-on-switch 'ask
   "What leaving the chat of a busy session does to its running reply.
 The chat is left when a window that showed it goes on to another
 session's chat, straight or through other buffers (the session list,
 say), and no other window shows it; or when it is killed.  Going back
 to it from those other buffers leaves nothing.
-nil keeps the reply running (the session list shows it busy), `ask'
-asks, `abort' aborts it."
+`ask' (the default) asks whether to abort it, as /init asks before it
+starts; nil keeps the reply running (the session list shows it busy);
+`abort' aborts it."
   :type '(choice (const :tag "Keep running" nil) (const :tag "Ask" ask)
                  (const :tag "Abort" abort))
   :group 'opencode)

@@ -662,6 +662,18 @@ Only the last Markdown pass runs, and the chat reads as a fresh render."
           (opencode-test-event conn "session.status" '(:sessionID "ses_busy" :status (:type "busy")))))
       (should (equal aborted (and (cdr case) "ses_busy"))))))
 
+(ert-deftest opencode-chat/abort-on-switch-asks-by-default ()
+  "Out of the box, killing a busy session's chat asks before it aborts."
+  (let ((opencode-abort-on-switch (eval (car (get 'opencode-abort-on-switch 'standard-value)) t))
+        (asked nil) (aborted nil))
+    (cl-letf (((symbol-function 'opencode-api-session-abort)
+               (lambda (_c id &rest _) (setq aborted id)))
+              ((symbol-function 'y-or-n-p) (lambda (q) (setq asked q) nil)))
+      (opencode-test-with-chat "ses_busy"
+        (opencode-test-event conn "session.status" '(:sessionID "ses_busy" :status (:type "busy")))))
+    (should (string-match-p "busy: abort its reply\\?" (or asked "")))
+    (should-not aborted)))
+
 (ert-deftest opencode-chat/api-routes-and-message-diff ()
   "The route functions send what they say; a message diff asks for that message."
   (let* ((seen nil)
