@@ -96,7 +96,7 @@
   "The empty session list and an empty session's prompt say which providers answer.
 With none of the user's own, that a prompt goes to a free model over the
 network and how to add one; against the real server."
-  (opencode-test-with-real-server conn
+  (opencode-test-with-own-real-server conn
     (let* ((bare (expand-file-name "../bare" default-directory))
            (add-re (concat "To add one: `opencode auth login', or a provider in the project's "
                            "opencode\\.json; then M-x opencode-server-restart\\."))

@@ -104,7 +104,7 @@
 
 (ert-deftest opencode-integration/two-projects-at-once ()
   "Two connections, one per project, each see their own sessions and events."
-  (opencode-test-with-real-server conn
+  (opencode-test-with-own-real-server conn
     (let* ((other-dir (make-temp-file "opencode-test-other-" t))
            (_ (call-process "git" nil nil nil "-C" other-dir "init" "-q"))
            (other (opencode-connect other-dir))
@@ -133,7 +133,7 @@
 
 (ert-deftest opencode-integration/local-server-stops-with-emacs ()
   "The local server is registered to stop when Emacs exits, and stops."
-  (opencode-test-with-real-server conn
+  (opencode-test-with-own-real-server conn
     (let ((server (opencode-connection-server conn)))
       (should (memq #'opencode-server-stop-local kill-emacs-hook))
       (should (process-live-p (opencode-server-process server)))

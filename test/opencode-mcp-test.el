@@ -928,7 +928,7 @@ the listener and revokes the tokens, in well under its one second;
 with two projects on a server that answers nothing, in a second in
 all, not a second each."
   (let ((opencode-emacs-tools nil))
-    (opencode-test-with-real-server conn
+    (opencode-test-with-own-real-server conn
       (unwind-protect
           (progn
             (opencode-emacs-tools 1)

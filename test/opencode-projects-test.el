@@ -50,7 +50,7 @@ would be one project to the server."
 
 (ert-deftest opencode-projects/all-projects-and-worktrees ()
   "Every project's sessions grouped by project, live; a worktree's life."
-  (opencode-test-with-real-server conn
+  (opencode-test-with-own-real-server conn
     (let* ((other (expand-file-name "other" (file-name-directory project)))
            (_ (opencode-projects-test--git-project other "the other project"))
            (conn2 (opencode-connect other))

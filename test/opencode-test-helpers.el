@@ -399,6 +399,11 @@ plugin would make the server install into it)."
       (copy-file (expand-file-name f opencode-test-config-seed) (expand-file-name f config)))
     (make-symbolic-link (expand-file-name "node_modules" opencode-test-config-seed)
                         (expand-file-name "node_modules" config)))
+  (opencode-test-scratch-environment home))
+
+(defun opencode-test-scratch-environment (home)
+  "Return the environment of a real server whose scratch HOME is HOME.
+See `opencode-test-scratch-home', which makes HOME."
   (list (concat "HOME=" home)
         (concat "XDG_CONFIG_HOME=" home "/.config")
         (concat "XDG_DATA_HOME=" home "/.local/share")
@@ -417,35 +422,114 @@ plugin would make the server install into it)."
 (defvar opencode-test-mock-model-config nil
   "A plist added to the mock model's entry in that opencode.json (variants...).")
 
+;;;; One real server for the tests of an Emacs
+
+(defvar opencode-test-own-server nil
+  "Non-nil gives the next `opencode-test-with-real-server' a server of its own.
+By default the tests of one Emacs share a real server (started once,
+about 4 s of CPU each time), each test in a project of its own.  A
+test that looks at what the whole server holds (every project, its
+providers) binds this to t.")
+
+(defvar opencode-test--shared nil
+  "The real server the tests of this Emacs share, or nil.
+A plist: :server (the `opencode-server'), :process (its process when
+started), :root (a scratch directory it runs in) and :home (its
+scratch HOME, inside :root).")
+
+(defun opencode-test--shared-drop ()
+  "Stop the shared real server, if any, and remove its directory."
+  (when opencode-test--shared
+    (ignore-errors (opencode-server-stop (plist-get opencode-test--shared :server)))
+    (ignore-errors (delete-directory (plist-get opencode-test--shared :root) t))
+    (setq opencode-test--shared nil)))
+
+(add-hook 'kill-emacs-hook #'opencode-test--shared-drop)
+
+(defun opencode-test--shared-intact-p ()
+  "Return non-nil if the shared server runs the process it started with.
+Nil once a test stopped, killed or restarted it."
+  (when-let ((server (plist-get opencode-test--shared :server)))
+    (let ((proc (opencode-server-process server)))
+      (and (eq proc (plist-get opencode-test--shared :process))
+           (process-live-p proc)
+           (not (opencode-server-stopping server))))))
+
+(defun opencode-test--shared-server ()
+  "Return `opencode-test--shared', starting its server if it is not running."
+  (unless (opencode-test--shared-intact-p)
+    (opencode-test--shared-drop)
+    (let* ((root (make-temp-file "opencode-test-shared-" t))
+           (home (expand-file-name "home" root))
+           (process-environment (append (opencode-test-scratch-home home) process-environment))
+           (opencode-server-program (opencode-test-server-program))
+           (server (opencode-server-start root)))
+      (setq opencode-test--shared
+            (list :server server :process (opencode-server-process server)
+                  :root root :home home))))
+  opencode-test--shared)
+
+(defun opencode-test--make-project (project &optional title)
+  "Make PROJECT a git repository with one commit, its own project.
+The server names a project by its first commit, so the commit holds
+PROJECT's name: two tests' projects are never one to a shared server.
+TITLE, if given, is the README's first line."
+  (make-directory project t)
+  (call-process "git" nil nil nil "-C" project "init" "-q")
+  (with-temp-file (expand-file-name "README" project)
+    (insert (or title "test project") "\n" project "\n"))
+  (call-process "git" nil nil nil "-C" project "add" "README")
+  (call-process "git" nil nil nil "-C" project "-c" "user.name=test" "-c" "user.email=test@127.0.0.1"
+                "commit" "-q" "-m" "start"))
+
+(defun opencode-test--real-server-end (shared)
+  "Close the test's connections; stop or keep the server it used.
+SHARED is the shared server's plist when the test used it.  If the
+test left it running as it found it, each project the test opened is
+disposed of on it (its instance, file watcher and running replies),
+and it stays for the next test; else every server is stopped, and the
+next test starts a new shared one."
+  (if (and shared (eq opencode-server--local (plist-get shared :server))
+           (opencode-test--shared-intact-p))
+      (dolist (conn (opencode--all-connections))
+        (when (and (opencode-connection-directory conn)
+                   (eq (opencode-connection-state conn) 'connected))
+          (ignore-errors (opencode-request-sync conn "POST" "/instance/dispose" :timeout 10)))
+        (opencode-connection-close conn))
+    (opencode-disconnect-all)
+    (when shared (opencode-test--shared-drop))))
+
 (defmacro opencode-test-with-real-server (conn-var &rest body)
-  "Run BODY with CONN-VAR connected to a fresh real OpenCode server.
-The server runs with a scratch HOME (`opencode-test-scratch-home') in
-a scratch git project whose opencode.json points at the mock model;
-everything is stopped and removed afterwards."
+  "Run BODY with CONN-VAR connected to a real OpenCode server.
+The server runs with a scratch HOME (`opencode-test-scratch-home'); it
+is the one the tests of this Emacs share unless
+`opencode-test-own-server' is non-nil.  BODY runs in a scratch git
+project of its own, whose opencode.json points at the mock model, with
+`root', `home' (the server's HOME) and `project' bound; the project is
+removed afterwards, and a server of the test's own stopped."
   (declare (indent 1) (debug (symbolp body)))
-  `(let* ((root (make-temp-file "opencode-test-" t))
-          (home (expand-file-name "home" root))
+  `(let* ((shared (unless opencode-test-own-server (opencode-test--shared-server)))
+          (root (make-temp-file "opencode-test-" t))
+          (home (if shared (plist-get shared :home) (expand-file-name "home" root)))
           (project (expand-file-name "project" root))
           (mock (opencode-test-http-start #'opencode-test--mock-handler))
           (opencode-test-mock-requests nil)
           (opencode-test-mock-hanging nil)
-          (process-environment (append (opencode-test-scratch-home home) process-environment))
+          (process-environment (append (if shared
+                                           (opencode-test-scratch-environment home)
+                                         (opencode-test-scratch-home home))
+                                       process-environment))
           (opencode-server-program (opencode-test-server-program))
           (opencode-server-url nil)
-          (opencode-server--local nil)
+          (opencode-server--local (plist-get shared :server))
           (opencode-connections nil)
           (opencode-global-connection nil)
           (opencode-cache-directory (expand-file-name "cache" root))
           (,conn-var nil))
      (unless opencode-server-program
        (error "No OpenCode server: run `make deps'"))
-     (make-directory project t)
-     (call-process "git" nil nil nil "-C" project "init" "-q")
      ;; A first commit makes it a real project, with snapshots and diffs.
-     (with-temp-file (expand-file-name "README" project) (insert "test project\n"))
-     (call-process "git" nil nil nil "-C" project "add" "README")
-     (call-process "git" nil nil nil "-C" project "-c" "user.name=test" "-c" "user.email=test@127.0.0.1"
-                   "commit" "-q" "-m" "start")
+     (opencode-test--make-project project)
      (with-temp-file (expand-file-name "opencode.json" project)
        (insert (json-serialize
                 `(:$schema "https://opencode.ai/config.json"
@@ -463,10 +547,18 @@ everything is stopped and removed afterwards."
                     (lambda () (eq (opencode-connection-state ,conn-var) 'connected))
                     30))
            ,@body)
-       (opencode-disconnect-all)
+       (opencode-test--real-server-end shared)
        (mapc #'delete-process opencode-test-mock-hanging)
        (delete-process mock)
        (delete-directory root t))))
+
+(defmacro opencode-test-with-own-real-server (conn-var &rest body)
+  "As `opencode-test-with-real-server', on a server started for BODY alone.
+For a test that looks at what the whole server holds: every project,
+projects with no commit, its exit with Emacs."
+  (declare (indent 1) (debug (symbolp body)))
+  `(let ((opencode-test-own-server t))
+     (opencode-test-with-real-server ,conn-var ,@body)))
 
 ;;;; A server of the test's own, on a port it picked
 

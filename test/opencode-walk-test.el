@@ -487,7 +487,7 @@ Fail, naming SEED, at the first step after which a view differs."
         (opencode-server-restart-limit 1000)
         (opencode-reconnect-max-delay 1.0)
         (opencode-notify nil))
-    (opencode-test-with-real-server conn
+    (opencode-test-with-own-real-server conn
       (let* ((walk (list :conn conn :chats nil :hanging nil))
              (done nil)
              (password-a (opencode-connection-password conn))
