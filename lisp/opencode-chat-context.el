@@ -303,8 +303,8 @@ All of it comes from the connection and its store."
                                               "")
                                             (plist-get status :message))
                                     'face 'error)))
-                     ('error (propertize "error" 'face 'opencode-chat-error))
-                     ('needs (propertize "needs you" 'face 'opencode-chat-needs-user))
+                     ('error (propertize (opencode-store-state-word 'error) 'face 'opencode-chat-error))
+                     ('needs (propertize (opencode-store-state-word 'needs) 'face 'opencode-chat-needs-user))
                      (state (propertize (opencode-store-state-word state) 'face 'shadow)))))
             (if err
                 (propertize (concat ": " (opencode-api-error-text err)) 'face 'opencode-chat-error)

@@ -369,6 +369,10 @@ gets their counts summed and their patches one after the other."
         (puthash id (opencode-model--merge (gethash id (opencode-store-message-diffs store)))
                  (opencode-store-merged-diffs store)))))
 
+(defun opencode-store-any-busy-p (conns)
+  "Return non-nil if a session works (busy or retrying) on any of CONNS."
+  (cl-some (lambda (conn) (> (car (opencode-store-counts conn)) 0)) conns))
+
 (defun opencode-store-counts (conn)
   "Return (BUSY WAITING ERRORS): CONN's sessions in each state.
 WAITING counts the sessions a permission or a question waits on."

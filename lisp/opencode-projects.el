@@ -64,8 +64,7 @@
 
 (defvar opencode-projects--spinner
   (opencode--spinner-make
-   (lambda () (cl-some (lambda (conn) (> (car (opencode-store-counts conn)) 0))
-                       (opencode--registry-connections opencode-projects--registry)))
+   (lambda () (opencode-store-any-busy-p (opencode--registry-connections opencode-projects--registry)))
    #'opencode-projects--tick)
   "The timer of busy spinners in these lists, while one shows any.")
 

@@ -128,8 +128,7 @@ Rebuilt at each full redraw, so one row is found without a scan.")
 
 (defvar opencode-sessions--spinner
   (opencode--spinner-make
-   (lambda () (cl-some (lambda (conn) (> (car (opencode-store-counts conn)) 0))
-                       (opencode--registry-connections opencode-sessions--registry)))
+   (lambda () (opencode-store-any-busy-p (opencode--registry-connections opencode-sessions--registry)))
    #'opencode-sessions--tick)
   "The timer of busy spinners and retry countdowns, while a list shows one.")
 
@@ -209,9 +208,9 @@ As the store has them (`opencode-store-diff-summary')."
   "Return the status badge of session ID on CONN, as the session list shows it."
   (let ((st (opencode-store-session-status conn id)))
     (pcase (opencode-store-state conn id)
-      ('needs (propertize "needs you" 'face 'opencode-status-needs-user
+      ('needs (propertize (opencode-store-state-word 'needs) 'face 'opencode-status-needs-user
                           'help-echo "Waiting for a permission or an answer"))
-      ('error (propertize "error" 'face 'opencode-status-error
+      ('error (propertize (opencode-store-state-word 'error) 'face 'opencode-status-error
                           'help-echo (opencode-api-error-text
                                       (opencode-store-session-error conn id))))
       ('retry

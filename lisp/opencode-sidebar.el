@@ -75,11 +75,11 @@ SESSIONS are all the sessions shown."
                                                              opencode-sidebar--conn t))))
                        ('busy (propertize " ●" 'face 'warning))
                        ('retry (propertize " retry" 'face 'error))
-                       ('error (propertize " error" 'face 'error
+                       ('error (propertize (concat " " (opencode-store-state-word 'error)) 'face 'error
                                            'help-echo (opencode-api-error-text
                                                        (opencode-store-session-error
                                                         opencode-sidebar--conn id))))
-                       ('needs (propertize " needs you" 'face 'warning))
+                       ('needs (propertize (concat " " (opencode-store-state-word 'needs)) 'face 'warning))
                        (_ ""))
                      (pcase summary
                        (`(,_ ,adds ,dels)
