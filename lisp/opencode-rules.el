@@ -44,9 +44,6 @@
 (declare-function opencode-chat-connection "opencode-chat" (&optional buffer))
 (declare-function opencode-chat-session "opencode-chat" (&optional buffer))
 (declare-function opencode-prompt-chat "opencode-prompt" (&optional buffer))
-(declare-function opencode-sessions--get "opencode-sessions-rows" (id))
-(declare-function tabulated-list-get-id "tabulated-list" (&optional pos))
-(defvar opencode-sessions--conn)
 
 (defconst opencode-rules-permissions
   '("edit" "bash" "read" "glob" "grep" "list" "task" "webfetch" "websearch"
@@ -78,9 +75,10 @@ In PATTERN, * is any text and ? any character; a PATTERN that ends in
       (string-match-p (concat "\\`" re "\\'") string))))
 
 (defun opencode-rules-evaluate (permission pattern &rest rulesets)
-  "Return what RULESETS do with PERMISSION for PATTERN: \"ask\", \"allow\" or \"deny\".
-The last rule of RULESETS, taken in order, whose permission and
-pattern match decides; none matching means \"ask\"."
+  "Return what RULESETS do with PERMISSION for PATTERN.
+That is \"ask\", \"allow\" or \"deny\": the action of the last rule of
+RULESETS, taken in order, whose permission and pattern match; none
+matching means \"ask\"."
   (let ((found nil))
     (dolist (rules rulesets)
       (dolist (r rules)
@@ -401,7 +399,8 @@ or \\<opencode-rules-mode-map>\\[opencode-rules-change] to set this session's ow
   (opencode--registry-add opencode-rules--registry))
 
 (defun opencode-rules--context ()
-  "Return (CONN . SESSION) of where the user is: a chat, its prompt, the list."
+  "Return (CONN . SESSION) of where the user is: a chat or its prompt.
+The session list has its own command, `opencode-sessions-permission-rules'."
   (cond
    ((derived-mode-p 'opencode-chat-mode)
     (cons (opencode-chat-connection) (opencode-chat-session)))
@@ -409,12 +408,9 @@ or \\<opencode-rules-mode-map>\\[opencode-rules-change] to set this session's ow
     (let ((chat (opencode-prompt-chat)))
       (unless (buffer-live-p chat) (user-error "This prompt's chat is gone"))
       (cons (opencode-chat-connection chat) (opencode-chat-session chat))))
-   ((derived-mode-p 'opencode-sessions-mode)
-    (let ((id (or (tabulated-list-get-id) (user-error "No session at point"))))
-      (cons opencode-sessions--conn (opencode-sessions--get id))))
    ((derived-mode-p 'opencode-rules-mode)
     (cons opencode-rules--conn opencode-rules--session))
-   (t (user-error "Run it in a chat or on a session of the session list"))))
+   (t (user-error "Run it in a chat, or with L on a session of the session list"))))
 
 ;;;###autoload
 (defun opencode-permission-rules (&optional conn session)
