@@ -36,7 +36,6 @@
 (require 'cl-lib)
 (require 'seq)
 (require 'subr-x)
-(require 'text-property-search)
 (require 'opencode-lib)
 (require 'opencode-api)
 (require 'opencode-model)
@@ -154,12 +153,15 @@ plist of permission -> action, or -> a plist of pattern -> action."
                            (and (not opencode-rules--agent) (listp opencode-rules--config)
                                 opencode-rules--config)))
 
+(defvar-local opencode-rules--widths '(10 . 10)
+  "The widths of the permission and pattern columns, as drawn now.")
+
 (defun opencode-rules--line (kind rule &optional note)
   "Return the line of RULE, of KIND `session', `approval' or `project'.
 NOTE, a string, follows it."
   (propertize
-   (concat "  " (string-pad (plist-get rule :permission) 20) " "
-           (string-pad (plist-get rule :pattern) 24) " "
+   (concat "  " (string-pad (plist-get rule :permission) (car opencode-rules--widths)) "  "
+           (string-pad (plist-get rule :pattern) (cdr opencode-rules--widths)) "  "
            (opencode-rules--action-text (plist-get rule :action))
            (if note (concat "  " (propertize note 'face 'opencode-chat-dim)) "")
            "\n")
@@ -178,7 +180,11 @@ NOTE, a string, follows it."
   "Insert the view of this buffer's session."
   (let* ((session opencode-rules--session)
          (rules (opencode-rules-effective (plist-get session :permission)))
-         (approvals (opencode-store-project-approvals opencode-rules--conn)))
+         (approvals (opencode-store-project-approvals opencode-rules--conn))
+         (all (append rules approvals (and (listp opencode-rules--config) opencode-rules--config))))
+    (setq opencode-rules--widths
+          (cons (apply #'max 10 (mapcar (lambda (r) (string-width (plist-get r :permission))) all))
+                (apply #'max 10 (mapcar (lambda (r) (string-width (plist-get r :pattern))) all))))
     (insert (propertize (format "Permission rules of \"%s\"" (or (plist-get session :title) ""))
                         'face 'bold)
             "\n"
@@ -206,11 +212,11 @@ NOTE, a string, follows it."
         (insert (opencode-rules--line
                  'approval (list :permission (plist-get a :permission)
                                  :pattern (plist-get a :pattern) :action "allow")
-                 (format "since %s, answered in \"%s\""
+                 (format "since %s in \"%s\""
                          (format-time-string "%H:%M" (plist-get a :time))
                          (opencode-rules--title (plist-get a :session))))))
-      (insert (opencode-rules--dim
-               "The server keeps these until it stops, over every rule, and can only forget them all.")))
+      (insert (opencode-rules--dim "The server keeps them until it stops, over every rule;")
+              (opencode-rules--dim "it can only forget them all at once.")))
     (insert "\n" (propertize "The project's rules (opencode.json)" 'face 'bold) "\n")
     (cond ((stringp opencode-rules--config)
            (insert (opencode-rules--dim (concat "Not known: " opencode-rules--config))))
@@ -289,7 +295,7 @@ and an action.  It comes after the session's rules, so it wins over them."
                                        opencode-rules-permissions nil nil))
           (pattern (read-string (format-prompt "Pattern for %s" "*" permission) nil nil "*")))
      (list permission pattern
-           (opencode-rules--read-action (format "%s %s: " permission pattern)))))
+           (opencode-rules--read-action (format "Action for %s %s: " permission pattern)))))
   (when (string-empty-p permission) (user-error "No permission named"))
   (opencode-rules--patch (list (list :permission permission :pattern pattern :action action))
                          (format "Rule added: %s %s, %s" permission pattern action)))
@@ -301,7 +307,7 @@ says ACTION for that permission and pattern."
   (interactive
    (let ((r (cdr (opencode-rules--at-point '(session project)))))
      (list (opencode-rules--read-action
-            (format "%s %s (now %s): " (plist-get r :permission) (plist-get r :pattern)
+            (format "New action for %s %s (now %s): " (plist-get r :permission) (plist-get r :pattern)
                     (plist-get r :action))
             (plist-get r :action)))))
   (let ((r (cdr (opencode-rules--at-point '(session project)))))
@@ -359,19 +365,27 @@ only all together, by reloading the project.  Each asks first."
                       "The project's rules live in opencode.json: edit them there, \
 or \\<opencode-rules-mode-map>\\[opencode-rules-change] to set this session's own"))))))
 
-(defun opencode-rules-next ()
-  "Move to the next rule."
-  (interactive)
-  (let ((m (save-excursion (end-of-line)
-                           (text-property-search-forward 'opencode-rule nil (lambda (_ v) v)))))
-    (if m (goto-char (prop-match-beginning m)) (user-error "No rule below"))))
+(defun opencode-rules--move (n)
+  "Move to the Nth line of a rule below (above, N negative); return point.
+Return nil, not moving, when there is none."
+  (let ((pos (save-excursion
+               (beginning-of-line)
+               (let ((left (abs n)) (found nil))
+                 (while (and (> left 0) (= (forward-line (if (> n 0) 1 -1)) 0) (not (eobp)))
+                   (when (get-text-property (point) 'opencode-rule)
+                     (setq left (1- left) found (point))))
+                 (and (= left 0) found)))))
+    (when pos (goto-char pos))))
 
-(defun opencode-rules-previous ()
-  "Move to the previous rule."
-  (interactive)
-  (let ((m (save-excursion (beginning-of-line)
-                           (text-property-search-backward 'opencode-rule nil (lambda (_ v) v)))))
-    (if m (goto-char (prop-match-beginning m)) (user-error "No rule above"))))
+(defun opencode-rules-next (&optional n)
+  "Move to the next rule, or the Nth."
+  (interactive "p")
+  (unless (opencode-rules--move (or n 1)) (user-error "No rule below")))
+
+(defun opencode-rules-previous (&optional n)
+  "Move to the previous rule, or the Nth."
+  (interactive "p")
+  (unless (opencode-rules--move (- (or n 1))) (user-error "No rule above")))
 
 (opencode-define-keys opencode-rules-mode-map opencode-rules-menu
   :parent special-mode-map
@@ -380,11 +394,10 @@ or \\<opencode-rules-mode-map>\\[opencode-rules-change] to set this session's ow
   :menu-key "?"
   ((("Rules"
      ("a" "add a rule" opencode-rules-add)
-     ("+" nil opencode-rules-add)
-     ("c" "change the action" opencode-rules-change)
+     ;; RET first: the key the view names is the one bound last.
      ("RET" nil opencode-rules-change)
-     ("k" "remove rule / approvals" opencode-rules-remove)
-     ("d" nil opencode-rules-remove))
+     ("c" "change the action" opencode-rules-change)
+     ("k" "remove rule / approvals" opencode-rules-remove))
     ("View"
      ("g" "refresh" opencode-rules-refresh)
      ("n" "next rule" opencode-rules-next)

@@ -54,6 +54,51 @@
                    (:permission "bash" :pattern "*" :action "ask")
                    (:permission "bash" :pattern "git *" :action "allow")))))
 
+;;;; The view
+
+(ert-deftest opencode-rules/view-reads-and-moves ()
+  "The view's three sections, in words and columns; n and p go from rule to rule.
+A session rule that says what the project's rules say is marked so."
+  (let ((conn (opencode-connection--make :url "http://127.0.0.1:1" :directory "/tmp")))
+    (with-temp-buffer
+      (opencode-rules-mode)
+      (setq opencode-rules--conn conn
+            opencode-rules--session
+            '(:id "ses_1" :title "t"
+                  :permission [(:permission "bash" :pattern "rm *" :action "allow")
+                               (:permission "edit" :pattern "*" :action "ask")
+                               (:permission "bash" :pattern "rm *" :action "deny")])
+            opencode-rules--config (opencode-rules-from-config
+                                    '(:edit "ask" :bash (:* "ask" :git\ * "allow"))))
+      (opencode-rules--redraw)
+      (should (equal (opencode-test--visible-text)
+                     (concat "Permission rules of \"t\"\n"
+                             "  When a tool asks, the last rule that matches decides: the project's rules,\n"
+                             "  then this session's, then what \"always\" allowed.  None matching: ask first.\n"
+                             "  a add  c change the action  k remove  g refresh  ? all keys\n"
+                             "\n"
+                             "This session's rules\n"
+                             "  edit        *           ask first  as the project's rules: changes nothing\n"
+                             "  bash        rm *        deny\n"
+                             "\n"
+                             "Allowed with \"always\" in this project\n"
+                             "  None that this Emacs saw given.\n"
+                             "\n"
+                             "The project's rules (opencode.json)\n"
+                             "  edit        *           ask first\n"
+                             "  bash        *           ask first\n"
+                             "  bash        git *       allow\n")))
+      (goto-char (point-min))
+      (should (eq (key-binding "n") 'opencode-rules-next))
+      (let ((lines nil))
+        (dotimes (_ 5)
+          (opencode-rules-next)
+          (push (buffer-substring (+ 2 (point)) (+ 6 (point))) lines))
+        (should (equal (nreverse lines) '("edit" "bash" "edit" "bash" "bash"))))
+      (should-error (opencode-rules-next) :type 'user-error)
+      (opencode-rules-previous 2)
+      (should (looking-at "  edit        \\*")))))
+
 ;;;; On the real server
 
 (defun opencode-rules-test--goto (regexp)
@@ -170,8 +215,9 @@ Then the server asks again for the next edit."
               (with-current-buffer view
                 (should (string-match-p
                          (concat "^Allowed with \"always\" in this project\n"
-                                 "  edit +\\* +allow  since [0-9][0-9]:[0-9][0-9], answered in \"[^\"]+\"\n"
-                                 "  The server keeps these until it stops")
+                                 "  edit +\\* +allow  since [0-9][0-9]:[0-9][0-9] in \"tools\"\n"
+                                 "  The server keeps them until it stops, over every rule;\n"
+                                 "  it can only forget them all at once\\.$")
                          (opencode-test--visible-text)))
                 ;; The server does not list it: not in the session, not saved.
                 (should-not (plist-get (opencode-request-sync conn "GET" (opencode--path "session" sid))
