@@ -428,8 +428,8 @@ The session list has its own command, `opencode-sessions-permission-rules'."
 ;;;###autoload
 (defun opencode-permission-rules (&optional conn session)
   "Show the permission rules of SESSION on CONN, and change them.
-Interactively, the session of the chat, or the one at point in the
-session list.  The view shows the session's own rules, what \"always\"
+Interactively, the session of the chat or of its prompt (in the
+session list, L runs `opencode-sessions-permission-rules').  The view shows the session's own rules, what \"always\"
 replies allowed in its project, and the project's rules from
 opencode.json; keys add a rule, change its action, and remove a rule
 or the approvals.  It follows the session's changes."
