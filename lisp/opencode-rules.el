@@ -429,10 +429,11 @@ The session list has its own command, `opencode-sessions-permission-rules'."
 (defun opencode-permission-rules (&optional conn session)
   "Show the permission rules of SESSION on CONN, and change them.
 Interactively, the session of the chat or of its prompt (in the
-session list, L runs `opencode-sessions-permission-rules').  The view shows the session's own rules, what \"always\"
-replies allowed in its project, and the project's rules from
-opencode.json; keys add a rule, change its action, and remove a rule
-or the approvals.  It follows the session's changes."
+session list, L runs `opencode-sessions-permission-rules').  The
+view shows the session's own rules, what \"always\" replies allowed
+in its project, and the project's rules from opencode.json; keys add
+a rule, change its action, and remove a rule or the approvals.  It
+follows the session's changes."
   (interactive)
   (unless conn
     (let ((here (opencode-rules--context)))
