@@ -61,9 +61,13 @@ for `opencode-request'."
                     :callback callback :errback errback
                     :sync sync :full full))
 
-(cl-defun opencode-api-session-update (conn id &key title archived
+(cl-defun opencode-api-session-update (conn id &key title archived permission
                                             callback errback sync full)
   "Update session ID (PATCH /session/:id): TITLE, or ARCHIVED time (ms).
+PERMISSION, a list of rules (plists :permission :pattern :action), is
+added after the session's rules: the server keeps every rule it was
+given (1.18.33 merges, it does not replace), and the last one that
+matches wins.  The reply is the session.
 CONN is the connection; CALLBACK, ERRBACK, SYNC and FULL are as
 for `opencode-request'."
   (opencode-request conn "PATCH" (opencode--path "session" id)
@@ -71,6 +75,8 @@ for `opencode-request'."
                             (when title (puthash "title" title h))
                             (when archived
                               (puthash "time" `(:archived ,archived) h))
+                            (when permission
+                              (puthash "permission" (apply #'vector permission) h))
                             h)
                     :callback callback :errback errback
                     :sync sync :full full))
@@ -378,6 +384,7 @@ plist), :callback, :errback, :timeout, :sync and :full of
  (agents "GET" ("agent") "List the agents.")
  (commands "GET" ("command") "List the slash commands.")
  (providers "GET" ("config" "providers") "List the configured providers and their models.")
+ (instance-dispose "POST" ("instance" "dispose") "Dispose of the project's instance on the server.\nIt forgets what it kept in memory for the project (\"always\"\napprovals), stops its running replies and closes its event\nstreams; the next request starts it again.")
  (vcs "GET" ("vcs") "Get the project's version control state (branch).")
  (find-files "GET" ("find" "file") "Find files by name (query query).")
  (find-text "GET" ("find") "Search file contents (query pattern).")

@@ -35,6 +35,7 @@
 (require 'opencode-parts)
 (require 'opencode-requests)
 (require 'opencode-todo)
+(require 'opencode-rules)
 (require 'opencode-diff)
 (require 'opencode-chat-context)
 (require 'opencode-chat-ops)
@@ -1218,7 +1219,8 @@ Emacs has."
      ("s" "share" opencode-chat-share)
      ("S" "unshare" opencode-chat-unshare)
      ("W" "copy share URL" opencode-chat-copy-share-url)
-     ("^" "parent session" opencode-chat-goto-parent))
+     ("^" "parent session" opencode-chat-goto-parent)
+     ("L" "permission rules" opencode-permission-rules))
     ("Undo"
      ("u" "undo last prompt" opencode-chat-undo)
      ("R" "revert to message" opencode-chat-revert)

@@ -171,7 +171,12 @@ than the store (see `opencode-store-merge-sessions').")
   (origins nil :documentation "Fork id -> the id of the session it was forked
 from, for forks made on this client (the server keeps no record of it);
 read from disk (opencode-cache.el) on first use.")
-  (branch nil :documentation "The project's version control branch, or nil."))
+  (branch nil :documentation "The project's version control branch, or nil.")
+  (approvals nil :documentation "What \"always\" replies allowed in the project,
+as this client saw them, oldest first: plists (:permission :pattern
+:session :time).  The server keeps them in memory only, with no route
+to list them, until the project's instance is disposed of or the server
+stops (see opencode-rules.el)."))
 
 (defun opencode-store (conn)
   "Return the store of CONN, made on first use."
@@ -530,9 +535,52 @@ TYPE says which."
 
 (opencode-defevent opencode-model--on-answered
     ("permission.replied" "question.replied" "question.rejected") (conn props)
-  "Forget the request answered in PROPS, on CONN."
+  "Forget the request answered in PROPS, on CONN.
+A permission answered \"always\" leaves its approvals, which
+`opencode-store-approvals' lists."
   :depth 0 :global t
+  (let ((r (opencode-store-request conn (plist-get props :requestID))))
+    (when (and r (equal (plist-get props :reply) "always")
+               (eq (opencode-user-request-kind r) 'permission)
+               (not (opencode-connection-global conn)))
+      (opencode-model--approve conn r)))
   (opencode-model--drop-request conn (plist-get props :requestID)))
+
+;;;; What "always" allowed
+
+(defun opencode-model--approve (conn r)
+  "Record the approvals that an \"always\" reply to R gave, on CONN.
+R is a permission `opencode-user-request'.  The server allows its
+permission for each of the request's `always' patterns from then on,
+in the whole project; an approval already recorded is not again."
+  (let* ((store (opencode-store conn))
+         (data (opencode-user-request-data r))
+         (permission (plist-get data :permission)))
+    (seq-doseq (pattern (plist-get data :always))
+      (unless (cl-find-if (lambda (a) (and (equal (plist-get a :permission) permission)
+                                           (equal (plist-get a :pattern) pattern)))
+                          (opencode-store-approvals store))
+        (setf (opencode-store-approvals store)
+              (append (opencode-store-approvals store)
+                      (list (list :permission permission :pattern pattern
+                                  :session (opencode-user-request-session-id r)
+                                  :time (current-time)))))))))
+
+(defun opencode-store-project-approvals (conn)
+  "Return what \"always\" replies allowed in CONN's project, oldest first.
+Plists (:permission :pattern :session :time), as far as this client
+saw the replies.  The server keeps them until the project's instance
+is disposed of or it stops, and lists them nowhere."
+  (opencode-store-approvals (opencode-store conn)))
+
+(defun opencode-store-forget-approvals (conn)
+  "Forget the approvals of CONN's project: the server forgot them."
+  (setf (opencode-store-approvals (opencode-store conn)) nil))
+
+(opencode-defevent opencode-model--on-disposed "server.instance.disposed" (conn _props)
+  "Forget CONN's approvals: the server disposed of the project's instance."
+  :depth 0
+  (opencode-store-forget-approvals conn))
 
 (opencode-defevent opencode-model--on-todos "todo.updated" (conn props)
   "Record the todo list of PROPS, on CONN."

@@ -77,6 +77,11 @@ act on: the server does the acting."
   (interactive (list (opencode-sessions--id-at-point)))
   (opencode-chat-open opencode-sessions--conn (opencode-sessions--get id)))
 
+(defun opencode-sessions-permission-rules (id)
+  "Show the permission rules of session ID (`opencode-permission-rules')."
+  (interactive (list (opencode-sessions--id-at-point)))
+  (opencode-permission-rules opencode-sessions--conn (opencode-sessions--get id)))
+
 (defun opencode-sessions--init-wanted-p ()
   "Return non-nil if a new session should run /init.
 As `opencode-session-init-after-create' says: asking when it is `ask'."
@@ -324,7 +329,8 @@ connection is down, so nobody knows now"))
      ("k" "abort reply" opencode-sessions-abort)
      ("d" "delete" opencode-sessions-delete)
      ("w" "copy id" opencode-sessions-copy-id)
-     ("i" "describe status" opencode-sessions-describe))
+     ("i" "describe status" opencode-sessions-describe)
+     ("L" "permission rules" opencode-sessions-permission-rules))
     ("List"
      ("c" "create" opencode-sessions-create)
      ("g" "refresh" opencode-sessions-refresh)

@@ -59,7 +59,8 @@
 ;; opencode-markdown.el (Markdown faces), opencode-prompt.el (the
 ;; prompt), opencode-complete.el (its completion), opencode-context.el
 ;; (what @mentions bring from Emacs), opencode-requests.el (permissions
-;; and questions), opencode-todo.el (the todo list), opencode-diff.el
+;; and questions), opencode-rules.el (a session's permission rules and
+;; "always" approvals), opencode-todo.el (the todo list), opencode-diff.el
 ;; (diffs), opencode-send.el (sending from anywhere in Emacs),
 ;; opencode-sidebar.el (the project sidebar), opencode-status.el (the
 ;; server's status), opencode-capture.el (recording and replaying
@@ -262,6 +263,8 @@ For example: (global-set-key (kbd \"C-c o\") opencode-command-map).")
   "Say whether the server of DIRECTORY's project is healthy, and its version." t)
 (autoload (quote opencode-attach) "opencode-status"
   "Use the OpenCode server at URL (or a port on 127.0.0.1) from now on." t)
+(autoload (quote opencode-permission-rules) "opencode-rules"
+  "Show the permission rules of SESSION on CONN, and change them." t)
 (autoload (quote opencode-answer-next) "opencode-requests"
   "Go to the next session that needs you, anywhere, and answer it." t)
 (autoload (quote opencode-send-dwim) "opencode-send"
