@@ -310,6 +310,24 @@ ASKED is how many model requests the mock had before it was sent."
                                (buffer-substring-no-properties
                                 (max (point-min) (- (point-max) 4000)) (point-max)))))))
 
+(defun opencode-walk--server-b-report (walk)
+  "Say what WALK's other server did: its process, output and log's end."
+  (when-let ((proc (plist-get walk :b-proc)))
+    (let* ((log-dir (expand-file-name ".local/share/opencode/log" (plist-get walk :b-home)))
+           (logs (and (file-directory-p log-dir)
+                      (sort (directory-files log-dir t "\\.log\\'") #'string<))))
+      (list :b-process (process-status proc)
+            :b-output (and (buffer-live-p (process-buffer proc))
+                           (with-current-buffer (process-buffer proc)
+                             (buffer-substring-no-properties
+                              (max (point-min) (- (point-max) 2000)) (point-max))))
+            :b-log (and logs
+                        (with-temp-buffer
+                          (insert-file-contents (car (last logs)))
+                          (goto-char (point-max))
+                          (forward-line -40)
+                          (buffer-substring-no-properties (point) (point-max))))))))
+
 (defun opencode-walk--step (walk n)
   "Take step N of WALK; return what it did, in words."
   (let* ((conn (plist-get walk :conn))
@@ -506,7 +524,11 @@ Fail, naming SEED, at the first step after which a view differs."
                                                 (opencode-connection-directory conn))))))
               (dotimes (n opencode-walk-steps)
                 (let* ((start (float-time))
-                       (did (opencode-walk--step walk (1+ n)))
+                       (did (condition-case err (opencode-walk--step walk (1+ n))
+                              (error
+                               (message "Walk %d, step %d failed: %S\nThe other server: %S"
+                                        seed (1+ n) err (opencode-walk--server-b-report walk))
+                               (signal (car err) (cdr err)))))
                        (stepped (float-time))
                        (why (progn (push did done) (opencode-walk--settle walk))))
                   (message "Walk %d, step %d: %s (%.1f s, settled in %.1f s)" seed (1+ n) did
