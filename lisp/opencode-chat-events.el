@@ -28,7 +28,6 @@
 
 (defvar opencode-chat--messages)
 (defvar opencode-chat--deleted)
-(defvar opencode-chat--commands)
 (defvar opencode-chat-queued)
 (defvar opencode-chat-queue-paused)
 (defvar opencode-chat--newest-reply)
@@ -248,14 +247,11 @@ The prompt it made says so under its header, dimly."
   (let ((mid (plist-get props :messageID)))
     (when (stringp mid)
       (opencode-chat--in-chat conn props
-        ;; It names the command's last reply: say it at the prompt.
+        ;; It names the command's last reply: the timeline keeps it
+        ;; for the prompt (opencode-timeline.el), whose header says it.
         (let* ((reply (gethash mid opencode-chat--messages))
                (prompt (and reply (opencode-chat--prompt-of (plist-get reply :info))))
                (mid (or prompt mid)))
-          (unless opencode-chat--commands
-            (setq opencode-chat--commands (make-hash-table :test 'equal)))
-          (puthash mid (cons (plist-get props :name) (plist-get props :arguments))
-                   opencode-chat--commands)
           (let ((entry (gethash mid opencode-chat--messages)))
             (when entry (opencode-chat--update-message (plist-get entry :info)))))))))
 

@@ -42,6 +42,7 @@
 (require 'opencode-chat-nav)
 (require 'opencode-prompt)
 (require 'opencode-cache)
+(require 'opencode-timeline)
 
 ;;;; Options
 
@@ -128,9 +129,6 @@ one reply: the first has the header, with the tokens and cost of all.")
 (defvar-local opencode-chat--folded nil
   "Hash table: part id -> `folded' or `open', the user's choice.")
 (defvar-local opencode-chat--fold-cycle nil "Where S-TAB is in its cycle.")
-(defvar-local opencode-chat--more nil
-  "The server's cursor to the messages older than those shown, or nil.")
-
 (defvar-local opencode-chat--loaded nil
   "Non-nil once the chat's messages were fetched and drawn.")
 
@@ -139,11 +137,6 @@ one reply: the first has the header, with the tokens and cost of all.")
 
 (defvar-local opencode-chat--backlog-timer nil
   "Timer that draws `opencode-chat--backlog'.")
-
-(defvar-local opencode-chat--pending nil
-  "Prompts sent from here that the server has not echoed yet.
-An alist: message id -> (:info INFO :parts PARTS), drawn as the user's
-message at once and replaced by the server's copy (same ids).")
 
 (defvar-local opencode-chat-queued nil
   "In a chat: prompts queued until its session is idle, oldest first.
@@ -185,6 +178,15 @@ A permission or question names the tool call that asked.")
 (defun opencode-chat-session-id (&optional buffer)
   "Return the id of the session of chat BUFFER (default: the current buffer)."
   (buffer-local-value 'opencode-chat--session-id (or buffer (current-buffer))))
+
+(defun opencode-chat-timeline (&optional buffer)
+  "Return the timeline of chat BUFFER (default: the current buffer).
+It is the session's `opencode-timeline': its messages and their parts,
+the text streamed since included; the chat holds it open.  Nil for a
+buffer that is no chat of a connection yet."
+  (let* ((buffer (or buffer (current-buffer)))
+         (conn (opencode-chat-connection buffer)))
+    (and conn (opencode-timeline-open conn (opencode-chat-session-id buffer)))))
 
 (defun opencode-chat-session (&optional buffer)
   "Return the session plist of chat BUFFER (default: the current buffer).
@@ -521,11 +523,6 @@ that part is not shown; a block whose request was answered goes."
   "Return where the next message goes: before the footer, if any."
   (if opencode-chat--footer (marker-position opencode-chat--footer) (point-max)))
 
-(defvar-local opencode-chat--commands nil
-  "Hash table: message id -> (NAME . ARGUMENTS) of the slash command it ran.
-From command.executed events, which name the command's last reply; the
-prompt the reply answers is the message whose header says it, dimly.")
-
 (defun opencode-chat--interrupted-p (info)
   "Return non-nil if reply step INFO was cut off by the server's end.
 Such a step is never done (no time.completed) nor failed, while its
@@ -578,8 +575,9 @@ and the text shown before it stopped was not kept."
             ('nil "")
             ('failed (propertize "  not sent" 'face 'opencode-chat-error))
             (_ (propertize "  sending…" 'face 'opencode-chat-dim)))
-          (pcase (and opencode-chat--commands
-                      (gethash (plist-get info :id) opencode-chat--commands))
+          ;; A slash command's prompt says it, dimly (command.executed).
+          (pcase (let ((timeline (opencode-chat-timeline)))
+                   (and timeline (opencode-timeline-command timeline (plist-get info :id))))
             (`(,name . ,args)
              (propertize (format "\n  ran /%s%s" name
                                  (if (string-empty-p (string-trim (or args ""))) ""
@@ -752,14 +750,13 @@ Ids are time-ordered, so comparing them compares creation times."
   (let ((oldest nil))
     (maphash (lambda (id _) (when (or (null oldest) (string< id oldest)) (setq oldest id)))
              opencode-chat--messages)
-    (and oldest (or opencode-chat--more opencode-chat--backlog)
+    (and oldest (or (let ((timeline (opencode-chat-timeline)))
+                      (and timeline (opencode-timeline-more timeline)))
+                    opencode-chat--backlog)
          (string< message-id oldest))))
 
 (defun opencode-chat--update-message (info)
   "Add message INFO, or redraw the header of a known one."
-  (unless (plist-get info :opencode-pending)
-    (setq opencode-chat--pending
-          (assoc-delete-all (plist-get info :id) opencode-chat--pending)))
   (let ((entry (gethash (plist-get info :id) opencode-chat--messages)))
     (cond
      ((and (not entry) (opencode-chat--older-than-shown-p (plist-get info :id))))
@@ -1092,16 +1089,18 @@ replaces it; `opencode-chat-forget-pending' takes it back."
                                                           :sessionID (opencode-chat-session-id))
                                                     p))
                                 parts))))
-    (push (cons id m) opencode-chat--pending)
+    (opencode-timeline-add (opencode-chat-timeline) (list m))
     (let ((inhibit-read-only t))
       (opencode-chat--draw-message m))
     (opencode-chat-show-end)))
 
 (defun opencode-chat-forget-pending (id)
   "Take back prompt ID, shown by `opencode-chat-show-pending': it was not sent."
-  (when (assoc id opencode-chat--pending)
-    (setq opencode-chat--pending (assoc-delete-all id opencode-chat--pending))
-    (opencode-chat--remove-message id)))
+  (let* ((timeline (opencode-chat-timeline))
+         (m (opencode-timeline-message timeline id)))
+    (when (and m (eq (opencode-message-status m) 'pending))
+      (opencode-timeline-remove-message timeline id)
+      (opencode-chat--remove-message id))))
 
 (defun opencode-chat-release-queue ()
   "Let the current chat's queue go again: the user sends it.
@@ -1164,6 +1163,8 @@ Emacs has."
   (unless (opencode-store-session conn (plist-get session :id))
     (opencode-store-put-session conn session))
   (puthash (plist-get session :id) (current-buffer) (opencode-chat--registry conn))
+  ;; The session's events now go to its timeline too.
+  (opencode-timeline-open conn (plist-get session :id))
   (add-hook 'kill-buffer-hook #'opencode-chat--detach nil t))
 
 (defun opencode-chat--detach ()
@@ -1172,7 +1173,9 @@ Emacs has."
     (let ((table (opencode-chat--registry opencode-chat--conn))
           (id (opencode-chat-session-id)))
       (when (eq (gethash id table) (current-buffer))
-        (remhash id table)))))
+        (remhash id table)
+        ;; No one looks at it any more.
+        (opencode-timeline-close opencode-chat--conn id)))))
 
 (defun opencode-chat--buffer (conn session-id)
   "Return the live chat buffer of SESSION-ID on CONN, or nil."
