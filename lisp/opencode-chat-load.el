@@ -51,11 +51,11 @@
 (declare-function opencode-chat-draw-queue "opencode-chat" ())
 (declare-function opencode-chat-learn-defaults "opencode-chat-context" ())
 (declare-function opencode-chat--entry-part "opencode-chat" (entry))
-(declare-function opencode-chat--insert-message "opencode-chat" (info))
-(declare-function opencode-chat--update-part "opencode-chat" (part))
+(declare-function opencode-chat--insert-message "opencode-chat-message" (info))
+(declare-function opencode-chat--update-part "opencode-chat-message" (part))
 (declare-function opencode-chat--part-at "opencode-chat" (pos))
 (declare-function opencode-chat--refold-threads "opencode-chat-nav" ())
-(declare-function opencode-chat--show-hint "opencode-chat" ())
+(declare-function opencode-chat--show-hint "opencode-chat-message" ())
 (declare-function opencode-chat--show-revert "opencode-chat-ops" ())
 (declare-function opencode-chat--restore-places "opencode-chat" (places))
 (declare-function opencode-chat--window-places "opencode-chat" ())
@@ -168,6 +168,11 @@ plists the server sent, with the text streamed since included.  They
 are read from the chat's timeline (`opencode-chat-timeline'), so
 messages fetched but not drawn yet are included."
   (opencode-timeline-plists (opencode-chat-timeline buffer)))
+
+(defun opencode-chat--shown-messages ()
+  "Return the messages of this chat, drawn or not.
+See `opencode-chat-messages'."
+  (opencode-chat-messages))
 
 (defun opencode-chat-part-at (&optional pos)
   "Return the part shown at POS (default: point), a plist, or nil.

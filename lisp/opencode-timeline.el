@@ -234,9 +234,7 @@ its `opencode-part'."
                      (opencode-timeline-put-message
                       timeline (list :id mid :role "assistant"
                                      :sessionID (plist-get plist :sessionID)))))
-            (part (opencode-model--part :id id :message-id mid
-                                        :session-id (plist-get plist :sessionID)
-                                        :type (plist-get plist :type) :data data)))
+            (part (opencode-part-from-plist data)))
         (setf (opencode-message-parts msg) (append (opencode-message-parts msg) (list part)))
         (puthash id part (opencode-timeline-parts timeline))))))
 

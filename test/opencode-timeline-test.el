@@ -48,7 +48,8 @@ EVENTS are (TYPE . PROPS); see `opencode-timeline-test--texts'."
     (opencode-timeline-test--texts (opencode-timeline conn session))))
 
 (defun opencode-timeline-test--through-module (session bytes chunk)
-  "Serve BYTES as the event stream in pieces of CHUNK bytes; fill SESSION's timeline.
+  "Serve BYTES as the event stream in pieces of CHUNK bytes; fill a timeline.
+The timeline is SESSION's; no chat is open.
 Nothing is drained until the module has read the whole stream (it asks
 for the stream again), so it merges all the deltas it can.  Return
 \(PARTS . DELTAS): see `opencode-timeline-test--texts', and how many
