@@ -28,7 +28,6 @@
 
 (defvar opencode-chat--messages)
 (defvar opencode-chat--deleted)
-(defvar opencode-chat--commands)
 (defvar opencode-chat-queued)
 (defvar opencode-chat-queue-paused)
 (defvar opencode-chat--newest-reply)
@@ -38,22 +37,22 @@
 (declare-function opencode-chat-session "opencode-chat" (&optional buffer))
 (declare-function opencode-chat-reload "opencode-chat-load" (&optional reconnect))
 (declare-function opencode-chat-draw-queue "opencode-chat" ())
-(declare-function opencode-chat--append-delta "opencode-chat" (part-id field text))
+(declare-function opencode-chat--append-delta "opencode-chat-stream" (part-id field text))
 (declare-function opencode-chat--buffer-name "opencode-chat" (session))
 (declare-function opencode-chat--buffer "opencode-chat" (conn session-id))
 (declare-function opencode-chat--buffers "opencode-chat" (conn))
-(declare-function opencode-chat--prompt-of "opencode-chat" (info))
-(declare-function opencode-chat--remove-message "opencode-chat" (id))
-(declare-function opencode-chat--remove-part "opencode-chat" (id))
+(declare-function opencode-chat--prompt-of "opencode-chat-message" (info))
+(declare-function opencode-chat--remove-message "opencode-chat-message" (id))
+(declare-function opencode-chat--remove-part "opencode-chat-message" (id))
 (declare-function opencode-chat--rename-views "opencode-chat" ())
-(declare-function opencode-chat--show-hint "opencode-chat" ())
+(declare-function opencode-chat--show-hint "opencode-chat-message" ())
 (declare-function opencode-chat--show-requests "opencode-chat" ())
 (declare-function opencode-chat--show-revert "opencode-chat-ops" ())
 (declare-function opencode-chat--stop-countdown "opencode-chat-context" ())
 (declare-function opencode-chat--countdown "opencode-chat-context" ())
-(declare-function opencode-chat--update-message "opencode-chat" (info))
-(declare-function opencode-chat--update-part "opencode-chat" (part))
-(declare-function opencode-chat--redraw-unfinished "opencode-chat" (&optional except))
+(declare-function opencode-chat--update-message "opencode-chat-message" (info))
+(declare-function opencode-chat--update-part "opencode-chat-message" (part))
+(declare-function opencode-chat--redraw-unfinished "opencode-chat-message" (&optional except))
 (declare-function opencode-prompt-send-queued "opencode-prompt" (chat))
 (declare-function opencode-todo-refresh "opencode-todo" ())
 
@@ -248,14 +247,11 @@ The prompt it made says so under its header, dimly."
   (let ((mid (plist-get props :messageID)))
     (when (stringp mid)
       (opencode-chat--in-chat conn props
-        ;; It names the command's last reply: say it at the prompt.
+        ;; It names the command's last reply: the timeline keeps it
+        ;; for the prompt (opencode-timeline.el), whose header says it.
         (let* ((reply (gethash mid opencode-chat--messages))
                (prompt (and reply (opencode-chat--prompt-of (plist-get reply :info))))
                (mid (or prompt mid)))
-          (unless opencode-chat--commands
-            (setq opencode-chat--commands (make-hash-table :test 'equal)))
-          (puthash mid (cons (plist-get props :name) (plist-get props :arguments))
-                   opencode-chat--commands)
           (let ((entry (gethash mid opencode-chat--messages)))
             (when entry (opencode-chat--update-message (plist-get entry :info)))))))))
 

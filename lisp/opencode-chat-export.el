@@ -12,8 +12,11 @@
 ;; fenced block at point, and `opencode-chat-export' writes the whole
 ;; session as a Markdown or an Org file and opens it.
 ;;
-;; Everything here is made from the parts the server sent (the plists of
-;; `opencode-chat-messages'), never from the chat's displayed text: text
+;; Everything here is made from the parts the server sent, as the
+;; session's timeline holds them (opencode-timeline.el: the plists of
+;; `opencode-chat-messages'), never from the chat's displayed text, so
+;; a session exports with no chat open (`opencode-chat-export' given a
+;; connection and a session id loads its timeline): text
 ;; parts are their Markdown source, reasoning a quote, tools what the
 ;; chat's renderers show, as plain text: the heading line, the input as
 ;; `key: value' items, code, diffs and output as blocks (never JSON).
@@ -34,6 +37,7 @@
 (require 'opencode-api)
 (require 'opencode-connection)
 (require 'opencode-chat)
+(require 'opencode-timeline)
 
 (declare-function markdown-mode "ext:markdown-mode" ())
 
@@ -764,6 +768,21 @@ under headings of its own that start folded."
     (if (plist-get session :id) session
       (append (list :id (opencode-chat-session-id)) session))))
 
+(defun opencode-chat-export--source (conn session-id)
+  "Return (SESSION . MESSAGES) of SESSION-ID on CONN, to export.
+SESSION is its plist, MESSAGES as `opencode-chat-messages' returns
+them: from its chat's timeline when a chat is open, else from a
+timeline loaded from the server now (`opencode-timeline-load')."
+  (let ((chat (opencode-chat-buffer conn session-id)))
+    (if chat
+        (with-current-buffer chat
+          (cons (opencode-chat-export--session) (opencode-chat-messages)))
+      (let* ((known (opencode-store-session conn session-id))
+             (session (if known (opencode-session-data known)
+                        (opencode-api-session-get conn session-id :sync t))))
+        (cons (if (plist-get session :id) session (append (list :id session-id) session))
+              (opencode-timeline-plists (opencode-timeline-load conn session-id)))))))
+
 (defun opencode-chat-export--kill (text what)
   "Put TEXT on the kill ring without properties, and say it was WHAT."
   (kill-new (substring-no-properties text))
@@ -806,12 +825,13 @@ tool as a heading line over its fenced input and output."
                  (substring slug 0 (min 60 (length slug))))))
     (concat slug (if (eq format 'org) ".org" ".md"))))
 
-(defun opencode-chat-export--directory ()
-  "Return the directory proposed for exports of this chat.
+(defun opencode-chat-export--directory (&optional conn)
+  "Return the directory proposed for exports of this chat, or of CONN's sessions.
 See `opencode-chat-export-directory'."
   (pcase opencode-chat-export-directory
     ('nil (locate-user-emacs-file "opencode/exports/"))
-    ('project (or (ignore-errors (opencode-connection-directory (opencode-chat-connection)))
+    ('project (or (ignore-errors (opencode-connection-directory
+                                  (or conn (opencode-chat-connection))))
                   default-directory))
     (dir dir)))
 
@@ -844,7 +864,7 @@ See `opencode-chat-export-directory'."
               file)))))
 
 ;;;###autoload
-(defun opencode-chat-export (format &optional file)
+(defun opencode-chat-export (format &optional file conn session-id)
   "Export this chat's session as FORMAT, `markdown' or `org', to FILE; open it.
 Interactively, ask for the format and the file, proposing a name made
 of the session's title in \"opencode/exports/\" of
@@ -856,11 +876,18 @@ nil, export to a buffer that visits no file.  Return that buffer.
 loads older ones first.  Markdown keeps the text as the model wrote it;
 Org gets a heading per prompt and per reply (its steps merged, as in
 the chat) and the Markdown turned into Org, with tools in drawers that
-start folded."
+start folded.
+
+From Lisp, with CONN and SESSION-ID, export that session of CONN
+instead, whether or not a chat shows it: with none, its messages are
+loaded from the server first, every one of them."
   (interactive (opencode-chat-export--read-args))
-  (opencode-chat-export--check-chat)
-  (let* ((session (opencode-chat-export--session))
-         (messages (opencode-chat-messages))
+  (unless (and conn session-id) (opencode-chat-export--check-chat))
+  (let* ((source (if (and conn session-id)
+                     (opencode-chat-export--source conn session-id)
+                   (cons (opencode-chat-export--session) (opencode-chat-messages))))
+         (session (car source))
+         (messages (cdr source))
          (text (if (eq format 'org)
                    (opencode-chat-export-org messages session)
                  (opencode-chat-export-markdown messages session)))

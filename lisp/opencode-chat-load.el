@@ -24,6 +24,7 @@
 (require 'opencode-api)
 (require 'opencode-cache)
 (require 'opencode-parts)
+(require 'opencode-timeline)
 
 (defvar opencode-chat--cut-off)
 (defvar opencode-chat--newest-reply)
@@ -31,11 +32,9 @@
 (defvar opencode-chat--messages)
 (defvar opencode-chat--parts)
 (defvar opencode-chat--replies)
-(defvar opencode-chat--more)
 (defvar opencode-chat--loaded)
 (defvar opencode-chat--backlog)
 (defvar opencode-chat--backlog-timer)
-(defvar opencode-chat--pending)
 (defvar opencode-chat--footer)
 (defvar opencode-chat--footer-requests)
 (defvar opencode-chat--blocks)
@@ -47,15 +46,16 @@
 (defvar opencode-chat-message-limit)
 (defvar opencode-chat-render-batch)
 (declare-function opencode-chat-session-id "opencode-chat" (&optional buffer))
+(declare-function opencode-chat-timeline "opencode-chat" (&optional buffer))
 (declare-function opencode-chat-show-end "opencode-chat" (&optional window))
 (declare-function opencode-chat-draw-queue "opencode-chat" ())
 (declare-function opencode-chat-learn-defaults "opencode-chat-context" ())
 (declare-function opencode-chat--entry-part "opencode-chat" (entry))
-(declare-function opencode-chat--insert-message "opencode-chat" (info))
-(declare-function opencode-chat--update-part "opencode-chat" (part))
+(declare-function opencode-chat--insert-message "opencode-chat-message" (info))
+(declare-function opencode-chat--update-part "opencode-chat-message" (part))
 (declare-function opencode-chat--part-at "opencode-chat" (pos))
 (declare-function opencode-chat--refold-threads "opencode-chat-nav" ())
-(declare-function opencode-chat--show-hint "opencode-chat" ())
+(declare-function opencode-chat--show-hint "opencode-chat-message" ())
 (declare-function opencode-chat--show-revert "opencode-chat-ops" ())
 (declare-function opencode-chat--restore-places "opencode-chat" (places))
 (declare-function opencode-chat--window-places "opencode-chat" ())
@@ -71,11 +71,16 @@
     (opencode-chat--update-part p)))
 
 (defun opencode-chat--render-all (messages)
-  "Erase the buffer and draw MESSAGES, a vector of (:info :parts).
-The newest `opencode-chat-render-batch' messages are drawn at once;
-older ones are drawn above them in batches, from a timer, so a long
-session shows its end at once and Emacs stays responsive."
+  "Make MESSAGES the chat's messages; erase the buffer and draw them.
+MESSAGES is a sequence of (:info :parts), as the server sends them;
+the chat's timeline (`opencode-chat-timeline') holds them from now on,
+with the prompts still on their way.  The newest
+`opencode-chat-render-batch' messages are drawn at once; older ones are
+drawn above them in batches, from a timer, so a long session shows its
+end at once and Emacs stays responsive."
   (let* ((inhibit-read-only t)
+         (timeline (opencode-chat-timeline))
+         (pending (opencode-timeline-pending timeline))
          (all (append messages nil))
          (now (nthcdr (max 0 (- (length all) opencode-chat-render-batch)) all)))
     (opencode-chat--stop-backlog)
@@ -90,11 +95,12 @@ session shows its end at once and Emacs stays responsive."
     (when opencode-chat--footer (set-marker opencode-chat--footer nil))
     (setq opencode-chat--footer nil)
     (setq opencode-chat--backlog (butlast all (length now)))
+    (opencode-timeline-fill timeline messages)
     (opencode--with-gc-room
       (mapc #'opencode-chat--draw-message now)
       ;; Prompts sent but not in the server's answer yet stay shown.
-      (pcase-dolist (`(,id . ,m) (reverse opencode-chat--pending))
-        (unless (gethash id opencode-chat--messages)
+      (dolist (m pending)
+        (unless (gethash (plist-get (plist-get m :info) :id) opencode-chat--messages)
           (opencode-chat--draw-message m))))
     (opencode-chat-draw-queue)
     (opencode-chat--refold-threads)
@@ -155,34 +161,25 @@ after a newer one is dropped.")
 Not while the rest of its first page is on its way."
   (and (null opencode-chat--backlog) (not opencode-chat--rest-pending)))
 
-(defun opencode-chat--shown-messages ()
-  "Return the messages shown, oldest first, as (:info INFO :parts PARTS).
-Messages fetched but not drawn yet come first."
-  (let (entries)
-    (maphash (lambda (_ e) (push e entries)) opencode-chat--messages)
-    (setq entries (sort entries (lambda (a b) (< (plist-get a :beg) (plist-get b :beg)))))
-    (append
-     opencode-chat--backlog
-     (mapcar (lambda (e)
-              (list :info (plist-get e :info)
-                    :parts (mapcar (lambda (id) (opencode-chat--entry-part (gethash id opencode-chat--parts)))
-                                   (cl-remove-if-not (lambda (id) (gethash id opencode-chat--parts))
-                                                     (plist-get e :parts)))))
-             entries))))
-
 (defun opencode-chat-messages (&optional buffer)
   "Return the messages of chat BUFFER, oldest first, as (:info INFO :parts PARTS).
 BUFFER defaults to the current buffer.  INFO and each part are the
-plists the server sent, with the text streamed since included.
-Messages fetched but not drawn yet are included."
-  (with-current-buffer (or buffer (current-buffer))
-    (opencode-chat--shown-messages)))
+plists the server sent, with the text streamed since included.  They
+are read from the chat's timeline (`opencode-chat-timeline'), so
+messages fetched but not drawn yet are included."
+  (opencode-timeline-plists (opencode-chat-timeline buffer)))
+
+(defun opencode-chat--shown-messages ()
+  "Return the messages of this chat, drawn or not.
+See `opencode-chat-messages'."
+  (opencode-chat-messages))
 
 (defun opencode-chat-part-at (&optional pos)
-  "Return the part shown at POS (default: point), a plist, or nil."
-  (let ((id (opencode-chat--part-at (or pos (point)))))
-    (and id (when-let ((entry (gethash id opencode-chat--parts)))
-              (opencode-chat--entry-part entry)))))
+  "Return the part shown at POS (default: point), a plist, or nil.
+The part is read from the chat's timeline, its streamed text included."
+  (let* ((id (opencode-chat--part-at (or pos (point))))
+         (part (and id (opencode-timeline-part (opencode-chat-timeline) id))))
+    (and part (opencode-part-plist part))))
 
 (defun opencode-chat-message-at (&optional pos)
   "Return the message shown at POS (default: point), or nil.
@@ -190,24 +187,20 @@ It is a plist (:info INFO :parts PARTS), as `opencode-chat-messages'."
   (let* ((pos (or pos (point)))
          (id (or (get-text-property pos 'opencode-message)
                  (plist-get (opencode-chat-part-at pos) :messageID)))
-         (entry (and id (gethash id opencode-chat--messages))))
-    (when entry
-      (list :info (plist-get entry :info)
-            :parts (delq nil (mapcar (lambda (pid)
-                                       (when-let ((e (gethash pid opencode-chat--parts)))
-                                         (opencode-chat--entry-part e)))
-                                     (plist-get entry :parts)))))))
+         (m (and id (gethash id opencode-chat--messages)
+                 (opencode-timeline-message (opencode-chat-timeline) id))))
+    (and m (opencode-timeline-message-plist m))))
 
 (defun opencode-chat-load-older ()
   "Load the page of messages before the oldest one shown, keeping point."
   (interactive)
-  (let* ((shown (opencode-chat--shown-messages))
-         (oldest (plist-get (plist-get (car shown) :info) :id))
+  (let* ((timeline (opencode-chat-timeline))
+         (oldest (car (opencode-timeline-order timeline)))
          (buf (current-buffer)))
-    (unless (and oldest opencode-chat--more) (user-error "Every message is shown"))
+    (unless (and oldest (opencode-timeline-more timeline)) (user-error "Every message is shown"))
     (opencode-api-session-messages
      opencode-chat--conn (opencode-chat-session-id)
-     :limit opencode-chat-message-limit :before opencode-chat--more :full t
+     :limit opencode-chat-message-limit :before (opencode-timeline-more timeline) :full t
      :callback
      (lambda (reply)
        (when (buffer-live-p buf)
@@ -217,13 +210,13 @@ It is a plist (:info INFO :parts PARTS), as `opencode-chat-messages'."
              ;; The rest of a first page, if still on its way, is in here.
              (setq opencode-chat--rest-pending nil)
              (cl-incf opencode-chat--generation)
-             (setq opencode-chat--more (opencode-reply-header reply "x-next-cursor"))
-             (opencode-chat--render-all (vconcat older (opencode-chat--shown-messages)))
+             (setf (opencode-timeline-more timeline) (opencode-reply-header reply "x-next-cursor"))
+             (opencode-chat--render-all (vconcat older (opencode-chat-messages)))
              (if (and part (gethash part opencode-chat--parts))
                  (goto-char (plist-get (gethash part opencode-chat--parts) :beg))
                (goto-char (point-min)))
              (message "%s loaded%s" (opencode--plural (length older) "older message")
-                      (if opencode-chat--more "; o for more" "")))))))))
+                      (if (opencode-timeline-more timeline) "; o for more" "")))))))))
 
 (defun opencode-chat-reload (&optional reconnect)
   "Fetch the session's messages again and redraw the buffer.
@@ -273,8 +266,10 @@ place."
                    (with-current-buffer buf
                      (opencode-chat--session-found (opencode-connection-url opencode-chat--conn))
                      (when (= generation opencode-chat--generation)
-                       (let ((places (and opencode-chat--loaded (opencode-chat--window-places))))
-                         (setq opencode-chat--more (opencode-reply-header reply "x-next-cursor"))
+                       (let ((places (and opencode-chat--loaded (opencode-chat--window-places)))
+                             (timeline (opencode-chat-timeline)))
+                         (setf (opencode-timeline-more timeline)
+                               (opencode-reply-header reply "x-next-cursor"))
                          (opencode-chat--render-all (opencode-reply-data reply))
                          ;; Kept on disk (opencode-cache.el); what the prompts
                          ;; changed is learned from their summaries.
@@ -282,7 +277,7 @@ place."
                                                      (opencode-reply-data reply))
                          (opencode-store-learn-messages opencode-chat--conn (opencode-chat-session-id)
                                                         (opencode-reply-data reply)
-                                                        (not opencode-chat--more))
+                                                        (not (opencode-timeline-more timeline)))
                          (opencode-chat--show-revert)
                          ;; The first time, the chat opens on its newest
                          ;; message; later, every window keeps its place.
@@ -290,7 +285,7 @@ place."
                              (opencode-chat--restore-places places)
                            (opencode-chat-show-end))
                          (setq opencode-chat--loaded t)
-                         (when (and first opencode-chat--more)
+                         (when (and first (opencode-timeline-more timeline))
                            (opencode-chat--fetch-rest buf generation
                                                       (- opencode-chat-message-limit first)))))))))
     ;; What the store may miss: the session itself (opened by id), the
@@ -322,9 +317,10 @@ messages are.  Nothing is done if BUFFER was drawn again since
 GENERATION."
   (with-current-buffer buffer
     (setq opencode-chat--rest-pending t)
-    (let ((conn opencode-chat--conn) (sid (opencode-chat-session-id)))
+    (let ((conn opencode-chat--conn) (sid (opencode-chat-session-id))
+          (timeline (opencode-chat-timeline)))
       (opencode-api-session-messages
-       conn sid :limit limit :before opencode-chat--more :full t
+       conn sid :limit limit :before (opencode-timeline-more timeline) :full t
        :errback (lambda (e)
                   (opencode--log "older messages of %s: %s" sid (opencode-error-text e))
                   (when (buffer-live-p buffer)
@@ -338,9 +334,12 @@ GENERATION."
              (when (= generation opencode-chat--generation)
                (setq opencode-chat--rest-pending nil)
                (let ((older (append (opencode-reply-data reply) nil)))
-                 (setq opencode-chat--more (opencode-reply-header reply "x-next-cursor"))
+                 (setf (opencode-timeline-more timeline)
+                       (opencode-reply-header reply "x-next-cursor"))
                  (opencode-store-learn-messages conn sid (opencode-reply-data reply)
-                                                (not opencode-chat--more))
+                                                (not (opencode-timeline-more timeline)))
+                 ;; Held at once, drawn from a timer.
+                 (opencode-timeline-add timeline older)
                  (when older
                    (setq opencode-chat--backlog (append older opencode-chat--backlog))
                    (unless opencode-chat--backlog-timer

@@ -31,7 +31,7 @@
 (declare-function opencode-chat--entry-part "opencode-chat" (entry))
 (declare-function opencode-chat--render-part "opencode-chat" (part entry))
 (declare-function opencode-chat--part-folded-p "opencode-chat" (part))
-(declare-function opencode-chat--shown-messages "opencode-chat-load" ())
+(declare-function opencode-chat-messages "opencode-chat-load" (&optional buffer))
 (declare-function opencode-connect "opencode" (&optional directory))
 (declare-function opencode-connection-directory "opencode-connection" (conn))
 
@@ -283,12 +283,13 @@ Unless the message is all in view, the window then starts at its header."
 (defun opencode-chat--imenu-index ()
   "Return an imenu index of the user's prompts."
   (let (index)
-    (dolist (m (opencode-chat--shown-messages))
-      (when (equal (plist-get (plist-get m :info) :role) "user")
-        (let* ((text (cl-some (lambda (p) (and (equal (plist-get p :type) "text")
-                                                (plist-get p :text)))
-                              (plist-get m :parts)))
-               (entry (gethash (plist-get (plist-get m :info) :id) opencode-chat--messages)))
+    (dolist (m (opencode-chat-messages))
+      (let* ((entry (gethash (plist-get (plist-get m :info) :id) opencode-chat--messages))
+             (text (cl-some (lambda (p) (and (equal (plist-get p :type) "text")
+                                             (plist-get p :text)))
+                            (plist-get m :parts))))
+        ;; Drawn prompts only: the others are not yet in the buffer.
+        (when (and entry (equal (plist-get (plist-get m :info) :role) "user"))
           (push (cons (opencode--first-line (or text "(prompt)") 70)
                       (marker-position (plist-get entry :beg)))
                 index))))

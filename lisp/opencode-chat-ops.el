@@ -32,7 +32,7 @@
 (declare-function opencode-chat-open "opencode-chat" (conn session))
 (declare-function opencode-chat--part-at "opencode-chat" (pos))
 (declare-function opencode-chat--entry-part "opencode-chat" (entry))
-(declare-function opencode-chat--show-hint "opencode-chat" ())
+(declare-function opencode-chat--show-hint "opencode-chat-message" ())
 
 (defcustom opencode-abort-on-switch 'ask
   "What leaving the chat of a busy session does to its running reply.

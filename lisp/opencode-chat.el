@@ -15,8 +15,14 @@
 ;; (TAB toggles one, S-TAB cycles the buffer); folding is a text
 ;; property whose state survives redraws.
 ;;
-;; This file is the timeline: its state, drawing and the mode; loading
-;; is in opencode-chat-load.el, the events in opencode-chat-events.el.  How a part looks is in opencode-parts.el (Markdown in
+;; What the chat shows is its session's timeline (opencode-timeline.el,
+;; `opencode-chat-timeline'): the messages and parts the server sent,
+;; the streamed text included, which copy and export read.  This file
+;; is the view's state, the parts' regions, places and the mode; how a
+;; message is drawn is in opencode-chat-message.el, streamed text in
+;; opencode-chat-stream.el, loading in opencode-chat-load.el, the
+;; events in opencode-chat-events.el.  How a part looks is in
+;; opencode-parts.el (Markdown in
 ;; opencode-markdown.el), the header line and context in
 ;; opencode-chat-context.el, the operations on the session in
 ;; opencode-chat-ops.el, the prompt in opencode-prompt.el, permissions
@@ -42,6 +48,9 @@
 (require 'opencode-chat-nav)
 (require 'opencode-prompt)
 (require 'opencode-cache)
+(require 'opencode-timeline)
+(require 'opencode-chat-message)
+(require 'opencode-chat-stream)
 
 ;;;; Options
 
@@ -128,9 +137,6 @@ one reply: the first has the header, with the tokens and cost of all.")
 (defvar-local opencode-chat--folded nil
   "Hash table: part id -> `folded' or `open', the user's choice.")
 (defvar-local opencode-chat--fold-cycle nil "Where S-TAB is in its cycle.")
-(defvar-local opencode-chat--more nil
-  "The server's cursor to the messages older than those shown, or nil.")
-
 (defvar-local opencode-chat--loaded nil
   "Non-nil once the chat's messages were fetched and drawn.")
 
@@ -139,11 +145,6 @@ one reply: the first has the header, with the tokens and cost of all.")
 
 (defvar-local opencode-chat--backlog-timer nil
   "Timer that draws `opencode-chat--backlog'.")
-
-(defvar-local opencode-chat--pending nil
-  "Prompts sent from here that the server has not echoed yet.
-An alist: message id -> (:info INFO :parts PARTS), drawn as the user's
-message at once and replaced by the server's copy (same ids).")
 
 (defvar-local opencode-chat-queued nil
   "In a chat: prompts queued until its session is idle, oldest first.
@@ -185,6 +186,15 @@ A permission or question names the tool call that asked.")
 (defun opencode-chat-session-id (&optional buffer)
   "Return the id of the session of chat BUFFER (default: the current buffer)."
   (buffer-local-value 'opencode-chat--session-id (or buffer (current-buffer))))
+
+(defun opencode-chat-timeline (&optional buffer)
+  "Return the timeline of chat BUFFER (default: the current buffer).
+It is the session's `opencode-timeline': its messages and their parts,
+the text streamed since included; the chat holds it open.  Nil for a
+buffer that is no chat of a connection yet."
+  (let* ((buffer (or buffer (current-buffer)))
+         (conn (opencode-chat-connection buffer)))
+    (and conn (opencode-timeline-open conn (opencode-chat-session-id buffer)))))
 
 (defun opencode-chat-session (&optional buffer)
   "Return the session plist of chat BUFFER (default: the current buffer).
@@ -515,493 +525,7 @@ that part is not shown; a block whose request was answered goes."
                     (and entry (equal (plist-get entry :request) (plist-get (cdr r) :id)))))
                 (opencode-requests-pending)))
 
-;;;; Messages
-
-(defun opencode-chat--end-of-messages ()
-  "Return where the next message goes: before the footer, if any."
-  (if opencode-chat--footer (marker-position opencode-chat--footer) (point-max)))
-
-(defvar-local opencode-chat--commands nil
-  "Hash table: message id -> (NAME . ARGUMENTS) of the slash command it ran.
-From command.executed events, which name the command's last reply; the
-prompt the reply answers is the message whose header says it, dimly.")
-
-(defun opencode-chat--interrupted-p (info)
-  "Return non-nil if reply step INFO was cut off by the server's end.
-Such a step is never done (no time.completed) nor failed, while its
-session is idle or a later step shows (a session runs one step at a
-time): the server died or was stopped during the reply, and what it
-streamed before was never stored.  A step still streaming is not one
-\(its session is busy), nor is one aborted (it has an error), nor the
-last one shown while the connection is down (the status is unknown)."
-  (and (equal (plist-get info :role) "assistant")
-       (plist-get (plist-get info :time) :created)
-       (not (plist-get (plist-get info :time) :completed))
-       (not (plist-get info :error))
-       opencode-chat--conn
-       (or (and (opencode-store-status-known-p opencode-chat--conn)
-                (not (opencode-store-busy-p opencode-chat--conn (opencode-chat-session-id))))
-           (and opencode-chat--newest-reply
-                (string< (plist-get info :id) opencode-chat--newest-reply)))))
-
-(defun opencode-chat--redraw-unfinished (&optional except)
-  "Redraw the headers of the reply steps shown that are not done.
-The session's status changed, or a step came (EXCEPT, its id): such a
-step was cut off if the session is now idle or a later step shows
-\(`opencode-chat--interrupted-p'), and streams if not."
-  (let (changed)
-    (maphash (lambda (id entry)
-               (let ((info (plist-get entry :info)))
-                 ;; Only those whose header would say otherwise now: an
-                 ;; old step cut off stays so, and is not drawn again.
-                 (when (and (equal (plist-get info :role) "assistant")
-                            (not (plist-get (plist-get info :time) :completed))
-                            (not (equal id except))
-                            (not (eq (and (opencode-chat--interrupted-p info) t)
-                                     (gethash id opencode-chat--cut-off))))
-                   (push info changed))))
-             opencode-chat--messages)
-    (mapc #'opencode-chat--update-message changed)))
-
-(defun opencode-chat--message-header (info)
-  "Return the header line of message INFO, marked if not sent yet.
-A message a slash command made says so on a dim line of its own; a
-reply cut off by the server's end says that its text was lost."
-  (concat (opencode-parts-message-header info)
-          (if (not (opencode-chat--interrupted-p info))
-              (progn (remhash (plist-get info :id) opencode-chat--cut-off) "")
-            (puthash (plist-get info :id) t opencode-chat--cut-off)
-            (propertize "\n  Interrupted: the server stopped during this reply, \
-and the text shown before it stopped was not kept."
-                        'face 'opencode-chat-dim))
-          (pcase (plist-get info :opencode-pending)
-            ('nil "")
-            ('failed (propertize "  not sent" 'face 'opencode-chat-error))
-            (_ (propertize "  sending…" 'face 'opencode-chat-dim)))
-          (pcase (and opencode-chat--commands
-                      (gethash (plist-get info :id) opencode-chat--commands))
-            (`(,name . ,args)
-             (propertize (format "\n  ran /%s%s" name
-                                 (if (string-empty-p (string-trim (or args ""))) ""
-                                   (concat " " (opencode--first-line args 60))))
-                         'face 'opencode-chat-dim))
-            (_ ""))))
-
-(defun opencode-chat--prompt-of (info)
-  "Return the id of the prompt message INFO replies to, or nil."
-  (let ((p (plist-get info :parentID)))
-    (and (equal (plist-get info :role) "assistant") (stringp p) p)))
-
-(defun opencode-chat--note-reply (info)
-  "Record message INFO among the replies to its prompt."
-  (let ((p (opencode-chat--prompt-of info))
-        (id (plist-get info :id)))
-    (when (and (equal (plist-get info :role) "assistant")
-               (not (and opencode-chat--newest-reply (string< id opencode-chat--newest-reply))))
-      (setq opencode-chat--newest-reply id))
-    (when p
-      (let ((ids (gethash p opencode-chat--replies)))
-        (unless (member id ids)
-          (puthash p (sort (cons id (copy-sequence ids)) #'string<) opencode-chat--replies))))))
-
-(defun opencode-chat--continuation-p (info)
-  "Return non-nil if INFO is a later step of a reply: its header is hidden.
-A step that failed keeps its header, which says why; one the user
-stopped does not: the first step's header says \"Aborted\".  A step
-cut off by the server's end keeps its header too: it says so."
-  (let* ((p (opencode-chat--prompt-of info))
-         (first (and p (car (gethash p opencode-chat--replies))))
-         (err (plist-get info :error)))
-    (and first (not (equal first (plist-get info :id)))
-         (or (not err) (opencode-api-aborted-p err))
-         (not (opencode-chat--interrupted-p info)))))
-
-(defun opencode-chat--stopped-p (info)
-  "Return non-nil if reply step INFO was stopped before anything came.
-The server stores no error on a reply aborted while it waited to retry
-\(nor on one aborted before the model's first word): such a step is
-done, with no reason to end (no :finish), no error and no part drawn."
-  (and (equal (plist-get info :role) "assistant")
-       (plist-get (plist-get info :time) :completed)
-       (not (plist-get info :error))
-       (not (stringp (plist-get info :finish)))
-       (let ((entry (gethash (plist-get info :id) opencode-chat--messages)))
-         (cl-every (lambda (id)
-                     (member (plist-get (plist-get (gethash id opencode-chat--parts) :part) :type)
-                             '("step-start" nil)))
-                   (plist-get entry :parts)))))
-
-(defun opencode-chat--header-info (info)
-  "Return INFO with the tokens and cost of every step of its reply.
-Only the first step's header shows; it speaks for all of them, and
-says \"Aborted\" when one of them was stopped by the user."
-  (let* ((p (opencode-chat--prompt-of info))
-         (ids (and p (gethash p opencode-chat--replies)))
-         (steps (mapcar (lambda (id)
-                          (if (equal id (plist-get info :id)) info
-                            (plist-get (gethash id opencode-chat--messages) :info)))
-                        (or ids (list (plist-get info :id)))))
-         (info (if (cl-some (lambda (i) (or (opencode-api-aborted-p (plist-get i :error))
-                                            (opencode-chat--stopped-p i)))
-                            steps)
-                   (append (list :opencode-aborted t) info)
-                 info)))
-    (if (not (cdr ids))
-        info
-      (let ((sum (list 0 0 0 0 0)) (cost 0))
-        (dolist (id ids)
-          (let* ((i (if (equal id (plist-get info :id)) info
-                      (plist-get (gethash id opencode-chat--messages) :info)))
-                 (tk (plist-get i :tokens))
-                 (cache (plist-get tk :cache)))
-            (cl-loop for v in (list (plist-get tk :input) (plist-get tk :output)
-                                    (plist-get tk :reasoning) (plist-get cache :read)
-                                    (plist-get cache :write))
-                     for cell on sum
-                     when (numberp v) do (setcar cell (+ (car cell) v)))
-            (when (numberp (plist-get i :cost)) (setq cost (+ cost (plist-get i :cost))))))
-        (append (list :tokens (list :input (nth 0 sum) :output (nth 1 sum) :reasoning (nth 2 sum)
-                                    :cache (list :read (nth 3 sum) :write (nth 4 sum)))
-                      :cost cost)
-                info)))))
-
-(defun opencode-chat--draw-header (beg info)
-  "Insert at BEG the header of message INFO; return where it ends.
-The header of a later step of a reply is empty, and its line hidden."
-  (goto-char beg)
-  (let ((hidden (opencode-chat--continuation-p info)))
-    (insert (propertize (if hidden "" (opencode-chat--message-header
-                                       (opencode-chat--header-info info)))
-                        'opencode-header (not hidden)))
-    (when (< (point) (point-max))
-      (put-text-property (point) (1+ (point)) 'invisible (and hidden 'opencode-empty)))
-    (point)))
-
-(defun opencode-chat--redraw-first-reply (info)
-  "Redraw the header of the first step of the reply INFO belongs to.
-It sums the steps, and another step came or changed."
-  (let* ((p (opencode-chat--prompt-of info))
-         (first (and p (car (gethash p opencode-chat--replies))))
-         (entry (and first (not (equal first (plist-get info :id)))
-                     (gethash first opencode-chat--messages))))
-    (when entry
-      (opencode-chat--update-message (plist-get entry :info)))))
-
-(defvar-local opencode-chat--hint nil
-  "Overlay showing what to do in an empty chat, or nil.")
-
-(defun opencode-chat-empty-p (&optional buffer)
-  "Return t if chat BUFFER (default: the current one) has no message yet.
-Return nil if it has, `unknown' while its first page is being loaded."
-  (with-current-buffer (or buffer (current-buffer))
-    (cond ((not opencode-chat--loaded) 'unknown)
-          ((and (zerop (hash-table-count opencode-chat--messages))
-                (null opencode-chat--backlog))
-           t))))
-
-(defun opencode-chat--show-hint ()
-  "Say what can be done in this chat if it is empty, or say nothing."
-  (when opencode-chat--hint
-    (delete-overlay opencode-chat--hint)
-    (setq opencode-chat--hint nil))
-  (when (and (zerop (hash-table-count opencode-chat--messages))
-             (null opencode-chat--backlog) (null opencode-chat--deleted)
-             (null opencode-chat--missing))
-    (setq opencode-chat--hint (make-overlay (point-min) (point-min)))
-    (overlay-put opencode-chat--hint 'before-string
-                 (propertize
-                  (substitute-command-keys
-                   "An empty session.  \\<opencode-chat-mode-map>\\[opencode-chat-prompt] writes a prompt; \\[opencode-chat-init] runs /init: the agent reads the project and writes AGENTS.md (a model turn: it costs tokens).\n")
-                  'face 'opencode-chat-dim))))
-
-(defun opencode-chat--insert-message (info)
-  "Insert message INFO at the end of the buffer, with no parts yet."
-  (when opencode-chat--hint
-    (delete-overlay opencode-chat--hint)
-    (setq opencode-chat--hint nil))
-  (let ((inhibit-read-only t)
-        (id (plist-get info :id)))
-    (opencode-chat--note-reply info)
-    (save-excursion
-      (goto-char (or opencode-chat--insert-at (opencode-chat--end-of-messages)))
-      (let ((beg (copy-marker (point)))
-            header-end)
-        ;; The header's newline, then the newline that separates this
-        ;; message from the next; parts go between the two.
-        (insert "\n\n")
-        (setq header-end (copy-marker (opencode-chat--draw-header beg info)))
-        (let ((end (copy-marker (+ header-end 1) t)))
-          (put-text-property beg end 'opencode-message id)
-          (puthash id (list :info info :beg beg :header-end header-end :end end :parts nil)
-                   opencode-chat--messages))))
-    (opencode-chat--respace id)
-    ;; The first step's header sums the steps; a step drawn above it
-    ;; (older, from the backlog) takes its place.
-    (let* ((p (opencode-chat--prompt-of info))
-           (ids (and p (gethash p opencode-chat--replies))))
-      (if (equal (car ids) id)
-          (when (cadr ids)
-            (opencode-chat--update-message (plist-get (gethash (cadr ids) opencode-chat--messages) :info)))
-        (opencode-chat--redraw-first-reply info)))
-    (when opencode-chat--thread-folds (opencode-chat--refold-threads))))
-
-(defun opencode-chat--older-than-shown-p (message-id)
-  "Return non-nil if MESSAGE-ID is older than every message shown.
-Such a message belongs to a page not loaded; its events are ignored.
-Ids are time-ordered, so comparing them compares creation times."
-  (let ((oldest nil))
-    (maphash (lambda (id _) (when (or (null oldest) (string< id oldest)) (setq oldest id)))
-             opencode-chat--messages)
-    (and oldest (or opencode-chat--more opencode-chat--backlog)
-         (string< message-id oldest))))
-
-(defun opencode-chat--update-message (info)
-  "Add message INFO, or redraw the header of a known one."
-  (unless (plist-get info :opencode-pending)
-    (setq opencode-chat--pending
-          (assoc-delete-all (plist-get info :id) opencode-chat--pending)))
-  (let ((entry (gethash (plist-get info :id) opencode-chat--messages)))
-    (cond
-     ((and (not entry) (opencode-chat--older-than-shown-p (plist-get info :id))))
-     ((not entry)
-      (opencode-chat--insert-message info))
-     (t
-      (puthash (plist-get info :id) (plist-put entry :info info) opencode-chat--messages)
-      (opencode-chat--note-reply info)
-      (let ((inhibit-read-only t))
-        (save-excursion
-          (delete-region (plist-get entry :beg) (plist-get entry :header-end))
-          (set-marker (plist-get entry :header-end)
-                      (opencode-chat--draw-header (plist-get entry :beg) info))
-          (put-text-property (plist-get entry :beg) (plist-get entry :header-end) 'opencode-message
-                             (plist-get info :id))))
-      (opencode-chat--respace (plist-get info :id))
-      (opencode-chat--redraw-first-reply info)))))
-
-(defun opencode-chat--streamed-as-is-p (part entry)
-  "Return the text ENTRY shows if text PART says it already, else nil.
-That is a reply's text whose deltas were all appended in place: only
-its last Markdown pass is still to come.  A copy the server sends
-while the text still streams may say less than is shown, the deltas
-since it was taken shown already: that is the shown text too; a
-finished one must say the same."
-  (and (equal (plist-get part :type) "text")
-       (not (opencode-parts-synthetic-p part))
-       (plist-get entry :stable)
-       (let* ((shown (opencode-chat--entry-part entry))
-              (text (plist-get shown :text)))
-         (and (equal (plist-get shown :type) "text")
-              (not (opencode-parts-synthetic-p shown))
-              (stringp text)
-              (or (equal text (plist-get part :text))
-                  (and (not (plist-get (plist-get part :time) :end))
-                       (stringp (plist-get part :text))
-                       (string-prefix-p (plist-get part :text) text)))
-              text))))
-
-(defun opencode-chat--update-part (part)
-  "Add PART to its message, or redraw it if known.
-A part of a message older than the page shown is ignored."
-  (let* ((id (plist-get part :id))
-         (mid (plist-get part :messageID))
-         (entry (gethash id opencode-chat--parts))
-         (msg (gethash mid opencode-chat--messages))
-         (shown (and entry (opencode-chat--streamed-as-is-p part entry))))
-    (cond
-     (shown
-      ;; The server's copy of a text streamed here says what is shown:
-      ;; no redraw (a 30,000-character reply's whole Markdown pass), only
-      ;; the pass from its last stable boundary.
-      (plist-put entry :part (plist-put (copy-sequence part) :text shown))
-      (opencode-chat--fontify-later id))
-     (entry (puthash id (opencode-chat--render-part part entry) opencode-chat--parts)
-            (opencode-chat--redraw-attachment part))
-     ((and (not msg) (opencode-chat--older-than-shown-p mid)))
-     (t
-      (unless msg
-        ;; A part before its message: make a placeholder message.
-        (opencode-chat--insert-message
-         (list :id mid :role "assistant" :sessionID (plist-get part :sessionID)))
-        (setq msg (gethash mid opencode-chat--messages)))
-      (let ((inhibit-read-only t))
-        (save-excursion
-          (goto-char (plist-get msg :end))
-          (let* ((beg (copy-marker (point)))
-                 (end (copy-marker (point) t))
-                 (new (list :beg beg :end end)))
-            ;; The separator after the part, owned by no part.
-            (insert "\n")
-            (set-marker end (1- (point)))
-            (set-marker beg (1- (point)))
-            (setq new (opencode-chat--render-part part new))
-            (puthash id new opencode-chat--parts)
-            (puthash mid (plist-put msg :parts (append (plist-get msg :parts) (list id)))
-                     opencode-chat--messages))
-          (opencode-chat--redraw-attachment part))
-        ;; A step done with no reason to end said "Aborted" while it had
-        ;; no part (`opencode-chat--stopped-p'): it has one now.
-        (let ((info (plist-get msg :info)))
-          (when (and (plist-get (plist-get info :time) :completed)
-                     (not (stringp (plist-get info :finish)))
-                     (not (equal (plist-get part :type) "step-start")))
-            (opencode-chat--update-message info))))))))
-
-(defun opencode-chat--remove-part (id)
-  "Remove part ID from the buffer."
-  (when-let ((entry (gethash id opencode-chat--parts)))
-    (let ((inhibit-read-only t))
-      (delete-region (plist-get entry :beg) (1+ (plist-get entry :end))))
-    (remhash id opencode-chat--parts)))
-
-(defun opencode-chat--remove-message (id)
-  "Remove message ID and its parts from the buffer."
-  (when-let ((entry (gethash id opencode-chat--messages)))
-    (let ((p (opencode-chat--prompt-of (plist-get entry :info))))
-      (when p (puthash p (remove id (gethash p opencode-chat--replies)) opencode-chat--replies)))
-    (dolist (p (plist-get entry :parts)) (remhash p opencode-chat--parts))
-    (let ((inhibit-read-only t))
-      (delete-region (plist-get entry :beg) (1+ (plist-get entry :end))))
-    (remhash id opencode-chat--messages)
-    (remhash id opencode-chat--cut-off)
-    (when (equal id opencode-chat--newest-reply)
-      (setq opencode-chat--newest-reply nil)
-      (maphash (lambda (other e)
-                 (when (and (equal (plist-get (plist-get e :info) :role) "assistant")
-                            (not (and opencode-chat--newest-reply
-                                      (string< other opencode-chat--newest-reply))))
-                   (setq opencode-chat--newest-reply other)))
-               opencode-chat--messages))))
-
-(defconst opencode-chat--chunks-merged 256
-  "Streamed chunks of a part joined into one string as they come.
-A part's chunks stay live until it is read; joining every so many
-keeps the garbage collector's work per collection small under a flood
-of deltas, at a cost linear in the text.")
-
-(defun opencode-chat--keep-chunk (entry text)
-  "Keep TEXT, streamed into the part of ENTRY, among its chunks.
-The newest `opencode-chat--chunks-merged' chunks are joined into one."
-  (let ((chunks (cons text (plist-get entry :chunks)))
-        (fresh (1+ (or (plist-get entry :fresh) 0))))
-    (when (>= fresh opencode-chat--chunks-merged)
-      (let ((tail (nthcdr fresh chunks)))
-        (setcdr (nthcdr (1- fresh) chunks) nil)
-        (setq chunks (cons (apply #'concat (nreverse chunks)) tail)
-              fresh 0)))
-    (plist-put entry :fresh fresh)
-    (plist-put entry :chunks chunks)))
-
-(defun opencode-chat--insert-streamed (end text props)
-  "Insert TEXT at marker END with the text properties PROPS, a plist.
-When the text before END has exactly PROPS (the values `eq'), TEXT
-joins its interval instead of making one of its own: a reply streamed
-in thousands of deltas stays a few intervals, which every garbage
-collection would otherwise walk (30 ms per 100,000 of them)."
-  (save-excursion
-    (goto-char end)
-    (let ((before (and (> (point) (point-min)) (text-properties-at (1- (point))))))
-      (if (and (= (length before) (length props))
-               (cl-loop for (k v) on props by #'cddr
-                        always (eq (plist-get before k) v)))
-          (insert-and-inherit text)
-        (insert (apply #'propertize text props))))))
-
-(defun opencode-chat--append-delta (part-id field text)
-  "Append TEXT to FIELD of part PART-ID where it is shown."
-  (let ((entry (gethash part-id opencode-chat--parts)))
-    (when entry
-      (let* ((part (plist-get entry :part))
-             (type (plist-get part :type)))
-        (if (and (equal field "text")
-                 (member type '("text" "reasoning"))
-                 (or (plist-get entry :chunks)
-                     (> (length (plist-get part :text)) 0)))
-            ;; Append in place: no redraw of what is already there, and
-            ;; the text joins the part's only when it is read.
-            (let ((inhibit-read-only t))
-              (opencode-chat--keep-chunk entry text)
-              (opencode-chat--insert-streamed
-               (plist-get entry :end) text
-               (list 'face (and (equal type "reasoning") 'opencode-chat-reasoning)
-                     ;; The id the part was drawn with: the same object.
-                     'opencode-part (plist-get part :id)
-                     ;; Folded, it stays folded.
-                     'invisible (and (opencode-parts-foldable-p part)
-                                     (opencode-chat--part-folded-p part)
-                                     'opencode-fold)))
-              (when (equal type "text")
-                (opencode-chat--fontify-later part-id)))
-          (let* ((part (opencode-chat--entry-part entry))
-                 (key (intern (concat ":" field)))
-                 (old (plist-get part key)))
-            (setq part (plist-put part key (concat (if (stringp old) old "") text)))
-            (puthash part-id (opencode-chat--render-part part entry)
-                     opencode-chat--parts)))))))
-
-(defvar-local opencode-chat--unfontified nil
-  "Ids of text parts streamed into since they were last fontified.")
-
-(defvar-local opencode-chat--fontify-timer nil
-  "Timer that fontifies `opencode-chat--unfontified' parts.")
-
-(defun opencode-chat--fontify-later (part-id)
-  "Fontify part PART-ID soon, once for all the deltas until then.
-Fontifying a growing reply on every delta would cost time quadratic
-in its length; `opencode-chat-fontify-delay' bounds how stale it gets."
-  (unless (member part-id opencode-chat--unfontified)
-    (push part-id opencode-chat--unfontified))
-  (unless opencode-chat--fontify-timer
-    (setq opencode-chat--fontify-timer
-          (run-with-timer opencode-chat-fontify-delay nil
-                          #'opencode-chat--fontify-pending (current-buffer)))))
-
-(defun opencode-chat--stop-fontify ()
-  "Stop the timer that fontifies streamed text, if it runs."
-  (when opencode-chat--fontify-timer
-    (cancel-timer opencode-chat--fontify-timer)
-    (setq opencode-chat--fontify-timer nil)))
-
-(defun opencode-chat--slice-end (from end)
-  "Return where a Markdown pass from FROM should stop, before END.
-The last block boundary within `opencode-chat-fontify-slice'
-characters of FROM, or if there is none there the first one after;
-FROM when there is none before END."
-  (let ((limit (+ from opencode-chat-fontify-slice))
-        (stop from))
-    (while (and (= stop from) (< limit end))
-      (setq stop (opencode-markdown-stable-boundary from limit)
-            limit (+ limit opencode-chat-fontify-slice)))
-    stop))
-
-(defun opencode-chat--fontify-pending (buffer)
-  "Fontify the text parts of BUFFER streamed into since last time."
-  (when (buffer-live-p buffer)
-    (with-current-buffer buffer
-      (setq opencode-chat--fontify-timer nil)
-      (let ((inhibit-read-only t) (more nil))
-        (dolist (id (prog1 opencode-chat--unfontified
-                      (setq opencode-chat--unfontified nil)))
-          (when-let ((entry (gethash id opencode-chat--parts)))
-            ;; Only what follows the last stable block boundary can
-            ;; change its rendering: a pass costs the same at any length.
-            (let* ((beg (plist-get entry :beg))
-                   (end (plist-get entry :end))
-                   (from (+ beg (or (plist-get entry :stable) 0)))
-                   ;; After a burst, the blocks of the first slice only.
-                   (stop (if (and opencode-chat-fontify-slice
-                                  (> (- end from) opencode-chat-fontify-slice)
-                                  (<= (- end beg) opencode-chat-fontify-max))
-                             (opencode-chat--slice-end from end)
-                           from))
-                   (sliced (> stop from)))
-              (opencode-markdown-fontify beg (if sliced stop end) (and (> from beg) from))
-              (plist-put entry :stable
-                         (- (if sliced stop (opencode-markdown-stable-boundary from end)) beg))
-              (when sliced (push id more)))))
-        (when more
-          (setq opencode-chat--unfontified (nconc more opencode-chat--unfontified)
-                opencode-chat--fontify-timer
-                (run-with-timer 0.01 nil #'opencode-chat--fontify-pending buffer)))))))
+;;;; Where windows are
 
 (defun opencode-chat--place (pos)
   "Return where POS is, in terms that survive a redraw of the chat.
@@ -1092,16 +616,18 @@ replaces it; `opencode-chat-forget-pending' takes it back."
                                                           :sessionID (opencode-chat-session-id))
                                                     p))
                                 parts))))
-    (push (cons id m) opencode-chat--pending)
+    (opencode-timeline-add (opencode-chat-timeline) (list m))
     (let ((inhibit-read-only t))
       (opencode-chat--draw-message m))
     (opencode-chat-show-end)))
 
 (defun opencode-chat-forget-pending (id)
   "Take back prompt ID, shown by `opencode-chat-show-pending': it was not sent."
-  (when (assoc id opencode-chat--pending)
-    (setq opencode-chat--pending (assoc-delete-all id opencode-chat--pending))
-    (opencode-chat--remove-message id)))
+  (let* ((timeline (opencode-chat-timeline))
+         (m (opencode-timeline-message timeline id)))
+    (when (and m (eq (opencode-message-status m) 'pending))
+      (opencode-timeline-remove-message timeline id)
+      (opencode-chat--remove-message id))))
 
 (defun opencode-chat-release-queue ()
   "Let the current chat's queue go again: the user sends it.
@@ -1164,6 +690,8 @@ Emacs has."
   (unless (opencode-store-session conn (plist-get session :id))
     (opencode-store-put-session conn session))
   (puthash (plist-get session :id) (current-buffer) (opencode-chat--registry conn))
+  ;; The session's events now go to its timeline too.
+  (opencode-timeline-open conn (plist-get session :id))
   (add-hook 'kill-buffer-hook #'opencode-chat--detach nil t))
 
 (defun opencode-chat--detach ()
@@ -1172,7 +700,9 @@ Emacs has."
     (let ((table (opencode-chat--registry opencode-chat--conn))
           (id (opencode-chat-session-id)))
       (when (eq (gethash id table) (current-buffer))
-        (remhash id table)))))
+        (remhash id table)
+        ;; No one looks at it any more.
+        (opencode-timeline-close opencode-chat--conn id)))))
 
 (defun opencode-chat--buffer (conn session-id)
   "Return the live chat buffer of SESSION-ID on CONN, or nil."

@@ -77,7 +77,9 @@ only a positive time means archived."
   (role nil :documentation "\"user\" or \"assistant\".")
   (parent-id nil :documentation "For a reply, the id of the prompt it answers.")
   (error nil :documentation "The error that ended a reply, a plist, or nil.")
-  (data nil :documentation "The server's plist (a `Message')."))
+  (data nil :documentation "The server's plist (a `Message').")
+  (parts nil :documentation "Its `opencode-part's, in the order they came,
+in a session's timeline (opencode-timeline.el)."))
 
 (defun opencode-message-from-plist (plist)
   "Return an `opencode-message' made from the server's PLIST."
@@ -95,7 +97,9 @@ only a positive time means archived."
   (message-id nil :documentation "The message it belongs to.")
   (session-id nil :documentation "The session it belongs to.")
   (type nil :documentation "\"text\", \"reasoning\", \"tool\", \"file\", …")
-  (data nil :documentation "The server's plist (a `Part')."))
+  (data nil :documentation "The server's plist (a `Part'), a copy of its own.")
+  (chunks nil :documentation "Text streamed into it since its :text was last
+joined, newest first (see `opencode-part-text')."))
 
 (defun opencode-part-from-plist (plist)
   "Return an `opencode-part' made from the server's PLIST."
@@ -172,6 +176,9 @@ than the store (see `opencode-store-merge-sessions').")
 from, for forks made on this client (the server keeps no record of it);
 read from disk (opencode-cache.el) on first use.")
   (branch nil :documentation "The project's version control branch, or nil.")
+  (timelines (make-hash-table :test 'equal)
+             :documentation "Session id -> its `opencode-timeline', for the sessions
+someone looks at (an open chat) only (opencode-timeline.el).")
   (approvals nil :documentation "What \"always\" replies allowed in the project,
 as this client saw them, oldest first: plists (:permission :pattern
 :session :time).  The server keeps them in memory only, with no route

@@ -37,7 +37,7 @@
 (declare-function opencode-chat-draw-queue "opencode-chat" ())
 (declare-function opencode-chat-release-queue "opencode-chat" ())
 (declare-function opencode-chat-adopt "opencode-chat" (buffer name-function))
-(declare-function opencode-chat-empty-p "opencode-chat" (&optional buffer))
+(declare-function opencode-chat-empty-p "opencode-chat-message" (&optional buffer))
 (defvar opencode-chat-open-prompt)
 (defvar opencode-chat-queued)
 (defvar opencode-chat-queue-paused)

@@ -40,6 +40,8 @@
 ;; opencode-connection-requests.el (requests and their replies),
 ;; opencode-events.el (routing events to their handlers),
 ;; opencode-model.el (what the server sends, and the store),
+;; opencode-timeline.el (a session's messages and parts, as they
+;; stream),
 ;; opencode-cache.el (what is kept on disk), opencode-server.el (the
 ;; local server), opencode-api.el (one function per server route),
 ;; opencode.el (this file: connecting, the prefix map),
@@ -49,7 +51,9 @@
 ;; session list's rows, kept live), opencode-sessions.el (the session
 ;; list: mode, keys, commands), opencode-projects.el (the sessions of
 ;; every project, and worktrees), opencode-chat.el (a session's
-;; timeline), opencode-chat-load.el (fetching a chat's messages),
+;; chat buffer), opencode-chat-message.el (how it draws a message),
+;; opencode-chat-stream.el (text streaming into it),
+;; opencode-chat-load.el (fetching a chat's messages),
 ;; opencode-chat-events.el (what events do to a chat),
 ;; opencode-chat-context.el (the chat's header line and context),
 ;; opencode-chat-ops.el (operations on the session),

@@ -351,6 +351,40 @@ Return (TEXT . BUFFER): the file's text and the buffer that opened it."
         (kill-buffer buf)
         (delete-file file)))))
 
+(ert-deftest opencode-export/session-with-no-chat-on-real-server ()
+  "A session no chat shows exports from its timeline, loaded from the server."
+  (opencode-test-with-real-server conn
+    (let* ((opencode-test-mock-script
+            (list '((:content "Here it is:\n\n```python\n") (:content "print(\"hello\")\n```\n")
+                    (:content "\nThat is **all**.") :stop)))
+           (session (opencode-request-sync conn "POST" "/session" :body '(:title "no chat")))
+           (sid (plist-get session :id))
+           (file (make-temp-file "opencode-export-" nil ".md")))
+      (opencode-api-session-prompt-async conn sid "Write hello in Python")
+      (should (opencode-test-wait
+               (lambda ()
+                 (let ((messages (opencode-request-sync conn "GET" (format "/session/%s/message" sid))))
+                   (and (= (length messages) 2)
+                        (plist-get (plist-get (plist-get (aref messages 1) :info) :time) :completed))))
+               60))
+      (should-not (opencode-chat-buffer conn sid))
+      (should-not (opencode-timeline conn sid))
+      (let ((buf (opencode-chat-export 'markdown file conn sid)))
+        (unwind-protect
+            (let ((text (with-current-buffer buf
+                          (buffer-substring-no-properties (point-min) (point-max)))))
+              (should (string-prefix-p "# no chat\n" text))
+              (should (string-match-p "^## You — " text))
+              (should (string-match-p "^Write hello in Python$" text))
+              (should (string-match-p "^## Assistant (mock/mock-1, build) — " text))
+              (should (string-search "Here it is:\n\n```python\nprint(\"hello\")\n```\n\nThat is **all**."
+                                     text)))
+          (kill-buffer buf)
+          (delete-file file)))
+      ;; Loaded for the export only: no timeline is kept, no chat opened.
+      (should-not (opencode-timeline conn sid))
+      (should-not (opencode-chat-buffer conn sid)))))
+
 (ert-deftest opencode-export/org-emphasis-around-code ()
   "Emphasis around inline code stays emphasis in Org, not literal stars."
   (should (equal (opencode-chat-export--org-inline "I wrote **`hello.py`** and *it `x`*, `a*b*` too")
