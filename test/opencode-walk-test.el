@@ -214,12 +214,16 @@ is not would have been sent)."
 ;;;; The steps
 
 (defun opencode-walk--sessions (conn pred)
-  "Return the ids of CONN's server sessions that satisfy PRED.
-PRED gets the session's plist and whether it is busy."
+  "Return the ids of CONN's server sessions that satisfy PRED, sorted.
+PRED gets the session's plist and whether it is busy.  Sorted by id,
+so by when each was made: the server lists sessions by when each was
+last updated, and that moves with timing (a title the small model
+gives after the reply), so a pick from its order would not replay."
   (let ((server (opencode-walk--server conn)))
-    (cl-loop for s in (car server)
-             when (funcall pred s (member (plist-get s :id) (cdr server)))
-             collect (plist-get s :id))))
+    (sort (cl-loop for s in (car server)
+                   when (funcall pred s (member (plist-get s :id) (cdr server)))
+                   collect (plist-get s :id))
+          #'string<)))
 
 (defun opencode-walk--idle (conn)
   "Return the ids of CONN's idle sessions that are not archived."
