@@ -332,8 +332,23 @@ ASKED is how many model requests the mock had before it was sent."
                           (forward-line -40)
                           (buffer-substring-no-properties (point) (point-max))))))))
 
+(defun opencode-walk--at-rest (walk)
+  "Wait until only WALK's hanging replies keep sessions busy; return t if so.
+A reply the mock finished still keeps its session busy a moment (the
+server stores it, the small model gives a title), so a step chosen
+from the statuses right after would depend on timing, and a seed
+would not replay.  At most 30 s: a session the server never lets go
+is left for the views' checks to judge."
+  (let ((conn (plist-get walk :conn)))
+    (opencode-test-wait
+     (lambda ()
+       (cl-every (lambda (sid) (assoc sid (plist-get walk :hanging)))
+                 (cdr (opencode-walk--server conn))))
+     30)))
+
 (defun opencode-walk--step (walk n)
   "Take step N of WALK; return what it did, in words."
+  (opencode-walk--at-rest walk)
   (let* ((conn (plist-get walk :conn))
          (idle (opencode-walk--idle conn))
          (busy (opencode-walk--sessions conn (lambda (_ busy) busy)))
@@ -352,7 +367,14 @@ ASKED is how many model requests the mock had before it was sent."
                         (and paused '(send-queue))
                         (and archived '(unarchive))
                         '(kill attach)))
-         (kind (opencode-walk--pick kinds)))
+         (kind (progn
+                 ;; What the choice was made from, for the step's line:
+                 ;; a replay that goes another way shows where.
+                 (plist-put walk :choice
+                            (format "from idle %d, busy %d (%d in chats), paused %d, archived %d"
+                                    (length idle) (length busy) (length busy-chats)
+                                    (length paused) (length archived)))
+                 (opencode-walk--pick kinds))))
     (pcase kind
       ('create
        (let ((s (opencode-api-session-create conn :title (format "Walk %d" n) :sync t)))
@@ -535,8 +557,9 @@ Fail, naming SEED, at the first step after which a view differs."
                                (signal (car err) (cdr err)))))
                        (stepped (float-time))
                        (why (progn (push did done) (opencode-walk--settle walk))))
-                  (message "Walk %d, step %d: %s (%.1f s, settled in %.1f s)" seed (1+ n) did
-                           (- stepped start) (- (float-time) stepped))
+                  (message "Walk %d, step %d: %s (%.1f s, settled in %.1f s; chosen %s)"
+                           seed (1+ n) did (- stepped start) (- (float-time) stepped)
+                           (plist-get walk :choice))
                   (when why
                     (ert-fail (list (format "Seed %d, step %d (%s): %s" seed (1+ n) did why)
                                     (format "Replay: OPENCODE_WALK_SEEDS=%d" seed)
