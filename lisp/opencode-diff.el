@@ -44,6 +44,13 @@ changed."
            (let ((diff (opencode-chat-adopt
                         (opencode-diff-show (opencode-diff--buffer-name) diffs dir)
                         #'opencode-diff--buffer-name)))
+             (opencode-diff--follow diff (opencode-chat-connection) (opencode-chat-session-id)
+                                    (lambda (redraw)
+                                      (when (buffer-live-p chat)
+                                        (opencode-store-fetch-diff
+                                         (opencode-chat-connection chat)
+                                         (opencode-chat-session-id chat)
+                                         redraw message-id))))
              ;; Selected, so q closes it, unless the user has moved on
              ;; from the chat while it came.
              (if (eq (window-buffer (selected-window)) chat)
@@ -71,10 +78,16 @@ FILE (inside the project only)."
                 (show (diffs)
                   (when (buffer-live-p chat)
                     (with-current-buffer chat
-                      (let ((name (format "*opencode-diff: %s*" (file-relative-name file dir))))
-                        (display-buffer
-                         (opencode-chat-adopt (opencode-diff-show name (vconcat diffs) dir)
-                                              (lambda () name))))))))
+                      (let* ((name (format "*opencode-diff: %s*" (file-relative-name file dir)))
+                             (buf (opencode-chat-adopt (opencode-diff-show name (vconcat diffs) dir)
+                                                       (lambda () name))))
+                        (opencode-diff--follow
+                         buf conn sid
+                         (lambda (redraw)
+                           (opencode-store-fetch-diff
+                            conn sid (lambda (diffs) (when (pick diffs) (funcall redraw (pick diffs))))
+                            message-id)))
+                        (display-buffer buf))))))
       (if (not (opencode-connection-usable-p conn))
           ;; No server to ask: the file itself (inside the project only).
           (opencode-chat-visit-file file)
@@ -97,6 +110,60 @@ FILE (inside the project only)."
 (defun opencode-diff-file (diff)
   "Return the file DIFF, a file diff from the server, is about."
   (or (plist-get diff :file) (plist-get diff :path) "?"))
+
+(defvar-local opencode-diff--source nil
+  "What this diff buffer shows: (CONN SESSION-ID FETCH), or nil.
+FETCH is called with a function that redraws the buffer with diffs.")
+
+(defvar opencode-diff--buffers nil
+  "The diff buffers that follow what their session changed.")
+
+(defvar-local opencode-diff--timer nil
+  "The timer of this diff buffer's pending refresh.")
+
+(defun opencode-diff--follow (buffer conn sid fetch)
+  "Make diff BUFFER follow what session SID on CONN changed.
+FETCH is called with a function that redraws BUFFER with diffs, now
+and whenever the session's diffs change.  The server updates a
+prompt's summary after each step of its reply, the last one after the
+session is idle again: a diff opened at once would otherwise keep a
+step's state."
+  (with-current-buffer buffer
+    (setq opencode-diff--source (list conn sid fetch)))
+  (setq opencode-diff--buffers
+        (cons buffer (seq-filter #'buffer-live-p (delq buffer opencode-diff--buffers)))))
+
+(defun opencode-diff--refresh (buffer)
+  "Fetch BUFFER's diffs again, and redraw it if they changed."
+  (when (buffer-live-p buffer)
+    (with-current-buffer buffer
+      (setq opencode-diff--timer nil)
+      (when opencode-diff--source
+        (funcall (nth 2 opencode-diff--source)
+                 (lambda (diffs)
+                   (when (buffer-live-p buffer)
+                     (with-current-buffer buffer
+                       (let ((line (line-number-at-pos))
+                             (windows (get-buffer-window-list buffer nil t)))
+                         (opencode-diff-show (buffer-name) (vconcat diffs) default-directory)
+                         (goto-char (point-min))
+                         (forward-line (1- line))
+                         (dolist (w windows) (set-window-point w (point))))))))))))
+
+(opencode-defevent opencode-diff--on-diff "session.diff" (conn props)
+  "Refresh the diff buffers of the session of PROPS on CONN, soon.
+Several changes in a burst refresh once."
+  (let ((sid (plist-get props :sessionID)))
+    (dolist (buf opencode-diff--buffers)
+      (when (buffer-live-p buf)
+        (with-current-buffer buf
+          (when (and opencode-diff--source
+                     (eq (car opencode-diff--source) conn)
+                     (equal (nth 1 opencode-diff--source) sid)
+                     (not opencode-diff--timer))
+            (setq opencode-diff--timer
+                  (run-at-time 0.2 nil #'opencode-diff--refresh buf))))))
+    (setq opencode-diff--buffers (seq-filter #'buffer-live-p opencode-diff--buffers))))
 
 (defun opencode-diff-show (name diffs directory)
   "Show DIFFS, file diffs from the server, in `diff-mode' buffer NAME.

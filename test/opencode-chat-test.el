@@ -674,6 +674,38 @@ Only the last Markdown pass runs, and the chat reads as a fresh render."
     (should (string-match-p "busy: abort its reply\\?" (or asked "")))
     (should-not aborted)))
 
+(ert-deftest opencode-chat/diff-buffer-follows-the-summary ()
+  "A file's diff opened from a chat shows the prompt's latest summary.
+The server updates a prompt's summary after each step of its reply,
+the last one after the session is idle: a diff opened before that
+changes when it does."
+  (let* ((hi [(:file "hello.py" :patch "--- a/hello.py\n+++ b/hello.py\n@@ -0,0 +1 @@\n+print('hi')\n")])
+         (hello [(:file "hello.py" :patch "--- a/hello.py\n+++ b/hello.py\n@@ -0,0 +1 @@\n+print('hello')\n")])
+         (now hi))
+    (cl-letf (((symbol-function 'opencode-connection-usable-p) (lambda (_) t))
+              ((symbol-function 'opencode-store-fetch-diff)
+               (lambda (_conn _sid callback &optional _mid) (funcall callback now))))
+      (opencode-test-with-chat "ses_d"
+        (setq default-directory "/tmp/")
+        (save-window-excursion (opencode-diff-patch-file "hello.py" "msg_1"))
+        (let ((diff (get-buffer "*opencode-diff: hello.py*")))
+          (unwind-protect
+              (progn
+                (should diff)
+                (should (string-match-p "^\\+print('hi')" (with-current-buffer diff (buffer-string))))
+                (setq now hello)
+                (opencode-test-event conn "session.diff" '(:sessionID "ses_d" :diff [] :derived t))
+                (should (opencode-test-wait
+                         (lambda () (string-match-p "^\\+print('hello')"
+                                                    (with-current-buffer diff (buffer-string))))
+                         5))
+                ;; Another session's change leaves it alone.
+                (setq now hi)
+                (opencode-test-event conn "session.diff" '(:sessionID "ses_other" :diff [] :derived t))
+                (sleep-for 0.5)
+                (should (string-match-p "^\\+print('hello')" (with-current-buffer diff (buffer-string)))))
+            (when (buffer-live-p diff) (kill-buffer diff))))))))
+
 (ert-deftest opencode-chat/api-routes-and-message-diff ()
   "The route functions send what they say; a message diff asks for that message."
   (let* ((seen nil)
