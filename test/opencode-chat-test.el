@@ -117,59 +117,24 @@ See `opencode-test--chat-views'."
 
 (defun opencode-test--chat-through-module (session bytes chunk)
   "Serve BYTES as the event stream, in pieces of CHUNK bytes, to the module.
-A chat of SESSION is open on the connection.  Nothing is drained until
-the module has read the whole stream, which it proves by asking for the
-stream again, so the module merges all it can.  Return (VIEWS STATS
+A chat of SESSION is open on the connection; everything is drained at
+once (`opencode-test-replay-through-module').  Return (VIEWS STATS
 DELTAS): the views (see `opencode-test--chat-views'), the module's
 counters, and how many text deltas reached Lisp."
-  (let* ((served nil) (asked-again nil) (clients nil) (deltas 0)
-         (server (opencode-test-http-start
-                  (lambda (proc _method path _headers _body)
-                    (push proc clients)
-                    (cond
-                     ((not (string-prefix-p "/event" path))
-                      (opencode-test-respond proc "404 Not Found" "text/plain" "no"))
-                     (served
-                      ;; The stream again: the first was read to its end.
-                      (setq asked-again t)
-                      (process-send-string
-                       proc "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\n"))
-                     (t
-                      (setq served t)
-                      (process-send-string
-                       proc "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\n")
-                      (opencode-test-send-chunked proc bytes chunk))))))
-         (opencode-reconnect-min-delay 0.05)
-         (opencode-reconnect-max-delay 0.2)
-         ;; Events only: a chat reloads its session when the stream
-         ;; connects, and this server stores nothing.
-         (opencode-connection-state-functions nil)
-         (opencode-event-functions
-          (cons (lambda (_c type _p) (when (equal type "message.part.delta") (cl-incf deltas)))
-                opencode-event-functions))
-         (conn (opencode-connection-open
-                (format "http://127.0.0.1:%d" (opencode-test-port server)) "/tmp"))
-         (pipe (opencode-connection-process conn))
-         (filter (process-filter pipe))
-         (buf (generate-new-buffer "*opencode-chat-merge*")))
-    ;; The worker's wake-ups are read and ignored: no drain until asked.
-    (set-process-filter pipe #'ignore)
+  (let ((buf (generate-new-buffer "*opencode-chat-merge*")))
     (unwind-protect
-        (with-current-buffer buf
-          (opencode-chat-mode)
-          (opencode-chat--attach conn (list :id session :title "fixture"))
-          (should (opencode-test-wait (lambda () asked-again) 20))
-          (set-process-filter pipe filter)
-          ;; One drain of everything: no slice left for later.
-          (let ((opencode-drain-slice nil))
-            (opencode-connection--drain conn))
-          (list (opencode-test--chat-views)
-                (opencode--module-stats (opencode-connection-handle conn))
-                deltas))
-      (kill-buffer buf)
-      (opencode-connection-close conn)
-      (mapc #'delete-process clients)
-      (delete-process server))))
+        (opencode-test-replay-through-module
+         bytes chunk
+         (lambda (conn)
+           (with-current-buffer buf
+             (opencode-chat-mode)
+             (opencode-chat--attach conn (list :id session :title "fixture"))))
+         (lambda (conn deltas)
+           (with-current-buffer buf
+             (list (opencode-test--chat-views)
+                   (opencode--module-stats (opencode-connection-handle conn))
+                   deltas))))
+      (kill-buffer buf))))
 
 (defun opencode-test--interleaved-events (session)
   "Return the events of a reply in SESSION whose parts stream interleaved.

@@ -628,6 +628,58 @@ where the window starts as the commands left it)."
           (opencode-test--visible-text))
       (kill-buffer buf))))
 
+(defun opencode-test-replay-through-module (bytes chunk setup collect)
+  "Serve BYTES as the event stream, in pieces of CHUNK bytes, to the module.
+SETUP is called with the connection first (to open a chat or a
+timeline on it).  Nothing is drained until the module has read the
+whole stream, which it proves by asking for the stream again, so it
+merges all it can; then everything is drained at once, and COLLECT is
+called with the connection and how many text deltas reached Lisp.
+Return COLLECT's value."
+  (let* ((served nil) (asked-again nil) (clients nil) (deltas 0)
+         (server (opencode-test-http-start
+                  (lambda (proc _method path _headers _body)
+                    (push proc clients)
+                    (cond
+                     ((not (string-prefix-p "/event" path))
+                      (opencode-test-respond proc "404 Not Found" "text/plain" "no"))
+                     (served
+                      ;; The stream again: the first was read to its end.
+                      (setq asked-again t)
+                      (process-send-string
+                       proc "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\n"))
+                     (t
+                      (setq served t)
+                      (process-send-string
+                       proc "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\n")
+                      (opencode-test-send-chunked proc bytes chunk))))))
+         (opencode-reconnect-min-delay 0.05)
+         (opencode-reconnect-max-delay 0.2)
+         ;; Events only: a chat reloads its session when the stream
+         ;; connects, and this server stores nothing.
+         (opencode-connection-state-functions nil)
+         (opencode-event-functions
+          (cons (lambda (_c type _p) (when (equal type "message.part.delta") (cl-incf deltas)))
+                opencode-event-functions))
+         (conn (opencode-connection-open
+                (format "http://127.0.0.1:%d" (opencode-test-port server)) "/tmp"))
+         (pipe (opencode-connection-process conn))
+         (filter (process-filter pipe)))
+    ;; The worker's wake-ups are read and ignored: no drain until asked.
+    (set-process-filter pipe #'ignore)
+    (unwind-protect
+        (progn
+          (funcall setup conn)
+          (should (opencode-test-wait (lambda () asked-again) 20))
+          (set-process-filter pipe filter)
+          ;; One drain of everything: no slice left for later.
+          (let ((opencode-drain-slice nil))
+            (opencode-connection--drain conn))
+          (funcall collect conn deltas))
+      (opencode-connection-close conn)
+      (mapc #'delete-process clients)
+      (delete-process server))))
+
 (defun opencode-test-event (conn type props)
   "Deliver event TYPE with PROPS on CONN as the module hands it over.
 A text delta goes the way the module sends it, not as a plist."

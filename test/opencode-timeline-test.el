@@ -49,50 +49,16 @@ EVENTS are (TYPE . PROPS); see `opencode-timeline-test--texts'."
 
 (defun opencode-timeline-test--through-module (session bytes chunk)
   "Serve BYTES as the event stream in pieces of CHUNK bytes; fill a timeline.
-The timeline is SESSION's; no chat is open.
-Nothing is drained until the module has read the whole stream (it asks
-for the stream again), so it merges all the deltas it can.  Return
-\(PARTS . DELTAS): see `opencode-timeline-test--texts', and how many
-text deltas reached Lisp."
-  (let* ((served nil) (asked-again nil) (clients nil) (deltas 0)
-         (server (opencode-test-http-start
-                  (lambda (proc _method path _headers _body)
-                    (push proc clients)
-                    (cond
-                     ((not (string-prefix-p "/event" path))
-                      (opencode-test-respond proc "404 Not Found" "text/plain" "no"))
-                     (served
-                      (setq asked-again t)
-                      (process-send-string
-                       proc "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\n"))
-                     (t
-                      (setq served t)
-                      (process-send-string
-                       proc "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\n")
-                      (opencode-test-send-chunked proc bytes chunk))))))
-         (opencode-reconnect-min-delay 0.05)
-         (opencode-reconnect-max-delay 0.2)
-         (opencode-connection-state-functions nil)
-         (opencode-event-functions
-          (cons (lambda (_c type _p) (when (equal type "message.part.delta") (cl-incf deltas)))
-                opencode-event-functions))
-         (conn (opencode-connection-open
-                (format "http://127.0.0.1:%d" (opencode-test-port server)) "/tmp"))
-         (pipe (opencode-connection-process conn))
-         (filter (process-filter pipe)))
-    (set-process-filter pipe #'ignore)
-    (unwind-protect
-        (progn
-          ;; No chat: the timeline alone listens.
-          (opencode-timeline-open conn session)
-          (should (opencode-test-wait (lambda () asked-again) 20))
-          (set-process-filter pipe filter)
-          (let ((opencode-drain-slice nil))
-            (opencode-connection--drain conn))
-          (cons (opencode-timeline-test--texts (opencode-timeline conn session)) deltas))
-      (opencode-connection-close conn)
-      (mapc #'delete-process clients)
-      (delete-process server))))
+The timeline is SESSION's; no chat is open.  Everything is drained at
+once (`opencode-test-replay-through-module').  Return (PARTS . DELTAS):
+see `opencode-timeline-test--texts', and how many text deltas reached
+Lisp."
+  (opencode-test-replay-through-module
+   bytes chunk
+   ;; No chat: the timeline alone listens.
+   (lambda (conn) (opencode-timeline-open conn session))
+   (lambda (conn deltas)
+     (cons (opencode-timeline-test--texts (opencode-timeline conn session)) deltas))))
 
 (ert-deftest opencode-timeline/recorded-stream-in-chunk-sizes ()
   "A recorded reply, in several chunk sizes, gives each part the text the server stores."
