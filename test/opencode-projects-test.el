@@ -37,22 +37,11 @@ An alist (HEADING-LINE . ROW-LINES), in order, of the lines shown."
   (cdr (cl-find-if (lambda (g) (string-prefix-p (concat name "  ") (car g)))
                    (opencode-projects-test--groups))))
 
-(defun opencode-projects-test--git-project (dir text)
-  "Make DIR a git project whose first commit holds TEXT.
-Projects are told apart by their first commit: two identical ones
-would be one project to the server."
-  (make-directory dir t)
-  (call-process "git" nil nil nil "-C" dir "init" "-q")
-  (with-temp-file (expand-file-name "README" dir) (insert text "\n"))
-  (call-process "git" nil nil nil "-C" dir "add" "README")
-  (call-process "git" nil nil nil "-C" dir "-c" "user.name=test" "-c" "user.email=test@127.0.0.1"
-                "commit" "-q" "-m" text))
-
 (ert-deftest opencode-projects/all-projects-and-worktrees ()
   "Every project's sessions grouped by project, live; a worktree's life."
   (opencode-test-with-own-real-server conn
     (let* ((other (expand-file-name "other" (file-name-directory project)))
-           (_ (opencode-projects-test--git-project other "the other project"))
+           (_ (opencode-test--make-project other "the other project"))
            (conn2 (opencode-connect other))
            list wt-buf)
       (should (opencode-test-wait
