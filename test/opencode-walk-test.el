@@ -280,10 +280,7 @@ the session's row must say error, and its open chat the error's words."
   "Say what the server and this Emacs know of SID's prompt in WALK.
 ASKED is how many model requests the mock had before it was sent."
   (let* ((conn (plist-get walk :conn))
-         (chat (cdr (assoc sid (plist-get walk :chats))))
-         (log-dir (expand-file-name "opencode/log" (getenv "XDG_DATA_HOME")))
-         (logs (and (file-directory-p log-dir)
-                    (sort (directory-files log-dir t "\\.log\\'") #'string<))))
+         (chat (cdr (assoc sid (plist-get walk :chats)))))
     (list :mock-requests-since (- (length opencode-test-mock-requests) asked)
           :status (condition-case err (opencode-request-sync conn "GET" "/session/status")
                     (error err))
@@ -303,12 +300,8 @@ ASKED is how many model requests the mock had before it was sent."
                        (list :queued (length opencode-chat-queued)
                              :paused opencode-chat-queue-paused
                              :header (opencode-chat--header-line))))
-          :log (and logs
-                    (with-temp-buffer
-                      (insert-file-contents (car (last logs)))
-                      (goto-char (point-max))
-                      (forward-line -60)
-                      (buffer-substring-no-properties (point) (point-max))))
+          :log (opencode-walk--log-tail (expand-file-name "opencode/log" (getenv "XDG_DATA_HOME"))
+                                        60)
           :opencode-log (and (get-buffer "*opencode-log*")
                              (with-current-buffer "*opencode-log*"
                                (buffer-substring-no-properties
@@ -317,20 +310,24 @@ ASKED is how many model requests the mock had before it was sent."
 (defun opencode-walk--server-b-report (walk)
   "Say what WALK's other server did: its process, output and log's end."
   (when-let ((proc (plist-get walk :b-proc)))
-    (let* ((log-dir (expand-file-name ".local/share/opencode/log" (plist-get walk :b-home)))
-           (logs (and (file-directory-p log-dir)
-                      (sort (directory-files log-dir t "\\.log\\'") #'string<))))
-      (list :b-process (process-status proc)
-            :b-output (and (buffer-live-p (process-buffer proc))
-                           (with-current-buffer (process-buffer proc)
-                             (buffer-substring-no-properties
-                              (max (point-min) (- (point-max) 2000)) (point-max))))
-            :b-log (and logs
-                        (with-temp-buffer
-                          (insert-file-contents (car (last logs)))
-                          (goto-char (point-max))
-                          (forward-line -40)
-                          (buffer-substring-no-properties (point) (point-max))))))))
+    (list :b-process (process-status proc)
+          :b-output (and (buffer-live-p (process-buffer proc))
+                         (with-current-buffer (process-buffer proc)
+                           (buffer-substring-no-properties
+                            (max (point-min) (- (point-max) 2000)) (point-max))))
+          :b-log (opencode-walk--log-tail
+                  (expand-file-name ".local/share/opencode/log" (plist-get walk :b-home)) 40))))
+
+(defun opencode-walk--log-tail (dir lines)
+  "Return the last LINES lines of the newest server log in DIR, or nil."
+  (let ((logs (and (file-directory-p dir)
+                   (sort (directory-files dir t "\\.log\\'") #'string<))))
+    (when logs
+      (with-temp-buffer
+        (insert-file-contents (car (last logs)))
+        (goto-char (point-max))
+        (forward-line (- lines))
+        (buffer-substring-no-properties (point) (point-max))))))
 
 (defun opencode-walk--at-rest (walk)
   "Wait until only WALK's hanging replies keep sessions busy; return t if so.
