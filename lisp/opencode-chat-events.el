@@ -32,6 +32,7 @@
 (defvar opencode-chat-queue-paused)
 (defvar opencode-chat--newest-reply)
 (defvar opencode-chat--queue-released)
+(defvar opencode-chat-queue-sent)
 (defvar opencode-revert-edited-files)
 (declare-function opencode-chat-session-id "opencode-chat" (&optional buffer))
 (declare-function opencode-chat-session "opencode-chat" (&optional buffer))
@@ -153,6 +154,9 @@ an abort stops, and the queue waits, paused."
   (opencode-chat--in-chat conn props
     (opencode-chat--countdown)
     (opencode-chat--redraw-unfinished)
+    ;; Busy: the reply to the prompt the queue sent has started.
+    (when (opencode-store-busy-p conn (opencode-chat-session-id))
+      (setq opencode-chat-queue-sent nil))
     (when opencode-chat-queued
       (unless (opencode-store-busy-p conn (opencode-chat-session-id))
         (opencode-chat--pause-queue-if-aborted
@@ -192,7 +196,7 @@ It keeps what it shows, says so in its header, and sends nothing more."
                                      (list :id (opencode-chat-session-id)))))
     (opencode-chat--stop-countdown)
     (opencode-chat--show-hint)
-    (setq opencode-chat-queued nil opencode-chat-queue-paused nil)
+    (setq opencode-chat-queued nil opencode-chat-queue-paused nil opencode-chat-queue-sent nil)
     (opencode-chat-draw-queue)
     (message "OpenCode: session %s was deleted" (or (plist-get opencode-chat--deleted :title)
                                                     (opencode-chat-session-id)))))

@@ -162,6 +162,14 @@ aborted with prompts queued, until \\<opencode-chat-mode-map>\\[opencode-chat-se
 Its abort, if it ends aborted, pauses the queue no more: the user
 sent it after that abort (pressed before the session was idle again).")
 
+(defvar-local opencode-chat-queue-sent nil
+  "In a chat: the queued prompt sent last, until its reply is seen.
+Its message id, t while that is not known yet or for a shell or slash
+command (until its request ends), or nil.  The next queued prompt
+waits for it: the session says idle until the server starts the reply,
+and the server ends a reply with two idle events, so without it the
+second would send the next prompt too.")
+
 (defvar-local opencode-chat--footer nil
   "Marker where the footer (the queued prompts) starts, or nil.
 Messages are inserted before it.")

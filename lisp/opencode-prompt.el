@@ -25,6 +25,7 @@
 (require 'opencode-chat-context)
 (require 'opencode-chat-ops)
 (require 'opencode-providers)
+(require 'opencode-timeline)
 
 (declare-function opencode-chat-connection "opencode-chat" (&optional buffer))
 (declare-function opencode-chat-session-id "opencode-chat" (&optional buffer))
@@ -35,11 +36,13 @@
 (declare-function opencode-chat-show-end "opencode-chat" (&optional window))
 (declare-function opencode-chat-show "opencode-chat" (buffer))
 (declare-function opencode-chat-draw-queue "opencode-chat" ())
+(declare-function opencode-chat-timeline "opencode-chat" (&optional buffer))
 (declare-function opencode-chat-release-queue "opencode-chat" ())
 (declare-function opencode-chat-adopt "opencode-chat" (buffer name-function))
 (declare-function opencode-chat-empty-p "opencode-chat-message" (&optional buffer))
 (defvar opencode-chat-open-prompt)
 (defvar opencode-chat-queued)
+(defvar opencode-chat-queue-sent)
 (defvar opencode-chat-queue-paused)
 
 ;;;; Options and state
@@ -308,18 +311,46 @@ Its text goes after what the prompt holds; nothing is lost."
 
 (defun opencode-prompt-send-queued (chat)
   "Send the first prompt queued in CHAT, if its session is idle.
-Not while the queue is paused (`opencode-chat-queue-paused')."
+Not while the queue is paused (`opencode-chat-queue-paused'), nor
+while the prompt it sent last waits for its reply to start
+\=(`opencode-chat-queue-sent')."
   (with-current-buffer chat
     (when (and opencode-chat-queued
                (not opencode-chat-queue-paused)
+               (not (opencode-prompt--queue-waiting-p))
                (not (opencode-store-busy-p (opencode-chat-connection) (opencode-chat-session-id))))
       (let ((item (pop opencode-chat-queued)))
+        (setq opencode-chat-queue-sent t)
         (opencode-chat-draw-queue)
         (let ((opencode-chat-agent (plist-get item :agent))
               (opencode-chat-model (plist-get item :model))
               (opencode-chat-variant (plist-get item :variant)))
           (opencode-prompt--send chat nil (plist-get item :text) (plist-get item :files)
                                  (plist-get item :context)))))))
+
+(defun opencode-prompt--queue-waiting-p ()
+  "Return non-nil if the current chat's queue waits for the prompt it sent.
+That is until the server started its reply (the session was seen busy,
+the chat sees it on `session.status'), a reply to it is in the timeline (it
+ran while the stream was down), or sending it failed."
+  (let ((sent opencode-chat-queue-sent))
+    (cond ((null sent) nil)
+          ((and (stringp sent)
+                (let ((timeline (opencode-chat-timeline)))
+                  (and timeline (opencode-timeline-reply-to timeline sent))))
+           (setq opencode-chat-queue-sent nil))
+          (t t))))
+
+(defun opencode-prompt--queue-sent-ended (chat &optional id failed)
+  "Let the queue of CHAT go on: the prompt it sent, ID if known, is done with.
+A shell or slash command's request ended: the next goes if the session
+is idle.  FAILED: the prompt was not sent; the next waits for the
+session's next idle, as it would have."
+  (when (buffer-live-p chat)
+    (with-current-buffer chat
+      (when (and opencode-chat-queue-sent (member opencode-chat-queue-sent (list t id)))
+        (setq opencode-chat-queue-sent nil)
+        (unless failed (opencode-prompt-send-queued chat))))))
 
 (defun opencode-prompt--send (chat prompt text files &optional context)
   "Send TEXT and FILES from PROMPT (nil for a queued prompt) to CHAT's session.
@@ -333,7 +364,9 @@ prompt takes it when queued); else they are asked now."
           (agent opencode-chat-agent)
           (model opencode-chat-model)
           (variant opencode-chat-variant)
-          (done (lambda (_) (opencode-prompt--sent prompt text))))
+          (done (lambda (_)
+                  (opencode-prompt--sent prompt text)
+                  (unless prompt (opencode-prompt--queue-sent-ended chat)))))
       ;; @mentions of project files and folders go along as file parts.
       (dolist (f (opencode-complete-mentions text (opencode-connection-directory conn)
                                              (opencode-complete-agent-names conn)))
@@ -370,13 +403,15 @@ prompt takes it when queued); else they are asked now."
                 :errback (lambda (err) (opencode-prompt--not-sent chat prompt text files err))))))))
        (t (opencode-prompt--send-text chat text files agent model prompt variant context))))))
 
-(defun opencode-prompt--not-sent (chat prompt text files err)
+(defun opencode-prompt--not-sent (chat prompt text files err &optional id)
   "Say that TEXT with FILES, from PROMPT in CHAT, was not sent, for ERR.
+ID is the message id it was sent with, when known.
 A prompt still in its buffer stays there; a queued one goes back there.
 When the server says the session is not there, CHAT is marked so
 \(`opencode-chat-session-missing')."
   (when (opencode-api-session-not-found-p err)
     (opencode-chat-session-missing chat t))
+  (unless prompt (opencode-prompt--queue-sent-ended chat id t))
   (if (buffer-live-p prompt)
       (opencode-prompt--failed err)
     (when (buffer-live-p chat) (opencode-prompt--restore chat text files))
@@ -400,6 +435,9 @@ context providers of TEXT gave, if taken already (see
                                                      (opencode-chat-connection)))))
                                (append files (cl-remove-if (lambda (f) (member f files))
                                                            (cdr expanded))))))
+      ;; Sent from the queue: the queue waits for this one's reply.
+      (when (and (null prompt) (eq opencode-chat-queue-sent t))
+        (setq opencode-chat-queue-sent mid))
       (opencode-chat-show-pending mid (cons `(:id ,text-id :type "text" :text ,(car expanded))
                                             file-parts))
       (opencode-api-session-prompt-async
@@ -411,7 +449,7 @@ context providers of TEXT gave, if taken already (see
        :errback (lambda (err)
                   (when (buffer-live-p chat)
                     (with-current-buffer chat (opencode-chat-forget-pending mid)))
-                  (opencode-prompt--not-sent chat prompt text files err))))))
+                  (opencode-prompt--not-sent chat prompt text files err mid))))))
 
 (defun opencode-prompt-abort ()
   "Abort the reply running in this prompt's session.

@@ -159,6 +159,14 @@ As (:info INFO :parts PARTS), oldest first."
            when (eq (opencode-message-status m) 'pending)
            collect (opencode-timeline-message-plist m)))
 
+(defun opencode-timeline-reply-to (timeline prompt-id)
+  "Return the first reply of TIMELINE to the prompt PROMPT-ID, or nil.
+An `opencode-message' of the assistant whose parent is PROMPT-ID."
+  (cl-loop for m in (opencode-timeline-message-list timeline)
+           when (and (equal (opencode-message-role m) "assistant")
+                     (equal (opencode-message-parent-id m) prompt-id))
+           return m))
+
 (defun opencode-timeline-command (timeline message-id)
   "Return (NAME . ARGUMENTS) of the slash command that made MESSAGE-ID, or nil.
 MESSAGE-ID is a prompt of TIMELINE."

@@ -339,5 +339,49 @@ A queue not paused goes when a reply ends."
             (should-not (buffer-local-value 'opencode-chat-queued chat)))
         (when (buffer-live-p prompt) (kill-buffer prompt))))))
 
+;; The server ends a reply with two events, session.status idle and
+;; session.idle: each says idle until the next prompt's busy arrives.
+(ert-deftest opencode-runstate/queue-goes-one-prompt-at-a-time ()
+  "Prompts queued go one at a time: each when the reply before it ended.
+The model is asked the third prompt with the answer to the second in
+its history, and the chat shows them in the server's order."
+  (opencode-test-with-chat-on-real-server
+      (list '((:content "A long reply") :hang)
+            '((:content "Answer to the queued prompt.") :stop)
+            '((:content "Answer to the third prompt.") :stop))
+    (let ((prompt nil)
+          (text (lambda () (with-current-buffer chat (opencode-test--visible-text)))))
+      (unwind-protect
+          (progn
+            (setq prompt (opencode-runstate-test--queue-while-busy chat conn sid))
+            (with-current-buffer prompt
+              (insert "The third prompt")
+              (cl-letf (((symbol-function 'message) #'ignore))
+                (opencode-prompt-queue)))
+            (should (string-match-p "Queued, sent when the session is idle:\n  1\\. The queued prompt\n  2\\. The third prompt"
+                                    (funcall text)))
+            ;; The model ends its reply.
+            (let ((proc (pop opencode-test-mock-hanging)))
+              (process-send-string proc (opencode-test--mock-chunk nil "stop"))
+              (process-send-string proc "data: [DONE]\n\n")
+              (process-send-eof proc))
+            (should (opencode-test-wait
+                     (lambda () (and (string-search "Answer to the third prompt." (funcall text))
+                                     (not (opencode-store-busy-p conn sid))))
+                     60))
+            ;; The third prompt was asked after the second was answered.
+            (let ((third (cl-find-if (lambda (req) (string-search "The third prompt" (json-serialize req)))
+                                     opencode-test-mock-requests)))
+              (should third)
+              (should (string-search "Answer to the queued prompt." (json-serialize third))))
+            (should (string-match-p
+                     "The queued prompt\\(.\\|\n\\)*Answer to the queued prompt\\.\\(.\\|\n\\)*The third prompt\\(.\\|\n\\)*Answer to the third prompt\\."
+                     (funcall text)))
+            ;; And it shows what the server stores, as a chat opened now would.
+            (should (opencode-test-wait
+                     (lambda () (equal (funcall text) (opencode-test--server-view conn sid)))
+                     10)))
+        (when (buffer-live-p prompt) (kill-buffer prompt))))))
+
 (provide 'opencode-runstate-test)
 ;;; opencode-runstate-test.el ends here
