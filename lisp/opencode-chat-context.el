@@ -22,15 +22,14 @@
 (require 'opencode-requests)
 (require 'opencode-model)
 (require 'opencode-cache)
+(require 'opencode-timeline)
+(require 'opencode-chat-section)
 
-(defvar opencode-chat--conn)
-(defvar opencode-chat--messages)
 (defvar opencode-chat--deleted)
 (defvar opencode-chat--missing)
 (declare-function opencode-chat-missing-text "opencode-chat-ops" (&optional buffer))
 
 (declare-function opencode-chat-session "opencode-chat" (&optional buffer))
-(declare-function opencode-chat-session-id "opencode-chat" (&optional buffer))
 
 (defun opencode-chat--session-status ()
   "Return the status plist of this chat's session, from the store."
@@ -146,14 +145,14 @@ or nil), :cost (the whole session's) and :status (the word of
 `opencode-store-state': \"idle\", \"busy\", \"error\"..., or while the
 connection is down, that it is unknown and why)."
   (let ((last nil) (cost 0))
-    (maphash (lambda (id e)
-               (let ((info (plist-get e :info)))
-                 (when (equal (plist-get info :role) "assistant")
-                   (when (numberp (plist-get info :cost)) (cl-incf cost (plist-get info :cost)))
-                   (when (and (plist-get info :tokens)
-                              (or (null last) (string< (plist-get last :id) id)))
-                     (setq last info)))))
-             opencode-chat--messages)
+    (dolist (s (opencode-chat--message-sections))
+      (let* ((id (opencode-chat-section-id s))
+             (info (opencode-chat--info id)))
+        (when (equal (plist-get info :role) "assistant")
+          (when (numberp (plist-get info :cost)) (cl-incf cost (plist-get info :cost)))
+          (when (and (plist-get info :tokens)
+                     (or (null last) (string< (plist-get last :id) id)))
+            (setq last info)))))
     (let* ((tokens (plist-get last :tokens))
            (cache (plist-get tokens :cache))
            (num (lambda (v) (if (numberp v) v 0)))

@@ -25,35 +25,25 @@
 (require 'opencode-api)
 (require 'opencode-cache)
 (require 'opencode-parts)
+(require 'opencode-chat-section)
+(require 'opencode-chat-message)
 
-(defvar opencode-chat--messages)
 (defvar opencode-chat--deleted)
 (defvar opencode-chat-queued)
 (defvar opencode-chat-queue-paused)
-(defvar opencode-chat--newest-reply)
 (defvar opencode-chat--queue-released)
 (defvar opencode-chat-queue-sent)
 (defvar opencode-revert-edited-files)
-(declare-function opencode-chat-session-id "opencode-chat" (&optional buffer))
 (declare-function opencode-chat-session "opencode-chat" (&optional buffer))
 (declare-function opencode-chat-reload "opencode-chat-load" (&optional reconnect))
 (declare-function opencode-chat-draw-queue "opencode-chat" ())
-(declare-function opencode-chat--append-delta "opencode-chat-stream" (part-id field text))
 (declare-function opencode-chat--buffer-name "opencode-chat" (session))
 (declare-function opencode-chat--buffer "opencode-chat" (conn session-id))
 (declare-function opencode-chat--buffers "opencode-chat" (conn))
-(declare-function opencode-chat--prompt-of "opencode-chat-message" (info))
-(declare-function opencode-chat--remove-message "opencode-chat-message" (id))
-(declare-function opencode-chat--remove-part "opencode-chat-message" (id))
 (declare-function opencode-chat--rename-views "opencode-chat" ())
-(declare-function opencode-chat--show-hint "opencode-chat-message" ())
-(declare-function opencode-chat--show-requests "opencode-chat" ())
 (declare-function opencode-chat--show-revert "opencode-chat-ops" ())
 (declare-function opencode-chat--stop-countdown "opencode-chat-context" ())
 (declare-function opencode-chat--countdown "opencode-chat-context" ())
-(declare-function opencode-chat--update-message "opencode-chat-message" (info))
-(declare-function opencode-chat--update-part "opencode-chat-message" (part))
-(declare-function opencode-chat--redraw-unfinished "opencode-chat-message" (&optional except))
 (declare-function opencode-prompt-send-queued "opencode-prompt" (chat))
 (declare-function opencode-todo-refresh "opencode-todo" ())
 
@@ -99,7 +89,7 @@ A reply's step not done before it was cut off (a session runs one
 step at a time): its header says so."
   (opencode-chat--in-chat conn props
     (let ((info (plist-get props :info)))
-      (opencode-chat--update-message info)
+      (opencode-chat--update-message (plist-get info :id))
       (when (equal (plist-get info :role) "assistant")
         (opencode-chat--redraw-unfinished (plist-get info :id))))))
 
@@ -111,7 +101,7 @@ step at a time): its header says so."
 (opencode-defevent opencode-chat--on-part "message.part.updated" (conn props)
   "Draw the part of PROPS in its chat on CONN."
   (opencode-chat--in-chat conn props
-    (opencode-chat--update-part (plist-get props :part))))
+    (opencode-chat--update-part (plist-get (plist-get props :part) :id))))
 
 (opencode-defevent opencode-chat--on-part-removed "message.part.removed" (conn props)
   "Take the part of PROPS out of its chat on CONN."
@@ -160,9 +150,7 @@ an abort stops, and the queue waits, paused."
     (when opencode-chat-queued
       (unless (opencode-store-busy-p conn (opencode-chat-session-id))
         (opencode-chat--pause-queue-if-aborted
-         (plist-get (plist-get (gethash opencode-chat--newest-reply opencode-chat--messages)
-                               :info)
-                    :error)))
+         (plist-get (opencode-chat--info (opencode-chat--newest-reply)) :error)))
       (opencode-prompt-send-queued (current-buffer)))))
 
 (defun opencode-chat--pause-queue-if-aborted (err)
@@ -171,7 +159,7 @@ Not if the user sent the queue after that reply
 \(`opencode-chat--queue-released')."
   (when (and opencode-chat-queued (not opencode-chat-queue-paused)
              (opencode-api-aborted-p err)
-             (not (equal opencode-chat--queue-released (or opencode-chat--newest-reply t))))
+             (not (equal opencode-chat--queue-released (or (opencode-chat--newest-reply) t))))
     (setq opencode-chat-queue-paused t)
     (opencode-chat-draw-queue)))
 
@@ -253,11 +241,10 @@ The prompt it made says so under its header, dimly."
       (opencode-chat--in-chat conn props
         ;; It names the command's last reply: the timeline keeps it
         ;; for the prompt (opencode-timeline.el), whose header says it.
-        (let* ((reply (gethash mid opencode-chat--messages))
-               (prompt (and reply (opencode-chat--prompt-of (plist-get reply :info))))
+        (let* ((prompt (and (opencode-chat--section mid)
+                            (opencode-chat--prompt-of (opencode-chat--info mid))))
                (mid (or prompt mid)))
-          (let ((entry (gethash mid opencode-chat--messages)))
-            (when entry (opencode-chat--update-message (plist-get entry :info)))))))))
+          (when (opencode-chat--section mid) (opencode-chat--update-message mid)))))))
 
 (opencode-defevent opencode-chat--on-disposed "server.instance.disposed" (conn _props)
   "Reload CONN's chats: the server disposed of the project's instance."

@@ -9,8 +9,9 @@
 
 ;; How a chat gets its messages: the newest screenful first, then the
 ;; rest of the page drawn above it from a timer, older pages on a key,
-;; reloads that keep every window's place.  The timeline itself (how a
-;; message and a part are drawn) is in opencode-chat.el.
+;; reloads that keep every window's place.  What is fetched goes into
+;; the session's timeline (opencode-timeline.el), and the chat draws
+;; the timeline (a message as opencode-chat-message.el draws it).
 
 ;;; Code:
 
@@ -25,37 +26,23 @@
 (require 'opencode-cache)
 (require 'opencode-parts)
 (require 'opencode-timeline)
+(require 'opencode-chat-section)
+(require 'opencode-chat-message)
 
-(defvar opencode-chat--cut-off)
-(defvar opencode-chat--newest-reply)
-(defvar opencode-chat--conn)
-(defvar opencode-chat--messages)
-(defvar opencode-chat--parts)
-(defvar opencode-chat--replies)
 (defvar opencode-chat--loaded)
 (defvar opencode-chat--backlog)
 (defvar opencode-chat--backlog-timer)
 (defvar opencode-chat--footer)
 (defvar opencode-chat--footer-requests)
-(defvar opencode-chat--blocks)
-(defvar opencode-chat--calls)
 (defvar opencode-chat--deleted)
 (declare-function opencode-chat-session-missing "opencode-chat-ops" (buffer &optional quiet))
 (declare-function opencode-chat--session-found "opencode-chat-ops" (url))
 (defvar opencode-chat--defaults)
 (defvar opencode-chat-message-limit)
 (defvar opencode-chat-render-batch)
-(declare-function opencode-chat-session-id "opencode-chat" (&optional buffer))
-(declare-function opencode-chat-timeline "opencode-chat" (&optional buffer))
 (declare-function opencode-chat-show-end "opencode-chat" (&optional window))
 (declare-function opencode-chat-draw-queue "opencode-chat" ())
 (declare-function opencode-chat-learn-defaults "opencode-chat-context" ())
-(declare-function opencode-chat--entry-part "opencode-chat" (entry))
-(declare-function opencode-chat--insert-message "opencode-chat-message" (info))
-(declare-function opencode-chat--update-part "opencode-chat-message" (part))
-(declare-function opencode-chat--part-at "opencode-chat" (pos))
-(declare-function opencode-chat--refold-threads "opencode-chat-nav" ())
-(declare-function opencode-chat--show-hint "opencode-chat-message" ())
 (declare-function opencode-chat--show-revert "opencode-chat-ops" ())
 (declare-function opencode-chat--restore-places "opencode-chat" (places))
 (declare-function opencode-chat--window-places "opencode-chat" ())
@@ -64,50 +51,44 @@
 (declare-function opencode-todo-refresh "opencode-todo" ())
 
 
-(defun opencode-chat--draw-message (m)
-  "Insert message M, a plist (:info :parts), with its parts."
-  (opencode-chat--insert-message (plist-get m :info))
-  (seq-doseq (p (plist-get m :parts))
-    (opencode-chat--update-part p)))
+(defun opencode-chat--draw-message (id)
+  "Draw message ID of the timeline with its parts."
+  (opencode-chat--insert-message id)
+  (let ((m (opencode-timeline-message (opencode-chat-timeline) id)))
+    (dolist (p (and m (opencode-message-parts m)))
+      (opencode-chat--update-part (opencode-part-id p)))))
 
-(defun opencode-chat--render-all (messages)
-  "Make MESSAGES the chat's messages; erase the buffer and draw them.
-MESSAGES is a sequence of (:info :parts), as the server sends them;
-the chat's timeline (`opencode-chat-timeline') holds them from now on,
-with the prompts still on their way.  The newest
-`opencode-chat-render-batch' messages are drawn at once; older ones are
-drawn above them in batches, from a timer, so a long session shows its
-end at once and Emacs stays responsive."
+(defun opencode-chat--render-all ()
+  "Erase the buffer and draw the chat's timeline (`opencode-chat-timeline').
+The newest `opencode-chat-render-batch' messages are drawn at once;
+older ones are drawn above them in batches, from a timer, so a long
+session shows its end at once and Emacs stays responsive."
   (let* ((inhibit-read-only t)
-         (timeline (opencode-chat-timeline))
-         (pending (opencode-timeline-pending timeline))
-         (all (append messages nil))
+         (all (copy-sequence (opencode-timeline-order (opencode-chat-timeline))))
          (now (nthcdr (max 0 (- (length all) opencode-chat-render-batch)) all)))
     (opencode-chat--stop-backlog)
     (erase-buffer)
-    (clrhash opencode-chat--messages)
-    (clrhash opencode-chat--cut-off)
-    (setq opencode-chat--newest-reply nil)
-    (clrhash opencode-chat--parts)
-    (clrhash opencode-chat--replies)
-    (clrhash opencode-chat--calls)
-    (setq opencode-chat--blocks nil opencode-chat--footer-requests nil)
+    (clrhash opencode-chat--sections)
+    (setq opencode-chat--footer-requests nil)
     (when opencode-chat--footer (set-marker opencode-chat--footer nil))
     (setq opencode-chat--footer nil)
     (setq opencode-chat--backlog (butlast all (length now)))
-    (opencode-timeline-fill timeline messages)
     (opencode--with-gc-room
-      (mapc #'opencode-chat--draw-message now)
-      ;; Prompts sent but not in the server's answer yet stay shown.
-      (dolist (m pending)
-        (unless (gethash (plist-get (plist-get m :info) :id) opencode-chat--messages)
-          (opencode-chat--draw-message m))))
+      (mapc #'opencode-chat--draw-message now))
     (opencode-chat-draw-queue)
     (opencode-chat--refold-threads)
     (opencode-chat--show-hint)
     (when opencode-chat--backlog
       (setq opencode-chat--backlog-timer
             (run-with-timer 0.01 nil #'opencode-chat--draw-backlog (current-buffer))))))
+
+(defun opencode-chat--fill (messages)
+  "Make MESSAGES the chat's messages, and draw them.
+MESSAGES is a sequence of (:info :parts), as the server sends them;
+the chat's timeline holds them from now on, with the prompts still on
+their way (`opencode-timeline-fill')."
+  (opencode-timeline-fill (opencode-chat-timeline) messages)
+  (opencode-chat--render-all))
 
 (defun opencode-chat--stop-backlog ()
   "Forget the messages not drawn yet and stop drawing them."
@@ -123,21 +104,20 @@ end at once and Emacs stays responsive."
       (setq opencode-chat--backlog-timer nil)
       (let* ((n (length opencode-chat--backlog))
              (batch (nthcdr (max 0 (- n opencode-chat-render-batch)) opencode-chat--backlog))
-             (first (gethash (get-text-property (point-min) 'opencode-message)
-                             opencode-chat--messages))
+             (first (opencode-chat--section (get-text-property (point-min) 'opencode-message)))
              (windows (mapcar (lambda (w) (cons w (copy-marker (window-start w) t)))
                               (get-buffer-window-list nil nil t)))
              (opencode-chat--insert-at (copy-marker (point-min) t))
              (inhibit-read-only t))
         (setq opencode-chat--backlog (butlast opencode-chat--backlog (length batch)))
         ;; The first message shown must start after what goes above it.
-        (when first (set-marker-insertion-type (plist-get first :beg) t))
+        (when first (set-marker-insertion-type (opencode-chat-section-beg first) t))
         (unwind-protect
             (opencode--with-gc-room
-              (dolist (m batch)
-                (unless (gethash (plist-get (plist-get m :info) :id) opencode-chat--messages)
-                  (opencode-chat--draw-message m))))
-          (when first (set-marker-insertion-type (plist-get first :beg) nil))
+              (dolist (id batch)
+                (unless (opencode-chat--section id)
+                  (opencode-chat--draw-message id))))
+          (when first (set-marker-insertion-type (opencode-chat-section-beg first) nil))
           (set-marker opencode-chat--insert-at nil)
           ;; Windows keep showing what they showed.
           (pcase-dolist (`(,w . ,m) windows)
@@ -187,7 +167,7 @@ It is a plist (:info INFO :parts PARTS), as `opencode-chat-messages'."
   (let* ((pos (or pos (point)))
          (id (or (get-text-property pos 'opencode-message)
                  (plist-get (opencode-chat-part-at pos) :messageID)))
-         (m (and id (gethash id opencode-chat--messages)
+         (m (and id (opencode-chat--section id)
                  (opencode-timeline-message (opencode-chat-timeline) id))))
     (and m (opencode-timeline-message-plist m))))
 
@@ -211,9 +191,10 @@ It is a plist (:info INFO :parts PARTS), as `opencode-chat-messages'."
              (setq opencode-chat--rest-pending nil)
              (cl-incf opencode-chat--generation)
              (setf (opencode-timeline-more timeline) (opencode-reply-header reply "x-next-cursor"))
-             (opencode-chat--render-all (vconcat older (opencode-chat-messages)))
-             (if (and part (gethash part opencode-chat--parts))
-                 (goto-char (plist-get (gethash part opencode-chat--parts) :beg))
+             (opencode-timeline-add timeline older)
+             (opencode-chat--render-all)
+             (if (opencode-chat--section part)
+                 (goto-char (opencode-chat-section-beg (opencode-chat--section part)))
                (goto-char (point-min)))
              (message "%s loaded%s" (opencode--plural (length older) "older message")
                       (if (opencode-timeline-more timeline) "; o for more" "")))))))))
@@ -270,7 +251,7 @@ place."
                              (timeline (opencode-chat-timeline)))
                          (setf (opencode-timeline-more timeline)
                                (opencode-reply-header reply "x-next-cursor"))
-                         (opencode-chat--render-all (opencode-reply-data reply))
+                         (opencode-chat--fill (opencode-reply-data reply))
                          ;; Kept on disk (opencode-cache.el); what the prompts
                          ;; changed is learned from their summaries.
                          (opencode-cache-chat-loaded opencode-chat--conn (opencode-chat-session-id)
@@ -341,7 +322,9 @@ GENERATION."
                  ;; Held at once, drawn from a timer.
                  (opencode-timeline-add timeline older)
                  (when older
-                   (setq opencode-chat--backlog (append older opencode-chat--backlog))
+                   (setq opencode-chat--backlog
+                         (append (mapcar (lambda (m) (plist-get (plist-get m :info) :id)) older)
+                                 opencode-chat--backlog))
                    (unless opencode-chat--backlog-timer
                      (setq opencode-chat--backlog-timer
                            (run-with-timer 0.01 nil #'opencode-chat--draw-backlog

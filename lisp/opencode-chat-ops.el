@@ -21,17 +21,12 @@
 (require 'diff-mode)
 (require 'opencode-api)
 (require 'opencode-model)
+(require 'opencode-timeline)
+(require 'opencode-chat-section)
 
-(defvar opencode-chat--conn)
-(defvar opencode-chat--messages)
-(defvar opencode-chat--parts)
-(declare-function opencode-chat-session-id "opencode-chat" (&optional buffer))
 (declare-function opencode-chat-session "opencode-chat" (&optional buffer))
-(declare-function opencode-chat-connection "opencode-chat" (&optional buffer))
 (defvar opencode-cache-stale)
 (declare-function opencode-chat-open "opencode-chat" (conn session))
-(declare-function opencode-chat--part-at "opencode-chat" (pos))
-(declare-function opencode-chat--entry-part "opencode-chat" (entry))
 (declare-function opencode-chat--show-hint "opencode-chat-message" ())
 
 (defcustom opencode-abort-on-switch 'ask
@@ -129,9 +124,8 @@ trying to reconnect.  BUFFER defaults to the current buffer."
   (or (cl-some (lambda (pos)
                  (and (>= pos (point-min))
                       (or (get-text-property pos 'opencode-message)
-                          (let ((pid (opencode-chat--part-at pos)))
-                            (and pid (plist-get (opencode-chat--entry-part (gethash pid opencode-chat--parts))
-                                                :messageID))))))
+                          (let ((s (opencode-chat--section (opencode-chat--part-at pos))))
+                            (and s (opencode-chat-part-section-message s))))))
                ;; Point just after a part's text counts as on it.
                (list (point) (1- (point))))
       (user-error "No message at point")))
@@ -142,9 +136,9 @@ trying to reconnect.  BUFFER defaults to the current buffer."
     (delete-overlay opencode-chat--revert-overlay)
     (setq opencode-chat--revert-overlay nil))
   (let* ((rev (plist-get (opencode-chat-session) :revert))
-         (entry (and rev (gethash (plist-get rev :messageID) opencode-chat--messages))))
-    (when entry
-      (let ((ov (make-overlay (plist-get entry :beg) (point-max) nil nil t)))
+         (section (and rev (opencode-chat--section (plist-get rev :messageID)))))
+    (when section
+      (let ((ov (make-overlay (opencode-chat-section-beg section) (point-max) nil nil t)))
         (overlay-put ov 'face 'shadow)
         (overlay-put ov 'before-string
                      (propertize (substitute-command-keys
@@ -176,7 +170,7 @@ What the agent did from that part on, in its messages and on disk, is
 undone (POST /session/:id/revert with the part)."
   (interactive
    (let* ((pid (or (opencode-chat--part-at (point)) (user-error "No part at point")))
-          (part (opencode-chat--entry-part (gethash pid opencode-chat--parts))))
+          (part (opencode-chat--part-plist pid)))
      (list (plist-get part :messageID) pid)))
   (when (yes-or-no-p "Revert the session (and its file changes) to this part? ")
     (opencode-api-session-revert opencode-chat--conn (opencode-chat-session-id)
@@ -295,12 +289,13 @@ reads in every session; it is a model turn, so it costs tokens."
   "Return the id of the newest user message not reverted, or nil."
   (let ((revert (plist-get (plist-get (opencode-chat-session) :revert) :messageID))
         (best nil))
-    (maphash (lambda (id e)
-               (when (and (equal (plist-get (plist-get e :info) :role) "user")
-                          (or (null revert) (string< id revert))
-                          (or (null best) (string< best id)))
-                 (setq best id)))
-             opencode-chat--messages)
+    (dolist (m (opencode-timeline-message-list (opencode-chat-timeline)))
+      (let ((id (opencode-message-id m)))
+        (when (and (equal (opencode-message-role m) "user")
+                   (opencode-chat--section id)
+                   (or (null revert) (string< id revert))
+                   (or (null best) (string< best id)))
+          (setq best id))))
     best))
 
 (defun opencode-chat-undo ()
@@ -360,7 +355,7 @@ On a queued prompt, take it out of the queue, back into the prompt."
   "Delete the part at point from its message."
   (interactive)
   (let* ((pid (or (opencode-chat--part-at (point)) (user-error "No part at point")))
-         (part (opencode-chat--entry-part (gethash pid opencode-chat--parts))))
+         (part (opencode-chat--part-plist pid)))
     (when (yes-or-no-p (format "Delete this %s part? " (plist-get part :type)))
       (opencode-api-part-delete opencode-chat--conn (opencode-chat-session-id)
                                 (plist-get part :messageID) pid
@@ -385,7 +380,7 @@ On a queued prompt, take it out of the queue, back into the prompt."
   "Edit the text of the text part at point in a buffer of its own."
   (interactive)
   (let* ((pid (or (opencode-chat--part-at (point)) (user-error "No part at point")))
-         (part (opencode-chat--entry-part (gethash pid opencode-chat--parts)))
+         (part (opencode-chat--part-plist pid))
          (chat (current-buffer)))
     (unless (member (plist-get part :type) '("text" "reasoning"))
       (user-error "Only text can be edited"))

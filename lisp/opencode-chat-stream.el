@@ -7,12 +7,12 @@
 
 ;;; Commentary:
 
-;; What a text delta does to a chat buffer: its text is inserted at the
-;; end of its part's region, joining the text interval before it, and
-;; kept as chunks until the part is read; the Markdown faces follow
-;; within `opencode-chat-fontify-delay', from the last stable block
-;; boundary, a slice at a time after a burst.  The timeline
-;; (opencode-timeline.el) has the delta first: the whole text is its.
+;; What a text delta does to a chat buffer: the timeline
+;; (opencode-timeline.el) has it first, and keeps the part's whole
+;; text; the chat inserts it at the end of its part's region, joining
+;; the text interval before it, and keeps no copy.  The Markdown faces
+;; follow within `opencode-chat-fontify-delay', from the last stable
+;; block boundary, a slice at a time after a burst.
 
 ;;; Code:
 
@@ -25,32 +25,11 @@
 (require 'opencode-timeline)
 (require 'opencode-parts)
 (require 'opencode-markdown)
+(require 'opencode-chat-section)
+(require 'opencode-chat-part)
 
-(defvar opencode-chat--parts)
 (defvar opencode-chat-fontify-delay)
 (defvar opencode-chat-fontify-slice)
-(declare-function opencode-chat--entry-part "opencode-chat" (entry))
-(declare-function opencode-chat--render-part "opencode-chat" (part entry))
-(declare-function opencode-chat--part-folded-p "opencode-chat" (part))
-
-(defconst opencode-chat--chunks-merged 256
-  "Streamed chunks of a part joined into one string as they come.
-A part's chunks stay live until it is read; joining every so many
-keeps the garbage collector's work per collection small under a flood
-of deltas, at a cost linear in the text.")
-
-(defun opencode-chat--keep-chunk (entry text)
-  "Keep TEXT, streamed into the part of ENTRY, among its chunks.
-The newest `opencode-chat--chunks-merged' chunks are joined into one."
-  (let ((chunks (cons text (plist-get entry :chunks)))
-        (fresh (1+ (or (plist-get entry :fresh) 0))))
-    (when (>= fresh opencode-chat--chunks-merged)
-      (let ((tail (nthcdr fresh chunks)))
-        (setcdr (nthcdr (1- fresh) chunks) nil)
-        (setq chunks (cons (apply #'concat (nreverse chunks)) tail)
-              fresh 0)))
-    (plist-put entry :fresh fresh)
-    (plist-put entry :chunks chunks)))
 
 (defun opencode-chat--insert-streamed (end text props)
   "Insert TEXT at marker END with the text properties PROPS, a plist.
@@ -68,36 +47,29 @@ collection would otherwise walk (30 ms per 100,000 of them)."
         (insert (apply #'propertize text props))))))
 
 (defun opencode-chat--append-delta (part-id field text)
-  "Append TEXT to FIELD of part PART-ID where it is shown."
-  (let ((entry (gethash part-id opencode-chat--parts)))
-    (when entry
-      (let* ((part (plist-get entry :part))
-             (type (plist-get part :type)))
+  "Show TEXT, appended to FIELD of part PART-ID, where the part is drawn.
+The timeline holds it already (its handler runs first)."
+  (let ((section (opencode-chat--section part-id))
+        (part (opencode-chat--part part-id)))
+    (when (and section part)
+      (let ((type (opencode-part-type part)))
         (if (and (equal field "text")
                  (member type '("text" "reasoning"))
-                 (or (plist-get entry :chunks)
-                     (> (length (plist-get part :text)) 0)))
-            ;; Append in place: no redraw of what is already there, and
-            ;; the text joins the part's only when it is read.
+                 (opencode-chat-part-section-text-p section))
+            ;; Append in place: no redraw of what is already there.
             (let ((inhibit-read-only t))
-              (opencode-chat--keep-chunk entry text)
               (opencode-chat--insert-streamed
-               (plist-get entry :end) text
+               (opencode-chat-section-end section) text
                (list 'face (and (equal type "reasoning") 'opencode-chat-reasoning)
                      ;; The id the part was drawn with: the same object.
-                     'opencode-part (plist-get part :id)
+                     'opencode-part (opencode-chat-section-id section)
                      ;; Folded, it stays folded.
-                     'invisible (and (opencode-parts-foldable-p part)
+                     'invisible (and (opencode-parts-foldable-p (opencode-part-data part))
                                      (opencode-chat--part-folded-p part)
                                      'opencode-fold)))
               (when (equal type "text")
                 (opencode-chat--fontify-later part-id)))
-          (let* ((part (opencode-chat--entry-part entry))
-                 (key (intern (concat ":" field)))
-                 (old (plist-get part key)))
-            (setq part (plist-put part key (concat (if (stringp old) old "") text)))
-            (puthash part-id (opencode-chat--render-part part entry)
-                     opencode-chat--parts)))))))
+          (opencode-chat--render-part section))))))
 
 (defvar-local opencode-chat--unfontified nil
   "Ids of text parts streamed into since they were last fontified.")
@@ -142,12 +114,12 @@ FROM when there is none before END."
       (let ((inhibit-read-only t) (more nil))
         (dolist (id (prog1 opencode-chat--unfontified
                       (setq opencode-chat--unfontified nil)))
-          (when-let ((entry (gethash id opencode-chat--parts)))
+          (when-let ((section (opencode-chat--section id)))
             ;; Only what follows the last stable block boundary can
             ;; change its rendering: a pass costs the same at any length.
-            (let* ((beg (plist-get entry :beg))
-                   (end (plist-get entry :end))
-                   (from (+ beg (or (plist-get entry :stable) 0)))
+            (let* ((beg (opencode-chat-section-beg section))
+                   (end (opencode-chat-section-end section))
+                   (from (+ beg (or (opencode-chat-part-section-stable section) 0)))
                    ;; After a burst, the blocks of the first slice only.
                    (stop (if (and opencode-chat-fontify-slice
                                   (> (- end from) opencode-chat-fontify-slice)
@@ -156,8 +128,8 @@ FROM when there is none before END."
                            from))
                    (sliced (> stop from)))
               (opencode-markdown-fontify beg (if sliced stop end) (and (> from beg) from))
-              (plist-put entry :stable
-                         (- (if sliced stop (opencode-markdown-stable-boundary from end)) beg))
+              (setf (opencode-chat-part-section-stable section)
+                    (- (if sliced stop (opencode-markdown-stable-boundary from end)) beg))
               (when sliced (push id more)))))
         (when more
           (setq opencode-chat--unfontified (nconc more opencode-chat--unfontified)

@@ -8,20 +8,23 @@
 ;;; Commentary:
 
 ;; One chat buffer per session shows its messages: each message is a
-;; header line and its parts.  Every part owns a region of the buffer
-;; (two markers), followed by a newline that belongs to no part, so a
-;; part can be redrawn, grown by a streamed delta or removed without
-;; touching its neighbours.  Reasoning and tool parts start folded
-;; (TAB toggles one, S-TAB cycles the buffer); folding is a text
-;; property whose state survives redraws.
+;; header line and its parts.  What the chat shows is its session's
+;; timeline (opencode-timeline.el, `opencode-chat-timeline'): the
+;; messages and parts the server sent, the streamed text included,
+;; which copy and export read too.  The chat only draws it: every
+;; message and part owns a region of the buffer, a section
+;; (opencode-chat-section.el) with two markers, followed by a newline
+;; that belongs to no part, so a part can be redrawn, grown by a
+;; streamed delta or removed without touching its neighbours.
+;; Reasoning and tool parts start folded (TAB toggles one, S-TAB cycles
+;; the buffer); the user's fold is the timeline part's, so it survives
+;; redraws.
 ;;
-;; What the chat shows is its session's timeline (opencode-timeline.el,
-;; `opencode-chat-timeline'): the messages and parts the server sent,
-;; the streamed text included, which copy and export read.  This file
-;; is the view's state, the parts' regions, places and the mode; how a
-;; message is drawn is in opencode-chat-message.el, streamed text in
-;; opencode-chat-stream.el, loading in opencode-chat-load.el, the
-;; events in opencode-chat-events.el.  How a part looks is in
+;; This file is the view's state, places, the footer and the mode; how
+;; a part is drawn is in opencode-chat-part.el, a message in
+;; opencode-chat-message.el, streamed text in opencode-chat-stream.el,
+;; loading in opencode-chat-load.el, the events in
+;; opencode-chat-events.el.  How a part looks is in
 ;; opencode-parts.el (Markdown in
 ;; opencode-markdown.el), the header line and context in
 ;; opencode-chat-context.el, the operations on the session in
@@ -49,6 +52,8 @@
 (require 'opencode-prompt)
 (require 'opencode-cache)
 (require 'opencode-timeline)
+(require 'opencode-chat-section)
+(require 'opencode-chat-part)
 (require 'opencode-chat-message)
 (require 'opencode-chat-stream)
 
@@ -116,32 +121,12 @@ Only buffers without unsaved changes are reverted."
 
 ;;;; Buffer state
 
-(defvar-local opencode-chat--conn nil "The connection of this chat.")
-(defvar-local opencode-chat--session-id nil
-  "The id of this chat's session; what it is, the connection's store says.")
-(defvar-local opencode-chat--messages nil
-  "Hash table: message id -> (:info INFO :beg MARKER :end MARKER :parts IDS).")
-(defvar-local opencode-chat--parts nil
-  "Hash table: part id -> (:part PART :beg MARKER :end MARKER :body MARKER).")
-(defvar-local opencode-chat--newest-reply nil
-  "The id of the newest reply step shown, or nil.
-A step not done with a newer one shown was cut off: a session runs one
-step at a time.")
-(defvar-local opencode-chat--cut-off nil
-  "Hash table: id -> t of the reply steps whose header says they were cut off.")
-(defvar-local opencode-chat--replies nil
-  "Hash table: prompt id -> the ids of its replies shown, oldest first.
-The server makes a reply message per step of the agent; they read as
-one reply: the first has the header, with the tokens and cost of all.")
-
-(defvar-local opencode-chat--folded nil
-  "Hash table: part id -> `folded' or `open', the user's choice.")
 (defvar-local opencode-chat--fold-cycle nil "Where S-TAB is in its cycle.")
 (defvar-local opencode-chat--loaded nil
   "Non-nil once the chat's messages were fetched and drawn.")
 
 (defvar-local opencode-chat--backlog nil
-  "Older messages not drawn yet, oldest first, as (:info :parts).")
+  "The ids of older messages of the timeline not drawn yet, oldest first.")
 
 (defvar-local opencode-chat--backlog-timer nil
   "Timer that draws `opencode-chat--backlog'.")
@@ -174,35 +159,8 @@ second would send the next prompt too.")
   "Marker where the footer (the queued prompts) starts, or nil.
 Messages are inserted before it.")
 
-(defvar-local opencode-chat--calls nil
-  "Hash table: \"MESSAGE-ID CALL-ID\" of a tool call -> the id of its part shown.
-A permission or question names the tool call that asked.")
-
-(defvar-local opencode-chat--blocks nil
-  "Ids of the parts that show a permission or question block now.")
-
 (defvar-local opencode-chat--footer-requests nil
   "Ids of the requests drawn under the timeline: no part of theirs is shown.")
-
-(defvar opencode-chat--insert-at nil
-  "Where a message is inserted: a marker, or nil for the end.")
-
-(defun opencode-chat-connection (&optional buffer)
-  "Return the connection of chat BUFFER (default: the current buffer)."
-  (buffer-local-value 'opencode-chat--conn (or buffer (current-buffer))))
-
-(defun opencode-chat-session-id (&optional buffer)
-  "Return the id of the session of chat BUFFER (default: the current buffer)."
-  (buffer-local-value 'opencode-chat--session-id (or buffer (current-buffer))))
-
-(defun opencode-chat-timeline (&optional buffer)
-  "Return the timeline of chat BUFFER (default: the current buffer).
-It is the session's `opencode-timeline': its messages and their parts,
-the text streamed since included; the chat holds it open.  Nil for a
-buffer that is no chat of a connection yet."
-  (let* ((buffer (or buffer (current-buffer)))
-         (conn (opencode-chat-connection buffer)))
-    (and conn (opencode-timeline-open conn (opencode-chat-session-id buffer)))))
 
 (defun opencode-chat-session (&optional buffer)
   "Return the session plist of chat BUFFER (default: the current buffer).
@@ -249,290 +207,6 @@ Sending from that prompt reopens the chat."
           (ignore-errors (delete-window w)))
         (kill-buffer buf)))))
 
-;;;; Part regions
-
-(defun opencode-chat--part-at (pos)
-  "Return the id of the part at POS, or nil."
-  (get-text-property pos 'opencode-part))
-
-(defun opencode-chat--entry-part (entry)
-  "Return the part of ENTRY, with text streamed since its last draw.
-Streamed text is kept as a list of chunks and joined only when the
-part is read, so a long reply costs linear time, not quadratic."
-  (let ((chunks (plist-get entry :chunks))
-        (part (plist-get entry :part)))
-    (when chunks
-      (let ((old (plist-get part :text)))
-        (setq part (plist-put part :text
-                              (apply #'concat (if (stringp old) old "")
-                                     (nreverse chunks))))
-        (plist-put entry :part part)
-        (plist-put entry :chunks nil)
-        (plist-put entry :fresh 0)))
-    part))
-
-(defun opencode-chat--part-folded-p (part)
-  "Return non-nil if PART is folded now."
-  (pcase (gethash (plist-get part :id) opencode-chat--folded)
-    ('folded t)
-    ('open nil)
-    (_ (opencode-parts-default-folded-p part))))
-
-(defun opencode-chat--apply-fold (entry)
-  "Hide or show the body of part ENTRY as its fold state says.
-A permission or question block under it stays shown."
-  (let* ((part (opencode-chat--entry-part entry))
-         (body (plist-get entry :body))
-         (end (or (plist-get entry :block) (plist-get entry :end))))
-    ;; A text property, not an overlay: overlays cost time linear in
-    ;; their number on every change (before Emacs 29), text does not.
-    ;; A part that does not fold keeps its own invisible text: the
-    ;; Markdown marks its rendering hides.
-    (when (and (< body end) (opencode-parts-foldable-p part))
-      (with-silent-modifications
-        (put-text-property body end 'invisible
-                           (and (opencode-chat--part-folded-p part) 'opencode-fold))))))
-
-(defun opencode-chat--call-key (part)
-  "Return the key of tool PART in `opencode-chat--calls', or nil."
-  (let ((call (plist-get part :callID)))
-    (and (stringp call) (equal (plist-get part :type) "tool")
-         (concat (plist-get part :messageID) " " call))))
-
-(defun opencode-chat--request-key (request)
-  "Return the key of the tool call that asked REQUEST, (KIND . PROPS), or nil."
-  (let* ((tool (plist-get (cdr request) :tool))
-         (call (and (consp tool) (plist-get tool :callID))))
-    (and (stringp call) (concat (plist-get tool :messageID) " " call))))
-
-(defun opencode-chat--part-request (part)
-  "Return the pending request that tool PART's call asked, or nil."
-  (let ((key (opencode-chat--call-key part)))
-    (and key (cl-find key (opencode-requests-pending) :key #'opencode-chat--request-key
-                      :test #'equal))))
-
-(defun opencode-chat--shown-p (id)
-  "Return non-nil if part ID is drawn and takes room in the buffer."
-  (let ((e (gethash id opencode-chat--parts)))
-    (and e (< (plist-get e :beg) (plist-get e :end)))))
-
-(defun opencode-chat--gap-before-p (part)
-  "Return non-nil if text PART, in a reply, follows a part shown before it.
-Such text is set off by a blank line; the first thing of a reply is not,
-nor is anything but a reply's text."
-  (and (equal (plist-get part :type) "text")
-       (not (opencode-parts-synthetic-p part))
-       (not (string-empty-p (or (plist-get part :text) "")))
-       (let* ((mid (plist-get part :messageID))
-              (msg (gethash mid opencode-chat--messages))
-              (info (plist-get msg :info))
-              (p (opencode-chat--prompt-of info))
-              (id (plist-get part :id)))
-         (and msg p
-              (or (cl-some #'opencode-chat--shown-p
-                           (let ((ids (plist-get msg :parts)))
-                             (if (member id ids) (seq-take-while (lambda (x) (not (equal x id))) ids)
-                               ids)))
-                  ;; An earlier step of the reply shows something.
-                  (cl-some (lambda (step)
-                             (cl-some #'opencode-chat--shown-p
-                                      (plist-get (gethash step opencode-chat--messages) :parts)))
-                           (seq-take-while (lambda (x) (not (equal x mid)))
-                                           (gethash p opencode-chat--replies))))))))
-
-(defun opencode-chat--tool-files (part)
-  "Return the files whose change tool PART shows, expanded."
-  (let* ((state (plist-get part :state))
-         (dir default-directory)
-         (files (cons (plist-get (plist-get state :input) :filePath)
-                      (mapcar (lambda (f) (if (stringp f) f
-                                            (or (plist-get f :filePath) (plist-get f :file)
-                                                (plist-get f :path))))
-                              (append (plist-get (plist-get state :metadata) :files) nil)))))
-    (mapcar (lambda (f) (expand-file-name f dir)) (seq-filter #'stringp files))))
-
-(defun opencode-chat--patch-shown-p (part)
-  "Return non-nil if patch PART says only what a tool of its message shows.
-A write or an edit shows the change it made (with a link to its diff),
-so the patch line after it would say it twice: it is not drawn."
-  (and (equal (plist-get part :type) "patch")
-       (let* ((msg (gethash (plist-get part :messageID) opencode-chat--messages))
-              (shown (apply #'append
-                            (mapcar (lambda (id)
-                                      (let ((p (plist-get (gethash id opencode-chat--parts) :part)))
-                                        (and (equal (plist-get p :type) "tool")
-                                             (member (plist-get p :tool)
-                                                     '("write" "edit" "patch" "apply_patch"))
-                                             (opencode-chat--tool-files p))))
-                                    (plist-get msg :parts))))
-              (files (append (plist-get part :files) nil)))
-         (and files
-              (cl-every (lambda (f) (member (expand-file-name f default-directory) shown))
-                        files)))))
-
-(defun opencode-chat--message-parts (message-id &optional part)
-  "Return the parts of message MESSAGE-ID drawn, in order, as plists.
-PART, being drawn, is among them as it is now."
-  (let* ((msg (gethash message-id opencode-chat--messages))
-         (parts (delq nil (mapcar (lambda (id)
-                                    (let ((e (gethash id opencode-chat--parts)))
-                                      (and e (not (equal id (plist-get part :id)))
-                                           (opencode-chat--entry-part e))))
-                                  (plist-get msg :parts)))))
-    (sort (if part (cons part parts) parts)
-          (lambda (a b) (string< (plist-get a :id) (plist-get b :id))))))
-
-(defun opencode-chat--attachment-context (part)
-  "Return which parts of PART's message belong to a file attached.
-As `opencode-parts-attachment-context' says; only for an attached
-file or what the server added: nil for other parts."
-  (and (or (equal (plist-get part :type) "file") (opencode-parts-synthetic-p part))
-       (opencode-parts-attachment-context
-        (opencode-chat--message-parts (plist-get part :messageID) part))))
-
-(defun opencode-chat--context-owner (part)
-  "Return the file part whose attachment synthetic PART is what the server read.
-The file part shows it; PART is then not drawn.  nil for other parts."
-  (and (opencode-parts-synthetic-p part)
-       (cdr (assoc (plist-get part :id) (opencode-chat--attachment-context part)))))
-
-(defun opencode-chat--with-context (part)
-  "Return file PART with what the server added for it, as :opencode-context.
-That is the synthetic parts of its message that belong to it."
-  (let ((context (and (equal (plist-get part :type) "file")
-                      (cl-loop for (sid . owner) in (opencode-chat--attachment-context part)
-                               when (equal (plist-get owner :id) (plist-get part :id))
-                               collect (opencode-chat--entry-part
-                                        (gethash sid opencode-chat--parts))))))
-    (if context (append (list :opencode-context context) part) part)))
-
-(defun opencode-chat--redraw-attachment (part)
-  "Redraw what depends on attached file or synthetic PART, just drawn.
-The file part it belongs to shows what the server read; the synthetic
-parts of a file part, drawn before it came, are not drawn now."
-  (let ((context (opencode-chat--attachment-context part))
-        (id (plist-get part :id)))
-    (dolist (other (if (equal (plist-get part :type) "file")
-                       (cl-loop for (sid . owner) in context
-                                when (equal (plist-get owner :id) id) collect sid)
-                     (let ((owner (cdr (assoc id context))))
-                       (and owner (list (plist-get owner :id))))))
-      (let ((entry (gethash other opencode-chat--parts)))
-        (when entry
-          (puthash other (opencode-chat--render-part (opencode-chat--entry-part entry) entry)
-                   opencode-chat--parts))))))
-
-(defun opencode-chat--respace (id)
-  "Hide the blank line between step ID and the next step of its reply.
-The steps of a reply read as one: the blank line after a step shows
-only before a header (a new reply, a prompt, a step that failed)."
-  (let* ((entry (gethash id opencode-chat--messages))
-         (p (and entry (opencode-chat--prompt-of (plist-get entry :info))))
-         (ids (and p (gethash p opencode-chat--replies))))
-    (when ids
-      (let* ((prev (cadr (member id (reverse ids))))
-             (next (cadr (member id ids))))
-        (dolist (pair (list (cons prev id) (cons id next)))
-          (let ((a (and (car pair) (gethash (car pair) opencode-chat--messages)))
-                (b (and (cdr pair) (gethash (cdr pair) opencode-chat--messages))))
-            (when a
-              (let ((sep (plist-get a :end)))
-                (when (< sep (point-max))
-                  (with-silent-modifications
-                    (put-text-property sep (1+ sep) 'invisible
-                                       (and b (opencode-chat--continuation-p (plist-get b :info))
-                                            'opencode-empty))))))))))))
-
-(defun opencode-chat--render-part (part entry)
-  "Draw PART in the region of ENTRY (a plist with :beg and :end markers).
-Under a tool part whose call asked a permission or a question that
-waits, its block (`opencode-requests-block')."
-  (let ((inhibit-read-only t)
-        (beg (plist-get entry :beg))
-        (end (plist-get entry :end))
-        (key (opencode-chat--call-key part)))
-    (save-excursion
-      (delete-region beg end)
-      (goto-char beg)
-      ;; Text is a paragraph: a blank line sets it off from what comes
-      ;; before it in the reply.  Headings (tools...) stack.
-      (when (opencode-chat--gap-before-p part)
-        (insert (propertize "\n" 'opencode-gap t)))
-      (pcase-let ((`(,_b ,_e ,body)
-                   (if (or (opencode-chat--patch-shown-p part)
-                           (opencode-chat--context-owner part))
-                       ;; The tool that made it shows the change; the
-                       ;; file attached shows what the server read.
-                       (list (point) (point) (point))
-                     (opencode-parts-insert (opencode-chat--with-context part)
-                                            (opencode-chat--part-folded-p part))))
-                  (request (and key (opencode-chat--part-request part))))
-        (when key (puthash key (plist-get part :id) opencode-chat--calls))
-        (when (plist-get entry :block) (set-marker (plist-get entry :block) nil))
-        (setq entry (plist-put entry :block (and request (point-marker))))
-        (setq entry (plist-put entry :request (and request (plist-get (cdr request) :id))))
-        (if request
-            (progn (cl-pushnew (plist-get part :id) opencode-chat--blocks :test #'equal)
-                   (insert "\n" (opencode-requests-block request)))
-          (when opencode-chat--blocks
-            (setq opencode-chat--blocks (delete (plist-get part :id) opencode-chat--blocks))))
-        (set-marker end (point))
-        (let ((bm (or (plist-get entry :body) (make-marker))))
-          (set-marker bm body)
-          (setq entry (plist-put entry :body bm)))
-        (setq entry (plist-put entry :part part))
-        (setq entry (plist-put entry :chunks nil))
-        (setq entry (plist-put entry :fresh 0))
-        (setq entry (plist-put entry :stable nil))
-        (put-text-property beg end 'opencode-part (plist-get part :id))
-        (when (and (equal (plist-get part :type) "text")
-                   (not (opencode-parts-synthetic-p part)))
-          (opencode-markdown-fontify beg end))
-        ;; An empty part (a step start) takes no line: hide its separator.
-        (when (< end (point-max))
-          (put-text-property end (1+ end) 'invisible (and (= beg end) 'opencode-empty)))
-        (opencode-chat--apply-fold entry)
-        ;; Drawn under the timeline until now: not there any more.
-        (when (and request (member (plist-get (cdr request) :id) opencode-chat--footer-requests))
-          (puthash (plist-get part :id) entry opencode-chat--parts)
-          (opencode-chat-draw-queue))
-        entry))))
-
-(defun opencode-chat--show-requests ()
-  "Draw the pending requests of this chat where they belong, and no others.
-Each goes under the tool part that asked, or under the timeline when
-that part is not shown; a block whose request was answered goes."
-  (let* ((pending (opencode-requests-pending))
-         (ids (mapcar (lambda (r) (plist-get (cdr r) :id)) pending))
-         (redraw nil))
-    (dolist (pid opencode-chat--blocks)
-      (let ((entry (gethash pid opencode-chat--parts)))
-        (when (and entry (not (member (plist-get entry :request) ids)))
-          (push pid redraw))))
-    (dolist (r pending)
-      (let* ((key (opencode-chat--request-key r))
-             (pid (and key (gethash key opencode-chat--calls)))
-             (entry (and pid (gethash pid opencode-chat--parts))))
-        (when (and entry (not (equal (plist-get entry :request) (plist-get (cdr r) :id))))
-          (push pid redraw))))
-    (dolist (pid (delete-dups redraw))
-      (let ((entry (gethash pid opencode-chat--parts)))
-        (when entry
-          (puthash pid (opencode-chat--render-part (opencode-chat--entry-part entry) entry)
-                   opencode-chat--parts))))
-    (setq opencode-chat--blocks (cl-remove-if-not (lambda (pid) (gethash pid opencode-chat--parts))
-                                                  opencode-chat--blocks))
-    (opencode-chat-draw-queue)))
-
-(defun opencode-chat--unplaced-requests ()
-  "Return the pending requests of this chat that no part shown carries."
-  (cl-remove-if (lambda (r)
-                  (let* ((key (opencode-chat--request-key r))
-                         (pid (and key (gethash key opencode-chat--calls)))
-                         (entry (and pid (gethash pid opencode-chat--parts))))
-                    (and entry (equal (plist-get entry :request) (plist-get (cdr r) :id)))))
-                (opencode-requests-pending)))
-
 ;;;; Where windows are
 
 (defun opencode-chat--place (pos)
@@ -542,11 +216,11 @@ or message ID POS is in and how far into it."
   (cond
    ((>= pos (point-max)) 'end)
    ((when-let* ((id (opencode-chat--part-at pos))
-                (entry (gethash id opencode-chat--parts)))
-      (cons id (- pos (plist-get entry :beg)))))
+                (section (opencode-chat--section id)))
+      (cons id (- pos (opencode-chat-section-beg section)))))
    ((when-let* ((id (get-text-property pos 'opencode-message))
-                (entry (gethash id opencode-chat--messages)))
-      (cons id (- pos (plist-get entry :beg)))))
+                (section (opencode-chat--section id)))
+      (cons id (- pos (opencode-chat-section-beg section)))))
    (t pos)))
 
 (defun opencode-chat--place-position (place)
@@ -554,9 +228,10 @@ or message ID POS is in and how far into it."
   (pcase place
     ('end (point-max))
     (`(,id . ,offset)
-     (let ((entry (or (gethash id opencode-chat--parts) (gethash id opencode-chat--messages))))
-       (if entry
-           (min (+ (plist-get entry :beg) offset) (plist-get entry :end))
+     (let ((section (opencode-chat--section id)))
+       (if section
+           (min (+ (opencode-chat-section-beg section) offset)
+                (opencode-chat-section-end section))
          (point-max))))
     ((pred integerp) (min place (point-max)))
     (_ (point-max))))
@@ -608,9 +283,9 @@ It sorts after every message of this chat, even when the server's
 clock is ahead of ours: the server answers the newest user message,
 so a prompt's id must be the newest."
   (let ((newest nil))
-    (when opencode-chat--messages
-      (maphash (lambda (id _) (when (or (null newest) (string< newest id)) (setq newest id)))
-               opencode-chat--messages))
+    (dolist (s (opencode-chat--message-sections))
+      (let ((id (opencode-chat-section-id s)))
+        (when (or (null newest) (string< newest id)) (setq newest id))))
     (opencode--ascending-id prefix newest)))
 
 (defun opencode-chat-show-pending (id parts)
@@ -626,7 +301,7 @@ replaces it; `opencode-chat-forget-pending' takes it back."
                                 parts))))
     (opencode-timeline-add (opencode-chat-timeline) (list m))
     (let ((inhibit-read-only t))
-      (opencode-chat--draw-message m))
+      (opencode-chat--draw-message id))
     (opencode-chat-show-end)))
 
 (defun opencode-chat-forget-pending (id)
@@ -641,7 +316,7 @@ replaces it; `opencode-chat-forget-pending' takes it back."
   "Let the current chat's queue go again: the user sends it.
 The abort of the newest reply, if it ends so, pauses it no more."
   (setq opencode-chat-queue-paused nil
-        opencode-chat--queue-released (or opencode-chat--newest-reply t))
+        opencode-chat--queue-released (or (opencode-chat--newest-reply) t))
   (opencode-chat-draw-queue))
 
 (defun opencode-chat-draw-queue ()
@@ -796,12 +471,7 @@ Emacs has."
 (define-derived-mode opencode-chat-mode special-mode "OpenCode-Chat"
   "Major mode of an OpenCode session's timeline.
 \\{opencode-chat-mode-map}"
-  (setq opencode-chat--messages (make-hash-table :test 'equal)
-        opencode-chat--cut-off (make-hash-table :test 'equal)
-        opencode-chat--parts (make-hash-table :test 'equal)
-        opencode-chat--replies (make-hash-table :test 'equal)
-        opencode-chat--folded (make-hash-table :test 'equal)
-        opencode-chat--calls (make-hash-table :test 'equal))
+  (setq opencode-chat--sections (make-hash-table :test 'equal))
   (setq buffer-invisibility-spec '(opencode-fold opencode-empty opencode-markup
                                    opencode-thread))
   ;; Read-only and drawn by the package: nothing to undo.  An undo list
@@ -844,7 +514,7 @@ Emacs has."
         ;; The messages last seen show at once, marked stale, until loaded.
         (opencode-cache-chat-restore conn (plist-get session :id)
                                      (lambda (messages)
-                                       (opencode-chat--render-all messages)
+                                       (opencode-chat--fill messages)
                                        (goto-char (point-max))))
         ;; Still connecting: `opencode-chat--on-state' loads it once connected.
         (when (eq (opencode-connection-state conn) 'connected)

@@ -99,7 +99,14 @@ in a session's timeline (opencode-timeline.el)."))
   (type nil :documentation "\"text\", \"reasoning\", \"tool\", \"file\", …")
   (data nil :documentation "The server's plist (a `Part'), a copy of its own.")
   (chunks nil :documentation "Text streamed into it since its :text was last
-joined, newest first (see `opencode-part-text')."))
+joined, newest first (see `opencode-part-text').")
+  (fresh 0 :documentation "How many of `chunks' came one by one since the
+newest were last merged into one (see `opencode-timeline-append').")
+  (revision 0 :documentation "A number that changes each time its text is
+made or replaced, not grown by a delta: a view that drew it at this
+revision shows its text, with the deltas since.")
+  (fold nil :documentation "The user's choice of fold in the chat:
+`folded', `open', or nil for how its kind starts."))
 
 (defun opencode-part-from-plist (plist)
   "Return an `opencode-part' made from the server's PLIST."

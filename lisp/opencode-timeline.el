@@ -50,6 +50,9 @@
   (order nil :documentation "The ids of `messages', oldest first.")
   (parts (make-hash-table :test 'equal)
          :documentation "Part id -> its `opencode-part'.")
+  (reply-index (make-hash-table :test 'equal)
+               :documentation "Prompt id -> the ids of the replies to it held,
+oldest first: the server makes a reply message per step of the agent.")
   (more nil :documentation "The server's cursor to the messages older than
 those held, or nil when the oldest is held (the header x-next-cursor of
 GET /session/:id/message).")
@@ -183,6 +186,11 @@ events are ignored.  Ids are time-ordered."
 
 ;;;; Changing a timeline
 
+(defvar opencode-timeline--revision 0
+  "The revision given last to a part whose text was made or replaced.
+Every part held has its own (`opencode-part-revision'), so a view that
+drew a part at its revision shows its text, with the deltas since.")
+
 (defun opencode-timeline--insert-id (timeline id)
   "Put message ID among TIMELINE's ids, in order of time."
   (let ((order (opencode-timeline-order timeline)))
@@ -200,6 +208,8 @@ Return its `opencode-message'."
   (let* ((id (plist-get info :id))
          (old (gethash id (opencode-timeline-messages timeline)))
          (new (opencode-message-from-plist info)))
+    (when old (opencode-timeline--forget-reply timeline old))
+    (opencode-timeline--note-reply timeline new)
     (if old
         (progn (setf (opencode-message-role old) (opencode-message-role new)
                      (opencode-message-parent-id old) (opencode-message-parent-id new)
@@ -208,6 +218,33 @@ Return its `opencode-message'."
                old)
       (opencode-timeline--insert-id timeline id)
       (puthash id new (opencode-timeline-messages timeline)))))
+
+(defun opencode-timeline--reply-parent (message)
+  "Return the id of the prompt MESSAGE replies to, or nil."
+  (and (equal (opencode-message-role message) "assistant")
+       (opencode-message-parent-id message)))
+
+(defun opencode-timeline--note-reply (timeline message)
+  "Count MESSAGE among the replies to its prompt in TIMELINE, if a reply."
+  (let ((p (opencode-timeline--reply-parent message))
+        (table (opencode-timeline-reply-index timeline)))
+    (when p
+      (let ((ids (gethash p table)) (id (opencode-message-id message)))
+        (unless (member id ids)
+          (puthash p (sort (cons id (copy-sequence ids)) #'string<) table))))))
+
+(defun opencode-timeline--forget-reply (timeline message)
+  "Take MESSAGE out of the replies to its prompt in TIMELINE."
+  (let ((p (opencode-timeline--reply-parent message))
+        (table (opencode-timeline-reply-index timeline)))
+    (when p
+      (let ((ids (remove (opencode-message-id message) (gethash p table))))
+        (if ids (puthash p ids table) (remhash p table))))))
+
+(defun opencode-timeline-replies (timeline prompt-id)
+  "Return the ids of the replies of TIMELINE to PROMPT-ID, oldest first.
+Each step of the agent is a reply message of its own."
+  (gethash prompt-id (opencode-timeline-reply-index timeline)))
 
 (defun opencode-timeline--kept-text (old plist)
   "Return the text OLD, an `opencode-part', holds if PLIST only says less of it.
@@ -233,18 +270,43 @@ its `opencode-part'."
          (old (gethash id (opencode-timeline-parts timeline)))
          (data (copy-sequence plist)))
     (if old
-        (let ((kept (opencode-timeline--kept-text old plist)))
+        (let* ((kept (opencode-timeline--kept-text old plist))
+               (same (and (equal (opencode-part-type old) (plist-get plist :type))
+                          (or kept (equal (opencode-part-text old) (plist-get plist :text))))))
           (setf (opencode-part-data old) (if kept (plist-put data :text kept) data)
                 (opencode-part-type old) (plist-get plist :type)
-                (opencode-part-chunks old) nil)
+                (opencode-part-chunks old) nil
+                (opencode-part-fresh old) 0)
+          ;; A view that drew the text as it is now need not draw it again.
+          (unless same (setf (opencode-part-revision old) (cl-incf opencode-timeline--revision)))
           old)
       (let ((msg (or (opencode-timeline-message timeline mid)
                      (opencode-timeline-put-message
                       timeline (list :id mid :role "assistant"
                                      :sessionID (plist-get plist :sessionID)))))
             (part (opencode-part-from-plist data)))
+        (setf (opencode-part-revision part) (cl-incf opencode-timeline--revision))
         (setf (opencode-message-parts msg) (append (opencode-message-parts msg) (list part)))
         (puthash id part (opencode-timeline-parts timeline))))))
+
+(defconst opencode-timeline--chunks-merged 256
+  "Streamed chunks of a part joined into one string as they come.
+A part's chunks stay live until it is read; joining every so many
+keeps the garbage collector's work per collection small under a flood
+of deltas, at a cost linear in the text.")
+
+(defun opencode-timeline--keep-chunk (part text)
+  "Keep TEXT, streamed into PART (an `opencode-part'), among its chunks.
+The newest `opencode-timeline--chunks-merged' chunks are joined into one."
+  (let ((chunks (cons text (opencode-part-chunks part)))
+        (fresh (1+ (opencode-part-fresh part))))
+    (when (>= fresh opencode-timeline--chunks-merged)
+      (let ((tail (nthcdr fresh chunks)))
+        (setcdr (nthcdr (1- fresh) chunks) nil)
+        (setq chunks (cons (apply #'concat (nreverse chunks)) tail)
+              fresh 0)))
+    (setf (opencode-part-fresh part) fresh
+          (opencode-part-chunks part) chunks)))
 
 (defun opencode-timeline-append (timeline part-id field text)
   "Append TEXT to FIELD (a string, \"text\") of part PART-ID of TIMELINE.
@@ -252,7 +314,7 @@ A part not held is left alone: its next update brings its text."
   (let ((part (opencode-timeline-part timeline part-id)))
     (when part
       (if (equal field "text")
-          (push text (opencode-part-chunks part))
+          (opencode-timeline--keep-chunk part text)
         (let* ((key (intern (concat ":" field)))
                (old (plist-get (opencode-part-data part) key)))
           (setf (opencode-part-data part)
@@ -274,6 +336,7 @@ A part not held is left alone: its next update brings its text."
     (when msg
       (dolist (p (opencode-message-parts msg))
         (remhash (opencode-part-id p) (opencode-timeline-parts timeline)))
+      (opencode-timeline--forget-reply timeline msg)
       (remhash id (opencode-timeline-messages timeline))
       (setf (opencode-timeline-order timeline) (delete id (opencode-timeline-order timeline))))))
 
@@ -291,14 +354,22 @@ a message held already is replaced."
 (defun opencode-timeline-fill (timeline messages)
   "Make TIMELINE hold MESSAGES, a sequence of (:info :parts), and no others.
 Prompts sent from here and not yet echoed stay (`opencode-timeline-pending')."
-  (let ((pending (opencode-timeline-pending timeline)))
+  (let ((pending (opencode-timeline-pending timeline))
+        (folds nil))
+    (maphash (lambda (id p) (when (opencode-part-fold p) (push (cons id (opencode-part-fold p)) folds)))
+             (opencode-timeline-parts timeline))
     (clrhash (opencode-timeline-messages timeline))
     (clrhash (opencode-timeline-parts timeline))
+    (clrhash (opencode-timeline-reply-index timeline))
     (setf (opencode-timeline-order timeline) nil)
     (opencode-timeline-add timeline messages)
     (dolist (m pending)
       (unless (opencode-timeline-message timeline (plist-get (plist-get m :info) :id))
-        (opencode-timeline-add timeline (list m))))))
+        (opencode-timeline-add timeline (list m))))
+    ;; The user's folds stay.
+    (pcase-dolist (`(,id . ,fold) folds)
+      (let ((p (opencode-timeline-part timeline id)))
+        (when p (setf (opencode-part-fold p) fold))))))
 
 (defun opencode-timeline-set-command (timeline reply-id name arguments)
   "Record that the slash command NAME ran with ARGUMENTS, ending with REPLY-ID.

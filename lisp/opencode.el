@@ -51,7 +51,9 @@
 ;; session list's rows, kept live), opencode-sessions.el (the session
 ;; list: mode, keys, commands), opencode-projects.el (the sessions of
 ;; every project, and worktrees), opencode-chat.el (a session's
-;; chat buffer), opencode-chat-message.el (how it draws a message),
+;; chat buffer), opencode-chat-section.el (its regions, one per message
+;; and part, drawing what the timeline holds), opencode-chat-part.el
+;; (how it draws a part), opencode-chat-message.el (how it draws a message),
 ;; opencode-chat-stream.el (text streaming into it),
 ;; opencode-chat-load.el (fetching a chat's messages),
 ;; opencode-chat-events.el (what events do to a chat),

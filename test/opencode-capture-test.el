@@ -42,7 +42,7 @@ connection states the chat's header showed on the way."
     (let ((messages (opencode-test-capture-stored conn)))
       (should (> (length messages) 1))
       (opencode-test-with-chat sid
-        (opencode-chat--render-all messages)
+        (opencode-chat--fill messages)
         (setq stored (opencode-test--visible-text))))
     (list replayed stored (nreverse states))))
 

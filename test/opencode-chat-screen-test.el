@@ -238,10 +238,9 @@ TAB does something on every line of a message."
     ;; On a reply's text, TAB folds that reply's parts.
     (goto-char (point-min))
     (search-forward "Answer in msg_02")
-    (let ((folded (opencode-chat--part-folded-p '(:id "prt_rmsg_02" :type "reasoning"))))
+    (let ((folded (opencode-chat--part-folded-p (opencode-chat--part "prt_rmsg_02"))))
       (opencode-chat-toggle-fold)
-      (should-not (eq folded (opencode-chat--part-folded-p
-                              '(:id "prt_rmsg_02" :type "reasoning")))))))
+      (should-not (eq folded (opencode-chat--part-folded-p (opencode-chat--part "prt_rmsg_02")))))))
 
 (ert-deftest opencode-chat-screen/moving-puts-the-header-on-top ()
   "n, p, N and P leave the message they move to in view, header on top.
@@ -360,16 +359,16 @@ A prompt with text in it stays, and sending from it reopens the chat."
 (defun opencode-chat-screen--redrawn (chat thunk)
   "Call THUNK, then wait until CHAT was drawn again from the server."
   (let ((before (with-current-buffer chat
-                  (plist-get (gethash (plist-get (plist-get (car (opencode-chat-messages)) :info) :id)
-                                      opencode-chat--messages)
-                             :beg))))
+                  (opencode-chat-section-beg
+                   (opencode-chat--section
+                    (plist-get (plist-get (car (opencode-chat-messages)) :info) :id))))))
     (funcall thunk)
     (should (opencode-test-wait
              (lambda ()
                (with-current-buffer chat
-                 (let ((entry (gethash (plist-get (plist-get (car (opencode-chat-messages)) :info) :id)
-                                       opencode-chat--messages)))
-                   (and entry (not (eq (plist-get entry :beg) before))
+                 (let ((section (opencode-chat--section
+                                 (plist-get (plist-get (car (opencode-chat-messages)) :info) :id))))
+                   (and section (not (eq (opencode-chat-section-beg section) before))
                         (opencode-chat-loaded-p)))))
              30))))
 

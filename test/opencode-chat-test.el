@@ -20,7 +20,7 @@
 (ert-deftest opencode-chat/renders-recorded-messages ()
   "Messages from the real server render with folded reasoning and tools."
   (opencode-test-with-chat opencode-test--session
-    (opencode-chat--render-all (opencode-test--json-fixture "real-messages.json"))
+    (opencode-chat--fill (opencode-test--json-fixture "real-messages.json"))
     (let ((text (opencode-test--visible-text)))
       (should (string-match-p "^You  20[0-9-]+ [0-9:]+\nPlan the work\n" text))
       (should (string-match-p "^Assistant  mock/mock-1  agent build  20[0-9-]+ [0-9:]+$" text))
@@ -35,15 +35,13 @@
 (ert-deftest opencode-chat/folding ()
   "TAB toggles one part; S-TAB cycles all; fold state survives a redraw."
   (opencode-test-with-chat opencode-test--session
-    (opencode-chat--render-all (opencode-test--json-fixture "real-messages.json"))
+    (opencode-chat--fill (opencode-test--json-fixture "real-messages.json"))
     (goto-char (point-min))
     (search-forward "Thinking")
     (opencode-chat-toggle-fold)
     (should (string-match-p "^▾ Thinking\nLet me think about it\\.$" (opencode-test--visible-text)))
     ;; A redraw of the part (as message.part.updated does) keeps it open.
-    (let* ((id (opencode-chat--part-at (point)))
-           (entry (gethash id opencode-chat--parts)))
-      (opencode-chat--update-part (plist-get entry :part)))
+    (opencode-test-chat-part (opencode-chat--part-plist (opencode-chat--part-at (point))))
     (should (string-match-p "Let me think about it\\." (opencode-test--visible-text)))
     (opencode-chat-toggle-fold)
     (should-not (string-match-p "Let me think" (opencode-test--visible-text)))
@@ -65,7 +63,7 @@
   "Replaying the recorded events gives the buffer that the stored messages give."
   (let (from-messages from-stream)
     (opencode-test-with-chat opencode-test--session
-      (opencode-chat--render-all (opencode-test--json-fixture "real-messages.json"))
+      (opencode-chat--fill (opencode-test--json-fixture "real-messages.json"))
       (setq from-messages (opencode-test--visible-text)))
     (opencode-test-with-chat opencode-test--session
       (dolist (e (opencode-test--stream-events "real-stream.sse"))
@@ -213,8 +211,8 @@ text: what the chat shows of them comes from the deltas alone."
   "Streamed text shows at once, gets its faces after the delay, and reads whole."
   (opencode-test-with-chat "ses_x"
     (let ((opencode-chat-fontify-delay 0.05))
-      (opencode-chat--update-message '(:id "msg_1" :sessionID "ses_x" :role "assistant"))
-      (opencode-chat--update-part '(:id "prt_1" :messageID "msg_1" :sessionID "ses_x"
+      (opencode-test-chat-message '(:id "msg_1" :sessionID "ses_x" :role "assistant"))
+      (opencode-test-chat-part '(:id "prt_1" :messageID "msg_1" :sessionID "ses_x"
                                     :type "text" :text "Say "))
       (dolist (d '("**lo" "ud**" " and " "`co" "de`"))
         (opencode-test-event conn "message.part.delta"
@@ -233,12 +231,10 @@ text: what the chat shows of them comes from the deltas alone."
       (search-forward "loud")
       (should (memq 'bold (ensure-list (get-text-property (1- (point)) 'face))))
       ;; The part's text is joined from its chunks when read.
-      (should (equal (plist-get (opencode-chat--entry-part (gethash "prt_1" opencode-chat--parts))
-                                :text)
+      (should (equal (plist-get (opencode-chat--part-plist "prt_1") :text)
                      "Say **loud** and `code`"))
       ;; Folding redraws from the joined text; nothing is lost or doubled.
-      (opencode-chat--render-part (opencode-chat--entry-part (gethash "prt_1" opencode-chat--parts))
-                                  (gethash "prt_1" opencode-chat--parts))
+      (opencode-chat--render-part (opencode-chat--section "prt_1"))
       (goto-char (point-min))
       (should (search-forward "Say **loud** and `code`" nil t))
       (should-not (search-forward "loud" nil t)))))
@@ -253,10 +249,10 @@ properties and a folded reasoning's invisibility stay as before."
           (deltas (cl-loop for i below 1000
                            collect (format "%s word%d%s" (if (= 0 (% i 50)) "**b**" "")
                                            i (if (= 0 (% i 97)) "\n\n" "")))))
-      (opencode-chat--update-message '(:id "msg_1" :sessionID "ses_x" :role "assistant"))
-      (opencode-chat--update-part '(:id "prt_r" :messageID "msg_1" :sessionID "ses_x"
+      (opencode-test-chat-message '(:id "msg_1" :sessionID "ses_x" :role "assistant"))
+      (opencode-test-chat-part '(:id "prt_r" :messageID "msg_1" :sessionID "ses_x"
                                     :type "reasoning" :text "Think"))
-      (opencode-chat--update-part '(:id "prt_1" :messageID "msg_1" :sessionID "ses_x"
+      (opencode-test-chat-part '(:id "prt_1" :messageID "msg_1" :sessionID "ses_x"
                                     :type "text" :text "Say"))
       (cl-loop for d in deltas for i from 0
                do (opencode-test-event conn "message.part.delta"
@@ -274,24 +270,25 @@ properties and a folded reasoning's invisibility stay as before."
                  (opencode-chat--fontify-pending (current-buffer))))
       (opencode-chat--stop-fontify)
       (opencode-chat--fontify-pending (current-buffer))
-      (let* ((entry (gethash "prt_1" opencode-chat--parts))
-             (beg (marker-position (plist-get entry :beg)))
-             (end (marker-position (plist-get entry :end)))
+      (let* ((section (opencode-chat--section "prt_1"))
+             (beg (marker-position (opencode-chat-section-beg section)))
+             (end (marker-position (opencode-chat-section-end section)))
              (intervals (cl-count-if (lambda (i) (and (< (car i) end) (> (cadr i) beg)))
                                      (object-intervals (current-buffer)))))
         (should (< intervals 150))
-        (should (<= (length (plist-get entry :chunks)) (+ 4 opencode-chat--chunks-merged)))
+        (should (<= (length (opencode-part-chunks (opencode-chat--part "prt_1")))
+                    (+ 4 opencode-timeline--chunks-merged)))
         (cl-loop for pos from beg below end
                  always (equal (get-text-property pos 'opencode-part) "prt_1"))
-        (should (equal (plist-get (opencode-chat--entry-part entry) :text)
+        (should (equal (plist-get (opencode-chat--part-plist "prt_1") :text)
                        (apply #'concat "Say" deltas))))
-      (let* ((entry (gethash "prt_r" opencode-chat--parts))
-             (end (marker-position (plist-get entry :end)))
+      (let* ((section (opencode-chat--section "prt_r"))
+             (end (marker-position (opencode-chat-section-end section)))
              (beg (- end (length "Think") (* 1000 (length " more")))))
-        (should (equal (plist-get (opencode-chat--entry-part entry) :text)
+        (should (equal (plist-get (opencode-chat--part-plist "prt_r") :text)
                        (apply #'concat "Think" (make-list 1000 " more"))))
         (should (equal (buffer-substring-no-properties beg end)
-                       (plist-get (opencode-chat--entry-part entry) :text)))
+                       (plist-get (opencode-chat--part-plist "prt_r") :text)))
         (should (cl-loop for pos from beg below end
                          always (eq (get-text-property pos 'face) 'opencode-chat-reasoning)))
         (should (cl-loop for pos from beg below end
@@ -316,14 +313,14 @@ runs between them, and the end reads as the whole text rendered."
                          (apply #'concat (make-list 20 unit))))
            (sizes nil)
            (note (lambda (beg end &optional from) (push (- end (or from beg)) sizes))))
-      (opencode-chat--update-message '(:id "msg_1" :sessionID "ses_x" :role "assistant"))
-      (opencode-chat--update-part '(:id "prt_1" :messageID "msg_1" :sessionID "ses_x"
+      (opencode-test-chat-message '(:id "msg_1" :sessionID "ses_x" :role "assistant"))
+      (opencode-test-chat-part '(:id "prt_1" :messageID "msg_1" :sessionID "ses_x"
                                     :type "text" :text "Start.\n\n"))
       (advice-add 'opencode-markdown-fontify :before note)
       (unwind-protect
           (progn
             ;; One delta: a burst the module merged.
-            (opencode-chat--append-delta "prt_1" "text" text)
+            (opencode-test-chat-delta "prt_1" "text" text)
             (let ((deadline (+ (float-time) 10)))
               (while (and opencode-chat--fontify-timer (< (float-time) deadline))
                 (accept-process-output nil 0.005))))
@@ -335,8 +332,7 @@ runs between them, and the end reads as the whole text rendered."
       (let ((sliced (opencode-test--visible-text)))
         (should-not (string-search "**" sliced))
         (should-not (string-search "```" sliced))
-        (opencode-chat--render-part (opencode-chat--entry-part (gethash "prt_1" opencode-chat--parts))
-                                    (gethash "prt_1" opencode-chat--parts))
+        (opencode-chat--render-part (opencode-chat--section "prt_1"))
         (should (equal sliced (opencode-test--visible-text)))))))
 
 (ert-deftest opencode-chat/server-copy-of-streamed-text-not-redrawn ()
@@ -350,36 +346,34 @@ Only the last Markdown pass runs, and the chat reads as a fresh render."
                    (append (list :id "prt_1" :messageID "msg_1" :sessionID "ses_x"
                                  :type "text" :text text)
                            more))))
-      (opencode-chat--update-message '(:id "msg_1" :sessionID "ses_x" :role "assistant"))
-      (opencode-chat--update-part (funcall part "# Ti"))
+      (opencode-test-chat-message '(:id "msg_1" :sessionID "ses_x" :role "assistant"))
+      (opencode-test-chat-part (funcall part "# Ti"))
       (advice-add 'opencode-chat--render-part :after count)
       (unwind-protect
           (progn
             (dolist (d (list "tle\n\nSome **bo" "ld** text.\n\n```pyt" "hon\nx = 1\n```\n\nThe end."))
-              (opencode-chat--append-delta "prt_1" "text" d)
+              (opencode-test-chat-delta "prt_1" "text" d)
               (opencode-chat--fontify-pending (current-buffer)))
             (should (= renders 0))
             ;; A copy taken mid-stream, behind the deltas shown: nothing
             ;; drawn again, nothing of the shown text forgotten.
-            (opencode-chat--update-part (funcall part "# Title\n\nSome **bo"))
+            (opencode-test-chat-part (funcall part "# Title\n\nSome **bo"))
             (should (= renders 0))
-            (should (equal (plist-get (opencode-chat--entry-part
-                                       (gethash "prt_1" opencode-chat--parts))
-                                      :text)
+            (should (equal (plist-get (opencode-chat--part-plist "prt_1") :text)
                            text))
             ;; The server's copy, as message.part.updated brings it at the end.
-            (opencode-chat--update-part (funcall part text :time '(:start 1 :end 2)))
+            (opencode-test-chat-part (funcall part text :time '(:start 1 :end 2)))
             (should (= renders 0))
-            (should (equal (plist-get (plist-get (gethash "prt_1" opencode-chat--parts) :part) :time)
+            (should (equal (plist-get (opencode-chat--part-plist "prt_1") :time)
                            '(:start 1 :end 2)))
             (opencode-chat--fontify-pending (current-buffer))
             (let ((streamed (opencode-test--visible-text)))
               (should (string-match-p "^Title\n\nSome bold text\\.\n" streamed))
               ;; A different text is drawn again; the same one, drawn
               ;; whole, reads as the streamed one did.
-              (opencode-chat--update-part (funcall part (concat text "!")))
+              (opencode-test-chat-part (funcall part (concat text "!")))
               (should (= renders 1))
-              (opencode-chat--render-part (funcall part text) (gethash "prt_1" opencode-chat--parts))
+              (opencode-test-chat-part (funcall part text :time '(:start 1 :end 2)))
               (should (equal streamed (opencode-test--visible-text)))))
         (advice-remove 'opencode-chat--render-part count)))))
 
@@ -397,14 +391,14 @@ Only the last Markdown pass runs, and the chat reads as a fresh render."
   (let ((messages (opencode-test--messages 95)) whole)
     (opencode-test-with-chat "ses_x"
       (let ((opencode-chat-render-batch 1000))
-        (opencode-chat--render-all messages)
+        (opencode-chat--fill messages)
         (should (opencode-chat-loaded-p))
         (setq whole (buffer-string))))
     (opencode-test-with-chat "ses_x"
       (let ((opencode-chat-render-batch 10))
-        (opencode-chat--render-all messages)
+        (opencode-chat--fill messages)
         (should-not (opencode-chat-loaded-p))
-        (should (= (hash-table-count opencode-chat--messages) 10))
+        (should (= (length (opencode-chat--message-sections)) 10))
         (goto-char (point-min))
         (should (search-forward "message number 85" nil t))
         (should-not (search-forward "message number 84" nil t))
@@ -413,41 +407,41 @@ Only the last Markdown pass runs, and the chat reads as a fresh render."
         ;; An event for an old, undrawn message waits for its batch.
         (opencode-test-event conn "message.updated"
                                  '(:info (:id "msg_00003" :sessionID "ses_x" :role "assistant")))
-        (should (= (hash-table-count opencode-chat--messages) 10))
+        (should (= (length (opencode-chat--message-sections)) 10))
         (let ((deadline (+ (float-time) 10)))
           (while (and (not (opencode-chat-loaded-p)) (< (float-time) deadline))
             (accept-process-output nil 0.02)))
         (should (opencode-chat-loaded-p))
         (should (equal (buffer-string) whole))
         ;; Every marker is where its message is.
-        (maphash (lambda (id e)
-                   (should (equal (get-text-property (plist-get e :beg) 'opencode-message) id)))
-                 opencode-chat--messages)
+        (dolist (s (opencode-chat--message-sections))
+          (should (equal (get-text-property (opencode-chat-section-beg s) 'opencode-message)
+                         (opencode-chat-section-id s))))
         ;; A new message still goes at the end.
         (opencode-test-event conn "message.updated"
                                  '(:info (:id "msg_99999" :sessionID "ses_x" :role "user")))
-        (should (= (hash-table-count opencode-chat--messages) 96))
-        (let ((last (plist-get (gethash "msg_99999" opencode-chat--messages) :beg)))
-          (maphash (lambda (_ e) (should (<= (plist-get e :beg) last)))
-                   opencode-chat--messages))))))
+        (should (= (length (opencode-chat--message-sections)) 96))
+        (let ((last (opencode-chat-section-beg (opencode-chat--section "msg_99999"))))
+          (dolist (s (opencode-chat--message-sections))
+            (should (<= (opencode-chat-section-beg s) last))))))))
 
 (ert-deftest opencode-chat/parts-removed-and-unknown ()
   "Removed parts and messages vanish; unknown part types show their fields."
   (opencode-test-with-chat "ses_x"
-    (opencode-chat--update-message '(:id "msg_1" :sessionID "ses_x" :role "assistant"))
-    (opencode-chat--update-part '(:id "prt_1" :messageID "msg_1" :sessionID "ses_x"
+    (opencode-test-chat-message '(:id "msg_1" :sessionID "ses_x" :role "assistant"))
+    (opencode-test-chat-part '(:id "prt_1" :messageID "msg_1" :sessionID "ses_x"
                                   :type "text" :text "first"))
-    (opencode-chat--update-part '(:id "prt_2" :messageID "msg_1" :sessionID "ses_x"
+    (opencode-test-chat-part '(:id "prt_2" :messageID "msg_1" :sessionID "ses_x"
                                   :type "hologram" :beam "blue"))
-    (opencode-chat--update-part '(:id "prt_3" :messageID "msg_1" :sessionID "ses_x"
+    (opencode-test-chat-part '(:id "prt_3" :messageID "msg_1" :sessionID "ses_x"
                                   :type "text" :text "third"))
     (should (string-match-p "first\n▾ Part hologram\ntype: hologram\nbeam: blue\n" (opencode-test--visible-text)))
     (opencode-chat--remove-part "prt_2")
     (should (string-match-p "first\nthird" (opencode-test--visible-text)))
-    (opencode-chat--append-delta "prt_1" "text" " more")
+    (opencode-test-chat-delta "prt_1" "text" " more")
     (should (string-match-p "first more\nthird" (opencode-test--visible-text)))
-    (opencode-chat--update-message '(:id "msg_2" :sessionID "ses_x" :role "user"))
-    (opencode-chat--update-part '(:id "prt_4" :messageID "msg_2" :sessionID "ses_x"
+    (opencode-test-chat-message '(:id "msg_2" :sessionID "ses_x" :role "user"))
+    (opencode-test-chat-part '(:id "prt_4" :messageID "msg_2" :sessionID "ses_x"
                                   :type "text" :text "question"))
     (opencode-chat--remove-message "msg_1")
     (should-not (string-match-p "first" (opencode-test--visible-text)))
@@ -505,8 +499,8 @@ Only the last Markdown pass runs, and the chat reads as a fresh render."
 (ert-deftest opencode-chat/markdown-and-code-blocks ()
   "Text parts are rendered Markdown; fenced code gets its language's faces."
   (opencode-test-with-chat "ses_x"
-    (opencode-chat--update-message '(:id "msg_1" :sessionID "ses_x" :role "assistant"))
-    (opencode-chat--update-part
+    (opencode-test-chat-message '(:id "msg_1" :sessionID "ses_x" :role "assistant"))
+    (opencode-test-chat-part
      '(:id "prt_1" :messageID "msg_1" :sessionID "ses_x" :type "text"
        :text "# Title\nSome **bold** and `code` and [a link](https://example.invalid).\n```elisp\n(defun f () (message \"str **no**\"))\n```\nAfter **x**.\n"))
     (cl-flet ((face-at (s) (save-excursion (goto-char (point-min)) (search-forward s)
@@ -523,9 +517,9 @@ Only the last Markdown pass runs, and the chat reads as a fresh render."
       (should-not (memq 'bold (ensure-list (face-at "no**"))))
       (should (memq 'bold (ensure-list (face-at "x**")))))
     ;; Streaming into an open code block keeps the text intact.
-    (opencode-chat--update-part '(:id "prt_2" :messageID "msg_1" :sessionID "ses_x" :type "text"
+    (opencode-test-chat-part '(:id "prt_2" :messageID "msg_1" :sessionID "ses_x" :type "text"
                                   :text "```sh\necho"))
-    (opencode-chat--append-delta "prt_2" "text" " hi\n```\n")
+    (opencode-test-chat-delta "prt_2" "text" " hi\n```\n")
     (add-to-invisibility-spec 'opencode-markup)
     (opencode-chat--fontify-pending (current-buffer))
     (should (string-match-p "^```sh\necho hi\n```$" (buffer-substring-no-properties
@@ -533,7 +527,7 @@ Only the last Markdown pass runs, and the chat reads as a fresh render."
     ;; Rendered once the pending pass is done: the fences do not show.
     (should (string-match-p "^sh\necho hi\n+\\'" (opencode-test--visible-text)))
     (let ((opencode-chat-fontify-max 10))
-      (opencode-chat--update-part '(:id "prt_3" :messageID "msg_1" :sessionID "ses_x" :type "text"
+      (opencode-test-chat-part '(:id "prt_3" :messageID "msg_1" :sessionID "ses_x" :type "text"
                                     :text "a long **text** past the limit"))
       (should (string-match-p "a long \\*\\*text\\*\\* past the limit" (opencode-test--visible-text)))
       (should-not (save-excursion (goto-char (point-min)) (search-forward "past the")
@@ -542,7 +536,7 @@ Only the last Markdown pass runs, and the chat reads as a fresh render."
 (ert-deftest opencode-chat/navigation-imenu-bookmark ()
   "N/P and M-n/M-p move by message and part; imenu lists prompts; bookmarks reopen."
   (opencode-test-with-chat opencode-test--session
-    (opencode-chat--render-all (opencode-test--json-fixture "real-messages.json"))
+    (opencode-chat--fill (opencode-test--json-fixture "real-messages.json"))
     (goto-char (point-min))
     (opencode-chat-next-reply 1)
     (should (looking-at "Assistant"))
@@ -573,11 +567,11 @@ Only the last Markdown pass runs, and the chat reads as a fresh render."
   "File and patch parts name files that open on RET, only inside the project."
   (opencode-test-with-chat "ses_x"
     (setf (opencode-connection-directory conn) "/tmp/proj")
-    (opencode-chat--update-message '(:id "msg_1" :sessionID "ses_x" :role "assistant"))
-    (opencode-chat--update-part '(:id "prt_1" :messageID "msg_1" :sessionID "ses_x" :type "patch"
+    (opencode-test-chat-message '(:id "msg_1" :sessionID "ses_x" :role "assistant"))
+    (opencode-test-chat-part '(:id "prt_1" :messageID "msg_1" :sessionID "ses_x" :type "patch"
                                   :hash "abc" :files ["/tmp/proj/src/a.c" "/etc/passwd"]))
-    (puthash "prt_1" 'open opencode-chat--folded)
-    (opencode-chat--update-part (plist-get (gethash "prt_1" opencode-chat--parts) :part))
+    (setf (opencode-part-fold (opencode-chat--part "prt_1")) 'open)
+    (opencode-chat--update-part "prt_1")
     (let ((visited nil))
       (cl-letf (((symbol-function 'find-file-other-window) (lambda (f) (setq visited f))))
         (goto-char (point-min))
@@ -594,8 +588,8 @@ Only the last Markdown pass runs, and the chat reads as a fresh render."
 (ert-deftest opencode-chat/subagent-link-and-compaction ()
   "A task tool links to its sub-agent session; compaction shows a divider."
   (opencode-test-with-chat "ses_x"
-    (opencode-chat--update-message '(:id "msg_1" :sessionID "ses_x" :role "assistant"))
-    (opencode-chat--update-part
+    (opencode-test-chat-message '(:id "msg_1" :sessionID "ses_x" :role "assistant"))
+    (opencode-test-chat-part
      '(:id "prt_1" :messageID "msg_1" :sessionID "ses_x" :type "tool" :tool "task"
        :state (:status "running" :input (:description "Look around" :prompt "Explore")
                :metadata (:sessionId "ses_child") :time (:start 1))))
@@ -610,7 +604,7 @@ Only the last Markdown pass runs, and the chat reads as a fresh render."
                 ((symbol-function 'opencode-chat-open) (lambda (_c s) (setq opened s))))
         (call-interactively (lookup-key (get-text-property (point) 'keymap) (kbd "RET"))))
       (should (equal opened '(:id "ses_child" :title "child"))))
-    (opencode-chat--update-part '(:id "prt_2" :messageID "msg_1" :sessionID "ses_x" :type "compaction"
+    (opencode-test-chat-part '(:id "prt_2" :messageID "msg_1" :sessionID "ses_x" :type "compaction"
                                   :auto :false))
     (should (string-match-p "^──── context compacted: earlier messages were summarised ────$"
                             (opencode-test--visible-text)))))

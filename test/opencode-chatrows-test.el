@@ -340,7 +340,7 @@ says it; v reverts the session to the part at point."
     (let* ((part (cl-some (lambda (m) (cl-find "tool" (plist-get m :parts)
                                                 :key (lambda (p) (plist-get p :type)) :test #'equal))
                           (opencode-chat-messages))))
-      (goto-char (plist-get (gethash (plist-get part :id) opencode-chat--parts) :beg))
+      (goto-char (opencode-chat-section-beg (opencode-chat--section (plist-get part :id))))
       (should (equal (plist-get (opencode-chat-part-at) :id) (plist-get part :id)))
       (cl-letf (((symbol-function 'yes-or-no-p) (lambda (_) t)))
         (call-interactively #'opencode-chat-revert-part))

@@ -296,7 +296,7 @@ Return (TEXT . BUFFER): the file's text and the buffer that opened it."
          (messages (opencode-test-capture-stored conn))
          (sid (opencode-test-capture-session conn)))
     (opencode-test-with-chat sid
-      (opencode-chat--render-all messages)
+      (opencode-chat--fill messages)
       (let ((org (opencode-chat-export-org (opencode-chat-messages) (opencode-chat-session)))
             (md (opencode-chat-export-markdown (opencode-chat-messages) (opencode-chat-session))))
         (should (= (length messages) (length (opencode-chat-messages))))
@@ -403,7 +403,7 @@ no patch line repeating an edit."
          (messages (opencode-test-capture-stored conn))
          (sid (opencode-test-capture-session conn)))
     (opencode-test-with-chat sid
-      (opencode-chat--render-all messages)
+      (opencode-chat--fill messages)
       (let ((org (opencode-chat-export-org (opencode-chat-messages) (opencode-chat-session)))
             (md (opencode-chat-export-markdown (opencode-chat-messages) (opencode-chat-session))))
         (dolist (text (list org md))

@@ -165,11 +165,11 @@
     (setf (opencode-connection-plist conn)
           (plist-put (opencode-connection-plist conn) :providers
                      [(:id "mock" :models (:mock-1 (:limit (:context 10000 :output 1000))))]))
-    (opencode-chat--update-message '(:id "msg_1" :sessionID "ses_x" :role "assistant"
+    (opencode-test-chat-message '(:id "msg_1" :sessionID "ses_x" :role "assistant"
                                      :providerID "mock" :modelID "mock-1" :agent "build"
                                      :cost 0.25 :tokens (:input 1500 :output 200 :reasoning 0
                                                          :cache (:read 500 :write 0))))
-    (opencode-chat--update-message '(:id "msg_2" :sessionID "ses_x" :role "assistant"
+    (opencode-test-chat-message '(:id "msg_2" :sessionID "ses_x" :role "assistant"
                                      :providerID "mock" :modelID "mock-1" :agent "build"
                                      :cost 0.5 :tokens (:input 3000 :output 400 :reasoning 0
                                                         :cache (:read 1000 :write 0))))
@@ -270,8 +270,8 @@
           (opencode-chat-fold-tools nil)
           (opencode-chat-tool-renderers nil)
           (long (mapconcat #'number-to-string (number-sequence 1 200) " ")))
-      (opencode-chat--update-message '(:id "msg_1" :sessionID "ses_x" :role "assistant"))
-      (opencode-chat--update-part `(:id "prt_1" :messageID "msg_1" :sessionID "ses_x" :type "tool"
+      (opencode-test-chat-message '(:id "msg_1" :sessionID "ses_x" :role "assistant"))
+      (opencode-test-chat-part `(:id "prt_1" :messageID "msg_1" :sessionID "ses_x" :type "tool"
                                     :tool "read" :state (:status "completed" :input (:filePath "x")
                                                          :output ,long)))
       (let ((text (opencode-test--visible-text)))
@@ -285,8 +285,8 @@
         (should-not (string-match-p "more characters" text)))))
   (opencode-test-with-chat "ses_x"
     (let ((opencode-chat-fontify-max-blocks 1))
-      (opencode-chat--update-message '(:id "msg_1" :sessionID "ses_x" :role "assistant"))
-      (opencode-chat--update-part
+      (opencode-test-chat-message '(:id "msg_1" :sessionID "ses_x" :role "assistant"))
+      (opencode-test-chat-part
        '(:id "prt_1" :messageID "msg_1" :sessionID "ses_x" :type "text"
              :text "```elisp\n(defun a ())\n```\n\n```elisp\n(defun b ())\n```\n"))
       (goto-char (point-min))

@@ -350,12 +350,12 @@ server read of it."
         ;; The same, drawn from what the server stored.
         (when (= round 0)
           (let* ((first (get-text-property (point-min) 'opencode-message))
-                 (beg (plist-get (gethash first opencode-chat--messages) :beg)))
+                 (beg (opencode-chat-section-beg (opencode-chat--section first))))
             (opencode-chat-reload)
             (should (opencode-test-wait
                      (lambda () (and (opencode-chat-loaded-p)
-                                     (not (eq beg (plist-get (gethash first opencode-chat--messages)
-                                                             :beg)))
+                                     (not (eq beg (opencode-chat-section-beg
+                                                   (opencode-chat--section first))))
                                      (string-match-p "^Seen again\\.$" (opencode-test--visible-text))))
                      30))))))))
 
@@ -420,20 +420,20 @@ server read of it."
     (let ((step '(:id "prt_2" :messageID "msg_1" :sessionID "ses_x" :type "step-finish"
                   :reason "stop" :cost 0.0123
                   :tokens (:input 1234 :output 340 :reasoning 0 :cache (:read 0 :write 0)))))
-      (opencode-chat--update-message
+      (opencode-test-chat-message
        '(:id "msg_1" :sessionID "ses_x" :role "assistant" :providerID "p" :modelID "m"
          :cost 0.0123 :tokens (:input 1234 :output 340 :reasoning 0 :cache (:read 500 :write 0))))
-      (opencode-chat--update-part '(:id "prt_1" :messageID "msg_1" :sessionID "ses_x" :type "text"
+      (opencode-test-chat-part '(:id "prt_1" :messageID "msg_1" :sessionID "ses_x" :type "text"
                                     :text "Hi."))
-      (opencode-chat--update-part step)
+      (opencode-test-chat-part step)
       (should (equal (opencode-test--visible-text)
                      "Assistant  p/m  1.2k in · 340 out · 500 cached · $0.0123\nHi.\n\n"))
       (let ((opencode-chat-show-steps t))
-        (opencode-chat--update-part step)
+        (opencode-test-chat-part step)
         (should (string-match-p "^Hi\\.\nStep done (stop): 1\\.2k in · 340 out · \\$0\\.0123$"
                                 (opencode-test--visible-text)))
         ;; Nothing to say: no figures.
-        (opencode-chat--update-part (plist-put (plist-put (copy-sequence step) :cost 0)
+        (opencode-test-chat-part (plist-put (plist-put (copy-sequence step) :cost 0)
                                                :tokens '(:input 0 :output 0)))
         (should (string-match-p "^Step done (stop)$" (opencode-test--visible-text))))))
   (should (equal (substring-no-properties
@@ -451,12 +451,12 @@ server read of it."
 A failed tool starts open, though tools start folded."
   (opencode-test-with-chat "ses_x"
     (let ((opencode-chat-fold-tools t))
-      (opencode-chat--update-message '(:id "msg_1" :sessionID "ses_x" :role "assistant"))
-      (opencode-chat--update-part
+      (opencode-test-chat-message '(:id "msg_1" :sessionID "ses_x" :role "assistant"))
+      (opencode-test-chat-part
        '(:id "prt_1" :messageID "msg_1" :sessionID "ses_x" :type "tool" :tool "mcp_thing"
          :state (:status "error" :input (:query "cats" :limit 3 :opts (:deep t :tags ["a" "b"]))
                  :error "It broke")))
-      (opencode-chat--update-part
+      (opencode-test-chat-part
        '(:id "prt_2" :messageID "msg_1" :sessionID "ses_x" :type "tool" :tool "bash"
          :state (:status "error" :input (:command "make") :error "Killed")))
       (let ((text (opencode-test--visible-text)))

@@ -624,7 +624,7 @@ where the window starts as the commands left it)."
                                                             :directory "/tmp" :state 'connected)
                                  (list :id sid))
           (let ((opencode-chat-render-batch 100000))
-            (opencode-chat--render-all messages))
+            (opencode-chat--fill messages))
           (opencode-test--visible-text))
       (kill-buffer buf))))
 
@@ -700,6 +700,23 @@ A text delta goes the way the module sends it, not as a plist."
            (opencode-chat--attach conn (list :id ,session-id :title "fixture"))
            ,@body)
        (kill-buffer buf))))
+
+;; What an event's handlers do to the current chat: the timeline's
+;; first, then the chat's.
+(defun opencode-test-chat-message (info)
+  "Put message INFO in the current chat's timeline and draw it."
+  (opencode-timeline-put-message (opencode-chat-timeline) info)
+  (opencode-chat--update-message (plist-get info :id)))
+
+(defun opencode-test-chat-part (part)
+  "Put PART in the current chat's timeline and draw it."
+  (opencode-timeline-put-part (opencode-chat-timeline) part)
+  (opencode-chat--update-part (plist-get part :id)))
+
+(defun opencode-test-chat-delta (part-id field text)
+  "Append TEXT to FIELD of PART-ID in the current chat's timeline, and show it."
+  (opencode-timeline-append (opencode-chat-timeline) part-id field text)
+  (opencode-chat--append-delta part-id field text))
 
 (defmacro opencode-test-with-chat-on-real-server (script &rest body)
   "Run BODY with `conn', `sid' and `chat' while the mock plays SCRIPT.

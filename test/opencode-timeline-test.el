@@ -153,7 +153,7 @@ A finished copy is the text; a removed part or message goes."
       (should (eq (opencode-message-status (opencode-timeline-message (opencode-chat-timeline) "msg_9"))
                   'pending))
       ;; A page loaded keeps the prompt on its way.
-      (opencode-chat--render-all [])
+      (opencode-chat--fill [])
       (should (equal (mapcar (lambda (m) (plist-get (plist-get m :info) :id)) (opencode-chat-messages))
                      '("msg_9")))
       (opencode-chat-forget-pending "msg_9")

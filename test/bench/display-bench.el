@@ -539,12 +539,12 @@ Return the seconds each took."
     (while (and pos (< (length found) n))
       (setq pos (next-single-property-change pos 'opencode-part))
       (when-let* ((id (and pos (get-text-property pos 'opencode-part)))
-                  (entry (gethash id opencode-chat--parts))
-                  (part (opencode-chat--entry-part entry)))
-        (when (and (equal (plist-get part :type) "tool")
+                  (section (opencode-chat--section id))
+                  (part (opencode-chat--part id)))
+        (when (and (equal (opencode-part-type part) "tool")
                    (opencode-chat--part-folded-p part)
-                   (not (memq (marker-position (plist-get entry :beg)) found)))
-          (push (marker-position (plist-get entry :beg)) found))))
+                   (not (memq (marker-position (opencode-chat-section-beg section)) found)))
+          (push (marker-position (opencode-chat-section-beg section)) found))))
     (nreverse found)))
 
 (defun opencode-display-bench--cursor (buf)
@@ -635,12 +635,12 @@ display feature it is.  Return a plist: variant -> stats of 60 keys."
             (let ((t0 (float-time))
                   (page (opencode-request-sync conn "GET" "/session/ses_open/message"
                                                :query '(("all" . "1")))))
-              (with-current-buffer buf (opencode-chat--render-all page))
+              (with-current-buffer buf (opencode-chat--fill page))
               (opencode-display-bench--wait
                (lambda () (with-current-buffer buf (opencode-chat-loaded-p))) 120)
               (redisplay t)
               (setq all (- (float-time) t0))))
-          (let* ((count (hash-table-count (buffer-local-value 'opencode-chat--messages buf)))
+          (let* ((count (with-current-buffer buf (length (opencode-chat--message-sections))))
                  (heap (- (opencode-display-bench--heap) heap0))
                  (size (buffer-size buf))
                  (keys (opencode-display-bench--profiled :profile-big-keys

@@ -551,7 +551,7 @@ Return (FIRST-SCREEN FULLY-DRAWN) in seconds."
                   (format "%s/session/ses_open/message?%s" url
                           (opencode--query-string query)))))
          first)
-    (with-current-buffer buf (opencode-chat--render-all page))
+    (with-current-buffer buf (opencode-chat--fill page))
     (setq first (- (float-time) t0))
     (opencode-bench--wait (lambda () (with-current-buffer buf (opencode-chat-loaded-p))))
     (list first (- (float-time) t0))))
@@ -578,7 +578,7 @@ Return (FIRST-SCREEN FULLY-DRAWN) in seconds."
             (setq all (opencode-bench--open-one kind conn url '(("all" . "1")) buf))
             (let ((heap (- (opencode-bench--heap-bytes) heap0))
                   (size (with-current-buffer buf (buffer-size)))
-                  (count (with-current-buffer buf (hash-table-count opencode-chat--messages))))
+                  (count (with-current-buffer buf (length (opencode-chat--message-sections)))))
               (unless (= count opencode-bench-messages)
                 (error "Loaded %d messages, not %d" count opencode-bench-messages))
               (push (list kind page all heap size) results))
