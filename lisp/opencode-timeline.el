@@ -24,10 +24,10 @@
 ;; Streamed text is kept as a list of chunks and joined when it is
 ;; read (`opencode-part-text'), so a long reply costs linear time.
 ;;
-;; Copy and export (opencode-chat-export.el) read the timeline, never
-;; the chat's text.  The chat still draws from the events (its regions
-;; and their state are its own, opencode-chat.el): drawing from the
-;; timeline is the next step.
+;; The chat draws the timeline: its sections (opencode-chat-section.el)
+;; hold only where each message and part is drawn, and look the rest
+;; up here.  Copy and export (opencode-chat-export.el) read the
+;; timeline too, never the chat's text.
 
 ;;; Code:
 
