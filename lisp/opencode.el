@@ -60,7 +60,8 @@
 ;; opencode-chat-context.el (the chat's header line and context),
 ;; opencode-chat-ops.el (operations on the session),
 ;; opencode-chat-nav.el (folding and moving), opencode-chat-export.el
-;; (copying and exporting), opencode-parts.el (how messages and parts
+;; (copying and exporting), opencode-chat-export-formats.el (a session
+;; as Markdown and as Org), opencode-parts.el (how messages and parts
 ;; look), opencode-tools.el (how each tool's part looks),
 ;; opencode-markdown.el (Markdown faces), opencode-prompt.el (the
 ;; prompt), opencode-complete.el (its completion), opencode-context.el
