@@ -39,7 +39,8 @@
 ;; (connections, their state, the drain and the dispatch),
 ;; opencode-connection-requests.el (requests and their replies),
 ;; opencode-events.el (routing events to their handlers),
-;; opencode-model.el (what the server sends, and the store),
+;; opencode-structs.el (what the server sends),
+;; opencode-model.el (the store),
 ;; opencode-timeline.el (a session's messages and parts, as they
 ;; stream),
 ;; opencode-cache.el (what is kept on disk), opencode-server.el (the
