@@ -297,7 +297,9 @@ its log."
                                     (opencode-remote-host-remote-port host))
                   ;; Its own connection, which fails rather than asks.
                   "-o" "ExitOnForwardFailure=yes" "-o" "BatchMode=yes"
-                  "-o" "ControlMaster=no" "-o" "ControlPath=none")
+                  "-o" "ControlMaster=no" "-o" "ControlPath=none"
+                  ;; It says when the server does not answer there.
+                  "-o" "LogLevel=INFO")
             opencode-remote-ssh-options
             (cl-loop for group in (tramp-get-method-parameter vec 'tramp-login-args)
                      for args = (mapcar (lambda (a) (format-spec a spec 'ignore)) group)
@@ -326,18 +328,22 @@ its log."
     proc))
 
 (defun opencode-remote--tunnel-output (proc)
-  "Return the last line PROC, a tunnel, said, or nil."
+  "Return the last line PROC, a tunnel, said about itself, or nil.
+Not the lines about the host's key nor about one forwarded connection."
   (when (buffer-live-p (process-buffer proc))
     (with-current-buffer (process-buffer proc)
-      (let ((lines (split-string (buffer-string) "[\r\n]+" t "[ \t]+")))
+      (let ((lines (cl-remove-if
+                    (lambda (l) (string-match-p "\\`Warning: Permanently added\\|\\`channel [0-9]+: " l))
+                    (split-string (buffer-string) "[\r\n]+" t "[ \t]+"))))
         (car (last lines))))))
 
 (defun opencode-remote--tunnel-why (host proc)
   "Return why PROC, HOST's tunnel, ended, in words."
   (let ((said (opencode-remote--tunnel-output proc))
         (label (opencode-remote-host-label host)))
-    (cond ((null said) (format "ssh to %s ended (%s %s)" label (process-status proc)
-                               (process-exit-status proc)))
+    (cond ((eq (process-status proc) 'signal)
+           (format "its ssh process was killed (signal %d)" (process-exit-status proc)))
+          ((null said) (format "ssh to %s ended (exit %s)" label (process-exit-status proc)))
           ((string-match-p "Permission denied\\|Too many authentication failures\\|Host key verification failed" said)
            (format "ssh to %s was refused: %s" label said))
           ((string-match-p "Address already in use\\|cannot listen to port" said)
@@ -610,7 +616,12 @@ unless that is done."
         ((error quit)
          (opencode-remote--close-tunnel host)
          (setf (opencode-remote-host-state host) 'closed)
-         (signal (car err) (cdr err)))))
+         (if (memq (car err) '(opencode-server-error quit))
+             (signal (car err) (cdr err))
+           ;; TRAMP's own failures: the host in words.
+           (signal 'opencode-server-error
+                   (list (format "Cannot use a server on %s: %s" (opencode-remote-host-label host)
+                                 (error-message-string err))))))))
     (cl-list* (opencode-remote-url host) host
               (and (opencode-remote-host-password host) "opencode")
               (opencode-remote-host-password host))))

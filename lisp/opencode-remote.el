@@ -55,6 +55,13 @@ a relative one is expanded in DIRECTORY; else PATH is returned as it is."
           (host (file-remote-p prefix 'host)))
       (if user (concat user "@" host) host))))
 
+(defun opencode-remote-directory-words (directory)
+  "Return DIRECTORY as a list's header says it.
+Abbreviated; a remote one as its host names it, then \"on user@host\"."
+  (if-let ((label (opencode-remote-label directory)))
+      (format "%s on %s" (opencode-remote-host-name directory) label)
+    (abbreviate-file-name directory)))
+
 (defun opencode-remote-file-url (name)
   "Return a file:// URL of NAME, which the server's host can read."
   (concat "file://" (opencode-remote-host-name (expand-file-name name))))
