@@ -337,7 +337,32 @@ key are said, and each recovers."
               (should (eq (opencode-remote-host-state host) 'failed))
               (copy-file (expand-file-name "user_key.pub" keys) authorized t)
               (opencode-connection-revive conn)
-              (should (opencode-remote-test--connected conn))))
+              (should (opencode-remote-test--connected conn)))
+            ;; The status view says the host, the tunnel and the server.
+            (let ((status (save-window-excursion (opencode-server-status dir))))
+              (unwind-protect
+                  (with-current-buffer status
+                    (should (string-match-p
+                             (format "Host +%s, through an SSH tunnel (port %d here, %d there; up)\n +server started by this Emacs, pid %d, restarted 1 time"
+                                     (regexp-quote label) (opencode-remote-host-local-port host)
+                                     (opencode-remote-host-remote-port host)
+                                     (opencode-remote-host-pid host))
+                             (opencode-test--visible-text))))
+                (kill-buffer status)))
+            ;; Another Emacs (here: this one, having forgotten the host,
+            ;; its server left running) finds the server recorded there.
+            (let ((pid (opencode-remote-host-pid host)))
+              (let ((opencode-remote-stop-servers nil))
+                (opencode-disconnect-all))
+              (clrhash opencode-remote--hosts)
+              (let* ((again (opencode-connect dir))
+                     (found (opencode-remote-test--host prefix)))
+                (should (opencode-remote-test--connected again))
+                (should (equal (opencode-remote-host-pid found) pid))
+                (should-not (opencode-remote-host-started found))
+                ;; It is this Emacs's server no more: not stopped with it.
+                (opencode-disconnect-all)
+                (should (eql 0 (signal-process pid 0))))))
         (when (buffer-live-p chat) (kill-buffer chat))
         (kill-buffer list-buf)))))
 
