@@ -57,6 +57,18 @@
               "SetEnv " (string-join environment " ") "\n"))
     file))
 
+(defvar opencode-remote-test--sshds nil
+  "The sshd processes the tests run, stopped even when Emacs is killed.
+sshd takes the hang-up Emacs sends its processes as exiting for an
+order to start again, so it is killed here.")
+
+(defun opencode-remote-test--kill-sshds ()
+  "Kill the tests' sshd processes."
+  (dolist (p opencode-remote-test--sshds)
+    (when (process-live-p p) (signal-process p 'KILL))))
+
+(add-hook 'kill-emacs-hook #'opencode-remote-test--kill-sshds)
+
 (defun opencode-remote-test--start-sshd (dir environment)
   "Start sshd for DIR's keys, giving sessions ENVIRONMENT; return (PROCESS . PORT).
 Skip the test, saying why, if sshd cannot run."
@@ -71,6 +83,7 @@ Skip the test, saying why, if sshd cannot run."
                              :buffer (generate-new-buffer " *opencode-test-sshd*")
                              :command (list opencode-remote-test--sshd "-D" "-e" "-f" config)
                              :connection-type 'pipe :noquery t)))
+    (push proc opencode-remote-test--sshds)
     (opencode-test-wait (lambda () (or (not (process-live-p proc))
                                        (opencode-remote--port-open-p port)))
                         10)
@@ -158,6 +171,7 @@ PREFIX is the host's TRAMP prefix, MOCK the mock model's server."
   (when prefix (ignore-errors (tramp-cleanup-connection (tramp-dissect-file-name prefix) nil t)))
   (when sshd
     (delete-process (car sshd))
+    (setq opencode-remote-test--sshds (delq (car sshd) opencode-remote-test--sshds))
     (kill-buffer (process-buffer (car sshd))))
   (mapc #'delete-process opencode-test-mock-hanging)
   (delete-process mock)
