@@ -24,6 +24,7 @@
 (require 'opencode-lib)
 (require 'opencode-module)
 (require 'opencode-connection)
+(require 'opencode-remote)
 
 (declare-function opencode--module-open "ext:opencode-module"
                   (url process &rest options))
@@ -203,6 +204,14 @@ command loop.  Return the request's id."
       (run-at-time 0 nil #'opencode-connection--complete conn id status data nil nil))
     id))
 
+(defun opencode-connection--wire-query (query)
+  "Return QUERY with its directory named as the server's host names it."
+  (mapcar (lambda (kv)
+            (if (equal (car kv) "directory")
+                (cons "directory" (opencode-remote-host-name (cdr kv)))
+              kv))
+          query))
+
 (defun opencode-connection--send-1 (conn method path query body callback errback
                                          timeout full)
   "Send a request on CONN through its module handle; return the request's id.
@@ -210,9 +219,10 @@ METHOD, PATH, QUERY, BODY, CALLBACK, ERRBACK, TIMEOUT and FULL are as
 for `opencode-request'."
   (let* ((target (concat path "?"
                          (opencode--query-string
-                          (if (or (assoc "directory" query) (opencode-connection-global conn))
-                              query
-                            (append query `(("directory" . ,(opencode-connection-directory conn))))))))
+                          (opencode-connection--wire-query
+                           (if (or (assoc "directory" query) (opencode-connection-global conn))
+                               query
+                             (append query `(("directory" . ,(opencode-connection-directory conn)))))))))
          (json (and body (json-serialize body)))
          (id (opencode--module-request
               (opencode-connection-handle conn) method target json

@@ -29,6 +29,7 @@
 (require 'opencode-gc)
 (require 'opencode-events)
 (require 'opencode-module)
+(require 'opencode-remote)
 
 ;; The module's entry points, defined when `opencode-module-ensure' loads it.
 (declare-function opencode--module-open "ext:opencode-module"
@@ -183,7 +184,8 @@ It is made on first use: views keep their per-connection indexes so."
            url proc
            :event-path (if (opencode-connection-global conn) "/global/event"
                          (concat "/event?" (opencode--query-string
-                                            `(("directory" . ,(opencode-connection-directory conn))))))
+                                            `(("directory" . ,(opencode-remote-host-name
+                                                               (opencode-connection-directory conn)))))))
            :user (opencode-connection-user conn)
            :password (opencode-connection-password conn)
            :insecure opencode-tls-insecure

@@ -21,6 +21,7 @@
 (require 'diff-mode)
 (require 'opencode-api)
 (require 'opencode-model)
+(require 'opencode-remote)
 
 (declare-function opencode-chat-connection "opencode-chat" (&optional buffer))
 (declare-function opencode-chat-session "opencode-chat" (&optional buffer))
@@ -59,8 +60,10 @@ changed."
      message-id)))
 
 (defun opencode-diff--same-file-p (a b directory)
-  "Return non-nil if file names A and B, relative to DIRECTORY, are one file."
-  (equal (expand-file-name a directory) (expand-file-name b directory)))
+  "Return non-nil if file names A and B, relative to DIRECTORY, are one file.
+Either may be a path on the host of a remote DIRECTORY."
+  (equal (expand-file-name (opencode-remote-local-name a directory) directory)
+         (expand-file-name (opencode-remote-local-name b directory) directory)))
 
 (defun opencode-diff-patch-file (file message-id)
   "Show what the prompt of MESSAGE-ID changed in FILE, in this chat's session.
@@ -70,7 +73,9 @@ FILE (inside the project only)."
   (let* ((chat (current-buffer))
          (conn (opencode-chat-connection))
          (sid (opencode-chat-session-id))
-         (dir default-directory))
+         (dir default-directory)
+         ;; A path on the host of a remote project: its TRAMP name.
+         (file (opencode-remote-local-name file dir)))
     (cl-labels ((pick (diffs)
                   (seq-filter (lambda (d) (opencode-diff--same-file-p
                                            (opencode-diff-file d) file dir))

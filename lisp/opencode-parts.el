@@ -29,6 +29,7 @@
 (require 'opencode-lib)
 (require 'opencode-api)
 (require 'opencode-tools)
+(require 'opencode-remote)
 
 (declare-function opencode-diff-patch-file "opencode-diff" (file message-id))
 
@@ -489,7 +490,11 @@ synthetic parts it added for it (`opencode-parts-attachment-context')."
     (string-prefix-p root (expand-file-name file root))))
 
 (defun opencode-chat-visit-file (file &optional line)
-  "Visit FILE from a part, at LINE if given, only when it lies inside the project."
+  "Visit FILE from a part, at LINE if given, only when it lies inside the project.
+FILE is as the server names it: in a remote project, a path on its
+host, visited through TRAMP."
+  (setq file (opencode-remote-local-name
+              file (opencode-connection-directory (opencode-chat-connection))))
   (if (opencode-parts--inside-project-p file)
       (progn
         (find-file-other-window (expand-file-name file (opencode-connection-directory (opencode-chat-connection))))

@@ -185,7 +185,10 @@ For `tabulated-list-printer'."
   "Return the mode-line summary: what is shown and the stream's state."
   (let ((conn opencode-projects--conn))
     (concat
-     (format "every project  %s in %s"
+     (format "every project%s  %s in %s"
+             (if-let ((prefix (opencode-remote-connection-prefix conn)))
+                 (concat " on " (opencode-remote-label prefix))
+               "")
              (opencode--plural (hash-table-count opencode-projects--sessions) "session")
              (opencode--plural (cl-count-if-not (lambda (p) (equal (plist-get p :id) "global"))
                                                 (hash-table-values opencode-projects--projects))
@@ -377,7 +380,12 @@ this fetch, what is made from now on comes as events."
                 (plist-get (opencode-projects--session row) :directory))))
     (when (or (not (stringp dir)) (equal dir "/"))
       (user-error "No project directory here"))
-    dir))
+    (opencode-projects--local-name dir)))
+
+(defun opencode-projects--local-name (dir)
+  "Return DIR, a directory as the server names it, as Emacs names it.
+On a remote host's list, a TRAMP name on that host."
+  (opencode-remote-local-name dir (opencode-remote-connection-prefix opencode-projects--conn)))
 
 (defun opencode-projects-open ()
   "Open the chat of the session at point, on its own directory's connection.
@@ -387,7 +395,7 @@ On a project's heading, show that project's session list."
     (if (consp row)
         (opencode-sessions-show (opencode-connect (opencode-projects--directory-at-point)))
       (let* ((s (opencode-projects--session row))
-             (conn (opencode-connect (plist-get s :directory))))
+             (conn (opencode-connect (opencode-projects--local-name (plist-get s :directory)))))
         (opencode-store-put-session conn s)
         (opencode-chat-open conn s)))))
 
@@ -492,10 +500,12 @@ follows the server's global stream live.  \\<opencode-projects-mode-map>\
   "Show the sessions of every project the server knows, by project.
 The list follows the server live, from its global event stream; RET
 opens a session's chat, c makes a session in the project at point.
-Return the buffer."
+From a remote directory, the server is that host's.  Return the buffer."
   (interactive)
-  (let ((conn (opencode-connect-global))
-        (buf (get-buffer-create "*opencode-projects*")))
+  (let* ((conn (opencode-connect-global default-directory))
+         (label (opencode-remote-label default-directory))
+         (buf (get-buffer-create (if label (format "*opencode-projects: %s*" label)
+                                   "*opencode-projects*"))))
     (with-current-buffer buf
       (unless (derived-mode-p 'opencode-projects-mode) (opencode-projects-mode))
       (setq opencode-projects--conn conn)

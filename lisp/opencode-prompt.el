@@ -26,6 +26,7 @@
 (require 'opencode-chat-ops)
 (require 'opencode-providers)
 (require 'opencode-timeline)
+(require 'opencode-remote)
 
 (declare-function opencode-chat-connection "opencode-chat" (&optional buffer))
 (declare-function opencode-chat-session-id "opencode-chat" (&optional buffer))
@@ -126,7 +127,8 @@ relative to); the server keeps it with the part."
                 (`(,(and (pred stringp) name) ,(and (pred integerp) start) ,(and (pred integerp) end))
                  `(:type "file" :mime "text/plain"
                          :filename ,(format "%s#L%d-%d" (file-name-nondirectory name) start end)
-                         :url ,(format "file://%s?start=%d&end=%d" (expand-file-name name) start end)))
+                         :url ,(format "file://%s?start=%d&end=%d"
+                                      (opencode-remote-host-name (expand-file-name name)) start end)))
                 (_ (opencode-prompt--plain-file-part file))))
         (source (and text directory (not (memq (car-safe file) '(:image :agent)))
                      (opencode-prompt--mention-source file text directory))))
@@ -140,7 +142,7 @@ relative to); the server keeps it with the part."
                     (t "text/plain"))))
     `(:type "file" :mime ,mime
             :filename ,(file-name-nondirectory (directory-file-name file))
-            :url ,(concat "file://" (expand-file-name file)))))
+            :url ,(opencode-remote-file-url file))))
 
 (defun opencode-prompt--attachment-name (file)
   "Return how the prompt's header line names attachment FILE."

@@ -91,7 +91,7 @@ to it simply reconnect."
       (signal 'opencode-server-error
               (list "No `opencode' program: install it (npm install -g opencode-ai), run `make deps', or set `opencode-server-program'"))))
 
-(defun opencode-server--random-password ()
+(defun opencode-server-random-password ()
   "Return a random password of 32 hex digits."
   (let ((bytes (with-temp-buffer
                  (set-buffer-multibyte nil)
@@ -148,7 +148,7 @@ The process's sentinel restarts SERVER if it dies unasked."
         (process-put proc 'opencode-listening t)
         (run-hook-with-args 'opencode-server-ready-functions server)))))
 
-(defun opencode-server--free-port ()
+(defun opencode-server-free-port ()
   "Return a TCP port on 127.0.0.1 that nothing listens on now.
 The server's own choice (`--port 0') is 4096 whenever that is free, so
 two servers started one after the other would fight over it, and a
@@ -179,10 +179,10 @@ seen with the test files run side by side)."
   "Start a local OpenCode server in DIRECTORY and return it.
 Wait until it listens; \\[keyboard-quit] or a timeout stops it."
   (let* ((server (opencode-server--make
-                  :user "opencode" :password (opencode-server--random-password)
+                  :user "opencode" :password (opencode-server-random-password)
                   :directory (file-name-as-directory
                               (expand-file-name (or directory default-directory)))))
-         (proc (opencode-server--spawn server (opencode-server--free-port)))
+         (proc (opencode-server--spawn server (opencode-server-free-port)))
          (buf (process-buffer proc))
          (deadline (+ (float-time) opencode-server-start-timeout))
          (url nil)

@@ -305,7 +305,7 @@ HAS-CHILDREN is non-nil when S has child sessions."
 (defun opencode-sessions--header ()
   "Return the header line: project, filters and what is loaded."
   (concat
-   (abbreviate-file-name (opencode-connection-directory opencode-sessions--conn))
+   (opencode-remote-directory-words (opencode-connection-directory opencode-sessions--conn))
    (format "  %s%s" (opencode--plural (hash-table-count opencode-sessions--sessions) "session")
            (if opencode-sessions--cursor " (more: +)" ""))
    (if opencode-sessions--search (format "  search: %S" opencode-sessions--search) "")
@@ -507,7 +507,8 @@ to the buffer, and a stale position is caught by `opencode-sessions--goto'."
     ;; By name, as the server reports it: no file system access per row.
     (or (not (stringp dir))
         (string-prefix-p (file-name-as-directory
-                          (opencode-connection-directory opencode-sessions--conn))
+                          (opencode-remote-host-name
+                           (opencode-connection-directory opencode-sessions--conn)))
                          (file-name-as-directory dir)))))
 
 (defun opencode-sessions--load-page (buf cursor)

@@ -53,7 +53,10 @@ other failure."
          (fmt (opencode-status--get conn #'opencode-api-formatter-status)))
     (insert (propertize "OpenCode server\n" 'face 'bold)
             (format "  URL        %s%s\n" (opencode-connection-url conn)
-                    (if server "  (started by this Emacs)" ""))
+                    (if (opencode-server-p server) "  (started by this Emacs)" ""))
+            (if (opencode-remote-host-p server)
+                (format "  Host       %s\n" (opencode-remote-describe server))
+              "")
             (format "  Project    %s\n" (opencode-connection-directory conn))
             (format "  Health     %s\n"
                     (if (stringp health) (propertize health 'face 'error)
@@ -63,7 +66,7 @@ other failure."
             (format "  Stream     %s%s\n" (opencode-connection-state conn)
                     (if (opencode-connection-state-detail conn)
                         (concat " (" (opencode-connection-state-detail conn) ")") ""))
-            (if server
+            (if (opencode-server-p server)
                 (format "  Restarts   %d after crashes (limit %d)\n"
                         (opencode-server-restarts server) opencode-server-restart-limit)
               "")

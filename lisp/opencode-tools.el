@@ -26,6 +26,7 @@
 (require 'diff-mode)
 (require 'opencode-lib)
 (require 'opencode-connection)
+(require 'opencode-remote)
 
 (declare-function opencode-parts-file-button "opencode-parts" (file &optional line label))
 (declare-function opencode-parts-session-button "opencode-parts" (id))
@@ -177,11 +178,15 @@ values \"N items\" or \"{N keys}\"."
          ""))))
 
 (defun opencode-tools-relative (file)
-  "Return FILE relative to the chat's project when inside it, else FILE."
-  (let ((root (ignore-errors (opencode-connection-directory (opencode-chat-connection)))))
-    (if (and root (stringp file) (file-name-absolute-p file)
-             (string-prefix-p (file-name-as-directory root) file))
-        (file-relative-name file root)
+  "Return FILE relative to the chat's project when inside it, else FILE.
+FILE is as the server names it (in a remote project, a host path)."
+  (let* ((root (ignore-errors (opencode-connection-directory (opencode-chat-connection))))
+         (local (if (and root (stringp file) (file-name-absolute-p file))
+                    (opencode-remote-local-name file root)
+                  file)))
+    (if (and root (stringp local) (file-name-absolute-p local)
+             (string-prefix-p (file-name-as-directory root) local))
+        (file-relative-name local root)
       file)))
 
 (defun opencode-tools--file-button (file &optional line)

@@ -44,7 +44,9 @@
 ;; opencode-timeline.el (a session's messages and parts, as they
 ;; stream),
 ;; opencode-cache.el (what is kept on disk), opencode-server.el (the
-;; local server), opencode-api.el (one function per server route),
+;; local server), opencode-remote.el (file names of remote projects,
+;; both ways), opencode-remote-server.el (servers on remote hosts,
+;; through SSH tunnels), opencode-api.el (one function per server route),
 ;; opencode.el (this file: connecting, the prefix map),
 ;; opencode-notify.el (notifications), opencode-providers.el (which
 ;; providers answer, said before a first prompt),
@@ -88,6 +90,8 @@
 (require 'opencode-connection)
 (require 'opencode-model)
 (require 'opencode-server)
+(require 'opencode-remote)
+(require 'opencode-remote-server)
 (require 'opencode-notify)
 
 (defun opencode-project-directory ()
@@ -97,9 +101,18 @@
        (project-root pr)
      default-directory)))
 
-(defun opencode--target ()
-  "Return (URL SERVER USER . PASSWORD) of the server to use now.
-SERVER is the local server process, or nil for `opencode-server-url'."
+(defun opencode--target (&optional directory)
+  "Return (URL SERVER USER . PASSWORD) of the server to use now for DIRECTORY.
+SERVER is the local server process, or nil for `opencode-server-url'.
+For a remote DIRECTORY (a TRAMP name) it is the server on that host,
+reached through a tunnel (see `opencode-remote-target'), and SERVER is
+the host."
+  (if (opencode-remote-prefix directory)
+      (opencode-remote-target directory)
+    (opencode--local-target)))
+
+(defun opencode--local-target ()
+  "Return (URL SERVER USER . PASSWORD) of the server of local projects."
   (let* ((server (and (not opencode-server-url) (opencode-server-local)))
          (url (string-remove-suffix
                "/" (if server (opencode-server-url server) opencode-server-url)))
@@ -125,13 +138,15 @@ function of no argument, opens a new connection when CONN is nil."
 (defun opencode-connect (&optional directory)
   "Return the connection for DIRECTORY (default: the current project).
 Connect to `opencode-server-url', or to a local server started on
-demand.  There is one connection per directory, and it is the same
-object for good: when the URL changes, or it was closed, or its
-password was refused and another one is known now, it is opened again
-in place, so every buffer that shows it goes on showing it."
+demand; for a remote DIRECTORY, to a server on its host (see
+`opencode-remote-target').  There is one connection per directory,
+and it is the same object for good: when the URL changes, or it was
+closed, or its password was refused and another one is known now, it
+is opened again in place, so every buffer that shows it goes on
+showing it."
   (pcase-let* ((dir (opencode--normalize-directory
                      (or directory (opencode-project-directory))))
-               (`(,url ,server . ,auth) (opencode--target)))
+               (`(,url ,server . ,auth) (opencode--target dir)))
     (opencode--connect-1
      (opencode-connection-find dir) url server auth
      (lambda ()
@@ -142,36 +157,50 @@ in place, so every buffer that shows it goes on showing it."
   "The connection to every project of the server, once one was asked for.
 See `opencode-connect-global'.")
 
-(defun opencode-connect-global ()
+(defun opencode-connect-global (&optional directory)
   "Return the connection to every project of the server now in use.
 Its stream is /global/event, so it sees the events of every project;
 it names no directory.  It is one object for good, like those of
-`opencode-connect', and not in `opencode-connections'."
-  (pcase-let ((`(,url ,server . ,auth) (opencode--target)))
-    (setq opencode-global-connection
-          (opencode--connect-1
-           opencode-global-connection url server auth
-           (lambda ()
-             (opencode-connection-open url nil :user (car auth) :global t
-                                       :password (cdr auth) :server server))))))
+`opencode-connect', and not in `opencode-connections'.  For a remote
+DIRECTORY, it is the connection to every project of that host's server."
+  (pcase-let* ((`(,url ,server . ,auth) (opencode--target directory))
+               (host (and (opencode-remote-host-p server) server))
+               (open (lambda ()
+                       (opencode-connection-open url nil :user (car auth) :global t
+                                                 :password (cdr auth) :server server))))
+    (if host
+        (setf (opencode-remote-host-global host)
+              (opencode--connect-1 (opencode-remote-host-global host) url server auth open))
+      (setq opencode-global-connection
+            (opencode--connect-1 opencode-global-connection url server auth open)))))
 
 (defun opencode--all-connections ()
-  "Return `opencode-connections' and the global connection, if open."
-  (if (and opencode-global-connection
-           (not (eq (opencode-connection-state opencode-global-connection) 'closed)))
-      (cons opencode-global-connection (copy-sequence opencode-connections))
-    (copy-sequence opencode-connections)))
+  "Return `opencode-connections' and the global connections, if open.
+The global connections: the local one and those of remote hosts."
+  (append (cl-remove-if (lambda (c) (or (null c) (eq (opencode-connection-state c) 'closed)))
+                        (cons opencode-global-connection
+                              (mapcar #'opencode-remote-host-global (opencode-remote-hosts))))
+          (copy-sequence opencode-connections)))
 
 (defun opencode-connection-revive (conn)
   "Make CONN try to connect now, as `g' in a view of it asks.
 A stream waiting out its backoff tries at once.  When CONN uses this
 Emacs's local server and that server was stopped or gave up after too
-many restarts, a local server is started again and CONN moves to it."
+many restarts, a local server is started again and CONN moves to it.
+When CONN's server is on a remote host whose tunnel or server is down,
+they are opened or started again now, and CONN reconnects then."
   (let ((server (opencode-connection-server conn)))
-    (if (and server (not opencode-server-url)
-             (not (eq server (opencode-server-local))))
-        (opencode-connect (opencode-connection-directory conn))
-      (opencode-connection-reconnect conn))))
+    (cond ((opencode-remote-host-p server)
+           (cond ((eq (opencode-remote-host-state server) 'closed)
+                  (if (opencode-connection-global conn)
+                      (opencode-connect-global (opencode-remote-host-prefix server))
+                    (opencode-connect (opencode-connection-directory conn))))
+                 ((not (opencode-remote-revive server))
+                  (opencode-connection-reconnect conn))))
+          ((and server (not opencode-server-url)
+                (not (eq server (opencode-server-local))))
+           (opencode-connect (opencode-connection-directory conn)))
+          (t (opencode-connection-reconnect conn)))))
 
 (defun opencode-reconnect (&optional directory)
   "Reconnect the connection of DIRECTORY (default: the current project) now.
@@ -212,10 +241,13 @@ WHY says so, and the connections show it until the server is restarted."
 (add-hook 'opencode-server-given-up-functions #'opencode--server-gone)
 
 (defun opencode-disconnect-all ()
-  "Close every connection and stop the local server."
+  "Close every connection, stop the local server, close the remote hosts.
+A remote host's tunnel closes, and its server stops if this Emacs
+started it (see `opencode-remote-stop-servers')."
   (interactive)
   (mapc #'opencode-connection-close (opencode--all-connections))
-  (opencode-server-stop-local))
+  (opencode-server-stop-local)
+  (opencode-remote-close-all))
 
 ;;;; Entry points
 

@@ -166,7 +166,7 @@ A port typed there is the port, RET alone takes the default."
   "An attached server killed and started again on its port is found again soon.
 While it is down, attempts are never more than 2 s apart."
   (opencode-test-with-real-server conn
-    (let* ((port (opencode-server--free-port))
+    (let* ((port (opencode-server-free-port))
            (url (format "http://127.0.0.1:%d" port))
            (password "attached-pw")
            (start (lambda () (opencode-test-serve-on-port
@@ -244,7 +244,7 @@ Its header names both servers; a send is refused in words, the text
 staying in the prompt; a send that reaches the other server gets one
 sentence; attaching back finds the session again."
   (opencode-test-with-chat-on-real-server nil
-    (let* ((port (opencode-server--free-port))
+    (let* ((port (opencode-server-free-port))
            (url-b (format "http://127.0.0.1:%d" port))
            (url-a (opencode-connection-url conn))
            (password-a (opencode-connection-password conn))

@@ -391,7 +391,7 @@ connection states seen, as (EVENTS . STATES)."
   (let* ((dir (make-temp-file "opencode-tls-" t))
          (cert (expand-file-name "cert.pem" dir))
          (key (expand-file-name "key.pem" dir))
-         (port (opencode-server--free-port))
+         (port (opencode-server-free-port))
          (proc nil))
     (unwind-protect
         (progn

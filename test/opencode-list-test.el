@@ -319,7 +319,7 @@ copies replace them on screen and on disk, and the kept text sends."
   (let ((opencode-test-mock-script (list '((:content "From the server.") :stop)
                                          '((:content "Sent once it was back.") :stop))))
     (opencode-test-with-real-server conn
-      (let* ((port (opencode-server--free-port))
+      (let* ((port (opencode-server-free-port))
              (url (format "http://127.0.0.1:%d" port))
              (password "cache-pw")
              (start (lambda () (opencode-test-serve-on-port

@@ -490,7 +490,7 @@ is left for the views' checks to judge."
   "Return the URL of WALK's other server, started on first use.
 It has a HOME of its own, so none of the first one's sessions."
   (or (plist-get walk :b-url)
-      (let* ((port (opencode-server--free-port))
+      (let* ((port (opencode-server-free-port))
              (home (make-temp-file "opencode-walk-b-" t))
              (proc (let ((process-environment
                           (append (opencode-test-scratch-home home)
